@@ -1,0 +1,112 @@
+//! One error type for the whole core. Each kind maps to a stable code that JavaScript sees
+//! as `error.code`, and every message names the address, interface or file involved.
+
+use std::fmt;
+use std::io;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A value in the route description is malformed or out of range.
+    InvalidArgument,
+    /// The address is already bound by another socket.
+    AddressInUse,
+    /// The address cannot be bound on this host.
+    AddressNotAvailable,
+    /// No route to a destination, or no interface to join a group on.
+    NoRoute,
+    /// A named interface does not exist.
+    NoSuchInterface,
+    /// A file or device could not be opened.
+    File,
+    /// Any other operating-system failure.
+    Io,
+    /// The route was already stopped.
+    Closed,
+}
+
+impl ErrorKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidArgument => "EMPROXY_INVALID_ARGUMENT",
+            ErrorKind::AddressInUse => "EMPROXY_ADDRESS_IN_USE",
+            ErrorKind::AddressNotAvailable => "EMPROXY_ADDRESS_NOT_AVAILABLE",
+            ErrorKind::NoRoute => "EMPROXY_NO_ROUTE",
+            ErrorKind::NoSuchInterface => "EMPROXY_NO_SUCH_INTERFACE",
+            ErrorKind::File => "EMPROXY_FILE",
+            ErrorKind::Io => "EMPROXY_IO",
+            ErrorKind::Closed => "EMPROXY_CLOSED",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error { kind, message: message.into() }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::InvalidArgument, message)
+    }
+
+    /// Wraps an OS error, classifying it by errno so callers can match on the kind.
+    pub fn os(context: impl fmt::Display, err: &io::Error) -> Self {
+        let kind = match err.raw_os_error() {
+            Some(libc::EADDRINUSE) => ErrorKind::AddressInUse,
+            Some(libc::EADDRNOTAVAIL) => ErrorKind::AddressNotAvailable,
+            Some(libc::ENETUNREACH) | Some(libc::EHOSTUNREACH) | Some(libc::ENODEV) => ErrorKind::NoRoute,
+            _ => ErrorKind::Io,
+        };
+        Error::new(kind, format!("{context}: {}", describe_os_error(err)))
+    }
+
+    pub fn file(path: &str, err: &io::Error) -> Self {
+        Error::new(ErrorKind::File, format!("cannot open {path}: {}", describe_os_error(err)))
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.kind.code()
+    }
+}
+
+/// The OS text without Rust's " (os error N)" suffix, lower-cased at the start so it reads
+/// well after a colon.
+pub fn describe_os_error(err: &io::Error) -> String {
+    let text = err.to_string();
+    let text = match text.find(" (os error") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().collect::<String>() + chars.as_str(),
+        None => text,
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_errors_are_classified_and_readable() {
+        let err = Error::os("bind 127.0.0.1:9", &io::Error::from_raw_os_error(libc::EADDRINUSE));
+        assert_eq!(err.kind, ErrorKind::AddressInUse);
+        assert_eq!(err.message, "bind 127.0.0.1:9: address already in use");
+    }
+}

@@ -1,0 +1,62 @@
+//! One datagram per syscall, for systems without `recvmmsg`/`sendmmsg`.
+
+use std::io;
+use std::mem::MaybeUninit;
+
+use socket2::Socket;
+
+use super::{Destination, RecvOutcome, SendOutcome, RECV_BATCH};
+use crate::batch::{Batch, Entry, SLOT_SIZE};
+
+#[derive(Default)]
+pub struct Receiver;
+
+impl Receiver {
+    pub fn new() -> Self {
+        Receiver
+    }
+
+    pub fn recv(&mut self, socket: &Socket, batch: &mut Batch) -> io::Result<RecvOutcome> {
+        let need = RECV_BATCH * SLOT_SIZE;
+        if batch.buf.len() < need {
+            batch.buf.resize(need, 0);
+        }
+        batch.entries.clear();
+        let mut outcome = RecvOutcome::default();
+        for i in 0..RECV_BATCH {
+            let slot = &mut batch.buf[i * SLOT_SIZE..(i + 1) * SLOT_SIZE];
+            // SAFETY: u8 and MaybeUninit<u8> share layout; recv only writes into the slot.
+            let slot: &mut [MaybeUninit<u8>] = unsafe { &mut *(slot as *mut [u8] as *mut [MaybeUninit<u8>]) };
+            match socket.recv(slot) {
+                Ok(len) => {
+                    batch.entries.push(Entry { offset: i * SLOT_SIZE, len, segment: 0 });
+                    outcome.datagrams += 1;
+                    outcome.bytes += len;
+                }
+                Err(e) if outcome.datagrams == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(outcome)
+    }
+}
+
+pub fn send_to_many(socket: &Socket, batch: &Batch, dests: &[Destination], outcomes: &mut [SendOutcome]) {
+    for (k, (_, addr)) in dests.iter().enumerate() {
+        for d in batch.datagrams() {
+            let o = &mut outcomes[k];
+            match socket.send_to(d, addr) {
+                Ok(n) => {
+                    o.datagrams += 1;
+                    o.bytes += n as u64;
+                }
+                Err(e) => {
+                    o.errors += 1;
+                    if o.first_error.is_none() {
+                        o.first_error = Some(e);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! Creating and configuring UDP sockets: listeners (unicast or a multicast group), senders
+//! (one per address family and outgoing interface), buffer sizes, and the route check a
+//! destination gets before the first datagram.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::interface::{self, Interface};
+
+/// The socket buffer we ask for by default: room for several thousand full-size datagrams,
+/// so a burst survives while the reading thread is descheduled.
+pub const DEFAULT_SOCKET_BUFFER: usize = 8 * 1024 * 1024;
+
+#[cfg(target_os = "linux")]
+mod linux_opts {
+    pub const SO_SNDBUFFORCE: libc::c_int = 32;
+    pub const SO_RCVBUFFORCE: libc::c_int = 33;
+    pub const SO_RXQ_OVFL: libc::c_int = 40;
+    pub const IPV6_MULTICAST_ALL: libc::c_int = 29;
+}
+
+#[derive(Debug, Clone)]
+pub struct ListenSpec {
+    pub addr: SocketAddr,
+    /// For a group: the interface to join on (name, address or index). None: the system's choice.
+    pub interface: Option<String>,
+    pub recv_buffer: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct DestinationSpec {
+    pub addr: SocketAddr,
+    /// For a group (or an IPv6 link-local address): the outgoing interface.
+    pub interface: Option<String>,
+    /// Multicast TTL / hop limit.
+    pub ttl: u32,
+    /// Whether our own multicast is looped back to listeners on this host.
+    pub multicast_loop: bool,
+}
+
+/// A bound listener and what the kernel granted it.
+pub struct Listener {
+    pub socket: Socket,
+    pub local_addr: SocketAddr,
+    pub recv_buffer: usize,
+}
+
+pub fn is_multicast(ip: &IpAddr) -> bool {
+    ip.is_multicast()
+}
+
+fn new_udp(addr: &SocketAddr) -> std::io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(*addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        // Keep families apart so `0.0.0.0:P` and `[::]:P` can both be listened on.
+        socket.set_only_v6(true)?;
+    }
+    Ok(socket)
+}
+
+/// Asks for `bytes` of receive buffer, beyond the sysctl limit where we are allowed to, and
+/// returns what the kernel really granted.
+fn grow_recv_buffer(socket: &Socket, bytes: usize) -> usize {
+    #[cfg(target_os = "linux")]
+    {
+        if set_int(socket, libc::SOL_SOCKET, linux_opts::SO_RCVBUFFORCE, bytes as libc::c_int).is_err() {
+            let _ = socket.set_recv_buffer_size(bytes);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = socket.set_recv_buffer_size(bytes);
+    }
+    socket.recv_buffer_size().unwrap_or(0)
+}
+
+fn grow_send_buffer(socket: &Socket, bytes: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        if set_int(socket, libc::SOL_SOCKET, linux_opts::SO_SNDBUFFORCE, bytes as libc::c_int).is_err() {
+            let _ = socket.set_send_buffer_size(bytes);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = socket.set_send_buffer_size(bytes);
+    }
+}
+
+#[cfg(unix)]
+fn set_int(socket: &Socket, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: passes a valid c_int and its size to setsockopt on a descriptor we own.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            &value as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+fn resolve_interface(spec: &Option<String>) -> Result<Option<Interface>> {
+    spec.as_deref().map(interface::resolve).transpose()
+}
+
+fn no_interface_hint(group: &SocketAddr) -> String {
+    format!(
+        "no interface to reach multicast group {group}: name one with --multicast-interface NAME \
+         (or [GROUP%NAME]:PORT for IPv6), for example lo for this host only"
+    )
+}
+
+/// Binds a listener. A multicast group is joined on the named interface and shares its port
+/// with other listeners (in this process or others), each of which gets every datagram.
+pub fn bind_listener(spec: &ListenSpec) -> Result<Listener> {
+    let addr = spec.addr;
+    let context = format!("cannot listen on {addr}");
+    let socket = new_udp(&addr).map_err(|e| Error::os(&context, &e))?;
+    socket.set_nonblocking(true).map_err(|e| Error::os(&context, &e))?;
+    let group = addr.ip().is_multicast();
+    if group {
+        socket.set_reuse_address(true).map_err(|e| Error::os(&context, &e))?;
+        #[cfg(unix)]
+        socket.set_reuse_port(true).map_err(|e| Error::os(&context, &e))?;
+    }
+    let recv_buffer = grow_recv_buffer(&socket, spec.recv_buffer);
+    #[cfg(target_os = "linux")]
+    {
+        // The kernel then tells us with every batch how many datagrams it dropped.
+        let _ = set_int(&socket, libc::SOL_SOCKET, linux_opts::SO_RXQ_OVFL, 1);
+    }
+
+    // On Unix a group listener binds the group address itself, which filters out unicast
+    // to the same port; Windows only accepts the unspecified address there.
+    let bind_addr = if group && cfg!(windows) {
+        match addr {
+            SocketAddr::V4(_) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), addr.port()),
+            SocketAddr::V6(_) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), addr.port()),
+        }
+    } else {
+        addr
+    };
+    let bind_addr = match (bind_addr, spec.interface.as_ref()) {
+        // A link-local unicast address needs its interface as the scope.
+        (SocketAddr::V6(v6), Some(_)) if !group && is_link_local_v6(v6.ip()) => {
+            let iface = resolve_interface(&spec.interface)?;
+            SocketAddr::V6(SocketAddrV6::new(*v6.ip(), v6.port(), 0, iface.map_or(0, |i| i.index)))
+        }
+        (a, _) => a,
+    };
+    socket.bind(&SockAddr::from(bind_addr)).map_err(|e| Error::os(&context, &e))?;
+
+    if group {
+        join_group(&socket, &addr, &spec.interface)?;
+    }
+    let local_addr = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .map(|a| if group { SocketAddr::new(addr.ip(), a.port()) } else { a })
+        .unwrap_or(addr);
+    Ok(Listener { socket, local_addr, recv_buffer })
+}
+
+fn is_link_local_v6(ip: &Ipv6Addr) -> bool {
+    (ip.segments()[0] & 0xffc0) == 0xfe80
+}
+
+fn join_group(socket: &Socket, group: &SocketAddr, iface_spec: &Option<String>) -> Result<()> {
+    let iface = resolve_interface(iface_spec)?;
+    let context = |what: &str| format!("cannot join multicast group {group}{what}");
+    let on = iface.as_ref().map(|i| format!(" on {}", i.name)).unwrap_or_default();
+    let fail = |e: std::io::Error| -> Error {
+        let no_route = matches!(e.raw_os_error(), Some(libc::ENODEV) | Some(libc::ENETUNREACH) | Some(libc::EADDRNOTAVAIL));
+        if iface.is_none() && no_route {
+            Error::new(ErrorKind::NoRoute, format!("{}: {}", context(""), no_interface_hint(group)))
+        } else {
+            Error::os(context(&on), &e)
+        }
+    };
+    match group.ip() {
+        IpAddr::V4(g) => {
+            #[cfg(target_os = "linux")]
+            {
+                let index = iface.as_ref().map_or(0, |i| i.index);
+                socket.join_multicast_v4_n(&g, &socket2::InterfaceIndexOrAddress::Index(index)).map_err(fail)?;
+                socket.set_multicast_all_v4(false).map_err(|e| Error::os(context(&on), &e))?;
+            }
+            #[cfg(not(target_os = "linux"))]
+            {
+                let local = iface.as_ref().and_then(|i| i.ipv4).unwrap_or(Ipv4Addr::UNSPECIFIED);
+                socket.join_multicast_v4(&g, &local).map_err(fail)?;
+            }
+        }
+        IpAddr::V6(g) => {
+            let index = match &iface {
+                Some(i) => i.index,
+                None => interface::default_ipv6_multicast().map_or(0, |i| i.index),
+            };
+            socket.join_multicast_v6(&g, index).map_err(fail)?;
+            #[cfg(target_os = "linux")]
+            {
+                let _ = set_int(socket, libc::IPPROTO_IPV6, linux_opts::IPV6_MULTICAST_ALL, 0);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Outgoing sockets are shared by all destinations of one family and outgoing interface,
+/// so one `sendmmsg` can carry a batch to several of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SenderKey {
+    pub ipv6: bool,
+    pub interface_index: u32,
+    pub ttl: u32,
+    pub multicast_loop: bool,
+}
+
+/// A destination after its interface was resolved and its route checked.
+#[derive(Debug, Clone)]
+pub struct ResolvedDestination {
+    pub addr: SocketAddr,
+    pub key: SenderKey,
+}
+
+/// Resolves a destination's interface and proves a route to it exists, with a socket that
+/// is connected (which sends nothing) and thrown away.
+pub fn resolve_destination(spec: &DestinationSpec) -> Result<ResolvedDestination> {
+    let group = spec.addr.ip().is_multicast();
+    let mut iface = resolve_interface(&spec.interface)?;
+    if iface.is_none() && group && spec.addr.is_ipv6() {
+        // IPv6 multicast needs an interface at send time; use the one the routing table
+        // would pick so that a missing route is reported now, not at the first datagram.
+        iface = interface::default_ipv6_multicast();
+        if iface.is_none() {
+            return Err(Error::new(ErrorKind::NoRoute, no_interface_hint(&spec.addr)));
+        }
+    }
+    let index = iface.as_ref().map_or(0, |i| i.index);
+    let addr = match spec.addr {
+        SocketAddr::V6(v6) if index != 0 && (group || is_link_local_v6(v6.ip())) => {
+            SocketAddr::V6(SocketAddrV6::new(*v6.ip(), v6.port(), 0, index))
+        }
+        other => other,
+    };
+    let key = SenderKey {
+        ipv6: addr.is_ipv6(),
+        interface_index: if group { index } else { 0 },
+        ttl: spec.ttl,
+        multicast_loop: spec.multicast_loop,
+    };
+    let probe = sender_socket(&key, 0)?;
+    if let Err(e) = probe.connect(&SockAddr::from(addr)) {
+        if group && index == 0 && matches!(e.raw_os_error(), Some(libc::ENETUNREACH) | Some(libc::EINVAL)) {
+            return Err(Error::new(ErrorKind::NoRoute, no_interface_hint(&spec.addr)));
+        }
+        let mut err = Error::os(format!("no route to {}", spec.addr), &e);
+        if err.kind == ErrorKind::Io {
+            err.kind = ErrorKind::NoRoute;
+        }
+        return Err(err);
+    }
+    Ok(ResolvedDestination { addr, key })
+}
+
+/// Creates the shared outgoing socket for one [`SenderKey`].
+pub fn sender_socket(key: &SenderKey, send_buffer: usize) -> Result<Socket> {
+    let family = if key.ipv6 { Domain::IPV6 } else { Domain::IPV4 };
+    let context = "cannot create a sending socket";
+    let socket = Socket::new(family, Type::DGRAM, Some(Protocol::UDP)).map_err(|e| Error::os(context, &e))?;
+    if send_buffer > 0 {
+        grow_send_buffer(&socket, send_buffer);
+    }
+    let mc = |e: std::io::Error| Error::os("cannot configure multicast sending", &e);
+    if key.ipv6 {
+        socket.set_only_v6(true).map_err(|e| Error::os(context, &e))?;
+        if key.interface_index != 0 {
+            socket.set_multicast_if_v6(key.interface_index).map_err(mc)?;
+        }
+        socket.set_multicast_hops_v6(key.ttl).map_err(mc)?;
+        socket.set_multicast_loop_v6(key.multicast_loop).map_err(mc)?;
+    } else {
+        if key.interface_index != 0 {
+            set_multicast_if_v4_index(&socket, key.interface_index).map_err(mc)?;
+        }
+        socket.set_multicast_ttl_v4(key.ttl).map_err(mc)?;
+        socket.set_multicast_loop_v4(key.multicast_loop).map_err(mc)?;
+    }
+    Ok(socket)
+}
+
+#[cfg(target_os = "linux")]
+fn set_multicast_if_v4_index(socket: &Socket, index: u32) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mreq = libc::ip_mreqn {
+        imr_multiaddr: libc::in_addr { s_addr: 0 },
+        imr_address: libc::in_addr { s_addr: 0 },
+        imr_ifindex: index as libc::c_int,
+    };
+    // SAFETY: passes a valid ip_mreqn and its size to setsockopt on a descriptor we own.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_MULTICAST_IF,
+            &mreq as *const libc::ip_mreqn as *const libc::c_void,
+            std::mem::size_of::<libc::ip_mreqn>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_multicast_if_v4_index(socket: &Socket, index: u32) -> std::io::Result<()> {
+    let local = interface::list()
+        .ok()
+        .and_then(|all| all.into_iter().find(|i| i.index == index))
+        .and_then(|i| i.ipv4)
+        .unwrap_or(Ipv4Addr::UNSPECIFIED);
+    socket.set_multicast_if_v4(&local)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(addr: &str) -> ListenSpec {
+        ListenSpec { addr: addr.parse().unwrap(), interface: None, recv_buffer: DEFAULT_SOCKET_BUFFER }
+    }
+
+    #[test]
+    fn port_zero_gets_a_real_port_and_a_buffer() {
+        let l = bind_listener(&spec("127.0.0.1:0")).unwrap();
+        assert_ne!(l.local_addr.port(), 0);
+        assert!(l.recv_buffer > 0);
+    }
+
+    #[test]
+    fn a_port_in_use_is_a_named_error() {
+        let first = bind_listener(&spec("127.0.0.1:0")).unwrap();
+        let err = bind_listener(&spec(&first.local_addr.to_string())).err().unwrap();
+        assert_eq!(err.kind, ErrorKind::AddressInUse);
+        assert_eq!(err.message, format!("cannot listen on {}: address already in use", first.local_addr));
+    }
+
+    #[test]
+    fn unicast_destination_on_loopback_has_a_route() {
+        let d = resolve_destination(&DestinationSpec {
+            addr: "127.0.0.1:9".parse().unwrap(),
+            interface: None,
+            ttl: 1,
+            multicast_loop: true,
+        })
+        .unwrap();
+        assert!(!d.key.ipv6);
+    }
+
+    #[test]
+    fn unknown_interface_for_a_destination_is_reported() {
+        let err = resolve_destination(&DestinationSpec {
+            addr: "239.1.2.3:9".parse().unwrap(),
+            interface: Some("nosuch0".into()),
+            ttl: 1,
+            multicast_loop: true,
+        })
+        .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::NoSuchInterface);
+    }
+}

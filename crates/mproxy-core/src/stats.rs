@@ -1,0 +1,152 @@
+//! Counters per endpoint (a listening socket, a destination, a file, an input stream).
+//! Every counter is a relaxed atomic: threads add, a snapshot reads, nobody locks.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub datagrams_in: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub datagrams_out: AtomicU64,
+    pub bytes_out: AtomicU64,
+    /// Sends the OS refused (unreachable, no buffer, ...); the datagram is lost for that
+    /// destination only.
+    pub send_errors: AtomicU64,
+    /// Datagrams the kernel dropped before we could read them (socket buffer full).
+    pub kernel_drops: AtomicU64,
+    /// Datagrams larger than a receive slot; their tail was cut.
+    pub truncated: AtomicU64,
+    /// Datagrams dropped because a bounded queue in front of a slow consumer was full.
+    pub queue_drops: AtomicU64,
+    /// Writes to a file or stream that failed; the bytes are counted in `queue_drops`'s
+    /// byte twin below.
+    pub write_errors: AtomicU64,
+    pub bytes_dropped: AtomicU64,
+    pub connects: AtomicU64,
+    pub disconnects: AtomicU64,
+}
+
+impl Counters {
+    pub fn add_in(&self, datagrams: u64, bytes: u64) {
+        self.datagrams_in.fetch_add(datagrams, Ordering::Relaxed);
+        self.bytes_in.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub fn add_out(&self, datagrams: u64, bytes: u64) {
+        self.datagrams_out.fetch_add(datagrams, Ordering::Relaxed);
+        self.bytes_out.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// For counters the kernel reports as a running total (SO_RXQ_OVFL).
+    pub fn raise_to(counter: &AtomicU64, total: u64) {
+        counter.fetch_max(total, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> CounterSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        CounterSnapshot {
+            datagrams_in: get(&self.datagrams_in),
+            bytes_in: get(&self.bytes_in),
+            datagrams_out: get(&self.datagrams_out),
+            bytes_out: get(&self.bytes_out),
+            send_errors: get(&self.send_errors),
+            kernel_drops: get(&self.kernel_drops),
+            truncated: get(&self.truncated),
+            queue_drops: get(&self.queue_drops),
+            write_errors: get(&self.write_errors),
+            bytes_dropped: get(&self.bytes_dropped),
+            connects: get(&self.connects),
+            disconnects: get(&self.disconnects),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CounterSnapshot {
+    pub datagrams_in: u64,
+    pub bytes_in: u64,
+    pub datagrams_out: u64,
+    pub bytes_out: u64,
+    pub send_errors: u64,
+    pub kernel_drops: u64,
+    pub truncated: u64,
+    pub queue_drops: u64,
+    pub write_errors: u64,
+    pub bytes_dropped: u64,
+    pub connects: u64,
+    pub disconnects: u64,
+}
+
+/// One endpoint's identity and counters.
+#[derive(Debug)]
+pub struct Endpoint {
+    /// What the endpoint is: "udp-listener", "udp-destination", "file", "input", "tee", ...
+    pub kind: &'static str,
+    /// The address or path, as a person would write it.
+    pub name: String,
+    /// Socket buffer size the kernel granted, where one was asked for.
+    pub buffer_bytes: Mutex<Option<u64>>,
+    pub counters: Counters,
+}
+
+impl Endpoint {
+    pub fn new(kind: &'static str, name: impl Into<String>) -> Arc<Self> {
+        Arc::new(Endpoint {
+            kind,
+            name: name.into(),
+            buffer_bytes: Mutex::new(None),
+            counters: Counters::default(),
+        })
+    }
+
+    pub fn set_buffer_bytes(&self, bytes: u64) {
+        if let Ok(mut slot) = self.buffer_bytes.lock() {
+            *slot = Some(bytes);
+        }
+    }
+
+    pub fn snapshot(&self) -> EndpointSnapshot {
+        EndpointSnapshot {
+            kind: self.kind,
+            name: self.name.clone(),
+            buffer_bytes: self.buffer_bytes.lock().ok().and_then(|b| *b),
+            counters: self.counters.snapshot(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EndpointSnapshot {
+    pub kind: &'static str,
+    pub name: String,
+    pub buffer_bytes: Option<u64>,
+    pub counters: CounterSnapshot,
+}
+
+/// The endpoints of one route, in the order they were created.
+#[derive(Debug, Default, Clone)]
+pub struct Registry {
+    endpoints: Arc<Mutex<Vec<Arc<Endpoint>>>>,
+}
+
+impl Registry {
+    pub fn register(&self, kind: &'static str, name: impl Into<String>) -> Arc<Endpoint> {
+        let endpoint = Endpoint::new(kind, name);
+        if let Ok(mut list) = self.endpoints.lock() {
+            list.push(endpoint.clone());
+        }
+        endpoint
+    }
+
+    pub fn snapshot(&self) -> Vec<EndpointSnapshot> {
+        match self.endpoints.lock() {
+            Ok(list) => list.iter().map(|e| e.snapshot()).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
