@@ -1,0 +1,303 @@
+//! Node-API binding for mproxy-core: starts and stops routes, reads their counters, and
+//! forwards route events (state changes, survived faults) to one JavaScript callback.
+//! Nothing here is on the data path: datagrams never cross into JavaScript.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mproxy_core::event::{Event, Level, Reporter};
+use mproxy_core::framing::Framing;
+use mproxy_core::route::{Route, RouteSpec};
+use mproxy_core::sink::writer::{Overflow, WriterSpec, DEFAULT_QUEUE_BYTES};
+use mproxy_core::socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::source::stream::{StreamSpec, DEFAULT_LINGER};
+use mproxy_core::stats::EndpointSnapshot;
+use mproxy_core::Error as CoreError;
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+
+/// Errors reach JavaScript as `[CODE] message`; the TypeScript layer turns the prefix into
+/// `error.code`.
+fn to_js(err: CoreError) -> napi::Error {
+    napi::Error::new(
+        Status::GenericFailure,
+        format!("[{}] {}", err.code(), err.message),
+    )
+}
+
+fn invalid(message: String) -> napi::Error {
+    to_js(CoreError::invalid(message))
+}
+
+fn parse_addr(text: &str, what: &str) -> Result<SocketAddr> {
+    text.parse()
+        .map_err(|_| invalid(format!("{what}: {text} is not an IP:PORT socket address")))
+}
+
+#[napi(object)]
+pub struct ListenOptions {
+    /// `IP:PORT` or `[IPv6]:PORT`, already resolved.
+    pub address: String,
+    /// Interface to join a group on: name, IPv4 address or index.
+    pub interface: Option<String>,
+    pub recv_buffer: Option<u32>,
+}
+
+#[napi(object)]
+pub struct DestinationOptions {
+    pub address: String,
+    pub interface: Option<String>,
+    pub ttl: Option<u32>,
+    pub multicast_loop: Option<bool>,
+}
+
+#[napi(object)]
+pub struct InputOptions {
+    /// A path, or "-" for stdin.
+    pub path: String,
+    /// "packed" (default), "line" or "raw".
+    pub framing: Option<String>,
+    pub max_datagram: u32,
+    pub linger_ms: Option<u32>,
+}
+
+#[napi(object)]
+pub struct OutputOptions {
+    /// A path, or "-" for stdout.
+    pub path: String,
+    pub queue_bytes: Option<u32>,
+    /// Wait for the writer instead of dropping when its queue is full.
+    pub wait_when_full: Option<bool>,
+}
+
+#[napi(object)]
+pub struct RouteOptions {
+    pub udp_listeners: Option<Vec<ListenOptions>>,
+    pub inputs: Option<Vec<InputOptions>>,
+    pub udp_destinations: Option<Vec<DestinationOptions>>,
+    pub outputs: Option<Vec<OutputOptions>>,
+    pub tee: Option<OutputOptions>,
+    pub send_buffer: Option<u32>,
+}
+
+#[napi(object)]
+pub struct RouteEvent {
+    /// "log" or "finished".
+    pub kind: String,
+    /// For logs: "info", "warn" or "error".
+    pub level: Option<String>,
+    pub message: Option<String>,
+}
+
+/// Counters of one endpoint. Numbers are doubles: exact up to 2^53, far beyond any count.
+#[napi(object)]
+pub struct EndpointStats {
+    pub kind: String,
+    pub name: String,
+    pub buffer_bytes: Option<f64>,
+    pub datagrams_in: f64,
+    pub bytes_in: f64,
+    pub datagrams_out: f64,
+    pub bytes_out: f64,
+    pub send_errors: f64,
+    pub kernel_drops: f64,
+    pub truncated: f64,
+    pub queue_drops: f64,
+    pub write_errors: f64,
+    pub bytes_dropped: f64,
+    pub connects: f64,
+    pub disconnects: f64,
+}
+
+fn to_js_stats(e: EndpointSnapshot) -> EndpointStats {
+    let c = e.counters;
+    EndpointStats {
+        kind: e.kind.to_string(),
+        name: e.name,
+        buffer_bytes: e.buffer_bytes.map(|b| b as f64),
+        datagrams_in: c.datagrams_in as f64,
+        bytes_in: c.bytes_in as f64,
+        datagrams_out: c.datagrams_out as f64,
+        bytes_out: c.bytes_out as f64,
+        send_errors: c.send_errors as f64,
+        kernel_drops: c.kernel_drops as f64,
+        truncated: c.truncated as f64,
+        queue_drops: c.queue_drops as f64,
+        write_errors: c.write_errors as f64,
+        bytes_dropped: c.bytes_dropped as f64,
+        connects: c.connects as f64,
+        disconnects: c.disconnects as f64,
+    }
+}
+
+fn writer_spec(o: &OutputOptions) -> WriterSpec {
+    WriterSpec {
+        path: o.path.clone(),
+        overflow: if o.wait_when_full.unwrap_or(false) {
+            Overflow::Wait
+        } else {
+            Overflow::Drop
+        },
+        queue_bytes: o.queue_bytes.map_or(DEFAULT_QUEUE_BYTES, |b| b as usize),
+    }
+}
+
+fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
+    let mut spec = RouteSpec {
+        send_buffer: o.send_buffer.map_or(DEFAULT_SOCKET_BUFFER, |b| b as usize),
+        ..Default::default()
+    };
+    for l in o.udp_listeners.iter().flatten() {
+        spec.udp_listeners.push(ListenSpec {
+            addr: parse_addr(&l.address, "listen address")?,
+            interface: l.interface.clone(),
+            recv_buffer: l.recv_buffer.map_or(DEFAULT_SOCKET_BUFFER, |b| b as usize),
+        });
+    }
+    for i in o.inputs.iter().flatten() {
+        let name = i.framing.as_deref().unwrap_or("packed");
+        let framing = Framing::parse(name)
+            .ok_or_else(|| invalid(format!("framing: {name} is not one of packed, line, raw")))?;
+        spec.stream_inputs.push(StreamSpec {
+            path: i.path.clone(),
+            framing,
+            max_datagram: i.max_datagram.max(1) as usize,
+            linger: i
+                .linger_ms
+                .map_or(DEFAULT_LINGER, |ms| Duration::from_millis(ms as u64)),
+        });
+    }
+    for d in o.udp_destinations.iter().flatten() {
+        spec.udp_destinations.push(DestinationSpec {
+            addr: parse_addr(&d.address, "destination address")?,
+            interface: d.interface.clone(),
+            ttl: d.ttl.unwrap_or(1),
+            multicast_loop: d.multicast_loop.unwrap_or(true),
+        });
+    }
+    spec.writers = o.outputs.iter().flatten().map(writer_spec).collect();
+    spec.tee = o.tee.as_ref().map(writer_spec);
+    Ok(spec)
+}
+
+type EventCallback = ThreadsafeFunction<RouteEvent, (), RouteEvent, Status, false>;
+
+fn reporter_for(callback: EventCallback) -> Reporter {
+    let callback = Arc::new(callback);
+    Reporter::new(Arc::new(move |event: Event| {
+        let payload = match event {
+            Event::Finished => RouteEvent {
+                kind: "finished".into(),
+                level: None,
+                message: None,
+            },
+            Event::Log { level, message } => RouteEvent {
+                kind: "log".into(),
+                level: Some(
+                    match level {
+                        Level::Info => "info",
+                        Level::Warn => "warn",
+                        Level::Error => "error",
+                    }
+                    .into(),
+                ),
+                message: Some(message),
+            },
+        };
+        callback.call(payload, ThreadsafeFunctionCallMode::NonBlocking);
+    }))
+}
+
+/// A running route. While it runs, its event callback keeps the Node process alive;
+/// `close()` stops every thread and releases the callback.
+#[napi]
+pub struct NativeRoute {
+    route: Arc<Mutex<Option<Route>>>,
+    final_stats: Arc<Mutex<Option<Vec<EndpointSnapshot>>>>,
+    listen_addresses: Vec<String>,
+}
+
+#[napi]
+impl NativeRoute {
+    /// Bound listener addresses, in the order given (port 0 replaced by the real port).
+    #[napi(getter)]
+    pub fn listen_addresses(&self) -> Vec<String> {
+        self.listen_addresses.clone()
+    }
+
+    /// Current counters; after `close()`, the final ones.
+    #[napi]
+    pub fn stats(&self) -> Vec<EndpointStats> {
+        if let Some(route) = self.route.lock().ok().as_ref().and_then(|g| g.as_ref()) {
+            return route.stats().into_iter().map(to_js_stats).collect();
+        }
+        self.final_stats
+            .lock()
+            .ok()
+            .and_then(|f| f.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(to_js_stats)
+            .collect()
+    }
+
+    /// Stops the route off the JavaScript thread; resolves once every thread has ended and
+    /// everything received was delivered.
+    #[napi]
+    pub fn close(&self) -> AsyncTask<CloseTask> {
+        AsyncTask::new(CloseTask {
+            route: self.route.clone(),
+            final_stats: self.final_stats.clone(),
+        })
+    }
+}
+
+pub struct CloseTask {
+    route: Arc<Mutex<Option<Route>>>,
+    final_stats: Arc<Mutex<Option<Vec<EndpointSnapshot>>>>,
+}
+
+impl Task for CloseTask {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> Result<()> {
+        let taken = self.route.lock().ok().and_then(|mut g| g.take());
+        if let Some(mut route) = taken {
+            route.stop();
+            if let Ok(mut f) = self.final_stats.lock() {
+                *f = Some(route.stats());
+            }
+            // Dropping the route drops the last reporters, releasing the JS callback.
+        }
+        Ok(())
+    }
+
+    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Starts a route. Throws `[CODE] message` if any address, interface or file is bad;
+/// nothing is left running then.
+#[napi]
+pub fn start_route(options: RouteOptions, on_event: EventCallback) -> Result<NativeRoute> {
+    let spec = route_spec(&options)?;
+    let route = Route::start(&spec, reporter_for(on_event)).map_err(to_js)?;
+    let listen_addresses = route.listen_addrs().iter().map(|a| a.to_string()).collect();
+    Ok(NativeRoute {
+        route: Arc::new(Mutex::new(Some(route))),
+        final_stats: Arc::new(Mutex::new(None)),
+        listen_addresses,
+    })
+}
+
+/// Resolves an interface name, address or index; used to validate options early.
+#[napi]
+pub fn resolve_interface(spec: String) -> Result<u32> {
+    mproxy_core::interface::resolve(&spec)
+        .map(|i| i.index)
+        .map_err(to_js)
+}

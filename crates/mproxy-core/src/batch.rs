@@ -36,7 +36,10 @@ pub struct Batch {
 
 impl Batch {
     pub fn with_capacity(bytes: usize, entries: usize) -> Self {
-        Batch { buf: Vec::with_capacity(bytes), entries: Vec::with_capacity(entries) }
+        Batch {
+            buf: Vec::with_capacity(bytes),
+            entries: Vec::with_capacity(entries),
+        }
     }
 
     pub fn clear(&mut self) {
@@ -52,7 +55,11 @@ impl Batch {
     pub fn push(&mut self, datagram: &[u8]) {
         let offset = self.buf.len();
         self.buf.extend_from_slice(datagram);
-        self.entries.push(Entry { offset, len: datagram.len(), segment: 0 });
+        self.entries.push(Entry {
+            offset,
+            len: datagram.len(),
+            segment: 0,
+        });
     }
 
     pub fn entry_bytes(&self, entry: &Entry) -> &[u8] {
@@ -63,8 +70,14 @@ impl Batch {
     pub fn datagrams(&self) -> impl Iterator<Item = &[u8]> + '_ {
         self.entries.iter().flat_map(move |e| {
             let bytes = self.entry_bytes(e);
-            let step = if e.segment == 0 { bytes.len().max(1) } else { e.segment };
-            bytes.chunks(step).chain(if bytes.is_empty() { Some(bytes) } else { None })
+            let step = if e.segment == 0 {
+                bytes.len().max(1)
+            } else {
+                e.segment
+            };
+            bytes
+                .chunks(step)
+                .chain(if bytes.is_empty() { Some(bytes) } else { None })
         })
     }
 
@@ -94,7 +107,11 @@ mod tests {
         b.push(b"abc");
         b.push(b"");
         b.buf.extend_from_slice(b"1234567");
-        b.entries.push(Entry { offset: 3, len: 7, segment: 3 });
+        b.entries.push(Entry {
+            offset: 3,
+            len: 7,
+            segment: 3,
+        });
         let all: Vec<&[u8]> = b.datagrams().collect();
         assert_eq!(all, vec![&b"abc"[..], b"", b"123", b"456", b"7"]);
         assert_eq!(b.datagram_count(), 5);

@@ -49,7 +49,10 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into() }
+        Error {
+            kind,
+            message: message.into(),
+        }
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -61,14 +64,19 @@ impl Error {
         let kind = match err.raw_os_error() {
             Some(libc::EADDRINUSE) => ErrorKind::AddressInUse,
             Some(libc::EADDRNOTAVAIL) => ErrorKind::AddressNotAvailable,
-            Some(libc::ENETUNREACH) | Some(libc::EHOSTUNREACH) | Some(libc::ENODEV) => ErrorKind::NoRoute,
+            Some(libc::ENETUNREACH) | Some(libc::EHOSTUNREACH) | Some(libc::ENODEV) => {
+                ErrorKind::NoRoute
+            }
             _ => ErrorKind::Io,
         };
         Error::new(kind, format!("{context}: {}", describe_os_error(err)))
     }
 
     pub fn file(path: &str, err: &io::Error) -> Self {
-        Error::new(ErrorKind::File, format!("cannot open {path}: {}", describe_os_error(err)))
+        Error::new(
+            ErrorKind::File,
+            format!("cannot open {path}: {}", describe_os_error(err)),
+        )
     }
 
     pub fn code(&self) -> &'static str {
@@ -105,7 +113,10 @@ mod tests {
 
     #[test]
     fn os_errors_are_classified_and_readable() {
-        let err = Error::os("bind 127.0.0.1:9", &io::Error::from_raw_os_error(libc::EADDRINUSE));
+        let err = Error::os(
+            "bind 127.0.0.1:9",
+            &io::Error::from_raw_os_error(libc::EADDRINUSE),
+        );
         assert_eq!(err.kind, ErrorKind::AddressInUse);
         assert_eq!(err.message, "bind 127.0.0.1:9: address already in use");
     }

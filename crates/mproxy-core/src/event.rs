@@ -13,7 +13,10 @@ pub enum Level {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    Log { level: Level, message: String },
+    Log {
+        level: Level,
+        message: String,
+    },
     /// Every finite source (file, stdin) reached its end and was delivered to the sinks.
     Finished,
 }
@@ -32,19 +35,30 @@ impl Reporter {
     }
 
     pub fn silent() -> Self {
-        Reporter { callback: Arc::new(|_| {}) }
+        Reporter {
+            callback: Arc::new(|_| {}),
+        }
     }
 
     pub fn info(&self, message: impl Into<String>) {
-        (self.callback)(Event::Log { level: Level::Info, message: message.into() });
+        (self.callback)(Event::Log {
+            level: Level::Info,
+            message: message.into(),
+        });
     }
 
     pub fn warn(&self, message: impl Into<String>) {
-        (self.callback)(Event::Log { level: Level::Warn, message: message.into() });
+        (self.callback)(Event::Log {
+            level: Level::Warn,
+            message: message.into(),
+        });
     }
 
     pub fn error(&self, message: impl Into<String>) {
-        (self.callback)(Event::Log { level: Level::Error, message: message.into() });
+        (self.callback)(Event::Log {
+            level: Level::Error,
+            message: message.into(),
+        });
     }
 
     pub fn finished(&self) {

@@ -48,7 +48,11 @@ fn first_newline(bytes: &[u8]) -> Option<usize> {
 impl Framer {
     /// `max` is clamped to at least one byte.
     pub fn new(mode: Framing, max: usize) -> Self {
-        Framer { mode, max: max.max(1), pending: Vec::new() }
+        Framer {
+            mode,
+            max: max.max(1),
+            pending: Vec::new(),
+        }
     }
 
     pub fn pending_len(&self) -> usize {
@@ -150,8 +154,20 @@ mod tests {
 
     #[test]
     fn packed_fills_datagrams_with_whole_lines() {
-        let got = frame(Framing::Packed, 10, &[b"aaa\nbbb\ncc", b"c\ndddddddddddd\ne\n"]);
-        assert_eq!(got, vec![b"aaa\nbbb\n".to_vec(), b"ccc\n".to_vec(), b"dddddddddd".to_vec(), b"dd\ne\n".to_vec()]);
+        let got = frame(
+            Framing::Packed,
+            10,
+            &[b"aaa\nbbb\ncc", b"c\ndddddddddddd\ne\n"],
+        );
+        assert_eq!(
+            got,
+            vec![
+                b"aaa\nbbb\n".to_vec(),
+                b"ccc\n".to_vec(),
+                b"dddddddddd".to_vec(),
+                b"dd\ne\n".to_vec()
+            ]
+        );
     }
 
     #[test]
@@ -161,7 +177,10 @@ mod tests {
         f.push(b"one\ntwo\npart", &mut out);
         assert!(out.is_empty());
         f.flush_lines(&mut out);
-        assert_eq!(out.datagrams().collect::<Vec<_>>(), vec![&b"one\ntwo\n"[..]]);
+        assert_eq!(
+            out.datagrams().collect::<Vec<_>>(),
+            vec![&b"one\ntwo\n"[..]]
+        );
         assert_eq!(f.pending_len(), 4);
         f.flush_all(&mut out);
         assert_eq!(out.datagrams().nth(1), Some(&b"part"[..]));
@@ -170,13 +189,24 @@ mod tests {
     #[test]
     fn line_mode_sends_one_line_each() {
         let got = frame(Framing::Line, 4, &[b"a\nbb\nccccc\n"]);
-        assert_eq!(got, vec![b"a\n".to_vec(), b"bb\n".to_vec(), b"cccc".to_vec(), b"c\n".to_vec()]);
+        assert_eq!(
+            got,
+            vec![
+                b"a\n".to_vec(),
+                b"bb\n".to_vec(),
+                b"cccc".to_vec(),
+                b"c\n".to_vec()
+            ]
+        );
     }
 
     #[test]
     fn raw_mode_cuts_fixed_chunks() {
         let got = frame(Framing::Raw, 3, &[b"abcd", b"efg\nh"]);
-        assert_eq!(got, vec![b"abc".to_vec(), b"def".to_vec(), b"g\nh".to_vec()]);
+        assert_eq!(
+            got,
+            vec![b"abc".to_vec(), b"def".to_vec(), b"g\nh".to_vec()]
+        );
     }
 
     #[test]
@@ -190,7 +220,11 @@ mod tests {
     fn input_and_cuts() -> impl Strategy<Value = (Vec<u8>, Vec<usize>, usize)> {
         // Bytes biased towards newlines so lines of every length appear.
         let byte = prop_oneof![3 => Just(b'\n'), 10 => any::<u8>()];
-        (proptest::collection::vec(byte, 0..2000), proptest::collection::vec(1usize..300, 1..20), 1usize..200)
+        (
+            proptest::collection::vec(byte, 0..2000),
+            proptest::collection::vec(1usize..300, 1..20),
+            1usize..200,
+        )
     }
 
     proptest! {

@@ -25,11 +25,19 @@ pub fn resolve(spec: &str) -> Result<Interface> {
         all.into_iter().find(|i| i.index == index)
     } else if let Ok(addr) = spec.parse::<IpAddr>() {
         let owners = addresses()?;
-        owners.into_iter().find(|(_, a)| *a == addr).and_then(|(name, _)| all.into_iter().find(|i| i.name == name))
+        owners
+            .into_iter()
+            .find(|(_, a)| *a == addr)
+            .and_then(|(name, _)| all.into_iter().find(|i| i.name == name))
     } else {
         all.into_iter().find(|i| i.name == spec)
     };
-    found.ok_or_else(|| Error::new(ErrorKind::NoSuchInterface, format!("no network interface named {spec}")))
+    found.ok_or_else(|| {
+        Error::new(
+            ErrorKind::NoSuchInterface,
+            format!("no network interface named {spec}"),
+        )
+    })
 }
 
 /// Interfaces of this host, with their index.
@@ -41,16 +49,25 @@ pub fn list() -> Result<Vec<Interface>> {
     unsafe {
         let head = libc::if_nameindex();
         if head.is_null() {
-            return Err(Error::os("list network interfaces", &std::io::Error::last_os_error()));
+            return Err(Error::os(
+                "list network interfaces",
+                &std::io::Error::last_os_error(),
+            ));
         }
         let mut cursor = head;
         while (*cursor).if_index != 0 && !(*cursor).if_name.is_null() {
-            let name = std::ffi::CStr::from_ptr((*cursor).if_name).to_string_lossy().into_owned();
+            let name = std::ffi::CStr::from_ptr((*cursor).if_name)
+                .to_string_lossy()
+                .into_owned();
             let ipv4 = addrs.iter().find_map(|(n, a)| match a {
                 IpAddr::V4(v4) if *n == name => Some(*v4),
                 _ => None,
             });
-            out.push(Interface { index: (*cursor).if_index, name, ipv4 });
+            out.push(Interface {
+                index: (*cursor).if_index,
+                name,
+                ipv4,
+            });
             cursor = cursor.add(1);
         }
         libc::if_freenameindex(head);
@@ -71,21 +88,32 @@ pub fn addresses() -> Result<Vec<(String, IpAddr)>> {
     unsafe {
         let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
         if libc::getifaddrs(&mut head) != 0 {
-            return Err(Error::os("list interface addresses", &std::io::Error::last_os_error()));
+            return Err(Error::os(
+                "list interface addresses",
+                &std::io::Error::last_os_error(),
+            ));
         }
         let mut cursor = head;
         while !cursor.is_null() {
             let entry = &*cursor;
             if !entry.ifa_addr.is_null() && !entry.ifa_name.is_null() {
-                let name = std::ffi::CStr::from_ptr(entry.ifa_name).to_string_lossy().into_owned();
+                let name = std::ffi::CStr::from_ptr(entry.ifa_name)
+                    .to_string_lossy()
+                    .into_owned();
                 match (*entry.ifa_addr).sa_family as libc::c_int {
                     libc::AF_INET => {
                         let sin = &*(entry.ifa_addr as *const libc::sockaddr_in);
-                        out.push((name, IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)))));
+                        out.push((
+                            name,
+                            IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))),
+                        ));
                     }
                     libc::AF_INET6 => {
                         let sin6 = &*(entry.ifa_addr as *const libc::sockaddr_in6);
-                        out.push((name, IpAddr::V6(std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr))));
+                        out.push((
+                            name,
+                            IpAddr::V6(std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr)),
+                        ));
                     }
                     _ => {}
                 }
@@ -129,7 +157,9 @@ pub fn best_multicast_route_device(table: &str) -> Option<String> {
         if !dest.starts_with("ff00") || prefix != "08" || device == "lo" {
             continue;
         }
-        let Ok(metric) = u32::from_str_radix(metric, 16) else { continue };
+        let Ok(metric) = u32::from_str_radix(metric, 16) else {
+            continue;
+        };
         if best.as_ref().is_none_or(|(m, _)| metric < *m) {
             best = Some((metric, device.to_string()));
         }

@@ -1,1 +1,152 @@
-//! placeholder
+//! A route: sources feeding a fan-out of sinks, started from a description, stopped on
+//! request. Every program is one route (the reverse proxy is two: inputs to the group,
+//! group to outputs), so there is one engine, not one loop per program.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crate::error::Result;
+use crate::event::Reporter;
+use crate::sink::udp::UdpSink;
+use crate::sink::writer::{WriterSink, WriterSpec};
+use crate::sink::{Fanout, Sink};
+use crate::socket::{DestinationSpec, ListenSpec};
+use crate::source::stream::{self, StreamSpec};
+use crate::source::{udp, FiniteSources};
+use crate::stats::{EndpointSnapshot, Registry};
+use crate::waker::Waker;
+
+#[derive(Debug, Clone, Default)]
+pub struct RouteSpec {
+    pub udp_listeners: Vec<ListenSpec>,
+    pub stream_inputs: Vec<StreamSpec>,
+    pub udp_destinations: Vec<DestinationSpec>,
+    pub writers: Vec<WriterSpec>,
+    /// Copies of what the sources produce, written to stdout.
+    pub tee: Option<WriterSpec>,
+    /// Send buffer to ask for on outgoing sockets.
+    pub send_buffer: usize,
+}
+
+pub struct Route {
+    waker: Waker,
+    threads: Vec<JoinHandle<()>>,
+    fifos: Vec<String>,
+    fanout: Fanout,
+    registry: Registry,
+    listen_addrs: Vec<SocketAddr>,
+    stopped: bool,
+}
+
+impl Route {
+    /// Opens every sink and source first, so any bad address, interface or file fails here
+    /// with nothing left running; then starts the threads.
+    pub fn start(spec: &RouteSpec, reporter: Reporter) -> Result<Route> {
+        let waker = Waker::new()?;
+        let registry = Registry::default();
+        let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
+        let mut route = Route {
+            waker: waker.clone(),
+            threads: Vec::new(),
+            fifos: Vec::new(),
+            fanout: Fanout::default(),
+            registry: registry.clone(),
+            listen_addrs: Vec::new(),
+            stopped: false,
+        };
+        let result = (|| -> Result<()> {
+            if !spec.udp_destinations.is_empty() {
+                sinks.push(Arc::new(UdpSink::new(
+                    &spec.udp_destinations,
+                    spec.send_buffer,
+                    &registry,
+                    reporter.clone(),
+                )?));
+            }
+            for w in &spec.writers {
+                sinks.push(Arc::new(WriterSink::new(
+                    w,
+                    "file",
+                    &registry,
+                    reporter.clone(),
+                    waker.clone(),
+                )?));
+            }
+            if let Some(tee) = &spec.tee {
+                sinks.push(Arc::new(WriterSink::new(
+                    tee,
+                    "tee",
+                    &registry,
+                    reporter.clone(),
+                    waker.clone(),
+                )?));
+            }
+            route.fanout = Fanout::new(sinks);
+            for l in &spec.udp_listeners {
+                let source = udp::start(
+                    l,
+                    route.fanout.clone(),
+                    &registry,
+                    reporter.clone(),
+                    waker.clone(),
+                )?;
+                route.listen_addrs.push(source.local_addr);
+                route.threads.push(source.thread);
+            }
+            let finite = FiniteSources::new(spec.stream_inputs.len(), reporter.clone());
+            for s in &spec.stream_inputs {
+                let source = stream::start(
+                    s,
+                    route.fanout.clone(),
+                    &registry,
+                    reporter.clone(),
+                    waker.clone(),
+                    finite.clone(),
+                )?;
+                route.fifos.extend(source.fifo_path);
+                route.threads.push(source.thread);
+            }
+            Ok(())
+        })();
+        match result {
+            Ok(()) => Ok(route),
+            Err(e) => {
+                route.stop();
+                Err(e)
+            }
+        }
+    }
+
+    /// The addresses listeners are bound to, in the order given (port 0 resolved).
+    pub fn listen_addrs(&self) -> &[SocketAddr] {
+        &self.listen_addrs
+    }
+
+    pub fn stats(&self) -> Vec<EndpointSnapshot> {
+        self.registry.snapshot()
+    }
+
+    /// Stops the sources (each drains what it already has), then lets the sinks deliver
+    /// everything queued, and joins every thread. Idempotent.
+    pub fn stop(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        self.waker.stop();
+        for fifo in &self.fifos {
+            stream::release_fifo(fifo);
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        self.fanout.finish();
+    }
+}
+
+impl Drop for Route {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

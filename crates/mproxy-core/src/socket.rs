@@ -65,7 +65,14 @@ fn new_udp(addr: &SocketAddr) -> std::io::Result<Socket> {
 fn grow_recv_buffer(socket: &Socket, bytes: usize) -> usize {
     #[cfg(target_os = "linux")]
     {
-        if set_int(socket, libc::SOL_SOCKET, linux_opts::SO_RCVBUFFORCE, bytes as libc::c_int).is_err() {
+        if set_int(
+            socket,
+            libc::SOL_SOCKET,
+            linux_opts::SO_RCVBUFFORCE,
+            bytes as libc::c_int,
+        )
+        .is_err()
+        {
             let _ = socket.set_recv_buffer_size(bytes);
         }
     }
@@ -79,7 +86,14 @@ fn grow_recv_buffer(socket: &Socket, bytes: usize) -> usize {
 fn grow_send_buffer(socket: &Socket, bytes: usize) {
     #[cfg(target_os = "linux")]
     {
-        if set_int(socket, libc::SOL_SOCKET, linux_opts::SO_SNDBUFFORCE, bytes as libc::c_int).is_err() {
+        if set_int(
+            socket,
+            libc::SOL_SOCKET,
+            linux_opts::SO_SNDBUFFORCE,
+            bytes as libc::c_int,
+        )
+        .is_err()
+        {
             let _ = socket.set_send_buffer_size(bytes);
         }
     }
@@ -90,7 +104,12 @@ fn grow_send_buffer(socket: &Socket, bytes: usize) {
 }
 
 #[cfg(unix)]
-fn set_int(socket: &Socket, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> std::io::Result<()> {
+fn set_int(
+    socket: &Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: passes a valid c_int and its size to setsockopt on a descriptor we own.
     let rc = unsafe {
@@ -126,12 +145,18 @@ pub fn bind_listener(spec: &ListenSpec) -> Result<Listener> {
     let addr = spec.addr;
     let context = format!("cannot listen on {addr}");
     let socket = new_udp(&addr).map_err(|e| Error::os(&context, &e))?;
-    socket.set_nonblocking(true).map_err(|e| Error::os(&context, &e))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| Error::os(&context, &e))?;
     let group = addr.ip().is_multicast();
     if group {
-        socket.set_reuse_address(true).map_err(|e| Error::os(&context, &e))?;
+        socket
+            .set_reuse_address(true)
+            .map_err(|e| Error::os(&context, &e))?;
         #[cfg(unix)]
-        socket.set_reuse_port(true).map_err(|e| Error::os(&context, &e))?;
+        socket
+            .set_reuse_port(true)
+            .map_err(|e| Error::os(&context, &e))?;
     }
     let recv_buffer = grow_recv_buffer(&socket, spec.recv_buffer);
     #[cfg(target_os = "linux")]
@@ -154,11 +179,18 @@ pub fn bind_listener(spec: &ListenSpec) -> Result<Listener> {
         // A link-local unicast address needs its interface as the scope.
         (SocketAddr::V6(v6), Some(_)) if !group && is_link_local_v6(v6.ip()) => {
             let iface = resolve_interface(&spec.interface)?;
-            SocketAddr::V6(SocketAddrV6::new(*v6.ip(), v6.port(), 0, iface.map_or(0, |i| i.index)))
+            SocketAddr::V6(SocketAddrV6::new(
+                *v6.ip(),
+                v6.port(),
+                0,
+                iface.map_or(0, |i| i.index),
+            ))
         }
         (a, _) => a,
     };
-    socket.bind(&SockAddr::from(bind_addr)).map_err(|e| Error::os(&context, &e))?;
+    socket
+        .bind(&SockAddr::from(bind_addr))
+        .map_err(|e| Error::os(&context, &e))?;
 
     if group {
         join_group(&socket, &addr, &spec.interface)?;
@@ -167,9 +199,19 @@ pub fn bind_listener(spec: &ListenSpec) -> Result<Listener> {
         .local_addr()
         .ok()
         .and_then(|a| a.as_socket())
-        .map(|a| if group { SocketAddr::new(addr.ip(), a.port()) } else { a })
+        .map(|a| {
+            if group {
+                SocketAddr::new(addr.ip(), a.port())
+            } else {
+                a
+            }
+        })
         .unwrap_or(addr);
-    Ok(Listener { socket, local_addr, recv_buffer })
+    Ok(Listener {
+        socket,
+        local_addr,
+        recv_buffer,
+    })
 }
 
 fn is_link_local_v6(ip: &Ipv6Addr) -> bool {
@@ -179,11 +221,20 @@ fn is_link_local_v6(ip: &Ipv6Addr) -> bool {
 fn join_group(socket: &Socket, group: &SocketAddr, iface_spec: &Option<String>) -> Result<()> {
     let iface = resolve_interface(iface_spec)?;
     let context = |what: &str| format!("cannot join multicast group {group}{what}");
-    let on = iface.as_ref().map(|i| format!(" on {}", i.name)).unwrap_or_default();
+    let on = iface
+        .as_ref()
+        .map(|i| format!(" on {}", i.name))
+        .unwrap_or_default();
     let fail = |e: std::io::Error| -> Error {
-        let no_route = matches!(e.raw_os_error(), Some(libc::ENODEV) | Some(libc::ENETUNREACH) | Some(libc::EADDRNOTAVAIL));
+        let no_route = matches!(
+            e.raw_os_error(),
+            Some(libc::ENODEV) | Some(libc::ENETUNREACH) | Some(libc::EADDRNOTAVAIL)
+        );
         if iface.is_none() && no_route {
-            Error::new(ErrorKind::NoRoute, format!("{}: {}", context(""), no_interface_hint(group)))
+            Error::new(
+                ErrorKind::NoRoute,
+                format!("{}: {}", context(""), no_interface_hint(group)),
+            )
         } else {
             Error::os(context(&on), &e)
         }
@@ -193,12 +244,19 @@ fn join_group(socket: &Socket, group: &SocketAddr, iface_spec: &Option<String>) 
             #[cfg(target_os = "linux")]
             {
                 let index = iface.as_ref().map_or(0, |i| i.index);
-                socket.join_multicast_v4_n(&g, &socket2::InterfaceIndexOrAddress::Index(index)).map_err(fail)?;
-                socket.set_multicast_all_v4(false).map_err(|e| Error::os(context(&on), &e))?;
+                socket
+                    .join_multicast_v4_n(&g, &socket2::InterfaceIndexOrAddress::Index(index))
+                    .map_err(fail)?;
+                socket
+                    .set_multicast_all_v4(false)
+                    .map_err(|e| Error::os(context(&on), &e))?;
             }
             #[cfg(not(target_os = "linux"))]
             {
-                let local = iface.as_ref().and_then(|i| i.ipv4).unwrap_or(Ipv4Addr::UNSPECIFIED);
+                let local = iface
+                    .as_ref()
+                    .and_then(|i| i.ipv4)
+                    .unwrap_or(Ipv4Addr::UNSPECIFIED);
                 socket.join_multicast_v4(&g, &local).map_err(fail)?;
             }
         }
@@ -210,7 +268,12 @@ fn join_group(socket: &Socket, group: &SocketAddr, iface_spec: &Option<String>) 
             socket.join_multicast_v6(&g, index).map_err(fail)?;
             #[cfg(target_os = "linux")]
             {
-                let _ = set_int(socket, libc::IPPROTO_IPV6, linux_opts::IPV6_MULTICAST_ALL, 0);
+                let _ = set_int(
+                    socket,
+                    libc::IPPROTO_IPV6,
+                    linux_opts::IPV6_MULTICAST_ALL,
+                    0,
+                );
             }
         }
     }
@@ -244,7 +307,10 @@ pub fn resolve_destination(spec: &DestinationSpec) -> Result<ResolvedDestination
         // would pick so that a missing route is reported now, not at the first datagram.
         iface = interface::default_ipv6_multicast();
         if iface.is_none() {
-            return Err(Error::new(ErrorKind::NoRoute, no_interface_hint(&spec.addr)));
+            return Err(Error::new(
+                ErrorKind::NoRoute,
+                no_interface_hint(&spec.addr),
+            ));
         }
     }
     let index = iface.as_ref().map_or(0, |i| i.index);
@@ -262,8 +328,17 @@ pub fn resolve_destination(spec: &DestinationSpec) -> Result<ResolvedDestination
     };
     let probe = sender_socket(&key, 0)?;
     if let Err(e) = probe.connect(&SockAddr::from(addr)) {
-        if group && index == 0 && matches!(e.raw_os_error(), Some(libc::ENETUNREACH) | Some(libc::EINVAL)) {
-            return Err(Error::new(ErrorKind::NoRoute, no_interface_hint(&spec.addr)));
+        if group
+            && index == 0
+            && matches!(
+                e.raw_os_error(),
+                Some(libc::ENETUNREACH) | Some(libc::EINVAL)
+            )
+        {
+            return Err(Error::new(
+                ErrorKind::NoRoute,
+                no_interface_hint(&spec.addr),
+            ));
         }
         let mut err = Error::os(format!("no route to {}", spec.addr), &e);
         if err.kind == ErrorKind::Io {
@@ -278,24 +353,33 @@ pub fn resolve_destination(spec: &DestinationSpec) -> Result<ResolvedDestination
 pub fn sender_socket(key: &SenderKey, send_buffer: usize) -> Result<Socket> {
     let family = if key.ipv6 { Domain::IPV6 } else { Domain::IPV4 };
     let context = "cannot create a sending socket";
-    let socket = Socket::new(family, Type::DGRAM, Some(Protocol::UDP)).map_err(|e| Error::os(context, &e))?;
+    let socket = Socket::new(family, Type::DGRAM, Some(Protocol::UDP))
+        .map_err(|e| Error::os(context, &e))?;
     if send_buffer > 0 {
         grow_send_buffer(&socket, send_buffer);
     }
     let mc = |e: std::io::Error| Error::os("cannot configure multicast sending", &e);
     if key.ipv6 {
-        socket.set_only_v6(true).map_err(|e| Error::os(context, &e))?;
+        socket
+            .set_only_v6(true)
+            .map_err(|e| Error::os(context, &e))?;
         if key.interface_index != 0 {
-            socket.set_multicast_if_v6(key.interface_index).map_err(mc)?;
+            socket
+                .set_multicast_if_v6(key.interface_index)
+                .map_err(mc)?;
         }
         socket.set_multicast_hops_v6(key.ttl).map_err(mc)?;
-        socket.set_multicast_loop_v6(key.multicast_loop).map_err(mc)?;
+        socket
+            .set_multicast_loop_v6(key.multicast_loop)
+            .map_err(mc)?;
     } else {
         if key.interface_index != 0 {
             set_multicast_if_v4_index(&socket, key.interface_index).map_err(mc)?;
         }
         socket.set_multicast_ttl_v4(key.ttl).map_err(mc)?;
-        socket.set_multicast_loop_v4(key.multicast_loop).map_err(mc)?;
+        socket
+            .set_multicast_loop_v4(key.multicast_loop)
+            .map_err(mc)?;
     }
     Ok(socket)
 }
@@ -340,7 +424,11 @@ mod tests {
     use super::*;
 
     fn spec(addr: &str) -> ListenSpec {
-        ListenSpec { addr: addr.parse().unwrap(), interface: None, recv_buffer: DEFAULT_SOCKET_BUFFER }
+        ListenSpec {
+            addr: addr.parse().unwrap(),
+            interface: None,
+            recv_buffer: DEFAULT_SOCKET_BUFFER,
+        }
     }
 
     #[test]
@@ -353,9 +441,17 @@ mod tests {
     #[test]
     fn a_port_in_use_is_a_named_error() {
         let first = bind_listener(&spec("127.0.0.1:0")).unwrap();
-        let err = bind_listener(&spec(&first.local_addr.to_string())).err().unwrap();
+        let err = bind_listener(&spec(&first.local_addr.to_string()))
+            .err()
+            .unwrap();
         assert_eq!(err.kind, ErrorKind::AddressInUse);
-        assert_eq!(err.message, format!("cannot listen on {}: address already in use", first.local_addr));
+        assert_eq!(
+            err.message,
+            format!(
+                "cannot listen on {}: address already in use",
+                first.local_addr
+            )
+        );
     }
 
     #[test]

@@ -47,7 +47,10 @@ impl Waker {
             // SAFETY: fds is a valid two-element array for pipe() to fill.
             let rc = unsafe { libc::pipe(fds.as_mut_ptr()) };
             if rc != 0 {
-                return Err(Error::os("create stop signal", &std::io::Error::last_os_error()));
+                return Err(Error::os(
+                    "create stop signal",
+                    &std::io::Error::last_os_error(),
+                ));
             }
             for fd in fds {
                 // SAFETY: fd was just returned by pipe(); setting flags on it is sound.
@@ -58,12 +61,20 @@ impl Waker {
                 }
             }
             Ok(Waker {
-                inner: Arc::new(Inner { stopped: AtomicBool::new(false), read_fd: fds[0], write_fd: fds[1] }),
+                inner: Arc::new(Inner {
+                    stopped: AtomicBool::new(false),
+                    read_fd: fds[0],
+                    write_fd: fds[1],
+                }),
             })
         }
         #[cfg(not(unix))]
         {
-            Ok(Waker { inner: Arc::new(Inner { stopped: AtomicBool::new(false) }) })
+            Ok(Waker {
+                inner: Arc::new(Inner {
+                    stopped: AtomicBool::new(false),
+                }),
+            })
         }
     }
 
@@ -75,7 +86,13 @@ impl Waker {
         {
             let byte = 1u8;
             // SAFETY: writes one byte from a valid local to our own pipe.
-            unsafe { libc::write(self.inner.write_fd, &byte as *const u8 as *const libc::c_void, 1) };
+            unsafe {
+                libc::write(
+                    self.inner.write_fd,
+                    &byte as *const u8 as *const libc::c_void,
+                    1,
+                )
+            };
         }
     }
 
@@ -95,8 +112,16 @@ impl Waker {
             Interest::Write => libc::POLLOUT,
         };
         let mut fds = [
-            libc::pollfd { fd, events, revents: 0 },
-            libc::pollfd { fd: self.inner.read_fd, events: libc::POLLIN, revents: 0 },
+            libc::pollfd {
+                fd,
+                events,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: self.inner.read_fd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
         let timeout_ms = match timeout {
             Some(t) => t.as_millis().min(i32::MAX as u128) as libc::c_int,
@@ -168,7 +193,10 @@ mod tests {
         waker.stop();
         assert_eq!(t.join().unwrap(), Wait::Stopped);
         assert!(started.elapsed() < Duration::from_secs(5));
-        assert_eq!(waker.wait(fds[0], Interest::Read, Some(Duration::from_millis(1))), Wait::Stopped);
+        assert_eq!(
+            waker.wait(fds[0], Interest::Read, Some(Duration::from_millis(1))),
+            Wait::Stopped
+        );
         unsafe {
             libc::close(fds[0]);
             libc::close(fds[1]);

@@ -34,9 +34,20 @@ impl Default for Receiver {
 impl Receiver {
     pub fn new() -> Self {
         // SAFETY: mmsghdr and iovec are plain C structs for which all-zero is a valid value.
-        let hdrs = (0..RECV_BATCH).map(|_| unsafe { std::mem::zeroed::<libc::mmsghdr>() }).collect();
-        let iovs = (0..RECV_BATCH).map(|_| libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }).collect();
-        Receiver { hdrs, iovs, control: vec![0; RECV_BATCH * CONTROL_SIZE] }
+        let hdrs = (0..RECV_BATCH)
+            .map(|_| unsafe { std::mem::zeroed::<libc::mmsghdr>() })
+            .collect();
+        let iovs = (0..RECV_BATCH)
+            .map(|_| libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 0,
+            })
+            .collect();
+        Receiver {
+            hdrs,
+            iovs,
+            control: vec![0; RECV_BATCH * CONTROL_SIZE],
+        }
     }
 
     /// Fills `batch` with whatever is queued on `socket`, up to one batch, without waiting.
@@ -50,14 +61,18 @@ impl Receiver {
         let base = batch.buf.as_mut_ptr();
         for i in 0..RECV_BATCH {
             // SAFETY: slot i lies inside batch.buf, which holds RECV_BATCH slots.
-            self.iovs[i] = libc::iovec { iov_base: unsafe { base.add(i * SLOT_SIZE) } as *mut libc::c_void, iov_len: SLOT_SIZE };
+            self.iovs[i] = libc::iovec {
+                iov_base: unsafe { base.add(i * SLOT_SIZE) } as *mut libc::c_void,
+                iov_len: SLOT_SIZE,
+            };
             let hdr = &mut self.hdrs[i].msg_hdr;
             hdr.msg_name = std::ptr::null_mut();
             hdr.msg_namelen = 0;
             hdr.msg_iov = &mut self.iovs[i];
             hdr.msg_iovlen = 1;
             // SAFETY: control region i lies inside self.control.
-            hdr.msg_control = unsafe { self.control.as_mut_ptr().add(i * CONTROL_SIZE) } as *mut libc::c_void;
+            hdr.msg_control =
+                unsafe { self.control.as_mut_ptr().add(i * CONTROL_SIZE) } as *mut libc::c_void;
             hdr.msg_controllen = CONTROL_SIZE as _;
             hdr.msg_flags = 0;
             self.hdrs[i].msg_len = 0;
@@ -81,7 +96,10 @@ impl Receiver {
                 return Err(err);
             }
         };
-        let mut outcome = RecvOutcome { datagrams: n, ..Default::default() };
+        let mut outcome = RecvOutcome {
+            datagrams: n,
+            ..Default::default()
+        };
         for i in 0..n {
             let hdr = &self.hdrs[i];
             let len = (hdr.msg_len as usize).min(SLOT_SIZE);
@@ -89,7 +107,11 @@ impl Receiver {
                 outcome.truncated += 1;
             }
             outcome.bytes += len;
-            batch.entries.push(Entry { offset: i * SLOT_SIZE, len, segment: 0 });
+            batch.entries.push(Entry {
+                offset: i * SLOT_SIZE,
+                len,
+                segment: 0,
+            });
         }
         if n > 0 {
             outcome.kernel_drops_total = read_drop_counter(&self.hdrs[n - 1].msg_hdr);
@@ -117,7 +139,12 @@ fn read_drop_counter(hdr: &libc::msghdr) -> Option<u64> {
 /// Sends every datagram of `batch` to every destination, in as few `sendmmsg` calls as the
 /// kernel allows. A refused datagram is counted against its destination and skipped, so one
 /// bad destination never holds up the others.
-pub fn send_to_many(socket: &Socket, batch: &Batch, dests: &[Destination], outcomes: &mut [SendOutcome]) {
+pub fn send_to_many(
+    socket: &Socket,
+    batch: &Batch,
+    dests: &[Destination],
+    outcomes: &mut [SendOutcome],
+) {
     let per_dest = batch.datagram_count();
     if per_dest == 0 || dests.is_empty() {
         return;
@@ -126,7 +153,10 @@ pub fn send_to_many(socket: &Socket, batch: &Batch, dests: &[Destination], outco
     let mut iovs: Vec<libc::iovec> = Vec::with_capacity(total);
     for _ in dests {
         for d in batch.datagrams() {
-            iovs.push(libc::iovec { iov_base: d.as_ptr() as *mut libc::c_void, iov_len: d.len() });
+            iovs.push(libc::iovec {
+                iov_base: d.as_ptr() as *mut libc::c_void,
+                iov_len: d.len(),
+            });
         }
     }
     let mut hdrs: Vec<libc::mmsghdr> = Vec::with_capacity(total);

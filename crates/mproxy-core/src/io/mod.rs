@@ -5,6 +5,8 @@
 use std::io;
 use std::net::SocketAddr;
 
+#[cfg(unix)]
+pub mod fd;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]

@@ -26,10 +26,15 @@ impl Receiver {
         for i in 0..RECV_BATCH {
             let slot = &mut batch.buf[i * SLOT_SIZE..(i + 1) * SLOT_SIZE];
             // SAFETY: u8 and MaybeUninit<u8> share layout; recv only writes into the slot.
-            let slot: &mut [MaybeUninit<u8>] = unsafe { &mut *(slot as *mut [u8] as *mut [MaybeUninit<u8>]) };
+            let slot: &mut [MaybeUninit<u8>] =
+                unsafe { &mut *(slot as *mut [u8] as *mut [MaybeUninit<u8>]) };
             match socket.recv(slot) {
                 Ok(len) => {
-                    batch.entries.push(Entry { offset: i * SLOT_SIZE, len, segment: 0 });
+                    batch.entries.push(Entry {
+                        offset: i * SLOT_SIZE,
+                        len,
+                        segment: 0,
+                    });
                     outcome.datagrams += 1;
                     outcome.bytes += len;
                 }
@@ -41,7 +46,12 @@ impl Receiver {
     }
 }
 
-pub fn send_to_many(socket: &Socket, batch: &Batch, dests: &[Destination], outcomes: &mut [SendOutcome]) {
+pub fn send_to_many(
+    socket: &Socket,
+    batch: &Batch,
+    dests: &[Destination],
+    outcomes: &mut [SendOutcome],
+) {
     for (k, (_, addr)) in dests.iter().enumerate() {
         for d in batch.datagrams() {
             let o = &mut outcomes[k];

@@ -1,1 +1,33 @@
+//! Where datagrams come from. Each source owns one thread that waits on its descriptor and
+//! the route's stop signal, turns what it reads into batches and hands them to the fan-out.
 
+pub mod stream;
+pub mod udp;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crate::event::Reporter;
+
+/// Counts the finite sources (files, stdin) still running; the last one to end tells the
+/// owner that the route's input is complete.
+#[derive(Clone)]
+pub struct FiniteSources {
+    remaining: Arc<AtomicUsize>,
+    reporter: Reporter,
+}
+
+impl FiniteSources {
+    pub fn new(count: usize, reporter: Reporter) -> Self {
+        FiniteSources {
+            remaining: Arc::new(AtomicUsize::new(count)),
+            reporter,
+        }
+    }
+
+    pub fn one_ended(&self) {
+        if self.remaining.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.reporter.finished();
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! Appending datagram payloads to a file or to stdout, off the receiving thread.
+//!
+//! `deliver` copies a batch's payloads into one chunk and queues it; a writer thread
+//! writes chunks as they come (one write per batch, so data reaches the OS within one batch
+//! of arriving, far inside the 200 ms promise). The queue is bounded: with
+//! [`Overflow::Drop`] a full queue drops the batch and counts it, so receiving never waits
+//! on a disk; with [`Overflow::Wait`] the producer waits, for inputs that can be paced
+//! (a file being read for `--tee`).
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::Sink;
+use crate::batch::Batch;
+use crate::error::{describe_os_error, Error, Result};
+use crate::event::Reporter;
+use crate::stats::{Counters, Endpoint, Registry};
+use crate::waker::Waker;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    Drop,
+    Wait,
+}
+
+#[derive(Debug, Clone)]
+pub struct WriterSpec {
+    /// A file path, or "-" for stdout.
+    pub path: String,
+    pub overflow: Overflow,
+    /// How many bytes may wait for the writer.
+    pub queue_bytes: usize,
+}
+
+pub const DEFAULT_QUEUE_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Default)]
+struct QueueState {
+    chunks: VecDeque<Vec<u8>>,
+    bytes: usize,
+    closed: bool,
+}
+
+struct Queue {
+    state: Mutex<QueueState>,
+    /// Signalled when a chunk arrives or the queue closes (the writer waits on it).
+    filled: Condvar,
+    /// Signalled when the writer took a chunk (waiting producers wait on it).
+    drained: Condvar,
+    cap: usize,
+}
+
+enum Output {
+    Stdout,
+    File(std::fs::File),
+}
+
+pub struct WriterSink {
+    queue: Arc<Queue>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    endpoint: Arc<Endpoint>,
+    overflow: Overflow,
+}
+
+impl WriterSink {
+    /// Opens (creates, appends to) the file now, so a bad path fails the start.
+    pub fn new(
+        spec: &WriterSpec,
+        kind: &'static str,
+        registry: &Registry,
+        reporter: Reporter,
+        waker: Waker,
+    ) -> Result<Self> {
+        let output = if spec.path == "-" {
+            Output::Stdout
+        } else {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&spec.path)
+                .map_err(|e| Error::file(&spec.path, &e))?;
+            Output::File(file)
+        };
+        let name = if spec.path == "-" {
+            "stdout".to_string()
+        } else {
+            spec.path.clone()
+        };
+        let endpoint = registry.register(kind, name.clone());
+        let queue = Arc::new(Queue {
+            state: Mutex::new(QueueState::default()),
+            filled: Condvar::new(),
+            drained: Condvar::new(),
+            cap: spec.queue_bytes.max(1),
+        });
+        let thread = {
+            let queue = queue.clone();
+            let endpoint = endpoint.clone();
+            std::thread::Builder::new()
+                .name(format!("mproxy-writer {name}"))
+                .spawn(move || write_loop(queue, output, endpoint, reporter, waker, name))
+                .map_err(|e| Error::os("cannot start a writer thread", &e))?
+        };
+        Ok(WriterSink {
+            queue,
+            thread: Mutex::new(Some(thread)),
+            endpoint,
+            overflow: spec.overflow,
+        })
+    }
+}
+
+impl Sink for WriterSink {
+    fn deliver(&self, batch: &Batch) {
+        let bytes = batch.byte_count();
+        let datagrams = batch.datagram_count() as u64;
+        if bytes == 0 {
+            return;
+        }
+        let mut chunk = Vec::with_capacity(bytes);
+        batch.append_payload_to(&mut chunk);
+        let c = &self.endpoint.counters;
+        c.add_in(datagrams, bytes as u64);
+        let Ok(mut state) = self.queue.state.lock() else {
+            return;
+        };
+        if self.overflow == Overflow::Wait {
+            while !state.closed && state.bytes > 0 && state.bytes + bytes > self.queue.cap {
+                state = match self.queue.drained.wait(state) {
+                    Ok(s) => s,
+                    Err(_) => return,
+                };
+            }
+        }
+        if state.closed || (state.bytes > 0 && state.bytes + bytes > self.queue.cap) {
+            Counters::add(&c.queue_drops, datagrams);
+            Counters::add(&c.bytes_dropped, bytes as u64);
+            return;
+        }
+        state.bytes += bytes;
+        state.chunks.push_back(chunk);
+        self.queue.filled.notify_one();
+    }
+
+    fn finish(&self) {
+        if let Ok(mut state) = self.queue.state.lock() {
+            state.closed = true;
+            self.queue.filled.notify_all();
+            self.queue.drained.notify_all();
+        }
+        let handle = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+fn write_loop(
+    queue: Arc<Queue>,
+    mut output: Output,
+    endpoint: Arc<Endpoint>,
+    reporter: Reporter,
+    waker: Waker,
+    name: String,
+) {
+    let c = &endpoint.counters;
+    let mut failing = false;
+    loop {
+        let chunk = {
+            let Ok(mut state) = queue.state.lock() else {
+                return;
+            };
+            loop {
+                if let Some(chunk) = state.chunks.pop_front() {
+                    state.bytes -= chunk.len();
+                    queue.drained.notify_all();
+                    break chunk;
+                }
+                if state.closed {
+                    return;
+                }
+                state = match queue.filled.wait(state) {
+                    Ok(s) => s,
+                    Err(_) => return,
+                };
+            }
+        };
+        match write_chunk(&mut output, &chunk, &waker) {
+            Ok(()) => {
+                c.bytes_out.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                if failing {
+                    failing = false;
+                    reporter.info(format!("writing to {name} works again"));
+                }
+            }
+            Err(e) => {
+                Counters::add(&c.write_errors, 1);
+                Counters::add(&c.bytes_dropped, chunk.len() as u64);
+                if !failing {
+                    failing = true;
+                    reporter.error(format!(
+                        "cannot write to {name}: {} (counting lost bytes, will keep trying)",
+                        describe_os_error(&e)
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn write_chunk(output: &mut Output, chunk: &[u8], waker: &Waker) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        let fd = match output {
+            Output::Stdout => 1,
+            Output::File(f) => f.as_raw_fd(),
+        };
+        crate::io::fd::write_all(fd, chunk, waker, Duration::from_secs(5))
+    }
+    #[cfg(not(unix))]
+    {
+        use std::io::Write;
+        let _ = waker;
+        match output {
+            Output::Stdout => std::io::stdout().write_all(chunk),
+            Output::File(f) => f.write_all(chunk),
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Routes end to end over loopback unicast with real sockets and files.
+
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mproxy_core::event::{Event, Reporter};
+use mproxy_core::framing::Framing;
+use mproxy_core::route::{Route, RouteSpec};
+use mproxy_core::sink::writer::{Overflow, WriterSpec, DEFAULT_QUEUE_BYTES};
+use mproxy_core::socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::source::stream::{StreamSpec, DEFAULT_LINGER};
+
+fn temp_path(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("mproxy-core-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn text(lines: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for i in 0..lines {
+        out.extend_from_slice(
+            format!(
+                "!AIVDM,1,1,,A,{i:08},0*{:02X} line of varying length {}\n",
+                i % 256,
+                "x".repeat(i % 97)
+            )
+            .as_bytes(),
+        );
+    }
+    out
+}
+
+fn server(listen: &str, out: &std::path::Path) -> Route {
+    let spec = RouteSpec {
+        udp_listeners: vec![ListenSpec {
+            addr: listen.parse().unwrap(),
+            interface: None,
+            recv_buffer: DEFAULT_SOCKET_BUFFER,
+        }],
+        writers: vec![WriterSpec {
+            path: out.to_string_lossy().into(),
+            overflow: Overflow::Drop,
+            queue_bytes: DEFAULT_QUEUE_BYTES,
+        }],
+        ..Default::default()
+    };
+    Route::start(&spec, Reporter::silent()).unwrap()
+}
+
+fn client(
+    input: &std::path::Path,
+    dest: std::net::SocketAddr,
+    max: usize,
+) -> (Route, mpsc::Receiver<Event>) {
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let reporter = Reporter::new(Arc::new(move |e| {
+        let _ = tx.lock().unwrap().send(e);
+    }));
+    let spec = RouteSpec {
+        stream_inputs: vec![StreamSpec {
+            path: input.to_string_lossy().into(),
+            framing: Framing::Packed,
+            max_datagram: max,
+            linger: DEFAULT_LINGER,
+        }],
+        udp_destinations: vec![DestinationSpec {
+            addr: dest,
+            interface: None,
+            ttl: 1,
+            multicast_loop: true,
+        }],
+        send_buffer: DEFAULT_SOCKET_BUFFER,
+        ..Default::default()
+    };
+    (Route::start(&spec, reporter).unwrap(), rx)
+}
+
+fn wait_finished(rx: &mpsc::Receiver<Event>) {
+    loop {
+        match rx.recv_timeout(Duration::from_secs(60)).unwrap() {
+            Event::Finished => return,
+            Event::Log { .. } => {}
+        }
+    }
+}
+
+#[test]
+fn a_file_crosses_loopback_byte_for_byte_over_ipv4_and_ipv6() {
+    for (family, listen) in [("v4", "127.0.0.1:0"), ("v6", "[::1]:0")] {
+        let input = temp_path(&format!("in-{family}.txt"));
+        let output = temp_path(&format!("out-{family}.txt"));
+        let _ = std::fs::remove_file(&output);
+        let data = text(
+            std::env::var("MPROXY_TEST_LINES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(60_000),
+        );
+        std::fs::write(&input, &data).unwrap();
+        let mut srv = server(listen, &output);
+        let addr = srv.listen_addrs()[0];
+        let (mut cli, events) = client(&input, addr, 1452);
+        wait_finished(&events);
+        cli.stop();
+        let sent = cli.stats();
+        // Let the last datagrams land, then stop: the server drains its socket and queue.
+        std::thread::sleep(Duration::from_millis(100));
+        srv.stop();
+        let got = std::fs::read(&output).unwrap();
+        let stats = srv.stats();
+        assert_eq!(
+            stats[0].counters.kernel_drops, 0,
+            "{family}: kernel dropped datagrams"
+        );
+        assert_eq!(got.len(), data.len(), "{family}: length differs");
+        assert!(got == data, "{family}: content differs");
+        let dest = sent.iter().find(|e| e.kind == "udp-destination").unwrap();
+        assert_eq!(dest.counters.bytes_out, data.len() as u64);
+        assert_eq!(stats[0].counters.datagrams_in, dest.counters.datagrams_out);
+        let _ = std::fs::remove_file(&input);
+        let _ = std::fs::remove_file(&output);
+    }
+}

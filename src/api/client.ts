@@ -1,0 +1,50 @@
+/** `createClient()`: read a file, device or stdin and send it as datagrams to servers. */
+import { Handle } from '../handle'
+import { labelOf, optionalBoolean, optionalChoice, optionalInteger, requireString, requireStringList, type Labels } from '../options'
+import { resolveEndpoints } from '../resolve'
+import { checkCommon, checkMaxDatagram, destinationOptions, FRAMINGS, type CommonOptions, type Framing } from './common'
+
+export interface ClientOptions extends CommonOptions {
+  /** File, FIFO, device (e.g. `/dev/ttyACM0`), or `-` for stdin. Read until its end. */
+  path: string
+  /** Where every datagram goes: `HOST:PORT`, `[IPv6]:PORT`, `[IPv6%iface]:PORT`; unicast or group. */
+  serverAddrs: string | string[]
+  /** Copy the input to stdout, exactly. */
+  tee?: boolean
+  /** `packed` (default): whole lines packed per datagram; `line`: one line each; `raw`: fixed chunks. */
+  framing?: Framing
+  /** Largest datagram payload; default 1472 (IPv4 destinations) or 1452 (any IPv6). */
+  maxDatagram?: number
+  /** How long a partial line waits for its end before it is sent anyway; default 20 ms. */
+  lingerMs?: number
+}
+
+export async function startClient(o: ClientOptions, labels?: Labels): Promise<Handle> {
+  const path = requireString(o.path, labelOf(labels, 'path'))
+  const servers = requireStringList(o.serverAddrs, labelOf(labels, 'serverAddrs'))
+  const framing = optionalChoice(o.framing, labelOf(labels, 'framing'), FRAMINGS) ?? 'packed'
+  const lingerMs = optionalInteger(o.lingerMs, labelOf(labels, 'lingerMs'), 0, 60_000)
+  const tee = optionalBoolean(o.tee, labelOf(labels, 'tee')) ?? false
+  const common = checkCommon(o, labels)
+  const destinations = await resolveEndpoints(servers, labelOf(labels, 'serverAddrs'), {
+    allowPortZero: false,
+    multicastInterface: common.multicastInterface,
+  })
+  const maxDatagram = checkMaxDatagram(o.maxDatagram, labelOf(labels, 'maxDatagram'), destinations)
+  const handle = new Handle(o.onLog)
+  handle.startRoute(
+    {
+      inputs: [{ path, framing, maxDatagram, lingerMs }],
+      udpDestinations: destinations.map((d) => destinationOptions(d, common)),
+      // The input can be paced by stdout, so tee waits rather than drops.
+      tee: tee ? { path: '-', waitWhenFull: true } : undefined,
+      sendBuffer: common.sendBuffer,
+    },
+    true,
+  )
+  return handle
+}
+
+export function createClient(options: ClientOptions): Promise<Handle> {
+  return startClient(options)
+}

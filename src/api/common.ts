@@ -1,0 +1,78 @@
+/** Options and steps shared by the programs: multicast settings, buffers, destinations. */
+import { native } from '../native'
+import { fromNative, usageError } from '../errors'
+import type { DestinationOptions, ListenOptions } from '../native'
+import type { LogEntry } from '../handle'
+import { labelOf, optionalBoolean, optionalInteger, type Labels } from '../options'
+import type { Endpoint } from '../resolve'
+
+export type Framing = 'packed' | 'line' | 'raw'
+export const FRAMINGS: readonly Framing[] = ['packed', 'line', 'raw']
+
+/** Largest UDP payload over IPv4; also the largest `maxDatagram` accepted. */
+export const MAX_DATAGRAM = 65507
+/** Payload that fits a 1500-byte path without fragmenting: 1500 - 20 (IPv4) - 8 (UDP). */
+export const SAFE_DATAGRAM_V4 = 1472
+/** 1500 - 40 (IPv6) - 8 (UDP). */
+export const SAFE_DATAGRAM_V6 = 1452
+
+export interface CommonOptions {
+  /** Interface for multicast groups that carry no `%scope`: name, IPv4 address or index. */
+  multicastInterface?: string
+  /** TTL / hop limit of multicast sent; default 1 (this link only). */
+  multicastTtl?: number
+  /** Whether multicast we send is looped back to listeners on this host; default true. */
+  multicastLoop?: boolean
+  /** Receive buffer to ask for per listening socket, in bytes (default 8 MiB). */
+  recvBuffer?: number
+  /** Send buffer to ask for per sending socket, in bytes (default 8 MiB). */
+  sendBuffer?: number
+  /** Called for every state change and survived fault (also emitted as 'log'). */
+  onLog?: (entry: LogEntry) => void
+}
+
+export interface CheckedCommon {
+  multicastInterface?: string
+  multicastTtl: number
+  multicastLoop: boolean
+  recvBuffer?: number
+  sendBuffer?: number
+}
+
+export function checkCommon(o: CommonOptions, labels?: Labels): CheckedCommon {
+  const iface = o.multicastInterface
+  if (iface !== undefined) {
+    if (typeof iface !== 'string' || iface === '') {
+      throw usageError(`${labelOf(labels, 'multicastInterface')} must name an interface`)
+    }
+    try {
+      native.resolveInterface(iface)
+    } catch (err) {
+      throw fromNative(err, labelOf(labels, 'multicastInterface'))
+    }
+  }
+  return {
+    multicastInterface: iface,
+    multicastTtl: optionalInteger(o.multicastTtl, labelOf(labels, 'multicastTtl'), 0, 255) ?? 1,
+    multicastLoop: optionalBoolean(o.multicastLoop, labelOf(labels, 'multicastLoop')) ?? true,
+    recvBuffer: optionalInteger(o.recvBuffer, labelOf(labels, 'recvBuffer'), 1024, 2 ** 31 - 1),
+    sendBuffer: optionalInteger(o.sendBuffer, labelOf(labels, 'sendBuffer'), 1024, 2 ** 31 - 1),
+  }
+}
+
+export function destinationOptions(e: Endpoint, c: CheckedCommon): DestinationOptions {
+  return { address: e.address, interface: e.interface, ttl: c.multicastTtl, multicastLoop: c.multicastLoop }
+}
+
+export function listenOptions(e: Endpoint, c: CheckedCommon): ListenOptions {
+  return { address: e.address, interface: e.interface, recvBuffer: c.recvBuffer }
+}
+
+/** The default datagram size: the safe one for the smallest path among the destinations. */
+export function defaultMaxDatagram(destinations: Endpoint[]): number {
+  return destinations.some((d) => d.family === 6) ? SAFE_DATAGRAM_V6 : SAFE_DATAGRAM_V4
+}
+
+export function checkMaxDatagram(value: unknown, label: string, destinations: Endpoint[]): number {
+  return optionalInteger(value, label, 1, MAX_DATAGRAM) ?? defaultMaxDatagram(destinations)
+}

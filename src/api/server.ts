@@ -1,0 +1,39 @@
+/** `createServer()`: listen on addresses (unicast or groups) and append what arrives to a file. */
+import { Handle } from '../handle'
+import { labelOf, optionalBoolean, requireString, requireStringList, type Labels } from '../options'
+import { resolveEndpoints } from '../resolve'
+import { checkCommon, listenOptions, type CommonOptions } from './common'
+
+export interface ServerOptions extends CommonOptions {
+  /** File to append every datagram's bytes to, unchanged; `-` for stdout. */
+  path: string
+  /** `HOST:PORT` to listen on (port 0 picks one); a multicast group is joined. */
+  listenAddrs: string | string[]
+  /** Also copy what arrives to stdout (ignored when `path` is already `-`). */
+  tee?: boolean
+}
+
+export async function startServer(o: ServerOptions, labels?: Labels): Promise<Handle> {
+  const path = requireString(o.path, labelOf(labels, 'path'))
+  const listen = requireStringList(o.listenAddrs, labelOf(labels, 'listenAddrs'))
+  const tee = optionalBoolean(o.tee, labelOf(labels, 'tee')) ?? false
+  const common = checkCommon(o, labels)
+  const listeners = await resolveEndpoints(listen, labelOf(labels, 'listenAddrs'), {
+    allowPortZero: true,
+    multicastInterface: common.multicastInterface,
+  })
+  const handle = new Handle(o.onLog)
+  handle.startRoute(
+    {
+      udpListeners: listeners.map((l) => listenOptions(l, common)),
+      outputs: [{ path }],
+      tee: tee && path !== '-' ? { path: '-' } : undefined,
+    },
+    false,
+  )
+  return handle
+}
+
+export function createServer(options: ServerOptions): Promise<Handle> {
+  return startServer(options)
+}

@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+import { runProgram } from './run'
+import { client } from './programs'
+
+void runProgram(client, process.argv.slice(2))

@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+import { runProgram } from './run'
+import { proxy } from './programs'
+
+void runProgram(proxy, process.argv.slice(2))

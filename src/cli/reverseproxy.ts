@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+import { runProgram } from './run'
+import { reverseproxy } from './programs'
+
+void runProgram(reverseproxy, process.argv.slice(2))

@@ -1,0 +1,100 @@
+/**
+ * What every program does around its `create…()` call: flags in, one-line errors out,
+ * exit codes (0 done or stopped by a signal, 1 the system refused or failed, 2 usage),
+ * logs on stderr only (stdout belongs to --tee and `--path -`), clean stop on signals.
+ */
+import { MproxyError } from '../errors'
+import type { Handle, LogEntry, Stats } from '../handle'
+import type { Labels } from '../options'
+import { helpText, labelsFor, parseArgs, type ParsedValues, type ProgramSpec } from './args'
+
+export const EXIT_RUNTIME = 1
+export const EXIT_USAGE = 2
+
+export interface Program {
+  spec: ProgramSpec
+  /** Starts the program from parsed flag values. */
+  start(values: ParsedValues, labels: Labels, onLog: (entry: LogEntry) => void): Promise<Handle>
+  /** Clients end when their input ends; servers and proxies run until stopped. */
+  finite: boolean
+}
+
+function version(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('../../package.json') as { version: string }).version
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim()
+}
+
+function describeStats(stats: Stats): string {
+  return stats.endpoints
+    .map((e) => {
+      const parts = [`in ${e.datagramsIn} datagrams/${e.bytesIn} bytes`, `out ${e.datagramsOut} datagrams/${e.bytesOut} bytes`]
+      for (const [key, value] of Object.entries(e)) {
+        if (typeof value === 'number' && value > 0 && !/^(datagrams|bytes)(In|Out)$/.test(key) && key !== 'bufferBytes') parts.push(`${key} ${value}`)
+      }
+      return `  ${e.kind} ${e.name}: ${parts.join(', ')}`
+    })
+    .join('\n')
+}
+
+export async function runProgram(program: Program, argv: readonly string[]): Promise<void> {
+  const name = program.spec.name
+  const fail = (err: unknown): never => {
+    const usage = err instanceof MproxyError ? err.usage : false
+    const message = err instanceof Error ? err.message : String(err)
+    process.stderr.write(`${name}: ${oneLine(message)}\n`)
+    if (usage) process.stderr.write(`${name}: see ${name} --help\n`)
+    process.exit(usage ? EXIT_USAGE : EXIT_RUNTIME)
+  }
+  let values: ParsedValues
+  try {
+    values = parseArgs(argv, program.spec)
+  } catch (err) {
+    return fail(err)
+  }
+  if (values.help) {
+    process.stdout.write(helpText(program.spec))
+    return
+  }
+  if (values.version) {
+    process.stdout.write(`${name} ${version()}\n`)
+    return
+  }
+  const quiet = values.quiet === true
+  const verbose = values.verbose === true
+  const log = (entry: LogEntry) => {
+    if (quiet && entry.level !== 'error') return
+    process.stderr.write(`${name}: ${entry.level === 'info' ? '' : `${entry.level}: `}${oneLine(entry.message)}\n`)
+  }
+
+  let handle: Handle
+  try {
+    handle = await program.start(values, labelsFor(program.spec), log)
+  } catch (err) {
+    return fail(err)
+  }
+  for (const address of handle.addresses.listen) log({ level: 'info', message: `listening on ${address}` })
+
+  let stopping = false
+  const stop = async (reason: string) => {
+    if (stopping) return
+    stopping = true
+    if (verbose) log({ level: 'info', message: `stopping (${reason})` })
+    const stats = await handle.close()
+    if (verbose) process.stderr.write(`${name}: counters\n${describeStats(stats)}\n`)
+    const lost = stats.totals.kernelDrops + stats.totals.queueDrops + stats.totals.truncated + stats.totals.sendErrors + stats.totals.writeErrors
+    if (lost > 0 && !quiet) {
+      log({ level: 'warn', message: `some data was lost: kernelDrops ${stats.totals.kernelDrops}, queueDrops ${stats.totals.queueDrops}, truncated ${stats.totals.truncated}, sendErrors ${stats.totals.sendErrors}, writeErrors ${stats.totals.writeErrors}` })
+    }
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void stop('SIGINT'))
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+  if (program.finite) {
+    await handle.finished
+    await stop('input ended')
+  }
+}

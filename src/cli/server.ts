@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+import { runProgram } from './run'
+import { server } from './programs'
+
+void runProgram(server, process.argv.slice(2))

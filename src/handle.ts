@@ -1,0 +1,140 @@
+/**
+ * What every `create…()` returns: the bound addresses, counters, events and `close()`.
+ * A handle may run several native routes (the reverse proxy runs two); they start and
+ * stop together.
+ */
+import { EventEmitter } from 'node:events'
+import { fromNative } from './errors'
+import { native, type EndpointStats, type NativeRoute, type RouteEvent, type RouteOptions } from './native'
+
+export type { EndpointStats }
+
+export type LogLevel = 'info' | 'warn' | 'error'
+
+export interface LogEntry {
+  level: LogLevel
+  message: string
+}
+
+export interface Totals {
+  /** Datagrams received by listeners, or framed from inputs. */
+  datagramsIn: number
+  bytesIn: number
+  /** Datagrams (or bytes) delivered to destinations and outputs. */
+  datagramsOut: number
+  bytesOut: number
+  sendErrors: number
+  kernelDrops: number
+  truncated: number
+  queueDrops: number
+  writeErrors: number
+  bytesDropped: number
+}
+
+export interface Stats {
+  endpoints: EndpointStats[]
+  totals: Totals
+}
+
+export interface Addresses {
+  /** Every bound listener, in the order given, with port 0 replaced by the real port. */
+  listen: string[]
+}
+
+function total(endpoints: EndpointStats[]): Totals {
+  const sum = (pick: (e: EndpointStats) => number, kinds?: string[]) =>
+    endpoints.filter((e) => !kinds || kinds.includes(e.kind)).reduce((n, e) => n + pick(e), 0)
+  const sources = ['udp-listener', 'input', 'tcp-connection', 'tcp-listener']
+  const sinks = ['udp-destination', 'file', 'tcp-output']
+  return {
+    datagramsIn: sum((e) => (e.kind === 'input' ? e.datagramsOut : e.datagramsIn), sources),
+    bytesIn: sum((e) => e.bytesIn, sources),
+    datagramsOut: sum((e) => (e.kind === 'file' ? e.datagramsIn : e.datagramsOut), sinks),
+    bytesOut: sum((e) => e.bytesOut, sinks),
+    sendErrors: sum((e) => e.sendErrors),
+    kernelDrops: sum((e) => e.kernelDrops),
+    truncated: sum((e) => e.truncated),
+    queueDrops: sum((e) => e.queueDrops),
+    writeErrors: sum((e) => e.writeErrors),
+    bytesDropped: sum((e) => e.bytesDropped),
+  }
+}
+
+export interface HandleEvents {
+  log: [LogEntry]
+  /** Every finite input (file, stdin) was read to its end and sent. */
+  finished: []
+}
+
+export class Handle extends EventEmitter<HandleEvents> {
+  readonly addresses: Addresses
+  /** Resolves when every finite input has been read and sent (clients); never otherwise. */
+  readonly finished: Promise<void>
+  private readonly routes: NativeRoute[] = []
+  private closing?: Promise<Stats>
+  private markFinished!: () => void
+  private pendingFinishes = 0
+
+  /** @internal */
+  constructor(onLog?: (entry: LogEntry) => void) {
+    super()
+    this.addresses = { listen: [] }
+    this.finished = new Promise((resolve) => {
+      this.markFinished = resolve
+    })
+    if (onLog) this.on('log', onLog)
+  }
+
+  /** @internal Starts one native route as part of this handle. */
+  startRoute(options: RouteOptions, finite: boolean): NativeRoute {
+    if (finite) this.pendingFinishes++
+    let route: NativeRoute
+    try {
+      route = native.startRoute(options, (event: RouteEvent) => this.onEvent(event))
+    } catch (err) {
+      throw fromNative(err)
+    }
+    this.routes.push(route)
+    this.addresses.listen.push(...route.listenAddresses)
+    return route
+  }
+
+  private onEvent(event: RouteEvent): void {
+    if (event.kind === 'finished') {
+      this.pendingFinishes--
+      if (this.pendingFinishes === 0) {
+        this.markFinished()
+        this.emit('finished')
+      }
+      return
+    }
+    const level = (event.level ?? 'info') as LogLevel
+    this.emit('log', { level, message: event.message ?? '' })
+  }
+
+  /** Counters of every socket, input and output, plus totals. Cheap: no I/O. */
+  stats(): Stats {
+    const endpoints = this.routes.flatMap((r) => r.stats())
+    return { endpoints, totals: total(endpoints) }
+  }
+
+  /**
+   * Stops every thread and socket of this handle. Listeners first read what the kernel
+   * already holds, outputs write everything queued; when the promise resolves nothing of
+   * this handle is left running. Resolves with the final counters. Safe to call twice.
+   */
+  close(): Promise<Stats> {
+    this.closing ??= (async () => {
+      // Routes close in order: the first one feeds the later ones (reverse proxy).
+      for (const route of this.routes) await route.close()
+      return this.stats()
+    })()
+    return this.closing
+  }
+
+  /** @internal Closes what was started when a later step of creation failed. */
+  async abort(err: unknown): Promise<never> {
+    await this.close().catch(() => undefined)
+    throw err
+  }
+}

@@ -1,0 +1,11 @@
+/**
+ * mproxy: move files and raw socket data over the network with UDP (unicast and multicast),
+ * with a Rust data plane. Each program is also a function here.
+ */
+export { createClient, type ClientOptions } from './api/client'
+export { createServer, type ServerOptions } from './api/server'
+export { createProxy, type ProxyOptions } from './api/proxy'
+export { createReverseProxy, type ReverseProxyOptions } from './api/reverseproxy'
+export type { CommonOptions, Framing } from './api/common'
+export { Handle, type Stats, type Totals, type Addresses, type LogEntry, type LogLevel, type EndpointStats } from './handle'
+export { MproxyError } from './errors'

@@ -1,0 +1,53 @@
+/**
+ * Checks of option values given to `create…()`. Each check names the option (or, when the
+ * CLI calls, the flag) through a label, so the message says what was wrong and where.
+ */
+import { usageError } from './errors'
+
+/** Maps option names to what a message should call them (the CLI passes flag names). */
+export type Labels = Record<string, string>
+
+export function labelOf(labels: Labels | undefined, field: string): string {
+  return labels?.[field] ?? field
+}
+
+export function requireStringList(value: unknown, label: string, min = 1): string[] {
+  if (value === undefined || value === null) {
+    if (min > 0) throw usageError(`${label} is required`)
+    return []
+  }
+  const list = typeof value === 'string' ? [value] : value
+  if (!Array.isArray(list) || list.some((v) => typeof v !== 'string')) {
+    throw usageError(`${label} must be a string or a list of strings`)
+  }
+  if (list.length < min) throw usageError(`${label} is required`)
+  return list
+}
+
+export function requireString(value: unknown, label: string): string {
+  if (typeof value !== 'string' || value === '') throw usageError(`${label} is required`)
+  return value
+}
+
+export function optionalInteger(value: unknown, label: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    throw usageError(`${label}: ${JSON.stringify(value)} is not a whole number from ${min} to ${max}`)
+  }
+  return n
+}
+
+export function optionalChoice<T extends string>(value: unknown, label: string, choices: readonly T[]): T | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || !choices.includes(value as T)) {
+    throw usageError(`${label}: ${JSON.stringify(value)} is not one of ${choices.join(', ')}`)
+  }
+  return value as T
+}
+
+export function optionalBoolean(value: unknown, label: string): boolean | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'boolean') throw usageError(`${label} must be true or false`)
+  return value
+}
