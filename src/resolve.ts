@@ -27,8 +27,7 @@ export async function resolveHost(parsed: ParsedAddress, label: string): Promise
     return found.address
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    const why = code === 'ENOTFOUND' || code === 'EAI_NONAME' ? 'does not resolve' : `could not be resolved (${code ?? String(err)})`
-    throw new MproxyError('EMPROXY_RESOLVE', `${label}: host ${JSON.stringify(parsed.host)} ${why}`)
+    throw new MproxyError('EMPROXY_RESOLVE', `${label}: host ${JSON.stringify(parsed.host)} does not resolve (${code ?? String(err)})`)
   }
 }
 

@@ -13,7 +13,7 @@ export interface ReverseProxyOptions extends CommonOptions {
 }
 
 export async function startReverseProxy(_o: ReverseProxyOptions): Promise<Handle> {
-  throw new MproxyError('EMPROXY_NOT_AVAILABLE', 'the reverse proxy is not yet available in this version (it arrives with TCP support)', true)
+  throw new MproxyError('EMPROXY_NOT_AVAILABLE', 'the reverse proxy is not yet available in this version (it arrives with TCP support)')
 }
 
 export function createReverseProxy(options: ReverseProxyOptions): Promise<Handle> {

@@ -46,7 +46,6 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
     const usage = err instanceof MproxyError ? err.usage : false
     const message = err instanceof Error ? err.message : String(err)
     process.stderr.write(`${name}: ${oneLine(message)}\n`)
-    if (usage) process.stderr.write(`${name}: see ${name} --help\n`)
     process.exit(usage ? EXIT_USAGE : EXIT_RUNTIME)
   }
   let values: ParsedValues

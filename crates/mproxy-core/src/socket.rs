@@ -132,11 +132,12 @@ fn resolve_interface(spec: &Option<String>) -> Result<Option<Interface>> {
     spec.as_deref().map(interface::resolve).transpose()
 }
 
-fn no_interface_hint(group: &SocketAddr) -> String {
-    format!(
-        "no interface to reach multicast group {group}: name one with --multicast-interface NAME \
-         (or [GROUP%NAME]:PORT for IPv6), for example lo for this host only"
-    )
+/// What to do when the system has no interface for a group.
+const NAME_AN_INTERFACE: &str =
+    "name one with --multicast-interface NAME (or [GROUP%NAME]:PORT for IPv6), for example lo for this host only";
+
+fn no_interface_for(group: &SocketAddr) -> String {
+    format!("no interface reaches multicast group {group}; {NAME_AN_INTERFACE}")
 }
 
 /// Binds a listener. A multicast group is joined on the named interface and shares its port
@@ -309,7 +310,7 @@ pub fn resolve_destination(spec: &DestinationSpec) -> Result<ResolvedDestination
         if iface.is_none() {
             return Err(Error::new(
                 ErrorKind::NoRoute,
-                no_interface_hint(&spec.addr),
+                no_interface_for(&spec.addr),
             ));
         }
     }
@@ -337,7 +338,7 @@ pub fn resolve_destination(spec: &DestinationSpec) -> Result<ResolvedDestination
         {
             return Err(Error::new(
                 ErrorKind::NoRoute,
-                no_interface_hint(&spec.addr),
+                no_interface_for(&spec.addr),
             ));
         }
         let mut err = Error::os(format!("no route to {}", spec.addr), &e);
