@@ -234,7 +234,7 @@ fn join_group(socket: &Socket, group: &SocketAddr, iface_spec: &Option<String>) 
         if iface.is_none() && no_route {
             Error::new(
                 ErrorKind::NoRoute,
-                format!("{}: {}", context(""), no_interface_hint(group)),
+                format!("{}: no interface reaches it; {NAME_AN_INTERFACE}", context("")),
             )
         } else {
             Error::os(context(&on), &e)
