@@ -176,18 +176,23 @@ pub fn bind_listener(spec: &ListenSpec) -> Result<Listener> {
     } else {
         addr
     };
-    let bind_addr = match (bind_addr, spec.interface.as_ref()) {
-        // A link-local unicast address needs its interface as the scope.
-        (SocketAddr::V6(v6), Some(_)) if !group && is_link_local_v6(v6.ip()) => {
-            let iface = resolve_interface(&spec.interface)?;
-            SocketAddr::V6(SocketAddrV6::new(
-                *v6.ip(),
-                v6.port(),
-                0,
-                iface.map_or(0, |i| i.index),
-            ))
+    // Link-local addresses (fe80::/10 unicast, ff02::/16 groups) only bind with their
+    // interface as the scope; a group with no interface at all is bound unspecified and
+    // filtered by IPV6_MULTICAST_ALL instead.
+    let bind_addr = match bind_addr {
+        SocketAddr::V6(v6) if v6.ip().is_multicast() || is_link_local_v6(v6.ip()) => {
+            let index = match resolve_interface(&spec.interface)? {
+                Some(i) => i.index,
+                None if group => interface::default_ipv6_multicast().map_or(0, |i| i.index),
+                None => 0,
+            };
+            if group && index == 0 {
+                SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), v6.port())
+            } else {
+                SocketAddr::V6(SocketAddrV6::new(*v6.ip(), v6.port(), 0, index))
+            }
         }
-        (a, _) => a,
+        a => a,
     };
     socket
         .bind(&SockAddr::from(bind_addr))
