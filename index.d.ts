@@ -58,6 +58,8 @@ export interface InputOptions {
   framing?: string
   maxDatagram: number
   lingerMs?: number
+  /** Bytes per second to pace sending to; 0 or absent: unpaced. */
+  rate?: number
 }
 
 export interface ListenOptions {

@@ -99,7 +99,7 @@ test('a full receive buffer is counted: received plus dropped equals sent', asyn
   const dir = tempDir()
   const out = path.join(dir, 'out.txt')
   const server = await createServer({ path: out, listenAddrs: ['127.0.0.1:0'], recvBuffer: 4096 })
-  const client = await createClient({ path: writeTemp(dir, 'in.txt', makeText(20_000_000, 23)), serverAddrs: server.addresses.listen })
+  const client = await createClient({ path: writeTemp(dir, 'in.txt', makeText(20_000_000, 23)), serverAddrs: server.addresses.listen, rate: 0 })
   await client.finished
   const sent = await client.close()
   await new Promise((r) => setTimeout(r, 300))

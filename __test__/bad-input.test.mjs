@@ -37,6 +37,7 @@ check('host name that does not resolve', 'client', ['--path', input, '--server-a
 check('unknown framing', 'client', ['--path', input, '--server-addr', '127.0.0.1:9', '--framing', 'bogus'], 2, `${C}: --framing: "bogus" is not one of packed, line, raw`)
 check('datagram size out of range', 'client', ['--path', input, '--server-addr', '127.0.0.1:9', '--max-datagram', '70000'], 2, `${C}: --max-datagram: "70000" is not a whole number from 1 to 65507`)
 check('multicast TTL out of range', 'client', ['--path', input, '--server-addr', '127.0.0.1:9', '--multicast-ttl', '300'], 2, `${C}: --multicast-ttl: "300" is not a whole number from 0 to 255`)
+check('rate that is not a rate', 'client', ['--path', input, '--server-addr', '127.0.0.1:9', '--rate', 'fast'], 2, `${C}: --rate: "fast" is not a rate in bytes per second (for example 50M, 800k or 0 for unlimited)`)
 check('--path given twice', 'client', ['--path', input, '--path', input, '--server-addr', '127.0.0.1:9'], 2, `${C}: --path is given more than once`)
 check('flag value missing', 'server', ['--path', input, '--listen-addr'], 2, 'mproxy-server: --listen-addr needs a value (HOST:PORT)')
 check('boolean flag given a value', 'client', ['--tee=yes'], 2, `${C}: --tee takes no value`)

@@ -46,9 +46,14 @@ const WANTED_RELAY_BUFFER = 8 * 1024 * 1024;
 let RELAY_BUFFER = WANTED_RELAY_BUFFER;
 /** The sink gets more, so it is never the first place to overflow. */
 const SINK_BUFFER = 32 * 1024 * 1024;
-const OVERLOAD_SECONDS = 2.5;
+const OVERLOAD_SECONDS = 2;
 /** Steady window inside the overload blast, in seconds from its start. */
-const OVERLOAD_WINDOW = [0.5, 2.3];
+const OVERLOAD_WINDOW = [0.4, 1.9];
+/**
+ * Overload blasts per (relay, size); the median is reported. With generator, relay and
+ * sink sharing two CPUs, one blast can be off by 2x when the scheduler has a bad moment.
+ */
+const OVERLOAD_REPEATS = 3;
 const LOSSLESS_TRIAL_SECONDS = 1;
 const LOSSLESS_STEPS = 8;
 /** The bar this bench exists to show (overload, 100-byte datagrams). */
@@ -536,6 +541,22 @@ async function measureOverload(relay, sink, size) {
 }
 
 /** One paced trial: did the sink get every datagram that was sent? */
+/** OVERLOAD_REPEATS blasts; the run with the median delivery rate stands for all. */
+async function measureOverloadMedian(relay, sink, size) {
+  const runs = [];
+  for (let i = 0; i < OVERLOAD_REPEATS; i += 1) runs.push(await measureOverload(relay, sink, size));
+  const sorted = [...runs].sort((a, b) => a.deliveredPerSecond - b.deliveredPerSecond);
+  const median = sorted[Math.floor(sorted.length / 2)];
+  return {
+    ...median,
+    offeredPerSecond: Math.max(...runs.map((r) => r.offeredPerSecond)),
+    medianRunOfferedPerSecond: median.offeredPerSecond,
+    deliveredMin: sorted[0].deliveredPerSecond,
+    deliveredMax: sorted[sorted.length - 1].deliveredPerSecond,
+    runs,
+  };
+}
+
 async function pacedTrial(relay, sink, size, rate) {
   const before = await sink.report();
   const sent = await blast(relay.port, size, LOSSLESS_TRIAL_SECONDS, rate);
@@ -597,7 +618,7 @@ async function benchRelay(key) {
       if (warm.error || warm.delivered === 0) {
         throw new Error(`${spec.label}: warm-up delivered nothing${warm.error ? `: ${warm.error.message}` : ''}`);
       }
-      const overload = await measureOverload(relay, sink, size);
+      const overload = await measureOverloadMedian(relay, sink, size);
       const lossless = await measureLossless(relay, sink, size, overload);
       results.push({ relay: key, size, overload, lossless });
       note(
@@ -628,6 +649,10 @@ async function benchRelay(key) {
 // Report.
 // ---------------------------------------------------------------------------------------
 
+function kilo(n) {
+  return n === null || n === undefined || Number.isNaN(n) ? 'n/a' : `${Math.round(n / 1000)}k`;
+}
+
 function fmt(n) {
   if (n === null || n === undefined || Number.isNaN(n)) return 'n/a';
   return Math.round(n).toLocaleString('en-US');
@@ -651,28 +676,29 @@ function printReport(context, relayRuns, relayNotes) {
   log('  path:    mproxy-loadgen blast -> relay -> mproxy-loadgen sink (all on 127.0.0.1; generator, relay and sink share the CPUs)');
   for (const [key, run] of Object.entries(relayNotes)) log(`  ${padEnd(key, 7)}  ${run}`);
   log('');
-  log(`  A. overload: generator sends flat out for ${OVERLOAD_SECONDS} s; "delivered/s" = datagrams counted at the sink per`);
+  log(`  A. overload: generator sends flat out ("offered/s") for ${OVERLOAD_SECONDS} s; "delivered/s" = datagrams counted at the sink per`);
   log(`     second over ${OVERLOAD_WINDOW[0]}-${OVERLOAD_WINDOW[1]} s of the blast. loss% and drops are over the whole blast.`);
   log(`  B. lossless: highest paced rate (offered, as achieved by the generator) at which a ${LOSSLESS_TRIAL_SECONDS}-s trial delivered`);
-  log(`     every datagram (sink count == sent count); binary search, ${LOSSLESS_STEPS} trials between 0 and the generator's`);
-  log('     flat-out rate ("offered/s"), starting at A. ">=" means every trial passed: the generator was the limit.');
+  log(`     every datagram (sink count == sent count); binary search, ${LOSSLESS_STEPS} trials between 0 and the highest flat-out`);
+  log('     rate the generator reached in A, first probe at A\'s delivered/s. ">=": every trial passed, the generator was the limit.');
   log('');
   log(
-    `  ${padEnd('relay', 7)} ${pad('size', 5)} | ${pad('offered/s', 10)} ${pad('delivered/s', 11)} ${pad('loss%', 6)} ${pad('in-drops', 9)} ${pad('sinkdrop', 8)} ${pad('relay CPU%', 10)} | ${pad('lossless/s', 10)}`,
+    `  ${padEnd('relay', 7)} ${pad('size', 5)} | ${pad('offered/s', 10)} ${pad('delivered/s', 11)} ${pad('(min-max)', 13)} ${pad('loss%', 6)} ${pad('in-drops', 9)} ${pad('sinkdrop', 8)} ${pad('CPU%', 5)} | ${pad('lossless/s', 11)}`,
   );
-  log(`  ${'-'.repeat(7)} ${'-'.repeat(5)}-+-${'-'.repeat(60)}-+-${'-'.repeat(10)}`);
+  log(`  ${'-'.repeat(7)} ${'-'.repeat(5)}-+-${'-'.repeat(69)}-+-${'-'.repeat(11)}`);
   for (const size of SIZES) {
     for (const relay of ['mproxy', 'socat', 'node']) {
       const r = find(relay, size);
       if (!r) continue;
       const o = r.overload;
       log(
-        `  ${padEnd(relay, 7)} ${pad(size, 5)} | ${pad(fmt(o.offeredPerSecond), 10)} ${pad(fmt(o.deliveredPerSecond), 11)} ${pad(o.lossPercent.toFixed(1), 6)} ${pad(fmt(o.relayInputDrops), 9)} ${pad(fmt(o.sinkDrops), 8)} ${pad(o.relayCpuPercent === null ? 'n/a' : o.relayCpuPercent.toFixed(0), 10)} | ${pad(`${r.lossless.generatorLimited ? '>=' : ''}${fmt(r.lossless.perSecond)}`, 10)}`,
+        `  ${padEnd(relay, 7)} ${pad(size, 5)} | ${pad(fmt(o.medianRunOfferedPerSecond), 10)} ${pad(fmt(o.deliveredPerSecond), 11)} ${pad(`(${kilo(o.deliveredMin)}-${kilo(o.deliveredMax)})`, 13)} ${pad(o.lossPercent.toFixed(1), 6)} ${pad(fmt(o.relayInputDrops), 9)} ${pad(fmt(o.sinkDrops), 8)} ${pad(o.relayCpuPercent === null ? 'n/a' : o.relayCpuPercent.toFixed(0), 5)} | ${pad(`${r.lossless.generatorLimited ? '>=' : ''}${fmt(r.lossless.perSecond)}`, 11)}`,
       );
     }
   }
-  log('  (in-drops: datagrams the kernel dropped because the relay\'s receive buffer was full; sinkdrop should be 0,');
-  log('   otherwise the sink, not the relay, was the limit. relay CPU% is over the steady window; 100% = one core.)');
+  log(`  (overload columns are from the median of ${OVERLOAD_REPEATS} blasts; (min-max) is the spread of delivered/s over them.`);
+  log('   in-drops: datagrams the kernel dropped because the relay\'s receive buffer was full; sinkdrop should be 0,');
+  log('   otherwise the sink, not the relay, was the limit. CPU%: the relay process over the steady window, 100 = one core.)');
 
   const ratios = {};
   log('');
@@ -746,8 +772,9 @@ function printReport(context, relayRuns, relayNotes) {
       relay: r.relay,
       size: r.size,
       overload: {
-        offeredPerSecond: Math.round(r.overload.offeredPerSecond),
+        offeredPerSecond: Math.round(r.overload.medianRunOfferedPerSecond),
         deliveredPerSecond: Math.round(r.overload.deliveredPerSecond),
+        deliveredPerSecondRuns: r.overload.runs.map((run) => Math.round(run.deliveredPerSecond)),
         sent: r.overload.sent,
         delivered: r.overload.delivered,
         lossPercent: Number(r.overload.lossPercent.toFixed(3)),

@@ -51,3 +51,14 @@ export function optionalBoolean(value: unknown, label: string): boolean | undefi
   if (typeof value !== 'boolean') throw usageError(`${label} must be true or false`)
   return value
 }
+
+const RATE_UNITS: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9 }
+
+/** A byte rate: a number of bytes per second, or text such as `50M`, `800k`, `1.5G`; 0 = unlimited. */
+export function optionalRate(value: unknown, label: string): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.round(value)
+  const match = typeof value === 'string' ? /^(\d+(?:\.\d+)?)([kKmMgG]?)$/.exec(value.trim()) : null
+  if (!match) throw usageError(`${label}: ${JSON.stringify(value)} is not a rate in bytes per second (for example 50M, 800k or 0 for unlimited)`)
+  return Math.round(Number(match[1]) * RATE_UNITS[match[2].toLowerCase()])
+}

@@ -1,6 +1,6 @@
 /** `createClient()`: read a file, device or stdin and send it as datagrams to servers. */
 import { Handle } from '../handle'
-import { labelOf, optionalBoolean, optionalChoice, optionalInteger, requireString, requireStringList, type Labels } from '../options'
+import { labelOf, optionalBoolean, optionalChoice, optionalInteger, optionalRate, requireString, requireStringList, type Labels } from '../options'
 import { resolveEndpoints } from '../resolve'
 import { checkCommon, checkMaxDatagram, destinationOptions, FRAMINGS, type CommonOptions, type Framing } from './common'
 
@@ -17,13 +17,23 @@ export interface ClientOptions extends CommonOptions {
   maxDatagram?: number
   /** How long a partial line waits for its end before it is sent anyway; default 20 ms. */
   lingerMs?: number
+  /**
+   * Most bytes per second to send (a number, or text like `50M`); 0 = as fast as the input
+   * is read. UDP has no flow control, so the default keeps a file transfer within what a
+   * proxy and a server on an ordinary host take without loss.
+   */
+  rate?: number | string
 }
+
+/** Default pacing, in bytes per second. */
+export const DEFAULT_RATE = 50_000_000
 
 export async function startClient(o: ClientOptions, labels?: Labels): Promise<Handle> {
   const path = requireString(o.path, labelOf(labels, 'path'))
   const servers = requireStringList(o.serverAddrs, labelOf(labels, 'serverAddrs'))
   const framing = optionalChoice(o.framing, labelOf(labels, 'framing'), FRAMINGS) ?? 'packed'
   const lingerMs = optionalInteger(o.lingerMs, labelOf(labels, 'lingerMs'), 0, 60_000)
+  const rate = optionalRate(o.rate, labelOf(labels, 'rate')) ?? DEFAULT_RATE
   const tee = optionalBoolean(o.tee, labelOf(labels, 'tee')) ?? false
   const common = checkCommon(o, labels)
   const destinations = await resolveEndpoints(servers, labelOf(labels, 'serverAddrs'), {
@@ -34,7 +44,7 @@ export async function startClient(o: ClientOptions, labels?: Labels): Promise<Ha
   const handle = new Handle(o.onLog)
   handle.startRoute(
     {
-      inputs: [{ path, framing, maxDatagram, lingerMs }],
+      inputs: [{ path, framing, maxDatagram, lingerMs, rate }],
       udpDestinations: destinations.map((d) => destinationOptions(d, common)),
       // The input can be paced by stdout, so tee waits rather than drops.
       tee: tee ? { path: '-', waitWhenFull: true } : undefined,

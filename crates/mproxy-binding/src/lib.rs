@@ -61,6 +61,8 @@ pub struct InputOptions {
     pub framing: Option<String>,
     pub max_datagram: u32,
     pub linger_ms: Option<u32>,
+    /// Bytes per second to pace sending to; 0 or absent: unpaced.
+    pub rate: Option<f64>,
 }
 
 #[napi(object)]
@@ -167,6 +169,7 @@ fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
             linger: i
                 .linger_ms
                 .map_or(DEFAULT_LINGER, |ms| Duration::from_millis(ms as u64)),
+            rate: i.rate.map_or(0, |r| r.max(0.0) as u64),
         });
     }
     for d in o.udp_destinations.iter().flatten() {

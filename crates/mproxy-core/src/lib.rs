@@ -11,7 +11,7 @@
 //! - [`waker`]: a stop signal a blocked thread can poll on, so stopping never waits on a timer.
 //! - [`interface`] / [`socket`]: interface lookup, socket creation, multicast setup.
 //! - [`batch`] / [`io`]: the unit of work and batched receive/send per OS.
-//! - [`framing`]: stream bytes to datagrams.
+//! - [`framing`]: stream bytes to datagrams; [`pacing`]: spreading a fast input over time.
 //! - [`source`] / [`sink`] / [`route`]: the engine.
 
 pub mod batch;
@@ -20,6 +20,7 @@ pub mod event;
 pub mod framing;
 pub mod interface;
 pub mod io;
+pub mod pacing;
 pub mod route;
 pub mod sink;
 pub mod socket;

@@ -148,6 +148,25 @@ impl Waker {
         }
     }
 
+    /// Sleeps for `duration` unless the route stops first; returns false if it stopped.
+    #[cfg(unix)]
+    pub fn sleep(&self, duration: Duration) -> bool {
+        // poll ignores a negative descriptor, leaving only the stop pipe and the timeout.
+        self.wait(-1, Interest::Read, Some(duration)) != Wait::Stopped
+    }
+
+    #[cfg(not(unix))]
+    pub fn sleep(&self, duration: Duration) -> bool {
+        let deadline = std::time::Instant::now() + duration;
+        while std::time::Instant::now() < deadline {
+            if self.is_stopped() {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10).min(duration));
+        }
+        !self.is_stopped()
+    }
+
     /// Without poll, waits are emulated by the caller's socket timeouts; this only sleeps
     /// for the short slice those timeouts use.
     #[cfg(not(unix))]

@@ -1,4 +1,5 @@
 //! Routes end to end over loopback unicast with real sockets and files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -65,6 +66,7 @@ fn client(
             framing: Framing::Packed,
             max_datagram: max,
             linger: DEFAULT_LINGER,
+            rate: 0,
         }],
         udp_destinations: vec![DestinationSpec {
             addr: dest,

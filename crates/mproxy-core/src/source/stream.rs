@@ -13,6 +13,7 @@ use crate::batch::Batch;
 use crate::error::{describe_os_error, Error, Result};
 use crate::event::Reporter;
 use crate::framing::{Framer, Framing};
+use crate::pacing::Pacer;
 use crate::sink::Fanout;
 use crate::source::FiniteSources;
 use crate::stats::{Endpoint, Registry};
@@ -25,6 +26,8 @@ pub struct StreamSpec {
     pub framing: Framing,
     pub max_datagram: usize,
     pub linger: Duration,
+    /// Bytes per second to pace sending to; 0 sends as fast as the input is read.
+    pub rate: u64,
 }
 
 pub const DEFAULT_LINGER: Duration = Duration::from_millis(20);
@@ -145,9 +148,10 @@ impl Reader {
         self.read_all(file);
     }
 
-    fn deliver(&self, out: &mut Batch) {
+    fn deliver(&self, out: &mut Batch, pacer: &mut Pacer) {
         if !out.is_empty() {
             self.fanout.deliver(out);
+            pacer.pace(out.byte_count() as u64, &self.waker);
             out.clear();
         }
     }
@@ -157,6 +161,7 @@ impl Reader {
         use std::os::fd::AsRawFd;
         let fd = file.as_ref().map_or(0, |f| f.as_raw_fd());
         let mut framer = Framer::new(self.spec.framing, self.spec.max_datagram);
+        let mut pacer = Pacer::new(self.spec.rate);
         let mut buf = vec![0u8; READ_SIZE];
         let mut out = Batch::with_capacity(READ_SIZE + self.spec.max_datagram, 128);
         loop {
@@ -166,7 +171,7 @@ impl Reader {
                     Wait::Stopped => break,
                     Wait::TimedOut => {
                         framer.flush_all(&mut out);
-                        self.deliver(&mut out);
+                        self.deliver(&mut out, &mut pacer);
                         continue;
                     }
                     Wait::Ready => {}
@@ -192,17 +197,18 @@ impl Reader {
                 framer.flush_lines(&mut out);
             }
             self.count_out(&out);
-            self.deliver(&mut out);
+            self.deliver(&mut out, &mut pacer);
         }
         framer.flush_all(&mut out);
         self.count_out(&out);
-        self.deliver(&mut out);
+        self.deliver(&mut out, &mut pacer);
     }
 
     #[cfg(not(unix))]
     fn read_all(&mut self, file: Option<std::fs::File>) {
         use std::io::Read;
         let mut framer = Framer::new(self.spec.framing, self.spec.max_datagram);
+        let mut pacer = Pacer::new(self.spec.rate);
         let mut buf = vec![0u8; READ_SIZE];
         let mut out = Batch::with_capacity(READ_SIZE + self.spec.max_datagram, 128);
         let mut stdin = std::io::stdin();
@@ -228,14 +234,14 @@ impl Reader {
             framer.push(&buf[..n], &mut out);
             framer.flush_lines(&mut out);
             self.count_out(&out);
-            self.deliver(&mut out);
+            self.deliver(&mut out, &mut pacer);
             if self.waker.is_stopped() {
                 break;
             }
         }
         framer.flush_all(&mut out);
         self.count_out(&out);
-        self.deliver(&mut out);
+        self.deliver(&mut out, &mut pacer);
     }
 
     /// An input's "out" counters are the datagrams it framed.
