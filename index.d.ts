@@ -16,7 +16,13 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeRoute {
   /** Bound listener addresses, in the order given (port 0 replaced by the real port). */
   get listenAddresses(): Array<string>
-  /** Current counters; after `close()`, the final ones. */
+  /**
+   * Current counters; after `close()`, the final ones.
+   * Bound TCP listeners (inputs), in the order given.
+   */
+  get tcpListenAddresses(): Array<string>
+  /** Bound TCP output listeners, in the order given. */
+  get tcpOutputAddresses(): Array<string>
   stats(): Array<EndpointStats>
   /**
    * Stops the route off the JavaScript thread; resolves once every thread has ended and
@@ -49,6 +55,17 @@ export interface EndpointStats {
   bytesDropped: number
   connects: number
   disconnects: number
+  /** TCP clients refused at the client limit. */
+  refused: number
+  /** TCP clients disconnected for falling behind. */
+  evicted: number
+}
+
+export interface FramingOptions {
+  /** "packed" (default), "line" or "raw". */
+  framing?: string
+  maxDatagram: number
+  lingerMs?: number
 }
 
 export interface InputOptions {
@@ -90,6 +107,9 @@ export interface RouteEvent {
 }
 
 export interface RouteOptions {
+  tcpConnects?: Array<TcpConnectOptions>
+  tcpListeners?: Array<TcpListenOptions>
+  tcpOutputs?: Array<TcpOutputOptions>
   udpListeners?: Array<ListenOptions>
   inputs?: Array<InputOptions>
   udpDestinations?: Array<DestinationOptions>
@@ -103,3 +123,36 @@ export interface RouteOptions {
  * nothing is left running then.
  */
 export declare function startRoute(options: RouteOptions, onEvent: EventCallback): NativeRoute
+
+export interface TcpConnectOptions {
+  /** Host as given, resolved again before each reconnect. */
+  host: string
+  port: number
+  /** The address resolved at start. */
+  address: string
+  tls?: TlsOptions
+  framing: FramingOptions
+  backoffMinMs?: number
+  backoffMaxMs?: number
+}
+
+export interface TcpListenOptions {
+  address: string
+  framing: FramingOptions
+  maxClients?: number
+}
+
+export interface TcpOutputOptions {
+  address: string
+  maxClients?: number
+  clientQueueBytes?: number
+}
+
+export interface TlsOptions {
+  /** Name to verify and send as SNI (host name or IP literal). */
+  serverName: string
+  caFile?: string
+  certFile?: string
+  keyFile?: string
+  insecure?: boolean
+}

@@ -11,6 +11,7 @@ use mproxy_core::framing::Framing;
 use mproxy_core::route::{Route, RouteSpec};
 use mproxy_core::sink::writer::{Overflow, WriterSpec, DEFAULT_QUEUE_BYTES};
 use mproxy_core::socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::source::framed::FramingSpec;
 use mproxy_core::source::stream::{StreamSpec, DEFAULT_LINGER};
 use mproxy_core::stats::EndpointSnapshot;
 use mproxy_core::Error as CoreError;
@@ -75,7 +76,55 @@ pub struct OutputOptions {
 }
 
 #[napi(object)]
+pub struct FramingOptions {
+    /// "packed" (default), "line" or "raw".
+    pub framing: Option<String>,
+    pub max_datagram: u32,
+    pub linger_ms: Option<u32>,
+}
+
+#[napi(object)]
+pub struct TlsOptions {
+    /// Name to verify and send as SNI (host name or IP literal).
+    pub server_name: String,
+    pub ca_file: Option<String>,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    pub insecure: Option<bool>,
+}
+
+#[napi(object)]
+pub struct TcpConnectOptions {
+    /// Host as given, resolved again before each reconnect.
+    pub host: String,
+    pub port: u32,
+    /// The address resolved at start.
+    pub address: String,
+    pub tls: Option<TlsOptions>,
+    pub framing: FramingOptions,
+    pub backoff_min_ms: Option<u32>,
+    pub backoff_max_ms: Option<u32>,
+}
+
+#[napi(object)]
+pub struct TcpListenOptions {
+    pub address: String,
+    pub framing: FramingOptions,
+    pub max_clients: Option<u32>,
+}
+
+#[napi(object)]
+pub struct TcpOutputOptions {
+    pub address: String,
+    pub max_clients: Option<u32>,
+    pub client_queue_bytes: Option<u32>,
+}
+
+#[napi(object)]
 pub struct RouteOptions {
+    pub tcp_connects: Option<Vec<TcpConnectOptions>>,
+    pub tcp_listeners: Option<Vec<TcpListenOptions>>,
+    pub tcp_outputs: Option<Vec<TcpOutputOptions>>,
     pub udp_listeners: Option<Vec<ListenOptions>>,
     pub inputs: Option<Vec<InputOptions>>,
     pub udp_destinations: Option<Vec<DestinationOptions>>,
@@ -111,6 +160,10 @@ pub struct EndpointStats {
     pub bytes_dropped: f64,
     pub connects: f64,
     pub disconnects: f64,
+    /// TCP clients refused at the client limit.
+    pub refused: f64,
+    /// TCP clients disconnected for falling behind.
+    pub evicted: f64,
 }
 
 fn to_js_stats(e: EndpointSnapshot) -> EndpointStats {
@@ -131,7 +184,68 @@ fn to_js_stats(e: EndpointSnapshot) -> EndpointStats {
         bytes_dropped: c.bytes_dropped as f64,
         connects: c.connects as f64,
         disconnects: c.disconnects as f64,
+        refused: c.refused as f64,
+        evicted: c.evicted as f64,
     }
+}
+
+fn framing_spec(f: &FramingOptions) -> Result<FramingSpec> {
+    let name = f.framing.as_deref().unwrap_or("packed");
+    let framing = Framing::parse(name).ok_or_else(|| invalid(format!("framing: {name} is not one of packed, line, raw")))?;
+    Ok(FramingSpec {
+        framing,
+        max_datagram: f.max_datagram.max(1) as usize,
+        linger: f.linger_ms.map_or(DEFAULT_LINGER, |ms| Duration::from_millis(ms as u64)),
+        rate: 0,
+    })
+}
+
+#[cfg(unix)]
+fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
+    use mproxy_core::sink::tcp_output::{TcpOutputSpec, DEFAULT_CLIENT_QUEUE_BYTES, DEFAULT_MAX_CLIENTS};
+    use mproxy_core::source::tcp_connect::TcpConnectSpec;
+    use mproxy_core::source::tcp_listen::TcpListenSpec;
+    use mproxy_core::tls::TlsSpec;
+    for c in o.tcp_connects.iter().flatten() {
+        spec.tcp_connects.push(TcpConnectSpec {
+            host: c.host.clone(),
+            port: u16::try_from(c.port).map_err(|_| invalid(format!("port {} is out of range", c.port)))?,
+            addr: parse_addr(&c.address, "TCP address")?,
+            tls: c.tls.as_ref().map(|t| TlsSpec {
+                server_name: t.server_name.clone(),
+                ca_file: t.ca_file.clone(),
+                cert_file: t.cert_file.clone(),
+                key_file: t.key_file.clone(),
+                insecure: t.insecure.unwrap_or(false),
+            }),
+            framing: framing_spec(&c.framing)?,
+            backoff_min: Duration::from_millis(c.backoff_min_ms.unwrap_or(500) as u64),
+            backoff_max: Duration::from_millis(c.backoff_max_ms.unwrap_or(30_000) as u64),
+        });
+    }
+    for l in o.tcp_listeners.iter().flatten() {
+        spec.tcp_listeners.push(TcpListenSpec {
+            addr: parse_addr(&l.address, "TCP listen address")?,
+            framing: framing_spec(&l.framing)?,
+            max_clients: l.max_clients.map_or(DEFAULT_MAX_CLIENTS, |m| m as usize),
+        });
+    }
+    for t in o.tcp_outputs.iter().flatten() {
+        spec.tcp_outputs.push(TcpOutputSpec {
+            addr: parse_addr(&t.address, "TCP output address")?,
+            max_clients: t.max_clients.map_or(DEFAULT_MAX_CLIENTS, |m| m as usize),
+            client_queue_bytes: t.client_queue_bytes.map_or(DEFAULT_CLIENT_QUEUE_BYTES, |b| b as usize),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn add_tcp(_spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
+    if o.tcp_connects.as_ref().is_some_and(|v| !v.is_empty()) || o.tcp_listeners.as_ref().is_some_and(|v| !v.is_empty()) || o.tcp_outputs.as_ref().is_some_and(|v| !v.is_empty()) {
+        return Err(invalid("TCP is not supported on this platform yet".into()));
+    }
+    Ok(())
 }
 
 fn writer_spec(o: &OutputOptions) -> WriterSpec {
@@ -180,6 +294,7 @@ fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
             multicast_loop: d.multicast_loop.unwrap_or(true),
         });
     }
+    add_tcp(&mut spec, o)?;
     spec.writers = o.outputs.iter().flatten().map(writer_spec).collect();
     spec.tee = o.tee.as_ref().map(writer_spec);
     Ok(spec)
@@ -220,6 +335,8 @@ pub struct NativeRoute {
     route: Arc<Mutex<Option<Route>>>,
     final_stats: Arc<Mutex<Option<Vec<EndpointSnapshot>>>>,
     listen_addresses: Vec<String>,
+    tcp_listen_addresses: Vec<String>,
+    tcp_output_addresses: Vec<String>,
 }
 
 #[napi]
@@ -231,6 +348,18 @@ impl NativeRoute {
     }
 
     /// Current counters; after `close()`, the final ones.
+    /// Bound TCP listeners (inputs), in the order given.
+    #[napi(getter)]
+    pub fn tcp_listen_addresses(&self) -> Vec<String> {
+        self.tcp_listen_addresses.clone()
+    }
+
+    /// Bound TCP output listeners, in the order given.
+    #[napi(getter)]
+    pub fn tcp_output_addresses(&self) -> Vec<String> {
+        self.tcp_output_addresses.clone()
+    }
+
     #[napi]
     pub fn stats(&self) -> Vec<EndpointStats> {
         if let Some(route) = self.route.lock().ok().as_ref().and_then(|g| g.as_ref()) {
@@ -289,11 +418,16 @@ impl Task for CloseTask {
 pub fn start_route(options: RouteOptions, on_event: EventCallback) -> Result<NativeRoute> {
     let spec = route_spec(&options)?;
     let route = Route::start(&spec, reporter_for(on_event)).map_err(to_js)?;
-    let listen_addresses = route.listen_addrs().iter().map(|a| a.to_string()).collect();
+    let strings = |addrs: &[SocketAddr]| addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let listen_addresses = strings(route.listen_addrs());
+    let tcp_listen_addresses = strings(route.tcp_listen_addrs());
+    let tcp_output_addresses = strings(route.tcp_output_addrs());
     Ok(NativeRoute {
         route: Arc::new(Mutex::new(Some(route))),
         final_stats: Arc::new(Mutex::new(None)),
         listen_addresses,
+        tcp_listen_addresses,
+        tcp_output_addresses,
     })
 }
 

@@ -20,12 +20,15 @@ pub mod event;
 pub mod framing;
 pub mod interface;
 pub mod io;
+#[cfg(unix)]
+pub mod notify;
 pub mod pacing;
 pub mod route;
 pub mod sink;
 pub mod socket;
 pub mod source;
 pub mod stats;
+pub mod tls;
 pub mod waker;
 
 pub use error::{Error, ErrorKind, Result};

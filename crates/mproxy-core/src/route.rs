@@ -14,6 +14,12 @@ use crate::sink::{Fanout, Sink};
 use crate::socket::{DestinationSpec, ListenSpec};
 use crate::source::stream::{self, StreamSpec};
 use crate::source::{udp, FiniteSources};
+#[cfg(unix)]
+use crate::sink::tcp_output::{TcpOutputSink, TcpOutputSpec};
+#[cfg(unix)]
+use crate::source::tcp_connect::{self, TcpConnectSpec};
+#[cfg(unix)]
+use crate::source::tcp_listen::{self, TcpListenSpec};
 use crate::stats::{EndpointSnapshot, Registry};
 use crate::waker::Waker;
 
@@ -27,6 +33,15 @@ pub struct RouteSpec {
     pub tee: Option<WriterSpec>,
     /// Send buffer to ask for on outgoing sockets.
     pub send_buffer: usize,
+    /// TCP or TLS connections to open and keep (forward proxy).
+    #[cfg(unix)]
+    pub tcp_connects: Vec<TcpConnectSpec>,
+    /// TCP listeners whose clients' streams are sources (reverse proxy inputs).
+    #[cfg(unix)]
+    pub tcp_listeners: Vec<TcpListenSpec>,
+    /// TCP listeners whose clients receive the stream (reverse proxy outputs).
+    #[cfg(unix)]
+    pub tcp_outputs: Vec<TcpOutputSpec>,
 }
 
 pub struct Route {
@@ -36,6 +51,8 @@ pub struct Route {
     fanout: Fanout,
     registry: Registry,
     listen_addrs: Vec<SocketAddr>,
+    tcp_listen_addrs: Vec<SocketAddr>,
+    tcp_output_addrs: Vec<SocketAddr>,
     stopped: bool,
 }
 
@@ -53,6 +70,8 @@ impl Route {
             fanout: Fanout::default(),
             registry: registry.clone(),
             listen_addrs: Vec::new(),
+            tcp_listen_addrs: Vec::new(),
+            tcp_output_addrs: Vec::new(),
             stopped: false,
         };
         let result = (|| -> Result<()> {
@@ -72,6 +91,12 @@ impl Route {
                     reporter.clone(),
                     waker.clone(),
                 )?));
+            }
+            #[cfg(unix)]
+            for o in &spec.tcp_outputs {
+                let sink = TcpOutputSink::new(o, &registry, reporter.clone(), waker.clone())?;
+                route.tcp_output_addrs.push(sink.local_addr);
+                sinks.push(Arc::new(sink));
             }
             if let Some(tee) = &spec.tee {
                 sinks.push(Arc::new(WriterSink::new(
@@ -93,6 +118,16 @@ impl Route {
                 )?;
                 route.listen_addrs.push(source.local_addr);
                 route.threads.push(source.thread);
+            }
+            #[cfg(unix)]
+            for l in &spec.tcp_listeners {
+                let source = tcp_listen::start(l, route.fanout.clone(), &registry, reporter.clone(), waker.clone())?;
+                route.tcp_listen_addrs.push(source.local_addr);
+                route.threads.push(source.thread);
+            }
+            #[cfg(unix)]
+            for c in &spec.tcp_connects {
+                route.threads.push(tcp_connect::start(c, route.fanout.clone(), &registry, reporter.clone(), waker.clone())?);
             }
             let finite = FiniteSources::new(spec.stream_inputs.len(), reporter.clone());
             for s in &spec.stream_inputs {
@@ -121,6 +156,14 @@ impl Route {
     /// The addresses listeners are bound to, in the order given (port 0 resolved).
     pub fn listen_addrs(&self) -> &[SocketAddr] {
         &self.listen_addrs
+    }
+
+    pub fn tcp_listen_addrs(&self) -> &[SocketAddr] {
+        &self.tcp_listen_addrs
+    }
+
+    pub fn tcp_output_addrs(&self) -> &[SocketAddr] {
+        &self.tcp_output_addrs
     }
 
     pub fn stats(&self) -> Vec<EndpointSnapshot> {

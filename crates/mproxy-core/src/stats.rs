@@ -25,6 +25,10 @@ pub struct Counters {
     pub bytes_dropped: AtomicU64,
     pub connects: AtomicU64,
     pub disconnects: AtomicU64,
+    /// TCP clients turned away because the limit of clients was reached.
+    pub refused: AtomicU64,
+    /// TCP clients disconnected because they did not keep up (their queue overflowed).
+    pub evicted: AtomicU64,
 }
 
 impl Counters {
@@ -62,6 +66,8 @@ impl Counters {
             bytes_dropped: get(&self.bytes_dropped),
             connects: get(&self.connects),
             disconnects: get(&self.disconnects),
+            refused: get(&self.refused),
+            evicted: get(&self.evicted),
         }
     }
 }
@@ -80,6 +86,8 @@ pub struct CounterSnapshot {
     pub bytes_dropped: u64,
     pub connects: u64,
     pub disconnects: u64,
+    pub refused: u64,
+    pub evicted: u64,
 }
 
 /// One endpoint's identity and counters.

@@ -148,6 +148,34 @@ impl Waker {
         }
     }
 
+    /// Blocks until one of `fds` has an event, the timeout passes, or the route stops.
+    /// The caller reads each entry's `revents` after `Wait::Ready`.
+    #[cfg(unix)]
+    pub fn poll(&self, fds: &mut Vec<libc::pollfd>, timeout: Option<Duration>) -> Wait {
+        if self.is_stopped() {
+            return Wait::Stopped;
+        }
+        fds.push(libc::pollfd { fd: self.inner.read_fd, events: libc::POLLIN, revents: 0 });
+        let timeout_ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as libc::c_int);
+        let outcome = loop {
+            // SAFETY: fds is a valid, initialised vector of pollfd structures.
+            let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+            if rc < 0 {
+                if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
+                break Wait::Stopped;
+            }
+            break if rc == 0 { Wait::TimedOut } else { Wait::Ready };
+        };
+        let stop = fds.pop().is_some_and(|f| f.revents != 0);
+        if stop || self.is_stopped() {
+            Wait::Stopped
+        } else {
+            outcome
+        }
+    }
+
     /// Sleeps for `duration` unless the route stops first; returns false if it stopped.
     #[cfg(unix)]
     pub fn sleep(&self, duration: Duration) -> bool {

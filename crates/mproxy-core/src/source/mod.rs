@@ -1,7 +1,14 @@
 //! Where datagrams come from. Each source owns one thread that waits on its descriptor and
 //! the route's stop signal, turns what it reads into batches and hands them to the fan-out.
 
+#[cfg(unix)]
+pub mod fd_input;
+pub mod framed;
 pub mod stream;
+#[cfg(unix)]
+pub mod tcp_connect;
+#[cfg(unix)]
+pub mod tcp_listen;
 pub mod udp;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

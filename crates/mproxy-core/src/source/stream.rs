@@ -9,15 +9,16 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::batch::Batch;
 use crate::error::{describe_os_error, Error, Result};
 use crate::event::Reporter;
-use crate::framing::{Framer, Framing};
-use crate::pacing::Pacer;
+use crate::framing::Framing;
 use crate::sink::Fanout;
+#[cfg(unix)]
+use crate::source::fd_input::FdInput;
+use crate::source::framed::{Framed, FramingSpec, READ_SIZE};
 use crate::source::FiniteSources;
 use crate::stats::{Endpoint, Registry};
-use crate::waker::{Interest, Wait, Waker};
+use crate::waker::Waker;
 
 #[derive(Debug, Clone)]
 pub struct StreamSpec {
@@ -31,7 +32,6 @@ pub struct StreamSpec {
 }
 
 pub const DEFAULT_LINGER: Duration = Duration::from_millis(20);
-const READ_SIZE: usize = 128 * 1024;
 
 pub struct StreamSource {
     pub thread: JoinHandle<()>,
@@ -139,115 +139,49 @@ impl Reader {
                 Ok(f) if !self.waker.is_stopped() => Some(f),
                 Ok(_) => return,
                 Err(e) => {
-                    self.reporter
-                        .error(format!("cannot open {path}: {}", describe_os_error(&e)));
+                    self.reporter.error(format!("cannot open {path}: {}", describe_os_error(&e)));
                     return;
                 }
             },
         };
-        self.read_all(file);
-    }
-
-    fn deliver(&self, out: &mut Batch, pacer: &mut Pacer) {
-        if !out.is_empty() {
-            self.fanout.deliver(out);
-            pacer.pace(out.byte_count() as u64, &self.waker);
-            out.clear();
+        let framing = FramingSpec {
+            framing: self.spec.framing,
+            max_datagram: self.spec.max_datagram,
+            linger: self.spec.linger,
+            rate: self.spec.rate,
+        };
+        let mut framed = Framed::new(&framing, self.fanout.clone(), self.endpoint.clone(), self.waker.clone());
+        let mut buf = vec![0u8; READ_SIZE];
+        if let Err(e) = self.read_all(file, &mut framed, &mut buf) {
+            self.reporter.error(format!("reading {} failed: {}", self.endpoint.name, describe_os_error(&e)));
         }
     }
 
     #[cfg(unix)]
-    fn read_all(&mut self, file: Option<std::fs::File>) {
+    fn read_all(&mut self, file: Option<std::fs::File>, framed: &mut Framed, buf: &mut [u8]) -> std::io::Result<()> {
         use std::os::fd::AsRawFd;
         let fd = file.as_ref().map_or(0, |f| f.as_raw_fd());
-        let mut framer = Framer::new(self.spec.framing, self.spec.max_datagram);
-        let mut pacer = Pacer::new(self.spec.rate);
-        let mut buf = vec![0u8; READ_SIZE];
-        let mut out = Batch::with_capacity(READ_SIZE + self.spec.max_datagram, 128);
-        loop {
-            if !self.regular {
-                let linger = (framer.pending_len() > 0).then_some(self.spec.linger);
-                match self.waker.wait(fd, Interest::Read, linger) {
-                    Wait::Stopped => break,
-                    Wait::TimedOut => {
-                        framer.flush_all(&mut out);
-                        self.deliver(&mut out, &mut pacer);
-                        continue;
-                    }
-                    Wait::Ready => {}
-                }
-            } else if self.waker.is_stopped() {
-                break;
-            }
-            let n = match crate::io::fd::read(fd, &mut buf, &self.waker) {
-                Ok(Some(0)) | Ok(None) => break,
-                Ok(Some(n)) => n,
-                Err(e) => {
-                    self.reporter.error(format!(
-                        "reading {} failed: {}",
-                        self.endpoint.name,
-                        describe_os_error(&e)
-                    ));
-                    break;
-                }
-            };
-            self.endpoint.counters.add_in(0, n as u64);
-            framer.push(&buf[..n], &mut out);
-            if !self.regular && !crate::io::fd::readable_now(fd) {
-                framer.flush_lines(&mut out);
-            }
-            self.count_out(&out);
-            self.deliver(&mut out, &mut pacer);
-        }
-        framer.flush_all(&mut out);
-        self.count_out(&out);
-        self.deliver(&mut out, &mut pacer);
+        let mut input = FdInput { fd, regular: self.regular, waker: self.waker.clone() };
+        framed.pump(&mut input, buf).map(|_| ())
     }
 
+    /// Without poll there is no linger: complete lines go out after every read.
     #[cfg(not(unix))]
-    fn read_all(&mut self, file: Option<std::fs::File>) {
+    fn read_all(&mut self, file: Option<std::fs::File>, framed: &mut Framed, buf: &mut [u8]) -> std::io::Result<()> {
         use std::io::Read;
-        let mut framer = Framer::new(self.spec.framing, self.spec.max_datagram);
-        let mut pacer = Pacer::new(self.spec.rate);
-        let mut buf = vec![0u8; READ_SIZE];
-        let mut out = Batch::with_capacity(READ_SIZE + self.spec.max_datagram, 128);
         let mut stdin = std::io::stdin();
         let mut file = file;
-        loop {
-            let read = match file.as_mut() {
-                Some(f) => f.read(&mut buf),
-                None => stdin.read(&mut buf),
+        while !self.waker.is_stopped() {
+            let n = match file.as_mut() {
+                Some(f) => f.read(buf)?,
+                None => stdin.read(buf)?,
             };
-            let n = match read {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) => {
-                    self.reporter.error(format!(
-                        "reading {} failed: {}",
-                        self.endpoint.name,
-                        describe_os_error(&e)
-                    ));
-                    break;
-                }
-            };
-            self.endpoint.counters.add_in(0, n as u64);
-            framer.push(&buf[..n], &mut out);
-            framer.flush_lines(&mut out);
-            self.count_out(&out);
-            self.deliver(&mut out, &mut pacer);
-            if self.waker.is_stopped() {
+            if n == 0 {
                 break;
             }
+            framed.take(&buf[..n], true);
         }
-        framer.flush_all(&mut out);
-        self.count_out(&out);
-        self.deliver(&mut out, &mut pacer);
-    }
-
-    /// An input's "out" counters are the datagrams it framed.
-    fn count_out(&self, out: &Batch) {
-        self.endpoint
-            .counters
-            .add_out(out.datagram_count() as u64, out.byte_count() as u64);
+        framed.flush();
+        Ok(())
     }
 }

@@ -1,0 +1,275 @@
+//! A listening TCP address whose clients each receive the route's datagram payloads as one
+//! stream, from the moment they connect.
+//!
+//! `deliver` (on the receiving thread) copies a batch once into a shared chunk and wakes
+//! the output thread; that thread accepts clients, queues each chunk for every client and
+//! writes with non-blocking sockets under `poll`. Every client has a bounded queue: one
+//! that does not keep up is disconnected (counted, reported once per client), so no client
+//! slows the reader or the others.
+
+use std::collections::VecDeque;
+use std::io::{self, Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use super::Sink;
+use crate::batch::Batch;
+use crate::error::{describe_os_error, Error, Result};
+use crate::event::Reporter;
+use crate::notify::Notify;
+use crate::source::tcp_listen;
+use crate::stats::{Counters, Endpoint, Registry};
+use crate::waker::{Wait, Waker};
+
+#[derive(Debug, Clone)]
+pub struct TcpOutputSpec {
+    pub addr: SocketAddr,
+    pub max_clients: usize,
+    /// Bytes a client may fall behind before it is disconnected.
+    pub client_queue_bytes: usize,
+}
+
+pub const DEFAULT_CLIENT_QUEUE_BYTES: usize = 4 * 1024 * 1024;
+pub const DEFAULT_MAX_CLIENTS: usize = 1024;
+/// Chunks waiting for the output thread, beyond which new batches are dropped (counted).
+const HANDOFF_LIMIT_BYTES: usize = 64 * 1024 * 1024;
+
+type Chunk = Arc<Vec<u8>>;
+
+struct Handoff {
+    chunks: Mutex<(Vec<Chunk>, usize)>,
+    notify: Notify,
+}
+
+pub struct TcpOutputSink {
+    handoff: Arc<Handoff>,
+    endpoint: Arc<Endpoint>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    pub local_addr: SocketAddr,
+}
+
+impl TcpOutputSink {
+    pub fn new(spec: &TcpOutputSpec, registry: &Registry, reporter: Reporter, waker: Waker) -> Result<Self> {
+        let listener = tcp_listen::bind(spec.addr)?;
+        let local_addr = listener.local_addr().unwrap_or(spec.addr);
+        let endpoint = registry.register("tcp-output", local_addr.to_string());
+        let handoff = Arc::new(Handoff { chunks: Mutex::new((Vec::new(), 0)), notify: Notify::new()? });
+        let thread = {
+            let (handoff, endpoint, spec) = (handoff.clone(), endpoint.clone(), spec.clone());
+            std::thread::Builder::new()
+                .name(format!("mproxy-tcp-out {local_addr}"))
+                .spawn(move || Output { listener, spec, handoff, endpoint, reporter, waker, clients: Vec::new(), refusing: false }.run())
+                .map_err(|e| Error::os("cannot start a TCP output thread", &e))?
+        };
+        Ok(TcpOutputSink { handoff, endpoint, thread: Mutex::new(Some(thread)), local_addr })
+    }
+}
+
+impl Sink for TcpOutputSink {
+    fn deliver(&self, batch: &Batch) {
+        let bytes = batch.byte_count();
+        if bytes == 0 {
+            return;
+        }
+        let c = &self.endpoint.counters;
+        c.add_in(batch.datagram_count() as u64, bytes as u64);
+        let mut chunk = Vec::with_capacity(bytes);
+        batch.append_payload_to(&mut chunk);
+        let Ok(mut pending) = self.handoff.chunks.lock() else { return };
+        if pending.1 + bytes > HANDOFF_LIMIT_BYTES {
+            Counters::add(&c.queue_drops, batch.datagram_count() as u64);
+            Counters::add(&c.bytes_dropped, bytes as u64);
+            return;
+        }
+        pending.0.push(Arc::new(chunk));
+        pending.1 += bytes;
+        drop(pending);
+        self.handoff.notify.signal();
+    }
+
+    fn finish(&self) {
+        // The route's stop signal already woke the thread; it writes what it can and exits.
+        let handle = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+struct Client {
+    stream: TcpStream,
+    peer: SocketAddr,
+    queue: VecDeque<Chunk>,
+    /// Bytes of the front chunk already written.
+    written: usize,
+    queued: usize,
+}
+
+struct Output {
+    listener: TcpListener,
+    spec: TcpOutputSpec,
+    handoff: Arc<Handoff>,
+    endpoint: Arc<Endpoint>,
+    reporter: Reporter,
+    waker: Waker,
+    clients: Vec<Client>,
+    refusing: bool,
+}
+
+enum Flow {
+    Open,
+    Closed(Option<String>),
+}
+
+impl Output {
+    fn run(&mut self) {
+        loop {
+            let mut fds: Vec<libc::pollfd> = Vec::with_capacity(self.clients.len() + 2);
+            fds.push(libc::pollfd { fd: self.listener.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+            fds.push(libc::pollfd { fd: self.handoff.notify.fd(), events: libc::POLLIN, revents: 0 });
+            for c in &self.clients {
+                let events = if c.queue.is_empty() { libc::POLLIN } else { libc::POLLIN | libc::POLLOUT };
+                fds.push(libc::pollfd { fd: c.stream.as_raw_fd(), events, revents: 0 });
+            }
+            if self.waker.poll(&mut fds, None) == Wait::Stopped {
+                break;
+            }
+            if fds[1].revents != 0 {
+                self.handoff.notify.drain();
+                self.distribute();
+            }
+            let mut closed: Vec<(usize, Option<String>)> = Vec::new();
+            for (i, client) in self.clients.iter_mut().enumerate() {
+                let revents = fds.get(i + 2).map_or(0, |f| f.revents);
+                let mut flow = Flow::Open;
+                if revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+                    flow = drain_input(client);
+                }
+                if matches!(flow, Flow::Open) && !client.queue.is_empty() {
+                    flow = write_queue(client, &self.endpoint.counters);
+                }
+                if let Flow::Closed(why) = flow {
+                    closed.push((i, why));
+                }
+            }
+            for (i, why) in closed.into_iter().rev() {
+                let client = self.clients.swap_remove(i);
+                Counters::add(&self.endpoint.counters.disconnects, 1);
+                if let Some(why) = why {
+                    self.reporter.info(format!("{}: TCP client {} left ({why})", self.endpoint.name, client.peer));
+                }
+            }
+            if fds[0].revents != 0 {
+                self.accept_all();
+            }
+        }
+        // Stopping: hand what is already queued to clients that can take it now.
+        self.distribute();
+        for client in &mut self.clients {
+            let _ = write_queue(client, &self.endpoint.counters);
+        }
+    }
+
+    fn distribute(&mut self) {
+        let chunks = match self.handoff.chunks.lock() {
+            Ok(mut pending) => {
+                pending.1 = 0;
+                std::mem::take(&mut pending.0)
+            }
+            Err(_) => return,
+        };
+        if chunks.is_empty() {
+            return;
+        }
+        let limit = self.spec.client_queue_bytes;
+        let mut evicted: Vec<usize> = Vec::new();
+        for (i, client) in self.clients.iter_mut().enumerate() {
+            for chunk in &chunks {
+                client.queued += chunk.len();
+                client.queue.push_back(chunk.clone());
+            }
+            if client.queued > limit {
+                evicted.push(i);
+            }
+        }
+        for i in evicted.into_iter().rev() {
+            let client = self.clients.swap_remove(i);
+            Counters::add(&self.endpoint.counters.evicted, 1);
+            Counters::add(&self.endpoint.counters.disconnects, 1);
+            self.reporter.warn(format!(
+                "{}: disconnected TCP client {}: it fell {} bytes behind (limit {limit})",
+                self.endpoint.name, client.peer, client.queued
+            ));
+        }
+    }
+
+    fn accept_all(&mut self) {
+        loop {
+            match self.listener.accept() {
+                Ok((stream, peer)) => {
+                    if self.clients.len() >= self.spec.max_clients {
+                        Counters::add(&self.endpoint.counters.refused, 1);
+                        if !self.refusing {
+                            self.refusing = true;
+                            self.reporter.warn(format!(
+                                "{}: refusing TCP clients beyond the limit of {} (--max-tcp-clients)",
+                                self.endpoint.name, self.spec.max_clients
+                            ));
+                        }
+                        continue;
+                    }
+                    self.refusing = false;
+                    if stream.set_nonblocking(true).is_err() {
+                        continue;
+                    }
+                    let _ = stream.set_nodelay(true);
+                    Counters::add(&self.endpoint.counters.connects, 1);
+                    self.clients.push(Client { stream, peer, queue: VecDeque::new(), written: 0, queued: 0 });
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.reporter.warn(format!("{}: accept failed: {}", self.endpoint.name, describe_os_error(&e)));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Clients are not expected to send; what they do send is read and dropped, and an end of
+/// their stream means they left.
+fn drain_input(client: &mut Client) -> Flow {
+    let mut scratch = [0u8; 4096];
+    loop {
+        match client.stream.read(&mut scratch) {
+            Ok(0) => return Flow::Closed(None),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Flow::Open,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Flow::Closed(Some(describe_os_error(&e))),
+        }
+    }
+}
+
+fn write_queue(client: &mut Client, counters: &Counters) -> Flow {
+    while let Some(front) = client.queue.front() {
+        match client.stream.write(&front[client.written..]) {
+            Ok(n) => {
+                counters.add_out(0, n as u64);
+                client.written += n;
+                client.queued -= n;
+                if client.written == front.len() {
+                    client.queue.pop_front();
+                    client.written = 0;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Flow::Open,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Flow::Closed(Some(describe_os_error(&e))),
+        }
+    }
+    Flow::Open
+}
