@@ -37,8 +37,14 @@ export interface Stats {
 }
 
 export interface Addresses {
-  /** Every bound listener, in the order given, with port 0 replaced by the real port. */
+  /** Every bound UDP listener, in the order given, with port 0 replaced by the real port. */
   listen: string[]
+  /** Bound TCP listeners whose clients' streams are inputs (reverse proxy). */
+  tcpListen: string[]
+  /** Bound TCP output listeners whose clients receive the stream (reverse proxy). */
+  tcpOutput: string[]
+  /** The multicast group a reverse proxy publishes to / subscribes to. */
+  group?: string
 }
 
 function total(endpoints: EndpointStats[]): Totals {
@@ -47,7 +53,7 @@ function total(endpoints: EndpointStats[]): Totals {
   const sources = ['udp-listener', 'input', 'tcp-connection', 'tcp-listener']
   const sinks = ['udp-destination', 'file', 'tcp-output']
   return {
-    datagramsIn: sum((e) => (e.kind === 'input' ? e.datagramsOut : e.datagramsIn), sources),
+    datagramsIn: sum((e) => (e.kind === 'input' || e.kind.startsWith('tcp-') ? e.datagramsOut : e.datagramsIn), sources),
     bytesIn: sum((e) => e.bytesIn, sources),
     datagramsOut: sum((e) => (e.kind === 'file' ? e.datagramsIn : e.datagramsOut), sinks),
     bytesOut: sum((e) => e.bytesOut, sinks),
@@ -78,15 +84,18 @@ export class Handle extends EventEmitter<HandleEvents> {
   /** @internal */
   constructor(onLog?: (entry: LogEntry) => void) {
     super()
-    this.addresses = { listen: [] }
+    this.addresses = { listen: [], tcpListen: [], tcpOutput: [] }
     this.finished = new Promise((resolve) => {
       this.markFinished = resolve
     })
     if (onLog) this.on('log', onLog)
   }
 
-  /** @internal Starts one native route as part of this handle. */
-  startRoute(options: RouteOptions, finite: boolean): NativeRoute {
+  /**
+   * @internal Starts one native route as part of this handle. A reverse proxy's 'outputs'
+   * route listens on the group; that socket is not one of the handle's listen addresses.
+   */
+  startRoute(options: RouteOptions, finite: boolean, role?: 'inputs' | 'outputs'): NativeRoute {
     if (finite) this.pendingFinishes++
     let route: NativeRoute
     try {
@@ -95,8 +104,15 @@ export class Handle extends EventEmitter<HandleEvents> {
       throw fromNative(err)
     }
     this.routes.push(route)
-    this.addresses.listen.push(...route.listenAddresses)
+    if (role !== 'outputs') this.addresses.listen.push(...route.listenAddresses)
+    this.addresses.tcpListen.push(...route.tcpListenAddresses)
+    this.addresses.tcpOutput.push(...route.tcpOutputAddresses)
     return route
+  }
+
+  /** @internal Reports something on the handle's log. */
+  log(level: LogLevel, message: string): void {
+    this.emit('log', { level, message })
   }
 
   private onEvent(event: RouteEvent): void {
@@ -125,8 +141,9 @@ export class Handle extends EventEmitter<HandleEvents> {
    */
   close(): Promise<Stats> {
     this.closing ??= (async () => {
-      // Routes close in order: the first one feeds the later ones (reverse proxy).
-      for (const route of this.routes) await route.close()
+      // Later routes feed earlier ones (a reverse proxy starts its outputs first), so close
+      // in reverse: inputs stop and flush before the outputs that carry their data do.
+      for (const route of [...this.routes].reverse()) await route.close()
       return this.stats()
     })()
     return this.closing

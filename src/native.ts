@@ -13,3 +13,4 @@ export type RouteEvent = Binding.RouteEvent
 export type EndpointStats = Binding.EndpointStats
 export type DestinationOptions = Binding.DestinationOptions
 export type ListenOptions = Binding.ListenOptions
+export type TcpConnectOptions = Binding.TcpConnectOptions

@@ -1,19 +1,101 @@
-/** `createReverseProxy()`: arrives with TCP support; until then it says so. */
-import { MproxyError } from '../errors'
-import type { CommonOptions } from './common'
-import type { Handle } from '../handle'
+/**
+ * `createReverseProxy()`: inputs (UDP listeners, TCP listeners) publish into a multicast
+ * group; outputs (UDP destinations, TCP listening addresses) subscribe to it. The group is
+ * the only link between the two halves, so outputs can run in other processes and on other
+ * hosts: each half is its own route, and a process may run either or both.
+ */
+import { usageError } from '../errors'
+import { Handle } from '../handle'
+import { labelOf, optionalBoolean, optionalChoice, optionalInteger, requireStringList, type Labels } from '../options'
+import { resolveEndpoint, resolveEndpoints } from '../resolve'
+import { checkCommon, checkMaxDatagram, destinationOptions, FRAMINGS, listenOptions, type CommonOptions, type Framing } from './common'
+
+export const DEFAULT_MULTICAST_ADDR = '[ff02::1]:9918'
 
 export interface ReverseProxyOptions extends CommonOptions {
+  /** UDP inputs: each datagram is published unchanged. */
   udpListenAddrs?: string | string[]
+  /** TCP inputs: any number of clients; each client's stream is framed on its own. */
   tcpListenAddrs?: string | string[]
+  /** The group inputs publish to and outputs subscribe to; default `[ff02::1]:9918`. */
   multicastAddr?: string
+  /** TCP outputs: addresses to LISTEN on; every client receives the group's stream. */
   tcpOutputAddrs?: string | string[]
+  /** UDP outputs: every group datagram is sent to each. */
   udpOutputAddrs?: string | string[]
+  /** Print what the inputs publish to stdout. */
   tee?: boolean
+  /** Most TCP clients per TCP listener (inputs and outputs); default 1024. */
+  maxTcpClients?: number
+  /** Framing of TCP input streams (as the client's). */
+  framing?: Framing
+  maxDatagram?: number
+  lingerMs?: number
 }
 
-export async function startReverseProxy(_o: ReverseProxyOptions): Promise<Handle> {
-  throw new MproxyError('EMPROXY_NOT_AVAILABLE', 'the reverse proxy is not yet available in this version (it arrives with TCP support)')
+export async function startReverseProxy(o: ReverseProxyOptions, labels?: Labels): Promise<Handle> {
+  const L = (field: string) => labelOf(labels, field)
+  const udpIn = requireStringList(o.udpListenAddrs, L('udpListenAddrs'), 0)
+  const tcpIn = requireStringList(o.tcpListenAddrs, L('tcpListenAddrs'), 0)
+  const tcpOut = requireStringList(o.tcpOutputAddrs, L('tcpOutputAddrs'), 0)
+  const udpOut = requireStringList(o.udpOutputAddrs, L('udpOutputAddrs'), 0)
+  if (udpIn.length + tcpIn.length + tcpOut.length + udpOut.length === 0) {
+    throw usageError(`nothing to do: give inputs (${L('udpListenAddrs')}, ${L('tcpListenAddrs')}) and/or outputs (${L('tcpOutputAddrs')}, ${L('udpOutputAddrs')})`)
+  }
+  const tee = optionalBoolean(o.tee, L('tee')) ?? false
+  const maxClients = optionalInteger(o.maxTcpClients, L('maxTcpClients'), 1, 1_000_000) ?? 1024
+  const framing = optionalChoice(o.framing, L('framing'), FRAMINGS) ?? 'packed'
+  const lingerMs = optionalInteger(o.lingerMs, L('lingerMs'), 0, 60_000)
+  const common = checkCommon(o, labels)
+  const groupText = o.multicastAddr ?? DEFAULT_MULTICAST_ADDR
+  if (typeof groupText !== 'string') throw usageError(`${L('multicastAddr')} must be MULTICAST_IP:PORT`)
+  const group = await resolveEndpoint(groupText, L('multicastAddr'), { allowPortZero: false, kind: 'group', multicastInterface: common.multicastInterface })
+  const rules = { multicastInterface: common.multicastInterface }
+  const [udpListeners, tcpListeners, tcpOutputs, udpOutputs] = await Promise.all([
+    resolveEndpoints(udpIn, L('udpListenAddrs'), { ...rules, allowPortZero: true }),
+    resolveEndpoints(tcpIn, L('tcpListenAddrs'), { allowPortZero: true }),
+    resolveEndpoints(tcpOut, L('tcpOutputAddrs'), { allowPortZero: true }),
+    resolveEndpoints(udpOut, L('udpOutputAddrs'), { ...rules, allowPortZero: false }),
+  ])
+  for (const t of [...tcpListeners, ...tcpOutputs]) {
+    if (t.multicast) throw usageError(`${tcpListeners.includes(t) ? L('tcpListenAddrs') : L('tcpOutputAddrs')}: ${t.text} is a multicast address; TCP needs a unicast one`)
+  }
+  const maxDatagram = checkMaxDatagram(o.maxDatagram, L('maxDatagram'), [group])
+  const framingOptions = { framing, maxDatagram, lingerMs }
+
+  const handle = new Handle(o.onLog)
+  handle.addresses.group = group.text
+  try {
+    // Outputs first, so that the group already has its subscribers when inputs start.
+    if (tcpOut.length + udpOut.length > 0) {
+      handle.startRoute(
+        {
+          udpListeners: [listenOptions(group, common)],
+          udpDestinations: udpOutputs.map((d) => destinationOptions(d, common)),
+          tcpOutputs: tcpOutputs.map((t) => ({ address: t.address, maxClients })),
+          sendBuffer: common.sendBuffer,
+        },
+        false,
+        'outputs',
+      )
+    }
+    if (udpIn.length + tcpIn.length > 0) {
+      handle.startRoute(
+        {
+          udpListeners: udpListeners.map((l) => listenOptions(l, common)),
+          tcpListeners: tcpListeners.map((t) => ({ address: t.address, framing: framingOptions, maxClients })),
+          udpDestinations: [destinationOptions(group, common)],
+          tee: tee ? { path: '-' } : undefined,
+          sendBuffer: common.sendBuffer,
+        },
+        false,
+        'inputs',
+      )
+    }
+  } catch (err) {
+    return handle.abort(err)
+  }
+  return handle
 }
 
 export function createReverseProxy(options: ReverseProxyOptions): Promise<Handle> {

@@ -75,7 +75,11 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
   } catch (err) {
     return fail(err)
   }
-  for (const address of handle.addresses.listen) log({ level: 'info', message: `listening on ${address}` })
+  const a = handle.addresses
+  for (const address of a.listen) log({ level: 'info', message: `listening on ${address} (udp)` })
+  for (const address of a.tcpListen) log({ level: 'info', message: `listening on ${address} (tcp input)` })
+  for (const address of a.tcpOutput) log({ level: 'info', message: `listening on ${address} (tcp output: clients receive the group stream)` })
+  if (a.group) log({ level: 'info', message: `multicast group ${a.group}` })
 
   let stopping = false
   const stop = async (reason: string) => {

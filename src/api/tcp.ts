@@ -1,0 +1,66 @@
+/** TCP/TLS options shared by the forward proxy's sources: `HOST:PORT` or `tls://HOST:PORT`. */
+import { usageError } from '../errors'
+import type { TcpConnectOptions } from '../native'
+import { labelOf, optionalBoolean, type Labels } from '../options'
+import { resolveEndpoint } from '../resolve'
+
+export interface TlsOptions {
+  /** PEM file of extra CA certificates to trust (besides the system's roots). */
+  tlsCa?: string
+  /** PEM client certificate (chain) and key, for servers that require one. */
+  tlsCert?: string
+  tlsKey?: string
+  /** Accept any server certificate. Says so on the log. */
+  tlsInsecure?: boolean
+}
+
+const TLS_PREFIX = 'tls://'
+
+function optionalPath(value: unknown, label: string): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value === '') throw usageError(`${label} needs a file path`)
+  return value
+}
+
+export interface FramingChoice {
+  framing: string
+  maxDatagram: number
+  lingerMs?: number
+}
+
+/** Parses, resolves and checks every TCP source. */
+export async function tcpConnects(
+  texts: string[],
+  o: TlsOptions,
+  framing: FramingChoice,
+  labels: Labels | undefined,
+): Promise<{ connects: TcpConnectOptions[]; insecure: boolean }> {
+  const label = labelOf(labels, 'tcpConnectAddrs')
+  const ca = optionalPath(o.tlsCa, labelOf(labels, 'tlsCa'))
+  const cert = optionalPath(o.tlsCert, labelOf(labels, 'tlsCert'))
+  const key = optionalPath(o.tlsKey, labelOf(labels, 'tlsKey'))
+  const insecure = optionalBoolean(o.tlsInsecure, labelOf(labels, 'tlsInsecure')) ?? false
+  if ((cert === undefined) !== (key === undefined)) {
+    throw usageError(`${labelOf(labels, cert ? 'tlsKey' : 'tlsCert')} is required with ${labelOf(labels, cert ? 'tlsCert' : 'tlsKey')}`)
+  }
+  const anyTls = texts.some((t) => t.startsWith(TLS_PREFIX))
+  const tlsFlag = ca ? 'tlsCa' : cert ? 'tlsCert' : insecure ? 'tlsInsecure' : undefined
+  if (tlsFlag && !anyTls) throw usageError(`${labelOf(labels, tlsFlag)} needs a ${label} of the form tls://HOST:PORT`)
+  const connects = await Promise.all(
+    texts.map(async (text) => {
+      const tls = text.startsWith(TLS_PREFIX)
+      const bare = tls ? text.slice(TLS_PREFIX.length) : text
+      if (/^[a-z]+:\/\//i.test(bare)) throw usageError(`${label}: ${JSON.stringify(text)} has an unknown scheme; use HOST:PORT or tls://HOST:PORT`)
+      const endpoint = await resolveEndpoint(bare, label, { allowPortZero: false })
+      const host = bare.startsWith('[') ? bare.slice(1, bare.indexOf(']')).split('%')[0] : bare.slice(0, bare.lastIndexOf(':'))
+      return {
+        host,
+        port: endpoint.port,
+        address: endpoint.address,
+        tls: tls ? { serverName: host, caFile: ca, certFile: cert, keyFile: key, insecure } : undefined,
+        framing: framing,
+      }
+    }),
+  )
+  return { connects, insecure: insecure && anyTls }
+}
