@@ -540,7 +540,6 @@ async function measureOverload(relay, sink, size) {
   };
 }
 
-/** One paced trial: did the sink get every datagram that was sent? */
 /** OVERLOAD_REPEATS blasts; the run with the median delivery rate stands for all. */
 async function measureOverloadMedian(relay, sink, size) {
   const runs = [];
@@ -557,6 +556,7 @@ async function measureOverloadMedian(relay, sink, size) {
   };
 }
 
+/** One paced trial: did the sink get every datagram that was sent? */
 async function pacedTrial(relay, sink, size, rate) {
   const before = await sink.report();
   const sent = await blast(relay.port, size, LOSSLESS_TRIAL_SECONDS, rate);
@@ -568,6 +568,9 @@ async function pacedTrial(relay, sink, size, rate) {
     sent: sent.sent,
     delivered,
     lossless: sent.sent > 0 && delivered === sent.sent,
+    // The generator could not keep its pace: something else had the CPU, so this trial
+    // says less about the relay than the others.
+    short: sent.rate_achieved < 0.95 * rate,
   };
 }
 
@@ -661,6 +664,11 @@ function fmt(n) {
 const pad = (text, width) => String(text).padStart(width);
 const padEnd = (text, width) => String(text).padEnd(width);
 
+/** Relay CPU time per delivered datagram over the overload window, in microseconds. */
+function cpuPerDatagram(o) {
+  return o.relayCpuPercent === null || !(o.deliveredPerSecond > 0) ? null : (o.relayCpuPercent / 100 / o.deliveredPerSecond) * 1e6;
+}
+
 function ratio(a, b) {
   return a > 0 && b > 0 ? a / b : null;
 }
@@ -683,22 +691,31 @@ function printReport(context, relayRuns, relayNotes) {
   log('     rate the generator reached in A, first probe at A\'s delivered/s. ">=": every trial passed, the generator was the limit.');
   log('');
   log(
-    `  ${padEnd('relay', 7)} ${pad('size', 5)} | ${pad('offered/s', 10)} ${pad('delivered/s', 11)} ${pad('(min-max)', 13)} ${pad('loss%', 6)} ${pad('in-drops', 9)} ${pad('sinkdrop', 8)} ${pad('CPU%', 5)} | ${pad('lossless/s', 11)}`,
+    `  ${padEnd('relay', 7)} ${pad('size', 5)} | ${pad('offered/s', 10)} ${pad('delivered/s', 11)} ${pad('(min-max)', 13)} ${pad('loss%', 6)} ${pad('in-drops', 9)} ${pad('sinkdrop', 8)} ${pad('CPU%', 5)} ${pad('us/dgram', 8)} | ${pad('lossless/s', 11)}`,
   );
-  log(`  ${'-'.repeat(7)} ${'-'.repeat(5)}-+-${'-'.repeat(69)}-+-${'-'.repeat(11)}`);
+  log(`  ${'-'.repeat(7)} ${'-'.repeat(5)}-+-${'-'.repeat(78)}-+-${'-'.repeat(11)}`);
   for (const size of SIZES) {
     for (const relay of ['mproxy', 'socat', 'node']) {
       const r = find(relay, size);
       if (!r) continue;
       const o = r.overload;
       log(
-        `  ${padEnd(relay, 7)} ${pad(size, 5)} | ${pad(fmt(o.medianRunOfferedPerSecond), 10)} ${pad(fmt(o.deliveredPerSecond), 11)} ${pad(`(${kilo(o.deliveredMin)}-${kilo(o.deliveredMax)})`, 13)} ${pad(o.lossPercent.toFixed(1), 6)} ${pad(fmt(o.relayInputDrops), 9)} ${pad(fmt(o.sinkDrops), 8)} ${pad(o.relayCpuPercent === null ? 'n/a' : o.relayCpuPercent.toFixed(0), 5)} | ${pad(`${r.lossless.generatorLimited ? '>=' : ''}${fmt(r.lossless.perSecond)}`, 11)}`,
+        `  ${padEnd(relay, 7)} ${pad(size, 5)} | ${pad(fmt(o.medianRunOfferedPerSecond), 10)} ${pad(fmt(o.deliveredPerSecond), 11)} ${pad(`(${kilo(o.deliveredMin)}-${kilo(o.deliveredMax)})`, 13)} ${pad(o.lossPercent.toFixed(1), 6)} ${pad(fmt(o.relayInputDrops), 9)} ${pad(fmt(o.sinkDrops), 8)} ${pad(o.relayCpuPercent === null ? 'n/a' : o.relayCpuPercent.toFixed(0), 5)} ${pad(cpuPerDatagram(o) === null ? 'n/a' : cpuPerDatagram(o).toFixed(2), 8)} | ${pad(`${r.lossless.generatorLimited ? '>=' : ''}${fmt(r.lossless.perSecond)}`, 11)}`,
       );
     }
   }
   log(`  (overload columns are from the median of ${OVERLOAD_REPEATS} blasts; (min-max) is the spread of delivered/s over them.`);
   log('   in-drops: datagrams the kernel dropped because the relay\'s receive buffer was full; sinkdrop should be 0,');
-  log('   otherwise the sink, not the relay, was the limit. CPU%: the relay process over the steady window, 100 = one core.)');
+  log('   otherwise the sink, not the relay, was the limit. CPU%: the relay process over the steady window, 100 = one core;');
+  log('   us/dgram: relay CPU microseconds per delivered datagram in that window, the least contention-sensitive number here.)');
+
+  const shortTrials = all
+    .map((r) => ({ r, n: r.lossless.trials.filter((t) => t.short).length }))
+    .filter(({ n }) => n > 0)
+    .map(({ r, n }) => `${r.relay} ${r.size} B: ${n}`);
+  if (shortTrials.length > 0) {
+    log(`  paced trials where the generator fell >5% short of its target (CPU contention; noisier search): ${shortTrials.join(', ')}`);
+  }
 
   const ratios = {};
   log('');
@@ -781,12 +798,13 @@ function printReport(context, relayRuns, relayNotes) {
         relayInputDrops: r.overload.relayInputDrops,
         sinkDrops: r.overload.sinkDrops,
         relayCpuPercent: r.overload.relayCpuPercent === null ? null : Math.round(r.overload.relayCpuPercent),
+        relayCpuMicrosPerDatagram: cpuPerDatagram(r.overload) === null ? null : Number(cpuPerDatagram(r.overload).toFixed(3)),
       },
       lossless: {
         perSecond: r.lossless.perSecond,
         searchedUpTo: r.lossless.searchedUpTo,
         generatorLimited: r.lossless.generatorLimited,
-        trials: r.lossless.trials.map((t) => ({ target: t.target, offered: t.offered, sent: t.sent, delivered: t.delivered })),
+        trials: r.lossless.trials.map((t) => ({ target: t.target, offered: t.offered, sent: t.sent, delivered: t.delivered, short: t.short })),
       },
     })),
     ratios,

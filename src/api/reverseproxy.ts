@@ -27,6 +27,8 @@ export interface ReverseProxyOptions extends CommonOptions {
   tee?: boolean
   /** Most TCP clients per TCP listener (inputs and outputs); default 1024. */
   maxTcpClients?: number
+  /** Bytes a TCP output client may fall behind before it is disconnected; default 64 MiB. */
+  tcpClientQueue?: number
   /** Framing of TCP input streams (as the client's). */
   framing?: Framing
   maxDatagram?: number
@@ -44,6 +46,7 @@ export async function startReverseProxy(o: ReverseProxyOptions, labels?: Labels)
   }
   const tee = optionalBoolean(o.tee, L('tee')) ?? false
   const maxClients = optionalInteger(o.maxTcpClients, L('maxTcpClients'), 1, 1_000_000) ?? 1024
+  const clientQueueBytes = optionalInteger(o.tcpClientQueue, L('tcpClientQueue'), 65_536, 2 ** 32 - 1)
   const framing = optionalChoice(o.framing, L('framing'), FRAMINGS) ?? 'packed'
   const lingerMs = optionalInteger(o.lingerMs, L('lingerMs'), 0, 60_000)
   const common = checkCommon(o, labels)
@@ -72,7 +75,7 @@ export async function startReverseProxy(o: ReverseProxyOptions, labels?: Labels)
         {
           udpListeners: [listenOptions(group, common)],
           udpDestinations: udpOutputs.map((d) => destinationOptions(d, common)),
-          tcpOutputs: tcpOutputs.map((t) => ({ address: t.address, maxClients })),
+          tcpOutputs: tcpOutputs.map((t) => ({ address: t.address, maxClients, clientQueueBytes })),
           sendBuffer: common.sendBuffer,
         },
         false,

@@ -99,6 +99,7 @@ export const reverseproxy: Program = {
       { name: 'tcp-output-addr', field: 'tcpOutputAddrs', kind: 'list', aliases: ['--tcp_output_addr'], value: 'HOST:PORT', help: 'Output: LISTEN here; every TCP client that connects receives the group stream. May be repeated' },
       { name: 'udp-output-addr', field: 'udpOutputAddrs', kind: 'list', aliases: ['--udp_output_addr'], value: 'HOST:PORT', help: 'Output: send every group datagram to this UDP address. May be repeated' },
       { name: 'max-tcp-clients', field: 'maxTcpClients', kind: 'string', value: 'N', help: 'Most clients per TCP listener; more are refused (default 1024)' },
+      { name: 'tcp-client-queue', field: 'tcpClientQueue', kind: 'string', value: 'BYTES', help: 'How far a TCP output client may fall behind before it is disconnected (default 67108864)' },
       { name: 'framing', field: 'framing', kind: 'string', value: 'packed|line|raw', help: 'How TCP streams become datagrams (default packed: whole lines per datagram)' },
       { name: 'max-datagram', field: 'maxDatagram', kind: 'string', value: 'BYTES', help: 'Largest datagram made from TCP streams (default 1472 IPv4, 1452 IPv6)' },
       { name: 'linger-ms', field: 'lingerMs', kind: 'string', value: 'MS', help: 'How long a partial line from TCP waits before it is sent anyway (default 20)' },

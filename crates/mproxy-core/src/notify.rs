@@ -44,12 +44,14 @@ impl Notify {
         }
     }
 
-    /// Called by the sleeper after waking, before it looks for work.
+    /// Called by the sleeper after waking, before it looks for work. The pipe is emptied
+    /// before the flag is cleared: cleared first, a signal landing in between would leave
+    /// the flag set with an empty pipe, and every later signal would be skipped.
     pub fn drain(&self) {
-        self.signalled.store(false, Ordering::Release);
         let mut buf = [0u8; 64];
         // SAFETY: reads into a valid local buffer from our own non-blocking pipe.
         while unsafe { libc::read(self.read_fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) } > 0 {}
+        self.signalled.store(false, Ordering::Release);
     }
 }
 

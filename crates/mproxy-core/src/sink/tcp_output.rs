@@ -31,7 +31,9 @@ pub struct TcpOutputSpec {
     pub client_queue_bytes: usize,
 }
 
-pub const DEFAULT_CLIENT_QUEUE_BYTES: usize = 4 * 1024 * 1024;
+/// Chunks are shared between clients, so this bounds memory once, not once per client:
+/// generous, so that a reader that is merely busy for a moment is not thrown out.
+pub const DEFAULT_CLIENT_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 pub const DEFAULT_MAX_CLIENTS: usize = 1024;
 /// Chunks waiting for the output thread, beyond which new batches are dropped (counted).
 const HANDOFF_LIMIT_BYTES: usize = 64 * 1024 * 1024;
