@@ -1,0 +1,96 @@
+// The forward proxy as a TLS client, against real TLS servers with a CA and certificates
+// the test makes: verified connections work (names and IP literals), and a wrong name, an
+// unknown CA and an expired certificate each fail with a clear line, once.
+import test from 'ava'
+import path from 'node:path'
+import { makeText, mproxy, readFile, runProgram, stop, tempDir, waitFor, waitForSize } from './helpers.mjs'
+import { makePki, startTlsServer } from './tls-fixtures.mjs'
+
+const dir = tempDir()
+const pkiReady = makePki(dir)
+
+async function udpServer(name) {
+  const out = path.join(tempDir(), name)
+  const server = await mproxy.createServer({ path: out, listenAddrs: ['127.0.0.1:0'] })
+  return { server, out, addr: server.addresses.listen[0] }
+}
+
+async function transferOver(t, target, serverOptions, proxyFlags) {
+  const data = makeText(2_000_000, 41)
+  const tlsServer = await startTlsServer({ ...serverOptions, lines: data })
+  const sink = await udpServer('out.txt')
+  const proxy = runProgram('proxy', ['--tcp-connect-addr', `tls://${target}:${tlsServer.port}`, '--udp-downstream-addr', sink.addr, ...proxyFlags])
+  t.teardown(() => proxy.child.kill('SIGKILL'))
+  await waitForSize(sink.out, data.length)
+  const r = await stop(proxy)
+  await sink.server.close()
+  await tlsServer.close()
+  t.is(r.code, 0, r.stderr)
+  t.true(readFile(sink.out).equals(data))
+  return { stderr: r.stderr, tlsServer }
+}
+
+test('verified TLS by host name: the stream arrives byte for byte', async (t) => {
+  const pki = await pkiReady
+  const { stderr } = await transferOver(t, 'localhost', { cert: pki.serverCert, key: pki.serverKey }, ['--tls-ca', pki.caCert])
+  t.regex(stderr, /connected to tls:\/\/localhost:\d+/)
+})
+
+test('verified TLS to an IP literal (the certificate names 127.0.0.1)', async (t) => {
+  const pki = await pkiReady
+  const { stderr } = await transferOver(t, '127.0.0.1', { cert: pki.serverCert, key: pki.serverKey }, ['--tls-ca', pki.caCert])
+  t.regex(stderr, /connected to tls:\/\/127\.0\.0\.1:\d+/)
+})
+
+test('a client certificate is accepted by a server that requires one', async (t) => {
+  const pki = await pkiReady
+  const { tlsServer } = await transferOver(
+    t,
+    'localhost',
+    { cert: pki.serverCert, key: pki.serverKey, ca: pki.caCert, requestCert: true, rejectUnauthorized: true },
+    ['--tls-ca', pki.caCert, '--tls-cert', pki.clientCert, '--tls-key', pki.clientKey],
+  )
+  t.is(tlsServer.authorizedClients(), 1)
+})
+
+test('--tls-insecure connects to a server no CA vouches for, and says so', async (t) => {
+  const pki = await pkiReady
+  const { stderr } = await transferOver(t, 'localhost', { cert: pki.unknownCaServerCert, key: pki.unknownCaServerKey }, ['--tls-insecure'])
+  t.regex(stderr, /^mproxy-proxy: warn: TLS certificate verification is off \(--tls-insecure\): the server's identity is not checked$/m)
+})
+
+/** Starts the proxy against a server it must refuse; returns its stderr after several retries. */
+async function refused(t, serverOptions, flags = []) {
+  const pki = await pkiReady
+  const tlsServer = await startTlsServer({ ...serverOptions(pki), lines: 'never read\n' })
+  const sink = await udpServer('refused.txt')
+  const proxy = runProgram('proxy', ['--tcp-connect-addr', `tls://localhost:${tlsServer.port}`, '--udp-downstream-addr', sink.addr, '--tls-ca', pki.caCert, ...flags])
+  t.teardown(() => proxy.child.kill('SIGKILL'))
+  await waitFor(() => /cannot connect/.test(proxy.stderr()), 10_000, 'the failure')
+  // Let it retry a few times (0.5 s, 1 s, ...): the failure is still reported once.
+  await new Promise((r) => setTimeout(r, 2000))
+  const r = await stop(proxy)
+  await sink.server.close()
+  await tlsServer.close()
+  t.is(r.code, 0)
+  t.true(tlsServer.clientErrors().length + tlsServer.accepted() >= 2, 'it kept retrying')
+  const lines = r.stderr.split('\n').filter((l) => l.includes('cannot connect'))
+  t.is(lines.length, 1, r.stderr)
+  t.is(readFile(sink.out).length, 0)
+  return { line: lines[0], port: tlsServer.port }
+}
+
+test('a certificate for another name is refused with a clear reason', async (t) => {
+  const { line, port } = await refused(t, (pki) => ({ cert: pki.otherNameCert, key: pki.otherNameKey }))
+  t.is(line, `mproxy-proxy: warn: cannot connect to tls://localhost:${port}: TLS handshake failed: certificate is not valid for this host name; retrying every 0.5 s to 30 s`)
+})
+
+test('a certificate from an unknown CA is refused with a clear reason', async (t) => {
+  const { line, port } = await refused(t, (pki) => ({ cert: pki.unknownCaServerCert, key: pki.unknownCaServerKey }))
+  t.is(line, `mproxy-proxy: warn: cannot connect to tls://localhost:${port}: TLS handshake failed: certificate is not signed by a trusted CA (unknown issuer; see --tls-ca); retrying every 0.5 s to 30 s`)
+})
+
+test('an expired certificate is refused with a clear reason', async (t) => {
+  const { line, port } = await refused(t, (pki) => ({ cert: pki.expiredCert, key: pki.expiredKey }))
+  t.is(line, `mproxy-proxy: warn: cannot connect to tls://localhost:${port}: TLS handshake failed: certificate has expired; retrying every 0.5 s to 30 s`)
+})
