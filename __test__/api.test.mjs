@@ -137,7 +137,7 @@ test('bad options reject with an MproxyError naming the option', async (t) => {
   t.is(inUse.code, 'EMPROXY_ADDRESS_IN_USE')
   await busy.close()
   const rp = await t.throwsAsync(createReverseProxy({}))
-  t.is(rp.code, 'EMPROXY_NOT_AVAILABLE')
+  t.is(rp.code, 'EMPROXY_INVALID_ARGUMENT')
 })
 
 test('after close() nothing of the handles is left: the process exits by itself', async (t) => {

@@ -2,6 +2,7 @@
 // (2 usage, 1 the system refused), and never a stack trace.
 import test from 'ava'
 import dgram from 'node:dgram'
+import net from 'node:net'
 import path from 'node:path'
 import { requireIsolation, runToEnd, tempDir, writeTemp } from './helpers.mjs'
 
@@ -43,10 +44,35 @@ check('flag value missing', 'server', ['--path', input, '--listen-addr'], 2, 'mp
 check('boolean flag given a value', 'client', ['--tee=yes'], 2, `${C}: --tee takes no value`)
 check('stray argument', 'server', ['out.txt'], 2, 'mproxy-server: unexpected argument "out.txt" (flags take the form --flag VALUE; see --help)')
 check('unknown multicast interface', 'server', ['--path', path.join(dir, 'o.txt'), '--listen-addr', '239.1.2.3:0', '--multicast-interface', 'nosuch0'], 1, 'mproxy-server: --multicast-interface: no network interface named nosuch0')
-check('TCP sources are not there yet', 'proxy', ['--udp-listen-addr', '127.0.0.1:0', '--udp-downstream-addr', '127.0.0.1:9', '--tcp-connect-addr', 'localhost:9'], 2, 'mproxy-proxy: --tcp-connect-addr is not available in this version yet (TCP sources arrive in the next release)')
+const P = 'mproxy-proxy'
+const R = 'mproxy-reverseproxy'
+check('TLS options without a tls:// address', 'proxy', ['--tcp-connect-addr', 'localhost:9', '--udp-downstream-addr', '127.0.0.1:9', '--tls-ca', input], 2, `${P}: --tls-ca needs a --tcp-connect-addr of the form tls://HOST:PORT`)
+check('a client certificate without its key', 'proxy', ['--tcp-connect-addr', 'tls://localhost:9', '--udp-downstream-addr', '127.0.0.1:9', '--tls-cert', input], 2, `${P}: --tls-key is required with --tls-cert`)
+check('an unknown scheme', 'proxy', ['--tcp-connect-addr', 'ftp://localhost:21', '--udp-downstream-addr', '127.0.0.1:9'], 2, `${P}: --tcp-connect-addr: "ftp://localhost:21" has an unknown scheme; use HOST:PORT or tls://HOST:PORT`)
+check('a TCP address without port', 'proxy', ['--tcp-connect-addr', 'tls://localhost', '--udp-downstream-addr', '127.0.0.1:9'], 2, `${P}: --tcp-connect-addr: "localhost" has no port; expected HOST:PORT`)
+check('a CA file that does not exist', 'proxy', ['--tcp-connect-addr', 'tls://localhost:9', '--udp-downstream-addr', '127.0.0.1:9', '--tls-ca', path.join(dir, 'ca.pem')], 1, `${P}: cannot read CA file ${path.join(dir, 'ca.pem')}: no such file or directory`)
+check('a CA file with no certificate in it', 'proxy', ['--tcp-connect-addr', 'tls://localhost:9', '--udp-downstream-addr', '127.0.0.1:9', '--tls-ca', input], 1, `${P}: CA file ${input} holds no PEM certificate`)
+check('proxy without any source', 'proxy', ['--udp-downstream-addr', '127.0.0.1:9'], 2, `${P}: a source is required: --udp-listen-addr or --tcp-connect-addr`)
+check('a group that is not multicast', 'reverseproxy', ['--udp-listen-addr', '127.0.0.1:0', '--multicast-addr', '127.0.0.1:9918'], 2, `${R}: --multicast-addr: 127.0.0.1:9918 is not a multicast group (224.0.0.0/4 or ff00::/8)`)
+check('a group without a port', 'reverseproxy', ['--udp-listen-addr', '127.0.0.1:0', '--multicast-addr', '239.1.1.1:0'], 2, `${R}: --multicast-addr: "239.1.1.1:0" has port 0, which cannot be sent to`)
+check('a reverse proxy with nothing to do', 'reverseproxy', [], 2, `${R}: nothing to do: give inputs (--udp-listen-addr, --tcp-listen-addr) and/or outputs (--tcp-output-addr, --udp-output-addr)`)
+check('a TCP output on a multicast address', 'reverseproxy', ['--tcp-output-addr', '239.1.1.1:5000', '--multicast-addr', '239.1.1.2:5000', '--multicast-interface', 'lo'], 2, `${R}: --tcp-output-addr: 239.1.1.1:5000 is a multicast address; TCP needs a unicast one`)
+check('a client limit of zero', 'reverseproxy', ['--tcp-output-addr', '127.0.0.1:0', '--max-tcp-clients', '0'], 2, `${R}: --max-tcp-clients: "0" is not a whole number from 1 to 1000000`)
+check('a client queue too small', 'reverseproxy', ['--tcp-output-addr', '127.0.0.1:0', '--tcp-client-queue', '10'], 2, `${R}: --tcp-client-queue: "10" is not a whole number from 65536 to 4294967295`)
+check('the default group with no route (inputs)', 'reverseproxy', ['--udp-listen-addr', '127.0.0.1:0'], 1, `${R}: no interface reaches multicast group [ff02::1]:9918; name one with --multicast-interface NAME (or [GROUP%NAME]:PORT for IPv6), for example lo for this host only`)
+check('the default group with no route (outputs)', 'reverseproxy', ['--udp-output-addr', '127.0.0.1:9'], 1, `${R}: cannot join multicast group [ff02::1]:9918: no interface reaches it; name one with --multicast-interface NAME (or [GROUP%NAME]:PORT for IPv6), for example lo for this host only`)
 check('proxy without downstream', 'proxy', ['--udp-listen-addr', '127.0.0.1:0'], 2, 'mproxy-proxy: --udp-downstream-addr is required')
 check('unknown program', 'mproxy', ['relay'], 2, 'mproxy: unknown program "relay"; expected one of client, server, proxy, reverseproxy')
-check('reverse proxy not yet available', 'reverseproxy', ['--udp-listen-addr', '127.0.0.1:0'], 1, 'mproxy-reverseproxy: the reverse proxy is not yet available in this version (it arrives with TCP support)')
+
+test('a TCP port already in use', async (t) => {
+  const busy = net.createServer()
+  await new Promise((r) => busy.listen(0, '127.0.0.1', r))
+  const { port } = busy.address()
+  const r = await runToEnd('reverseproxy', ['--tcp-output-addr', `127.0.0.1:${port}`, '--multicast-addr', '239.1.1.3:5000', '--multicast-interface', 'lo'])
+  busy.close()
+  t.is(r.code, 1)
+  t.is(r.stderr.trimEnd(), `mproxy-reverseproxy: cannot listen on TCP 127.0.0.1:${port}: address already in use`)
+})
 
 test('a port already in use', async (t) => {
   const socket = dgram.createSocket('udp4')

@@ -36,11 +36,19 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(ring::default_provider())
 }
 
+/// "no such file or directory" rather than "I/O error: No such file or directory (os error 2)".
+fn pem_problem(what: &str, path: &str, err: rustls::pki_types::pem::Error) -> Error {
+    let why = match err {
+        rustls::pki_types::pem::Error::Io(io) => crate::error::describe_os_error(&io),
+        other => other.to_string(),
+    };
+    Error::new(ErrorKind::File, format!("cannot read {what} {path}: {why}"))
+}
+
 fn read_certs(path: &str, what: &str) -> Result<Vec<CertificateDer<'static>>> {
-    let certs: std::result::Result<Vec<_>, _> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| Error::new(ErrorKind::File, format!("cannot read {what} {path}: {e}")))?
-        .collect();
-    let certs = certs.map_err(|e| Error::new(ErrorKind::File, format!("cannot read {what} {path}: {e}")))?;
+    let certs: std::result::Result<Vec<_>, _> =
+        CertificateDer::pem_file_iter(path).map_err(|e| pem_problem(what, path, e))?.collect();
+    let certs = certs.map_err(|e| pem_problem(what, path, e))?;
     if certs.is_empty() {
         return Err(Error::new(ErrorKind::File, format!("{what} {path} holds no PEM certificate")));
     }
@@ -73,8 +81,7 @@ impl TlsClient {
         let config = match (&spec.cert_file, &spec.key_file) {
             (Some(cert), Some(key)) => {
                 let chain = read_certs(cert, "client certificate")?;
-                let key = PrivateKeyDer::from_pem_file(key)
-                    .map_err(|e| Error::new(ErrorKind::File, format!("cannot read client key {key}: {e}")))?;
+                let key = PrivateKeyDer::from_pem_file(key).map_err(|e| pem_problem("client key", key, e))?;
                 builder
                     .with_client_auth_cert(chain, key)
                     .map_err(|e| Error::new(ErrorKind::File, format!("client certificate and key do not fit: {e}")))?
