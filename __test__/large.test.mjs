@@ -3,8 +3,9 @@
 import test from 'ava'
 import { createHash } from 'node:crypto'
 import { createReadStream, rmSync } from 'node:fs'
+import net from 'node:net'
 import path from 'node:path'
-import { makeText, runProgram, runToEnd, stop, tempDir, waitForSize, writeTemp } from './helpers.mjs'
+import { makeText, requireIsolation, runProgram, runToEnd, sleep, stop, tempDir, waitFor, waitForSize, writeTemp } from './helpers.mjs'
 
 const SIZE = 100 * 1024 * 1024
 
@@ -35,5 +36,35 @@ for (const [family, listen] of [['IPv4', '127.0.0.1:0'], ['IPv6', '[::1]:0']]) {
     rmSync(out)
   })
 }
+
+
+test.serial('the whole chain: client -> proxy -> reverse proxy (multicast) -> TCP output -> reader, 100 MiB byte-identical', async (t) => {
+  requireIsolation()
+  const rp = runProgram('reverseproxy', ['--udp-listen-addr', '127.0.0.1:0', '--multicast-addr', '239.88.9.1:29918', '--multicast-interface', 'lo', '--tcp-output-addr', '127.0.0.1:0'], { listeners: 2 })
+  const [rpInput, rpOutput] = await rp.listening
+  const proxy = runProgram('proxy', ['--udp-listen-addr', '127.0.0.1:0', '--udp-downstream-addr', rpInput], { listeners: 1 })
+  const [proxyInput] = await proxy.listening
+  const reader = net.connect({ host: '127.0.0.1', port: Number(rpOutput.split(':')[1]) })
+  const hash = createHash('sha256')
+  let received = 0
+  reader.on('data', (d) => {
+    hash.update(d)
+    received += d.length
+  })
+  await new Promise((r) => reader.on('connect', r))
+  await sleep(200) // the output has accepted the reader before the first byte is published
+  const started = process.hrtime.bigint()
+  const client = await runToEnd('client', ['--path', input, '--server-addr', proxyInput])
+  t.is(client.code, 0, client.stderr)
+  await waitFor(() => received >= SIZE, 60_000, `the reader to get ${SIZE} bytes (has ${received})`)
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9
+  reader.destroy()
+  const [p, r] = await Promise.all([stop(proxy), stop(rp)])
+  t.is(p.code, 0)
+  t.is(r.code, 0)
+  t.is(received, SIZE)
+  t.is(hash.digest('hex'), expected)
+  t.log(`100 MiB through client -> proxy -> reverse proxy -> TCP reader in ${seconds.toFixed(2)} s: ${(SIZE / seconds / 1e6).toFixed(1)} MB/s (client paced at its default 50 MB/s)`)
+})
 
 test.after.always(() => rmSync(dir, { recursive: true, force: true }))
