@@ -191,25 +191,31 @@ fn to_js_stats(e: EndpointSnapshot) -> EndpointStats {
 
 fn framing_spec(f: &FramingOptions) -> Result<FramingSpec> {
     let name = f.framing.as_deref().unwrap_or("packed");
-    let framing = Framing::parse(name).ok_or_else(|| invalid(format!("framing: {name} is not one of packed, line, raw")))?;
+    let framing = Framing::parse(name)
+        .ok_or_else(|| invalid(format!("framing: {name} is not one of packed, line, raw")))?;
     Ok(FramingSpec {
         framing,
         max_datagram: f.max_datagram.max(1) as usize,
-        linger: f.linger_ms.map_or(DEFAULT_LINGER, |ms| Duration::from_millis(ms as u64)),
+        linger: f
+            .linger_ms
+            .map_or(DEFAULT_LINGER, |ms| Duration::from_millis(ms as u64)),
         rate: 0,
     })
 }
 
 #[cfg(unix)]
 fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
-    use mproxy_core::sink::tcp_output::{TcpOutputSpec, DEFAULT_CLIENT_QUEUE_BYTES, DEFAULT_MAX_CLIENTS};
+    use mproxy_core::sink::tcp_output::{
+        TcpOutputSpec, DEFAULT_CLIENT_QUEUE_BYTES, DEFAULT_MAX_CLIENTS,
+    };
     use mproxy_core::source::tcp_connect::TcpConnectSpec;
     use mproxy_core::source::tcp_listen::TcpListenSpec;
     use mproxy_core::tls::TlsSpec;
     for c in o.tcp_connects.iter().flatten() {
         spec.tcp_connects.push(TcpConnectSpec {
             host: c.host.clone(),
-            port: u16::try_from(c.port).map_err(|_| invalid(format!("port {} is out of range", c.port)))?,
+            port: u16::try_from(c.port)
+                .map_err(|_| invalid(format!("port {} is out of range", c.port)))?,
             addr: parse_addr(&c.address, "TCP address")?,
             tls: c.tls.as_ref().map(|t| TlsSpec {
                 server_name: t.server_name.clone(),
@@ -234,7 +240,9 @@ fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
         spec.tcp_outputs.push(TcpOutputSpec {
             addr: parse_addr(&t.address, "TCP output address")?,
             max_clients: t.max_clients.map_or(DEFAULT_MAX_CLIENTS, |m| m as usize),
-            client_queue_bytes: t.client_queue_bytes.map_or(DEFAULT_CLIENT_QUEUE_BYTES, |b| b as usize),
+            client_queue_bytes: t
+                .client_queue_bytes
+                .map_or(DEFAULT_CLIENT_QUEUE_BYTES, |b| b as usize),
         });
     }
     Ok(())
@@ -242,7 +250,10 @@ fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
 
 #[cfg(not(unix))]
 fn add_tcp(_spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
-    if o.tcp_connects.as_ref().is_some_and(|v| !v.is_empty()) || o.tcp_listeners.as_ref().is_some_and(|v| !v.is_empty()) || o.tcp_outputs.as_ref().is_some_and(|v| !v.is_empty()) {
+    if o.tcp_connects.as_ref().is_some_and(|v| !v.is_empty())
+        || o.tcp_listeners.as_ref().is_some_and(|v| !v.is_empty())
+        || o.tcp_outputs.as_ref().is_some_and(|v| !v.is_empty())
+    {
         return Err(invalid("TCP is not supported on this platform yet".into()));
     }
     Ok(())

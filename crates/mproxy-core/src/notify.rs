@@ -18,7 +18,10 @@ impl Notify {
         let mut fds = [0 as libc::c_int; 2];
         // SAFETY: fds is a valid two-element array for pipe() to fill.
         if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-            return Err(Error::os("create a wake-up pipe", &std::io::Error::last_os_error()));
+            return Err(Error::os(
+                "create a wake-up pipe",
+                &std::io::Error::last_os_error(),
+            ));
         }
         for fd in fds {
             // SAFETY: fd was just returned by pipe().
@@ -28,7 +31,11 @@ impl Notify {
                 libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
             }
         }
-        Ok(Notify { read_fd: fds[0], write_fd: fds[1], signalled: AtomicBool::new(false) })
+        Ok(Notify {
+            read_fd: fds[0],
+            write_fd: fds[1],
+            signalled: AtomicBool::new(false),
+        })
     }
 
     /// The descriptor to poll for POLLIN.
@@ -50,7 +57,14 @@ impl Notify {
     pub fn drain(&self) {
         let mut buf = [0u8; 64];
         // SAFETY: reads into a valid local buffer from our own non-blocking pipe.
-        while unsafe { libc::read(self.read_fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) } > 0 {}
+        while unsafe {
+            libc::read(
+                self.read_fd,
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+            )
+        } > 0
+        {}
         self.signalled.store(false, Ordering::Release);
     }
 }

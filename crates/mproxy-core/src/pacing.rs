@@ -15,7 +15,11 @@ pub struct Pacer {
 impl Pacer {
     /// `bytes_per_second == 0` means unpaced.
     pub fn new(bytes_per_second: u64) -> Self {
-        Pacer { bytes_per_second, started: None, sent: 0 }
+        Pacer {
+            bytes_per_second,
+            started: None,
+            sent: 0,
+        }
     }
 
     /// How long to wait before the batch after `bytes` more may go.
@@ -25,7 +29,8 @@ impl Pacer {
         }
         let started = *self.started.get_or_insert(now);
         self.sent += bytes;
-        let due = started + Duration::from_secs_f64(self.sent as f64 / self.bytes_per_second as f64);
+        let due =
+            started + Duration::from_secs_f64(self.sent as f64 / self.bytes_per_second as f64);
         if due > now {
             due - now
         } else {
@@ -59,7 +64,10 @@ mod tests {
         let t0 = Instant::now();
         assert_eq!(p.delay_after(100_000, t0), Duration::from_millis(100));
         // 50 ms later the next 100 kB is due at 200 ms.
-        assert_eq!(p.delay_after(100_000, t0 + Duration::from_millis(50)), Duration::from_millis(150));
+        assert_eq!(
+            p.delay_after(100_000, t0 + Duration::from_millis(50)),
+            Duration::from_millis(150)
+        );
     }
 
     #[test]

@@ -8,18 +8,18 @@ use std::thread::JoinHandle;
 
 use crate::error::Result;
 use crate::event::Reporter;
+#[cfg(unix)]
+use crate::sink::tcp_output::{TcpOutputSink, TcpOutputSpec};
 use crate::sink::udp::UdpSink;
 use crate::sink::writer::{WriterSink, WriterSpec};
 use crate::sink::{Fanout, Sink};
 use crate::socket::{DestinationSpec, ListenSpec};
 use crate::source::stream::{self, StreamSpec};
-use crate::source::{udp, FiniteSources};
-#[cfg(unix)]
-use crate::sink::tcp_output::{TcpOutputSink, TcpOutputSpec};
 #[cfg(unix)]
 use crate::source::tcp_connect::{self, TcpConnectSpec};
 #[cfg(unix)]
 use crate::source::tcp_listen::{self, TcpListenSpec};
+use crate::source::{udp, FiniteSources};
 use crate::stats::{EndpointSnapshot, Registry};
 use crate::waker::Waker;
 
@@ -121,13 +121,25 @@ impl Route {
             }
             #[cfg(unix)]
             for l in &spec.tcp_listeners {
-                let source = tcp_listen::start(l, route.fanout.clone(), &registry, reporter.clone(), waker.clone())?;
+                let source = tcp_listen::start(
+                    l,
+                    route.fanout.clone(),
+                    &registry,
+                    reporter.clone(),
+                    waker.clone(),
+                )?;
                 route.tcp_listen_addrs.push(source.local_addr);
                 route.threads.push(source.thread);
             }
             #[cfg(unix)]
             for c in &spec.tcp_connects {
-                route.threads.push(tcp_connect::start(c, route.fanout.clone(), &registry, reporter.clone(), waker.clone())?);
+                route.threads.push(tcp_connect::start(
+                    c,
+                    route.fanout.clone(),
+                    &registry,
+                    reporter.clone(),
+                    waker.clone(),
+                )?);
             }
             let finite = FiniteSources::new(spec.stream_inputs.len(), reporter.clone());
             for s in &spec.stream_inputs {

@@ -239,7 +239,10 @@ fn join_group(socket: &Socket, group: &SocketAddr, iface_spec: &Option<String>) 
         if iface.is_none() && no_route {
             Error::new(
                 ErrorKind::NoRoute,
-                format!("{}: no interface reaches it; {NAME_AN_INTERFACE}", context("")),
+                format!(
+                    "{}: no interface reaches it; {NAME_AN_INTERFACE}",
+                    context("")
+                ),
             )
         } else {
             Error::os(context(&on), &e)
@@ -313,10 +316,7 @@ pub fn resolve_destination(spec: &DestinationSpec) -> Result<ResolvedDestination
         // would pick so that a missing route is reported now, not at the first datagram.
         iface = interface::default_ipv6_multicast();
         if iface.is_none() {
-            return Err(Error::new(
-                ErrorKind::NoRoute,
-                no_interface_for(&spec.addr),
-            ));
+            return Err(Error::new(ErrorKind::NoRoute, no_interface_for(&spec.addr)));
         }
     }
     let index = iface.as_ref().map_or(0, |i| i.index);
@@ -341,10 +341,7 @@ pub fn resolve_destination(spec: &DestinationSpec) -> Result<ResolvedDestination
                 Some(libc::ENETUNREACH) | Some(libc::EINVAL)
             )
         {
-            return Err(Error::new(
-                ErrorKind::NoRoute,
-                no_interface_for(&spec.addr),
-            ));
+            return Err(Error::new(ErrorKind::NoRoute, no_interface_for(&spec.addr)));
         }
         let mut err = Error::os(format!("no route to {}", spec.addr), &e);
         if err.kind == ErrorKind::Io {

@@ -155,7 +155,11 @@ impl Waker {
         if self.is_stopped() {
             return Wait::Stopped;
         }
-        fds.push(libc::pollfd { fd: self.inner.read_fd, events: libc::POLLIN, revents: 0 });
+        fds.push(libc::pollfd {
+            fd: self.inner.read_fd,
+            events: libc::POLLIN,
+            revents: 0,
+        });
         let timeout_ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as libc::c_int);
         let outcome = loop {
             // SAFETY: fds is a valid, initialised vector of pollfd structures.

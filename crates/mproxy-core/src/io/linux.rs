@@ -138,11 +138,13 @@ fn read_drop_counter(hdr: &libc::msghdr) -> Option<u64> {
 
 /// Sends every datagram of `batch` to every destination, in as few `sendmmsg` calls as the
 /// kernel allows. A refused datagram is counted against its destination and skipped, so one
-/// bad destination never holds up the others.
+/// bad destination never holds up the others. `connected`: the socket is connected to the
+/// only destination, so messages carry no address and the kernel reuses its cached route.
 pub fn send_to_many(
     socket: &Socket,
     batch: &Batch,
     dests: &[Destination],
+    connected: bool,
     outcomes: &mut [SendOutcome],
 ) {
     let per_dest = batch.datagram_count();
@@ -165,8 +167,10 @@ pub fn send_to_many(
         // SAFETY: all-zero is a valid mmsghdr; the fields set below point at live data
         // (the destination address and the batch) that outlive the sendmmsg calls.
         let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
-        h.msg_hdr.msg_name = addr.as_ptr() as *mut libc::c_void;
-        h.msg_hdr.msg_namelen = addr.len();
+        if !connected {
+            h.msg_hdr.msg_name = addr.as_ptr() as *mut libc::c_void;
+            h.msg_hdr.msg_namelen = addr.len();
+        }
         h.msg_hdr.msg_iov = iov;
         h.msg_hdr.msg_iovlen = 1;
         hdrs.push(h);

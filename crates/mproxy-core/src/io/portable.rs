@@ -50,12 +50,18 @@ pub fn send_to_many(
     socket: &Socket,
     batch: &Batch,
     dests: &[Destination],
+    connected: bool,
     outcomes: &mut [SendOutcome],
 ) {
     for (k, (_, addr)) in dests.iter().enumerate() {
         for d in batch.datagrams() {
             let o = &mut outcomes[k];
-            match socket.send_to(d, addr) {
+            let sent = if connected {
+                socket.send(d)
+            } else {
+                socket.send_to(d, addr)
+            };
+            match sent {
                 Ok(n) => {
                     o.datagrams += 1;
                     o.bytes += n as u64;

@@ -53,19 +53,44 @@ pub struct TcpOutputSink {
 }
 
 impl TcpOutputSink {
-    pub fn new(spec: &TcpOutputSpec, registry: &Registry, reporter: Reporter, waker: Waker) -> Result<Self> {
+    pub fn new(
+        spec: &TcpOutputSpec,
+        registry: &Registry,
+        reporter: Reporter,
+        waker: Waker,
+    ) -> Result<Self> {
         let listener = tcp_listen::bind(spec.addr)?;
         let local_addr = listener.local_addr().unwrap_or(spec.addr);
         let endpoint = registry.register("tcp-output", local_addr.to_string());
-        let handoff = Arc::new(Handoff { chunks: Mutex::new((Vec::new(), 0)), notify: Notify::new()? });
+        let handoff = Arc::new(Handoff {
+            chunks: Mutex::new((Vec::new(), 0)),
+            notify: Notify::new()?,
+        });
         let thread = {
             let (handoff, endpoint, spec) = (handoff.clone(), endpoint.clone(), spec.clone());
             std::thread::Builder::new()
                 .name(format!("mproxy-tcp-out {local_addr}"))
-                .spawn(move || Output { listener, spec, handoff, endpoint, reporter, waker, clients: Vec::new(), refusing: false }.run())
+                .spawn(move || {
+                    Output {
+                        listener,
+                        spec,
+                        handoff,
+                        endpoint,
+                        reporter,
+                        waker,
+                        clients: Vec::new(),
+                        refusing: false,
+                    }
+                    .run()
+                })
                 .map_err(|e| Error::os("cannot start a TCP output thread", &e))?
         };
-        Ok(TcpOutputSink { handoff, endpoint, thread: Mutex::new(Some(thread)), local_addr })
+        Ok(TcpOutputSink {
+            handoff,
+            endpoint,
+            thread: Mutex::new(Some(thread)),
+            local_addr,
+        })
     }
 }
 
@@ -79,7 +104,9 @@ impl Sink for TcpOutputSink {
         c.add_in(batch.datagram_count() as u64, bytes as u64);
         let mut chunk = Vec::with_capacity(bytes);
         batch.append_payload_to(&mut chunk);
-        let Ok(mut pending) = self.handoff.chunks.lock() else { return };
+        let Ok(mut pending) = self.handoff.chunks.lock() else {
+            return;
+        };
         if pending.1 + bytes > HANDOFF_LIMIT_BYTES {
             Counters::add(&c.queue_drops, batch.datagram_count() as u64);
             Counters::add(&c.bytes_dropped, bytes as u64);
@@ -129,11 +156,27 @@ impl Output {
     fn run(&mut self) {
         loop {
             let mut fds: Vec<libc::pollfd> = Vec::with_capacity(self.clients.len() + 2);
-            fds.push(libc::pollfd { fd: self.listener.as_raw_fd(), events: libc::POLLIN, revents: 0 });
-            fds.push(libc::pollfd { fd: self.handoff.notify.fd(), events: libc::POLLIN, revents: 0 });
+            fds.push(libc::pollfd {
+                fd: self.listener.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            fds.push(libc::pollfd {
+                fd: self.handoff.notify.fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
             for c in &self.clients {
-                let events = if c.queue.is_empty() { libc::POLLIN } else { libc::POLLIN | libc::POLLOUT };
-                fds.push(libc::pollfd { fd: c.stream.as_raw_fd(), events, revents: 0 });
+                let events = if c.queue.is_empty() {
+                    libc::POLLIN
+                } else {
+                    libc::POLLIN | libc::POLLOUT
+                };
+                fds.push(libc::pollfd {
+                    fd: c.stream.as_raw_fd(),
+                    events,
+                    revents: 0,
+                });
             }
             if self.waker.poll(&mut fds, None) == Wait::Stopped {
                 break;
@@ -160,7 +203,10 @@ impl Output {
                 let client = self.clients.swap_remove(i);
                 Counters::add(&self.endpoint.counters.disconnects, 1);
                 if let Some(why) = why {
-                    self.reporter.info(format!("{}: TCP client {} left ({why})", self.endpoint.name, client.peer));
+                    self.reporter.info(format!(
+                        "{}: TCP client {} left ({why})",
+                        self.endpoint.name, client.peer
+                    ));
                 }
             }
             if fds[0].revents != 0 {
@@ -228,12 +274,22 @@ impl Output {
                     }
                     let _ = stream.set_nodelay(true);
                     Counters::add(&self.endpoint.counters.connects, 1);
-                    self.clients.push(Client { stream, peer, queue: VecDeque::new(), written: 0, queued: 0 });
+                    self.clients.push(Client {
+                        stream,
+                        peer,
+                        queue: VecDeque::new(),
+                        written: 0,
+                        queued: 0,
+                    });
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    self.reporter.warn(format!("{}: accept failed: {}", self.endpoint.name, describe_os_error(&e)));
+                    self.reporter.warn(format!(
+                        "{}: accept failed: {}",
+                        self.endpoint.name,
+                        describe_os_error(&e)
+                    ));
                     return;
                 }
             }

@@ -26,6 +26,8 @@ struct Target {
 
 struct SenderGroup {
     socket: Socket,
+    /// Connected to its only destination: sends skip the per-datagram route lookup.
+    connected: bool,
     dests: Vec<io::Destination>,
     targets: Vec<Target>,
 }
@@ -55,6 +57,7 @@ impl UdpSink {
                     let _ = sock.set_write_timeout(Some(Duration::from_secs(1)));
                     groups.push(SenderGroup {
                         socket: sock,
+                        connected: false,
                         dests: Vec::new(),
                         targets: Vec::new(),
                     });
@@ -72,6 +75,11 @@ impl UdpSink {
                 failing: AtomicBool::new(false),
             });
         }
+        for group in &mut groups {
+            if let [(_, addr)] = group.dests.as_slice() {
+                group.connected = group.socket.connect(addr).is_ok();
+            }
+        }
         Ok(UdpSink { groups, reporter })
     }
 
@@ -88,7 +96,13 @@ impl Sink for UdpSink {
         for group in &self.groups {
             let mut outcomes: Vec<SendOutcome> =
                 group.dests.iter().map(|_| SendOutcome::default()).collect();
-            io::send_to_many(&group.socket, batch, &group.dests, &mut outcomes);
+            io::send_to_many(
+                &group.socket,
+                batch,
+                &group.dests,
+                group.connected,
+                &mut outcomes,
+            );
             for ((addr, _), (target, outcome)) in
                 group.dests.iter().zip(group.targets.iter().zip(outcomes))
             {

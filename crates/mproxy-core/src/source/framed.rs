@@ -92,7 +92,10 @@ impl Framed {
         if self.out.is_empty() {
             return;
         }
-        self.endpoint.counters.add_out(self.out.datagram_count() as u64, self.out.byte_count() as u64);
+        self.endpoint.counters.add_out(
+            self.out.datagram_count() as u64,
+            self.out.byte_count() as u64,
+        );
         self.fanout.deliver(&self.out);
         self.pacer.pace(self.out.byte_count() as u64, &self.waker);
         self.out.clear();

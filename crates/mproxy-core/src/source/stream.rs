@@ -139,7 +139,8 @@ impl Reader {
                 Ok(f) if !self.waker.is_stopped() => Some(f),
                 Ok(_) => return,
                 Err(e) => {
-                    self.reporter.error(format!("cannot open {path}: {}", describe_os_error(&e)));
+                    self.reporter
+                        .error(format!("cannot open {path}: {}", describe_os_error(&e)));
                     return;
                 }
             },
@@ -150,24 +151,47 @@ impl Reader {
             linger: self.spec.linger,
             rate: self.spec.rate,
         };
-        let mut framed = Framed::new(&framing, self.fanout.clone(), self.endpoint.clone(), self.waker.clone());
+        let mut framed = Framed::new(
+            &framing,
+            self.fanout.clone(),
+            self.endpoint.clone(),
+            self.waker.clone(),
+        );
         let mut buf = vec![0u8; READ_SIZE];
         if let Err(e) = self.read_all(file, &mut framed, &mut buf) {
-            self.reporter.error(format!("reading {} failed: {}", self.endpoint.name, describe_os_error(&e)));
+            self.reporter.error(format!(
+                "reading {} failed: {}",
+                self.endpoint.name,
+                describe_os_error(&e)
+            ));
         }
     }
 
     #[cfg(unix)]
-    fn read_all(&mut self, file: Option<std::fs::File>, framed: &mut Framed, buf: &mut [u8]) -> std::io::Result<()> {
+    fn read_all(
+        &mut self,
+        file: Option<std::fs::File>,
+        framed: &mut Framed,
+        buf: &mut [u8],
+    ) -> std::io::Result<()> {
         use std::os::fd::AsRawFd;
         let fd = file.as_ref().map_or(0, |f| f.as_raw_fd());
-        let mut input = FdInput { fd, regular: self.regular, waker: self.waker.clone() };
+        let mut input = FdInput {
+            fd,
+            regular: self.regular,
+            waker: self.waker.clone(),
+        };
         framed.pump(&mut input, buf).map(|_| ())
     }
 
     /// Without poll there is no linger: complete lines go out after every read.
     #[cfg(not(unix))]
-    fn read_all(&mut self, file: Option<std::fs::File>, framed: &mut Framed, buf: &mut [u8]) -> std::io::Result<()> {
+    fn read_all(
+        &mut self,
+        file: Option<std::fs::File>,
+        framed: &mut Framed,
+        buf: &mut [u8],
+    ) -> std::io::Result<()> {
         use std::io::Read;
         let mut stdin = std::io::stdin();
         let mut file = file;

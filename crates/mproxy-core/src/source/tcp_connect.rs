@@ -35,7 +35,13 @@ pub struct TcpConnectSpec {
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub fn start(spec: &TcpConnectSpec, fanout: Fanout, registry: &Registry, reporter: Reporter, waker: Waker) -> Result<JoinHandle<()>> {
+pub fn start(
+    spec: &TcpConnectSpec,
+    fanout: Fanout,
+    registry: &Registry,
+    reporter: Reporter,
+    waker: Waker,
+) -> Result<JoinHandle<()>> {
     let tls = spec.tls.as_ref().map(TlsClient::new).transpose()?;
     let scheme = if tls.is_some() { "tls://" } else { "" };
     let name = format!("{scheme}{}", join_host_port(&spec.host, spec.port));
@@ -44,7 +50,17 @@ pub fn start(spec: &TcpConnectSpec, fanout: Fanout, registry: &Registry, reporte
     std::thread::Builder::new()
         .name(format!("mproxy-tcp {name}"))
         .spawn(move || {
-            let mut conn = Connector { spec, tls, endpoint, fanout, reporter, waker, name, failing: None, rng: seed() };
+            let mut conn = Connector {
+                spec,
+                tls,
+                endpoint,
+                fanout,
+                reporter,
+                waker,
+                name,
+                failing: None,
+                rng: seed(),
+            };
             conn.run();
         })
         .map_err(|e| Error::os("cannot start a TCP thread", &e))
@@ -59,7 +75,9 @@ fn join_host_port(host: &str, port: u16) -> String {
 }
 
 fn seed() -> u64 {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64);
     nanos | 1
 }
 
@@ -80,7 +98,12 @@ impl Connector {
     fn run(&mut self) {
         let mut backoff = self.spec.backoff_min;
         let mut buf = vec![0u8; READ_SIZE];
-        let mut framed = Framed::new(&self.spec.framing, self.fanout.clone(), self.endpoint.clone(), self.waker.clone());
+        let mut framed = Framed::new(
+            &self.spec.framing,
+            self.fanout.clone(),
+            self.endpoint.clone(),
+            self.waker.clone(),
+        );
         while !self.waker.is_stopped() {
             match self.connect() {
                 Ok(mut transport) => {
@@ -97,7 +120,10 @@ impl Connector {
                         Ok(_) => "closed by the peer".to_string(),
                         Err(e) => describe_os_error(&e),
                     };
-                    self.reporter.warn(format!("connection to {} lost ({why}); reconnecting", self.name));
+                    self.reporter.warn(format!(
+                        "connection to {} lost ({why}); reconnecting",
+                        self.name
+                    ));
                 }
                 Err(reason) => {
                     if self.failing.as_deref() != Some(reason.as_str()) {
@@ -138,16 +164,28 @@ impl Connector {
 
     fn connect(&mut self) -> std::result::Result<Transport, String> {
         let addr = self.resolve();
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(|e| describe_os_error(&e))?;
-        socket.set_nonblocking(true).map_err(|e| describe_os_error(&e))?;
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+            .map_err(|e| describe_os_error(&e))?;
+        socket
+            .set_nonblocking(true)
+            .map_err(|e| describe_os_error(&e))?;
         // A dead peer (host gone, cable pulled) is noticed within about a minute.
-        let keepalive = TcpKeepalive::new().with_time(Duration::from_secs(30)).with_interval(Duration::from_secs(10)).with_retries(3);
+        let keepalive = TcpKeepalive::new()
+            .with_time(Duration::from_secs(30))
+            .with_interval(Duration::from_secs(10))
+            .with_retries(3);
         let _ = socket.set_tcp_keepalive(&keepalive);
         let _ = socket.set_keepalive(true);
         match socket.connect(&SockAddr::from(addr)) {
             Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) || e.kind() == io::ErrorKind::WouldBlock => {
-                match self.waker.wait(socket.as_raw_fd(), Interest::Write, Some(CONNECT_TIMEOUT)) {
+            Err(e)
+                if e.raw_os_error() == Some(libc::EINPROGRESS)
+                    || e.kind() == io::ErrorKind::WouldBlock =>
+            {
+                match self
+                    .waker
+                    .wait(socket.as_raw_fd(), Interest::Write, Some(CONNECT_TIMEOUT))
+                {
                     Wait::Ready => {}
                     Wait::TimedOut => return Err("connection timed out".into()),
                     Wait::Stopped => return Err("stopping".into()),
@@ -160,12 +198,21 @@ impl Connector {
         }
         let stream: TcpStream = socket.into();
         match &self.tls {
-            None => Ok(Transport::Plain { stream, waker: self.waker.clone() }),
+            None => Ok(Transport::Plain {
+                stream,
+                waker: self.waker.clone(),
+            }),
             Some(tls) => {
                 let conn = ClientConnection::new(tls.config.clone(), tls.server_name.clone())
                     .map_err(|e| format!("TLS setup failed: {e}"))?;
-                let mut t = Transport::Tls { stream, conn: Box::new(conn), waker: self.waker.clone(), buffered: 0 };
-                t.handshake().map_err(|e| format!("TLS handshake failed: {e}"))?;
+                let mut t = Transport::Tls {
+                    stream,
+                    conn: Box::new(conn),
+                    waker: self.waker.clone(),
+                    buffered: 0,
+                };
+                t.handshake()
+                    .map_err(|e| format!("TLS handshake failed: {e}"))?;
                 Ok(t)
             }
         }
@@ -174,8 +221,16 @@ impl Connector {
 
 /// A connected stream, plain or TLS, over a non-blocking socket polled with the stop signal.
 enum Transport {
-    Plain { stream: TcpStream, waker: Waker },
-    Tls { stream: TcpStream, conn: Box<ClientConnection>, waker: Waker, buffered: usize },
+    Plain {
+        stream: TcpStream,
+        waker: Waker,
+    },
+    Tls {
+        stream: TcpStream,
+        conn: Box<ClientConnection>,
+        waker: Waker,
+        buffered: usize,
+    },
 }
 
 fn tls_io_error(e: rustls::Error) -> io::Error {
@@ -184,7 +239,15 @@ fn tls_io_error(e: rustls::Error) -> io::Error {
 
 impl Transport {
     fn handshake(&mut self) -> std::result::Result<(), String> {
-        let Transport::Tls { stream, conn, waker, .. } = self else { return Ok(()) };
+        let Transport::Tls {
+            stream,
+            conn,
+            waker,
+            ..
+        } = self
+        else {
+            return Ok(());
+        };
         let deadline = Instant::now() + CONNECT_TIMEOUT;
         while conn.is_handshaking() {
             flush_tls(stream, conn, waker).map_err(|e| describe_os_error(&e))?;
@@ -220,8 +283,13 @@ fn flush_tls(stream: &mut TcpStream, conn: &mut ClientConnection, waker: &Waker)
         match conn.write_tls(stream) {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if waker.wait(stream.as_raw_fd(), Interest::Write, Some(CONNECT_TIMEOUT)) != Wait::Ready {
-                    return Err(io::Error::new(io::ErrorKind::TimedOut, "cannot write to the server"));
+                if waker.wait(stream.as_raw_fd(), Interest::Write, Some(CONNECT_TIMEOUT))
+                    != Wait::Ready
+                {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "cannot write to the server",
+                    ));
                 }
             }
             Err(e) => return Err(e),
@@ -242,11 +310,23 @@ impl ByteInput for Transport {
                 match stream.read(buf) {
                     Ok(0) => Ok(Read::End),
                     Ok(n) => Ok(Read::Data(n)),
-                    Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => Ok(Read::TimedOut),
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                        ) =>
+                    {
+                        Ok(Read::TimedOut)
+                    }
                     Err(e) => Err(e),
                 }
             }
-            Transport::Tls { stream, conn, waker, buffered } => loop {
+            Transport::Tls {
+                stream,
+                conn,
+                waker,
+                buffered,
+            } => loop {
                 match conn.reader().read(buf) {
                     Ok(0) => return Ok(Read::End),
                     Ok(n) => {
@@ -269,7 +349,11 @@ impl ByteInput for Transport {
                         let state = conn.process_new_packets().map_err(tls_io_error)?;
                         *buffered = state.plaintext_bytes_to_read();
                     }
-                    Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                        ) => {}
                     Err(e) => return Err(e),
                 }
             },
@@ -279,7 +363,9 @@ impl ByteInput for Transport {
     fn more_now(&mut self) -> bool {
         match self {
             Transport::Plain { stream, .. } => crate::io::fd::readable_now(stream.as_raw_fd()),
-            Transport::Tls { stream, buffered, .. } => *buffered > 0 || crate::io::fd::readable_now(stream.as_raw_fd()),
+            Transport::Tls {
+                stream, buffered, ..
+            } => *buffered > 0 || crate::io::fd::readable_now(stream.as_raw_fd()),
         }
     }
 }

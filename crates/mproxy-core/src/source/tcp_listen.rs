@@ -31,19 +31,37 @@ pub struct TcpListenSource {
 /// Binds a non-blocking TCP listener, with the address reusable after a restart.
 pub fn bind(addr: SocketAddr) -> Result<TcpListener> {
     let context = format!("cannot listen on TCP {addr}");
-    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, Some(socket2::Protocol::TCP))
-        .map_err(|e| Error::os(&context, &e))?;
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )
+    .map_err(|e| Error::os(&context, &e))?;
     if addr.is_ipv6() {
-        socket.set_only_v6(true).map_err(|e| Error::os(&context, &e))?;
+        socket
+            .set_only_v6(true)
+            .map_err(|e| Error::os(&context, &e))?;
     }
-    socket.set_reuse_address(true).map_err(|e| Error::os(&context, &e))?;
-    socket.bind(&addr.into()).map_err(|e| Error::os(&context, &e))?;
+    socket
+        .set_reuse_address(true)
+        .map_err(|e| Error::os(&context, &e))?;
+    socket
+        .bind(&addr.into())
+        .map_err(|e| Error::os(&context, &e))?;
     socket.listen(1024).map_err(|e| Error::os(&context, &e))?;
-    socket.set_nonblocking(true).map_err(|e| Error::os(&context, &e))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| Error::os(&context, &e))?;
     Ok(socket.into())
 }
 
-pub fn start(spec: &TcpListenSpec, fanout: Fanout, registry: &Registry, reporter: Reporter, waker: Waker) -> Result<TcpListenSource> {
+pub fn start(
+    spec: &TcpListenSpec,
+    fanout: Fanout,
+    registry: &Registry,
+    reporter: Reporter,
+    waker: Waker,
+) -> Result<TcpListenSource> {
     let listener = bind(spec.addr)?;
     let local_addr = listener.local_addr().unwrap_or(spec.addr);
     let endpoint = registry.register("tcp-listener", local_addr.to_string());
@@ -63,22 +81,50 @@ struct Client {
     linger_deadline: Option<Instant>,
 }
 
-fn serve(listener: TcpListener, spec: TcpListenSpec, endpoint: Arc<Endpoint>, fanout: Fanout, reporter: Reporter, waker: Waker) {
+fn serve(
+    listener: TcpListener,
+    spec: TcpListenSpec,
+    endpoint: Arc<Endpoint>,
+    fanout: Fanout,
+    reporter: Reporter,
+    waker: Waker,
+) {
     let mut clients: Vec<Client> = Vec::new();
     let mut buf = vec![0u8; READ_SIZE];
     let mut refusing = false;
     let c = &endpoint.counters;
     loop {
         let now = Instant::now();
-        let timeout = clients.iter().filter_map(|c| c.linger_deadline).min().map(|d| d.saturating_duration_since(now));
+        let timeout = clients
+            .iter()
+            .filter_map(|c| c.linger_deadline)
+            .min()
+            .map(|d| d.saturating_duration_since(now));
         let mut fds: Vec<libc::pollfd> = Vec::with_capacity(clients.len() + 2);
-        fds.push(libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 });
-        fds.extend(clients.iter().map(|c| libc::pollfd { fd: c.stream.as_raw_fd(), events: libc::POLLIN, revents: 0 }));
+        fds.push(libc::pollfd {
+            fd: listener.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        fds.extend(clients.iter().map(|c| libc::pollfd {
+            fd: c.stream.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }));
         if waker.poll(&mut fds, timeout) == Wait::Stopped {
             break;
         }
         if fds[0].revents != 0 {
-            accept_all(&listener, &spec, &mut clients, &fanout, &endpoint, &reporter, &waker, &mut refusing);
+            accept_all(
+                &listener,
+                &spec,
+                &mut clients,
+                &fanout,
+                &endpoint,
+                &reporter,
+                &waker,
+                &mut refusing,
+            );
         }
         let now = Instant::now();
         let mut closed: Vec<usize> = Vec::new();
@@ -92,9 +138,18 @@ fn serve(listener: TcpListener, spec: TcpListenSpec, endpoint: Arc<Endpoint>, fa
                         client.framed.take(&buf[..n], paused);
                         client.linger_deadline = client.framed.linger_timeout().map(|d| now + d);
                     }
-                    Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                        ) => {}
                     Err(e) => {
-                        reporter.warn(format!("TCP client {} on {}: {}", client.peer, endpoint.name, describe_os_error(&e)));
+                        reporter.warn(format!(
+                            "TCP client {} on {}: {}",
+                            client.peer,
+                            endpoint.name,
+                            describe_os_error(&e)
+                        ));
                         closed.push(i);
                     }
                 }
@@ -136,7 +191,10 @@ fn accept_all(
                     Counters::add(&c.refused, 1);
                     if !*refusing {
                         *refusing = true;
-                        reporter.warn(format!("{}: refusing TCP clients beyond the limit of {}", endpoint.name, spec.max_clients));
+                        reporter.warn(format!(
+                            "{}: refusing TCP clients beyond the limit of {}",
+                            endpoint.name, spec.max_clients
+                        ));
                     }
                     continue;
                 }
@@ -144,14 +202,28 @@ fn accept_all(
                     continue;
                 }
                 Counters::add(&c.connects, 1);
-                let framed = Framed::new(&spec.framing, fanout.clone(), endpoint.clone(), waker.clone());
-                clients.push(Client { stream, peer: peer.to_string(), framed, linger_deadline: None });
+                let framed = Framed::new(
+                    &spec.framing,
+                    fanout.clone(),
+                    endpoint.clone(),
+                    waker.clone(),
+                );
+                clients.push(Client {
+                    stream,
+                    peer: peer.to_string(),
+                    framed,
+                    linger_deadline: None,
+                });
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
                 // Out of descriptors and the like: report, and let poll call us again.
-                reporter.warn(format!("{}: accept failed: {}", endpoint.name, describe_os_error(&e)));
+                reporter.warn(format!(
+                    "{}: accept failed: {}",
+                    endpoint.name,
+                    describe_os_error(&e)
+                ));
                 std::thread::sleep(Duration::from_millis(10));
                 return;
             }

@@ -1,0 +1,190 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
+//! TCP sources and sinks in routes, over loopback with real sockets.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use mproxy_core::event::Reporter;
+use mproxy_core::framing::Framing;
+use mproxy_core::route::{Route, RouteSpec};
+use mproxy_core::sink::tcp_output::TcpOutputSpec;
+use mproxy_core::socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::source::framed::FramingSpec;
+use mproxy_core::source::tcp_connect::TcpConnectSpec;
+use mproxy_core::source::tcp_listen::TcpListenSpec;
+
+fn framing(max: usize) -> FramingSpec {
+    FramingSpec {
+        framing: Framing::Packed,
+        max_datagram: max,
+        linger: Duration::from_millis(20),
+        rate: 0,
+    }
+}
+
+fn udp_sink() -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s
+}
+
+fn destination(s: &UdpSocket) -> DestinationSpec {
+    DestinationSpec {
+        addr: s.local_addr().unwrap(),
+        interface: None,
+        ttl: 1,
+        multicast_loop: true,
+    }
+}
+
+fn receive_until(sink: &UdpSocket, bytes: usize) -> Vec<Vec<u8>> {
+    let mut got = Vec::new();
+    let mut total = 0;
+    let mut buf = vec![0u8; 65536];
+    while total < bytes {
+        let n = sink.recv(&mut buf).expect("datagram within 5 s");
+        total += n;
+        got.push(buf[..n].to_vec());
+    }
+    got
+}
+
+#[test]
+fn tcp_clients_are_framed_each_on_their_own() {
+    let sink = udp_sink();
+    let spec = RouteSpec {
+        tcp_listeners: vec![TcpListenSpec {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            framing: framing(64),
+            max_clients: 8,
+        }],
+        udp_destinations: vec![destination(&sink)],
+        ..Default::default()
+    };
+    let mut route = Route::start(&spec, Reporter::silent()).unwrap();
+    let addr = route.tcp_listen_addrs()[0];
+    let mut a = TcpStream::connect(addr).unwrap();
+    let mut b = TcpStream::connect(addr).unwrap();
+    // Interleaved writes of partial lines from two clients.
+    for i in 0..50 {
+        a.write_all(format!("aaaa{i:03}").as_bytes()).unwrap();
+        b.write_all(format!("bbbb{i:03}").as_bytes()).unwrap();
+        a.write_all(b"aa\n").unwrap();
+        b.write_all(b"bb\n").unwrap();
+    }
+    drop(a);
+    drop(b);
+    let got = receive_until(&sink, 2 * 50 * 10);
+    route.stop();
+    let (mut text_a, mut text_b) = (Vec::new(), Vec::new());
+    for d in &got {
+        assert!(d.len() <= 64);
+        let letters: std::collections::BTreeSet<u8> =
+            d.iter().copied().filter(u8::is_ascii_alphabetic).collect();
+        assert!(
+            letters.len() <= 1,
+            "datagram mixes clients: {:?}",
+            String::from_utf8_lossy(d)
+        );
+        if letters.contains(&b'a') {
+            text_a.extend_from_slice(d)
+        } else {
+            text_b.extend_from_slice(d)
+        }
+    }
+    let expect = |c: char| {
+        (0..50)
+            .map(|i| format!("{0}{0}{0}{0}{i:03}{0}{0}\n", c))
+            .collect::<String>()
+    };
+    assert_eq!(String::from_utf8(text_a).unwrap(), expect('a'));
+    assert_eq!(String::from_utf8(text_b).unwrap(), expect('b'));
+}
+
+#[test]
+fn every_tcp_output_client_gets_the_stream() {
+    let spec = RouteSpec {
+        udp_listeners: vec![ListenSpec {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            interface: None,
+            recv_buffer: DEFAULT_SOCKET_BUFFER,
+        }],
+        tcp_outputs: vec![TcpOutputSpec {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            max_clients: 4,
+            client_queue_bytes: 1 << 20,
+        }],
+        ..Default::default()
+    };
+    let mut route = Route::start(&spec, Reporter::silent()).unwrap();
+    let out = route.tcp_output_addrs()[0];
+    let mut readers: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(out).unwrap()).collect();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while route
+        .stats()
+        .iter()
+        .find(|e| e.kind == "tcp-output")
+        .unwrap()
+        .counters
+        .connects
+        < 3
+    {
+        assert!(Instant::now() < deadline, "clients not accepted");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut expected = Vec::new();
+    for i in 0..200 {
+        let msg = format!("datagram {i}\n");
+        sender
+            .send_to(msg.as_bytes(), route.listen_addrs()[0])
+            .unwrap();
+        expected.extend_from_slice(msg.as_bytes());
+    }
+    for r in &mut readers {
+        r.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut got = vec![0u8; expected.len()];
+        r.read_exact(&mut got).unwrap();
+        assert_eq!(got, expected);
+    }
+    route.stop();
+}
+
+#[test]
+fn a_lost_tcp_connection_is_made_again() {
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = server.local_addr().unwrap();
+    let sink = udp_sink();
+    let spec = RouteSpec {
+        tcp_connects: vec![TcpConnectSpec {
+            host: "127.0.0.1".into(),
+            port: addr.port(),
+            addr,
+            tls: None,
+            framing: framing(1472),
+            backoff_min: Duration::from_millis(20),
+            backoff_max: Duration::from_millis(200),
+        }],
+        udp_destinations: vec![destination(&sink)],
+        ..Default::default()
+    };
+    let mut route = Route::start(&spec, Reporter::silent()).unwrap();
+    for round in 0..2 {
+        let (mut conn, _) = server.accept().unwrap();
+        conn.write_all(format!("round {round}\n").as_bytes())
+            .unwrap();
+        let got = receive_until(&sink, 8);
+        assert_eq!(got.concat(), format!("round {round}\n").into_bytes());
+        drop(conn);
+    }
+    route.stop();
+    let stats = route.stats();
+    let c = &stats
+        .iter()
+        .find(|e| e.kind == "tcp-connection")
+        .unwrap()
+        .counters;
+    assert_eq!(c.connects, 2);
+    assert!(c.disconnects >= 1);
+}
