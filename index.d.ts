@@ -99,7 +99,7 @@ export interface OutputOptions {
 export declare function resolveInterface(spec: string): number
 
 export interface RouteEvent {
-  /** "log" or "finished". */
+  /** "log", or "finished" (message: "complete", "stopped" or "failed"). */
   kind: string
   /** For logs: "info", "warn" or "error". */
   level?: string
@@ -130,6 +130,8 @@ export interface TcpConnectOptions {
   port: number
   /** The address resolved at start. */
   address: string
+  /** The `%scope` of an IPv6 link-local address. */
+  interface?: string
   tls?: TlsOptions
   framing: FramingOptions
   backoffMinMs?: number
@@ -138,12 +140,14 @@ export interface TcpConnectOptions {
 
 export interface TcpListenOptions {
   address: string
+  interface?: string
   framing: FramingOptions
   maxClients?: number
 }
 
 export interface TcpOutputOptions {
   address: string
+  interface?: string
   maxClients?: number
   clientQueueBytes?: number
 }

@@ -225,3 +225,25 @@ test('a client leaving is cleaned up at once, and the next ones work', async (t)
   b.socket.destroy()
   await rp.close()
 })
+
+test('closing a reverse proxy right after the last input still delivers it to TCP clients', async (t) => {
+  const g = group()
+  const dir = tempDir()
+  const data = makeText(3_000_000, 38)
+  const rp = await createReverseProxy({ udpListenAddrs: ['127.0.0.1:0'], tcpOutputAddrs: ['127.0.0.1:0'], multicastAddr: g.addr, multicastInterface: g.iface })
+  const reader = tcpReader(rp.addresses.tcpOutput[0])
+  await reader.connected
+  await waitFor(() => rp.stats().endpoints.find((e) => e.kind === 'tcp-output').connects === 1, 5000, 'the reader')
+  const client = await createClient({ path: writeTemp(dir, 'in.txt', data), serverAddrs: rp.addresses.listen, rate: 0 })
+  t.is(await client.finished, 'complete')
+  await client.close()
+  const stats = await rp.close()
+  await reader.ended
+  const listener = stats.endpoints.find((e) => e.kind === 'udp-listener' && !e.name.startsWith('239.'))
+  const out = stats.endpoints.find((e) => e.kind === 'tcp-output')
+  // Everything the input counted went through the group and out to the reader.
+  t.is(out.bytesIn, listener.bytesIn)
+  t.is(out.bytesOut, out.bytesIn)
+  t.is(out.bytesDropped, 0)
+  t.true(reader.data().equals(data.subarray(0, listener.bytesIn)))
+})

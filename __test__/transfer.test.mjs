@@ -134,3 +134,19 @@ test('a server stopped by SIGINT right after a burst has written everything it r
   t.is(readFile(out).length, received)
   t.true(readFile(out).equals(data.subarray(0, received)))
 })
+
+test('a server whose stdout nobody reads still stops on SIGTERM, and says what it lost', async (t) => {
+  const dir = tempDir()
+  const data = makeText(4_000_000, 9)
+  const srv = runProgram('server', ['--path', '-', '--listen-addr', '127.0.0.1:0'], { listeners: 1 })
+  // Nobody reads the pipe: it fills and every further write would wait forever.
+  srv.child.stdout.pause()
+  const addrs = await srv.listening
+  t.is((await send(data, dir, addrs)).code, 0)
+  const started = Date.now()
+  srv.child.kill('SIGTERM')
+  const r = await srv.exited
+  t.is(r.code, 0)
+  t.true(Date.now() - started < 15_000, `stopping took ${Date.now() - started} ms`)
+  t.regex(r.stderr, /warn: some data was lost: .*writeErrors [1-9]/)
+})

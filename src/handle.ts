@@ -66,19 +66,25 @@ function total(endpoints: EndpointStats[]): Totals {
   }
 }
 
+/**
+ * How a client's input ended: `complete` (read to its end and sent), `stopped` (closed
+ * before the end) or `failed` (a read failed; the error was logged).
+ */
+export type InputOutcome = 'complete' | 'stopped' | 'failed'
+
 export interface HandleEvents {
   log: [LogEntry]
-  /** Every finite input (file, stdin) was read to its end and sent. */
-  finished: []
+  /** Every finite input (file, stdin, device) ended. */
+  finished: [InputOutcome]
 }
 
 export class Handle extends EventEmitter<HandleEvents> {
   readonly addresses: Addresses
-  /** Resolves when every finite input has been read and sent (clients); never otherwise. */
-  readonly finished: Promise<void>
+  /** Resolves when every finite input has ended (clients), with how; never otherwise. */
+  readonly finished: Promise<InputOutcome>
   private readonly routes: NativeRoute[] = []
   private closing?: Promise<Stats>
-  private markFinished!: () => void
+  private markFinished!: (outcome: InputOutcome) => void
   private pendingFinishes = 0
 
   /** @internal */
@@ -119,8 +125,9 @@ export class Handle extends EventEmitter<HandleEvents> {
     if (event.kind === 'finished') {
       this.pendingFinishes--
       if (this.pendingFinishes === 0) {
-        this.markFinished()
-        this.emit('finished')
+        const outcome = (event.message ?? 'complete') as InputOutcome
+        this.markFinished(outcome)
+        this.emit('finished', outcome)
       }
       return
     }

@@ -46,7 +46,7 @@ export async function startReverseProxy(o: ReverseProxyOptions, labels?: Labels)
   }
   const tee = optionalBoolean(o.tee, L('tee')) ?? false
   const maxClients = optionalInteger(o.maxTcpClients, L('maxTcpClients'), 1, 1_000_000) ?? 1024
-  const clientQueueBytes = optionalInteger(o.tcpClientQueue, L('tcpClientQueue'), 65_536, 2 ** 32 - 1)
+  const clientQueueBytes = optionalInteger(o.tcpClientQueue, L('tcpClientQueue'), 1_048_576, 2 ** 32 - 1)
   const framing = optionalChoice(o.framing, L('framing'), FRAMINGS) ?? 'packed'
   const lingerMs = optionalInteger(o.lingerMs, L('lingerMs'), 0, 60_000)
   const common = checkCommon(o, labels)
@@ -75,7 +75,7 @@ export async function startReverseProxy(o: ReverseProxyOptions, labels?: Labels)
         {
           udpListeners: [listenOptions(group, common)],
           udpDestinations: udpOutputs.map((d) => destinationOptions(d, common)),
-          tcpOutputs: tcpOutputs.map((t) => ({ address: t.address, maxClients, clientQueueBytes })),
+          tcpOutputs: tcpOutputs.map((t) => ({ address: t.address, interface: t.interface, maxClients, clientQueueBytes })),
           sendBuffer: common.sendBuffer,
         },
         false,
@@ -86,7 +86,7 @@ export async function startReverseProxy(o: ReverseProxyOptions, labels?: Labels)
       handle.startRoute(
         {
           udpListeners: udpListeners.map((l) => listenOptions(l, common)),
-          tcpListeners: tcpListeners.map((t) => ({ address: t.address, framing: framingOptions, maxClients })),
+          tcpListeners: tcpListeners.map((t) => ({ address: t.address, interface: t.interface, framing: framingOptions, maxClients })),
           udpDestinations: [destinationOptions(group, common)],
           tee: tee ? { path: '-' } : undefined,
           sendBuffer: common.sendBuffer,

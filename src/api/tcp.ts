@@ -57,6 +57,7 @@ export async function tcpConnects(
         host,
         port: endpoint.port,
         address: endpoint.address,
+        interface: endpoint.interface,
         tls: tls ? { serverName: host, caFile: ca, certFile: cert, keyFile: key, insecure } : undefined,
         framing: framing,
       }

@@ -82,8 +82,12 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
   if (a.group) log({ level: 'info', message: `multicast group ${a.group}` })
 
   let stopping = false
-  const stop = async (reason: string) => {
-    if (stopping) return
+  const stop = async (reason: string, code = 0) => {
+    if (stopping) {
+      // A second signal while stopping (say, a stuck stdout): leave now.
+      if (reason.startsWith('SIG')) process.exit(EXIT_RUNTIME)
+      return
+    }
     stopping = true
     if (verbose) log({ level: 'info', message: `stopping (${reason})` })
     const stats = await handle.close()
@@ -92,12 +96,13 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
     if (lost > 0 && !quiet) {
       log({ level: 'warn', message: `some data was lost: kernelDrops ${stats.totals.kernelDrops}, queueDrops ${stats.totals.queueDrops}, truncated ${stats.totals.truncated}, sendErrors ${stats.totals.sendErrors}, writeErrors ${stats.totals.writeErrors}` })
     }
-    process.exit(0)
+    process.exit(code)
   }
   process.on('SIGINT', () => void stop('SIGINT'))
   process.on('SIGTERM', () => void stop('SIGTERM'))
   if (program.finite) {
-    await handle.finished
-    await stop('input ended')
+    const outcome = await handle.finished
+    // A failed read was already reported on stderr; the exit code says it too.
+    await stop(`input ${outcome}`, outcome === 'failed' ? EXIT_RUNTIME : 0)
   }
 }

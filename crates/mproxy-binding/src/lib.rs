@@ -100,6 +100,8 @@ pub struct TcpConnectOptions {
     pub port: u32,
     /// The address resolved at start.
     pub address: String,
+    /// The `%scope` of an IPv6 link-local address.
+    pub interface: Option<String>,
     pub tls: Option<TlsOptions>,
     pub framing: FramingOptions,
     pub backoff_min_ms: Option<u32>,
@@ -109,6 +111,7 @@ pub struct TcpConnectOptions {
 #[napi(object)]
 pub struct TcpListenOptions {
     pub address: String,
+    pub interface: Option<String>,
     pub framing: FramingOptions,
     pub max_clients: Option<u32>,
 }
@@ -116,6 +119,7 @@ pub struct TcpListenOptions {
 #[napi(object)]
 pub struct TcpOutputOptions {
     pub address: String,
+    pub interface: Option<String>,
     pub max_clients: Option<u32>,
     pub client_queue_bytes: Option<u32>,
 }
@@ -135,7 +139,7 @@ pub struct RouteOptions {
 
 #[napi(object)]
 pub struct RouteEvent {
-    /// "log" or "finished".
+    /// "log", or "finished" (message: "complete", "stopped" or "failed").
     pub kind: String,
     /// For logs: "info", "warn" or "error".
     pub level: Option<String>,
@@ -204,6 +208,11 @@ fn framing_spec(f: &FramingOptions) -> Result<FramingSpec> {
 }
 
 #[cfg(unix)]
+fn scoped(text: &str, interface: &Option<String>, what: &str) -> Result<SocketAddr> {
+    mproxy_core::socket::with_scope(parse_addr(text, what)?, interface).map_err(to_js)
+}
+
+#[cfg(unix)]
 fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
     use mproxy_core::sink::tcp_output::{
         TcpOutputSpec, DEFAULT_CLIENT_QUEUE_BYTES, DEFAULT_MAX_CLIENTS,
@@ -216,7 +225,7 @@ fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
             host: c.host.clone(),
             port: u16::try_from(c.port)
                 .map_err(|_| invalid(format!("port {} is out of range", c.port)))?,
-            addr: parse_addr(&c.address, "TCP address")?,
+            addr: scoped(&c.address, &c.interface, "TCP address")?,
             tls: c.tls.as_ref().map(|t| TlsSpec {
                 server_name: t.server_name.clone(),
                 ca_file: t.ca_file.clone(),
@@ -231,14 +240,14 @@ fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
     }
     for l in o.tcp_listeners.iter().flatten() {
         spec.tcp_listeners.push(TcpListenSpec {
-            addr: parse_addr(&l.address, "TCP listen address")?,
+            addr: scoped(&l.address, &l.interface, "TCP listen address")?,
             framing: framing_spec(&l.framing)?,
             max_clients: l.max_clients.map_or(DEFAULT_MAX_CLIENTS, |m| m as usize),
         });
     }
     for t in o.tcp_outputs.iter().flatten() {
         spec.tcp_outputs.push(TcpOutputSpec {
-            addr: parse_addr(&t.address, "TCP output address")?,
+            addr: scoped(&t.address, &t.interface, "TCP output address")?,
             max_clients: t.max_clients.map_or(DEFAULT_MAX_CLIENTS, |m| m as usize),
             client_queue_bytes: t
                 .client_queue_bytes
@@ -317,10 +326,10 @@ fn reporter_for(callback: EventCallback) -> Reporter {
     let callback = Arc::new(callback);
     Reporter::new(Arc::new(move |event: Event| {
         let payload = match event {
-            Event::Finished => RouteEvent {
+            Event::Finished(outcome) => RouteEvent {
                 kind: "finished".into(),
                 level: None,
-                message: None,
+                message: Some(outcome.as_str().into()),
             },
             Event::Log { level, message } => RouteEvent {
                 kind: "log".into(),

@@ -59,14 +59,16 @@ impl Error {
         Error::new(ErrorKind::InvalidArgument, message)
     }
 
-    /// Wraps an OS error, classifying it by errno so callers can match on the kind.
+    /// Wraps an OS error, classifying it (by the portable `io::ErrorKind`, so Windows'
+    /// socket error codes classify too) so callers can match on the kind.
     pub fn os(context: impl fmt::Display, err: &io::Error) -> Self {
-        let kind = match err.raw_os_error() {
-            Some(libc::EADDRINUSE) => ErrorKind::AddressInUse,
-            Some(libc::EADDRNOTAVAIL) => ErrorKind::AddressNotAvailable,
-            Some(libc::ENETUNREACH) | Some(libc::EHOSTUNREACH) | Some(libc::ENODEV) => {
+        let kind = match err.kind() {
+            io::ErrorKind::AddrInUse => ErrorKind::AddressInUse,
+            io::ErrorKind::AddrNotAvailable => ErrorKind::AddressNotAvailable,
+            io::ErrorKind::NetworkUnreachable | io::ErrorKind::HostUnreachable => {
                 ErrorKind::NoRoute
             }
+            _ if err.raw_os_error() == Some(libc::ENODEV) => ErrorKind::NoRoute,
             _ => ErrorKind::Io,
         };
         Error::new(kind, format!("{context}: {}", describe_os_error(err)))

@@ -11,14 +11,35 @@ pub enum Level {
     Error,
 }
 
+/// How the finite sources (files, stdin, devices) of a route ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    /// Read to the end and delivered.
+    Complete,
+    /// Stopped before the end.
+    Stopped,
+    /// A read (or a late open) failed; the error was reported.
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Complete => "complete",
+            Outcome::Stopped => "stopped",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     Log {
         level: Level,
         message: String,
     },
-    /// Every finite source (file, stdin) reached its end and was delivered to the sinks.
-    Finished,
+    /// Every finite source ended; the outcome is the worst of theirs.
+    Finished(Outcome),
 }
 
 pub type EventFn = Arc<dyn Fn(Event) + Send + Sync>;
@@ -61,7 +82,7 @@ impl Reporter {
         });
     }
 
-    pub fn finished(&self) {
-        (self.callback)(Event::Finished);
+    pub fn finished(&self, outcome: Outcome) {
+        (self.callback)(Event::Finished(outcome));
     }
 }

@@ -94,7 +94,7 @@ impl Route {
             }
             #[cfg(unix)]
             for o in &spec.tcp_outputs {
-                let sink = TcpOutputSink::new(o, &registry, reporter.clone(), waker.clone())?;
+                let sink = TcpOutputSink::new(o, &registry, reporter.clone())?;
                 route.tcp_output_addrs.push(sink.local_addr);
                 sinks.push(Arc::new(sink));
             }

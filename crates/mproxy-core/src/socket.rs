@@ -220,6 +220,23 @@ pub fn bind_listener(spec: &ListenSpec) -> Result<Listener> {
     })
 }
 
+/// Gives an IPv6 link-local address its interface as the scope, as `[fe80::1%eth0]` means.
+pub fn with_scope(addr: SocketAddr, interface: &Option<String>) -> Result<SocketAddr> {
+    match (addr, resolve_interface(interface)?) {
+        (SocketAddr::V6(v6), Some(iface))
+            if is_link_local_v6(v6.ip()) || v6.ip().is_multicast() =>
+        {
+            Ok(SocketAddr::V6(SocketAddrV6::new(
+                *v6.ip(),
+                v6.port(),
+                0,
+                iface.index,
+            )))
+        }
+        (a, _) => Ok(a),
+    }
+}
+
 fn is_link_local_v6(ip: &Ipv6Addr) -> bool {
     (ip.segments()[0] & 0xffc0) == 0xfe80
 }

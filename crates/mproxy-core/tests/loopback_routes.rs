@@ -83,7 +83,10 @@ fn client(
 fn wait_finished(rx: &mpsc::Receiver<Event>) {
     loop {
         match rx.recv_timeout(Duration::from_secs(60)).unwrap() {
-            Event::Finished => return,
+            Event::Finished(outcome) => {
+                assert_eq!(outcome, mproxy_core::event::Outcome::Complete);
+                return;
+            }
             Event::Log { .. } => {}
         }
     }

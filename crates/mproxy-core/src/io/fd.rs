@@ -9,38 +9,30 @@ use std::time::Duration;
 
 use crate::waker::{Interest, Wait, Waker};
 
-/// Writes all of `bytes`, waiting for room when the descriptor is non-blocking and full.
-/// Gives up (with `TimedOut`) once the route is stopping and the reader has taken nothing
-/// for `stall_limit`, so a stuck consumer cannot hold a shutdown forever.
+/// Writes all of `bytes`. Pipes, terminals and sockets are polled for room first, and when
+/// such a descriptor is blocking (as an inherited stdout usually is) at most PIPE_BUF bytes
+/// go per write, which a pipe with room always takes whole: so no write blocks for long,
+/// and once the route is stopping a reader that takes nothing for `stall_limit` makes the
+/// write give up (`TimedOut`) instead of holding the shutdown forever.
 pub fn write_all(
     fd: libc::c_int,
     mut bytes: &[u8],
     waker: &Waker,
     stall_limit: Duration,
 ) -> io::Result<()> {
+    let careful = !is_regular_file(fd);
+    let blocking = careful && !is_nonblocking(fd);
     let mut stalled = Duration::ZERO;
     let slice = Duration::from_millis(100);
     while !bytes.is_empty() {
-        // SAFETY: writes from a valid slice to a descriptor the caller owns.
-        let rc = unsafe { libc::write(fd, bytes.as_ptr() as *const libc::c_void, bytes.len()) };
-        if rc >= 0 {
-            bytes = &bytes[rc as usize..];
-            stalled = Duration::ZERO;
-            continue;
-        }
-        let err = io::Error::last_os_error();
-        match err.kind() {
-            io::ErrorKind::Interrupted => continue,
-            io::ErrorKind::WouldBlock => {
-                let mut fds = [libc::pollfd {
-                    fd,
-                    events: libc::POLLOUT,
-                    revents: 0,
-                }];
-                // SAFETY: one valid pollfd.
-                let ready =
-                    unsafe { libc::poll(fds.as_mut_ptr(), 1, slice.as_millis() as libc::c_int) };
-                if ready == 0 && waker.is_stopped() {
+        if careful {
+            let mut fds = [libc::pollfd {
+                fd,
+                events: libc::POLLOUT,
+                revents: 0,
+            }];
+            if poll_fds(&mut fds, Some(slice))? == 0 {
+                if waker.is_stopped() {
                     stalled += slice;
                     if stalled >= stall_limit {
                         return Err(io::Error::new(
@@ -49,11 +41,51 @@ pub fn write_all(
                         ));
                     }
                 }
+                continue;
+            }
+        }
+        let len = if blocking {
+            bytes.len().min(libc::PIPE_BUF)
+        } else {
+            bytes.len()
+        };
+        // SAFETY: writes from a valid slice to a descriptor the caller owns.
+        let rc = unsafe { libc::write(fd, bytes.as_ptr() as *const libc::c_void, len) };
+        if rc >= 0 {
+            bytes = &bytes[rc as usize..];
+            stalled = Duration::ZERO;
+            continue;
+        }
+        let err = io::Error::last_os_error();
+        match err.kind() {
+            io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock => {
+                if !careful {
+                    let mut fds = [libc::pollfd {
+                        fd,
+                        events: libc::POLLOUT,
+                        revents: 0,
+                    }];
+                    poll_fds(&mut fds, Some(slice))?;
+                }
             }
             _ => return Err(err),
         }
     }
     Ok(())
+}
+
+fn is_regular_file(fd: libc::c_int) -> bool {
+    // SAFETY: fstat fills a zeroed stat structure for a descriptor the caller owns.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::fstat(fd, &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFREG
+    }
+}
+
+fn is_nonblocking(fd: libc::c_int) -> bool {
+    // SAFETY: F_GETFL only reads the descriptor's flags.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    flags >= 0 && flags & libc::O_NONBLOCK != 0
 }
 
 /// One read; waits for data when the descriptor is non-blocking. `Ok(None)` means the route
@@ -87,4 +119,21 @@ pub fn readable_now(fd: libc::c_int) -> bool {
     }];
     // SAFETY: one valid pollfd, zero timeout.
     unsafe { libc::poll(fds.as_mut_ptr(), 1, 0) > 0 }
+}
+
+/// `poll` on the given descriptors alone (no stop signal), retrying on EINTR. Returns the
+/// number of ready descriptors, 0 on timeout.
+pub fn poll_fds(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Result<usize> {
+    let timeout_ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as libc::c_int);
+    loop {
+        // SAFETY: fds is a valid, initialised slice of pollfd structures.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        if rc >= 0 {
+            return Ok(rc as usize);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
 }

@@ -59,23 +59,29 @@ impl Receiver {
         }
         batch.entries.clear();
         let base = batch.buf.as_mut_ptr();
-        for i in 0..RECV_BATCH {
+        for (i, iov) in self.iovs.iter_mut().enumerate() {
             // SAFETY: slot i lies inside batch.buf, which holds RECV_BATCH slots.
-            self.iovs[i] = libc::iovec {
+            *iov = libc::iovec {
                 iov_base: unsafe { base.add(i * SLOT_SIZE) } as *mut libc::c_void,
                 iov_len: SLOT_SIZE,
             };
-            let hdr = &mut self.hdrs[i].msg_hdr;
+        }
+        // Pointers into iovs and control are taken once, after iovs was last written, so
+        // none of them is invalidated by a later mutable borrow.
+        let iovs = self.iovs.as_mut_ptr();
+        let control = self.control.as_mut_ptr();
+        for (i, entry) in self.hdrs.iter_mut().enumerate() {
+            let hdr = &mut entry.msg_hdr;
             hdr.msg_name = std::ptr::null_mut();
             hdr.msg_namelen = 0;
-            hdr.msg_iov = &mut self.iovs[i];
+            // SAFETY: i < RECV_BATCH, the length of iovs and of the control regions.
+            hdr.msg_iov = unsafe { iovs.add(i) };
             hdr.msg_iovlen = 1;
             // SAFETY: control region i lies inside self.control.
-            hdr.msg_control =
-                unsafe { self.control.as_mut_ptr().add(i * CONTROL_SIZE) } as *mut libc::c_void;
+            hdr.msg_control = unsafe { control.add(i * CONTROL_SIZE) } as *mut libc::c_void;
             hdr.msg_controllen = CONTROL_SIZE as _;
             hdr.msg_flags = 0;
-            self.hdrs[i].msg_len = 0;
+            entry.msg_len = 0;
         }
         let n = loop {
             // SAFETY: every header points at live buffers set up above, sized as declared.

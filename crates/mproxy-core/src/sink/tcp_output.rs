@@ -6,22 +6,28 @@
 //! writes with non-blocking sockets under `poll`. Every client has a bounded queue: one
 //! that does not keep up is disconnected (counted, reported once per client), so no client
 //! slows the reader or the others.
+//!
+//! The thread does not stop with the route's stop signal but when the sink is finished,
+//! after every source has delivered its last batch; it then writes what clients still have
+//! queued, for a bounded time, and counts what it could not deliver.
 
 use std::collections::VecDeque;
 use std::io::{self, Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use super::Sink;
 use crate::batch::Batch;
 use crate::error::{describe_os_error, Error, Result};
 use crate::event::Reporter;
+use crate::io::fd::poll_fds;
 use crate::notify::Notify;
 use crate::source::tcp_listen;
 use crate::stats::{Counters, Endpoint, Registry};
-use crate::waker::{Wait, Waker};
 
 #[derive(Debug, Clone)]
 pub struct TcpOutputSpec {
@@ -43,7 +49,14 @@ type Chunk = Arc<Vec<u8>>;
 struct Handoff {
     chunks: Mutex<(Vec<Chunk>, usize)>,
     notify: Notify,
+    /// Set by `finish`: no more batches will come.
+    closing: AtomicBool,
 }
+
+/// How long a stopping output keeps writing what its clients still have queued.
+const FINAL_WRITE_LIMIT: Duration = Duration::from_secs(2);
+/// How long the listener rests after accept failed (out of descriptors, say).
+const ACCEPT_PAUSE: Duration = Duration::from_millis(200);
 
 pub struct TcpOutputSink {
     handoff: Arc<Handoff>,
@@ -53,18 +66,14 @@ pub struct TcpOutputSink {
 }
 
 impl TcpOutputSink {
-    pub fn new(
-        spec: &TcpOutputSpec,
-        registry: &Registry,
-        reporter: Reporter,
-        waker: Waker,
-    ) -> Result<Self> {
+    pub fn new(spec: &TcpOutputSpec, registry: &Registry, reporter: Reporter) -> Result<Self> {
         let listener = tcp_listen::bind(spec.addr)?;
         let local_addr = listener.local_addr().unwrap_or(spec.addr);
         let endpoint = registry.register("tcp-output", local_addr.to_string());
         let handoff = Arc::new(Handoff {
             chunks: Mutex::new((Vec::new(), 0)),
             notify: Notify::new()?,
+            closing: AtomicBool::new(false),
         });
         let thread = {
             let (handoff, endpoint, spec) = (handoff.clone(), endpoint.clone(), spec.clone());
@@ -77,9 +86,10 @@ impl TcpOutputSink {
                         handoff,
                         endpoint,
                         reporter,
-                        waker,
                         clients: Vec::new(),
                         refusing: false,
+                        accept_failing: false,
+                        accept_paused_until: None,
                     }
                     .run()
                 })
@@ -119,7 +129,8 @@ impl Sink for TcpOutputSink {
     }
 
     fn finish(&self) {
-        // The route's stop signal already woke the thread; it writes what it can and exits.
+        self.handoff.closing.store(true, Ordering::SeqCst);
+        self.handoff.notify.signal();
         let handle = self.thread.lock().ok().and_then(|mut t| t.take());
         if let Some(h) = handle {
             let _ = h.join();
@@ -142,9 +153,10 @@ struct Output {
     handoff: Arc<Handoff>,
     endpoint: Arc<Endpoint>,
     reporter: Reporter,
-    waker: Waker,
     clients: Vec<Client>,
     refusing: bool,
+    accept_failing: bool,
+    accept_paused_until: Option<Instant>,
 }
 
 enum Flow {
@@ -155,10 +167,12 @@ enum Flow {
 impl Output {
     fn run(&mut self) {
         loop {
+            let now = Instant::now();
+            let listening = self.accept_paused_until.is_none_or(|t| t <= now);
             let mut fds: Vec<libc::pollfd> = Vec::with_capacity(self.clients.len() + 2);
             fds.push(libc::pollfd {
                 fd: self.listener.as_raw_fd(),
-                events: libc::POLLIN,
+                events: if listening { libc::POLLIN } else { 0 },
                 revents: 0,
             });
             fds.push(libc::pollfd {
@@ -178,19 +192,28 @@ impl Output {
                     revents: 0,
                 });
             }
-            if self.waker.poll(&mut fds, None) == Wait::Stopped {
+            let timeout = self
+                .accept_paused_until
+                .map(|t| t.saturating_duration_since(now));
+            if poll_fds(&mut fds, timeout).is_err() {
                 break;
             }
             if fds[1].revents != 0 {
                 self.handoff.notify.drain();
+                if self.handoff.closing.load(Ordering::SeqCst) {
+                    break;
+                }
                 self.distribute();
             }
             let mut closed: Vec<(usize, Option<String>)> = Vec::new();
             for (i, client) in self.clients.iter_mut().enumerate() {
                 let revents = fds.get(i + 2).map_or(0, |f| f.revents);
                 let mut flow = Flow::Open;
-                if revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+                if revents & libc::POLLIN != 0 {
                     flow = drain_input(client);
+                }
+                if revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+                    flow = Flow::Closed(None);
                 }
                 if matches!(flow, Flow::Open) && !client.queue.is_empty() {
                     flow = write_queue(client, &self.endpoint.counters);
@@ -201,22 +224,77 @@ impl Output {
             }
             for (i, why) in closed.into_iter().rev() {
                 let client = self.clients.swap_remove(i);
+                self.count_undelivered(&client);
                 Counters::add(&self.endpoint.counters.disconnects, 1);
-                if let Some(why) = why {
-                    self.reporter.info(format!(
-                        "{}: TCP client {} left ({why})",
-                        self.endpoint.name, client.peer
-                    ));
-                }
+                let why = why.map(|w| format!(" ({w})")).unwrap_or_default();
+                self.reporter.info(format!(
+                    "{}: TCP client {} left{why}",
+                    self.endpoint.name, client.peer
+                ));
             }
-            if fds[0].revents != 0 {
+            if listening && fds[0].revents != 0 {
                 self.accept_all();
+            } else if !listening
+                && self
+                    .accept_paused_until
+                    .is_some_and(|t| t <= Instant::now())
+            {
+                self.accept_paused_until = None;
             }
         }
-        // Stopping: hand what is already queued to clients that can take it now.
+        self.write_remaining();
+    }
+
+    /// Stopping: everything that was delivered goes to the clients that can take it within
+    /// the limit; what they cannot take is counted as dropped.
+    fn write_remaining(&mut self) {
         self.distribute();
-        for client in &mut self.clients {
-            let _ = write_queue(client, &self.endpoint.counters);
+        let deadline = Instant::now() + FINAL_WRITE_LIMIT;
+        loop {
+            self.clients.retain(|c| !c.queue.is_empty());
+            let now = Instant::now();
+            if self.clients.is_empty() || now >= deadline {
+                break;
+            }
+            let mut fds: Vec<libc::pollfd> = self
+                .clients
+                .iter()
+                .map(|c| libc::pollfd {
+                    fd: c.stream.as_raw_fd(),
+                    events: libc::POLLOUT,
+                    revents: 0,
+                })
+                .collect();
+            if poll_fds(&mut fds, Some(deadline - now)).is_err() {
+                break;
+            }
+            let mut failed: Vec<usize> = Vec::new();
+            for (i, client) in self.clients.iter_mut().enumerate() {
+                let revents = fds[i].revents;
+                let broken = revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0;
+                if broken
+                    || (revents != 0
+                        && matches!(
+                            write_queue(client, &self.endpoint.counters),
+                            Flow::Closed(_)
+                        ))
+                {
+                    failed.push(i);
+                }
+            }
+            for i in failed.into_iter().rev() {
+                let client = self.clients.swap_remove(i);
+                self.count_undelivered(&client);
+            }
+        }
+        for client in std::mem::take(&mut self.clients) {
+            self.count_undelivered(&client);
+        }
+    }
+
+    fn count_undelivered(&self, client: &Client) {
+        if client.queued > 0 {
+            Counters::add(&self.endpoint.counters.bytes_dropped, client.queued as u64);
         }
     }
 
@@ -238,12 +316,15 @@ impl Output {
                 client.queued += chunk.len();
                 client.queue.push_back(chunk.clone());
             }
+            // Judge a client by what it cannot take now, not by how much arrived at once.
+            let _ = write_queue(client, &self.endpoint.counters);
             if client.queued > limit {
                 evicted.push(i);
             }
         }
         for i in evicted.into_iter().rev() {
             let client = self.clients.swap_remove(i);
+            self.count_undelivered(&client);
             Counters::add(&self.endpoint.counters.evicted, 1);
             Counters::add(&self.endpoint.counters.disconnects, 1);
             self.reporter.warn(format!(
@@ -274,6 +355,10 @@ impl Output {
                     }
                     let _ = stream.set_nodelay(true);
                     Counters::add(&self.endpoint.counters.connects, 1);
+                    self.reporter.info(format!(
+                        "{}: TCP client {peer} connected",
+                        self.endpoint.name
+                    ));
                     self.clients.push(Client {
                         stream,
                         peer,
@@ -281,15 +366,26 @@ impl Output {
                         written: 0,
                         queued: 0,
                     });
+                    self.accept_failing = false;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) => {}
                 Err(e) => {
-                    self.reporter.warn(format!(
-                        "{}: accept failed: {}",
-                        self.endpoint.name,
-                        describe_os_error(&e)
-                    ));
+                    // Out of descriptors or memory: the connection stays pending, so rest the
+                    // listener instead of spinning on it, and say so once.
+                    if !self.accept_failing {
+                        self.accept_failing = true;
+                        self.reporter.warn(format!(
+                            "{}: accept failed: {}",
+                            self.endpoint.name,
+                            describe_os_error(&e)
+                        ));
+                    }
+                    self.accept_paused_until = Some(Instant::now() + ACCEPT_PAUSE);
                     return;
                 }
             }
@@ -297,8 +393,10 @@ impl Output {
     }
 }
 
-/// Clients are not expected to send; what they do send is read and dropped, and an end of
-/// their stream means they left.
+/// Clients are not expected to send; what they do send is read and dropped. The end of
+/// their stream means they left: a peer that closed and one that only shut down its sending
+/// side look the same here, and cleaning up at once matters more (a listener that must not
+/// send should keep its side open, as `nc -d` or `ncat --recv-only` do).
 fn drain_input(client: &mut Client) -> Flow {
     let mut scratch = [0u8; 4096];
     loop {

@@ -168,6 +168,9 @@ fn write_loop(
 ) {
     let c = &endpoint.counters;
     let mut failing = false;
+    // Set when, during a stop, the reader stopped taking data: the rest is dropped (and
+    // counted) at once instead of waiting for it chunk by chunk.
+    let mut abandoned = false;
     loop {
         let chunk = {
             let Ok(mut state) = queue.state.lock() else {
@@ -188,6 +191,10 @@ fn write_loop(
                 };
             }
         };
+        if abandoned {
+            Counters::add(&c.bytes_dropped, chunk.len() as u64);
+            continue;
+        }
         match write_chunk(&mut output, &chunk, &waker) {
             Ok(()) => {
                 c.bytes_out.fetch_add(chunk.len() as u64, Ordering::Relaxed);
@@ -199,6 +206,7 @@ fn write_loop(
             Err(e) => {
                 Counters::add(&c.write_errors, 1);
                 Counters::add(&c.bytes_dropped, chunk.len() as u64);
+                abandoned = e.kind() == std::io::ErrorKind::TimedOut && waker.is_stopped();
                 if !failing {
                     failing = true;
                     reporter.error(format!(

@@ -12,15 +12,16 @@ pub mod tcp_listen;
 pub mod udp;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use crate::event::Reporter;
+use crate::event::{Outcome, Reporter};
 
 /// Counts the finite sources (files, stdin) still running; the last one to end tells the
 /// owner that the route's input is complete.
 #[derive(Clone)]
 pub struct FiniteSources {
     remaining: Arc<AtomicUsize>,
+    worst: Arc<Mutex<Outcome>>,
     reporter: Reporter,
 }
 
@@ -28,13 +29,21 @@ impl FiniteSources {
     pub fn new(count: usize, reporter: Reporter) -> Self {
         FiniteSources {
             remaining: Arc::new(AtomicUsize::new(count)),
+            worst: Arc::new(Mutex::new(Outcome::Complete)),
             reporter,
         }
     }
 
-    pub fn one_ended(&self) {
+    pub fn one_ended(&self, outcome: Outcome) {
+        let worst = match self.worst.lock() {
+            Ok(mut w) => {
+                *w = (*w).max(outcome);
+                *w
+            }
+            Err(_) => Outcome::Failed,
+        };
         if self.remaining.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.reporter.finished();
+            self.reporter.finished(worst);
         }
     }
 }

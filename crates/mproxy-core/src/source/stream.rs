@@ -10,11 +10,13 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::error::{describe_os_error, Error, Result};
-use crate::event::Reporter;
+use crate::event::{Outcome, Reporter};
 use crate::framing::Framing;
 use crate::sink::Fanout;
 #[cfg(unix)]
 use crate::source::fd_input::FdInput;
+#[cfg(unix)]
+use crate::source::framed::Read;
 use crate::source::framed::{Framed, FramingSpec, READ_SIZE};
 use crate::source::FiniteSources;
 use crate::stats::{Endpoint, Registry};
@@ -78,8 +80,8 @@ pub fn start(
                 waker,
                 regular,
             };
-            reader.run(input);
-            finite.one_ended();
+            let outcome = reader.run(input);
+            finite.one_ended(outcome);
         })
         .map_err(|e| Error::os("cannot start an input thread", &e))?;
     Ok(StreamSource { thread, fifo_path })
@@ -103,8 +105,63 @@ fn open(path: &str) -> Result<(Input, bool)> {
             return Ok((Input::Fifo(path.to_string()), false));
         }
     }
-    let file = std::fs::File::open(path).map_err(|e| Error::file(path, &e))?;
+    let file = open_read(path).map_err(|e| Error::file(path, &e))?;
     Ok((Input::Opened(file), meta.is_file()))
+}
+
+/// Opens for reading without making a terminal device our controlling terminal (a service
+/// started without one would otherwise get SIGHUP when the device is unplugged).
+fn open_read(path: &str) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOCTTY);
+    }
+    options.open(path)
+}
+
+/// A terminal device (a serial receiver) put in raw mode while it is read, so the line
+/// discipline passes bytes through unchanged: no CR-to-NL translation, no XON/XOFF, no
+/// echo back to the device. The port's speed is kept; the old settings come back on drop.
+#[cfg(unix)]
+struct RawTerminal {
+    fd: libc::c_int,
+    saved: libc::termios,
+}
+
+#[cfg(unix)]
+impl RawTerminal {
+    fn enter(fd: libc::c_int) -> Option<RawTerminal> {
+        // SAFETY: isatty/tcgetattr/tcsetattr on a descriptor we own, with termios values
+        // that tcgetattr initialised.
+        unsafe {
+            if libc::isatty(fd) != 1 {
+                return None;
+            }
+            let mut saved: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(fd, &mut saved) != 0 {
+                return None;
+            }
+            let mut raw = saved;
+            libc::cfmakeraw(&mut raw);
+            raw.c_cc[libc::VMIN] = 1;
+            raw.c_cc[libc::VTIME] = 0;
+            if libc::tcsetattr(fd, libc::TCSANOW, &raw) != 0 {
+                return None;
+            }
+            Some(RawTerminal { fd, saved })
+        }
+    }
+}
+
+#[cfg(unix)]
+impl Drop for RawTerminal {
+    fn drop(&mut self) {
+        // SAFETY: restores settings read from this same descriptor.
+        unsafe { libc::tcsetattr(self.fd, libc::TCSANOW, &self.saved) };
+    }
 }
 
 /// Releases a source blocked opening a FIFO that has no writer.
@@ -131,20 +188,25 @@ struct Reader {
 }
 
 impl Reader {
-    fn run(&mut self, input: Input) {
+    fn run(&mut self, input: Input) -> Outcome {
         let file = match input {
             Input::Stdin => None,
             Input::Opened(f) => Some(f),
-            Input::Fifo(path) => match std::fs::File::open(&path) {
+            Input::Fifo(path) => match open_read(&path) {
                 Ok(f) if !self.waker.is_stopped() => Some(f),
-                Ok(_) => return,
+                Ok(_) => return Outcome::Stopped,
                 Err(e) => {
                     self.reporter
                         .error(format!("cannot open {path}: {}", describe_os_error(&e)));
-                    return;
+                    return Outcome::Failed;
                 }
             },
         };
+        // Only devices named by --path; a terminal on stdin is a person typing.
+        #[cfg(unix)]
+        let _raw = file
+            .as_ref()
+            .and_then(|f| RawTerminal::enter(std::os::fd::AsRawFd::as_raw_fd(f)));
         let framing = FramingSpec {
             framing: self.spec.framing,
             max_datagram: self.spec.max_datagram,
@@ -158,12 +220,16 @@ impl Reader {
             self.waker.clone(),
         );
         let mut buf = vec![0u8; READ_SIZE];
-        if let Err(e) = self.read_all(file, &mut framed, &mut buf) {
-            self.reporter.error(format!(
-                "reading {} failed: {}",
-                self.endpoint.name,
-                describe_os_error(&e)
-            ));
+        match self.read_all(file, &mut framed, &mut buf) {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                self.reporter.error(format!(
+                    "reading {} failed: {}",
+                    self.endpoint.name,
+                    describe_os_error(&e)
+                ));
+                Outcome::Failed
+            }
         }
     }
 
@@ -173,7 +239,7 @@ impl Reader {
         file: Option<std::fs::File>,
         framed: &mut Framed,
         buf: &mut [u8],
-    ) -> std::io::Result<()> {
+    ) -> std::io::Result<Outcome> {
         use std::os::fd::AsRawFd;
         let fd = file.as_ref().map_or(0, |f| f.as_raw_fd());
         let mut input = FdInput {
@@ -181,7 +247,10 @@ impl Reader {
             regular: self.regular,
             waker: self.waker.clone(),
         };
-        framed.pump(&mut input, buf).map(|_| ())
+        Ok(match framed.pump(&mut input, buf)? {
+            Read::Stopped => Outcome::Stopped,
+            _ => Outcome::Complete,
+        })
     }
 
     /// Without poll there is no linger: complete lines go out after every read.
@@ -191,7 +260,7 @@ impl Reader {
         file: Option<std::fs::File>,
         framed: &mut Framed,
         buf: &mut [u8],
-    ) -> std::io::Result<()> {
+    ) -> std::io::Result<Outcome> {
         use std::io::Read;
         let mut stdin = std::io::stdin();
         let mut file = file;
@@ -206,6 +275,10 @@ impl Reader {
             framed.take(&buf[..n], true);
         }
         framed.flush();
-        Ok(())
+        Ok(if self.waker.is_stopped() {
+            Outcome::Stopped
+        } else {
+            Outcome::Complete
+        })
     }
 }

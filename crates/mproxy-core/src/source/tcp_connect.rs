@@ -81,6 +81,19 @@ fn seed() -> u64 {
     nanos | 1
 }
 
+/// Why a connection attempt did not produce a stream.
+enum Failure {
+    /// The route is stopping: nothing to report.
+    Stopped,
+    Reason(String),
+}
+
+impl From<String> for Failure {
+    fn from(reason: String) -> Self {
+        Failure::Reason(reason)
+    }
+}
+
 struct Connector {
     spec: TcpConnectSpec,
     tls: Option<TlsClient>,
@@ -125,7 +138,8 @@ impl Connector {
                         self.name
                     ));
                 }
-                Err(reason) => {
+                Err(Failure::Stopped) => break,
+                Err(Failure::Reason(reason)) => {
                     if self.failing.as_deref() != Some(reason.as_str()) {
                         self.reporter.warn(format!(
                             "cannot connect to {}: {reason}; retrying every {:.1} s to {} s",
@@ -154,21 +168,42 @@ impl Connector {
         d.mul_f64(factor)
     }
 
-    fn resolve(&self) -> SocketAddr {
-        (self.spec.host.as_str(), self.spec.port)
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut addrs| addrs.next())
-            .unwrap_or(self.spec.addr)
+    /// Every address to try, in the resolver's order. An IP literal is used as given (with
+    /// its interface scope); a name is resolved again, falling back to the start's answer.
+    fn candidates(&self) -> Vec<SocketAddr> {
+        if self.spec.host.parse::<std::net::IpAddr>().is_ok() {
+            return vec![self.spec.addr];
+        }
+        match (self.spec.host.as_str(), self.spec.port).to_socket_addrs() {
+            Ok(addrs) => {
+                let all: Vec<SocketAddr> = addrs.collect();
+                if all.is_empty() {
+                    vec![self.spec.addr]
+                } else {
+                    all
+                }
+            }
+            Err(_) => vec![self.spec.addr],
+        }
     }
 
-    fn connect(&mut self) -> std::result::Result<Transport, String> {
-        let addr = self.resolve();
+    fn connect(&mut self) -> std::result::Result<Transport, Failure> {
+        let mut last = String::from("no address to connect to");
+        for addr in self.candidates() {
+            match self.connect_to(addr) {
+                Ok(stream) => return self.secure(stream),
+                Err(Failure::Stopped) => return Err(Failure::Stopped),
+                Err(Failure::Reason(why)) => last = why,
+            }
+        }
+        Err(Failure::Reason(last))
+    }
+
+    fn connect_to(&self, addr: SocketAddr) -> std::result::Result<TcpStream, Failure> {
+        let fail = |e: io::Error| Failure::Reason(describe_os_error(&e));
         let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
-            .map_err(|e| describe_os_error(&e))?;
-        socket
-            .set_nonblocking(true)
-            .map_err(|e| describe_os_error(&e))?;
+            .map_err(fail)?;
+        socket.set_nonblocking(true).map_err(fail)?;
         // A dead peer (host gone, cable pulled) is noticed within about a minute.
         let keepalive = TcpKeepalive::new()
             .with_time(Duration::from_secs(30))
@@ -187,16 +222,19 @@ impl Connector {
                     .wait(socket.as_raw_fd(), Interest::Write, Some(CONNECT_TIMEOUT))
                 {
                     Wait::Ready => {}
-                    Wait::TimedOut => return Err("connection timed out".into()),
-                    Wait::Stopped => return Err("stopping".into()),
+                    Wait::TimedOut => return Err(Failure::Reason("connection timed out".into())),
+                    Wait::Stopped => return Err(Failure::Stopped),
                 }
                 if let Ok(Some(e)) | Err(e) = socket.take_error() {
-                    return Err(describe_os_error(&e));
+                    return Err(fail(e));
                 }
             }
-            Err(e) => return Err(describe_os_error(&e)),
+            Err(e) => return Err(fail(e)),
         }
-        let stream: TcpStream = socket.into();
+        Ok(socket.into())
+    }
+
+    fn secure(&self, stream: TcpStream) -> std::result::Result<Transport, Failure> {
         match &self.tls {
             None => Ok(Transport::Plain {
                 stream,
@@ -204,16 +242,20 @@ impl Connector {
             }),
             Some(tls) => {
                 let conn = ClientConnection::new(tls.config.clone(), tls.server_name.clone())
-                    .map_err(|e| format!("TLS setup failed: {e}"))?;
+                    .map_err(|e| Failure::Reason(format!("TLS setup failed: {e}")))?;
                 let mut t = Transport::Tls {
                     stream,
                     conn: Box::new(conn),
                     waker: self.waker.clone(),
                     buffered: 0,
                 };
-                t.handshake()
-                    .map_err(|e| format!("TLS handshake failed: {e}"))?;
-                Ok(t)
+                match t.handshake() {
+                    Ok(()) => Ok(t),
+                    Err(Failure::Stopped) => Err(Failure::Stopped),
+                    Err(Failure::Reason(why)) => {
+                        Err(Failure::Reason(format!("TLS handshake failed: {why}")))
+                    }
+                }
             }
         }
     }
@@ -238,7 +280,7 @@ fn tls_io_error(e: rustls::Error) -> io::Error {
 }
 
 impl Transport {
-    fn handshake(&mut self) -> std::result::Result<(), String> {
+    fn handshake(&mut self) -> std::result::Result<(), Failure> {
         let Transport::Tls {
             stream,
             conn,
@@ -249,31 +291,32 @@ impl Transport {
             return Ok(());
         };
         let deadline = Instant::now() + CONNECT_TIMEOUT;
+        let os = |e: io::Error| Failure::Reason(describe_os_error(&e));
         while conn.is_handshaking() {
-            flush_tls(stream, conn, waker).map_err(|e| describe_os_error(&e))?;
+            flush_tls(stream, conn, waker).map_err(os)?;
             if !conn.is_handshaking() {
                 break;
             }
             let left = deadline.saturating_duration_since(Instant::now());
             match waker.wait(stream.as_raw_fd(), Interest::Read, Some(left)) {
                 Wait::Ready => {}
-                Wait::TimedOut => return Err("timed out".into()),
-                Wait::Stopped => return Err("stopping".into()),
+                Wait::TimedOut => return Err(Failure::Reason("timed out".into())),
+                Wait::Stopped => return Err(Failure::Stopped),
             }
             match conn.read_tls(stream) {
-                Ok(0) => return Err("the server closed the connection".into()),
+                Ok(0) => return Err(Failure::Reason("the server closed the connection".into())),
                 Ok(_) => {
                     if let Err(e) = conn.process_new_packets() {
                         // Tell the server why, then give up.
                         let _ = flush_tls(stream, conn, waker);
-                        return Err(tls::describe(&e));
+                        return Err(Failure::Reason(tls::describe(&e)));
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(describe_os_error(&e)),
+                Err(e) => return Err(os(e)),
             }
         }
-        flush_tls(stream, conn, waker).map_err(|e| describe_os_error(&e))
+        flush_tls(stream, conn, waker).map_err(os)
     }
 }
 

@@ -92,6 +92,7 @@ fn serve(
     let mut clients: Vec<Client> = Vec::new();
     let mut buf = vec![0u8; READ_SIZE];
     let mut refusing = false;
+    let mut failing = false;
     let c = &endpoint.counters;
     loop {
         let now = Instant::now();
@@ -124,6 +125,7 @@ fn serve(
                 &reporter,
                 &waker,
                 &mut refusing,
+                &mut failing,
             );
         }
         let now = Instant::now();
@@ -162,12 +164,24 @@ fn serve(
             let mut client = clients.swap_remove(i);
             client.framed.flush();
             Counters::add(&c.disconnects, 1);
+            reporter.info(format!(
+                "{}: TCP client {} left",
+                endpoint.name, client.peer
+            ));
         }
         if refusing && clients.len() < spec.max_clients {
             refusing = false;
         }
     }
+    // What clients sent before the stop is in the kernel: read it (within reason) so it is
+    // delivered, and so closing does not reset connections with unread data.
     for mut client in clients {
+        for _ in 0..64 {
+            match client.stream.read(&mut buf) {
+                Ok(n) if n > 0 => client.framed.take(&buf[..n], false),
+                _ => break,
+            }
+        }
         client.framed.flush();
     }
 }
@@ -182,6 +196,7 @@ fn accept_all(
     reporter: &Reporter,
     waker: &Waker,
     refusing: &mut bool,
+    failing: &mut bool,
 ) {
     let c = &endpoint.counters;
     loop {
@@ -202,6 +217,8 @@ fn accept_all(
                     continue;
                 }
                 Counters::add(&c.connects, 1);
+                *failing = false;
+                reporter.info(format!("{}: TCP client {peer} connected", endpoint.name));
                 let framed = Framed::new(
                     &spec.framing,
                     fanout.clone(),
@@ -216,15 +233,23 @@ fn accept_all(
                 });
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                ) => {}
             Err(e) => {
-                // Out of descriptors and the like: report, and let poll call us again.
-                reporter.warn(format!(
-                    "{}: accept failed: {}",
-                    endpoint.name,
-                    describe_os_error(&e)
-                ));
-                std::thread::sleep(Duration::from_millis(10));
+                // Out of descriptors and the like: the connection stays pending, so rest a
+                // moment instead of spinning, and report the state once.
+                if !*failing {
+                    *failing = true;
+                    reporter.warn(format!(
+                        "{}: accept failed: {}",
+                        endpoint.name,
+                        describe_os_error(&e)
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(50));
                 return;
             }
         }

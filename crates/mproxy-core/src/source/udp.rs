@@ -104,12 +104,15 @@ fn receive_loop(
             }
         }
     }
-    // Whatever the kernel already holds was received: hand it on before exiting.
+    // Whatever the kernel already holds was received: hand it on before exiting. A short
+    // batch means the queue ran empty; the deadline keeps a sender that never pauses from
+    // holding the stop forever.
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
     while let Ok(outcome) = receiver.recv(&socket, &mut batch) {
-        if outcome.datagrams == 0 {
-            break;
-        }
         account(&endpoint, &outcome);
         fanout.deliver(&batch);
+        if outcome.datagrams < crate::io::RECV_BATCH || std::time::Instant::now() >= deadline {
+            break;
+        }
     }
 }
