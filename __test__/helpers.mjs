@@ -60,6 +60,19 @@ export async function waitFor(check, ms = 20_000, what = 'condition') {
   }
 }
 
+/** `promise`, or a rejection with `message` if it has not settled within `ms`. */
+export async function within(promise, ms, message) {
+  let timer
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms)
+  })
+  try {
+    return await Promise.race([promise, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 export async function waitForSize(file, size, ms = 30_000) {
   await waitFor(() => fileSize(file) >= size, ms, `${file} to reach ${size} bytes (has ${fileSize(file)})`)
 }

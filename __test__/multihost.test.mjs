@@ -8,7 +8,7 @@
 import test from 'ava'
 import path from 'node:path'
 import { writeFileSync } from 'node:fs'
-import { fileSize, makeText, readFile, root, sleep, tempDir, waitFor, waitForSize } from './helpers.mjs'
+import { fileSize, makeText, readFile, root, sleep, tempDir, waitFor, waitForSize, within } from './helpers.mjs'
 import { createHosts } from './netns.mjs'
 
 const cli = (name) => path.join(root, 'dist/cli', `${name}.js`)
@@ -47,17 +47,7 @@ function spawnIn(topo, host, cmd, args) {
       return false
     }, ms, `${what} to print ${re} (stderr: ${err})`)
   /** Its end, which must come within `ms`. */
-  const ended = async (ms = 60_000, since = 'its start') => {
-    let timer
-    const late = new Promise((resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not exit within ${ms} ms of ${since} (stderr: ${err})`)), ms)
-    })
-    try {
-      return await Promise.race([exited, late])
-    } finally {
-      clearTimeout(timer)
-    }
-  }
+  const ended = (ms = 60_000, since = 'its start') => within(exited, ms, `${what} did not exit within ${ms} ms of ${since} (stderr: ${err})`)
   return {
     child,
     ended,

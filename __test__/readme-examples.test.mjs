@@ -7,7 +7,7 @@ import test from 'ava'
 import path from 'node:path'
 import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
-import { fileSize, makeText, readFile, root, sleep, tempDir, waitFor, waitForSize } from './helpers.mjs'
+import { fileSize, makeText, readFile, root, sleep, tempDir, waitFor, waitForSize, within } from './helpers.mjs'
 import { createHosts } from './netns.mjs'
 
 /** The commands as the README gives them (the proxy's with its line continuations). */
@@ -150,17 +150,7 @@ function spawnIn(topo, groups, cmd, args, opts) {
     }),
   )
   const what = (cmd === 'sh' ? args[1] : [path.basename(cmd), ...args.map((a) => path.basename(a))].join(' ')).slice(0, 120)
-  const ended = async (ms = 60_000, since = 'its start') => {
-    let timer
-    const late = new Promise((resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not exit within ${ms} ms of ${since} (stderr: ${err})`)), ms)
-    })
-    try {
-      return await Promise.race([exited, late])
-    } finally {
-      clearTimeout(timer)
-    }
-  }
+  const ended = (ms = 60_000, since = 'its start') => within(exited, ms, `${what} did not exit within ${ms} ms of ${since} (stderr: ${err})`)
   const wait = (get, re, count, ms) =>
     waitFor(() => {
       if ((get().match(new RegExp(re.source, 'g')) ?? []).length >= count) return true

@@ -28,6 +28,8 @@ pub mod sink;
 pub mod socket;
 pub mod source;
 pub mod stats;
+#[cfg(unix)]
+pub mod tcp_accept;
 pub mod tls;
 pub mod waker;
 

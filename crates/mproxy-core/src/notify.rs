@@ -15,22 +15,8 @@ pub struct Notify {
 
 impl Notify {
     pub fn new() -> Result<Self> {
-        let mut fds = [0 as libc::c_int; 2];
-        // SAFETY: fds is a valid two-element array for pipe() to fill.
-        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-            return Err(Error::os(
-                "create a wake-up pipe",
-                &std::io::Error::last_os_error(),
-            ));
-        }
-        for fd in fds {
-            // SAFETY: fd was just returned by pipe().
-            unsafe {
-                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-                let flags = libc::fcntl(fd, libc::F_GETFL);
-                libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
-            }
-        }
+        let fds = crate::io::fd::nonblocking_pipe()
+            .map_err(|e| Error::os("create a wake-up pipe", &e))?;
         Ok(Notify {
             read_fd: fds[0],
             write_fd: fds[1],

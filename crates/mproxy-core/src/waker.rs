@@ -43,23 +43,8 @@ impl Waker {
     pub fn new() -> Result<Self> {
         #[cfg(unix)]
         {
-            let mut fds = [0 as libc::c_int; 2];
-            // SAFETY: fds is a valid two-element array for pipe() to fill.
-            let rc = unsafe { libc::pipe(fds.as_mut_ptr()) };
-            if rc != 0 {
-                return Err(Error::os(
-                    "create stop signal",
-                    &std::io::Error::last_os_error(),
-                ));
-            }
-            for fd in fds {
-                // SAFETY: fd was just returned by pipe(); setting flags on it is sound.
-                unsafe {
-                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-                    let flags = libc::fcntl(fd, libc::F_GETFL);
-                    libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
-                }
-            }
+            let fds = crate::io::fd::nonblocking_pipe()
+                .map_err(|e| Error::os("create stop signal", &e))?;
             Ok(Waker {
                 inner: Arc::new(Inner {
                     stopped: AtomicBool::new(false),

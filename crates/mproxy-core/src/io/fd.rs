@@ -137,3 +137,22 @@ pub fn poll_fds(fds: &mut [libc::pollfd], timeout: Option<Duration>) -> io::Resu
         }
     }
 }
+
+/// A pipe whose ends are non-blocking and not inherited by child processes: the stop
+/// signal and the wake-ups are made of these. Returns [read end, write end].
+pub fn nonblocking_pipe() -> io::Result<[libc::c_int; 2]> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: fds is a valid two-element array for pipe() to fill.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    for fd in fds {
+        // SAFETY: fd was just returned by pipe(); setting its flags is sound.
+        unsafe {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+        }
+    }
+    Ok(fds)
+}

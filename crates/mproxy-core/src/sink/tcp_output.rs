@@ -13,7 +13,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,8 +26,8 @@ use crate::error::{describe_os_error, Error, Result};
 use crate::event::Reporter;
 use crate::io::fd::poll_fds;
 use crate::notify::Notify;
-use crate::source::tcp_listen;
 use crate::stats::{Counters, Endpoint, Registry};
+use crate::tcp_accept::{self, Acceptor};
 
 #[derive(Debug, Clone)]
 pub struct TcpOutputSpec {
@@ -55,8 +55,6 @@ struct Handoff {
 
 /// How long a stopping output keeps writing what its clients still have queued.
 const FINAL_WRITE_LIMIT: Duration = Duration::from_secs(2);
-/// How long the listener rests after accept failed (out of descriptors, say).
-const ACCEPT_PAUSE: Duration = Duration::from_millis(200);
 
 pub struct TcpOutputSink {
     handoff: Arc<Handoff>,
@@ -67,7 +65,7 @@ pub struct TcpOutputSink {
 
 impl TcpOutputSink {
     pub fn new(spec: &TcpOutputSpec, registry: &Registry, reporter: Reporter) -> Result<Self> {
-        let listener = tcp_listen::bind(spec.addr)?;
+        let listener = tcp_accept::bind(spec.addr)?;
         let local_addr = listener.local_addr().unwrap_or(spec.addr);
         let endpoint = registry.register("tcp-output", local_addr.to_string());
         let handoff = Arc::new(Handoff {
@@ -81,15 +79,12 @@ impl TcpOutputSink {
                 .name(format!("mproxy-tcp-out {local_addr}"))
                 .spawn(move || {
                     Output {
-                        listener,
+                        acceptor: Acceptor::new(listener, spec.max_clients),
                         spec,
                         handoff,
                         endpoint,
                         reporter,
                         clients: Vec::new(),
-                        refusing: false,
-                        accept_failing: false,
-                        accept_paused_until: None,
                     }
                     .run()
                 })
@@ -148,15 +143,12 @@ struct Client {
 }
 
 struct Output {
-    listener: TcpListener,
+    acceptor: Acceptor,
     spec: TcpOutputSpec,
     handoff: Arc<Handoff>,
     endpoint: Arc<Endpoint>,
     reporter: Reporter,
     clients: Vec<Client>,
-    refusing: bool,
-    accept_failing: bool,
-    accept_paused_until: Option<Instant>,
 }
 
 enum Flow {
@@ -167,14 +159,8 @@ enum Flow {
 impl Output {
     fn run(&mut self) {
         loop {
-            let now = Instant::now();
-            let listening = self.accept_paused_until.is_none_or(|t| t <= now);
             let mut fds: Vec<libc::pollfd> = Vec::with_capacity(self.clients.len() + 2);
-            fds.push(libc::pollfd {
-                fd: self.listener.as_raw_fd(),
-                events: if listening { libc::POLLIN } else { 0 },
-                revents: 0,
-            });
+            fds.push(self.acceptor.pollfd());
             fds.push(libc::pollfd {
                 fd: self.handoff.notify.fd(),
                 events: libc::POLLIN,
@@ -192,10 +178,7 @@ impl Output {
                     revents: 0,
                 });
             }
-            let timeout = self
-                .accept_paused_until
-                .map(|t| t.saturating_duration_since(now));
-            if poll_fds(&mut fds, timeout).is_err() {
+            if poll_fds(&mut fds, self.acceptor.timeout()).is_err() {
                 break;
             }
             if fds[1].revents != 0 {
@@ -232,14 +215,23 @@ impl Output {
                     self.endpoint.name, client.peer
                 ));
             }
-            if listening && fds[0].revents != 0 {
-                self.accept_all();
-            } else if !listening
-                && self
-                    .accept_paused_until
-                    .is_some_and(|t| t <= Instant::now())
-            {
-                self.accept_paused_until = None;
+            if fds[0].revents != 0 {
+                let clients = &mut self.clients;
+                self.acceptor.accept_all(
+                    clients.len(),
+                    &self.endpoint,
+                    &self.reporter,
+                    |stream, peer| {
+                        let _ = stream.set_nodelay(true);
+                        clients.push(Client {
+                            stream,
+                            peer,
+                            queue: VecDeque::new(),
+                            written: 0,
+                            queued: 0,
+                        });
+                    },
+                );
             }
         }
         self.write_remaining();
@@ -331,64 +323,6 @@ impl Output {
                 "{}: disconnected TCP client {}: it fell {} bytes behind (limit {limit})",
                 self.endpoint.name, client.peer, client.queued
             ));
-        }
-    }
-
-    fn accept_all(&mut self) {
-        loop {
-            match self.listener.accept() {
-                Ok((stream, peer)) => {
-                    if self.clients.len() >= self.spec.max_clients {
-                        Counters::add(&self.endpoint.counters.refused, 1);
-                        if !self.refusing {
-                            self.refusing = true;
-                            self.reporter.warn(format!(
-                                "{}: refusing TCP clients beyond the limit of {} (--max-tcp-clients)",
-                                self.endpoint.name, self.spec.max_clients
-                            ));
-                        }
-                        continue;
-                    }
-                    self.refusing = false;
-                    if stream.set_nonblocking(true).is_err() {
-                        continue;
-                    }
-                    let _ = stream.set_nodelay(true);
-                    Counters::add(&self.endpoint.counters.connects, 1);
-                    self.reporter.info(format!(
-                        "{}: TCP client {peer} connected",
-                        self.endpoint.name
-                    ));
-                    self.clients.push(Client {
-                        stream,
-                        peer,
-                        queue: VecDeque::new(),
-                        written: 0,
-                        queued: 0,
-                    });
-                    self.accept_failing = false;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
-                    ) => {}
-                Err(e) => {
-                    // Out of descriptors or memory: the connection stays pending, so rest the
-                    // listener instead of spinning on it, and say so once.
-                    if !self.accept_failing {
-                        self.accept_failing = true;
-                        self.reporter.warn(format!(
-                            "{}: accept failed: {}",
-                            self.endpoint.name,
-                            describe_os_error(&e)
-                        ));
-                    }
-                    self.accept_paused_until = Some(Instant::now() + ACCEPT_PAUSE);
-                    return;
-                }
-            }
         }
     }
 }

@@ -3,17 +3,18 @@
 //! only ever holds one client's bytes and lines from different clients never interleave.
 
 use std::io::{self, Read as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::framed::{Framed, FramingSpec, READ_SIZE};
 use crate::error::{describe_os_error, Error, Result};
 use crate::event::Reporter;
 use crate::sink::Fanout;
 use crate::stats::{Counters, Endpoint, Registry};
+use crate::tcp_accept::{self, Acceptor};
 use crate::waker::{Wait, Waker};
 
 #[derive(Debug, Clone)]
@@ -28,33 +29,6 @@ pub struct TcpListenSource {
     pub thread: JoinHandle<()>,
 }
 
-/// Binds a non-blocking TCP listener, with the address reusable after a restart.
-pub fn bind(addr: SocketAddr) -> Result<TcpListener> {
-    let context = format!("cannot listen on TCP {addr}");
-    let socket = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
-        Some(socket2::Protocol::TCP),
-    )
-    .map_err(|e| Error::os(&context, &e))?;
-    if addr.is_ipv6() {
-        socket
-            .set_only_v6(true)
-            .map_err(|e| Error::os(&context, &e))?;
-    }
-    socket
-        .set_reuse_address(true)
-        .map_err(|e| Error::os(&context, &e))?;
-    socket
-        .bind(&addr.into())
-        .map_err(|e| Error::os(&context, &e))?;
-    socket.listen(1024).map_err(|e| Error::os(&context, &e))?;
-    socket
-        .set_nonblocking(true)
-        .map_err(|e| Error::os(&context, &e))?;
-    Ok(socket.into())
-}
-
 pub fn start(
     spec: &TcpListenSpec,
     fanout: Fanout,
@@ -62,27 +36,28 @@ pub fn start(
     reporter: Reporter,
     waker: Waker,
 ) -> Result<TcpListenSource> {
-    let listener = bind(spec.addr)?;
+    let listener = tcp_accept::bind(spec.addr)?;
     let local_addr = listener.local_addr().unwrap_or(spec.addr);
     let endpoint = registry.register("tcp-listener", local_addr.to_string());
+    let acceptor = Acceptor::new(listener, spec.max_clients);
     let spec = spec.clone();
     let thread = std::thread::Builder::new()
         .name(format!("mproxy-tcp-in {local_addr}"))
-        .spawn(move || serve(listener, spec, endpoint, fanout, reporter, waker))
+        .spawn(move || serve(acceptor, spec, endpoint, fanout, reporter, waker))
         .map_err(|e| Error::os("cannot start a TCP listener thread", &e))?;
     Ok(TcpListenSource { local_addr, thread })
 }
 
 struct Client {
     stream: TcpStream,
-    peer: String,
+    peer: SocketAddr,
     framed: Framed,
     /// When the partial line it holds must go out.
     linger_deadline: Option<Instant>,
 }
 
 fn serve(
-    listener: TcpListener,
+    mut acceptor: Acceptor,
     spec: TcpListenSpec,
     endpoint: Arc<Endpoint>,
     fanout: Fanout,
@@ -91,22 +66,20 @@ fn serve(
 ) {
     let mut clients: Vec<Client> = Vec::new();
     let mut buf = vec![0u8; READ_SIZE];
-    let mut refusing = false;
-    let mut failing = false;
     let c = &endpoint.counters;
     loop {
         let now = Instant::now();
-        let timeout = clients
+        let linger = clients
             .iter()
             .filter_map(|c| c.linger_deadline)
             .min()
             .map(|d| d.saturating_duration_since(now));
+        let timeout = match (linger, acceptor.timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let mut fds: Vec<libc::pollfd> = Vec::with_capacity(clients.len() + 2);
-        fds.push(libc::pollfd {
-            fd: listener.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        });
+        fds.push(acceptor.pollfd());
         fds.extend(clients.iter().map(|c| libc::pollfd {
             fd: c.stream.as_raw_fd(),
             events: libc::POLLIN,
@@ -116,17 +89,20 @@ fn serve(
             break;
         }
         if fds[0].revents != 0 {
-            accept_all(
-                &listener,
-                &spec,
-                &mut clients,
-                &fanout,
-                &endpoint,
-                &reporter,
-                &waker,
-                &mut refusing,
-                &mut failing,
-            );
+            acceptor.accept_all(clients.len(), &endpoint, &reporter, |stream, peer| {
+                let framed = Framed::new(
+                    &spec.framing,
+                    fanout.clone(),
+                    endpoint.clone(),
+                    waker.clone(),
+                );
+                clients.push(Client {
+                    stream,
+                    peer,
+                    framed,
+                    linger_deadline: None,
+                });
+            });
         }
         let now = Instant::now();
         let mut closed: Vec<usize> = Vec::new();
@@ -169,9 +145,6 @@ fn serve(
                 endpoint.name, client.peer
             ));
         }
-        if refusing && clients.len() < spec.max_clients {
-            refusing = false;
-        }
     }
     // What clients sent before the stop is in the kernel: read it (within reason) so it is
     // delivered, and so closing does not reset connections with unread data.
@@ -183,75 +156,5 @@ fn serve(
             }
         }
         client.framed.flush();
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn accept_all(
-    listener: &TcpListener,
-    spec: &TcpListenSpec,
-    clients: &mut Vec<Client>,
-    fanout: &Fanout,
-    endpoint: &Arc<Endpoint>,
-    reporter: &Reporter,
-    waker: &Waker,
-    refusing: &mut bool,
-    failing: &mut bool,
-) {
-    let c = &endpoint.counters;
-    loop {
-        match listener.accept() {
-            Ok((stream, peer)) => {
-                if clients.len() >= spec.max_clients {
-                    Counters::add(&c.refused, 1);
-                    if !*refusing {
-                        *refusing = true;
-                        reporter.warn(format!(
-                            "{}: refusing TCP clients beyond the limit of {}",
-                            endpoint.name, spec.max_clients
-                        ));
-                    }
-                    continue;
-                }
-                if stream.set_nonblocking(true).is_err() {
-                    continue;
-                }
-                Counters::add(&c.connects, 1);
-                *failing = false;
-                reporter.info(format!("{}: TCP client {peer} connected", endpoint.name));
-                let framed = Framed::new(
-                    &spec.framing,
-                    fanout.clone(),
-                    endpoint.clone(),
-                    waker.clone(),
-                );
-                clients.push(Client {
-                    stream,
-                    peer: peer.to_string(),
-                    framed,
-                    linger_deadline: None,
-                });
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
-                ) => {}
-            Err(e) => {
-                // Out of descriptors and the like: the connection stays pending, so rest a
-                // moment instead of spinning, and report the state once.
-                if !*failing {
-                    *failing = true;
-                    reporter.warn(format!(
-                        "{}: accept failed: {}",
-                        endpoint.name,
-                        describe_os_error(&e)
-                    ));
-                }
-                std::thread::sleep(Duration::from_millis(50));
-                return;
-            }
-        }
     }
 }

@@ -1,0 +1,143 @@
+//! Listening for TCP clients, shared by the TCP inputs and the TCP outputs: binding, and
+//! accepting under a client limit. Refusals and accept failures are reported once per
+//! episode, and a failing accept (out of descriptors) rests the listener for a moment
+//! instead of letting `poll` spin on the connection still pending.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use crate::error::{describe_os_error, Error, Result};
+use crate::event::Reporter;
+use crate::stats::{Counters, Endpoint};
+
+const ACCEPT_PAUSE: Duration = Duration::from_millis(200);
+
+/// Binds a non-blocking TCP listener, with the address reusable after a restart.
+pub fn bind(addr: SocketAddr) -> Result<TcpListener> {
+    let context = format!("cannot listen on TCP {addr}");
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )
+    .map_err(|e| Error::os(&context, &e))?;
+    if addr.is_ipv6() {
+        socket
+            .set_only_v6(true)
+            .map_err(|e| Error::os(&context, &e))?;
+    }
+    socket
+        .set_reuse_address(true)
+        .map_err(|e| Error::os(&context, &e))?;
+    socket
+        .bind(&addr.into())
+        .map_err(|e| Error::os(&context, &e))?;
+    socket.listen(1024).map_err(|e| Error::os(&context, &e))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| Error::os(&context, &e))?;
+    Ok(socket.into())
+}
+
+pub struct Acceptor {
+    pub listener: TcpListener,
+    max_clients: usize,
+    refusing: bool,
+    failing: bool,
+    paused_until: Option<Instant>,
+}
+
+impl Acceptor {
+    pub fn new(listener: TcpListener, max_clients: usize) -> Self {
+        Acceptor {
+            listener,
+            max_clients,
+            refusing: false,
+            failing: false,
+            paused_until: None,
+        }
+    }
+
+    /// The entry to poll the listener with (no events while it rests).
+    pub fn pollfd(&mut self) -> libc::pollfd {
+        if self.paused_until.is_some_and(|t| t <= Instant::now()) {
+            self.paused_until = None;
+        }
+        let events = if self.paused_until.is_none() {
+            libc::POLLIN
+        } else {
+            0
+        };
+        libc::pollfd {
+            fd: self.listener.as_raw_fd(),
+            events,
+            revents: 0,
+        }
+    }
+
+    /// How long a poll may sleep before the listener is back from a rest.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.paused_until
+            .map(|t| t.saturating_duration_since(Instant::now()))
+    }
+
+    /// Accepts every pending client while fewer than the limit are `connected`, handing each
+    /// (non-blocking) to `admit`; clients beyond the limit are closed and counted.
+    pub fn accept_all(
+        &mut self,
+        mut connected: usize,
+        endpoint: &Endpoint,
+        reporter: &Reporter,
+        mut admit: impl FnMut(TcpStream, SocketAddr),
+    ) {
+        let c = &endpoint.counters;
+        if connected < self.max_clients {
+            self.refusing = false;
+        }
+        loop {
+            match self.listener.accept() {
+                Ok((stream, peer)) => {
+                    if connected >= self.max_clients {
+                        Counters::add(&c.refused, 1);
+                        if !self.refusing {
+                            self.refusing = true;
+                            reporter.warn(format!(
+                                "{}: refusing TCP clients beyond the limit of {} (--max-tcp-clients)",
+                                endpoint.name, self.max_clients
+                            ));
+                        }
+                        continue;
+                    }
+                    if stream.set_nonblocking(true).is_err() {
+                        continue;
+                    }
+                    self.failing = false;
+                    connected += 1;
+                    Counters::add(&c.connects, 1);
+                    reporter.info(format!("{}: TCP client {peer} connected", endpoint.name));
+                    admit(stream, peer);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) => {}
+                Err(e) => {
+                    if !self.failing {
+                        self.failing = true;
+                        reporter.warn(format!(
+                            "{}: accept failed: {}",
+                            endpoint.name,
+                            describe_os_error(&e)
+                        ));
+                    }
+                    self.paused_until = Some(Instant::now() + ACCEPT_PAUSE);
+                    return;
+                }
+            }
+        }
+    }
+}
