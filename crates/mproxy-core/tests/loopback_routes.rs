@@ -129,3 +129,73 @@ fn a_file_crosses_loopback_byte_for_byte_over_ipv4_and_ipv6() {
         let _ = std::fs::remove_file(&output);
     }
 }
+
+/// Equal-sized datagrams go out as GSO runs and may arrive coalesced (GRO) at a listener;
+/// through a relay and out again, every datagram keeps its own boundary.
+#[test]
+fn datagram_boundaries_survive_gso_and_gro() {
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sink.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let relay_spec = RouteSpec {
+        udp_listeners: vec![ListenSpec {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            interface: None,
+            recv_buffer: DEFAULT_SOCKET_BUFFER,
+        }],
+        udp_destinations: vec![DestinationSpec {
+            addr: sink.local_addr().unwrap(),
+            interface: None,
+            ttl: 1,
+            multicast_loop: true,
+        }],
+        ..Default::default()
+    };
+    let mut relay = Route::start(&relay_spec, Reporter::silent()).unwrap();
+    // 3000 bytes in raw chunks of 100: thirty equal datagrams, a GSO run.
+    let input = temp_path("gso.bin");
+    let data: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&input, &data).unwrap();
+    let (mut client, events) = {
+        let (tx, rx) = mpsc::channel();
+        let tx = std::sync::Mutex::new(tx);
+        let reporter = Reporter::new(Arc::new(move |e| {
+            let _ = tx.lock().unwrap().send(e);
+        }));
+        let spec = RouteSpec {
+            stream_inputs: vec![StreamSpec {
+                path: input.to_string_lossy().into(),
+                framing: Framing::Raw,
+                max_datagram: 100,
+                linger: DEFAULT_LINGER,
+                rate: 0,
+            }],
+            udp_destinations: vec![DestinationSpec {
+                addr: relay.listen_addrs()[0],
+                interface: None,
+                ttl: 1,
+                multicast_loop: true,
+            }],
+            ..Default::default()
+        };
+        (Route::start(&spec, reporter).unwrap(), rx)
+    };
+    wait_finished(&events);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 65536];
+    while got.len() < 30 {
+        let n = sink.recv(&mut buf).unwrap();
+        got.push(buf[..n].to_vec());
+    }
+    client.stop();
+    relay.stop();
+    assert!(
+        got.iter().all(|d| d.len() == 100),
+        "sizes {:?}",
+        got.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    assert_eq!(got.concat(), data);
+    let relayed = relay.stats();
+    let listener = relayed.iter().find(|e| e.kind == "udp-listener").unwrap();
+    assert_eq!(listener.counters.datagrams_in, 30);
+    let _ = std::fs::remove_file(&input);
+}

@@ -46,11 +46,16 @@ impl Receiver {
     }
 }
 
+/// GRO does not exist here; datagrams arrive one by one.
+pub fn enable_gro(_socket: &Socket) {}
+
+/// One `send` per datagram and destination; `_gso` is for the Linux path.
 pub fn send_to_many(
     socket: &Socket,
     batch: &Batch,
     dests: &[Destination],
     connected: bool,
+    _gso: &std::sync::atomic::AtomicBool,
     outcomes: &mut [SendOutcome],
 ) {
     for (k, (_, addr)) in dests.iter().enumerate() {

@@ -28,6 +28,8 @@ struct SenderGroup {
     socket: Socket,
     /// Connected to its only destination: sends skip the per-datagram route lookup.
     connected: bool,
+    /// Whether runs of equal datagrams go out as one GSO send; cleared if the path refuses.
+    gso: AtomicBool,
     dests: Vec<io::Destination>,
     targets: Vec<Target>,
 }
@@ -58,6 +60,7 @@ impl UdpSink {
                     groups.push(SenderGroup {
                         socket: sock,
                         connected: false,
+                        gso: AtomicBool::new(cfg!(target_os = "linux")),
                         dests: Vec::new(),
                         targets: Vec::new(),
                     });
@@ -101,6 +104,7 @@ impl Sink for UdpSink {
                 batch,
                 &group.dests,
                 group.connected,
+                &group.gso,
                 &mut outcomes,
             );
             for ((addr, _), (target, outcome)) in
