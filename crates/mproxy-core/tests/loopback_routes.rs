@@ -130,10 +130,10 @@ fn a_file_crosses_loopback_byte_for_byte_over_ipv4_and_ipv6() {
     }
 }
 
-/// Equal-sized datagrams go out as GSO runs and may arrive coalesced (GRO) at a listener;
-/// through a relay and out again, every datagram keeps its own boundary.
+/// Equal-sized datagrams go out as GSO runs; through a relay and out again (GSO again),
+/// every datagram keeps its own boundary.
 #[test]
-fn datagram_boundaries_survive_gso_and_gro() {
+fn datagram_boundaries_survive_gso() {
     let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     sink.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let relay_spec = RouteSpec {

@@ -9,7 +9,7 @@ use super::{Destination, RecvOutcome, SendOutcome, RECV_BATCH};
 use crate::batch::{Batch, Entry, SLOT_SIZE};
 
 const SO_RXQ_OVFL: libc::c_int = 40;
-/// Room for the drop counter and the GRO segment size per message.
+/// Room for the drop counter (and a GRO segment size, were GRO turned on) per message.
 const CONTROL_SIZE: usize = 64;
 /// The kernel's limit on messages per `sendmmsg` call (UIO_MAXIOV).
 const MAX_SEND_MESSAGES: usize = 1024;
@@ -109,15 +109,12 @@ impl Receiver {
             if hdr.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
                 outcome.truncated += 1;
             }
-            // A coalesced (GRO) entry keeps its segment size, so boundaries survive.
-            let segment = match read_gro_segment(&hdr.msg_hdr) {
-                Some(size) if size > 0 && size < len => size,
-                _ => 0,
-            };
+            // One datagram per entry: UDP GRO stays off, because the kernel counts a dropped
+            // coalesced packet as one drop, and drops must be counted per datagram.
             let entry = Entry {
                 offset: i * SLOT_SIZE,
                 len,
-                segment,
+                segment: 0,
             };
             outcome.datagrams += entry.datagrams();
             outcome.bytes += len;
@@ -128,25 +125,6 @@ impl Receiver {
         }
         Ok(outcome)
     }
-}
-
-/// The segment size of a coalesced (GRO) entry, if the kernel coalesced it.
-fn read_gro_segment(hdr: &libc::msghdr) -> Option<usize> {
-    if hdr.msg_controllen == 0 {
-        return None;
-    }
-    // SAFETY: as in read_drop_counter: bounded by msg_controllen through the CMSG helpers.
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(hdr);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == SOL_UDP && (*cmsg).cmsg_type == UDP_GRO {
-                let value = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const libc::c_int);
-                return usize::try_from(value).ok();
-            }
-            cmsg = libc::CMSG_NXTHDR(hdr, cmsg);
-        }
-    }
-    None
 }
 
 fn read_drop_counter(hdr: &libc::msghdr) -> Option<u64> {
@@ -171,23 +149,6 @@ const MAX_GSO_SEGMENTS: usize = 64;
 const MAX_GSO_BYTES: usize = 65_000;
 const SOL_UDP: libc::c_int = 17;
 const UDP_SEGMENT: libc::c_int = 103;
-const UDP_GRO: libc::c_int = 104;
-
-/// Asks the kernel to hand over coalesced runs of equal datagrams (UDP GRO) on a listening
-/// socket; each arrives as one entry with its segment size. Quietly off where unsupported.
-pub fn enable_gro(socket: &Socket) {
-    let on: libc::c_int = 1;
-    // SAFETY: passes a valid c_int and its size to setsockopt on a descriptor we own.
-    unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            SOL_UDP,
-            UDP_GRO,
-            &on as *const libc::c_int as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
-}
 
 /// Splits datagram lengths into runs one GSO send can carry: equal sizes, only the last
 /// of a run may be shorter, at most MAX_GSO_SEGMENTS and MAX_GSO_BYTES. Returns
@@ -242,11 +203,17 @@ fn segment_control(segment: usize) -> (SegmentControl, usize) {
     (buf, space)
 }
 
-/// Errors that mean "this path cannot do GSO" rather than "this destination refused".
+/// Errors that mean "this path cannot do GSO" rather than "this destination refused":
+/// no offload (EIO), no support (EOPNOTSUPP, ENOPROTOOPT), or segments that do not fit the
+/// path's MTU (EINVAL, EMSGSIZE), which GSO will not fragment but a plain send will.
 fn gso_unsupported(err: &io::Error) -> bool {
     matches!(
         err.raw_os_error(),
-        Some(libc::EIO) | Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) | Some(libc::ENOPROTOOPT)
+        Some(libc::EIO)
+            | Some(libc::EINVAL)
+            | Some(libc::EMSGSIZE)
+            | Some(libc::EOPNOTSUPP)
+            | Some(libc::ENOPROTOOPT)
     )
 }
 

@@ -46,9 +46,6 @@ impl Receiver {
     }
 }
 
-/// GRO does not exist here; datagrams arrive one by one.
-pub fn enable_gro(_socket: &Socket) {}
-
 /// One `send` per datagram and destination; `_gso` is for the Linux path.
 pub fn send_to_many(
     socket: &Socket,

@@ -38,7 +38,6 @@ pub fn start(
         ));
     }
     let local_addr = listener.local_addr;
-    crate::io::enable_gro(&listener.socket);
     let thread = std::thread::Builder::new()
         .name(format!("mproxy-udp {local_addr}"))
         .spawn(move || receive_loop(listener.socket, endpoint, fanout, reporter, waker))
