@@ -53,6 +53,7 @@ fn server(listen: &str, out: &std::path::Path) -> Route {
 fn client(
     input: &std::path::Path,
     dest: std::net::SocketAddr,
+    framing: Framing,
     max: usize,
 ) -> (Route, mpsc::Receiver<Event>) {
     let (tx, rx) = mpsc::channel();
@@ -63,7 +64,7 @@ fn client(
     let spec = RouteSpec {
         stream_inputs: vec![StreamSpec {
             path: input.to_string_lossy().into(),
-            framing: Framing::Packed,
+            framing,
             max_datagram: max,
             linger: DEFAULT_LINGER,
             rate: 0,
@@ -107,7 +108,7 @@ fn a_file_crosses_loopback_byte_for_byte_over_ipv4_and_ipv6() {
         std::fs::write(&input, &data).unwrap();
         let mut srv = server(listen, &output);
         let addr = srv.listen_addrs()[0];
-        let (mut cli, events) = client(&input, addr, 1452);
+        let (mut cli, events) = client(&input, addr, Framing::Packed, 1452);
         wait_finished(&events);
         cli.stop();
         let sent = cli.stats();
@@ -155,30 +156,7 @@ fn datagram_boundaries_survive_gso() {
     let input = temp_path("gso.bin");
     let data: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(&input, &data).unwrap();
-    let (mut client, events) = {
-        let (tx, rx) = mpsc::channel();
-        let tx = std::sync::Mutex::new(tx);
-        let reporter = Reporter::new(Arc::new(move |e| {
-            let _ = tx.lock().unwrap().send(e);
-        }));
-        let spec = RouteSpec {
-            stream_inputs: vec![StreamSpec {
-                path: input.to_string_lossy().into(),
-                framing: Framing::Raw,
-                max_datagram: 100,
-                linger: DEFAULT_LINGER,
-                rate: 0,
-            }],
-            udp_destinations: vec![DestinationSpec {
-                addr: relay.listen_addrs()[0],
-                interface: None,
-                ttl: 1,
-                multicast_loop: true,
-            }],
-            ..Default::default()
-        };
-        (Route::start(&spec, reporter).unwrap(), rx)
-    };
+    let (mut client, events) = client(&input, relay.listen_addrs()[0], Framing::Raw, 100);
     wait_finished(&events);
     let mut got = Vec::new();
     let mut buf = [0u8; 65536];

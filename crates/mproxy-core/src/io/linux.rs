@@ -309,24 +309,8 @@ pub fn send_to_many(
             // This path cannot segment: never try again on this socket, and send the
             // run's datagrams one at a time.
             gso.store(false, Ordering::Relaxed);
-            for d in &datagrams[first..end] {
-                let sent = if connected {
-                    socket.send(d)
-                } else {
-                    socket.send_to(d, &dests[dest].1)
-                };
-                let o = &mut outcomes[dest];
-                match sent {
-                    Ok(n) => {
-                        o.datagrams += 1;
-                        o.bytes += n as u64;
-                    }
-                    Err(e) => {
-                        o.errors += 1;
-                        o.first_error.get_or_insert(e);
-                    }
-                }
-            }
+            let run = datagrams[first..end].iter().copied();
+            super::send_each(socket, run, &dests[dest].1, connected, &mut outcomes[dest]);
         } else {
             let o = &mut outcomes[dest];
             o.errors += (end - first) as u64;

@@ -40,6 +40,34 @@ pub struct SendOutcome {
     pub first_error: Option<io::Error>,
 }
 
+/// Sends datagrams one syscall each to one destination, counting into `outcome`: the
+/// portable path, and Linux's fallback for a GSO run a path refused.
+pub fn send_each<'a>(
+    socket: &socket2::Socket,
+    datagrams: impl IntoIterator<Item = &'a [u8]>,
+    dest: &socket2::SockAddr,
+    connected: bool,
+    outcome: &mut SendOutcome,
+) {
+    for d in datagrams {
+        let sent = if connected {
+            socket.send(d)
+        } else {
+            socket.send_to(d, dest)
+        };
+        match sent {
+            Ok(n) => {
+                outcome.datagrams += 1;
+                outcome.bytes += n as u64;
+            }
+            Err(e) => {
+                outcome.errors += 1;
+                outcome.first_error.get_or_insert(e);
+            }
+        }
+    }
+}
+
 /// True for errors that mean "try again": the batch was not refused.
 pub fn is_transient(err: &io::Error) -> bool {
     matches!(err.kind(), io::ErrorKind::Interrupted)

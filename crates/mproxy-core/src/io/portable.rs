@@ -55,26 +55,7 @@ pub fn send_to_many(
     _gso: &std::sync::atomic::AtomicBool,
     outcomes: &mut [SendOutcome],
 ) {
-    for (k, (_, addr)) in dests.iter().enumerate() {
-        for d in batch.datagrams() {
-            let o = &mut outcomes[k];
-            let sent = if connected {
-                socket.send(d)
-            } else {
-                socket.send_to(d, addr)
-            };
-            match sent {
-                Ok(n) => {
-                    o.datagrams += 1;
-                    o.bytes += n as u64;
-                }
-                Err(e) => {
-                    o.errors += 1;
-                    if o.first_error.is_none() {
-                        o.first_error = Some(e);
-                    }
-                }
-            }
-        }
+    for ((_, addr), outcome) in dests.iter().zip(outcomes.iter_mut()) {
+        super::send_each(socket, batch.datagrams(), addr, connected, outcome);
     }
 }
