@@ -176,15 +176,17 @@ test('200 TCP output clients each receive everything', async (t) => {
 test('a stuck TCP output client is disconnected while the others keep receiving everything', async (t) => {
   const g = group()
   const dir = tempDir()
-  const data = makeText(80_000_000, 36)
+  // Paced so that healthy readers in this (busy) test process keep up easily, while the
+  // stuck one falls behind by more than the kernel's buffers plus its 16 MiB backlog.
+  const data = makeText(48_000_000, 36)
   const logs = []
-  const rp = await createReverseProxy({ udpListenAddrs: ['127.0.0.1:0'], tcpOutputAddrs: ['127.0.0.1:0'], multicastAddr: g.addr, multicastInterface: g.iface, tcpClientQueue: 32 * 1024 * 1024, onLog: (e) => logs.push(e.message) })
+  const rp = await createReverseProxy({ udpListenAddrs: ['127.0.0.1:0'], tcpOutputAddrs: ['127.0.0.1:0'], multicastAddr: g.addr, multicastInterface: g.iface, tcpClientQueue: 16 * 1024 * 1024, onLog: (e) => logs.push(e.message) })
   const good = [tcpReader(rp.addresses.tcpOutput[0]), tcpReader(rp.addresses.tcpOutput[0])]
   const stuck = tcpReader(rp.addresses.tcpOutput[0])
   await Promise.all([...good, stuck].map((r) => r.connected))
   stuck.socket.pause() // reads nothing from now on
   await waitFor(() => rp.stats().endpoints.find((e) => e.kind === 'tcp-output').connects === 3, 5000, 'three clients')
-  const client = await createClient({ path: writeTemp(dir, 'in.txt', data), serverAddrs: rp.addresses.listen })
+  const client = await createClient({ path: writeTemp(dir, 'in.txt', data), serverAddrs: rp.addresses.listen, rate: '12M' })
   await client.finished
   await client.close()
   await waitFor(() => good.every((r) => r.size() >= data.length), 60_000, 'the good readers').catch((err) => {
