@@ -186,3 +186,16 @@ test('package exports the four functions and the error class', (t) => {
   t.is(typeof MproxyError, 'function')
   t.true(readdirSync(path.join(root, 'dist')).includes('index.d.ts'))
 })
+
+test('a client reading a FIFO that no writer ever opens closes at once', async (t) => {
+  const dir = tempDir()
+  const fifo = path.join(dir, 'idle')
+  await new Promise((resolve, reject) => spawn('mkfifo', [fifo]).on('close', (c) => (c === 0 ? resolve() : reject(new Error('mkfifo')))))
+  const sink = await udpSink()
+  const client = await createClient({ path: fifo, serverAddrs: [sink.addr] })
+  const started = Date.now()
+  await client.close()
+  t.true(Date.now() - started < 2000, `close took ${Date.now() - started} ms`)
+  t.is(await client.finished, 'stopped')
+  sink.socket.close()
+})

@@ -92,9 +92,10 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
     if (verbose) log({ level: 'info', message: `stopping (${reason})` })
     const stats = await handle.close()
     if (verbose) process.stderr.write(`${name}: counters\n${describeStats(stats)}\n`)
-    const lost = stats.totals.kernelDrops + stats.totals.queueDrops + stats.totals.truncated + stats.totals.sendErrors + stats.totals.writeErrors
+    const t = stats.totals
+    const lost = t.kernelDrops + t.queueDrops + t.truncated + t.sendErrors + t.writeErrors + t.bytesDropped
     if (lost > 0 && !quiet) {
-      log({ level: 'warn', message: `some data was lost: kernelDrops ${stats.totals.kernelDrops}, queueDrops ${stats.totals.queueDrops}, truncated ${stats.totals.truncated}, sendErrors ${stats.totals.sendErrors}, writeErrors ${stats.totals.writeErrors}` })
+      log({ level: 'warn', message: `some data was lost: kernelDrops ${t.kernelDrops}, queueDrops ${t.queueDrops}, truncated ${t.truncated}, sendErrors ${t.sendErrors}, writeErrors ${t.writeErrors}, bytesDropped ${t.bytesDropped}` })
     }
     process.exit(code)
   }

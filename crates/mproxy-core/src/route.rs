@@ -47,7 +47,6 @@ pub struct RouteSpec {
 pub struct Route {
     waker: Waker,
     threads: Vec<JoinHandle<()>>,
-    fifos: Vec<String>,
     fanout: Fanout,
     registry: Registry,
     listen_addrs: Vec<SocketAddr>,
@@ -66,7 +65,6 @@ impl Route {
         let mut route = Route {
             waker: waker.clone(),
             threads: Vec::new(),
-            fifos: Vec::new(),
             fanout: Fanout::default(),
             registry: registry.clone(),
             listen_addrs: Vec::new(),
@@ -151,7 +149,6 @@ impl Route {
                     waker.clone(),
                     finite.clone(),
                 )?;
-                route.fifos.extend(source.fifo_path);
                 route.threads.push(source.thread);
             }
             Ok(())
@@ -190,9 +187,6 @@ impl Route {
         }
         self.stopped = true;
         self.waker.stop();
-        for fifo in &self.fifos {
-            stream::release_fifo(fifo);
-        }
         for t in self.threads.drain(..) {
             let _ = t.join();
         }

@@ -14,11 +14,13 @@ use crate::waker::{Interest, Wait, Waker};
 /// go per write, which a pipe with room always takes whole: so no write blocks for long,
 /// and once the route is stopping a reader that takes nothing for `stall_limit` makes the
 /// write give up (`TimedOut`) instead of holding the shutdown forever.
+/// `written` counts what went out, also when it fails part way.
 pub fn write_all(
     fd: libc::c_int,
     mut bytes: &[u8],
     waker: &Waker,
     stall_limit: Duration,
+    written: &mut usize,
 ) -> io::Result<()> {
     let careful = !is_regular_file(fd);
     let blocking = careful && !is_nonblocking(fd);
@@ -53,6 +55,7 @@ pub fn write_all(
         let rc = unsafe { libc::write(fd, bytes.as_ptr() as *const libc::c_void, len) };
         if rc >= 0 {
             bytes = &bytes[rc as usize..];
+            *written += rc as usize;
             stalled = Duration::ZERO;
             continue;
         }

@@ -150,6 +150,24 @@ const MAX_GSO_BYTES: usize = 65_000;
 const SOL_UDP: libc::c_int = 17;
 const UDP_SEGMENT: libc::c_int = 103;
 
+/// Whether this kernel takes UDP GSO at all (Linux 4.18+): setting a socket-wide segment
+/// size succeeds only where UDP_SEGMENT is understood. Reset to 0 (per-send only) after.
+pub fn gso_supported(socket: &Socket) -> bool {
+    let set = |size: libc::c_int| {
+        // SAFETY: passes a valid c_int and its size to setsockopt on a descriptor we own.
+        unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                SOL_UDP,
+                UDP_SEGMENT,
+                &size as *const libc::c_int as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            ) == 0
+        }
+    };
+    set(1400) && set(0)
+}
+
 /// Splits datagram lengths into runs one GSO send can carry: equal sizes, only the last
 /// of a run may be shorter, at most MAX_GSO_SEGMENTS and MAX_GSO_BYTES. Returns
 /// (first, end, segment size) per run; a run of one has segment size 0 (a plain send).
@@ -305,15 +323,17 @@ pub fn send_to_many(
         }
         let (first, end, segment) = runs[m % per_dest];
         let dest = m / per_dest;
-        if segment > 0 && gso_unsupported(&err) {
-            // This path cannot segment: never try again on this socket, and send the
-            // run's datagrams one at a time.
-            gso.store(false, Ordering::Relaxed);
+        if segment > 0 {
+            // A run fails as a whole; sent one by one, most of it may still go (after a
+            // pending ICMP error, say). Only a path that cannot do GSO turns it off.
+            if gso_unsupported(&err) {
+                gso.store(false, Ordering::Relaxed);
+            }
             let run = datagrams[first..end].iter().copied();
             super::send_each(socket, run, &dests[dest].1, connected, &mut outcomes[dest]);
         } else {
             let o = &mut outcomes[dest];
-            o.errors += (end - first) as u64;
+            o.errors += 1;
             o.first_error.get_or_insert(err);
         }
         m += 1;

@@ -10,12 +10,12 @@ pub mod fd;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-pub use linux::{send_to_many, Receiver};
+pub use linux::{gso_supported, send_to_many, Receiver};
 
 #[cfg(not(target_os = "linux"))]
 mod portable;
 #[cfg(not(target_os = "linux"))]
-pub use portable::{send_to_many, Receiver};
+pub use portable::{gso_supported, send_to_many, Receiver};
 
 /// How many datagrams one receive call may return.
 pub const RECV_BATCH: usize = 64;

@@ -46,6 +46,11 @@ impl Receiver {
     }
 }
 
+/// No GSO on this path.
+pub fn gso_supported(_socket: &Socket) -> bool {
+    false
+}
+
 /// One `send` per datagram and destination; `_gso` is for the Linux path.
 pub fn send_to_many(
     socket: &Socket,

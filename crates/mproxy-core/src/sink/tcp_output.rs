@@ -181,12 +181,14 @@ impl Output {
             if poll_fds(&mut fds, self.acceptor.timeout()).is_err() {
                 break;
             }
-            if fds[1].revents != 0 {
+            // New chunks are handed out after the clients were served, so that evictions
+            // do not reorder the clients while `fds` still describes them.
+            let woken = fds[1].revents != 0;
+            if woken {
                 self.handoff.notify.drain();
                 if self.handoff.closing.load(Ordering::SeqCst) {
                     break;
                 }
-                self.distribute();
             }
             let mut closed: Vec<(usize, Option<String>)> = Vec::new();
             for (i, client) in self.clients.iter_mut().enumerate() {
@@ -215,6 +217,9 @@ impl Output {
                     self.endpoint.name, client.peer
                 ));
             }
+            if woken {
+                self.distribute();
+            }
             if fds[0].revents != 0 {
                 let clients = &mut self.clients;
                 self.acceptor.accept_all(
@@ -242,8 +247,13 @@ impl Output {
     fn write_remaining(&mut self) {
         self.distribute();
         let deadline = Instant::now() + FINAL_WRITE_LIMIT;
+        let mut done: Vec<Client> = Vec::new();
         loop {
-            self.clients.retain(|c| !c.queue.is_empty());
+            let (finished, pending): (Vec<Client>, Vec<Client>) = std::mem::take(&mut self.clients)
+                .into_iter()
+                .partition(|c| c.queue.is_empty());
+            done.extend(finished);
+            self.clients = pending;
             let now = Instant::now();
             if self.clients.is_empty() || now >= deadline {
                 break;
@@ -281,6 +291,12 @@ impl Output {
         }
         for client in std::mem::take(&mut self.clients) {
             self.count_undelivered(&client);
+        }
+        // Closing a socket with unread input resets it, and a reset throws away what the
+        // kernel has not sent yet: read what clients sent, then end our side in order.
+        for mut client in done {
+            let _ = drain_input(&mut client);
+            let _ = client.stream.shutdown(std::net::Shutdown::Write);
         }
     }
 
@@ -333,7 +349,8 @@ impl Output {
 /// send should keep its side open, as `nc -d` or `ncat --recv-only` do).
 fn drain_input(client: &mut Client) -> Flow {
     let mut scratch = [0u8; 4096];
-    loop {
+    // Bounded, so a client that floods us cannot keep this thread from the others.
+    for _ in 0..16 {
         match client.stream.read(&mut scratch) {
             Ok(0) => return Flow::Closed(None),
             Ok(_) => {}
@@ -342,6 +359,7 @@ fn drain_input(client: &mut Client) -> Flow {
             Err(e) => return Flow::Closed(Some(describe_os_error(&e))),
         }
     }
+    Flow::Open
 }
 
 fn write_queue(client: &mut Client, counters: &Counters) -> Flow {

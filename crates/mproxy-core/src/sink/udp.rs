@@ -55,12 +55,13 @@ impl UdpSink {
                 Some(i) => *i,
                 None => {
                     let sock = socket::sender_socket(&resolved.key, send_buffer)?;
+                    let gso = AtomicBool::new(io::gso_supported(&sock));
                     // A send never blocks a route for long, even if the kernel has no room.
                     let _ = sock.set_write_timeout(Some(Duration::from_secs(1)));
                     groups.push(SenderGroup {
                         socket: sock,
                         connected: false,
-                        gso: AtomicBool::new(cfg!(target_os = "linux")),
+                        gso,
                         dests: Vec::new(),
                         targets: Vec::new(),
                     });

@@ -77,9 +77,12 @@ impl WriterSink {
         let output = if spec.path == "-" {
             Output::Stdout
         } else {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
+            let mut options = std::fs::OpenOptions::new();
+            options.create(true).append(true);
+            // A serial device as output must not become our controlling terminal.
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOCTTY);
+            let file = options
                 .open(&spec.path)
                 .map_err(|e| Error::file(&spec.path, &e))?;
             Output::File(file)
@@ -195,9 +198,11 @@ fn write_loop(
             Counters::add(&c.bytes_dropped, chunk.len() as u64);
             continue;
         }
-        match write_chunk(&mut output, &chunk, &waker) {
+        let mut written = 0;
+        let result = write_chunk(&mut output, &chunk, &waker, &mut written);
+        c.bytes_out.fetch_add(written as u64, Ordering::Relaxed);
+        match result {
             Ok(()) => {
-                c.bytes_out.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                 if failing {
                     failing = false;
                     reporter.info(format!("writing to {name} works again"));
@@ -205,7 +210,7 @@ fn write_loop(
             }
             Err(e) => {
                 Counters::add(&c.write_errors, 1);
-                Counters::add(&c.bytes_dropped, chunk.len() as u64);
+                Counters::add(&c.bytes_dropped, (chunk.len() - written) as u64);
                 abandoned = e.kind() == std::io::ErrorKind::TimedOut && waker.is_stopped();
                 if !failing {
                     failing = true;
@@ -219,7 +224,12 @@ fn write_loop(
     }
 }
 
-fn write_chunk(output: &mut Output, chunk: &[u8], waker: &Waker) -> std::io::Result<()> {
+fn write_chunk(
+    output: &mut Output,
+    chunk: &[u8],
+    waker: &Waker,
+    written: &mut usize,
+) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::fd::AsRawFd;
@@ -227,15 +237,19 @@ fn write_chunk(output: &mut Output, chunk: &[u8], waker: &Waker) -> std::io::Res
             Output::Stdout => 1,
             Output::File(f) => f.as_raw_fd(),
         };
-        crate::io::fd::write_all(fd, chunk, waker, Duration::from_secs(5))
+        crate::io::fd::write_all(fd, chunk, waker, Duration::from_secs(5), written)
     }
     #[cfg(not(unix))]
     {
         use std::io::Write;
         let _ = waker;
-        match output {
+        let result = match output {
             Output::Stdout => std::io::stdout().write_all(chunk),
             Output::File(f) => f.write_all(chunk),
+        };
+        if result.is_ok() {
+            *written = chunk.len();
         }
+        result
     }
 }

@@ -37,16 +37,11 @@ pub const DEFAULT_LINGER: Duration = Duration::from_millis(20);
 
 pub struct StreamSource {
     pub thread: JoinHandle<()>,
-    /// Set for a FIFO, whose open blocks until a writer appears; stopping opens it for
-    /// writing once to release that open.
-    pub fifo_path: Option<String>,
 }
 
 enum Input {
     Stdin,
     Opened(std::fs::File),
-    /// Opened on the source's own thread because opening blocks.
-    Fifo(String),
 }
 
 pub fn start(
@@ -64,10 +59,6 @@ pub fn start(
         spec.path.clone()
     };
     let endpoint = registry.register("input", name);
-    let fifo_path = match &input {
-        Input::Fifo(p) => Some(p.clone()),
-        _ => None,
-    };
     let spec = spec.clone();
     let thread = std::thread::Builder::new()
         .name(format!("mproxy-input {}", spec.path))
@@ -84,7 +75,7 @@ pub fn start(
             finite.one_ended(outcome);
         })
         .map_err(|e| Error::os("cannot start an input thread", &e))?;
-    Ok(StreamSource { thread, fifo_path })
+    Ok(StreamSource { thread })
 }
 
 fn open(path: &str) -> Result<(Input, bool)> {
@@ -98,26 +89,21 @@ fn open(path: &str) -> Result<(Input, bool)> {
             format!("cannot open {path}: it is a directory"),
         ));
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if meta.file_type().is_fifo() {
-            return Ok((Input::Fifo(path.to_string()), false));
-        }
-    }
     let file = open_read(path).map_err(|e| Error::file(path, &e))?;
     Ok((Input::Opened(file), meta.is_file()))
 }
 
-/// Opens for reading without making a terminal device our controlling terminal (a service
-/// started without one would otherwise get SIGHUP when the device is unplugged).
+/// Opens for reading, never blocking and never making a terminal device our controlling
+/// terminal (a service started without one would get SIGHUP when the device is unplugged).
+/// Non-blocking, a FIFO opens at once even with no writer yet (the reader then waits in
+/// `poll`, where a stop reaches it), and a serial port does not wait for carrier.
 fn open_read(path: &str) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOCTTY);
+        options.custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK);
     }
     options.open(path)
 }
@@ -164,20 +150,6 @@ impl Drop for RawTerminal {
     }
 }
 
-/// Releases a source blocked opening a FIFO that has no writer.
-pub fn release_fifo(path: &str) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        let _ = std::fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(path);
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-}
-
 struct Reader {
     spec: StreamSpec,
     endpoint: Arc<Endpoint>,
@@ -192,17 +164,9 @@ impl Reader {
         let file = match input {
             Input::Stdin => None,
             Input::Opened(f) => Some(f),
-            Input::Fifo(path) => match open_read(&path) {
-                Ok(f) if !self.waker.is_stopped() => Some(f),
-                Ok(_) => return Outcome::Stopped,
-                Err(e) => {
-                    self.reporter
-                        .error(format!("cannot open {path}: {}", describe_os_error(&e)));
-                    return Outcome::Failed;
-                }
-            },
         };
-        // Only devices named by --path; a terminal on stdin is a person typing.
+        // Only devices named by --path; a terminal on stdin is a person typing. Declared
+        // after `file`, so the settings are restored before the device is closed.
         #[cfg(unix)]
         let _raw = file
             .as_ref()
@@ -220,7 +184,7 @@ impl Reader {
             self.waker.clone(),
         );
         let mut buf = vec![0u8; READ_SIZE];
-        match self.read_all(file, &mut framed, &mut buf) {
+        match self.read_all(file.as_ref(), &mut framed, &mut buf) {
             Ok(outcome) => outcome,
             Err(e) => {
                 self.reporter.error(format!(
@@ -236,7 +200,7 @@ impl Reader {
     #[cfg(unix)]
     fn read_all(
         &mut self,
-        file: Option<std::fs::File>,
+        file: Option<&std::fs::File>,
         framed: &mut Framed,
         buf: &mut [u8],
     ) -> std::io::Result<Outcome> {
@@ -257,7 +221,7 @@ impl Reader {
     #[cfg(not(unix))]
     fn read_all(
         &mut self,
-        file: Option<std::fs::File>,
+        file: Option<&std::fs::File>,
         framed: &mut Framed,
         buf: &mut [u8],
     ) -> std::io::Result<Outcome> {
