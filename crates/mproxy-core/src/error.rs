@@ -20,8 +20,6 @@ pub enum ErrorKind {
     File,
     /// Any other operating-system failure.
     Io,
-    /// The route was already stopped.
-    Closed,
 }
 
 impl ErrorKind {
@@ -34,7 +32,6 @@ impl ErrorKind {
             ErrorKind::NoSuchInterface => "EMPROXY_NO_SUCH_INTERFACE",
             ErrorKind::File => "EMPROXY_FILE",
             ErrorKind::Io => "EMPROXY_IO",
-            ErrorKind::Closed => "EMPROXY_CLOSED",
         }
     }
 }

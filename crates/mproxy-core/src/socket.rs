@@ -47,10 +47,6 @@ pub struct Listener {
     pub recv_buffer: usize,
 }
 
-pub fn is_multicast(ip: &IpAddr) -> bool {
-    ip.is_multicast()
-}
-
 fn new_udp(addr: &SocketAddr) -> std::io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(*addr), Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() {

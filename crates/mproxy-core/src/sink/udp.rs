@@ -4,7 +4,6 @@
 //! change; the others are not held up.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,13 +85,6 @@ impl UdpSink {
         }
         Ok(UdpSink { groups, reporter })
     }
-
-    pub fn destinations(&self) -> Vec<SocketAddr> {
-        self.groups
-            .iter()
-            .flat_map(|g| g.dests.iter().map(|(a, _)| *a))
-            .collect()
-    }
 }
 
 impl Sink for UdpSink {
@@ -131,17 +123,4 @@ impl Sink for UdpSink {
     }
 
     fn finish(&self) {}
-}
-
-/// Builds the sink, mapping an empty list to "no UDP sink".
-pub fn optional(
-    specs: &[DestinationSpec],
-    send_buffer: usize,
-    registry: &Registry,
-    reporter: &Reporter,
-) -> Result<Option<UdpSink>> {
-    if specs.is_empty() {
-        return Ok(None);
-    }
-    UdpSink::new(specs, send_buffer, registry, reporter.clone()).map(Some)
 }
