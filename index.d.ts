@@ -71,10 +71,7 @@ export interface FramingOptions {
 export interface InputOptions {
   /** A path, or "-" for stdin. */
   path: string
-  /** "packed" (default), "line" or "raw". */
-  framing?: string
-  maxDatagram: number
-  lingerMs?: number
+  framing: FramingOptions
   /** Bytes per second to pace sending to; 0 or absent: unpaced. */
   rate?: number
 }

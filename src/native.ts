@@ -14,3 +14,4 @@ export type EndpointStats = Binding.EndpointStats
 export type DestinationOptions = Binding.DestinationOptions
 export type ListenOptions = Binding.ListenOptions
 export type TcpConnectOptions = Binding.TcpConnectOptions
+export type FramingOptions = Binding.FramingOptions

@@ -44,7 +44,7 @@ export async function startClient(o: ClientOptions, labels?: Labels): Promise<Ha
   const handle = new Handle(o.onLog)
   handle.startRoute(
     {
-      inputs: [{ path, framing, maxDatagram, lingerMs, rate }],
+      inputs: [{ path, framing: { framing, maxDatagram, lingerMs }, rate }],
       udpDestinations: destinations.map((d) => destinationOptions(d, common)),
       // The input can be paced by stdout, so tee waits rather than drops.
       tee: tee ? { path: '-', waitWhenFull: true } : undefined,

@@ -1,6 +1,6 @@
 /** TCP/TLS options shared by the forward proxy's sources: `HOST:PORT` or `tls://HOST:PORT`. */
 import { usageError } from '../errors'
-import type { TcpConnectOptions } from '../native'
+import type { FramingOptions, TcpConnectOptions } from '../native'
 import { labelOf, optionalBoolean, type Labels } from '../options'
 import { resolveEndpoint } from '../resolve'
 
@@ -22,17 +22,11 @@ function optionalPath(value: unknown, label: string): string | undefined {
   return value
 }
 
-export interface FramingChoice {
-  framing: string
-  maxDatagram: number
-  lingerMs?: number
-}
-
 /** Parses, resolves and checks every TCP source. */
 export async function tcpConnects(
   texts: string[],
   o: TlsOptions,
-  framing: FramingChoice,
+  framing: FramingOptions,
   labels: Labels | undefined,
 ): Promise<{ connects: TcpConnectOptions[]; insecure: boolean }> {
   const label = labelOf(labels, 'tcpConnectAddrs')
@@ -59,7 +53,7 @@ export async function tcpConnects(
         address: endpoint.address,
         interface: endpoint.interface,
         tls: tls ? { serverName: host, caFile: ca, certFile: cert, keyFile: key, insecure } : undefined,
-        framing: framing,
+        framing,
       }
     }),
   )

@@ -58,10 +58,7 @@ pub struct DestinationOptions {
 pub struct InputOptions {
     /// A path, or "-" for stdin.
     pub path: String,
-    /// "packed" (default), "line" or "raw".
-    pub framing: Option<String>,
-    pub max_datagram: u32,
-    pub linger_ms: Option<u32>,
+    pub framing: FramingOptions,
     /// Bytes per second to pace sending to; 0 or absent: unpaced.
     pub rate: Option<f64>,
 }
@@ -293,17 +290,11 @@ fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
         });
     }
     for i in o.inputs.iter().flatten() {
-        let name = i.framing.as_deref().unwrap_or("packed");
-        let framing = Framing::parse(name)
-            .ok_or_else(|| invalid(format!("framing: {name} is not one of packed, line, raw")))?;
+        let mut framing = framing_spec(&i.framing)?;
+        framing.rate = i.rate.map_or(0, |r| r.max(0.0) as u64);
         spec.stream_inputs.push(StreamSpec {
             path: i.path.clone(),
             framing,
-            max_datagram: i.max_datagram.max(1) as usize,
-            linger: i
-                .linger_ms
-                .map_or(DEFAULT_LINGER, |ms| Duration::from_millis(ms as u64)),
-            rate: i.rate.map_or(0, |r| r.max(0.0) as u64),
         });
     }
     for d in o.udp_destinations.iter().flatten() {

@@ -10,6 +10,7 @@ use mproxy_core::framing::Framing;
 use mproxy_core::route::{Route, RouteSpec};
 use mproxy_core::sink::writer::{Overflow, WriterSpec, DEFAULT_QUEUE_BYTES};
 use mproxy_core::socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::source::framed::FramingSpec;
 use mproxy_core::source::stream::{StreamSpec, DEFAULT_LINGER};
 
 fn temp_path(name: &str) -> std::path::PathBuf {
@@ -64,10 +65,12 @@ fn client(
     let spec = RouteSpec {
         stream_inputs: vec![StreamSpec {
             path: input.to_string_lossy().into(),
-            framing,
-            max_datagram: max,
-            linger: DEFAULT_LINGER,
-            rate: 0,
+            framing: FramingSpec {
+                framing,
+                max_datagram: max,
+                linger: DEFAULT_LINGER,
+                rate: 0,
+            },
         }],
         udp_destinations: vec![DestinationSpec {
             addr: dest,

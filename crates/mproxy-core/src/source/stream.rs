@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use crate::error::{describe_os_error, Error, Result};
 use crate::event::{Outcome, Reporter};
-use crate::framing::Framing;
 use crate::sink::Fanout;
 #[cfg(unix)]
 use crate::source::fd_input::FdInput;
@@ -26,11 +25,8 @@ use crate::waker::Waker;
 pub struct StreamSpec {
     /// A path, or "-" for stdin.
     pub path: String,
-    pub framing: Framing,
-    pub max_datagram: usize,
-    pub linger: Duration,
-    /// Bytes per second to pace sending to; 0 sends as fast as the input is read.
-    pub rate: u64,
+    /// How the bytes become datagrams, and the pace they are sent at.
+    pub framing: FramingSpec,
 }
 
 pub const DEFAULT_LINGER: Duration = Duration::from_millis(20);
@@ -171,14 +167,8 @@ impl Reader {
         let _raw = file
             .as_ref()
             .and_then(|f| RawTerminal::enter(std::os::fd::AsRawFd::as_raw_fd(f)));
-        let framing = FramingSpec {
-            framing: self.spec.framing,
-            max_datagram: self.spec.max_datagram,
-            linger: self.spec.linger,
-            rate: self.spec.rate,
-        };
         let mut framed = Framed::new(
-            &framing,
+            &self.spec.framing,
             self.fanout.clone(),
             self.endpoint.clone(),
             self.waker.clone(),
