@@ -119,7 +119,7 @@ export interface RouteOptions {
  * Starts a route. Throws `[CODE] message` if any address, interface or file is bad;
  * nothing is left running then.
  */
-export declare function startRoute(options: RouteOptions, onEvent: EventCallback): NativeRoute
+export declare function startRoute(options: RouteOptions, onEvent: ((arg: RouteEvent) => void)): NativeRoute
 
 export interface TcpConnectOptions {
   /** Host as given, resolved again before each reconnect. */

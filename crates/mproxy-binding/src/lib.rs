@@ -311,9 +311,12 @@ fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
     Ok(spec)
 }
 
-type EventCallback = ThreadsafeFunction<RouteEvent, (), RouteEvent, Status, false>;
-
-fn reporter_for(callback: EventCallback) -> Reporter {
+// The callback's type is spelled out wherever it is used: the type definitions napi generates
+// are written from the signature's tokens, and a Rust type alias there would reach the .d.ts
+// as a name nothing declares.
+fn reporter_for(
+    callback: ThreadsafeFunction<RouteEvent, (), RouteEvent, Status, false>,
+) -> Reporter {
     let callback = Arc::new(callback);
     Reporter::new(Arc::new(move |event: Event| {
         let payload = match event {
@@ -426,7 +429,10 @@ impl Task for CloseTask {
 /// Starts a route. Throws `[CODE] message` if any address, interface or file is bad;
 /// nothing is left running then.
 #[napi]
-pub fn start_route(options: RouteOptions, on_event: EventCallback) -> Result<NativeRoute> {
+pub fn start_route(
+    options: RouteOptions,
+    on_event: ThreadsafeFunction<RouteEvent, (), RouteEvent, Status, false>,
+) -> Result<NativeRoute> {
     let spec = route_spec(&options)?;
     let route = Route::start(&spec, reporter_for(on_event)).map_err(to_js)?;
     let strings = |addrs: &[SocketAddr]| addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>();
