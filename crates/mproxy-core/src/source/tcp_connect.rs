@@ -35,6 +35,10 @@ pub struct TcpConnectSpec {
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A connection that ends sooner than this after it was made counts as a failed attempt:
+/// the reconnect delay keeps growing instead of starting again from the minimum.
+pub const SHORT_LIVED: Duration = Duration::from_secs(10);
+
 pub fn start(
     spec: &TcpConnectSpec,
     fanout: Fanout,
@@ -117,13 +121,21 @@ impl Connector {
             self.endpoint.clone(),
             self.waker.clone(),
         );
+        // Connections in a row that ended within SHORT_LIVED of being made. A peer that
+        // accepts and then fails (a TLS server wanting a client certificate, a reset right
+        // after accept) must not reset the backoff, or it would be retried every 0.5 s forever.
+        let mut short_lived = 0u32;
         while !self.waker.is_stopped() {
             match self.connect() {
                 Ok(mut transport) => {
                     Counters::add(&self.endpoint.counters.connects, 1);
-                    self.reporter.info(format!("connected to {}", self.name));
+                    // While connections keep failing at once, each is not announced again:
+                    // the line below said so once.
+                    if short_lived < 2 {
+                        self.reporter.info(format!("connected to {}", self.name));
+                    }
                     self.failing = None;
-                    backoff = self.spec.backoff_min;
+                    let connected_at = Instant::now();
                     let outcome = framed.pump(&mut transport, &mut buf);
                     if self.waker.is_stopped() {
                         break;
@@ -133,13 +145,38 @@ impl Connector {
                         Ok(_) => "closed by the peer".to_string(),
                         Err(e) => describe_os_error(&e),
                     };
-                    self.reporter.warn(format!(
-                        "connection to {} lost ({why}); reconnecting",
-                        self.name
-                    ));
+                    let lasted = connected_at.elapsed();
+                    if lasted >= SHORT_LIVED {
+                        if short_lived >= 2 {
+                            self.reporter.info(format!(
+                                "connection to {} stayed up for {} s before it was lost",
+                                self.name,
+                                lasted.as_secs()
+                            ));
+                        }
+                        short_lived = 0;
+                        backoff = self.spec.backoff_min;
+                    } else {
+                        short_lived = short_lived.saturating_add(1);
+                    }
+                    match short_lived {
+                        0 | 1 => self.reporter.warn(format!(
+                            "connection to {} lost ({why}); reconnecting",
+                            self.name
+                        )),
+                        2 => self.reporter.warn(format!(
+                            "connection to {} keeps failing within {} s of connecting ({why}); reconnecting with growing delays up to {} s, without reporting each attempt",
+                            self.name,
+                            SHORT_LIVED.as_secs(),
+                            self.spec.backoff_max.as_secs()
+                        )),
+                        _ => {}
+                    }
                 }
                 Err(Failure::Stopped) => break,
                 Err(Failure::Reason(reason)) => {
+                    // A refusal is a new state: the next connection that works is announced.
+                    short_lived = 0;
                     if self.failing.as_deref() != Some(reason.as_str()) {
                         self.reporter.warn(format!(
                             "cannot connect to {}: {reason}; retrying every {:.1} s to {} s",
