@@ -2,61 +2,134 @@
  * What every `create…()` returns: the bound addresses, counters, events and `close()`.
  * A handle may run several native routes (the reverse proxy runs two); they start and
  * stop together.
+ *
+ * The class shows users only what they may use. Its state lives in a module-private
+ * WeakMap, and what the `create…()` functions need besides (starting routes, logging,
+ * aborting a half-made handle) are module functions that the published type definitions
+ * leave out (they are marked internal, and tsconfig has stripInternal).
  */
 import { EventEmitter } from 'node:events'
 import { fromNative } from './errors'
-import { native, type EndpointStats, type NativeRoute, type RouteEvent, type RouteOptions } from './native'
+import { native, type NativeEndpointStats, type NativeRoute, type RouteEvent, type RouteOptions } from './native'
 
-export type { EndpointStats }
-
+/** How serious a log entry is. */
 export type LogLevel = 'info' | 'warn' | 'error'
 
+/** One line of what a handle reports: state changes and faults it survived. */
 export interface LogEntry {
+  /** How serious it is. */
   level: LogLevel
+  /** One line, naming the address, file or connection concerned. */
   message: string
 }
 
+/**
+ * What an endpoint is: a UDP listening socket, a UDP destination, an input read from a
+ * file, device or stdin, the output file (or stdout), the `--tee` copy, a kept TCP/TLS
+ * connection, a TCP listener whose clients are inputs, or a TCP output listener.
+ */
+export type EndpointKind = 'udp-listener' | 'udp-destination' | 'input' | 'file' | 'tee' | 'tcp-connection' | 'tcp-listener' | 'tcp-output'
+
+/** Counters of one endpoint. Numbers are doubles: exact up to 2^53, far beyond any count. */
+export interface EndpointStats {
+  /** What the endpoint is. */
+  kind: EndpointKind
+  /** Its address, path or URL, e.g. `127.0.0.1:9920`, `ais.log`, `tls://host:443`. */
+  name: string
+  /** The receive buffer the kernel granted a listener, in bytes. */
+  bufferBytes?: number
+  /** Datagrams into this endpoint: received by a listener, or handed to an output. */
+  datagramsIn: number
+  /** Bytes that arrived or were read. */
+  bytesIn: number
+  /** Datagrams out of this endpoint: sent, written, or framed from an input's bytes. */
+  datagramsOut: number
+  /** Bytes sent on or written. */
+  bytesOut: number
+  /** Datagrams a destination refused (no route, port unreachable, ...). */
+  sendErrors: number
+  /** Datagrams the kernel dropped because a socket's receive buffer was full. */
+  kernelDrops: number
+  /** Datagrams larger than the receive buffer, cut short. */
+  truncated: number
+  /** Datagrams dropped because the queue in front of a slow writer was full. */
+  queueDrops: number
+  /** Writes to a file, stdout or TCP client that failed. */
+  writeErrors: number
+  /** Bytes lost with dropped datagrams and failed writes. */
+  bytesDropped: number
+  /** TCP connections made (kept connections) or accepted (listeners). */
+  connects: number
+  /** TCP connections that ended. */
+  disconnects: number
+  /** TCP clients refused at the client limit. */
+  refused: number
+  /** TCP clients disconnected for falling behind. */
+  evicted: number
+}
+
+/** The sum of every endpoint's counters, the way a person reads a transfer. */
 export interface Totals {
   /** Datagrams received by listeners, or framed from inputs. */
   datagramsIn: number
+  /** Bytes received by listeners or read from inputs. */
   bytesIn: number
-  /** Datagrams (or bytes) delivered to destinations and outputs. */
+  /** Datagrams delivered to destinations and outputs. */
   datagramsOut: number
+  /** Bytes delivered to destinations and outputs. */
   bytesOut: number
+  /** Datagrams destinations refused. */
   sendErrors: number
+  /** Datagrams the kernel dropped on full receive buffers. */
   kernelDrops: number
+  /** Datagrams cut short. */
   truncated: number
+  /** Datagrams dropped in front of slow writers. */
   queueDrops: number
+  /** Writes that failed. */
   writeErrors: number
+  /** Bytes lost. */
   bytesDropped: number
 }
 
+/** Counters: every endpoint's, and their totals. */
 export interface Stats {
+  /** One entry per socket, input, output and connection, in the order they were made. */
   endpoints: EndpointStats[]
+  /** The sums a person reads first. */
   totals: Totals
 }
 
+/** Where a handle listens, with port 0 replaced by the port the system picked. */
 export interface Addresses {
   /** Every bound UDP listener, in the order given, with port 0 replaced by the real port. */
-  listen: string[]
+  readonly listen: readonly string[]
   /** Bound TCP listeners whose clients' streams are inputs (reverse proxy). */
-  tcpListen: string[]
+  readonly tcpListen: readonly string[]
   /** Bound TCP output listeners whose clients receive the stream (reverse proxy). */
-  tcpOutput: string[]
+  readonly tcpOutput: readonly string[]
   /** The multicast group a reverse proxy publishes to / subscribes to. */
+  readonly group?: string
+}
+
+interface MutableAddresses {
+  listen: string[]
+  tcpListen: string[]
+  tcpOutput: string[]
   group?: string
 }
 
+const SOURCE_KINDS: readonly EndpointKind[] = ['udp-listener', 'input', 'tcp-connection', 'tcp-listener']
+const SINK_KINDS: readonly EndpointKind[] = ['udp-destination', 'file', 'tcp-output']
+
 function total(endpoints: EndpointStats[]): Totals {
-  const sum = (pick: (e: EndpointStats) => number, kinds?: string[]) =>
+  const sum = (pick: (e: EndpointStats) => number, kinds?: readonly EndpointKind[]) =>
     endpoints.filter((e) => !kinds || kinds.includes(e.kind)).reduce((n, e) => n + pick(e), 0)
-  const sources = ['udp-listener', 'input', 'tcp-connection', 'tcp-listener']
-  const sinks = ['udp-destination', 'file', 'tcp-output']
   return {
-    datagramsIn: sum((e) => (e.kind === 'input' || e.kind.startsWith('tcp-') ? e.datagramsOut : e.datagramsIn), sources),
-    bytesIn: sum((e) => e.bytesIn, sources),
-    datagramsOut: sum((e) => (e.kind === 'file' ? e.datagramsIn : e.datagramsOut), sinks),
-    bytesOut: sum((e) => e.bytesOut, sinks),
+    datagramsIn: sum((e) => (e.kind === 'input' || e.kind.startsWith('tcp-') ? e.datagramsOut : e.datagramsIn), SOURCE_KINDS),
+    bytesIn: sum((e) => e.bytesIn, SOURCE_KINDS),
+    datagramsOut: sum((e) => (e.kind === 'file' ? e.datagramsIn : e.datagramsOut), SINK_KINDS),
+    bytesOut: sum((e) => e.bytesOut, SINK_KINDS),
     sendErrors: sum((e) => e.sendErrors),
     kernelDrops: sum((e) => e.kernelDrops),
     truncated: sum((e) => e.truncated),
@@ -66,78 +139,80 @@ function total(endpoints: EndpointStats[]): Totals {
   }
 }
 
+function fromNativeStats(e: NativeEndpointStats): EndpointStats {
+  // The core registers exactly the kinds EndpointKind lists (see its test).
+  return { ...e, kind: e.kind as EndpointKind }
+}
+
 /**
  * How a client's input ended: `complete` (read to its end and sent), `stopped` (closed
  * before the end) or `failed` (a read failed; the error was logged).
  */
 export type InputOutcome = 'complete' | 'stopped' | 'failed'
 
+/** The events a handle emits, with their arguments. */
 export interface HandleEvents {
+  /** A state change or a survived fault (also passed to the `onLog` option). */
   log: [LogEntry]
   /** Every finite input (file, stdin, device) ended. */
   finished: [InputOutcome]
 }
 
+/** @internal Which half of a reverse proxy a route is: its listeners count as the handle's only for inputs. */
+export type RouteRole = 'inputs' | 'outputs'
+
+interface HandleState {
+  addresses: MutableAddresses
+  routes: NativeRoute[]
+  closing?: Promise<Stats>
+  markFinished: (outcome: InputOutcome) => void
+  pendingFinishes: number
+}
+
+/** Every handle's state, out of reach of its users. */
+const states = new WeakMap<Handle, HandleState>()
+
+function stateOf(handle: Handle): HandleState {
+  const state = states.get(handle)
+  if (!state) throw new TypeError('not a handle made by createClient(), createServer(), createProxy() or createReverseProxy()')
+  return state
+}
+
+let create: (onLog?: (entry: LogEntry) => void) => Handle
+
+/**
+ * A running client, server, proxy or reverse proxy. Made by `createClient()` & co.; it
+ * keeps the process alive, like a `net.Server`, until `close()`.
+ */
 export class Handle extends EventEmitter<HandleEvents> {
-  readonly addresses: Addresses
   /** Resolves when every finite input has ended (clients), with how; never otherwise. */
   readonly finished: Promise<InputOutcome>
-  private readonly routes: NativeRoute[] = []
-  private closing?: Promise<Stats>
-  private markFinished!: (outcome: InputOutcome) => void
-  private pendingFinishes = 0
 
-  /** @internal */
-  constructor(onLog?: (entry: LogEntry) => void) {
+  static {
+    // The one way to construct a handle, for newHandle() below.
+    create = (onLog) => new Handle(onLog)
+  }
+
+  private constructor(onLog?: (entry: LogEntry) => void) {
     super()
-    this.addresses = { listen: [], tcpListen: [], tcpOutput: [] }
+    let markFinished: (outcome: InputOutcome) => void = () => undefined
     this.finished = new Promise((resolve) => {
-      this.markFinished = resolve
+      markFinished = resolve
     })
+    states.set(this, { addresses: { listen: [], tcpListen: [], tcpOutput: [] }, routes: [], markFinished, pendingFinishes: 0 })
     if (onLog) this.on('log', onLog)
   }
 
-  /**
-   * @internal Starts one native route as part of this handle. A reverse proxy's 'outputs'
-   * route listens on the group; that socket is not one of the handle's listen addresses.
-   */
-  startRoute(options: RouteOptions, finite: boolean, role?: 'inputs' | 'outputs'): NativeRoute {
-    if (finite) this.pendingFinishes++
-    let route: NativeRoute
-    try {
-      route = native.startRoute(options, (event: RouteEvent) => this.onEvent(event))
-    } catch (err) {
-      throw fromNative(err)
-    }
-    this.routes.push(route)
-    if (role !== 'outputs') this.addresses.listen.push(...route.listenAddresses)
-    this.addresses.tcpListen.push(...route.tcpListenAddresses)
-    this.addresses.tcpOutput.push(...route.tcpOutputAddresses)
-    return route
-  }
-
-  /** @internal Reports something on the handle's log. */
-  log(level: LogLevel, message: string): void {
-    this.emit('log', { level, message })
-  }
-
-  private onEvent(event: RouteEvent): void {
-    if (event.kind === 'finished') {
-      this.pendingFinishes--
-      if (this.pendingFinishes === 0) {
-        const outcome = (event.message ?? 'complete') as InputOutcome
-        this.markFinished(outcome)
-        this.emit('finished', outcome)
-      }
-      return
-    }
-    const level = (event.level ?? 'info') as LogLevel
-    this.emit('log', { level, message: event.message ?? '' })
+  /** Where this handle listens. */
+  get addresses(): Addresses {
+    return stateOf(this).addresses
   }
 
   /** Counters of every socket, input and output, plus totals. Cheap: no I/O. */
   stats(): Stats {
-    const endpoints = this.routes.flatMap((r) => r.stats())
+    const endpoints = stateOf(this)
+      .routes.flatMap((r) => r.stats())
+      .map(fromNativeStats)
     return { endpoints, totals: total(endpoints) }
   }
 
@@ -147,18 +222,70 @@ export class Handle extends EventEmitter<HandleEvents> {
    * this handle is left running. Resolves with the final counters. Safe to call twice.
    */
   close(): Promise<Stats> {
-    this.closing ??= (async () => {
+    const state = stateOf(this)
+    state.closing ??= (async () => {
       // Later routes feed earlier ones (a reverse proxy starts its outputs first), so close
       // in reverse: inputs stop and flush before the outputs that carry their data do.
-      for (const route of [...this.routes].reverse()) await route.close()
+      for (const route of [...state.routes].reverse()) await route.close()
       return this.stats()
     })()
-    return this.closing
+    return state.closing
   }
+}
 
-  /** @internal Closes what was started when a later step of creation failed. */
-  async abort(err: unknown): Promise<never> {
-    await this.close().catch(() => undefined)
-    throw err
+function onEvent(handle: Handle, event: RouteEvent): void {
+  const state = stateOf(handle)
+  if (event.kind === 'finished') {
+    state.pendingFinishes--
+    if (state.pendingFinishes === 0) {
+      const outcome = (event.message ?? 'complete') as InputOutcome
+      state.markFinished(outcome)
+      handle.emit('finished', outcome)
+    }
+    return
   }
+  const level = (event.level ?? 'info') as LogLevel
+  handle.emit('log', { level, message: event.message ?? '' })
+}
+
+/** @internal A new handle, with nothing running yet. */
+export function newHandle(onLog?: (entry: LogEntry) => void): Handle {
+  return create(onLog)
+}
+
+/**
+ * @internal Starts one native route as part of `handle`. A reverse proxy's 'outputs' route
+ * listens on the group; that socket is not one of the handle's listen addresses.
+ */
+export function startRoute(handle: Handle, options: RouteOptions, finite: boolean, role?: RouteRole): NativeRoute {
+  const state = stateOf(handle)
+  if (finite) state.pendingFinishes++
+  let route: NativeRoute
+  try {
+    route = native().startRoute(options, (event: RouteEvent) => onEvent(handle, event))
+  } catch (err) {
+    if (finite) state.pendingFinishes--
+    throw fromNative(err)
+  }
+  state.routes.push(route)
+  if (role !== 'outputs') state.addresses.listen.push(...route.listenAddresses)
+  state.addresses.tcpListen.push(...route.tcpListenAddresses)
+  state.addresses.tcpOutput.push(...route.tcpOutputAddresses)
+  return route
+}
+
+/** @internal Reports something on the handle's log. */
+export function logTo(handle: Handle, level: LogLevel, message: string): void {
+  handle.emit('log', { level, message })
+}
+
+/** @internal Records the reverse proxy's group in `handle.addresses`. */
+export function setGroup(handle: Handle, group: string): void {
+  stateOf(handle).addresses.group = group
+}
+
+/** @internal Closes what was started when a later step of creation failed, then throws `err`. */
+export async function abort(handle: Handle, err: unknown): Promise<never> {
+  await handle.close().catch(() => undefined)
+  throw err
 }

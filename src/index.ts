@@ -7,5 +7,17 @@ export { createServer, type ServerOptions } from './api/server'
 export { createProxy, type ProxyOptions } from './api/proxy'
 export { createReverseProxy, type ReverseProxyOptions } from './api/reverseproxy'
 export type { CommonOptions, Framing } from './api/common'
-export { Handle, type InputOutcome, type Stats, type Totals, type Addresses, type LogEntry, type LogLevel, type EndpointStats } from './handle'
-export { MproxyError } from './errors'
+export type { TlsOptions } from './api/tcp'
+export {
+  Handle,
+  type Addresses,
+  type EndpointKind,
+  type EndpointStats,
+  type HandleEvents,
+  type InputOutcome,
+  type LogEntry,
+  type LogLevel,
+  type Stats,
+  type Totals,
+} from './handle'
+export { MproxyError, type MproxyErrorCode } from './errors'

@@ -54,11 +54,22 @@ export function optionalBoolean(value: unknown, label: string): boolean | undefi
 
 const RATE_UNITS: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9 }
 
-/** A byte rate: a number of bytes per second, or text such as `50M`, `800k`, `1.5G`; 0 = unlimited. */
+/**
+ * A byte rate: a number of bytes per second, or text such as `50M`, `800k`, `1.5G`; 0 =
+ * unlimited. A rate between 0 and 1 byte per second is refused rather than rounded to 0,
+ * which would mean the opposite (unlimited).
+ */
 export function optionalRate(value: unknown, label: string): number | undefined {
   if (value === undefined) return undefined
-  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.round(value)
-  const match = typeof value === 'string' ? /^(\d+(?:\.\d+)?)([kKmMgG]?)$/.exec(value.trim()) : null
-  if (!match) throw usageError(`${label}: ${JSON.stringify(value)} is not a rate in bytes per second (for example 50M, 800k or 0 for unlimited)`)
-  return Math.round(Number(match[1]) * RATE_UNITS[match[2].toLowerCase()])
+  let rate: number
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) {
+    rate = value
+  } else {
+    const match = typeof value === 'string' ? /^(\d+(?:\.\d+)?)([kKmMgG]?)$/.exec(value.trim()) : null
+    if (!match) throw usageError(`${label}: ${JSON.stringify(value)} is not a rate in bytes per second (for example 50M, 800k or 0 for unlimited)`)
+    rate = Number(match[1]) * RATE_UNITS[match[2].toLowerCase()]
+  }
+  if (rate > 0 && rate < 1) throw usageError(`${label}: ${JSON.stringify(value)} is below 1 byte per second; the smallest rate is 1 (0 means unlimited)`)
+  if (!Number.isFinite(rate)) throw usageError(`${label}: ${JSON.stringify(value)} is not a rate in bytes per second (for example 50M, 800k or 0 for unlimited)`)
+  return Math.round(rate)
 }

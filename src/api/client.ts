@@ -1,7 +1,8 @@
 /** `createClient()`: read a file, device or stdin and send it as datagrams to servers. */
-import { Handle } from '../handle'
+import { newHandle, startRoute, type Handle } from '../handle'
 import { labelOf, optionalBoolean, optionalChoice, optionalInteger, optionalRate, requireString, requireStringList, type Labels } from '../options'
 import { resolveEndpoints } from '../resolve'
+import { refuseDuplicates } from './checks'
 import { checkCommon, checkMaxDatagram, destinationOptions, FRAMINGS, type CommonOptions, type Framing } from './common'
 
 export interface ClientOptions extends CommonOptions {
@@ -28,6 +29,7 @@ export interface ClientOptions extends CommonOptions {
 /** Default pacing, in bytes per second. */
 export const DEFAULT_RATE = 50_000_000
 
+/** @internal The function behind createClient(), with the CLI's flag names for messages. */
 export async function startClient(o: ClientOptions, labels?: Labels): Promise<Handle> {
   const path = requireString(o.path, labelOf(labels, 'path'))
   const servers = requireStringList(o.serverAddrs, labelOf(labels, 'serverAddrs'))
@@ -40,9 +42,11 @@ export async function startClient(o: ClientOptions, labels?: Labels): Promise<Ha
     allowPortZero: false,
     multicastInterface: common.multicastInterface,
   })
+  refuseDuplicates(destinations, labelOf(labels, 'serverAddrs'))
   const maxDatagram = checkMaxDatagram(o.maxDatagram, labelOf(labels, 'maxDatagram'), destinations)
-  const handle = new Handle(o.onLog)
-  handle.startRoute(
+  const handle = newHandle(o.onLog)
+  startRoute(
+    handle,
     {
       inputs: [{ path, framing: { framing, maxDatagram, lingerMs }, rate }],
       udpDestinations: destinations.map((d) => destinationOptions(d, common)),
@@ -55,6 +59,11 @@ export async function startClient(o: ClientOptions, labels?: Labels): Promise<Ha
   return handle
 }
 
+/**
+ * Reads `path` to its end and sends it, framed into datagrams, to every `serverAddrs`.
+ * Resolves once every address is checked and sending has started; `handle.finished` says
+ * how the input ended. Rejects with an MproxyError (one line naming the option).
+ */
 export function createClient(options: ClientOptions): Promise<Handle> {
   return startClient(options)
 }

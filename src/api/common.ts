@@ -46,7 +46,7 @@ export function checkCommon(o: CommonOptions, labels?: Labels): CheckedCommon {
       throw usageError(`${labelOf(labels, 'multicastInterface')} must name an interface`)
     }
     try {
-      native.resolveInterface(iface)
+      native().resolveInterface(iface)
     } catch (err) {
       throw fromNative(err, labelOf(labels, 'multicastInterface'))
     }

@@ -1,9 +1,10 @@
 /** `createProxy()`: forward UDP listeners and TCP/TLS connections to every UDP downstream. */
 import { usageError } from '../errors'
-import { Handle } from '../handle'
+import { abort, logTo, newHandle, startRoute, type Handle } from '../handle'
 import { labelOf, optionalBoolean, optionalChoice, optionalInteger, requireStringList, type Labels } from '../options'
 import { resolveEndpoints } from '../resolve'
 import { checkCommon, checkMaxDatagram, destinationOptions, FRAMINGS, listenOptions, type CommonOptions, type Framing } from './common'
+import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './checks'
 import { tcpConnects, type TlsOptions } from './tcp'
 
 export interface ProxyOptions extends CommonOptions, TlsOptions {
@@ -15,12 +16,15 @@ export interface ProxyOptions extends CommonOptions, TlsOptions {
   udpDownstreamAddrs: string | string[]
   /** Copy what the sources bring to stdout. */
   tee?: boolean
-  /** Framing of TCP streams into datagrams (as the client's). */
+  /** Framing of TCP streams into datagrams (as the client's): `packed` (default), `line` or `raw`. */
   framing?: Framing
+  /** Largest datagram made from a TCP stream; default 1472 (IPv4 destinations) or 1452 (any IPv6). */
   maxDatagram?: number
+  /** How long a partial line from a TCP stream waits for its end before it is sent anyway; default 20 ms. */
   lingerMs?: number
 }
 
+/** @internal The function behind createProxy(), with the CLI's flag names for messages. */
 export async function startProxy(o: ProxyOptions, labels?: Labels): Promise<Handle> {
   const listen = requireStringList(o.udpListenAddrs, labelOf(labels, 'udpListenAddrs'), 0)
   const tcp = requireStringList(o.tcpConnectAddrs, labelOf(labels, 'tcpConnectAddrs'), 0)
@@ -37,11 +41,16 @@ export async function startProxy(o: ProxyOptions, labels?: Labels): Promise<Hand
     resolveEndpoints(listen, labelOf(labels, 'udpListenAddrs'), { ...rules, allowPortZero: true }),
     resolveEndpoints(downstream, labelOf(labels, 'udpDownstreamAddrs'), { ...rules, allowPortZero: false }),
   ])
+  refuseDuplicates(listeners, labelOf(labels, 'udpListenAddrs'))
+  refuseDuplicates(destinations, labelOf(labels, 'udpDownstreamAddrs'))
+  const own = listeners.map((l) => ownListener(l, labelOf(labels, 'udpListenAddrs')))
+  refuseLoops(destinations, labelOf(labels, 'udpDownstreamAddrs'), own, common.multicastLoop)
   const maxDatagram = checkMaxDatagram(o.maxDatagram, labelOf(labels, 'maxDatagram'), destinations)
   const { connects, insecure } = await tcpConnects(tcp, o, { framing, maxDatagram, lingerMs }, labels)
-  const handle = new Handle(o.onLog)
-  if (insecure) handle.log('warn', `TLS certificate verification is off (${labelOf(labels, 'tlsInsecure')}): the server's identity is not checked`)
-  handle.startRoute(
+  const handle = newHandle(o.onLog)
+  if (insecure) logTo(handle, 'warn', `TLS certificate verification is off (${labelOf(labels, 'tlsInsecure')}): the server's identity is not checked`)
+  startRoute(
+    handle,
     {
       udpListeners: listeners.map((l) => listenOptions(l, common)),
       tcpConnects: connects,
@@ -51,9 +60,21 @@ export async function startProxy(o: ProxyOptions, labels?: Labels): Promise<Hand
     },
     false,
   )
+  // A listener on port 0 got its port only now; it must not be a destination either.
+  try {
+    const bound = own.flatMap((l, i) => (l.port === 0 ? [boundListener(l, handle.addresses.listen[i])] : []))
+    refuseLoops(destinations, labelOf(labels, 'udpDownstreamAddrs'), bound, common.multicastLoop)
+  } catch (err) {
+    return abort(handle, err)
+  }
   return handle
 }
 
+/**
+ * Forwards every datagram from `udpListenAddrs`, and the framed stream of every
+ * `tcpConnectAddrs` connection (kept, with reconnects), to every `udpDownstreamAddrs`.
+ * Runs until `close()`. Rejects with an MproxyError.
+ */
 export function createProxy(options: ProxyOptions): Promise<Handle> {
   return startProxy(options)
 }

@@ -5,9 +5,10 @@
  * hosts: each half is its own route, and a process may run either or both.
  */
 import { usageError } from '../errors'
-import { Handle } from '../handle'
+import { abort, newHandle, setGroup, startRoute, type Handle } from '../handle'
 import { labelOf, optionalBoolean, optionalChoice, optionalInteger, requireStringList, type Labels } from '../options'
 import { resolveEndpoint, resolveEndpoints } from '../resolve'
+import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './checks'
 import { checkCommon, checkMaxDatagram, destinationOptions, FRAMINGS, listenOptions, type CommonOptions, type Framing } from './common'
 
 export const DEFAULT_MULTICAST_ADDR = '[ff02::1]:9918'
@@ -29,12 +30,15 @@ export interface ReverseProxyOptions extends CommonOptions {
   maxTcpClients?: number
   /** Bytes a TCP output client may fall behind before it is disconnected; default 64 MiB. */
   tcpClientQueue?: number
-  /** Framing of TCP input streams (as the client's). */
+  /** Framing of TCP input streams (as the client's): `packed` (default), `line` or `raw`. */
   framing?: Framing
+  /** Largest datagram made from a TCP input stream; default 1472 (IPv4 group) or 1452 (IPv6 group). */
   maxDatagram?: number
+  /** How long a partial line from a TCP input waits for its end before it is sent anyway; default 20 ms. */
   lingerMs?: number
 }
 
+/** @internal The function behind createReverseProxy(), with the CLI's flag names for messages. */
 export async function startReverseProxy(o: ReverseProxyOptions, labels?: Labels): Promise<Handle> {
   const L = (field: string) => labelOf(labels, field)
   const udpIn = requireStringList(o.udpListenAddrs, L('udpListenAddrs'), 0)
@@ -63,15 +67,27 @@ export async function startReverseProxy(o: ReverseProxyOptions, labels?: Labels)
   for (const t of [...tcpListeners, ...tcpOutputs]) {
     if (t.multicast) throw usageError(`${tcpListeners.includes(t) ? L('tcpListenAddrs') : L('tcpOutputAddrs')}: ${t.text} is a multicast address; TCP needs a unicast one`)
   }
+  refuseDuplicates(udpListeners, L('udpListenAddrs'))
+  refuseDuplicates(tcpListeners, L('tcpListenAddrs'))
+  refuseDuplicates(tcpOutputs, L('tcpOutputAddrs'))
+  refuseDuplicates(udpOutputs, L('udpOutputAddrs'))
+  // Inputs publish to the group and outputs read it: an input listening on the group, or an
+  // output sending to the group or to an input, would feed itself forever.
+  const inputs = udpListeners.map((l) => ownListener(l, L('udpListenAddrs')))
+  const hasOutputs = tcpOut.length + udpOut.length > 0
+  const groupListener = hasOutputs ? [ownListener(group, L('multicastAddr'))] : []
+  if (udpIn.length + tcpIn.length > 0) refuseLoops([group], L('multicastAddr'), inputs, common.multicastLoop)
+  refuseLoops(udpOutputs, L('udpOutputAddrs'), [...groupListener, ...inputs], common.multicastLoop)
   const maxDatagram = checkMaxDatagram(o.maxDatagram, L('maxDatagram'), [group])
   const framingOptions = { framing, maxDatagram, lingerMs }
 
-  const handle = new Handle(o.onLog)
-  handle.addresses.group = group.text
+  const handle = newHandle(o.onLog)
+  setGroup(handle, group.text)
   try {
     // Outputs first, so that the group already has its subscribers when inputs start.
-    if (tcpOut.length + udpOut.length > 0) {
-      handle.startRoute(
+    if (hasOutputs) {
+      startRoute(
+        handle,
         {
           udpListeners: [listenOptions(group, common)],
           udpDestinations: udpOutputs.map((d) => destinationOptions(d, common)),
@@ -83,7 +99,8 @@ export async function startReverseProxy(o: ReverseProxyOptions, labels?: Labels)
       )
     }
     if (udpIn.length + tcpIn.length > 0) {
-      handle.startRoute(
+      startRoute(
+        handle,
         {
           udpListeners: udpListeners.map((l) => listenOptions(l, common)),
           tcpListeners: tcpListeners.map((t) => ({ address: t.address, interface: t.interface, framing: framingOptions, maxClients })),
@@ -95,12 +112,20 @@ export async function startReverseProxy(o: ReverseProxyOptions, labels?: Labels)
         'inputs',
       )
     }
+    // An input on port 0 got its port only now; no output may send to it.
+    const bound = inputs.flatMap((l, i) => (l.port === 0 ? [boundListener(l, handle.addresses.listen[i])] : []))
+    refuseLoops(udpOutputs, L('udpOutputAddrs'), bound, common.multicastLoop)
   } catch (err) {
-    return handle.abort(err)
+    return abort(handle, err)
   }
   return handle
 }
 
+/**
+ * Inputs (`udpListenAddrs`, `tcpListenAddrs`) publish into the multicast group
+ * `multicastAddr`; outputs (`udpOutputAddrs`, `tcpOutputAddrs` listeners) subscribe to it.
+ * Either half may be empty. Runs until `close()`. Rejects with an MproxyError.
+ */
 export function createReverseProxy(options: ReverseProxyOptions): Promise<Handle> {
   return startReverseProxy(options)
 }

@@ -1,7 +1,8 @@
 /** `createServer()`: listen on addresses (unicast or groups) and append what arrives to a file. */
-import { Handle } from '../handle'
+import { newHandle, startRoute, type Handle } from '../handle'
 import { labelOf, optionalBoolean, requireString, requireStringList, type Labels } from '../options'
 import { resolveEndpoints } from '../resolve'
+import { refuseDuplicates } from './checks'
 import { checkCommon, listenOptions, type CommonOptions } from './common'
 
 export interface ServerOptions extends CommonOptions {
@@ -13,6 +14,7 @@ export interface ServerOptions extends CommonOptions {
   tee?: boolean
 }
 
+/** @internal The function behind createServer(), with the CLI's flag names for messages. */
 export async function startServer(o: ServerOptions, labels?: Labels): Promise<Handle> {
   const path = requireString(o.path, labelOf(labels, 'path'))
   const listen = requireStringList(o.listenAddrs, labelOf(labels, 'listenAddrs'))
@@ -22,8 +24,10 @@ export async function startServer(o: ServerOptions, labels?: Labels): Promise<Ha
     allowPortZero: true,
     multicastInterface: common.multicastInterface,
   })
-  const handle = new Handle(o.onLog)
-  handle.startRoute(
+  refuseDuplicates(listeners, labelOf(labels, 'listenAddrs'))
+  const handle = newHandle(o.onLog)
+  startRoute(
+    handle,
     {
       udpListeners: listeners.map((l) => listenOptions(l, common)),
       outputs: [{ path }],
@@ -34,6 +38,10 @@ export async function startServer(o: ServerOptions, labels?: Labels): Promise<Ha
   return handle
 }
 
+/**
+ * Listens on every `listenAddrs` (joining groups) and appends every datagram's bytes to
+ * `path`, unchanged. Runs until `close()`. Rejects with an MproxyError.
+ */
 export function createServer(options: ServerOptions): Promise<Handle> {
   return startServer(options)
 }

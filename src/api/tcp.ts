@@ -2,13 +2,19 @@
 import { usageError } from '../errors'
 import type { FramingOptions, TcpConnectOptions } from '../native'
 import { labelOf, optionalBoolean, type Labels } from '../options'
-import { resolveEndpoint } from '../resolve'
+import { resolveEndpoint, type Endpoint } from '../resolve'
+import { refuseDuplicates } from './checks'
 
 export interface TlsOptions {
-  /** PEM file of extra CA certificates to trust (besides the system's roots). */
+  /**
+   * PEM file of extra CA certificates to trust (besides the system's roots). A certificate
+   * in it that a server presents as its own (a self-signed one) is pinned: accepted within
+   * its validity dates. At most 1 MiB, a regular file.
+   */
   tlsCa?: string
-  /** PEM client certificate (chain) and key, for servers that require one. */
+  /** PEM client certificate (chain), for servers that require one; needs `tlsKey`. */
   tlsCert?: string
+  /** PEM private key of `tlsCert`. */
   tlsKey?: string
   /** Accept any server certificate. Says so on the log. */
   tlsInsecure?: boolean
@@ -40,14 +46,14 @@ export async function tcpConnects(
   const anyTls = texts.some((t) => t.startsWith(TLS_PREFIX))
   const tlsFlag = ca ? 'tlsCa' : cert ? 'tlsCert' : insecure ? 'tlsInsecure' : undefined
   if (tlsFlag && !anyTls) throw usageError(`${labelOf(labels, tlsFlag)} needs a ${label} of the form tls://HOST:PORT`)
-  const connects = await Promise.all(
+  const resolved = await Promise.all(
     texts.map(async (text) => {
       const tls = text.startsWith(TLS_PREFIX)
       const bare = tls ? text.slice(TLS_PREFIX.length) : text
       if (/^[a-z]+:\/\//i.test(bare)) throw usageError(`${label}: ${JSON.stringify(text)} has an unknown scheme; use HOST:PORT or tls://HOST:PORT`)
       const endpoint = await resolveEndpoint(bare, label, { allowPortZero: false })
       const host = bare.startsWith('[') ? bare.slice(1, bare.indexOf(']')).split('%')[0] : bare.slice(0, bare.lastIndexOf(':'))
-      return {
+      const connect: TcpConnectOptions = {
         host,
         port: endpoint.port,
         address: endpoint.address,
@@ -55,7 +61,16 @@ export async function tcpConnects(
         tls: tls ? { serverName: host, caFile: ca, certFile: cert, keyFile: key, insecure } : undefined,
         framing,
       }
+      return { connect, endpoint: { ...endpoint, text }, tls }
     }),
   )
+  // The same server twice would send its stream twice.
+  const tlsOf = new Map<Endpoint, boolean>(resolved.map((r) => [r.endpoint, r.tls]))
+  refuseDuplicates(
+    resolved.map((r) => r.endpoint),
+    label,
+    (e) => (tlsOf.get(e) ? TLS_PREFIX : ''),
+  )
+  const connects = resolved.map((r) => r.connect)
   return { connects, insecure: insecure && anyTls }
 }

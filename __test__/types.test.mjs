@@ -1,0 +1,93 @@
+// The type definitions a TypeScript user gets: they compile on their own under --strict
+// (no skipLibCheck), every option is documented, the unions are closed, and the handle shows
+// nothing internal, in its type or at run time.
+import test from 'ava'
+import { spawnSync } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import { mproxy, root } from './helpers.mjs'
+
+const require = createRequire(import.meta.url)
+const ts = require(path.join(root, 'node_modules', 'typescript'))
+
+function declarationFiles(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? declarationFiles(path.join(dir, e.name)) : e.name.endsWith('.d.ts') ? [path.join(dir, e.name)] : []))
+}
+
+test('index.d.ts and every dist/*.d.ts compile on their own under tsc --strict', (t) => {
+  const files = [path.join(root, 'index.d.ts'), ...declarationFiles(path.join(root, 'dist'))]
+  t.true(files.length > 10)
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+  for (const extra of [[], ['--target', 'es2022', '--module', 'nodenext']]) {
+    const r = spawnSync(process.execPath, [tsc, '--strict', '--noEmit', '--types', 'node', ...extra, ...files], { cwd: root, encoding: 'utf8' })
+    t.is(r.status, 0, r.stdout + r.stderr)
+  }
+})
+
+/** The program over the package's entry, and the checker, as a user's compiler sees it. */
+function entry() {
+  const file = path.join(root, 'dist', 'index.d.ts')
+  const program = ts.createProgram([file], { strict: true, types: ['node'] })
+  const checker = program.getTypeChecker()
+  const exports = checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(file)))
+  const find = (name) => checker.getAliasedSymbol(exports.find((s) => s.name === name))
+  return { checker, exports, find }
+}
+
+test('every option of every create…() function has a doc comment', (t) => {
+  const { checker, exports, find } = entry()
+  const optionTypes = exports.map((s) => s.name).filter((n) => n.endsWith('Options'))
+  t.deepEqual(optionTypes.sort(), ['ClientOptions', 'CommonOptions', 'ProxyOptions', 'ReverseProxyOptions', 'ServerOptions', 'TlsOptions'])
+  let checked = 0
+  for (const name of optionTypes) {
+    const type = checker.getDeclaredTypeOfSymbol(find(name))
+    for (const property of checker.getPropertiesOfType(type)) {
+      const doc = ts.displayPartsToString(property.getDocumentationComment(checker)).trim()
+      t.true(doc.length > 10, `${name}.${property.name} has no doc comment`)
+      checked++
+    }
+  }
+  t.true(checked > 40, `${checked} options`)
+})
+
+/** The members of a union of string literals, sorted. */
+function literals(checker, symbol) {
+  const type = checker.getDeclaredTypeOfSymbol(symbol)
+  return (type.isUnion() ? type.types : [type]).map((m) => m.value).sort()
+}
+
+test('error codes, endpoint kinds and log levels are closed unions', (t) => {
+  const { checker, find } = entry()
+  t.deepEqual(literals(checker, find('MproxyErrorCode')), ['EMPROXY_ADDON', 'EMPROXY_ADDRESS_IN_USE', 'EMPROXY_ADDRESS_NOT_AVAILABLE', 'EMPROXY_FILE', 'EMPROXY_INVALID_ARGUMENT', 'EMPROXY_IO', 'EMPROXY_NO_ROUTE', 'EMPROXY_NO_SUCH_INTERFACE', 'EMPROXY_RESOLVE'])
+  t.deepEqual(literals(checker, find('LogLevel')), ['error', 'info', 'warn'])
+  const kinds = literals(checker, find('EndpointKind'))
+  // Every kind the Rust core registers an endpoint under, and no other.
+  const sources = ['source/udp.rs', 'source/tcp_connect.rs', 'source/tcp_listen.rs', 'source/stream.rs', 'sink/tcp_output.rs', 'sink/udp.rs', 'route.rs']
+  const registered = new Set()
+  for (const file of sources) {
+    const text = readFileSync(path.join(root, 'crates', 'mproxy-core', 'src', file), 'utf8')
+    for (const m of text.matchAll(/register\("([a-z-]+)"/g)) registered.add(m[1])
+  }
+  // The writer's kind is passed in by route.rs: "file" or "tee".
+  const route = readFileSync(path.join(root, 'crates', 'mproxy-core', 'src', 'route.rs'), 'utf8')
+  for (const m of route.matchAll(/^\s*"(file|tee)",$/gm)) registered.add(m[1])
+  t.deepEqual(kinds, [...registered].sort())
+  // The Rust core's codes are the union's first seven.
+  const rust = readFileSync(path.join(root, 'crates', 'mproxy-core', 'src', 'error.rs'), 'utf8')
+  for (const m of rust.matchAll(/=> "(EMPROXY_[A-Z_]+)"/g)) t.true(literals(checker, find('MproxyErrorCode')).includes(m[1]), m[1])
+})
+
+test('a handle shows only its public members, in its type and at run time', async (t) => {
+  const { checker, find } = entry()
+  const handle = find('Handle')
+  const own = checker.getDeclaredTypeOfSymbol(handle).getProperties().filter((p) => p.parent === handle).map((p) => p.name)
+  t.deepEqual(own.sort(), ['addresses', 'close', 'finished', 'stats'])
+  const construct = handle.members.get('__constructor').declarations[0]
+  t.true(construct.modifiers.some((m) => m.kind === ts.SyntaxKind.PrivateKeyword), 'the constructor is private')
+  const server = await mproxy.createServer({ path: '/dev/null', listenAddrs: ['127.0.0.1:0'] })
+  t.deepEqual(Object.getOwnPropertyNames(Object.getPrototypeOf(server)).sort(), ['addresses', 'close', 'constructor', 'stats'])
+  t.deepEqual(Object.getOwnPropertyNames(mproxy.Handle).filter((n) => !['length', 'name', 'prototype'].includes(n)), [])
+  for (const name of ['startRoute', 'log', 'abort', 'routes']) t.is(server[name], undefined, name)
+  await server.close()
+})
