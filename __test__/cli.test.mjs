@@ -2,7 +2,10 @@
 // umbrella command, the original's underscore spellings and --flag=value.
 import test from 'ava'
 import path from 'node:path'
+import { createRequire } from 'node:module'
 import { makeText, readFile, runProgram, runToEnd, stop, tempDir, waitForSize, writeTemp } from './helpers.mjs'
+
+const { version } = createRequire(import.meta.url)('../package.json')
 
 for (const name of ['client', 'server', 'proxy', 'reverseproxy']) {
   test(`mproxy-${name} --help and --version`, async (t) => {
@@ -11,9 +14,9 @@ for (const name of ['client', 'server', 'proxy', 'reverseproxy']) {
     t.regex(help.stdout.toString(), /^MPROXY: /)
     t.regex(help.stdout.toString(), /EXAMPLES:/)
     t.is(help.stderr, '')
-    const version = await runToEnd(name, ['--version'])
-    t.is(version.code, 0)
-    t.regex(version.stdout.toString(), new RegExp(`^mproxy-${name} \\d+\\.\\d+\\.\\d+\\n$`))
+    const v = await runToEnd(name, ['--version'])
+    t.is(v.code, 0)
+    t.is(v.stdout.toString(), `mproxy-${name} ${version}\n`)
   })
 }
 
@@ -39,8 +42,26 @@ test('mproxy <program> runs the same programs, with the original underscore spel
   t.true(readFile(out).equals(data))
 })
 
-test('mproxy without a program prints its usage and exits 2', async (t) => {
+test('mproxy without a program prints its usage on stderr and exits 2', async (t) => {
   const r = await runToEnd('mproxy', [])
   t.is(r.code, 2)
-  t.regex(r.stdout.toString(), /PROGRAMS: client, server, proxy, reverseproxy/)
+  t.is(r.stdout.length, 0)
+  t.regex(r.stderr, /^mproxy: move files and raw socket data over UDP\n\nUSAGE:\n {4}mproxy <PROGRAM> \[OPTIONS\]\n/)
+  t.regex(r.stderr, /PROGRAMS: client, server, proxy, reverseproxy/)
+})
+
+test('mproxy -h, --help, -V and --version', async (t) => {
+  for (const flag of ['-h', '--help']) {
+    const r = await runToEnd('mproxy', [flag])
+    t.is(r.code, 0)
+    t.is(r.stderr, '')
+    t.regex(r.stdout.toString(), /^mproxy: move files and raw socket data over UDP\n/)
+    t.regex(r.stdout.toString(), /PROGRAMS: client, server, proxy, reverseproxy/)
+  }
+  for (const flag of ['-V', '--version']) {
+    const r = await runToEnd('mproxy', [flag])
+    t.is(r.code, 0)
+    t.is(r.stderr, '')
+    t.is(r.stdout.toString(), `mproxy ${version}\n`)
+  }
 })

@@ -19,7 +19,8 @@ export interface Program {
   finite: boolean
 }
 
-function version(): string {
+/** The package's version, as `--version` prints it. */
+export function version(): string {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (require('../../package.json') as { version: string }).version
 }
