@@ -4,11 +4,13 @@ import test from 'ava'
 import dgram from 'node:dgram'
 import net from 'node:net'
 import path from 'node:path'
-import { requireIsolation, runToEnd, tempDir, writeTemp } from './helpers.mjs'
+import { execFileSync, spawn } from 'node:child_process'
+import { requireIsolation, root, runToEnd, tempDir, within, writeTemp } from './helpers.mjs'
 
 function check(name, program, args, code, message) {
   test(name, async (t) => {
-    const r = await runToEnd(program, args)
+    // Nothing here may block: a hang is a failure too.
+    const r = await within(runToEnd(program, args), 15_000, `${program} did not exit within 15 s`)
     const expected = typeof message === 'function' ? message() : message
     t.is(r.code, code, r.stderr)
     t.is(r.stdout.length, 0)
@@ -22,6 +24,17 @@ function check(name, program, args, code, message) {
 
 const dir = tempDir()
 const input = writeTemp(dir, 'in.txt', 'hello\n')
+
+/** A self-signed certificate (PEM), for the options that need one beside a bad key. */
+let cert
+function pemCert() {
+  if (!cert) {
+    const key = path.join(dir, 'self.key')
+    cert = path.join(dir, 'self.pem')
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'pipe' })
+  }
+  return cert
+}
 const C = 'mproxy-client'
 
 check('unknown flag', 'client', ['--bogus'], 2, `${C}: unknown flag --bogus (see --help)`)
@@ -62,7 +75,44 @@ check('a client queue too small', 'reverseproxy', ['--tcp-output-addr', '127.0.0
 check('the default group with no route (inputs)', 'reverseproxy', ['--udp-listen-addr', '127.0.0.1:0'], 1, `${R}: no interface reaches multicast group [ff02::1]:9918; name one with --multicast-interface NAME (or [GROUP%NAME]:PORT for IPv6), for example lo for this host only`)
 check('the default group with no route (outputs)', 'reverseproxy', ['--udp-output-addr', '127.0.0.1:9'], 1, `${R}: cannot join multicast group [ff02::1]:9918: no interface reaches it; name one with --multicast-interface NAME (or [GROUP%NAME]:PORT for IPv6), for example lo for this host only`)
 check('proxy without downstream', 'proxy', ['--udp-listen-addr', '127.0.0.1:0'], 2, 'mproxy-proxy: --udp-downstream-addr is required')
-check('unknown program', 'mproxy', ['relay'], 2, 'mproxy: unknown program "relay"; expected one of client, server, proxy, reverseproxy')
+check('unknown program', 'mproxy', ['relay'], 2, 'mproxy: unknown program "relay"; expected one of client, server, proxy, reverseproxy (see mproxy --help)')
+
+// A rate below 1 byte per second would round to 0, which means unlimited: the opposite.
+check('a rate below 1 byte per second', 'client', ['--path', input, '--server-addr', '127.0.0.1:9', '--rate', '0.4'], 2, `${C}: --rate: "0.4" is below 1 byte per second; the smallest rate is 1 (0 means unlimited)`)
+check('a rate of 0.9', 'client', ['--path', input, '--server-addr', '127.0.0.1:9', '--rate=0.9'], 2, `${C}: --rate: "0.9" is below 1 byte per second; the smallest rate is 1 (0 means unlimited)`)
+
+// The same address twice: every datagram would be received, sent or forwarded twice.
+check('a group listened on twice', 'server', ['--path', path.join(dir, 'twice.txt'), '--listen-addr', '239.1.2.3:9920', '--listen-addr', '239.1.2.3:9920', '--multicast-interface', 'lo'], 2, 'mproxy-server: --listen-addr: 239.1.2.3:9920 is given twice')
+check('one listen address written two ways', 'server', ['--path', path.join(dir, 'twice.txt'), '--listen-addr', '127.0.0.1:9920', '--listen-addr', 'localhost:9920'], 2, 'mproxy-server: --listen-addr: 127.0.0.1:9920 and localhost:9920 are the same address (127.0.0.1:9920)')
+check('a server address given twice', 'client', ['--path', input, '--server-addr', '127.0.0.1:9', '--server-addr=127.0.0.1:9'], 2, `${C}: --server-addr: 127.0.0.1:9 is given twice`)
+check('a downstream address given twice', 'proxy', ['--udp-listen-addr', '127.0.0.1:0', '--udp-downstream-addr', '[::1]:9', '--udp-downstream-addr', '[::1]:9'], 2, 'mproxy-proxy: --udp-downstream-addr: [::1]:9 is given twice')
+check('a TCP source given twice', 'proxy', ['--tcp-connect-addr', 'tls://127.0.0.1:9', '--tcp-connect-addr', 'tls://localhost:9', '--udp-downstream-addr', '127.0.0.1:9'], 2, 'mproxy-proxy: --tcp-connect-addr: tls://127.0.0.1:9 and tls://localhost:9 are the same address (127.0.0.1:9)')
+check('a UDP output given twice', 'reverseproxy', ['--udp-output-addr', '127.0.0.1:9', '--udp-output-addr', '127.0.0.1:9', '--multicast-addr', '239.1.2.9:9918', '--multicast-interface', 'lo'], 2, `${R}: --udp-output-addr: 127.0.0.1:9 is given twice`)
+
+// A destination that reaches the process's own listener: every datagram would loop forever.
+const LOOP = 'every datagram would come back to it forever'
+check('a proxy sending to its own listen address', 'proxy', ['--udp-listen-addr', '127.0.0.1:9920', '--udp-downstream-addr', '127.0.0.1:9920'], 2, `${P}: --udp-downstream-addr: 127.0.0.1:9920 reaches this process's own --udp-listen-addr 127.0.0.1:9920; ${LOOP}`)
+check('a proxy listening on 0.0.0.0 sending to 127.0.0.1 on that port', 'proxy', ['--udp-listen-addr', '0.0.0.0:9921', '--udp-downstream-addr', '[::1]:9921', '--udp-downstream-addr', 'localhost:9921'], 2, `${P}: --udp-downstream-addr: localhost:9921 reaches this process's own --udp-listen-addr 0.0.0.0:9921; ${LOOP}`)
+check('a proxy listening on [::] sending to [::1] on that port', 'proxy', ['--udp-listen-addr', '[::]:9922', '--udp-downstream-addr', '[::1]:9922'], 2, `${P}: --udp-downstream-addr: [::1]:9922 reaches this process's own --udp-listen-addr [::]:9922; ${LOOP}`)
+check('a proxy on a group sending to the same group', 'proxy', ['--udp-listen-addr', '239.1.2.3:9923', '--udp-downstream-addr', '239.1.2.3:9923', '--multicast-interface', 'lo'], 2, `${P}: --udp-downstream-addr: 239.1.2.3:9923 reaches this process's own --udp-listen-addr 239.1.2.3:9923; ${LOOP}`)
+check('a reverse proxy input on its own group', 'reverseproxy', ['--udp-listen-addr', '239.1.2.4:9918', '--multicast-addr', '239.1.2.4:9918', '--multicast-interface', 'lo'], 2, `${R}: --multicast-addr: 239.1.2.4:9918 reaches this process's own --udp-listen-addr 239.1.2.4:9918; ${LOOP}`)
+check('a reverse proxy output to its own group', 'reverseproxy', ['--udp-output-addr', '239.1.2.5:9918', '--multicast-addr', '239.1.2.5:9918', '--multicast-interface', 'lo'], 2, `${R}: --udp-output-addr: 239.1.2.5:9918 reaches this process's own --multicast-addr 239.1.2.5:9918; ${LOOP}`)
+check('a reverse proxy output to its own input', 'reverseproxy', ['--udp-listen-addr', '0.0.0.0:9924', '--udp-output-addr', '127.0.0.1:9924', '--multicast-addr', '239.1.2.6:9918', '--multicast-interface', 'lo'], 2, `${R}: --udp-output-addr: 127.0.0.1:9924 reaches this process's own --udp-listen-addr 0.0.0.0:9924; ${LOOP}`)
+
+// PEM files: only regular files of at most 1 MiB are read; a device, a FIFO without a writer
+// or a huge file fail at once with a line, instead of filling memory or hanging.
+const TLS = ['--tcp-connect-addr', 'tls://localhost:9', '--udp-downstream-addr', '127.0.0.1:9']
+const fifo = path.join(dir, 'ca-fifo.pem')
+execFileSync('mkfifo', [fifo])
+const huge = writeTemp(dir, 'huge.pem', Buffer.alloc(1024 * 1024 + 1, 0x41))
+check('--tls-ca /dev/zero', 'proxy', [...TLS, '--tls-ca', '/dev/zero'], 1, `${P}: cannot read CA file /dev/zero: it is a character device, not a regular file`)
+check('--tls-ca on a FIFO with no writer', 'proxy', [...TLS, '--tls-ca', fifo], 1, `${P}: cannot read CA file ${fifo}: it is a FIFO, not a regular file`)
+check('--tls-ca larger than 1 MiB', 'proxy', [...TLS, '--tls-ca', huge], 1, `${P}: cannot read CA file ${huge}: it is larger than 1 MiB (1048577 bytes); a PEM file of certificates or a key is a few KiB`)
+check('--tls-ca a directory', 'proxy', [...TLS, '--tls-ca', dir], 1, `${P}: cannot read CA file ${dir}: it is a directory`)
+check('--tls-cert /dev/zero', 'proxy', [...TLS, '--tls-cert', '/dev/zero', '--tls-key', input], 1, `${P}: cannot read client certificate /dev/zero: it is a character device, not a regular file`)
+check('--tls-key on a FIFO with no writer', 'proxy', [...TLS, '--tls-cert', pemCert(), '--tls-key', fifo], 1, `${P}: cannot read client key ${fifo}: it is a FIFO, not a regular file`)
+check('--tls-key larger than 1 MiB', 'proxy', [...TLS, '--tls-cert', pemCert(), '--tls-key', huge], 1, `${P}: cannot read client key ${huge}: it is larger than 1 MiB (1048577 bytes); a PEM file of certificates or a key is a few KiB`)
+check('--tls-key with no key in it', 'proxy', [...TLS, '--tls-cert', pemCert(), '--tls-key', input], 1, `${P}: client key ${input} holds no PEM private key`)
 
 test('a TCP port already in use', async (t) => {
   const busy = net.createServer()
@@ -105,4 +155,33 @@ test('an IPv6 group with no multicast route says how to name an interface', asyn
   const r = await runToEnd('client', ['--path', input, '--server-addr', '[ff02::1]:9918'])
   t.is(r.code, 1)
   t.is(r.stderr.trimEnd(), 'mproxy-client: no interface reaches multicast group [ff02::1]:9918; name one with --multicast-interface NAME (or [GROUP%NAME]:PORT for IPv6), for example lo for this host only')
+})
+
+test('a listener on port 0 that the system binds to the destination port is refused once bound', async (t) => {
+  requireIsolation()
+  // In a network namespace of its own the system has two ports to give, 40000 and 40001, to
+  // the proxy's sending socket and to its listener, in an order of its choosing. When the
+  // listener gets 40000, the destination, it must be refused; when it gets 40001, it runs.
+  const proxy = path.join(root, 'dist', 'cli', 'proxy.js')
+  const script = `ip link set lo up && echo '40000 40001' > /proc/sys/net/ipv4/ip_local_port_range && exec '${process.execPath}' '${proxy}' --udp-listen-addr 127.0.0.1:0 --udp-downstream-addr 127.0.0.1:40000`
+  let refusals = 0
+  for (let attempt = 0; attempt < 20 && refusals < 2; attempt++) {
+    const child = spawn('unshare', ['-n', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    const exited = new Promise((resolve) => child.on('close', (code) => resolve(code)))
+    child.stderr.on('data', (d) => {
+      stderr += d
+      // It runs: the system gave the listener the other port.
+      if (/listening on/.test(stderr)) child.kill('SIGTERM')
+    })
+    const code = await within(exited, 15_000, 'the proxy did not exit')
+    if (code === 0) {
+      t.is(stderr, `${P}: listening on 127.0.0.1:40001 (udp)\n`)
+      continue
+    }
+    t.is(code, 2, stderr)
+    t.is(stderr, `${P}: --udp-downstream-addr: 127.0.0.1:40000 reaches this process's own --udp-listen-addr 127.0.0.1:0 (bound to 127.0.0.1:40000); every datagram would come back to it forever\n`)
+    refusals++
+  }
+  t.true(refusals > 0, 'the system never bound the listener to 40000 in 20 tries')
 })

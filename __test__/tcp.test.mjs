@@ -249,3 +249,30 @@ test('closing a reverse proxy right after the last input still delivers it to TC
   t.is(out.bytesDropped, 0)
   t.true(reader.data().equals(data.subarray(0, listener.bytesIn)))
 })
+
+test('forward proxy: an upstream that resets every connection right after accepting it is retried with a growing backoff, and said once', async (t) => {
+  let accepted = 0
+  const upstream = net.createServer((socket) => {
+    accepted++
+    socket.resetAndDestroy()
+  })
+  await new Promise((r) => upstream.listen(0, '127.0.0.1', r))
+  const sink = dgram.createSocket('udp4')
+  await new Promise((r) => sink.bind(0, '127.0.0.1', r))
+  const name = `127.0.0.1:${upstream.address().port}`
+  const proxy = runProgram('proxy', ['--tcp-connect-addr', name, '--udp-downstream-addr', `127.0.0.1:${sink.address().port}`])
+  t.teardown(() => proxy.child.kill('SIGKILL'))
+  await new Promise((r) => setTimeout(r, 5000))
+  const r = await stop(proxy)
+  upstream.close()
+  sink.close()
+  t.is(r.code, 0)
+  // 0.5 s, 1 s, 2 s (each ±20%) between attempts: 3 or 4 in 5 s, not the 10 of a reset backoff.
+  t.true(accepted >= 3 && accepted <= 4, `${accepted} connections in 5 s`)
+  t.deepEqual(r.stderr.trimEnd().split('\n'), [
+    `mproxy-proxy: connected to ${name}`,
+    `mproxy-proxy: warn: connection to ${name} lost (connection reset by peer); reconnecting`,
+    `mproxy-proxy: connected to ${name}`,
+    `mproxy-proxy: warn: connection to ${name} keeps failing within 10 s of connecting (connection reset by peer); reconnecting with growing delays up to 30 s, without reporting each attempt`,
+  ])
+})

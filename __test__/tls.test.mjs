@@ -2,6 +2,7 @@
 // the test makes: verified connections work (names and IP literals), and a wrong name, an
 // unknown CA and an expired certificate each fail with a clear line, once.
 import test from 'ava'
+import { execFileSync } from 'node:child_process'
 import path from 'node:path'
 import { makeText, mproxy, readFile, runProgram, stop, tempDir, waitFor, waitForSize } from './helpers.mjs'
 import { makePki, startTlsServer } from './tls-fixtures.mjs'
@@ -60,11 +61,11 @@ test('--tls-insecure connects to a server no CA vouches for, and says so', async
 })
 
 /** Starts the proxy against a server it must refuse; returns its stderr after several retries. */
-async function refused(t, serverOptions, flags = []) {
+async function refused(t, serverOptions, flags = (pki) => ['--tls-ca', pki.caCert]) {
   const pki = await pkiReady
   const tlsServer = await startTlsServer({ ...serverOptions(pki), lines: 'never read\n' })
   const sink = await udpServer('refused.txt')
-  const proxy = runProgram('proxy', ['--tcp-connect-addr', `tls://localhost:${tlsServer.port}`, '--udp-downstream-addr', sink.addr, '--tls-ca', pki.caCert, ...flags])
+  const proxy = runProgram('proxy', ['--tcp-connect-addr', `tls://localhost:${tlsServer.port}`, '--udp-downstream-addr', sink.addr, ...flags(pki)])
   t.teardown(() => proxy.child.kill('SIGKILL'))
   await waitFor(() => /cannot connect/.test(proxy.stderr()), 10_000, 'the failure')
   // Let it retry a few times (0.5 s, 1 s, ...): the failure is still reported once.
@@ -93,4 +94,51 @@ test('a certificate from an unknown CA is refused with a clear reason', async (t
 test('an expired certificate is refused with a clear reason', async (t) => {
   const { line, port } = await refused(t, (pki) => ({ cert: pki.expiredCert, key: pki.expiredKey }))
   t.is(line, `mproxy-proxy: warn: cannot connect to tls://localhost:${port}: TLS handshake failed: certificate has expired; retrying every 0.5 s to 30 s`)
+})
+
+/** `openssl req -x509 -newkey ...` as a user makes a self-signed certificate (system config: CA:TRUE). */
+function selfSigned(name, subject = '/CN=localhost') {
+  const key = path.join(dir, `${name}.key`)
+  const cert = path.join(dir, `${name}.pem`)
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '30', '-subj', subject], { stdio: 'pipe' })
+  return { key, cert }
+}
+
+test('a self-signed certificate given with --tls-ca is pinned: the stream arrives byte for byte', async (t) => {
+  const pinned = selfSigned('pinned')
+  const { stderr } = await transferOver(t, 'localhost', { cert: pinned.cert, key: pinned.key }, ['--tls-ca', pinned.cert])
+  t.regex(stderr, /connected to tls:\/\/localhost:\d+/)
+  t.notRegex(stderr, /warn|error/)
+})
+
+test('a pinned certificate is no reason to accept a different self-signed one', async (t) => {
+  const pinned = selfSigned('pinned-only')
+  const other = selfSigned('impostor')
+  const { line, port } = await refused(t, () => ({ cert: other.cert, key: other.key }), () => ['--tls-ca', pinned.cert])
+  t.is(line, `mproxy-proxy: warn: cannot connect to tls://localhost:${port}: TLS handshake failed: the server presents a CA certificate as its own; to pin a self-signed certificate, give that exact certificate with --tls-ca; retrying every 0.5 s to 30 s`)
+})
+
+test('a server that requires a client certificate: said in words, once, with a growing backoff', async (t) => {
+  const pki = await pkiReady
+  const tlsServer = await startTlsServer({ cert: pki.serverCert, key: pki.serverKey, ca: pki.caCert, requestCert: true, rejectUnauthorized: true, lines: 'never sent\n' })
+  const sink = await udpServer('no-client-cert.txt')
+  const proxy = runProgram('proxy', ['--tcp-connect-addr', `tls://localhost:${tlsServer.port}`, '--udp-downstream-addr', sink.addr, '--tls-ca', pki.caCert])
+  t.teardown(() => proxy.child.kill('SIGKILL'))
+  await new Promise((r) => setTimeout(r, 5000))
+  const r = await stop(proxy)
+  const attempts = tlsServer.clientErrors().length + tlsServer.accepted()
+  await sink.server.close()
+  await tlsServer.close()
+  t.is(r.code, 0)
+  // 0.5 s, 1 s, 2 s (each ±20%) between attempts: 3 or 4 in 5 s, not the 10 of a reset backoff.
+  t.true(attempts >= 3 && attempts <= 4, `${attempts} attempts in 5 s`)
+  const reason = 'the server requires a client certificate (see --tls-cert and --tls-key)'
+  const name = `tls://localhost:${tlsServer.port}`
+  t.deepEqual(r.stderr.trimEnd().split('\n'), [
+    `mproxy-proxy: connected to ${name}`,
+    `mproxy-proxy: warn: connection to ${name} lost (${reason}); reconnecting`,
+    `mproxy-proxy: connected to ${name}`,
+    `mproxy-proxy: warn: connection to ${name} keeps failing within 10 s of connecting (${reason}); reconnecting with growing delays up to 30 s, without reporting each attempt`,
+  ])
+  t.is(readFile(sink.out).length, 0)
 })
