@@ -157,6 +157,7 @@ test('after close() nothing of the handles is left: the process exits by itself'
         const client = await m.createClient({ path: dir + '/in.txt', serverAddrs: proxy.addresses.listen })
         await client.finished
         await Promise.all([client.close(), proxy.close(), server.close()])
+        fs.rmSync(dir, { recursive: true, force: true })
       }
       // Let libuv's worker pool settle before counting.
       await new Promise((r) => setTimeout(r, 100))

@@ -3,7 +3,7 @@
 // scripts/test.js); `requireIsolation` refuses to touch multicast or veth outside it.
 import { spawn, execFileSync } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -19,8 +19,16 @@ export function requireIsolation() {
   }
 }
 
+/** Temporary directories of this test process, removed when it exits. */
+const tempDirs = []
+process.on('exit', () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
+})
+
 export function tempDir() {
-  return mkdtempSync(path.join(tmpdir(), 'mproxy-test-'))
+  const dir = mkdtempSync(path.join(tmpdir(), 'mproxy-test-'))
+  tempDirs.push(dir)
+  return dir
 }
 
 /** Deterministic AIS-like text: lines of varying length, `bytes` long (the last line may be cut). */
