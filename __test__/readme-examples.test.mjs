@@ -1,12 +1,13 @@
-// The original README's command-line examples (section 命令行界面), run exactly as written,
+// The README's Node API examples (ESM and CommonJS), run as written; and the original
+// README's command-line examples (section 命令行界面), run exactly as written,
 // as shell command lines, with `mproxy-client` & co. found on PATH. Each test gets a host
 // namespace of its own (netns.mjs): 224.0.0.0/4 and ff00::/8 are routed to its eth0, which
 // is joined to a bridge holding only our namespaces, so nothing can leave; `localhost`
 // resolves through /etc/hosts. The fixed ports of the examples are fine there.
 import test from 'ava'
 import path from 'node:path'
-import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { execFileSync } from 'node:child_process'
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { execFile, execFileSync } from 'node:child_process'
 import { fileSize, makeText, readFile, root, sleep, tempDir, waitFor, waitForSize, within } from './helpers.mjs'
 import { createHosts } from './netns.mjs'
 
@@ -309,4 +310,35 @@ test('mproxy-server: datagrams to 127.0.0.1:9920 and [::1]:9921 appended to logf
   t.is(r.code, 0, r.stderr)
   t.notRegex(r.stderr, /warn|error/i)
   t.true(readFile(file('logfile.log')).equals(all), 'appended, byte for byte, after what the file held')
+})
+
+/** The README's Node examples: the ```js blocks whose first line names their file. */
+function nodeExamples() {
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8')
+  const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
+  return Object.fromEntries(blocks.map((code) => [/^\/\/ (example\.[cm]js):/.exec(code)?.[1], code]))
+}
+
+test("the README's Node API examples run as written, as ESM and as CommonJS", async (t) => {
+  const examples = nodeExamples()
+  t.deepEqual(Object.keys(examples).sort(), ['example.cjs', 'example.mjs'])
+  // A project directory where `mproxy` is installed (linked, as `npm install /path/to/clone` does).
+  const project = tempDir()
+  mkdirSync(path.join(project, 'node_modules'))
+  symlinkSync(root, path.join(project, 'node_modules', 'mproxy'))
+  const ais = makeText(500_000, 87)
+  writeFileSync(path.join(project, 'ais.txt'), ais)
+  for (const [file, code] of Object.entries(examples)) {
+    writeFileSync(path.join(project, file), code)
+    rmSync(path.join(project, 'received.log'), { force: true })
+    const r = await within(
+      new Promise((resolve) => execFile(process.execPath, [file], { cwd: project }, (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }))),
+      30_000,
+      `${file} did not finish`,
+    )
+    t.is(r.code, 0, `${file}: ${r.stderr}`)
+    t.is(r.stderr, '', file)
+    t.is(r.stdout, `complete\n${ais.length} of ${ais.length} bytes arrived\n`, file)
+    t.true(readFile(path.join(project, 'received.log')).equals(ais), `${file}: received.log holds ais.txt byte for byte`)
+  }
 })

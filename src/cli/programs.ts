@@ -107,7 +107,8 @@ export const reverseproxy: Program = {
     ],
     notes: [
       'A process may run only inputs, only outputs, or both. --tcp-output-addr is a listening address:',
-      'clients connect to it (e.g. `nc HOST PORT`) and read the stream from the moment they connect.',
+      'clients connect to it (e.g. `ncat --recv-only HOST PORT`) and read the stream from the moment they connect;',
+      'a client that closes its sending side is taken as gone.',
     ],
     examples: [
       "mproxy-reverseproxy --udp-listen-addr '0.0.0.0:9920' --tcp-output-addr '[::1]:9921' --multicast-addr '224.0.0.1:9922'",
