@@ -67,6 +67,8 @@ function build(triple, outDir) {
     if (musl) env[`CARGO_TARGET_${triple.toUpperCase().replace(/-/g, '_')}_RUSTFLAGS`] = '-C target-feature=-crt-static'
   } else {
     args.push('--target', triple)
+    // Windows: the C runtime linked in, so the addon needs no Visual C++ redistributable.
+    if (triple.includes('windows-msvc')) env[`CARGO_TARGET_${triple.toUpperCase().replace(/-/g, '_')}_RUSTFLAGS`] = '-C target-feature=+crt-static'
   }
   fs.mkdirSync(outDir, { recursive: true })
   const napi = path.join(root, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js')

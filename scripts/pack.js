@@ -11,7 +11,8 @@
 //                                           (npm run pack:local)
 //   node scripts/pack.js --addons DIR       addons already built (the release workflow's
 //                                           artifacts; searched recursively)
-//   ... --all                               every platform found, not only this host's
+//   ... --all                               every platform of npm/ (each must have its addon),
+//                                           not only this host's
 //
 // The repository's package.json is the development manifest (private, with the clone's
 // install hook); the published one is derived from it here. In GitHub Actions the
@@ -96,7 +97,8 @@ function main() {
     build(hostTriple(), out)
     addons = findAddons(out)
   }
-  const wanted = all ? [...addons.keys()] : [platformArchABI()]
+  // --all: a release, which must hold every platform's package.
+  const wanted = all ? platforms : [platformArchABI()]
   for (const platform of wanted) {
     if (!platforms.includes(platform)) fail(`${platform} has no npm/${platform}/package.json (see napi create-npm-dirs)`)
     if (!addons.has(platform)) fail(`no mproxy.${platform}.node${addonDir ? ` under ${addonDir}` : ''}`)

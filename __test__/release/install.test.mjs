@@ -138,8 +138,14 @@ for (const name of BINS) {
   })
 }
 
+test('npx mproxy-client, as the README shows it, runs the installed program', (t) => {
+  const r = run(process.execPath, [npmCli(), 'exec', '--offline', '--', 'mproxy-client', '--version'], { cwd: installed })
+  t.is(r.code, 0, r.stderr)
+  t.is(r.stdout, `mproxy-client ${version}\n`)
+})
+
 function start(cmd, args) {
-  const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], shell: windows })
+  const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
   children.add(child)
   let stderr = ''
   child.stderr.on('data', (d) => (stderr += d))
@@ -168,7 +174,12 @@ test('mproxy-client -> mproxy-server on 127.0.0.1, byte for byte', async (t) => 
   const input = path.join(work, 'cli-in.txt')
   const output = path.join(work, 'cli-out.txt')
   writeFileSync(input, data)
-  const server = start(bin(installed, 'mproxy-server'), ['--path', output, '--listen-addr', '127.0.0.1:0'])
+  // On Windows the bin is a .cmd shim run by cmd.exe, which would not pass a signal on: the
+  // long-running server is started as the shim starts it, Node on the package's script.
+  const serverArgs = ['--path', output, '--listen-addr', '127.0.0.1:0']
+  const server = windows
+    ? start(process.execPath, [path.join(installed, 'node_modules', 'mproxy', 'dist', 'cli', 'server.js'), ...serverArgs])
+    : start(bin(installed, 'mproxy-server'), serverArgs)
   const address = await server.listening
   const client = run(bin(installed, 'mproxy-client'), ['--path', input, '--server-addr', address])
   t.is(client.code, 0, client.stderr)
