@@ -76,12 +76,6 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
   } catch (err) {
     return fail(err)
   }
-  const a = handle.addresses
-  for (const address of a.listen) log({ level: 'info', message: `listening on ${address} (udp)` })
-  for (const address of a.tcpListen) log({ level: 'info', message: `listening on ${address} (tcp input)` })
-  for (const address of a.tcpOutput) log({ level: 'info', message: `listening on ${address} (tcp output: clients receive the group stream)` })
-  if (a.group) log({ level: 'info', message: `multicast group ${a.group}` })
-
   let stopping = false
   const stop = async (reason: string, code = 0) => {
     if (stopping) {
@@ -102,6 +96,12 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
   }
   process.on('SIGINT', () => void stop('SIGINT'))
   process.on('SIGTERM', () => void stop('SIGTERM'))
+  // Announced only now: whoever waits for these lines may signal at once, and gets a clean stop.
+  const a = handle.addresses
+  for (const address of a.listen) log({ level: 'info', message: `listening on ${address} (udp)` })
+  for (const address of a.tcpListen) log({ level: 'info', message: `listening on ${address} (tcp input)` })
+  for (const address of a.tcpOutput) log({ level: 'info', message: `listening on ${address} (tcp output: clients receive the group stream)` })
+  if (a.group) log({ level: 'info', message: `multicast group ${a.group}` })
   if (program.finite) {
     const outcome = await handle.finished
     // A failed read was already reported on stderr; the exit code says it too.
