@@ -75,7 +75,7 @@ function build(triple, outDir) {
   console.error(`build-addon: ${triple} -> ${path.relative(root, outDir) || '.'}/mproxy.${platform}.node (napi ${args.join(' ')})`)
   const r = spawnSync(process.execPath, [napi, ...args], { cwd: root, stdio: 'inherit', env })
   if (r.status !== 0) {
-    console.error(`build-addon: the build for ${triple} failed${linux ? ' (Linux targets need zig and cargo-zigbuild: pip install cargo-zigbuild)' : ''}`)
+    console.error(`build-addon: the build for ${triple} failed${linux ? ' (Linux targets need zig and cargo-zigbuild: pip install cargo-zigbuild ziglang)' : ''}`)
     process.exit(1)
   }
   // napi writes its type definitions next to the addon; the committed index.d.ts is the one used.
