@@ -1,0 +1,182 @@
+'use strict';
+/**
+ * The relay report: what was measured (header), the table, the ratios, the bar, memory,
+ * problems, and one JSON line at the end for tooling.
+ */
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const {
+  SIZES,
+  OVERLOAD_SECONDS,
+  OVERLOAD_WINDOW,
+  OVERLOAD_REPEATS,
+  LOSSLESS_TRIAL_SECONDS,
+  LOSSLESS_STEPS,
+  BAR,
+} = require('./settings');
+const { log } = require('./log');
+const { kilo, fmt, pad, padEnd } = require('./format');
+const { addonFile } = require('./relays');
+
+/** Relay CPU time per delivered datagram over the overload window, in microseconds. */
+function cpuPerDatagram(o) {
+  return o.relayCpuPercent === null || !(o.deliveredPerSecond > 0) ? null : (o.relayCpuPercent / 100 / o.deliveredPerSecond) * 1e6;
+}
+
+function ratio(a, b) {
+  return a > 0 && b > 0 ? a / b : null;
+}
+
+/**
+ * `context`: { netns, skipped, relayBuffer, relays }. Returns whether the bar was met.
+ */
+function printReport(context, relayRuns, relayNotes) {
+  const { relays } = context;
+  const all = relayRuns.flatMap((r) => r.results);
+  const find = (relay, size) => all.find((r) => r.relay === relay && r.size === size);
+
+  log('');
+  log('mproxy forward-proxy benchmark');
+  log(`  network: ${context.netns ? 'private network namespace (unshare), loopback only' : 'host loopback (127.0.0.1 only)'}`);
+  log(`  machine: ${os.cpus().length} CPUs (${os.cpus()[0] ? os.cpus()[0].model.trim() : '?'}), Linux ${os.release()}, Node ${process.version}`);
+  log('  path:    mproxy-loadgen blast -> relay -> mproxy-loadgen sink (all on 127.0.0.1; generator, relay and sink share the CPUs)');
+  for (const [key, run] of Object.entries(relayNotes)) log(`  ${padEnd(key, 7)}  ${run}`);
+  log('');
+  log(`  A. overload: generator sends flat out ("offered/s") for ${OVERLOAD_SECONDS} s; "delivered/s" = datagrams counted at the sink per`);
+  log(`     second over ${OVERLOAD_WINDOW[0]}-${OVERLOAD_WINDOW[1]} s of the blast. loss% and drops are over the whole blast.`);
+  log(`  B. lossless: highest paced rate (offered, as achieved by the generator) at which a ${LOSSLESS_TRIAL_SECONDS}-s trial delivered`);
+  log(`     every datagram (sink count == sent count); binary search, ${LOSSLESS_STEPS} trials between 0 and the highest flat-out`);
+  log('     rate the generator reached in A, first probe at A\'s delivered/s. ">=": every trial passed, the generator was the limit.');
+  log('');
+  log(
+    `  ${padEnd('relay', 7)} ${pad('size', 5)} | ${pad('offered/s', 10)} ${pad('delivered/s', 11)} ${pad('(min-max)', 13)} ${pad('loss%', 6)} ${pad('in-drops', 9)} ${pad('sinkdrop', 8)} ${pad('CPU%', 5)} ${pad('us/dgram', 8)} | ${pad('lossless/s', 11)}`,
+  );
+  log(`  ${'-'.repeat(7)} ${'-'.repeat(5)}-+-${'-'.repeat(78)}-+-${'-'.repeat(11)}`);
+  for (const size of SIZES) {
+    for (const relay of Object.keys(relays)) {
+      const r = find(relay, size);
+      if (!r) continue;
+      const o = r.overload;
+      log(
+        `  ${padEnd(relay, 7)} ${pad(size, 5)} | ${pad(fmt(o.medianRunOfferedPerSecond), 10)} ${pad(fmt(o.deliveredPerSecond), 11)} ${pad(`(${kilo(o.deliveredMin)}-${kilo(o.deliveredMax)})`, 13)} ${pad(o.lossPercent.toFixed(1), 6)} ${pad(fmt(o.relayInputDrops), 9)} ${pad(fmt(o.sinkDrops), 8)} ${pad(o.relayCpuPercent === null ? 'n/a' : o.relayCpuPercent.toFixed(0), 5)} ${pad(cpuPerDatagram(o) === null ? 'n/a' : cpuPerDatagram(o).toFixed(2), 8)} | ${pad(`${r.lossless.generatorLimited ? '>=' : ''}${fmt(r.lossless.perSecond)}`, 11)}`,
+      );
+    }
+  }
+  log(`  (overload columns are from the median of ${OVERLOAD_REPEATS} blasts; (min-max) is the spread of delivered/s over them.`);
+  log('   in-drops: datagrams the kernel dropped because the relay\'s receive buffer was full; sinkdrop should be 0,');
+  log('   otherwise the sink, not the relay, was the limit. CPU%: the relay process over the steady window, 100 = one core;');
+  log('   us/dgram: relay CPU microseconds per delivered datagram in that window, the least contention-sensitive number here.)');
+
+  const shortTrials = all
+    .map((r) => ({ r, n: r.lossless.trials.filter((t) => t.short).length }))
+    .filter(({ n }) => n > 0)
+    .map(({ r, n }) => `${r.relay} ${r.size} B: ${n}`);
+  if (shortTrials.length > 0) {
+    log(`  paced trials where the generator fell >5% short of its target (CPU contention; noisier search): ${shortTrials.join(', ')}`);
+  }
+
+  const ratios = {};
+  log('');
+  log('  ratios (mproxy / peer):');
+  log(`  ${padEnd('', 14)} ${pad('overload', 9)} ${pad('lossless', 9)}`);
+  for (const peer of ['socat', 'node']) {
+    for (const size of SIZES) {
+      const m = find('mproxy', size);
+      const p = find(peer, size);
+      const over = m && p ? ratio(m.overload.deliveredPerSecond, p.overload.deliveredPerSecond) : null;
+      const lossless = m && p ? ratio(m.lossless.perSecond, p.lossless.perSecond) : null;
+      ratios[`mproxy/${peer}@${size}`] = { overload: over, lossless };
+      const show = (x) => (x === null ? (p ? 'n/a' : 'skipped') : `${x.toFixed(2)}x`);
+      log(`  ${padEnd(`vs ${peer} ${size} B`, 14)} ${pad(show(over), 9)} ${pad(show(lossless), 9)}`);
+    }
+  }
+
+  const vsSocat = ratios[`mproxy/socat@${BAR.size}`].overload;
+  const vsNode = ratios[`mproxy/node@${BAR.size}`].overload;
+  const socatOk = vsSocat !== null && vsSocat >= BAR.vsSocat;
+  const nodeOk = vsNode !== null && vsNode >= BAR.vsNode;
+  const socatMissing = !find('socat', BAR.size);
+  // Both halves must be measured and met: a bar we could not check is not passed.
+  const pass = nodeOk && socatOk;
+  log('');
+  log(
+    `  bar (overload, ${BAR.size} B): mproxy >= ${BAR.vsSocat}x socat: ${socatMissing ? 'NOT MEASURED (socat skipped)' : `${vsSocat === null ? 'n/a' : `${vsSocat.toFixed(2)}x`} ${socatOk ? 'ok' : 'NOT MET'}`};` +
+      ` mproxy >= ${BAR.vsNode}x node: ${vsNode === null ? 'n/a' : `${vsNode.toFixed(2)}x`} ${nodeOk ? 'ok' : 'NOT MET'}`,
+  );
+  log(`  ${pass ? 'PASS' : 'FAIL'}${socatMissing ? ' (incomplete: socat was not measured)' : ''}`);
+
+  log('');
+  log('  memory (VmHWM = peak resident set of the relay process over its whole run, read from /proc/PID/status before SIGTERM):');
+  for (const run of relayRuns) {
+    const s = run.summary;
+    const relay = run.results[0] ? run.results[0].relay : '?';
+    log(`    ${padEnd(relay, 7)} VmHWM ${pad(fmt(s.memory.hwmKiB), 9)} KiB   VmRSS at end ${pad(fmt(s.memory.rssKiB), 9)} KiB   listen-socket rcvbuf ${fmt(s.rcvbuf)} B (ss -m)`);
+  }
+  const addon = addonFile();
+  const addonBytes = addon ? fs.statSync(addon).size : null;
+  log(`  addon: ${addon ? `${path.basename(addon)} ${fmt(addonBytes)} bytes (${(addonBytes / 1024 / 1024).toFixed(2)} MiB)` : 'no *.node file at the repo root'}`);
+
+  const issues = [];
+  for (const run of relayRuns) {
+    const s = run.summary;
+    const relay = run.results[0] ? run.results[0].relay : '?';
+    if (s.crashed) issues.push(`${relay} ${s.crashed}`);
+    if (typeof s.exit === 'string') issues.push(`${relay} ${s.exit}`);
+    else if (!relays[relay].cleanExit(s.exit.code, s.exit.signal) && !s.crashed) issues.push(`${relay} exit code ${s.exit.code} signal ${s.exit.signal} after SIGTERM`);
+    for (const r of run.results) if (r.overload.sinkDrops > 0) issues.push(`${relay} ${r.size} B: the sink dropped ${r.overload.sinkDrops}; that overload number understates the relay`);
+  }
+  if (issues.length > 0) {
+    log('');
+    log('  problems seen:');
+    for (const issue of issues) log(`    - ${issue}`);
+  }
+  const mproxyRun = relayRuns.find((r) => r.results[0] && r.results[0].relay === 'mproxy');
+  if (mproxyRun && mproxyRun.summary.stderr) {
+    log('');
+    log('  mproxy-proxy stderr (run with --verbose; counters printed at SIGTERM):');
+    for (const line of mproxyRun.summary.stderr.split('\n')) log(`    ${line}`);
+  }
+
+  const json = {
+    bench: 'mproxy-forward-proxy',
+    network: context.netns ? 'netns' : 'loopback',
+    cpus: os.cpus().length,
+    node: process.version,
+    relayBufferBytes: context.relayBuffer,
+    results: all.map((r) => ({
+      relay: r.relay,
+      size: r.size,
+      overload: {
+        offeredPerSecond: Math.round(r.overload.medianRunOfferedPerSecond),
+        deliveredPerSecond: Math.round(r.overload.deliveredPerSecond),
+        deliveredPerSecondRuns: r.overload.runs.map((run) => Math.round(run.deliveredPerSecond)),
+        sent: r.overload.sent,
+        delivered: r.overload.delivered,
+        lossPercent: Number(r.overload.lossPercent.toFixed(3)),
+        relayInputDrops: r.overload.relayInputDrops,
+        sinkDrops: r.overload.sinkDrops,
+        relayCpuPercent: r.overload.relayCpuPercent === null ? null : Math.round(r.overload.relayCpuPercent),
+        relayCpuMicrosPerDatagram: cpuPerDatagram(r.overload) === null ? null : Number(cpuPerDatagram(r.overload).toFixed(3)),
+      },
+      lossless: {
+        perSecond: r.lossless.perSecond,
+        searchedUpTo: r.lossless.searchedUpTo,
+        generatorLimited: r.lossless.generatorLimited,
+        trials: r.lossless.trials.map((t) => ({ target: t.target, offered: t.offered, sent: t.sent, delivered: t.delivered, short: t.short })),
+      },
+    })),
+    ratios,
+    bar: { size: BAR.size, vsSocat, vsNode, requiredVsSocat: BAR.vsSocat, requiredVsNode: BAR.vsNode, pass },
+    memory: Object.fromEntries(relayRuns.filter((r) => r.results[0]).map((r) => [r.results[0].relay, { vmHwmKiB: r.summary.memory.hwmKiB }])),
+    proxyPeakRssKiB: mproxyRun ? mproxyRun.summary.memory.hwmKiB : null,
+    addon: addon ? { file: path.basename(addon), bytes: addonBytes } : null,
+    skipped: context.skipped,
+    issues,
+  };
+  log('');
+  log(JSON.stringify(json));
+  return pass;
+}
+
+module.exports = { printReport };
