@@ -7,6 +7,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const {
+  QUICK,
   SIZES,
   OVERLOAD_SECONDS,
   OVERLOAD_WINDOW,
@@ -37,7 +38,7 @@ function printReport(context, relayRuns, relayNotes) {
   const find = (relay, size) => all.find((r) => r.relay === relay && r.size === size);
 
   log('');
-  log('mproxy forward-proxy benchmark');
+  log(`mproxy forward-proxy benchmark${QUICK ? ' (QUICK smoke run, MPROXY_BENCH_QUICK=1: numbers not comparable)' : ''}`);
   log(`  network: ${context.netns ? 'private network namespace (unshare), loopback only' : 'host loopback (127.0.0.1 only)'}`);
   log(`  machine: ${os.cpus().length} CPUs (${os.cpus()[0] ? os.cpus()[0].model.trim() : '?'}), Linux ${os.release()}, Node ${process.version}`);
   log('  path:    mproxy-loadgen blast -> relay -> mproxy-loadgen sink (all on 127.0.0.1; generator, relay and sink share the CPUs)');
@@ -140,6 +141,7 @@ function printReport(context, relayRuns, relayNotes) {
 
   const json = {
     bench: 'mproxy-forward-proxy',
+    quick: QUICK,
     network: context.netns ? 'netns' : 'loopback',
     cpus: os.cpus().length,
     node: process.version,
