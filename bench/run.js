@@ -1,21 +1,24 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * `npm run bench`: how fast does mproxy's forward proxy relay UDP, next to socat and a plain
- * Node `dgram` relay, for 100-byte and 1400-byte datagrams?
+ * `npm run bench [-- --only relay|transfer]`
  *
- * Layout of one measurement:
+ * Two sections, both on 127.0.0.1 inside a private network namespace when we can make one
+ * (the bench re-executes itself under `unshare`), so no datagram can leave the machine:
  *
- *   mproxy-loadgen blast  --UDP-->  relay under test  --UDP-->  mproxy-loadgen sink
- *
- * Everything happens on 127.0.0.1, inside a private network namespace when we can make one
- * (the bench re-executes itself under `unshare`), so no datagram can leave the machine.
+ *  relay     how fast does mproxy's forward proxy relay UDP, next to socat and a plain Node
+ *            `dgram` relay, for 100-byte and 1400-byte datagrams:
+ *              mproxy-loadgen blast --UDP--> relay under test --UDP--> mproxy-loadgen sink
+ *  transfer  how fast a 200 MB text file gets through at the programs' default settings
+ *            (client -> server, and client -> proxy -> reverse proxy -> TCP reader), and
+ *            whether it arrives whole.
  *
  * This file is the entry point and the orchestration; the pieces are in bench/lib:
- *   settings.js   sizes, durations, paths        namespace.js  unshare re-exec, loopback
- *   loadgen.js    generator and sink             relays.js     how each relay is started
- *   measure.js    overload and lossless search   report.js     tables, ratios, bar, JSON
- *   procfs.js     CPU, memory, drops from /proc  processes.js  child tracking and cleanup
+ *   settings.js   sizes, durations, quick mode      namespace.js  unshare re-exec, loopback
+ *   loadgen.js    generator and sink (Rust)         relays.js     how each relay is started
+ *   transfer.js   the file transfer section         measure.js    overload and lossless search
+ *   report.js     tables, ratios, bar, JSON
+ *   procfs.js     CPU, memory, drops from /proc     processes.js  child tracking and cleanup
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -24,64 +27,87 @@ const { note } = require('./lib/log');
 const { killChildren } = require('./lib/processes');
 const { namespaceFlags, runInNamespace, bringUpLoopback } = require('./lib/namespace');
 const { ensureLoadgen } = require('./lib/loadgen');
-const { ensureSocat, relayBuffer, proxyCli, createRelays } = require('./lib/relays');
+const { ensureSocat, relayBuffer, createRelays } = require('./lib/relays');
 const { benchRelay } = require('./lib/measure');
-const { printReport } = require('./lib/report');
+const { benchTransfer, TRANSFER_BUDGET_MS } = require('./lib/transfer');
+const { printReport, printTransferReport } = require('./lib/report');
 
-/** Hard stop for the whole inner run, whatever happens. */
-const WATCHDOG_MS = 240_000;
+const SECTIONS = ['relay', 'transfer'];
+/**
+ * Hard stop for the inner run, whatever happens: this much per relay measured (all sizes),
+ * plus the transfer section's own bound. Every wait inside is bounded too; this is the net.
+ */
+const WATCHDOG_PER_RELAY_MS = 80_000;
+/** The outer process hands the inner one its plan (JSON) in this variable. */
+const PLAN_ENV = 'MPROXY_BENCH_PLAN';
 
-const INNER_ENV = 'MPROXY_BENCH_INNER';
-const SOCAT_ENV = 'MPROXY_BENCH_SOCAT';
+const USAGE = `usage: npm run bench -- [--only relay|transfer]
+  --only relay      only the relay comparison (mproxy's forward proxy, socat, a Node dgram relay)
+  --only transfer   only the file transfer at the programs' default settings
+environment: MPROXY_BENCH_QUICK=1 runs a short smoke version (numbers not comparable)
+`;
 
-// ---------------------------------------------------------------------------------------
-// Outer phase: everything that may need the real network (apt, cargo) happens here, before
-// we move into a namespace that has only a loopback interface.
-// ---------------------------------------------------------------------------------------
+function usageError(message) {
+  process.stderr.write(`bench: ${message}\n${USAGE}`);
+  process.exit(2);
+}
 
-function outer() {
-  if (!fs.existsSync(proxyCli(REPO))) {
-    note(`${path.relative(REPO, proxyCli(REPO))} is missing: run npm install first`);
-    process.exit(1);
+function parseArgs(argv) {
+  const options = { sections: [...SECTIONS] };
+  for (let i = 0; i < argv.length; i += 1) {
+    const [flag, inline] = argv[i].startsWith('--') && argv[i].includes('=') ? argv[i].split(/=(.*)/s) : [argv[i], undefined];
+    const value = () => {
+      const v = inline !== undefined ? inline : argv[++i];
+      if (v === undefined || v === '') usageError(`${flag} needs a value`);
+      return v;
+    };
+    if (flag === '-h' || flag === '--help') {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    } else if (flag === '--only') {
+      const section = value();
+      if (!SECTIONS.includes(section)) usageError(`--only takes ${SECTIONS.join(' or ')}, not ${JSON.stringify(section)}`);
+      options.sections = [section];
+    } else {
+      usageError(`unknown argument ${JSON.stringify(argv[i])}`);
+    }
   }
-  const socat = ensureSocat();
-  ensureLoadgen();
-  const env = { ...process.env, [SOCAT_ENV]: JSON.stringify(socat) };
+  return options;
+}
+
+// ---------------------------------------------------------------------------------------
+// Outer phase: everything that may need the real network (apt, cargo) happens here,
+// before we move into a namespace that has only a loopback interface.
+// ---------------------------------------------------------------------------------------
+
+async function outer(options) {
+  const needed = options.sections.includes('transfer') ? ['proxy', 'client', 'server', 'reverseproxy'] : ['proxy'];
+  for (const cli of needed.map((name) => path.join(REPO, 'dist', 'cli', `${name}.js`))) {
+    if (!fs.existsSync(cli)) {
+      note(`${path.relative(REPO, cli)} is missing: run npm install first`);
+      process.exit(1);
+    }
+  }
+  const plan = { sections: options.sections, socat: null };
+  if (options.sections.includes('relay')) {
+    plan.socat = ensureSocat();
+    ensureLoadgen();
+  }
   const flags = namespaceFlags();
-  if (flags) process.exit(runInNamespace(flags, __filename, [], { ...env, [INNER_ENV]: 'netns' }));
+  if (flags) {
+    process.exit(runInNamespace(flags, __filename, [], { ...process.env, [PLAN_ENV]: JSON.stringify({ ...plan, network: 'netns' }) }));
+  }
   note('cannot create a private network namespace (unshare/ip unavailable or not permitted); using the host loopback');
-  process.env[INNER_ENV] = 'loopback';
-  process.env[SOCAT_ENV] = env[SOCAT_ENV];
-  return inner();
+  return inner({ ...plan, network: 'loopback' });
 }
 
 // ---------------------------------------------------------------------------------------
 // Inner phase: the measurements.
 // ---------------------------------------------------------------------------------------
 
-async function inner() {
-  const netns = process.env[INNER_ENV] === 'netns';
-  let socat;
-  try {
-    socat = JSON.parse(process.env[SOCAT_ENV] || '{}');
-  } catch {
-    socat = { skipped: 'unknown' };
-  }
-  const watchdog = setTimeout(() => {
-    note(`the bench took longer than ${WATCHDOG_MS / 1000} s; stopping`);
-    killChildren();
-    process.exit(1);
-  }, WATCHDOG_MS);
-  watchdog.unref();
-  for (const signal of ['SIGINT', 'SIGTERM']) {
-    process.on(signal, () => {
-      killChildren();
-      process.exit(130);
-    });
-  }
-  if (netns) bringUpLoopback();
+async function relaySection(plan, netns) {
   const buffer = relayBuffer();
-  const { relays, skipped } = createRelays({ buffer, socat });
+  const { relays, skipped } = createRelays({ buffer, socat: plan.socat || { skipped: 'unknown' } });
   for (const [key, why] of Object.entries(skipped)) note(`${key} skipped: ${why}`);
 
   const relayNotes = {};
@@ -99,21 +125,53 @@ async function inner() {
   for (const [key, why] of Object.entries(skipped)) relayNotes[key] = `SKIPPED: ${why}`;
   note(`measurements took ${((Date.now() - started) / 1000).toFixed(0)} s`);
   const pass = printReport({ netns, skipped, relayBuffer: buffer, relays }, relayRuns, relayNotes);
-  clearTimeout(watchdog);
-  // The exit code reports whether the bench ran, not whether the bar was met: PASS/FAIL is
-  // in the output for people and tooling to read.
-  process.exit(relayRuns.length > 0 || pass ? 0 : 1);
+  // Whether the section ran, not whether the bar was met: PASS/FAIL is in the output for
+  // people and tooling to read.
+  return relayRuns.length > 0 || pass;
 }
 
-if (process.env[INNER_ENV]) {
-  inner().catch((err) => {
+async function transferSection(netns) {
+  const transfer = await benchTransfer({ netns });
+  printTransferReport({ netns }, transfer);
+  return transfer.runs.length > 0;
+}
+
+async function inner(plan) {
+  const netns = plan.network === 'netns';
+  // Relays measured: mproxy, socat, node (the upper bound; skipped ones cost nothing).
+  const relayCount = 3;
+  const budgetMs =
+    (plan.sections.includes('relay') ? relayCount * WATCHDOG_PER_RELAY_MS : 0) + (plan.sections.includes('transfer') ? TRANSFER_BUDGET_MS : 0);
+  const watchdog = setTimeout(() => {
+    note(`the bench took longer than ${budgetMs / 1000} s; stopping`);
+    killChildren();
+    process.exit(1);
+  }, budgetMs);
+  watchdog.unref();
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.on(signal, () => {
+      killChildren();
+      process.exit(130);
+    });
+  }
+  if (netns) bringUpLoopback();
+  let ran = true;
+  if (plan.sections.includes('relay')) ran = (await relaySection(plan, netns)) && ran;
+  if (plan.sections.includes('transfer')) ran = (await transferSection(netns)) && ran;
+  clearTimeout(watchdog);
+  process.exit(ran ? 0 : 1);
+}
+
+if (process.env[PLAN_ENV]) {
+  inner(JSON.parse(process.env[PLAN_ENV])).catch((err) => {
     note(err.stack || err.message);
     killChildren();
     process.exit(1);
   });
 } else {
-  Promise.resolve(outer()).catch((err) => {
+  outer(parseArgs(process.argv.slice(2))).catch((err) => {
     note(err.stack || err.message);
+    killChildren();
     process.exit(1);
   });
 }

@@ -84,4 +84,49 @@ function collect(stream) {
   return { text: () => Buffer.concat(chunks).toString('utf8') };
 }
 
-module.exports = { sleep, which, isRoot, track, killChildren, waitForLine, waitExit, collect };
+/**
+ * Keeps every line of `stream` and lets callers wait for a line matching a pattern, whether
+ * it came before or after they asked (a program may print several readiness lines at once).
+ */
+function watchLines(stream, child, what) {
+  const lines = [];
+  const waiters = new Set();
+  readline.createInterface({ input: stream }).on('line', (line) => {
+    lines.push(line);
+    for (const waiter of waiters) waiter.check(line);
+  });
+  return {
+    lines,
+    text: () => lines.join('\n'),
+    waitFor(pattern, timeoutMs = 15_000) {
+      for (const line of lines) {
+        const match = pattern.exec(line);
+        if (match) return Promise.resolve(match);
+      }
+      if (child.exitCode !== null || child.signalCode !== null) {
+        return Promise.reject(new Error(`${what} exited early (code ${child.exitCode}, signal ${child.signalCode}): ${lines.join(' | ')}`));
+      }
+      return new Promise((resolve, reject) => {
+        const onExit = (code, signal) => finish(new Error(`${what} exited early (code ${code}, signal ${signal}): ${lines.join(' | ')}`));
+        const timer = setTimeout(() => finish(new Error(`${what}: no line matching ${pattern} after ${timeoutMs} ms`)), timeoutMs);
+        const waiter = {
+          check(line) {
+            const match = pattern.exec(line);
+            if (match) finish(null, match);
+          },
+        };
+        function finish(err, match) {
+          clearTimeout(timer);
+          waiters.delete(waiter);
+          child.removeListener('exit', onExit);
+          if (err) reject(err);
+          else resolve(match);
+        }
+        waiters.add(waiter);
+        child.once('exit', onExit);
+      });
+    },
+  };
+}
+
+module.exports = { sleep, which, isRoot, track, killChildren, waitForLine, waitExit, collect, watchLines };

@@ -66,6 +66,24 @@ function receiveBuffer(port) {
   return match ? Number(match[1]) : null;
 }
 
+/**
+ * The network namespace's UDP counters from /proc/net/snmp (`{ RcvbufErrors, SndbufErrors,
+ * InErrors, ... }`), or null. In the bench's own namespace they count only its own traffic,
+ * so a before/after difference is what the kernel dropped during one measurement, whether
+ * or not the program noticed.
+ */
+function udpCounters() {
+  try {
+    const rows = fs.readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((line) => line.startsWith('Udp: '));
+    if (rows.length < 2) return null;
+    const names = rows[0].trim().split(/\s+/).slice(1);
+    const values = rows[1].trim().split(/\s+/).slice(1).map(Number);
+    return Object.fromEntries(names.map((name, i) => [name, values[i]]));
+  } catch {
+    return null;
+  }
+}
+
 /** A UDP port nobody uses right now (for relays that cannot bind port 0 and tell us). */
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -78,4 +96,4 @@ function freePort() {
   });
 }
 
-module.exports = { cpuSeconds, memory, udpDrops, isBound, receiveBuffer, freePort };
+module.exports = { cpuSeconds, memory, udpDrops, isBound, receiveBuffer, udpCounters, freePort };

@@ -19,6 +19,7 @@ const {
 const { log } = require('./log');
 const { kilo, fmt, pad, padEnd } = require('./format');
 const { addonFile } = require('./relays');
+const { GROUP, QUIET_MS, POLL_MS } = require('./transfer');
 
 /** Relay CPU time per delivered datagram over the overload window, in microseconds. */
 function cpuPerDatagram(o) {
@@ -181,4 +182,75 @@ function printReport(context, relayRuns, relayNotes) {
   return pass;
 }
 
-module.exports = { printReport };
+/**
+ * The transfer report: one row per (path, rate), then one JSON line. `transfer` is what
+ * benchTransfer() returned.
+ */
+function printTransferReport(context, transfer) {
+  const mb = (bytes) => (bytes / 1e6).toFixed(1);
+  log('');
+  log(`mproxy file transfer at default settings${QUICK ? ' (QUICK smoke run: a small file)' : ''}`);
+  log(`  network: ${context.netns ? 'private network namespace (unshare), loopback only' : 'host loopback (127.0.0.1 only)'}`);
+  log(`  file:    ${mb(transfer.file.bytes)} MB (10^6 bytes) of AIS-like text, ${fmt(transfer.file.lines)} !AIVDM lines, written under ${os.tmpdir()} and removed after`);
+  log('  client->server: mproxy-client --path FILE --server-addr 127.0.0.1:S  ->  mproxy-server --path OUT --listen-addr 127.0.0.1:S');
+  log('  4 hops:  mproxy-client -> mproxy-proxy -> mproxy-reverseproxy (UDP input, published to the group');
+  log(`           ${GROUP}:P with --multicast-interface lo, TCP output) -> a Node TCP reader in the bench -> OUT`);
+  log(`  settings: every program at its defaults: rate "default" = the client's default --rate (${transfer.defaultRate} bytes/s per`);
+  log('           its --help), "0" = --rate 0 (unpaced); only --verbose is added, to read the counters at exit.');
+  log(`  time:    first to last byte at the output (the server's file sampled every ${POLL_MS} ms; the client's start-up is not`);
+  log(`           counted). Whatever has not arrived once the output stopped growing for ${QUIET_MS / 1000} s after the client exited is lost.`);
+  log('  lost:    datagrams the client sent minus those the last UDP receiver got (the server, or the group subscriber);');
+  log('           drops: datagrams the programs counted as dropped (kernelDrops + queueDrops + truncated, all hops);');
+  log('           rcvbuf: UDP receive-buffer overflows the namespace\'s kernel counted (/proc/net/snmp RcvbufErrors).');
+  log('');
+  const W = 14;
+  log(
+    `  ${padEnd('path', W)} ${padEnd('rate', 7)} | ${pad('seconds', 8)} ${pad('MB/s', 7)} ${pad('Mbit/s', 7)} | ${pad('sent', 9)} ${pad('received', 9)} ${pad('lost', 7)} ${pad('drops', 7)} ${pad('rcvbuf', 7)} | identical (sha256)`,
+  );
+  log(`  ${'-'.repeat(W)} ${'-'.repeat(7)}-+-${'-'.repeat(24)}-+-${'-'.repeat(43)}-+-${'-'.repeat(18)}`);
+  for (const run of transfer.runs) {
+    const rate = run.bytesPerSecond;
+    const drops = Object.values(run.drops).reduce((a, b) => a + b, 0);
+    log(
+      `  ${padEnd(run.route, W)} ${padEnd(run.rate, 7)} | ${pad(run.seconds === null ? 'n/a' : run.seconds.toFixed(2), 8)} ${pad(rate ? (rate / 1e6).toFixed(1) : 'n/a', 7)} ${pad(rate ? ((rate * 8) / 1e6).toFixed(0) : 'n/a', 7)} | ${pad(fmt(run.datagramsSent), 9)} ${pad(fmt(run.datagramsReceived), 9)} ${pad(fmt(run.datagramsLost), 7)} ${pad(fmt(drops), 7)} ${pad(fmt(run.kernelRcvbufErrors), 7)} | ${run.identical ? 'yes' : `NO (${mb(run.outputBytes)} of ${mb(run.inputBytes)} MB arrived)`}`,
+    );
+  }
+  const notes = [];
+  for (const run of transfer.runs) for (const problem of run.problems) notes.push(`${run.route} --rate ${run.rate}: ${problem}`);
+  for (const [key, why] of Object.entries(transfer.skipped)) notes.push(`${key}: SKIPPED: ${why}`);
+  if (notes.length > 0) {
+    log('');
+    log('  problems seen:');
+    for (const line of notes) log(`    - ${line}`);
+  }
+  const json = {
+    bench: 'mproxy-transfer',
+    quick: QUICK,
+    network: context.netns ? 'netns' : 'loopback',
+    file: transfer.file,
+    clientDefaultRate: transfer.defaultRate,
+    runs: transfer.runs.map((run) => ({
+      route: run.route,
+      rate: run.rate,
+      seconds: run.seconds === null ? null : Number(run.seconds.toFixed(3)),
+      wallSecondsFromClientStart: run.wallSeconds === null ? null : Number(run.wallSeconds.toFixed(3)),
+      megabytesPerSecond: run.bytesPerSecond ? Number((run.bytesPerSecond / 1e6).toFixed(2)) : null,
+      megabitsPerSecond: run.bytesPerSecond ? Number(((run.bytesPerSecond * 8) / 1e6).toFixed(1)) : null,
+      inputBytes: run.inputBytes,
+      outputBytes: run.outputBytes,
+      identical: run.identical,
+      datagramsSent: run.datagramsSent,
+      datagramsReceived: run.datagramsReceived,
+      datagramsLost: run.datagramsLost,
+      drops: run.drops,
+      kernelRcvbufErrors: run.kernelRcvbufErrors,
+      counters: run.counters,
+      problems: run.problems,
+    })),
+    skipped: transfer.skipped,
+  };
+  log('');
+  log(JSON.stringify(json));
+}
+
+module.exports = { printReport, printTransferReport };
