@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * `npm run bench [-- --only relay|transfer]`
+ * `npm run bench [-- --only relay|transfer] [-- --baseline REV]`
  *
  * Two sections, both on 127.0.0.1 inside a private network namespace when we can make one
  * (the bench re-executes itself under `unshare`), so no datagram can leave the machine:
  *
  *  relay     how fast does mproxy's forward proxy relay UDP, next to socat and a plain Node
- *            `dgram` relay, for 100-byte and 1400-byte datagrams:
+ *            `dgram` relay (and, with --baseline, the proxy of another git revision), for
+ *            100-byte and 1400-byte datagrams:
  *              mproxy-loadgen blast --UDP--> relay under test --UDP--> mproxy-loadgen sink
  *  transfer  how fast a 200 MB text file gets through at the programs' default settings
  *            (client -> server, and client -> proxy -> reverse proxy -> TCP reader), and
@@ -16,8 +17,8 @@
  * This file is the entry point and the orchestration; the pieces are in bench/lib:
  *   settings.js   sizes, durations, quick mode      namespace.js  unshare re-exec, loopback
  *   loadgen.js    generator and sink (Rust)         relays.js     how each relay is started
- *   transfer.js   the file transfer section         measure.js    overload and lossless search
- *   report.js     tables, ratios, bar, JSON
+ *   baseline.js   building another revision         measure.js    overload and lossless search
+ *   transfer.js   the file transfer section         report.js     tables, ratios, bar, JSON
  *   procfs.js     CPU, memory, drops from /proc     processes.js  child tracking and cleanup
  */
 const fs = require('node:fs');
@@ -28,6 +29,7 @@ const { killChildren } = require('./lib/processes');
 const { namespaceFlags, runInNamespace, bringUpLoopback } = require('./lib/namespace');
 const { ensureLoadgen } = require('./lib/loadgen');
 const { ensureSocat, relayBuffer, createRelays } = require('./lib/relays');
+const { resolveBaseline, buildBaseline } = require('./lib/baseline');
 const { benchRelay } = require('./lib/measure');
 const { benchTransfer, TRANSFER_BUDGET_MS } = require('./lib/transfer');
 const { printReport, printTransferReport } = require('./lib/report');
@@ -41,9 +43,11 @@ const WATCHDOG_PER_RELAY_MS = 80_000;
 /** The outer process hands the inner one its plan (JSON) in this variable. */
 const PLAN_ENV = 'MPROXY_BENCH_PLAN';
 
-const USAGE = `usage: npm run bench -- [--only relay|transfer]
+const USAGE = `usage: npm run bench -- [--only relay|transfer] [--baseline REV]
   --only relay      only the relay comparison (mproxy's forward proxy, socat, a Node dgram relay)
   --only transfer   only the file transfer at the programs' default settings
+  --baseline REV    also measure the forward proxy of git revision REV (a branch, tag or commit),
+                    built once into .bench/baseline-<sha>/ and reused by later runs
 environment: MPROXY_BENCH_QUICK=1 runs a short smoke version (numbers not comparable)
 `;
 
@@ -53,7 +57,7 @@ function usageError(message) {
 }
 
 function parseArgs(argv) {
-  const options = { sections: [...SECTIONS] };
+  const options = { sections: [...SECTIONS], baseline: null };
   for (let i = 0; i < argv.length; i += 1) {
     const [flag, inline] = argv[i].startsWith('--') && argv[i].includes('=') ? argv[i].split(/=(.*)/s) : [argv[i], undefined];
     const value = () => {
@@ -68,6 +72,8 @@ function parseArgs(argv) {
       const section = value();
       if (!SECTIONS.includes(section)) usageError(`--only takes ${SECTIONS.join(' or ')}, not ${JSON.stringify(section)}`);
       options.sections = [section];
+    } else if (flag === '--baseline') {
+      options.baseline = value();
     } else {
       usageError(`unknown argument ${JSON.stringify(argv[i])}`);
     }
@@ -76,7 +82,7 @@ function parseArgs(argv) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Outer phase: everything that may need the real network (apt, cargo) happens here,
+// Outer phase: everything that may need the real network (apt, cargo, npm) happens here,
 // before we move into a namespace that has only a loopback interface.
 // ---------------------------------------------------------------------------------------
 
@@ -88,10 +94,28 @@ async function outer(options) {
       process.exit(1);
     }
   }
-  const plan = { sections: options.sections, socat: null };
+  const plan = { sections: options.sections, socat: null, baseline: null };
   if (options.sections.includes('relay')) {
     plan.socat = ensureSocat();
     ensureLoadgen();
+    if (options.baseline) {
+      let baseline;
+      try {
+        baseline = resolveBaseline(options.baseline);
+      } catch (err) {
+        usageError(err.message);
+      }
+      try {
+        await buildBaseline(baseline);
+        plan.baseline = baseline;
+      } catch (err) {
+        // The rest of the bench is still worth running: the report says what is missing.
+        note(`baseline ${options.baseline} not measured: ${err.message}`);
+        plan.baseline = { label: baseline.label, rev: baseline.rev, sha: baseline.sha, short: baseline.short, skipped: `build failed: ${err.message}` };
+      }
+    }
+  } else if (options.baseline) {
+    note('--baseline compares relays: it has no effect with --only transfer');
   }
   const flags = namespaceFlags();
   if (flags) {
@@ -107,7 +131,7 @@ async function outer(options) {
 
 async function relaySection(plan, netns) {
   const buffer = relayBuffer();
-  const { relays, skipped } = createRelays({ buffer, socat: plan.socat || { skipped: 'unknown' } });
+  const { relays, skipped } = createRelays({ buffer, socat: plan.socat || { skipped: 'unknown' }, baseline: plan.baseline });
   for (const [key, why] of Object.entries(skipped)) note(`${key} skipped: ${why}`);
 
   const relayNotes = {};
@@ -124,7 +148,7 @@ async function relaySection(plan, netns) {
   }
   for (const [key, why] of Object.entries(skipped)) relayNotes[key] = `SKIPPED: ${why}`;
   note(`measurements took ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  const pass = printReport({ netns, skipped, relayBuffer: buffer, relays }, relayRuns, relayNotes);
+  const pass = printReport({ netns, skipped, relayBuffer: buffer, relays, baseline: plan.baseline }, relayRuns, relayNotes);
   // Whether the section ran, not whether the bar was met: PASS/FAIL is in the output for
   // people and tooling to read.
   return relayRuns.length > 0 || pass;
@@ -138,8 +162,8 @@ async function transferSection(netns) {
 
 async function inner(plan) {
   const netns = plan.network === 'netns';
-  // Relays measured: mproxy, socat, node (the upper bound; skipped ones cost nothing).
-  const relayCount = 3;
+  // Relays measured: this build, the baseline, socat, node (the upper bound; skipped ones cost nothing).
+  const relayCount = 3 + (plan.baseline ? 1 : 0);
   const budgetMs =
     (plan.sections.includes('relay') ? relayCount * WATCHDOG_PER_RELAY_MS : 0) + (plan.sections.includes('transfer') ? TRANSFER_BUDGET_MS : 0);
   const watchdog = setTimeout(() => {

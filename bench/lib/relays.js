@@ -161,9 +161,20 @@ function nodeRelay({ buffer }) {
  * The relays of this run, keyed by the name the tables use, in the order they are measured.
  * A relay that cannot run here is in `skipped` with the reason instead.
  */
-function createRelays({ buffer, socat }) {
+function createRelays({ buffer, socat, baseline }) {
   const relays = { mproxy: mproxyRelay({ label: 'mproxy', repoDir: REPO, buffer }) };
   const skipped = {};
+  // Right after the current build, so the two see the machine in the most similar state.
+  if (baseline && baseline.dir) {
+    relays[baseline.label] = mproxyRelay({
+      label: baseline.label,
+      repoDir: baseline.dir,
+      buffer,
+      origin: `${baseline.rev} = ${baseline.short}`,
+    });
+  } else if (baseline) {
+    skipped[baseline.label] = baseline.skipped;
+  }
   if (socat.path) relays.socat = socatRelay({ socatPath: socat.path, buffer });
   else skipped.socat = socat.skipped || 'socat unavailable';
   relays.node = nodeRelay({ buffer });

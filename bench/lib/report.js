@@ -31,19 +31,40 @@ function ratio(a, b) {
 }
 
 /**
- * `context`: { netns, skipped, relayBuffer, relays }. Returns whether the bar was met.
+ * Current build against the baseline revision, per size: overload and lossless ratios.
+ * A lossless number marked ">=" was the generator's limit, not the relay's, so a ratio
+ * involving one is a bound; `bounded` says so.
+ */
+function baselineRatios(find, label) {
+  const out = {};
+  for (const size of SIZES) {
+    const m = find('mproxy', size);
+    const b = find(label, size);
+    out[size] = {
+      overload: m && b ? ratio(m.overload.deliveredPerSecond, b.overload.deliveredPerSecond) : null,
+      lossless: m && b ? ratio(m.lossless.perSecond, b.lossless.perSecond) : null,
+      bounded: Boolean(m && b && (m.lossless.generatorLimited || b.lossless.generatorLimited)),
+    };
+  }
+  return out;
+}
+
+/**
+ * `context`: { netns, skipped, relayBuffer, relays, baseline }. Returns whether the bar was met.
  */
 function printReport(context, relayRuns, relayNotes) {
-  const { relays } = context;
+  const { relays, baseline } = context;
   const all = relayRuns.flatMap((r) => r.results);
   const find = (relay, size) => all.find((r) => r.relay === relay && r.size === size);
+  // Relay names are 7 wide unless a baseline ("mproxy@main") needs more.
+  const W = Math.max(7, ...Object.keys(relayNotes).map((k) => k.length));
 
   log('');
   log(`mproxy forward-proxy benchmark${QUICK ? ' (QUICK smoke run, MPROXY_BENCH_QUICK=1: numbers not comparable)' : ''}`);
   log(`  network: ${context.netns ? 'private network namespace (unshare), loopback only' : 'host loopback (127.0.0.1 only)'}`);
   log(`  machine: ${os.cpus().length} CPUs (${os.cpus()[0] ? os.cpus()[0].model.trim() : '?'}), Linux ${os.release()}, Node ${process.version}`);
   log('  path:    mproxy-loadgen blast -> relay -> mproxy-loadgen sink (all on 127.0.0.1; generator, relay and sink share the CPUs)');
-  for (const [key, run] of Object.entries(relayNotes)) log(`  ${padEnd(key, 7)}  ${run}`);
+  for (const [key, run] of Object.entries(relayNotes)) log(`  ${padEnd(key, W)}  ${run}`);
   log('');
   log(`  A. overload: generator sends flat out ("offered/s") for ${OVERLOAD_SECONDS} s; "delivered/s" = datagrams counted at the sink per`);
   log(`     second over ${OVERLOAD_WINDOW[0]}-${OVERLOAD_WINDOW[1]} s of the blast. loss% and drops are over the whole blast.`);
@@ -52,16 +73,16 @@ function printReport(context, relayRuns, relayNotes) {
   log('     rate the generator reached in A, first probe at A\'s delivered/s. ">=": every trial passed, the generator was the limit.');
   log('');
   log(
-    `  ${padEnd('relay', 7)} ${pad('size', 5)} | ${pad('offered/s', 10)} ${pad('delivered/s', 11)} ${pad('(min-max)', 13)} ${pad('loss%', 6)} ${pad('in-drops', 9)} ${pad('sinkdrop', 8)} ${pad('CPU%', 5)} ${pad('us/dgram', 8)} | ${pad('lossless/s', 11)}`,
+    `  ${padEnd('relay', W)} ${pad('size', 5)} | ${pad('offered/s', 10)} ${pad('delivered/s', 11)} ${pad('(min-max)', 13)} ${pad('loss%', 6)} ${pad('in-drops', 9)} ${pad('sinkdrop', 8)} ${pad('CPU%', 5)} ${pad('us/dgram', 8)} | ${pad('lossless/s', 11)}`,
   );
-  log(`  ${'-'.repeat(7)} ${'-'.repeat(5)}-+-${'-'.repeat(78)}-+-${'-'.repeat(11)}`);
+  log(`  ${'-'.repeat(W)} ${'-'.repeat(5)}-+-${'-'.repeat(78)}-+-${'-'.repeat(11)}`);
   for (const size of SIZES) {
     for (const relay of Object.keys(relays)) {
       const r = find(relay, size);
       if (!r) continue;
       const o = r.overload;
       log(
-        `  ${padEnd(relay, 7)} ${pad(size, 5)} | ${pad(fmt(o.medianRunOfferedPerSecond), 10)} ${pad(fmt(o.deliveredPerSecond), 11)} ${pad(`(${kilo(o.deliveredMin)}-${kilo(o.deliveredMax)})`, 13)} ${pad(o.lossPercent.toFixed(1), 6)} ${pad(fmt(o.relayInputDrops), 9)} ${pad(fmt(o.sinkDrops), 8)} ${pad(o.relayCpuPercent === null ? 'n/a' : o.relayCpuPercent.toFixed(0), 5)} ${pad(cpuPerDatagram(o) === null ? 'n/a' : cpuPerDatagram(o).toFixed(2), 8)} | ${pad(`${r.lossless.generatorLimited ? '>=' : ''}${fmt(r.lossless.perSecond)}`, 11)}`,
+        `  ${padEnd(relay, W)} ${pad(size, 5)} | ${pad(fmt(o.medianRunOfferedPerSecond), 10)} ${pad(fmt(o.deliveredPerSecond), 11)} ${pad(`(${kilo(o.deliveredMin)}-${kilo(o.deliveredMax)})`, 13)} ${pad(o.lossPercent.toFixed(1), 6)} ${pad(fmt(o.relayInputDrops), 9)} ${pad(fmt(o.sinkDrops), 8)} ${pad(o.relayCpuPercent === null ? 'n/a' : o.relayCpuPercent.toFixed(0), 5)} ${pad(cpuPerDatagram(o) === null ? 'n/a' : cpuPerDatagram(o).toFixed(2), 8)} | ${pad(`${r.lossless.generatorLimited ? '>=' : ''}${fmt(r.lossless.perSecond)}`, 11)}`,
       );
     }
   }
@@ -94,6 +115,23 @@ function printReport(context, relayRuns, relayNotes) {
     }
   }
 
+  let versusBaseline = null;
+  if (baseline) {
+    versusBaseline = baselineRatios(find, baseline.label);
+    log('');
+    log(`  ratios (mproxy = this build / ${baseline.label} = ${baseline.rev}${baseline.short ? ` at ${baseline.short}` : ''}; above 1 = this build is faster):`);
+    log(`  ${padEnd('', 14)} ${pad('overload', 9)} ${pad('lossless', 9)}`);
+    const measured = SIZES.some((size) => find(baseline.label, size));
+    for (const size of SIZES) {
+      const r = versusBaseline[size];
+      const show = (x, mark = '') => (x === null ? (measured ? 'n/a' : 'skipped') : `${x.toFixed(2)}x${mark}`);
+      log(`  ${padEnd(`at ${size} B`, 14)} ${pad(show(r.overload), 9)} ${pad(show(r.lossless, r.bounded ? '*' : ' '), 10)}`);
+    }
+    if (SIZES.some((size) => versusBaseline[size].bounded)) {
+      log('  (*: on at least one side every lossless trial passed, so the generator was the limit: a bound, not a measurement)');
+    }
+  }
+
   const vsSocat = ratios[`mproxy/socat@${BAR.size}`].overload;
   const vsNode = ratios[`mproxy/node@${BAR.size}`].overload;
   const socatOk = vsSocat !== null && vsSocat >= BAR.vsSocat;
@@ -113,11 +151,16 @@ function printReport(context, relayRuns, relayNotes) {
   for (const run of relayRuns) {
     const s = run.summary;
     const relay = run.results[0] ? run.results[0].relay : '?';
-    log(`    ${padEnd(relay, 7)} VmHWM ${pad(fmt(s.memory.hwmKiB), 9)} KiB   VmRSS at end ${pad(fmt(s.memory.rssKiB), 9)} KiB   listen-socket rcvbuf ${fmt(s.rcvbuf)} B (ss -m)`);
+    log(`    ${padEnd(relay, W)} VmHWM ${pad(fmt(s.memory.hwmKiB), 9)} KiB   VmRSS at end ${pad(fmt(s.memory.rssKiB), 9)} KiB   listen-socket rcvbuf ${fmt(s.rcvbuf)} B (ss -m)`);
   }
   const addon = addonFile();
   const addonBytes = addon ? fs.statSync(addon).size : null;
   log(`  addon: ${addon ? `${path.basename(addon)} ${fmt(addonBytes)} bytes (${(addonBytes / 1024 / 1024).toFixed(2)} MiB)` : 'no *.node file at the repo root'}`);
+  const baselineAddon = baseline && baseline.dir ? addonFile(baseline.dir) : null;
+  const baselineAddonBytes = baselineAddon ? fs.statSync(baselineAddon).size : null;
+  if (baselineAddon) {
+    log(`  ${baseline.label} addon: ${fmt(baselineAddonBytes)} bytes (${(baselineAddonBytes / 1024 / 1024).toFixed(2)} MiB)`);
+  }
 
   const issues = [];
   for (const run of relayRuns) {
@@ -138,6 +181,12 @@ function printReport(context, relayRuns, relayNotes) {
     log('');
     log('  mproxy-proxy stderr (run with --verbose; counters printed at SIGTERM):');
     for (const line of mproxyRun.summary.stderr.split('\n')) log(`    ${line}`);
+  }
+  const baselineRun = baseline && relayRuns.find((r) => r.results[0] && r.results[0].relay === baseline.label);
+  if (baselineRun && baselineRun.summary.stderr) {
+    log('');
+    log(`  ${baseline.label} mproxy-proxy stderr:`);
+    for (const line of baselineRun.summary.stderr.split('\n')) log(`    ${line}`);
   }
 
   const json = {
@@ -174,6 +223,17 @@ function printReport(context, relayRuns, relayNotes) {
     memory: Object.fromEntries(relayRuns.filter((r) => r.results[0]).map((r) => [r.results[0].relay, { vmHwmKiB: r.summary.memory.hwmKiB }])),
     proxyPeakRssKiB: mproxyRun ? mproxyRun.summary.memory.hwmKiB : null,
     addon: addon ? { file: path.basename(addon), bytes: addonBytes } : null,
+    baseline: baseline
+      ? {
+          relay: baseline.label,
+          rev: baseline.rev,
+          sha: baseline.sha || null,
+          addonBytes: baselineAddonBytes,
+          peakRssKiB: baselineRun ? baselineRun.summary.memory.hwmKiB : null,
+          // this build / baseline, per datagram size
+          ratios: versusBaseline,
+        }
+      : null,
     skipped: context.skipped,
     issues,
   };
