@@ -24,6 +24,8 @@ export interface Totals {
   datagramsOut: number
   bytesOut: number
   sendErrors: number
+  /** Datagrams a destination's host (or a router) refused with an ICMP error. */
+  icmpErrors: number
   kernelDrops: number
   truncated: number
   queueDrops: number
@@ -58,6 +60,7 @@ function total(endpoints: EndpointStats[]): Totals {
     datagramsOut: sum((e) => (e.kind === 'file' ? e.datagramsIn : e.datagramsOut), sinks),
     bytesOut: sum((e) => e.bytesOut, sinks),
     sendErrors: sum((e) => e.sendErrors),
+    icmpErrors: sum((e) => e.icmpErrors),
     kernelDrops: sum((e) => e.kernelDrops),
     truncated: sum((e) => e.truncated),
     queueDrops: sum((e) => e.queueDrops),

@@ -23,7 +23,7 @@ use crate::sink::Fanout;
 use crate::socket::{self, ListenSpec};
 use crate::stats::{Counters, Endpoint, Registry};
 use crate::stop::StopToken;
-use crate::sys::{Receiver, RecvOutcome, RECV_BATCH};
+use crate::sys::{self, Receiver, RecvOutcome, RECV_BATCH};
 
 /// At most this many receive threads per route, however many listeners: enough to use the
 /// cores of an ordinary host, few enough that listeners stay cheap.
@@ -31,6 +31,9 @@ const MAX_RECEIVE_THREADS: usize = 4;
 /// How long a stopping thread keeps reading what its sockets hold, so a sender that never
 /// pauses cannot hold the stop forever.
 const DRAIN_LIMIT: Duration = Duration::from_secs(1);
+/// How often an idle thread reads the kernel's drop totals of the sockets it received on:
+/// drops at the end of a burst reach no later datagram, so nothing else would count them.
+const DROP_REFRESH: Duration = Duration::from_secs(1);
 
 pub struct UdpListeners {
     /// Bound addresses, in the order given (port 0 replaced by the real port).
@@ -43,6 +46,8 @@ struct Listener {
     endpoint: Arc<Endpoint>,
     /// In the ready queue: readiness was reported and the socket not yet read empty.
     queued: bool,
+    /// Received since the kernel's drop totals were last read.
+    received: bool,
     warned_drops: bool,
 }
 
@@ -77,6 +82,7 @@ pub fn start(
             socket: mio::net::UdpSocket::from_std(socket),
             endpoint,
             queued: false,
+            received: false,
             warned_drops: false,
         });
     }
@@ -101,6 +107,7 @@ pub fn start(
                     poller,
                     receiver: Receiver::new(),
                     batch: Batch::default(),
+                    drops_read: Instant::now(),
                     fanout,
                     reporter,
                 }
@@ -123,6 +130,8 @@ struct ReceiveThread {
     receiver: Receiver,
     /// One set of receive slots for every socket of this thread.
     batch: Batch,
+    /// When the kernel's drop totals were last read.
+    drops_read: Instant,
     fanout: Fanout,
     reporter: Reporter,
 }
@@ -145,7 +154,19 @@ impl ReceiveThread {
                     break;
                 }
             }
-            match self.poller.wait(None) {
+            // Idle: count drops the last datagrams did not carry, at most once per period.
+            let refresh_in = DROP_REFRESH.saturating_sub(self.drops_read.elapsed());
+            let timeout = if self.listeners.iter().any(|l| l.received) {
+                if refresh_in.is_zero() {
+                    self.read_drop_totals(false);
+                    None
+                } else {
+                    Some(refresh_in)
+                }
+            } else {
+                None
+            };
+            match self.poller.wait(timeout) {
                 Wait::Stopped => break,
                 Wait::TimedOut => {}
                 Wait::Ready => {
@@ -170,22 +191,10 @@ impl ReceiveThread {
         let listener = &mut self.listeners[i];
         match self.receiver.recv(&listener.socket, &mut self.batch) {
             Ok(outcome) => {
+                listener.received = true;
                 account(&listener.endpoint, &outcome);
                 self.fanout.deliver(&self.batch);
-                if !listener.warned_drops
-                    && listener
-                        .endpoint
-                        .counters
-                        .kernel_drops
-                        .load(Ordering::Relaxed)
-                        > 0
-                {
-                    listener.warned_drops = true;
-                    self.reporter.warn(format!(
-                        "{}: the kernel dropped datagrams (socket buffer full); see stats().kernelDrops",
-                        listener.endpoint.name
-                    ));
-                }
+                warn_of_drops(listener, &self.reporter);
                 // A short batch means the queue ran empty: the next call would only say
                 // WouldBlock (new datagrams raise a new edge).
                 outcome.datagrams == RECV_BATCH
@@ -204,6 +213,26 @@ impl ReceiveThread {
         }
     }
 
+    /// Raises each socket's drop count to the kernel's total (those received on since the
+    /// last read, or all of them).
+    fn read_drop_totals(&mut self, all: bool) {
+        self.drops_read = Instant::now();
+        let picked: Vec<usize> = (0..self.listeners.len())
+            .filter(|&i| all || self.listeners[i].received)
+            .collect();
+        let sockets: Vec<&mio::net::UdpSocket> =
+            picked.iter().map(|&i| &self.listeners[i].socket).collect();
+        let totals = sys::udp_drop_totals(&sockets);
+        for (&i, total) in picked.iter().zip(totals) {
+            let listener = &mut self.listeners[i];
+            listener.received = false;
+            if let Some(total) = total {
+                Counters::raise_to(&listener.endpoint.counters.kernel_drops, total);
+                warn_of_drops(listener, &self.reporter);
+            }
+        }
+    }
+
     /// Whatever the kernel already holds was received: hand it on before exiting.
     fn drain(&mut self) {
         let deadline = Instant::now() + DRAIN_LIMIT;
@@ -216,6 +245,23 @@ impl ReceiveThread {
                 }
             }
         }
+        self.read_drop_totals(true);
+    }
+}
+
+/// Says once per listener that the kernel dropped datagrams on it.
+fn warn_of_drops(listener: &mut Listener, reporter: &Reporter) {
+    let drops = listener
+        .endpoint
+        .counters
+        .kernel_drops
+        .load(Ordering::Relaxed);
+    if drops > 0 && !listener.warned_drops {
+        listener.warned_drops = true;
+        reporter.warn(format!(
+            "{}: the kernel dropped datagrams (socket buffer full); see stats().kernelDrops",
+            listener.endpoint.name
+        ));
     }
 }
 

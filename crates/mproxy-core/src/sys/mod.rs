@@ -175,6 +175,15 @@ pub fn deliver_joined_groups_only(socket: &Socket, ipv6: bool) -> io::Result<()>
     }
 }
 
+/// Each socket's running total of datagrams the kernel dropped, read without receiving,
+/// where the OS tells (None elsewhere).
+pub fn udp_drop_totals(sockets: &[&mio::net::UdpSocket]) -> Vec<Option<u64>> {
+    #[cfg(target_os = "linux")]
+    return linux::udp_drop_totals(sockets);
+    #[cfg(not(target_os = "linux"))]
+    vec![None; sockets.len()]
+}
+
 /// The interface of the system's IPv6 multicast route, where the OS tells; elsewhere the
 /// kernel decides at send time.
 pub fn default_ipv6_multicast_device() -> Option<String> {

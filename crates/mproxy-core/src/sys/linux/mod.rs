@@ -47,3 +47,33 @@ pub fn default_ipv6_multicast_device() -> Option<String> {
     let table = std::fs::read_to_string("/proc/net/ipv6_route").ok()?;
     crate::interface::best_multicast_route_device(&table)
 }
+
+/// The kernel's count of datagrams dropped on each socket (`sk_drops`, the same total the
+/// per-batch drop counter carries), read from /proc/net/udp{,6} without receiving: drops at
+/// the end of a burst reach no later datagram's counter, so they are read here. One read of
+/// the tables serves every socket asked about.
+pub fn udp_drop_totals(sockets: &[&mio::net::UdpSocket]) -> Vec<Option<u64>> {
+    use std::os::fd::AsFd;
+    let inodes: Vec<Option<u64>> = sockets
+        .iter()
+        .map(|s| nix::sys::stat::fstat(s.as_fd()).ok().map(|st| st.st_ino))
+        .collect();
+    let mut drops = std::collections::HashMap::new();
+    for table in ["/proc/net/udp", "/proc/net/udp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if let (Some(inode), Some(count)) = (fields.get(9), fields.get(12)) {
+                if let (Ok(inode), Ok(count)) = (inode.parse::<u64>(), count.parse::<u64>()) {
+                    drops.insert(inode, count);
+                }
+            }
+        }
+    }
+    inodes
+        .into_iter()
+        .map(|inode| inode.and_then(|i| drops.get(&i).copied()))
+        .collect()
+}
