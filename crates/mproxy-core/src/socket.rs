@@ -268,7 +268,7 @@ pub fn sender_socket(key: &SenderKey, send_buffer: usize) -> Result<Socket> {
     let socket = Socket::new(family, Type::DGRAM, Some(Protocol::UDP))
         .map_err(|e| Error::os(context, &e))?;
     if send_buffer > 0 {
-        sys::grow_send_buffer(&socket, send_buffer);
+        let _ = sys::grow_send_buffer(&socket, send_buffer);
     }
     // ICMP errors about what we send are queued with their destination (where the OS does
     // that), with room for a burst of them, so a lost datagram is charged to the right one.

@@ -220,8 +220,10 @@ impl ReceiveThread {
         let picked: Vec<usize> = (0..self.listeners.len())
             .filter(|&i| all || self.listeners[i].received)
             .collect();
-        let sockets: Vec<&mio::net::UdpSocket> =
-            picked.iter().map(|&i| &self.listeners[i].socket).collect();
+        let sockets: Vec<socket2::SockRef<'_>> = picked
+            .iter()
+            .map(|&i| socket2::SockRef::from(&self.listeners[i].socket))
+            .collect();
         let totals = sys::udp_drop_totals(&sockets);
         for (&i, total) in picked.iter().zip(totals) {
             let listener = &mut self.listeners[i];

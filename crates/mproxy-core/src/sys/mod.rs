@@ -131,7 +131,8 @@ pub fn grow_recv_buffer(socket: &Socket, bytes: usize) -> usize {
     socket.recv_buffer_size().unwrap_or(0)
 }
 
-pub fn grow_send_buffer(socket: &Socket, bytes: usize) {
+/// Same for the send side.
+pub fn grow_send_buffer(socket: &Socket, bytes: usize) -> usize {
     #[cfg(target_os = "linux")]
     let forced = linux::force_send_buffer(socket, bytes);
     #[cfg(not(target_os = "linux"))]
@@ -139,6 +140,7 @@ pub fn grow_send_buffer(socket: &Socket, bytes: usize) {
     if !forced {
         let _ = socket.set_send_buffer_size(bytes);
     }
+    socket.send_buffer_size().unwrap_or(0)
 }
 
 /// Turns on the per-batch drop counter where the OS keeps one; false where it does not.
@@ -177,7 +179,7 @@ pub fn deliver_joined_groups_only(socket: &Socket, ipv6: bool) -> io::Result<()>
 
 /// Each socket's running total of datagrams the kernel dropped, read without receiving,
 /// where the OS tells (None elsewhere).
-pub fn udp_drop_totals(sockets: &[&mio::net::UdpSocket]) -> Vec<Option<u64>> {
+pub fn udp_drop_totals(sockets: &[socket2::SockRef<'_>]) -> Vec<Option<u64>> {
     #[cfg(target_os = "linux")]
     return linux::udp_drop_totals(sockets);
     #[cfg(not(target_os = "linux"))]

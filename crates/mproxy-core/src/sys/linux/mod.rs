@@ -52,7 +52,7 @@ pub fn default_ipv6_multicast_device() -> Option<String> {
 /// per-batch drop counter carries), read from /proc/net/udp{,6} without receiving: drops at
 /// the end of a burst reach no later datagram's counter, so they are read here. One read of
 /// the tables serves every socket asked about.
-pub fn udp_drop_totals(sockets: &[&mio::net::UdpSocket]) -> Vec<Option<u64>> {
+pub fn udp_drop_totals(sockets: &[socket2::SockRef<'_>]) -> Vec<Option<u64>> {
     use std::os::fd::AsFd;
     let inodes: Vec<Option<u64>> = sockets
         .iter()
