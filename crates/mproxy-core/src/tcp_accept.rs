@@ -29,9 +29,7 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener> {
             .set_only_v6(true)
             .map_err(|e| Error::os(&context, &e))?;
     }
-    socket
-        .set_reuse_address(true)
-        .map_err(|e| Error::os(&context, &e))?;
+    crate::sys::rebind_after_restart(&socket).map_err(|e| Error::os(&context, &e))?;
     socket
         .bind(&addr.into())
         .map_err(|e| Error::os(&context, &e))?;

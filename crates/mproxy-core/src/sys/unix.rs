@@ -143,3 +143,8 @@ pub fn interface_index(name: &str) -> Option<u32> {
 pub fn is_no_such_device(err: &io::Error) -> bool {
     err.raw_os_error() == Some(libc::ENODEV)
 }
+
+/// A restarted listener can bind its port while old connections linger in TIME_WAIT.
+pub fn rebind_after_restart(socket: &socket2::Socket) -> io::Result<()> {
+    socket.set_reuse_address(true)
+}

@@ -67,3 +67,9 @@ pub fn interface_index(_name: &str) -> Option<u32> {
 pub fn is_no_such_device(_err: &io::Error) -> bool {
     false
 }
+
+/// Windows binds a port with connections in TIME_WAIT anyway; its SO_REUSEADDR would let
+/// another process take the port over, so it is left off.
+pub fn rebind_after_restart(_socket: &socket2::Socket) -> io::Result<()> {
+    Ok(())
+}
