@@ -34,14 +34,14 @@ pub use udp_single::{drain_errors, gso_supported, is_reported_icmp, Receiver, Se
 #[cfg(unix)]
 pub use unix::{
     deregister, interface_index, is_no_such_device, is_nonblocking, open_input, open_output,
-    readable_now, rebind_after_restart, register_readable, share_port, stdin, stdout, wait_writable, RawTerminal,
-    PIPE_ATOMIC_WRITE,
+    readable_now, rebind_after_restart, register_readable, share_port, stdin, stdout,
+    wait_writable, RawTerminal, PIPE_ATOMIC_WRITE,
 };
 #[cfg(windows)]
 pub use windows::{
     deregister, interface_index, is_no_such_device, is_nonblocking, open_input, open_output,
-    readable_now, rebind_after_restart, register_readable, share_port, stdin, stdout, wait_writable, RawTerminal,
-    PIPE_ATOMIC_WRITE,
+    readable_now, rebind_after_restart, register_readable, share_port, stdin, stdout,
+    wait_writable, RawTerminal, PIPE_ATOMIC_WRITE,
 };
 
 /// How many datagrams one receive call may return.
