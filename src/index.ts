@@ -9,3 +9,4 @@ export { createReverseProxy, type ReverseProxyOptions } from './api/reverseproxy
 export type { CommonOptions, Framing } from './api/common'
 export { Handle, type InputOutcome, type Stats, type Totals, type Addresses, type LogEntry, type LogLevel, type EndpointStats } from './handle'
 export { MproxyError } from './errors'
+export { registerMetrics, serveMetrics, type MetricsSource, type MetricsServer } from './metrics'
