@@ -59,6 +59,13 @@ export interface EndpointStats {
   refused: number
   /** TCP clients disconnected for falling behind. */
   evicted: number
+  /** ICMP errors (port or host unreachable) about datagrams sent to this destination. */
+  icmpErrors: number
+  /**
+   * Destinations: datagrams sent there were refused or lost recently (no quiet second
+   * since).
+   */
+  unreachable: boolean
 }
 
 export interface FramingOptions {

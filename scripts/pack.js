@@ -137,6 +137,7 @@ function main() {
     bin: manifest.bin,
     files: manifest.files,
     engines: manifest.engines,
+    dependencies: manifest.dependencies,
     // Each platform's addon; npm installs the one whose os, cpu and libc fit.
     optionalDependencies: Object.fromEntries(platforms.map((p) => [`${manifest.name}-${p}`, version])),
   }

@@ -31,7 +31,7 @@ export interface LogEntry {
 export type EndpointKind = 'udp-listener' | 'udp-destination' | 'input' | 'file' | 'tee' | 'tcp-connection' | 'tcp-listener' | 'tcp-output'
 
 /** Counters of one endpoint. Numbers are doubles: exact up to 2^53, far beyond any count. */
-export interface EndpointStats {
+export interface EndpointStats extends Omit<NativeEndpointStats, 'kind'> {
   /** What the endpoint is. */
   kind: EndpointKind
   /** Its address, path or URL, e.g. `127.0.0.1:9920`, `ais.log`, `tls://host:443`. */
@@ -66,6 +66,10 @@ export interface EndpointStats {
   refused: number
   /** TCP clients disconnected for falling behind. */
   evicted: number
+  /** ICMP errors (port or host unreachable) about datagrams sent to this destination. */
+  icmpErrors: number
+  /** Destinations: datagrams sent there were refused or lost recently (no quiet second since). */
+  unreachable: boolean
 }
 
 /** The sum of every endpoint's counters, the way a person reads a transfer. */
@@ -80,6 +84,8 @@ export interface Totals {
   bytesOut: number
   /** Datagrams destinations refused. */
   sendErrors: number
+  /** Datagrams a destination's host (or a router) refused with an ICMP error. */
+  icmpErrors: number
   /** Datagrams the kernel dropped on full receive buffers. */
   kernelDrops: number
   /** Datagrams cut short. */
@@ -131,6 +137,7 @@ function total(endpoints: EndpointStats[]): Totals {
     datagramsOut: sum((e) => (e.kind === 'file' ? e.datagramsIn : e.datagramsOut), SINK_KINDS),
     bytesOut: sum((e) => e.bytesOut, SINK_KINDS),
     sendErrors: sum((e) => e.sendErrors),
+    icmpErrors: sum((e) => e.icmpErrors),
     kernelDrops: sum((e) => e.kernelDrops),
     truncated: sum((e) => e.truncated),
     queueDrops: sum((e) => e.queueDrops),

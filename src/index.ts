@@ -21,3 +21,5 @@ export {
   type Totals,
 } from './handle'
 export { MproxyError, type MproxyErrorCode } from './errors'
+export { registerMetrics, serveMetrics, type MetricsSource, type MetricsServer } from './metrics'
+export { start, Service, type ServiceEvents, type ServiceLogEntry, type ReloadResult } from './service'

@@ -56,7 +56,9 @@ function pathWithoutRust() {
 }
 
 const PATH = pathWithoutRust()
-const env = { ...process.env, PATH, npm_config_cache: path.join(work, 'npm-cache'), npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' }
+// npm's own cache serves the package's dependencies (the repository's npm install put them
+// there): --offline never asks the registry, and the other platforms' packages are skipped.
+const env = { ...process.env, PATH, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' }
 for (const key of Object.keys(env)) if (/^(CARGO|RUSTUP)_/.test(key) || key === 'NAPI_RS_NATIVE_LIBRARY_PATH') delete env[key]
 
 function run(cmd, args, options = {}) {
@@ -115,6 +117,7 @@ test('the main package holds only what runs; the platform package its addon', (t
   const manifest = JSON.parse(readFileSync(path.join(main, 'package.json'), 'utf8'))
   t.is(manifest.scripts, undefined, 'no install hook: a registry install never builds')
   t.is(manifest.private, undefined)
+  t.deepEqual(manifest.dependencies, require('../../package.json').dependencies)
   t.deepEqual(manifest.optionalDependencies, Object.fromEntries(PLATFORMS.map((p) => [`mproxy-${p}`, version])))
   t.deepEqual(Object.keys(manifest.bin).sort(), [...BINS].sort())
   const addon = path.join(installed, 'node_modules', `mproxy-${platform}`)
@@ -240,6 +243,10 @@ import {
   createServer,
   Handle,
   MproxyError,
+  registerMetrics,
+  serveMetrics,
+  Service,
+  start,
   type Addresses,
   type ClientOptions,
   type CommonOptions,
@@ -250,10 +257,15 @@ import {
   type InputOutcome,
   type LogEntry,
   type LogLevel,
+  type MetricsServer,
+  type MetricsSource,
   type MproxyErrorCode,
   type ProxyOptions,
+  type ReloadResult,
   type ReverseProxyOptions,
   type ServerOptions,
+  type ServiceEvents,
+  type ServiceLogEntry,
   type Stats,
   type TlsOptions,
   type Totals,
@@ -315,6 +327,17 @@ const badLevel: LogLevel = 'debug'
 // @ts-expect-error addresses are read-only
 someHandle.addresses.listen.push('x')
 
+async function service(config: unknown): Promise<ReloadResult> {
+  const running: Service = await start(config, { onLog: (entry: ServiceLogEntry) => console.error(entry.route, entry.message) })
+  running.on('stats', (stats: ServiceEvents['stats'][0]) => console.error(Object.keys(stats)))
+  const sources = (): MetricsSource[] => [...running.routes].map(([route, handle]) => ({ route, handle }))
+  const metrics: MetricsServer = await serveMetrics('127.0.0.1', 0, registerMetrics(sources))
+  const result: ReloadResult = await running.reload(config)
+  await metrics.close()
+  await running.close()
+  return result
+}
+
 export async function main(): Promise<void> {
   try {
     const handles = await Promise.all([createServer(serverOptions), createClient(clientOptions), createProxy(proxyOptions), createReverseProxy(reverseOptions)])
@@ -322,6 +345,7 @@ export async function main(): Promise<void> {
   } catch (err) {
     console.error(describe(err))
   }
+  console.error(await service({ routes: [] }).catch(describe))
   void [badCode, badKind, badLevel]
 }
 `
@@ -354,7 +378,7 @@ test('the types compile for a consumer under tsc --strict, without skipLibCheck'
   const ts = require(path.join(root, 'node_modules', 'typescript'))
   const used = exportedTypes(ts, installed)
   // The list is here so that a new export shows up as a failure until consumer.ts uses it.
-  t.deepEqual(used, ['Addresses', 'ClientOptions', 'CommonOptions', 'EndpointKind', 'EndpointStats', 'Framing', 'Handle', 'HandleEvents', 'InputOutcome', 'LogEntry', 'LogLevel', 'MproxyError', 'MproxyErrorCode', 'ProxyOptions', 'ReverseProxyOptions', 'ServerOptions', 'Stats', 'TlsOptions', 'Totals'])
+  t.deepEqual(used, ['Addresses', 'ClientOptions', 'CommonOptions', 'EndpointKind', 'EndpointStats', 'Framing', 'Handle', 'HandleEvents', 'InputOutcome', 'LogEntry', 'LogLevel', 'MetricsServer', 'MetricsSource', 'MproxyError', 'MproxyErrorCode', 'ProxyOptions', 'ReloadResult', 'ReverseProxyOptions', 'ServerOptions', 'Service', 'ServiceEvents', 'ServiceLogEntry', 'Stats', 'TlsOptions', 'Totals'])
   for (const name of used) t.regex(CONSUMER_TS, new RegExp(`\\b${name}\\b`), `consumer.ts uses ${name}`)
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')
   const typeRoots = path.join(root, 'node_modules', '@types')

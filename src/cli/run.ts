@@ -88,9 +88,9 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
     const stats = await handle.close()
     if (verbose) process.stderr.write(`${name}: counters\n${describeStats(stats)}\n`)
     const t = stats.totals
-    const lost = t.kernelDrops + t.queueDrops + t.truncated + t.sendErrors + t.writeErrors + t.bytesDropped
+    const lost = t.kernelDrops + t.queueDrops + t.truncated + t.sendErrors + t.icmpErrors + t.writeErrors + t.bytesDropped
     if (lost > 0 && !quiet) {
-      log({ level: 'warn', message: `some data was lost: kernelDrops ${t.kernelDrops}, queueDrops ${t.queueDrops}, truncated ${t.truncated}, sendErrors ${t.sendErrors}, writeErrors ${t.writeErrors}, bytesDropped ${t.bytesDropped}` })
+      log({ level: 'warn', message: `some data was lost: kernelDrops ${t.kernelDrops}, queueDrops ${t.queueDrops}, truncated ${t.truncated}, sendErrors ${t.sendErrors}, icmpErrors ${t.icmpErrors}, writeErrors ${t.writeErrors}, bytesDropped ${t.bytesDropped}` })
     }
     process.exit(code)
   }

@@ -165,6 +165,11 @@ pub struct EndpointStats {
     pub refused: f64,
     /// TCP clients disconnected for falling behind.
     pub evicted: f64,
+    /// ICMP errors (port or host unreachable) about datagrams sent to this destination.
+    pub icmp_errors: f64,
+    /// Destinations: datagrams sent there were refused or lost recently (no quiet second
+    /// since).
+    pub unreachable: bool,
 }
 
 fn to_js_stats(e: EndpointSnapshot) -> EndpointStats {
@@ -187,6 +192,8 @@ fn to_js_stats(e: EndpointSnapshot) -> EndpointStats {
         disconnects: c.disconnects as f64,
         refused: c.refused as f64,
         evicted: c.evicted as f64,
+        icmp_errors: c.icmp_errors as f64,
+        unreachable: e.unreachable,
     }
 }
 
@@ -204,12 +211,10 @@ fn framing_spec(f: &FramingOptions) -> Result<FramingSpec> {
     })
 }
 
-#[cfg(unix)]
 fn scoped(text: &str, interface: &Option<String>, what: &str) -> Result<SocketAddr> {
     mproxy_core::socket::with_scope(parse_addr(text, what)?, interface).map_err(to_js)
 }
 
-#[cfg(unix)]
 fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
     use mproxy_core::sink::tcp_output::{
         TcpOutputSpec, DEFAULT_CLIENT_QUEUE_BYTES, DEFAULT_MAX_CLIENTS,
@@ -250,17 +255,6 @@ fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
                 .client_queue_bytes
                 .map_or(DEFAULT_CLIENT_QUEUE_BYTES, |b| b as usize),
         });
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn add_tcp(_spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
-    if o.tcp_connects.as_ref().is_some_and(|v| !v.is_empty())
-        || o.tcp_listeners.as_ref().is_some_and(|v| !v.is_empty())
-        || o.tcp_outputs.as_ref().is_some_and(|v| !v.is_empty())
-    {
-        return Err(invalid("TCP is not supported on this platform yet".into()));
     }
     Ok(())
 }

@@ -65,7 +65,7 @@ impl Error {
             io::ErrorKind::NetworkUnreachable | io::ErrorKind::HostUnreachable => {
                 ErrorKind::NoRoute
             }
-            _ if err.raw_os_error() == Some(libc::ENODEV) => ErrorKind::NoRoute,
+            _ if crate::sys::is_no_such_device(err) => ErrorKind::NoRoute,
             _ => ErrorKind::Io,
         };
         Error::new(kind, format!("{context}: {}", describe_os_error(err)))
@@ -114,7 +114,7 @@ mod tests {
     fn os_errors_are_classified_and_readable() {
         let err = Error::os(
             "bind 127.0.0.1:9",
-            &io::Error::from_raw_os_error(libc::EADDRINUSE),
+            &io::Error::new(io::ErrorKind::AddrInUse, "Address already in use"),
         );
         assert_eq!(err.kind, ErrorKind::AddressInUse);
         assert_eq!(err.message, "bind 127.0.0.1:9: address already in use");

@@ -1,6 +1,6 @@
 //! Naming network interfaces: by name (`eth0`), by one of their IPv4 addresses, or by index.
-//! Multicast joins and outgoing-interface options want an index (and, for IPv4 on systems
-//! without `ip_mreqn`, an address), so everything resolves to an [`Interface`].
+//! Multicast joins want an index and IPv4's outgoing-interface option an address, so
+//! everything resolves to an [`Interface`].
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -30,7 +30,14 @@ pub fn resolve(spec: &str) -> Result<Interface> {
             .find(|(_, a)| *a == addr)
             .and_then(|(name, _)| all.into_iter().find(|i| i.name == name))
     } else {
-        all.into_iter().find(|i| i.name == spec)
+        all.into_iter().find(|i| i.name == spec).or_else(|| {
+            // An interface with no address yet (a link that is up but unnumbered).
+            crate::sys::interface_index(spec).map(|index| Interface {
+                index,
+                name: spec.to_string(),
+                ipv4: None,
+            })
+        })
     };
     found.ok_or_else(|| {
         Error::new(
@@ -40,108 +47,48 @@ pub fn resolve(spec: &str) -> Result<Interface> {
     })
 }
 
-/// Interfaces of this host, with their index.
-#[cfg(unix)]
+/// Interfaces of this host with an address, with their index (through if-addrs, which
+/// reads them the same way on every OS).
 pub fn list() -> Result<Vec<Interface>> {
-    let addrs = addresses()?;
+    let all =
+        if_addrs::get_if_addrs().map_err(|e| Error::os("cannot list network interfaces", &e))?;
     let mut out: Vec<Interface> = Vec::new();
-    // SAFETY: if_nameindex returns a heap array terminated by a zero entry, freed below.
-    unsafe {
-        let head = libc::if_nameindex();
-        if head.is_null() {
-            return Err(Error::os(
-                "list network interfaces",
-                &std::io::Error::last_os_error(),
-            ));
-        }
-        let mut cursor = head;
-        while (*cursor).if_index != 0 && !(*cursor).if_name.is_null() {
-            let name = std::ffi::CStr::from_ptr((*cursor).if_name)
-                .to_string_lossy()
-                .into_owned();
-            let ipv4 = addrs.iter().find_map(|(n, a)| match a {
-                IpAddr::V4(v4) if *n == name => Some(*v4),
-                _ => None,
-            });
-            out.push(Interface {
-                index: (*cursor).if_index,
-                name,
+    for entry in &all {
+        let Some(index) = entry.index.filter(|i| *i != 0) else {
+            continue;
+        };
+        let ipv4 = match entry.addr.ip() {
+            IpAddr::V4(v4) => Some(v4),
+            IpAddr::V6(_) => None,
+        };
+        match out.iter_mut().find(|i| i.index == index) {
+            Some(known) => known.ipv4 = known.ipv4.or(ipv4),
+            None => out.push(Interface {
+                index,
+                name: entry.name.clone(),
                 ipv4,
-            });
-            cursor = cursor.add(1);
+            }),
         }
-        libc::if_freenameindex(head);
     }
     Ok(out)
-}
-
-#[cfg(not(unix))]
-pub fn list() -> Result<Vec<Interface>> {
-    Ok(Vec::new())
 }
 
 /// (interface name, address) for every address configured on this host.
-#[cfg(unix)]
 pub fn addresses() -> Result<Vec<(String, IpAddr)>> {
-    let mut out = Vec::new();
-    // SAFETY: getifaddrs fills a linked list that we walk read-only and free once.
-    unsafe {
-        let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-        if libc::getifaddrs(&mut head) != 0 {
-            return Err(Error::os(
-                "list interface addresses",
-                &std::io::Error::last_os_error(),
-            ));
-        }
-        let mut cursor = head;
-        while !cursor.is_null() {
-            let entry = &*cursor;
-            if !entry.ifa_addr.is_null() && !entry.ifa_name.is_null() {
-                let name = std::ffi::CStr::from_ptr(entry.ifa_name)
-                    .to_string_lossy()
-                    .into_owned();
-                match (*entry.ifa_addr).sa_family as libc::c_int {
-                    libc::AF_INET => {
-                        let sin = &*(entry.ifa_addr as *const libc::sockaddr_in);
-                        out.push((
-                            name,
-                            IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))),
-                        ));
-                    }
-                    libc::AF_INET6 => {
-                        let sin6 = &*(entry.ifa_addr as *const libc::sockaddr_in6);
-                        out.push((
-                            name,
-                            IpAddr::V6(std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr)),
-                        ));
-                    }
-                    _ => {}
-                }
-            }
-            cursor = entry.ifa_next;
-        }
-        libc::freeifaddrs(head);
-    }
-    Ok(out)
-}
-
-#[cfg(not(unix))]
-pub fn addresses() -> Result<Vec<(String, IpAddr)>> {
-    Ok(Vec::new())
+    let all =
+        if_addrs::get_if_addrs().map_err(|e| Error::os("cannot list interface addresses", &e))?;
+    Ok(all
+        .into_iter()
+        .map(|i| (i.name.clone(), i.addr.ip()))
+        .collect())
 }
 
 /// The interface the system would use for IPv6 multicast when none is named: the
-/// device of the best `ff00::/8` route. Linux only; elsewhere the kernel decides at send time.
-#[cfg(target_os = "linux")]
+/// device of the best `ff00::/8` route, where the OS tells (Linux); elsewhere the kernel
+/// decides at send time.
 pub fn default_ipv6_multicast() -> Option<Interface> {
-    let table = std::fs::read_to_string("/proc/net/ipv6_route").ok()?;
-    let device = best_multicast_route_device(&table)?;
+    let device = crate::sys::default_ipv6_multicast_device()?;
     resolve(&device).ok()
-}
-
-#[cfg(not(target_os = "linux"))]
-pub fn default_ipv6_multicast() -> Option<Interface> {
-    None
 }
 
 /// Picks the lowest-metric `ff00::/8` route from `/proc/net/ipv6_route` text, skipping
@@ -173,10 +120,12 @@ mod tests {
 
     #[test]
     fn loopback_resolves_by_name_index_and_address() {
-        let by_name = resolve("lo").unwrap();
-        assert_eq!(by_name.name, "lo");
+        // Loopback is `lo` on Linux, `lo0` on macOS, a long name on Windows: find it by
+        // its address, then by its name and index.
+        let by_address = resolve("127.0.0.1").unwrap();
+        let by_name = resolve(&by_address.name).unwrap();
+        assert_eq!(by_name, by_address);
         assert_eq!(resolve(&by_name.index.to_string()).unwrap(), by_name);
-        assert_eq!(resolve("127.0.0.1").unwrap().name, "lo");
         assert_eq!(by_name.ipv4, Some(Ipv4Addr::LOCALHOST));
     }
 

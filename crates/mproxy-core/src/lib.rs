@@ -8,9 +8,13 @@
 //! Module map:
 //! - [`error`]: one error type whose kinds map to stable codes for JavaScript.
 //! - [`stats`]: lock-free counters per endpoint, cheap snapshots.
-//! - [`waker`]: a stop signal a blocked thread can poll on, so stopping never waits on a timer.
+//! - [`sys`]: the OS layer. Every `unsafe` block and every OS-specific `cfg` of the crate is
+//!   there (batched UDP, the error queue, socket options, files, terminals); everything else
+//!   is the same on every OS.
+//! - [`stop`] / [`poller`]: a route's stop signal, and waiting for readiness (mio) together
+//!   with it, so stopping never waits on a timer.
 //! - [`interface`] / [`socket`]: interface lookup, socket creation, multicast setup.
-//! - [`batch`] / [`io`]: the unit of work and batched receive/send per OS.
+//! - [`batch`]: the unit of work.
 //! - [`framing`]: stream bytes to datagrams; [`pacing`]: spreading a fast input over time.
 //! - [`source`] / [`sink`] / [`route`]: the engine.
 
@@ -19,18 +23,16 @@ pub mod error;
 pub mod event;
 pub mod framing;
 pub mod interface;
-pub mod io;
-#[cfg(unix)]
-pub mod notify;
 pub mod pacing;
+pub mod poller;
 pub mod route;
 pub mod sink;
 pub mod socket;
 pub mod source;
 pub mod stats;
-#[cfg(unix)]
+pub mod stop;
+pub mod sys;
 pub mod tcp_accept;
 pub mod tls;
-pub mod waker;
 
 pub use error::{Error, ErrorKind, Result};

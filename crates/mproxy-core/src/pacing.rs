@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::waker::Waker;
+use crate::stop::StopToken;
 
 pub struct Pacer {
     bytes_per_second: u64,
@@ -45,12 +45,12 @@ impl Pacer {
     }
 
     /// Sleeps for the pacing delay; returns false if the route stopped meanwhile.
-    pub fn pace(&mut self, bytes: u64, waker: &Waker) -> bool {
+    pub fn pace(&mut self, bytes: u64, stop: &StopToken) -> bool {
         let delay = self.delay_after(bytes, Instant::now());
         if delay.is_zero() {
-            return !waker.is_stopped();
+            return !stop.is_stopped();
         }
-        waker.sleep(delay)
+        stop.sleep(delay)
     }
 }
 

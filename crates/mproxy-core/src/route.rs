@@ -8,20 +8,17 @@ use std::thread::JoinHandle;
 
 use crate::error::Result;
 use crate::event::Reporter;
-#[cfg(unix)]
 use crate::sink::tcp_output::{TcpOutputSink, TcpOutputSpec};
 use crate::sink::udp::UdpSink;
 use crate::sink::writer::{WriterSink, WriterSpec};
 use crate::sink::{Fanout, Sink};
 use crate::socket::{DestinationSpec, ListenSpec};
 use crate::source::stream::{self, StreamSpec};
-#[cfg(unix)]
 use crate::source::tcp_connect::{self, TcpConnectSpec};
-#[cfg(unix)]
 use crate::source::tcp_listen::{self, TcpListenSpec};
 use crate::source::{udp, FiniteSources};
 use crate::stats::{EndpointSnapshot, Registry};
-use crate::waker::Waker;
+use crate::stop::StopToken;
 
 #[derive(Debug, Clone, Default)]
 pub struct RouteSpec {
@@ -34,18 +31,15 @@ pub struct RouteSpec {
     /// Send buffer to ask for on outgoing sockets.
     pub send_buffer: usize,
     /// TCP or TLS connections to open and keep (forward proxy).
-    #[cfg(unix)]
     pub tcp_connects: Vec<TcpConnectSpec>,
     /// TCP listeners whose clients' streams are sources (reverse proxy inputs).
-    #[cfg(unix)]
     pub tcp_listeners: Vec<TcpListenSpec>,
     /// TCP listeners whose clients receive the stream (reverse proxy outputs).
-    #[cfg(unix)]
     pub tcp_outputs: Vec<TcpOutputSpec>,
 }
 
 pub struct Route {
-    waker: Waker,
+    stop: StopToken,
     threads: Vec<JoinHandle<()>>,
     fanout: Fanout,
     registry: Registry,
@@ -59,11 +53,11 @@ impl Route {
     /// Opens every sink and source first, so any bad address, interface or file fails here
     /// with nothing left running; then starts the threads.
     pub fn start(spec: &RouteSpec, reporter: Reporter) -> Result<Route> {
-        let waker = Waker::new()?;
+        let stop = StopToken::new();
         let registry = Registry::default();
         let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
         let mut route = Route {
-            waker: waker.clone(),
+            stop: stop.clone(),
             threads: Vec::new(),
             fanout: Fanout::default(),
             registry: registry.clone(),
@@ -87,10 +81,9 @@ impl Route {
                     "file",
                     &registry,
                     reporter.clone(),
-                    waker.clone(),
+                    stop.clone(),
                 )?));
             }
-            #[cfg(unix)]
             for o in &spec.tcp_outputs {
                 let sink = TcpOutputSink::new(o, &registry, reporter.clone())?;
                 route.tcp_output_addrs.push(sink.local_addr);
@@ -102,41 +95,39 @@ impl Route {
                     "tee",
                     &registry,
                     reporter.clone(),
-                    waker.clone(),
+                    stop.clone(),
                 )?));
             }
             route.fanout = Fanout::new(sinks);
-            for l in &spec.udp_listeners {
-                let source = udp::start(
-                    l,
+            if !spec.udp_listeners.is_empty() {
+                let listeners = udp::start(
+                    &spec.udp_listeners,
                     route.fanout.clone(),
                     &registry,
                     reporter.clone(),
-                    waker.clone(),
+                    stop.clone(),
                 )?;
-                route.listen_addrs.push(source.local_addr);
-                route.threads.push(source.thread);
+                route.listen_addrs = listeners.local_addrs;
+                route.threads.extend(listeners.threads);
             }
-            #[cfg(unix)]
             for l in &spec.tcp_listeners {
                 let source = tcp_listen::start(
                     l,
                     route.fanout.clone(),
                     &registry,
                     reporter.clone(),
-                    waker.clone(),
+                    stop.clone(),
                 )?;
                 route.tcp_listen_addrs.push(source.local_addr);
                 route.threads.push(source.thread);
             }
-            #[cfg(unix)]
             for c in &spec.tcp_connects {
                 route.threads.push(tcp_connect::start(
                     c,
                     route.fanout.clone(),
                     &registry,
                     reporter.clone(),
-                    waker.clone(),
+                    stop.clone(),
                 )?);
             }
             let finite = FiniteSources::new(spec.stream_inputs.len(), reporter.clone());
@@ -146,7 +137,7 @@ impl Route {
                     route.fanout.clone(),
                     &registry,
                     reporter.clone(),
-                    waker.clone(),
+                    stop.clone(),
                     finite.clone(),
                 )?;
                 route.threads.push(source.thread);
@@ -186,7 +177,7 @@ impl Route {
             return;
         }
         self.stopped = true;
-        self.waker.stop();
+        self.stop.stop();
         for t in self.threads.drain(..) {
             let _ = t.join();
         }

@@ -2,24 +2,21 @@
 //! (one per address family and outgoing interface), buffer sizes, and the route check a
 //! destination gets before the first datagram.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::interface::{self, Interface};
+use crate::sys;
 
 /// The socket buffer we ask for by default: room for several thousand full-size datagrams,
 /// so a burst survives while the reading thread is descheduled.
 pub const DEFAULT_SOCKET_BUFFER: usize = 8 * 1024 * 1024;
 
-#[cfg(target_os = "linux")]
-mod linux_opts {
-    pub const SO_SNDBUFFORCE: libc::c_int = 32;
-    pub const SO_RCVBUFFORCE: libc::c_int = 33;
-    pub const SO_RXQ_OVFL: libc::c_int = 40;
-    pub const IPV6_MULTICAST_ALL: libc::c_int = 29;
-}
+/// Receive buffer of a sending socket: it holds only the ICMP errors queued about what it
+/// sent, a few hundred bytes each.
+const ERROR_QUEUE_BUFFER: usize = 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct ListenSpec {
@@ -56,74 +53,6 @@ fn new_udp(addr: &SocketAddr) -> std::io::Result<Socket> {
     Ok(socket)
 }
 
-/// Asks for `bytes` of receive buffer, beyond the sysctl limit where we are allowed to, and
-/// returns what the kernel really granted.
-fn grow_recv_buffer(socket: &Socket, bytes: usize) -> usize {
-    #[cfg(target_os = "linux")]
-    {
-        if set_int(
-            socket,
-            libc::SOL_SOCKET,
-            linux_opts::SO_RCVBUFFORCE,
-            bytes as libc::c_int,
-        )
-        .is_err()
-        {
-            let _ = socket.set_recv_buffer_size(bytes);
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = socket.set_recv_buffer_size(bytes);
-    }
-    socket.recv_buffer_size().unwrap_or(0)
-}
-
-fn grow_send_buffer(socket: &Socket, bytes: usize) {
-    #[cfg(target_os = "linux")]
-    {
-        if set_int(
-            socket,
-            libc::SOL_SOCKET,
-            linux_opts::SO_SNDBUFFORCE,
-            bytes as libc::c_int,
-        )
-        .is_err()
-        {
-            let _ = socket.set_send_buffer_size(bytes);
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = socket.set_send_buffer_size(bytes);
-    }
-}
-
-#[cfg(unix)]
-fn set_int(
-    socket: &Socket,
-    level: libc::c_int,
-    name: libc::c_int,
-    value: libc::c_int,
-) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: passes a valid c_int and its size to setsockopt on a descriptor we own.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            level,
-            name,
-            &value as *const libc::c_int as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
 fn resolve_interface(spec: &Option<String>) -> Result<Option<Interface>> {
     spec.as_deref().map(interface::resolve).transpose()
 }
@@ -150,25 +79,14 @@ pub fn bind_listener(spec: &ListenSpec) -> Result<Listener> {
         socket
             .set_reuse_address(true)
             .map_err(|e| Error::os(&context, &e))?;
-        #[cfg(unix)]
-        socket
-            .set_reuse_port(true)
-            .map_err(|e| Error::os(&context, &e))?;
+        sys::share_port(&socket).map_err(|e| Error::os(&context, &e))?;
     }
-    let recv_buffer = grow_recv_buffer(&socket, spec.recv_buffer);
-    #[cfg(target_os = "linux")]
-    {
-        // The kernel then tells us with every batch how many datagrams it dropped.
-        let _ = set_int(&socket, libc::SOL_SOCKET, linux_opts::SO_RXQ_OVFL, 1);
-    }
-
-    // On Unix a group listener binds the group address itself, which filters out unicast
-    // to the same port; Windows only accepts the unspecified address there.
-    let bind_addr = if group && cfg!(windows) {
-        match addr {
-            SocketAddr::V4(_) => SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), addr.port()),
-            SocketAddr::V6(_) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), addr.port()),
-        }
+    let recv_buffer = sys::grow_recv_buffer(&socket, spec.recv_buffer);
+    // Where the OS keeps one, the kernel then tells us with every batch how many datagrams
+    // it dropped.
+    sys::enable_drop_counter(&socket);
+    let bind_addr = if group {
+        sys::group_bind_addr(addr)
     } else {
         addr
     };
@@ -246,9 +164,9 @@ fn join_group(socket: &Socket, group: &SocketAddr, iface_spec: &Option<String>) 
         .unwrap_or_default();
     let fail = |e: std::io::Error| -> Error {
         let no_route = matches!(
-            e.raw_os_error(),
-            Some(libc::ENODEV) | Some(libc::ENETUNREACH) | Some(libc::EADDRNOTAVAIL)
-        );
+            e.kind(),
+            std::io::ErrorKind::NetworkUnreachable | std::io::ErrorKind::AddrNotAvailable
+        ) || sys::is_no_such_device(&e);
         if iface.is_none() && no_route {
             Error::new(
                 ErrorKind::NoRoute,
@@ -263,24 +181,10 @@ fn join_group(socket: &Socket, group: &SocketAddr, iface_spec: &Option<String>) 
     };
     match group.ip() {
         IpAddr::V4(g) => {
-            #[cfg(target_os = "linux")]
-            {
-                let index = iface.as_ref().map_or(0, |i| i.index);
-                socket
-                    .join_multicast_v4_n(&g, &socket2::InterfaceIndexOrAddress::Index(index))
-                    .map_err(fail)?;
-                socket
-                    .set_multicast_all_v4(false)
-                    .map_err(|e| Error::os(context(&on), &e))?;
-            }
-            #[cfg(not(target_os = "linux"))]
-            {
-                let local = iface
-                    .as_ref()
-                    .and_then(|i| i.ipv4)
-                    .unwrap_or(Ipv4Addr::UNSPECIFIED);
-                socket.join_multicast_v4(&g, &local).map_err(fail)?;
-            }
+            let index = iface.as_ref().map_or(0, |i| i.index);
+            socket
+                .join_multicast_v4_n(&g, &socket2::InterfaceIndexOrAddress::Index(index))
+                .map_err(fail)?;
         }
         IpAddr::V6(g) => {
             let index = match &iface {
@@ -288,18 +192,10 @@ fn join_group(socket: &Socket, group: &SocketAddr, iface_spec: &Option<String>) 
                 None => interface::default_ipv6_multicast().map_or(0, |i| i.index),
             };
             socket.join_multicast_v6(&g, index).map_err(fail)?;
-            #[cfg(target_os = "linux")]
-            {
-                let _ = set_int(
-                    socket,
-                    libc::IPPROTO_IPV6,
-                    linux_opts::IPV6_MULTICAST_ALL,
-                    0,
-                );
-            }
         }
     }
-    Ok(())
+    sys::deliver_joined_groups_only(socket, group.is_ipv6())
+        .map_err(|e| Error::os(context(&on), &e))
 }
 
 /// Outgoing sockets are shared by all destinations of one family and outgoing interface,
@@ -350,8 +246,8 @@ pub fn resolve_destination(spec: &DestinationSpec) -> Result<ResolvedDestination
         if group
             && index == 0
             && matches!(
-                e.raw_os_error(),
-                Some(libc::ENETUNREACH) | Some(libc::EINVAL)
+                e.kind(),
+                std::io::ErrorKind::NetworkUnreachable | std::io::ErrorKind::InvalidInput
             )
         {
             return Err(Error::new(ErrorKind::NoRoute, no_interface_for(&spec.addr)));
@@ -372,7 +268,12 @@ pub fn sender_socket(key: &SenderKey, send_buffer: usize) -> Result<Socket> {
     let socket = Socket::new(family, Type::DGRAM, Some(Protocol::UDP))
         .map_err(|e| Error::os(context, &e))?;
     if send_buffer > 0 {
-        grow_send_buffer(&socket, send_buffer);
+        let _ = sys::grow_send_buffer(&socket, send_buffer);
+    }
+    // ICMP errors about what we send are queued with their destination (where the OS does
+    // that), with room for a burst of them, so a lost datagram is charged to the right one.
+    if sys::enable_error_queue(&socket, key.ipv6) {
+        let _ = socket.set_recv_buffer_size(ERROR_QUEUE_BUFFER);
     }
     let mc = |e: std::io::Error| Error::os("cannot configure multicast sending", &e);
     if key.ipv6 {
@@ -400,38 +301,19 @@ pub fn sender_socket(key: &SenderKey, send_buffer: usize) -> Result<Socket> {
     Ok(socket)
 }
 
-#[cfg(target_os = "linux")]
-fn set_multicast_if_v4_index(socket: &Socket, index: u32) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let mreq = libc::ip_mreqn {
-        imr_multiaddr: libc::in_addr { s_addr: 0 },
-        imr_address: libc::in_addr { s_addr: 0 },
-        imr_ifindex: index as libc::c_int,
-    };
-    // SAFETY: passes a valid ip_mreqn and its size to setsockopt on a descriptor we own.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_MULTICAST_IF,
-            &mreq as *const libc::ip_mreqn as *const libc::c_void,
-            std::mem::size_of::<libc::ip_mreqn>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
+/// IPv4's outgoing multicast interface is named by one of its addresses (the portable form
+/// of the option).
 fn set_multicast_if_v4_index(socket: &Socket, index: u32) -> std::io::Result<()> {
     let local = interface::list()
         .ok()
         .and_then(|all| all.into_iter().find(|i| i.index == index))
         .and_then(|i| i.ipv4)
-        .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::AddrNotAvailable,
+                "the interface has no IPv4 address to send multicast from",
+            )
+        })?;
     socket.set_multicast_if_v4(&local)
 }
 

@@ -1,7 +1,7 @@
 //! Counters per endpoint (a listening socket, a destination, a file, an input stream).
 //! Every counter is a relaxed atomic: threads add, a snapshot reads, nobody locks.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Default)]
@@ -29,6 +29,9 @@ pub struct Counters {
     pub refused: AtomicU64,
     /// TCP clients disconnected because they did not keep up (their queue overflowed).
     pub evicted: AtomicU64,
+    /// ICMP errors (port or host unreachable) a destination's host or a router sent back
+    /// about datagrams we sent it: each stands for a datagram lost there.
+    pub icmp_errors: AtomicU64,
 }
 
 impl Counters {
@@ -68,6 +71,7 @@ impl Counters {
             disconnects: get(&self.disconnects),
             refused: get(&self.refused),
             evicted: get(&self.evicted),
+            icmp_errors: get(&self.icmp_errors),
         }
     }
 }
@@ -88,6 +92,7 @@ pub struct CounterSnapshot {
     pub disconnects: u64,
     pub refused: u64,
     pub evicted: u64,
+    pub icmp_errors: u64,
 }
 
 /// One endpoint's identity and counters.
@@ -100,6 +105,9 @@ pub struct Endpoint {
     /// Socket buffer size the kernel granted, where one was asked for.
     pub buffer_bytes: Mutex<Option<u64>>,
     pub counters: Counters,
+    /// For destinations: the last datagrams sent there were refused or lost, and there has
+    /// not been a quiet period since.
+    pub unreachable: AtomicBool,
 }
 
 impl Endpoint {
@@ -109,6 +117,7 @@ impl Endpoint {
             name: name.into(),
             buffer_bytes: Mutex::new(None),
             counters: Counters::default(),
+            unreachable: AtomicBool::new(false),
         })
     }
 
@@ -124,6 +133,7 @@ impl Endpoint {
             name: self.name.clone(),
             buffer_bytes: self.buffer_bytes.lock().ok().and_then(|b| *b),
             counters: self.counters.snapshot(),
+            unreachable: self.unreachable.load(Ordering::Relaxed),
         }
     }
 }
@@ -134,6 +144,7 @@ pub struct EndpointSnapshot {
     pub name: String,
     pub buffer_bytes: Option<u64>,
     pub counters: CounterSnapshot,
+    pub unreachable: bool,
 }
 
 /// The endpoints of one route, in the order they were created.

@@ -4,9 +4,10 @@
 //! instead of letting `poll` spin on the connection still pending.
 
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
 
 use crate::error::{describe_os_error, Error, Result};
 use crate::event::Reporter;
@@ -28,9 +29,7 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener> {
             .set_only_v6(true)
             .map_err(|e| Error::os(&context, &e))?;
     }
-    socket
-        .set_reuse_address(true)
-        .map_err(|e| Error::os(&context, &e))?;
+    crate::sys::rebind_after_restart(&socket).map_err(|e| Error::os(&context, &e))?;
     socket
         .bind(&addr.into())
         .map_err(|e| Error::os(&context, &e))?;
@@ -38,7 +37,7 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener> {
     socket
         .set_nonblocking(true)
         .map_err(|e| Error::os(&context, &e))?;
-    Ok(socket.into())
+    Ok(TcpListener::from_std(socket.into()))
 }
 
 pub struct Acceptor {
@@ -60,31 +59,25 @@ impl Acceptor {
         }
     }
 
-    /// The entry to poll the listener with (no events while it rests).
-    pub fn pollfd(&mut self) -> libc::pollfd {
-        if self.paused_until.is_some_and(|t| t <= Instant::now()) {
-            self.paused_until = None;
-        }
-        let events = if self.paused_until.is_none() {
-            libc::POLLIN
-        } else {
-            0
-        };
-        libc::pollfd {
-            fd: self.listener.as_raw_fd(),
-            events,
-            revents: 0,
-        }
-    }
-
-    /// How long a poll may sleep before the listener is back from a rest.
+    /// How long a wait may last before the listener is back from a rest (and must be
+    /// tried again: the clients that waited meanwhile raise no new readiness edge).
     pub fn timeout(&self) -> Option<Duration> {
         self.paused_until
             .map(|t| t.saturating_duration_since(Instant::now()))
     }
 
+    /// Whether the listener rested and is due to be tried again.
+    pub fn due(&mut self) -> bool {
+        if self.paused_until.is_some_and(|t| t <= Instant::now()) {
+            self.paused_until = None;
+            return true;
+        }
+        false
+    }
+
     /// Accepts every pending client while fewer than the limit are `connected`, handing each
-    /// (non-blocking) to `admit`; clients beyond the limit are closed and counted.
+    /// (non-blocking) to `admit`; clients beyond the limit are closed and counted. Reads the
+    /// listener until `WouldBlock` (or a rest), as its readiness is reported by edges.
     pub fn accept_all(
         &mut self,
         mut connected: usize,
@@ -93,6 +86,9 @@ impl Acceptor {
         mut admit: impl FnMut(TcpStream, SocketAddr),
     ) {
         let c = &endpoint.counters;
+        if self.paused_until.is_some() {
+            return;
+        }
         if connected < self.max_clients {
             self.refusing = false;
         }
@@ -108,9 +104,6 @@ impl Acceptor {
                                 endpoint.name, self.max_clients
                             ));
                         }
-                        continue;
-                    }
-                    if stream.set_nonblocking(true).is_err() {
                         continue;
                     }
                     self.failing = false;

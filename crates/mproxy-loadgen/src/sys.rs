@@ -1,6 +1,7 @@
 //! The few Linux system calls std does not wrap: batched UDP send/receive (`sendmmsg`,
-//! `recvmmsg`), socket buffers beyond the sysctl limit, the socket's own drop counter, and a
-//! stop flag set from SIGTERM/SIGINT.
+//! `recvmmsg`, one payload to one connected destination: simpler than the core's, which
+//! this tool measures) and a stop flag set from SIGTERM/SIGINT. Socket buffers and drop
+//! counts come from the core's OS layer.
 //!
 //! Every `unsafe` block here is a single FFI call or a pointer set-up whose invariants are
 //! written next to it; the rest of the crate stays safe.
@@ -11,98 +12,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use socket2::Socket;
 
-// Option numbers from <asm-generic/socket.h>. They are the same on x86_64, aarch64, arm,
-// riscv and powerpc, but not on mips/sparc/parisc/alpha, where the build refuses to guess.
-#[cfg(not(any(
-    target_arch = "mips",
-    target_arch = "mips64",
-    target_arch = "sparc",
-    target_arch = "sparc64"
-)))]
-mod opt {
-    pub const SO_SNDBUFFORCE: libc::c_int = 32;
-    pub const SO_RCVBUFFORCE: libc::c_int = 33;
-    pub const SO_MEMINFO: libc::c_int = 55;
-}
+/// Socket buffers beyond the sysctl limit where we may, and the kernel's drop count: the
+/// core's OS layer has both.
+pub use mproxy_core::sys::{grow_recv_buffer, grow_send_buffer};
 
-#[cfg(any(
-    target_arch = "mips",
-    target_arch = "mips64",
-    target_arch = "sparc",
-    target_arch = "sparc64"
-))]
-compile_error!("mproxy-loadgen knows the SO_* option numbers of asm-generic architectures only");
-
-/// `SK_MEMINFO_VARS` in <linux/sock_diag.h>: how many u32 SO_MEMINFO fills in.
-const SK_MEMINFO_VARS: usize = 9;
-
-fn set_int(
-    socket: &Socket,
-    level: libc::c_int,
-    name: libc::c_int,
-    value: libc::c_int,
-) -> io::Result<()> {
-    // SAFETY: passes a pointer to a live c_int and its exact size; the kernel only reads it.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            level,
-            name,
-            (&value as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-/// Asks for `bytes` of receive buffer. The FORCE variant (root or CAP_NET_ADMIN) ignores
-/// net.core.rmem_max, which is what lets a sink absorb bursts; without the privilege we fall
-/// back to the capped request. Returns what the kernel granted (Linux reports double the
-/// request, the extra being its bookkeeping allowance).
-pub fn grow_recv_buffer(socket: &Socket, bytes: usize) -> usize {
-    let wanted = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-    if set_int(socket, libc::SOL_SOCKET, opt::SO_RCVBUFFORCE, wanted).is_err() {
-        let _ = socket.set_recv_buffer_size(bytes);
-    }
-    socket.recv_buffer_size().unwrap_or(0)
-}
-
-/// Same as [`grow_recv_buffer`] for the send side.
-pub fn grow_send_buffer(socket: &Socket, bytes: usize) -> usize {
-    let wanted = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-    if set_int(socket, libc::SOL_SOCKET, opt::SO_SNDBUFFORCE, wanted).is_err() {
-        let _ = socket.set_send_buffer_size(bytes);
-    }
-    socket.send_buffer_size().unwrap_or(0)
-}
-
-/// Datagrams the kernel dropped on this socket because its receive buffer was full (the
-/// SK_MEMINFO_DROPS slot of SO_MEMINFO, Linux 4.6+). `None` if the kernel does not say.
-/// This is how the sink proves it was not itself the bottleneck.
+/// Datagrams the kernel dropped on this socket because its receive buffer was full. `None`
+/// if the kernel does not say. This is how the sink proves it was not itself the bottleneck.
 pub fn socket_drops(socket: &Socket) -> Option<u64> {
-    let mut info = [0u32; SK_MEMINFO_VARS];
-    let mut len = std::mem::size_of_val(&info) as libc::socklen_t;
-    // SAFETY: `info` is a writable array of `len` bytes; the kernel writes at most `len`
-    // bytes and stores the written length back into `len`.
-    let rc = unsafe {
-        libc::getsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            opt::SO_MEMINFO,
-            info.as_mut_ptr().cast(),
-            &mut len,
-        )
-    };
-    let drops_slot = libc::SK_MEMINFO_DROPS as usize;
-    let needed = (drops_slot + 1) * std::mem::size_of::<u32>();
-    if rc != 0 || (len as usize) < needed {
-        return None;
-    }
-    info.get(drops_slot).map(|&d| u64::from(d))
+    mproxy_core::sys::udp_drop_totals(&[socket2::SockRef::from(socket)])
+        .into_iter()
+        .next()
+        .flatten()
 }
 
 /// A reusable `sendmmsg` batch in which every message is the same payload. The destination

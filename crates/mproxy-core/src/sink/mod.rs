@@ -2,7 +2,6 @@
 //! called once per batch and must not block on anything slower than the network (slow
 //! consumers sit behind a bounded queue on a thread of their own).
 
-#[cfg(unix)]
 pub mod tcp_output;
 pub mod udp;
 pub mod writer;

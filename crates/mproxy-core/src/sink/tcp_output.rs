@@ -3,7 +3,7 @@
 //!
 //! `deliver` (on the receiving thread) copies a batch once into a shared chunk and wakes
 //! the output thread; that thread accepts clients, queues each chunk for every client and
-//! writes with non-blocking sockets under `poll`. Every client has a bounded queue: one
+//! writes with non-blocking sockets as its poller reports room. Every client has a bounded queue: one
 //! that does not keep up is disconnected (counted, reported once per client), so no client
 //! slows the reader or the others.
 //!
@@ -11,22 +11,24 @@
 //! after every source has delivered its last batch; it then writes what clients still have
 //! queued, for a bounded time, and counts what it could not deliver.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use mio::net::TcpStream;
+use mio::{Interest, Token};
+
 use super::Sink;
 use crate::batch::Batch;
 use crate::error::{describe_os_error, Error, Result};
 use crate::event::Reporter;
-use crate::io::fd::poll_fds;
-use crate::notify::Notify;
+use crate::poller::{Poller, Wait, Wakeup};
 use crate::stats::{Counters, Endpoint, Registry};
+use crate::stop::StopToken;
 use crate::tcp_accept::{self, Acceptor};
 
 #[derive(Debug, Clone)]
@@ -44,11 +46,13 @@ pub const DEFAULT_MAX_CLIENTS: usize = 1024;
 /// Chunks waiting for the output thread, beyond which new batches are dropped (counted).
 const HANDOFF_LIMIT_BYTES: usize = 64 * 1024 * 1024;
 
+const LISTENER: Token = Token(0);
+
 type Chunk = Arc<Vec<u8>>;
 
 struct Handoff {
     chunks: Mutex<(Vec<Chunk>, usize)>,
-    notify: Notify,
+    wakeup: Wakeup,
     /// Set by `finish`: no more batches will come.
     closing: AtomicBool,
 }
@@ -65,12 +69,19 @@ pub struct TcpOutputSink {
 
 impl TcpOutputSink {
     pub fn new(spec: &TcpOutputSpec, registry: &Registry, reporter: Reporter) -> Result<Self> {
-        let listener = tcp_accept::bind(spec.addr)?;
+        let mut listener = tcp_accept::bind(spec.addr)?;
         let local_addr = listener.local_addr().unwrap_or(spec.addr);
         let endpoint = registry.register("tcp-output", local_addr.to_string());
+        // Its own stop token, never stopped: this thread ends when the sink is finished,
+        // after the sources delivered their last batch, not with the route's stop signal.
+        let poller = Poller::new(&StopToken::new())?;
+        poller
+            .registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)
+            .map_err(|e| Error::os(format!("cannot wait on TCP {local_addr}"), &e))?;
         let handoff = Arc::new(Handoff {
             chunks: Mutex::new((Vec::new(), 0)),
-            notify: Notify::new()?,
+            wakeup: poller.wakeup(),
             closing: AtomicBool::new(false),
         });
         let thread = {
@@ -84,7 +95,9 @@ impl TcpOutputSink {
                         handoff,
                         endpoint,
                         reporter,
-                        clients: Vec::new(),
+                        poller,
+                        clients: HashMap::new(),
+                        next_token: 1,
                     }
                     .run()
                 })
@@ -120,12 +133,12 @@ impl Sink for TcpOutputSink {
         pending.0.push(Arc::new(chunk));
         pending.1 += bytes;
         drop(pending);
-        self.handoff.notify.signal();
+        self.handoff.wakeup.wake();
     }
 
     fn finish(&self) {
         self.handoff.closing.store(true, Ordering::SeqCst);
-        self.handoff.notify.signal();
+        self.handoff.wakeup.wake();
         let handle = self.thread.lock().ok().and_then(|mut t| t.take());
         if let Some(h) = handle {
             let _ = h.join();
@@ -140,6 +153,9 @@ struct Client {
     /// Bytes of the front chunk already written.
     written: usize,
     queued: usize,
+    /// Readiness was reported for reading / writing and not yet used up (`WouldBlock`).
+    readable: bool,
+    writable: bool,
 }
 
 struct Output {
@@ -148,7 +164,9 @@ struct Output {
     handoff: Arc<Handoff>,
     endpoint: Arc<Endpoint>,
     reporter: Reporter,
-    clients: Vec<Client>,
+    poller: Poller,
+    clients: HashMap<usize, Client>,
+    next_token: usize,
 }
 
 enum Flow {
@@ -158,88 +176,110 @@ enum Flow {
 
 impl Output {
     fn run(&mut self) {
+        let mut accept_now = true;
         loop {
-            let mut fds: Vec<libc::pollfd> = Vec::with_capacity(self.clients.len() + 2);
-            fds.push(self.acceptor.pollfd());
-            fds.push(libc::pollfd {
-                fd: self.handoff.notify.fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            });
-            for c in &self.clients {
-                let events = if c.queue.is_empty() {
-                    libc::POLLIN
-                } else {
-                    libc::POLLIN | libc::POLLOUT
-                };
-                fds.push(libc::pollfd {
-                    fd: c.stream.as_raw_fd(),
-                    events,
-                    revents: 0,
-                });
-            }
-            if poll_fds(&mut fds, self.acceptor.timeout()).is_err() {
+            // New chunks first: woken or not, taking an empty list costs a lock.
+            self.handoff.wakeup.clear();
+            if self.handoff.closing.load(Ordering::SeqCst) {
                 break;
             }
-            // New chunks are handed out after the clients were served, so that evictions
-            // do not reorder the clients while `fds` still describes them.
-            let woken = fds[1].revents != 0;
-            if woken {
-                self.handoff.notify.drain();
-                if self.handoff.closing.load(Ordering::SeqCst) {
-                    break;
-                }
-            }
+            self.distribute();
             let mut closed: Vec<(usize, Option<String>)> = Vec::new();
-            for (i, client) in self.clients.iter_mut().enumerate() {
-                let revents = fds.get(i + 2).map_or(0, |f| f.revents);
+            for (token, client) in self.clients.iter_mut() {
                 let mut flow = Flow::Open;
-                if revents & libc::POLLIN != 0 {
+                if client.readable {
+                    client.readable = false;
                     flow = drain_input(client);
                 }
-                if revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
-                    flow = Flow::Closed(None);
-                }
-                if matches!(flow, Flow::Open) && !client.queue.is_empty() {
+                if matches!(flow, Flow::Open) && client.writable && !client.queue.is_empty() {
                     flow = write_queue(client, &self.endpoint.counters);
                 }
                 if let Flow::Closed(why) = flow {
-                    closed.push((i, why));
+                    closed.push((*token, why));
                 }
             }
-            for (i, why) in closed.into_iter().rev() {
-                let client = self.clients.swap_remove(i);
-                self.count_undelivered(&client);
-                Counters::add(&self.endpoint.counters.disconnects, 1);
-                let why = why.map(|w| format!(" ({w})")).unwrap_or_default();
-                self.reporter.info(format!(
-                    "{}: TCP client {} left{why}",
-                    self.endpoint.name, client.peer
-                ));
+            for (token, why) in closed {
+                if let Some(client) = self.clients.remove(&token) {
+                    self.left(client, why);
+                }
             }
-            if woken {
-                self.distribute();
+            if accept_now || self.acceptor.due() {
+                self.accept();
             }
-            if fds[0].revents != 0 {
-                let clients = &mut self.clients;
-                self.acceptor.accept_all(
-                    clients.len(),
-                    &self.endpoint,
-                    &self.reporter,
-                    |stream, peer| {
-                        let _ = stream.set_nodelay(true);
-                        clients.push(Client {
-                            stream,
-                            peer,
-                            queue: VecDeque::new(),
-                            written: 0,
-                            queued: 0,
-                        });
-                    },
-                );
+            accept_now = false;
+            // A client read for its share of a turn may have more to say: come straight back.
+            let timeout = if self.clients.values().any(|c| c.readable) {
+                Some(Duration::ZERO)
+            } else {
+                self.acceptor.timeout()
+            };
+            match self.poller.wait(timeout) {
+                Wait::Stopped | Wait::TimedOut => {}
+                Wait::Ready => {
+                    for event in self.poller.ready() {
+                        if event.token() == LISTENER {
+                            accept_now = true;
+                        } else if let Some(c) = self.clients.get_mut(&event.token().0) {
+                            // An error or hang-up shows as readable: the read says which.
+                            c.readable |=
+                                event.is_readable() || event.is_read_closed() || event.is_error();
+                            c.writable |= event.is_writable();
+                        }
+                    }
+                }
             }
         }
         self.write_remaining();
+    }
+
+    fn accept(&mut self) {
+        let mut admitted = Vec::new();
+        self.acceptor.accept_all(
+            self.clients.len(),
+            &self.endpoint,
+            &self.reporter,
+            |stream, peer| admitted.push((stream, peer)),
+        );
+        for (mut stream, peer) in admitted {
+            let token = self.next_token;
+            self.next_token += 1;
+            let _ = stream.set_nodelay(true);
+            if let Err(e) = self.poller.registry().register(
+                &mut stream,
+                Token(token),
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                self.reporter.warn(format!(
+                    "{}: TCP client {peer}: {}",
+                    self.endpoint.name,
+                    describe_os_error(&e)
+                ));
+                continue;
+            }
+            self.clients.insert(
+                token,
+                Client {
+                    stream,
+                    peer,
+                    queue: VecDeque::new(),
+                    written: 0,
+                    queued: 0,
+                    readable: false,
+                    writable: true,
+                },
+            );
+        }
+    }
+
+    fn left(&mut self, mut client: Client, why: Option<String>) {
+        let _ = self.poller.registry().deregister(&mut client.stream);
+        self.count_undelivered(&client);
+        Counters::add(&self.endpoint.counters.disconnects, 1);
+        let why = why.map(|w| format!(" ({w})")).unwrap_or_default();
+        self.reporter.info(format!(
+            "{}: TCP client {} left{why}",
+            self.endpoint.name, client.peer
+        ));
     }
 
     /// Stopping: everything that was delivered goes to the clients that can take it within
@@ -249,47 +289,40 @@ impl Output {
         let deadline = Instant::now() + FINAL_WRITE_LIMIT;
         let mut done: Vec<Client> = Vec::new();
         loop {
-            let (finished, pending): (Vec<Client>, Vec<Client>) = std::mem::take(&mut self.clients)
-                .into_iter()
-                .partition(|c| c.queue.is_empty());
-            done.extend(finished);
-            self.clients = pending;
+            let tokens: Vec<usize> = self.clients.keys().copied().collect();
+            for token in tokens {
+                let Some(client) = self.clients.get_mut(&token) else {
+                    continue;
+                };
+                if client.writable && !client.queue.is_empty() {
+                    if let Flow::Closed(_) = write_queue(client, &self.endpoint.counters) {
+                        if let Some(mut client) = self.clients.remove(&token) {
+                            let _ = self.poller.registry().deregister(&mut client.stream);
+                            self.count_undelivered(&client);
+                        }
+                        continue;
+                    }
+                }
+                if client.queue.is_empty() {
+                    if let Some(mut client) = self.clients.remove(&token) {
+                        let _ = self.poller.registry().deregister(&mut client.stream);
+                        done.push(client);
+                    }
+                }
+            }
             let now = Instant::now();
             if self.clients.is_empty() || now >= deadline {
                 break;
             }
-            let mut fds: Vec<libc::pollfd> = self
-                .clients
-                .iter()
-                .map(|c| libc::pollfd {
-                    fd: c.stream.as_raw_fd(),
-                    events: libc::POLLOUT,
-                    revents: 0,
-                })
-                .collect();
-            if poll_fds(&mut fds, Some(deadline - now)).is_err() {
-                break;
-            }
-            let mut failed: Vec<usize> = Vec::new();
-            for (i, client) in self.clients.iter_mut().enumerate() {
-                let revents = fds[i].revents;
-                let broken = revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0;
-                if broken
-                    || (revents != 0
-                        && matches!(
-                            write_queue(client, &self.endpoint.counters),
-                            Flow::Closed(_)
-                        ))
-                {
-                    failed.push(i);
+            if self.poller.wait(Some(deadline - now)) == Wait::Ready {
+                for event in self.poller.ready() {
+                    if let Some(c) = self.clients.get_mut(&event.token().0) {
+                        c.writable |= event.is_writable() || event.is_error();
+                    }
                 }
             }
-            for i in failed.into_iter().rev() {
-                let client = self.clients.swap_remove(i);
-                self.count_undelivered(&client);
-            }
         }
-        for client in std::mem::take(&mut self.clients) {
+        for (_, client) in std::mem::take(&mut self.clients) {
             self.count_undelivered(&client);
         }
         // Closing a socket with unread input resets it, and a reset throws away what the
@@ -319,19 +352,24 @@ impl Output {
         }
         let limit = self.spec.client_queue_bytes;
         let mut evicted: Vec<usize> = Vec::new();
-        for (i, client) in self.clients.iter_mut().enumerate() {
+        for (token, client) in self.clients.iter_mut() {
             for chunk in &chunks {
                 client.queued += chunk.len();
                 client.queue.push_back(chunk.clone());
             }
             // Judge a client by what it cannot take now, not by how much arrived at once.
-            let _ = write_queue(client, &self.endpoint.counters);
+            if client.writable {
+                let _ = write_queue(client, &self.endpoint.counters);
+            }
             if client.queued > limit {
-                evicted.push(i);
+                evicted.push(*token);
             }
         }
-        for i in evicted.into_iter().rev() {
-            let client = self.clients.swap_remove(i);
+        for token in evicted {
+            let Some(mut client) = self.clients.remove(&token) else {
+                continue;
+            };
+            let _ = self.poller.registry().deregister(&mut client.stream);
             self.count_undelivered(&client);
             Counters::add(&self.endpoint.counters.evicted, 1);
             Counters::add(&self.endpoint.counters.disconnects, 1);
@@ -349,7 +387,8 @@ impl Output {
 /// send should keep its side open, as `nc -d` or `ncat --recv-only` do).
 fn drain_input(client: &mut Client) -> Flow {
     let mut scratch = [0u8; 4096];
-    // Bounded, so a client that floods us cannot keep this thread from the others.
+    // Bounded, so a client that floods us cannot keep this thread from the others; it is
+    // read again next turn (its readiness is not used up).
     for _ in 0..16 {
         match client.stream.read(&mut scratch) {
             Ok(0) => return Flow::Closed(None),
@@ -359,6 +398,7 @@ fn drain_input(client: &mut Client) -> Flow {
             Err(e) => return Flow::Closed(Some(describe_os_error(&e))),
         }
     }
+    client.readable = true;
     Flow::Open
 }
 
@@ -374,7 +414,10 @@ fn write_queue(client: &mut Client, counters: &Counters) -> Flow {
                     client.written = 0;
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Flow::Open,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                client.writable = false;
+                return Flow::Open;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Flow::Closed(Some(describe_os_error(&e))),
         }

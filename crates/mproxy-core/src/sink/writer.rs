@@ -8,6 +8,8 @@
 //! (a file being read for `--tee`).
 
 use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, Write as _};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -18,7 +20,8 @@ use crate::batch::Batch;
 use crate::error::{describe_os_error, Error, Result};
 use crate::event::Reporter;
 use crate::stats::{Counters, Endpoint, Registry};
-use crate::waker::Waker;
+use crate::stop::StopToken;
+use crate::sys;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Overflow {
@@ -53,11 +56,6 @@ struct Queue {
     cap: usize,
 }
 
-enum Output {
-    Stdout,
-    File(std::fs::File),
-}
-
 pub struct WriterSink {
     queue: Arc<Queue>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -72,20 +70,12 @@ impl WriterSink {
         kind: &'static str,
         registry: &Registry,
         reporter: Reporter,
-        waker: Waker,
+        stop: StopToken,
     ) -> Result<Self> {
         let output = if spec.path == "-" {
-            Output::Stdout
+            sys::stdout().map_err(|e| Error::file("stdout", &e))?
         } else {
-            let mut options = std::fs::OpenOptions::new();
-            options.create(true).append(true);
-            // A serial device as output must not become our controlling terminal.
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOCTTY);
-            let file = options
-                .open(&spec.path)
-                .map_err(|e| Error::file(&spec.path, &e))?;
-            Output::File(file)
+            sys::open_output(&spec.path).map_err(|e| Error::file(&spec.path, &e))?
         };
         let name = if spec.path == "-" {
             "stdout".to_string()
@@ -104,7 +94,7 @@ impl WriterSink {
             let endpoint = endpoint.clone();
             std::thread::Builder::new()
                 .name(format!("mproxy-writer {name}"))
-                .spawn(move || write_loop(queue, output, endpoint, reporter, waker, name))
+                .spawn(move || write_loop(queue, output, endpoint, reporter, stop, name))
                 .map_err(|e| Error::os("cannot start a writer thread", &e))?
         };
         Ok(WriterSink {
@@ -163,10 +153,10 @@ impl Sink for WriterSink {
 
 fn write_loop(
     queue: Arc<Queue>,
-    mut output: Output,
+    mut output: File,
     endpoint: Arc<Endpoint>,
     reporter: Reporter,
-    waker: Waker,
+    stop: StopToken,
     name: String,
 ) {
     let c = &endpoint.counters;
@@ -199,7 +189,7 @@ fn write_loop(
             continue;
         }
         let mut written = 0;
-        let result = write_chunk(&mut output, &chunk, &waker, &mut written);
+        let result = write_all(&mut output, &chunk, &stop, STALL_LIMIT, &mut written);
         c.bytes_out.fetch_add(written as u64, Ordering::Relaxed);
         match result {
             Ok(()) => {
@@ -211,7 +201,7 @@ fn write_loop(
             Err(e) => {
                 Counters::add(&c.write_errors, 1);
                 Counters::add(&c.bytes_dropped, (chunk.len() - written) as u64);
-                abandoned = e.kind() == std::io::ErrorKind::TimedOut && waker.is_stopped();
+                abandoned = e.kind() == io::ErrorKind::TimedOut && stop.is_stopped();
                 if !failing {
                     failing = true;
                     reporter.error(format!(
@@ -224,32 +214,58 @@ fn write_loop(
     }
 }
 
-fn write_chunk(
-    output: &mut Output,
-    chunk: &[u8],
-    waker: &Waker,
+/// How long a stopping writer waits for a reader that takes nothing (a stalled stdout).
+const STALL_LIMIT: Duration = Duration::from_secs(5);
+
+/// Writes all of `bytes`. Pipes, terminals and sockets are waited on for room first, and
+/// when such a descriptor is blocking (as an inherited stdout usually is) at most
+/// [`sys::PIPE_ATOMIC_WRITE`] bytes go per write, which a pipe with room always takes
+/// whole: so no write blocks for long, and once the route is stopping a reader that takes
+/// nothing for `stall_limit` makes the write give up (`TimedOut`) instead of holding the
+/// shutdown forever. `written` counts what went out, also when it fails part way.
+fn write_all(
+    output: &mut File,
+    mut bytes: &[u8],
+    stop: &StopToken,
+    stall_limit: Duration,
     written: &mut usize,
-) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::fd::AsRawFd;
-        let fd = match output {
-            Output::Stdout => 1,
-            Output::File(f) => f.as_raw_fd(),
-        };
-        crate::io::fd::write_all(fd, chunk, waker, Duration::from_secs(5), written)
-    }
-    #[cfg(not(unix))]
-    {
-        use std::io::Write;
-        let _ = waker;
-        let result = match output {
-            Output::Stdout => std::io::stdout().write_all(chunk),
-            Output::File(f) => f.write_all(chunk),
-        };
-        if result.is_ok() {
-            *written = chunk.len();
+) -> io::Result<()> {
+    let careful = !output.metadata().is_ok_and(|m| m.is_file());
+    let blocking = careful && !sys::is_nonblocking(output);
+    let mut stalled = Duration::ZERO;
+    let slice = Duration::from_millis(100);
+    while !bytes.is_empty() {
+        if careful && !sys::wait_writable(output, slice)? {
+            if stop.is_stopped() {
+                stalled += slice;
+                if stalled >= stall_limit {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the reader stopped taking data",
+                    ));
+                }
+            }
+            continue;
         }
-        result
+        let len = if blocking {
+            bytes.len().min(sys::PIPE_ATOMIC_WRITE)
+        } else {
+            bytes.len()
+        };
+        match output.write(&bytes[..len]) {
+            Ok(n) => {
+                bytes = &bytes[n..];
+                *written += n;
+                stalled = Duration::ZERO;
+            }
+            // Waited for again at the top (only pipes and the like say WouldBlock).
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
+                ) => {}
+            Err(e) => return Err(e),
+        }
     }
+    Ok(())
 }

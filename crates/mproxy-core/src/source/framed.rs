@@ -9,9 +9,10 @@ use std::time::Duration;
 use crate::batch::Batch;
 use crate::framing::{Framer, Framing};
 use crate::pacing::Pacer;
+use crate::poller::Wait;
 use crate::sink::Fanout;
 use crate::stats::Endpoint;
-use crate::waker::Waker;
+use crate::stop::StopToken;
 
 /// What one read brought.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,18 +20,27 @@ pub enum Read {
     Data(usize),
     /// The input ended (EOF, peer closed).
     End,
-    /// Nothing arrived within the timeout.
-    TimedOut,
+    /// Nothing is there right now: the input paused.
+    Pending,
+}
+
+/// How a stream ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The input ended (EOF, peer closed).
+    Input,
     /// The route is stopping.
     Stopped,
 }
 
-/// A byte stream that can wait for input together with the route's stop signal.
+/// A byte stream read without blocking, which can wait for more together with the route's
+/// stop signal.
 pub trait ByteInput {
-    /// Reads into `buf`, waiting at most `timeout` (`None`: until data, end or stop).
-    fn read(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<Read>;
-    /// Whether more input is ready now (so complete lines can wait to be packed).
-    fn more_now(&mut self) -> bool;
+    /// Reads what is there into `buf` without waiting.
+    fn read_now(&mut self, buf: &mut [u8]) -> io::Result<Read>;
+    /// Waits until more may be readable, `timeout` passes (`None`: no limit) or the route
+    /// stops. Called only after `read_now` said `Pending`.
+    fn wait(&mut self, timeout: Option<Duration>) -> Wait;
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -51,11 +61,16 @@ pub struct Framed {
     linger: Duration,
     fanout: Fanout,
     endpoint: Arc<Endpoint>,
-    waker: Waker,
+    stop: StopToken,
 }
 
 impl Framed {
-    pub fn new(spec: &FramingSpec, fanout: Fanout, endpoint: Arc<Endpoint>, waker: Waker) -> Self {
+    pub fn new(
+        spec: &FramingSpec,
+        fanout: Fanout,
+        endpoint: Arc<Endpoint>,
+        stop: StopToken,
+    ) -> Self {
         Framed {
             framer: Framer::new(spec.framing, spec.max_datagram),
             out: Batch::with_capacity(READ_SIZE + spec.max_datagram, 128),
@@ -63,7 +78,7 @@ impl Framed {
             linger: spec.linger,
             fanout,
             endpoint,
-            waker,
+            stop,
         }
     }
 
@@ -72,13 +87,16 @@ impl Framed {
         (self.framer.pending_len() > 0).then_some(self.linger)
     }
 
-    /// Frames freshly read bytes; `paused` says no more input is ready right now.
-    pub fn take(&mut self, bytes: &[u8], paused: bool) {
+    /// Frames freshly read bytes.
+    pub fn take(&mut self, bytes: &[u8]) {
         self.endpoint.counters.add_in(0, bytes.len() as u64);
         self.framer.push(bytes, &mut self.out);
-        if paused {
-            self.framer.flush_lines(&mut self.out);
-        }
+        self.deliver();
+    }
+
+    /// The input paused: complete lines go out now instead of waiting to be packed.
+    pub fn pause(&mut self) {
+        self.framer.flush_lines(&mut self.out);
         self.deliver();
     }
 
@@ -97,21 +115,29 @@ impl Framed {
             self.out.byte_count() as u64,
         );
         self.fanout.deliver(&self.out);
-        self.pacer.pace(self.out.byte_count() as u64, &self.waker);
+        self.pacer.pace(self.out.byte_count() as u64, &self.stop);
         self.out.clear();
     }
 
-    /// Reads `input` until it ends or the route stops, framing as it goes. What is held when
-    /// it returns has been flushed.
-    pub fn pump(&mut self, input: &mut dyn ByteInput, buf: &mut [u8]) -> io::Result<Read> {
+    /// Reads `input` until it ends or the route stops, framing as it goes: complete lines
+    /// go out when the input pauses, a partial line after the linger. What is held when it
+    /// returns has been flushed.
+    pub fn pump(&mut self, input: &mut dyn ByteInput, buf: &mut [u8]) -> io::Result<End> {
         let result = loop {
-            match input.read(buf, self.linger_timeout()) {
-                Ok(Read::Data(n)) => {
-                    let paused = !input.more_now();
-                    self.take(&buf[..n], paused);
+            if self.stop.is_stopped() {
+                break Ok(End::Stopped);
+            }
+            match input.read_now(buf) {
+                Ok(Read::Data(n)) => self.take(&buf[..n]),
+                Ok(Read::End) => break Ok(End::Input),
+                Ok(Read::Pending) => {
+                    self.pause();
+                    match input.wait(self.linger_timeout()) {
+                        Wait::Stopped => break Ok(End::Stopped),
+                        Wait::TimedOut => self.flush(),
+                        Wait::Ready => {}
+                    }
                 }
-                Ok(Read::TimedOut) => self.flush(),
-                Ok(end) => break Ok(end),
                 Err(e) => break Err(e),
             }
         };

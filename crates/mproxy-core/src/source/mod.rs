@@ -1,13 +1,10 @@
 //! Where datagrams come from. Each source owns one thread that waits on its descriptor and
 //! the route's stop signal, turns what it reads into batches and hands them to the fan-out.
 
-#[cfg(unix)]
-pub mod fd_input;
+pub mod file_input;
 pub mod framed;
 pub mod stream;
-#[cfg(unix)]
 pub mod tcp_connect;
-#[cfg(unix)]
 pub mod tcp_listen;
 pub mod udp;
 

@@ -12,14 +12,12 @@ use std::time::Duration;
 use crate::error::{describe_os_error, Error, Result};
 use crate::event::{Outcome, Reporter};
 use crate::sink::Fanout;
-#[cfg(unix)]
-use crate::source::fd_input::FdInput;
-#[cfg(unix)]
-use crate::source::framed::Read;
-use crate::source::framed::{Framed, FramingSpec, READ_SIZE};
+use crate::source::file_input::FileInput;
+use crate::source::framed::{End, Framed, FramingSpec, READ_SIZE};
 use crate::source::FiniteSources;
 use crate::stats::{Endpoint, Registry};
-use crate::waker::Waker;
+use crate::stop::StopToken;
+use crate::sys;
 
 #[derive(Debug, Clone)]
 pub struct StreamSpec {
@@ -35,25 +33,21 @@ pub struct StreamSource {
     pub thread: JoinHandle<()>,
 }
 
-enum Input {
-    Stdin,
-    Opened(std::fs::File),
-}
-
 pub fn start(
     spec: &StreamSpec,
     fanout: Fanout,
     registry: &Registry,
     reporter: Reporter,
-    waker: Waker,
+    stop: StopToken,
     finite: FiniteSources,
 ) -> Result<StreamSource> {
-    let (input, regular) = open(&spec.path)?;
+    let (file, regular) = open(&spec.path)?;
     let name = if spec.path == "-" {
         "stdin".to_string()
     } else {
         spec.path.clone()
     };
+    let input = FileInput::new(file, regular, &stop, &name)?;
     let endpoint = registry.register("input", name);
     let spec = spec.clone();
     let thread = std::thread::Builder::new()
@@ -64,8 +58,7 @@ pub fn start(
                 endpoint,
                 fanout,
                 reporter,
-                waker,
-                regular,
+                stop,
             };
             let outcome = reader.run(input);
             finite.one_ended(outcome);
@@ -74,9 +67,12 @@ pub fn start(
     Ok(StreamSource { thread })
 }
 
-fn open(path: &str) -> Result<(Input, bool)> {
+fn open(path: &str) -> Result<(std::fs::File, bool)> {
     if path == "-" {
-        return Ok((Input::Stdin, false));
+        let stdin = sys::stdin().map_err(|e| Error::file("stdin", &e))?;
+        // `< file` makes stdin a regular file: read back to back like one.
+        let regular = stdin.metadata().is_ok_and(|m| m.is_file());
+        return Ok((stdin, regular));
     }
     let meta = std::fs::metadata(path).map_err(|e| Error::file(path, &e))?;
     if meta.is_dir() {
@@ -85,65 +81,8 @@ fn open(path: &str) -> Result<(Input, bool)> {
             format!("cannot open {path}: it is a directory"),
         ));
     }
-    let file = open_read(path).map_err(|e| Error::file(path, &e))?;
-    Ok((Input::Opened(file), meta.is_file()))
-}
-
-/// Opens for reading, never blocking and never making a terminal device our controlling
-/// terminal (a service started without one would get SIGHUP when the device is unplugged).
-/// Non-blocking, a FIFO opens at once even with no writer yet (the reader then waits in
-/// `poll`, where a stop reaches it), and a serial port does not wait for carrier.
-fn open_read(path: &str) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK);
-    }
-    options.open(path)
-}
-
-/// A terminal device (a serial receiver) put in raw mode while it is read, so the line
-/// discipline passes bytes through unchanged: no CR-to-NL translation, no XON/XOFF, no
-/// echo back to the device. The port's speed is kept; the old settings come back on drop.
-#[cfg(unix)]
-struct RawTerminal {
-    fd: libc::c_int,
-    saved: libc::termios,
-}
-
-#[cfg(unix)]
-impl RawTerminal {
-    fn enter(fd: libc::c_int) -> Option<RawTerminal> {
-        // SAFETY: isatty/tcgetattr/tcsetattr on a descriptor we own, with termios values
-        // that tcgetattr initialised.
-        unsafe {
-            if libc::isatty(fd) != 1 {
-                return None;
-            }
-            let mut saved: libc::termios = std::mem::zeroed();
-            if libc::tcgetattr(fd, &mut saved) != 0 {
-                return None;
-            }
-            let mut raw = saved;
-            libc::cfmakeraw(&mut raw);
-            raw.c_cc[libc::VMIN] = 1;
-            raw.c_cc[libc::VTIME] = 0;
-            if libc::tcsetattr(fd, libc::TCSANOW, &raw) != 0 {
-                return None;
-            }
-            Some(RawTerminal { fd, saved })
-        }
-    }
-}
-
-#[cfg(unix)]
-impl Drop for RawTerminal {
-    fn drop(&mut self) {
-        // SAFETY: restores settings read from this same descriptor.
-        unsafe { libc::tcsetattr(self.fd, libc::TCSANOW, &self.saved) };
-    }
+    let file = sys::open_input(path).map_err(|e| Error::file(path, &e))?;
+    Ok((file, meta.is_file()))
 }
 
 struct Reader {
@@ -151,31 +90,28 @@ struct Reader {
     endpoint: Arc<Endpoint>,
     fanout: Fanout,
     reporter: Reporter,
-    waker: Waker,
-    regular: bool,
+    stop: StopToken,
 }
 
 impl Reader {
-    fn run(&mut self, input: Input) -> Outcome {
-        let file = match input {
-            Input::Stdin => None,
-            Input::Opened(f) => Some(f),
+    fn run(&mut self, mut input: FileInput) -> Outcome {
+        // Only devices named by --path are put in raw mode; a terminal on stdin is a person
+        // typing. Restored when this guard drops, before the input closes.
+        let _raw = if self.spec.path == "-" {
+            None
+        } else {
+            input.file().and_then(sys::RawTerminal::enter)
         };
-        // Only devices named by --path; a terminal on stdin is a person typing. Declared
-        // after `file`, so the settings are restored before the device is closed.
-        #[cfg(unix)]
-        let _raw = file
-            .as_ref()
-            .and_then(|f| RawTerminal::enter(std::os::fd::AsRawFd::as_raw_fd(f)));
         let mut framed = Framed::new(
             &self.spec.framing,
             self.fanout.clone(),
             self.endpoint.clone(),
-            self.waker.clone(),
+            self.stop.clone(),
         );
         let mut buf = vec![0u8; READ_SIZE];
-        match self.read_all(file.as_ref(), &mut framed, &mut buf) {
-            Ok(outcome) => outcome,
+        match framed.pump(&mut input, &mut buf) {
+            Ok(End::Input) => Outcome::Complete,
+            Ok(End::Stopped) => Outcome::Stopped,
             Err(e) => {
                 self.reporter.error(format!(
                     "reading {} failed: {}",
@@ -185,54 +121,5 @@ impl Reader {
                 Outcome::Failed
             }
         }
-    }
-
-    #[cfg(unix)]
-    fn read_all(
-        &mut self,
-        file: Option<&std::fs::File>,
-        framed: &mut Framed,
-        buf: &mut [u8],
-    ) -> std::io::Result<Outcome> {
-        use std::os::fd::AsRawFd;
-        let fd = file.as_ref().map_or(0, |f| f.as_raw_fd());
-        let mut input = FdInput {
-            fd,
-            regular: self.regular,
-            waker: self.waker.clone(),
-        };
-        Ok(match framed.pump(&mut input, buf)? {
-            Read::Stopped => Outcome::Stopped,
-            _ => Outcome::Complete,
-        })
-    }
-
-    /// Without poll there is no linger: complete lines go out after every read.
-    #[cfg(not(unix))]
-    fn read_all(
-        &mut self,
-        file: Option<&std::fs::File>,
-        framed: &mut Framed,
-        buf: &mut [u8],
-    ) -> std::io::Result<Outcome> {
-        use std::io::Read;
-        let mut stdin = std::io::stdin();
-        let mut file = file;
-        while !self.waker.is_stopped() {
-            let n = match file.as_mut() {
-                Some(f) => f.read(buf)?,
-                None => stdin.read(buf)?,
-            };
-            if n == 0 {
-                break;
-            }
-            framed.take(&buf[..n], true);
-        }
-        framed.flush();
-        Ok(if self.waker.is_stopped() {
-            Outcome::Stopped
-        } else {
-            Outcome::Complete
-        })
     }
 }

@@ -3,22 +3,24 @@
 //! and jitter, and reports each state change once, not once per attempt.
 
 use std::io::{self, Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::os::fd::AsRawFd;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use mio::net::TcpStream;
+use mio::{Interest, Token};
 use rustls::ClientConnection;
-use socket2::{Domain, Protocol, SockAddr, Socket, TcpKeepalive, Type};
+use socket2::SockRef;
 
 use super::framed::{ByteInput, Framed, FramingSpec, Read, READ_SIZE};
 use crate::error::{describe_os_error, Error, Result};
 use crate::event::Reporter;
+use crate::poller::{Poller, Wait};
 use crate::sink::Fanout;
 use crate::stats::{Counters, Endpoint, Registry};
+use crate::stop::StopToken;
 use crate::tls::{self, TlsClient, TlsSpec};
-use crate::waker::{Interest, Wait, Waker};
 
 #[derive(Debug, Clone)]
 pub struct TcpConnectSpec {
@@ -39,14 +41,17 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// the reconnect delay keeps growing instead of starting again from the minimum.
 pub const SHORT_LIVED: Duration = Duration::from_secs(10);
 
+const CONNECTION: Token = Token(0);
+
 pub fn start(
     spec: &TcpConnectSpec,
     fanout: Fanout,
     registry: &Registry,
     reporter: Reporter,
-    waker: Waker,
+    stop: StopToken,
 ) -> Result<JoinHandle<()>> {
     let tls = spec.tls.as_ref().map(TlsClient::new).transpose()?;
+    let poller = Poller::new(&stop)?;
     let scheme = if tls.is_some() { "tls://" } else { "" };
     let name = format!("{scheme}{}", join_host_port(&spec.host, spec.port));
     let endpoint = registry.register("tcp-connection", name.clone());
@@ -60,7 +65,8 @@ pub fn start(
                 endpoint,
                 fanout,
                 reporter,
-                waker,
+                stop,
+                poller,
                 name,
                 failing: None,
                 rng: seed(),
@@ -104,7 +110,9 @@ struct Connector {
     endpoint: Arc<Endpoint>,
     fanout: Fanout,
     reporter: Reporter,
-    waker: Waker,
+    stop: StopToken,
+    /// Waits for the connection (one at a time) and the route's stop.
+    poller: Poller,
     name: String,
     /// The reason of the current run of failures, so it is reported once.
     failing: Option<String>,
@@ -119,25 +127,33 @@ impl Connector {
             &self.spec.framing,
             self.fanout.clone(),
             self.endpoint.clone(),
-            self.waker.clone(),
+            self.stop.clone(),
         );
-        // Connections in a row that ended within SHORT_LIVED of being made. A peer that
-        // accepts and then fails (a TLS server wanting a client certificate, a reset right
-        // after accept) must not reset the backoff, or it would be retried every 0.5 s forever.
+        // Connections in a row that ended within SHORT_LIVED of being made, and why the last
+        // one ended. A peer that accepts and then fails (a TLS server wanting a client
+        // certificate, a reset right after accept) must not reset the backoff, or it would be
+        // retried every 0.5 s forever; and it is reported once, not per attempt.
         let mut short_lived = 0u32;
-        while !self.waker.is_stopped() {
+        let mut flapping: Option<String> = None;
+        while !self.stop.is_stopped() {
+            // Why a connection failed within SHORT_LIVED, if it did.
+            let mut failed_soon = None;
             match self.connect() {
-                Ok(mut transport) => {
+                Ok(transport) => {
                     Counters::add(&self.endpoint.counters.connects, 1);
-                    // While connections keep failing at once, each is not announced again:
-                    // the line below said so once.
+                    // While connections keep failing at once, they are not announced again.
                     if short_lived < 2 {
                         self.reporter.info(format!("connected to {}", self.name));
                     }
                     self.failing = None;
                     let connected_at = Instant::now();
-                    let outcome = framed.pump(&mut transport, &mut buf);
-                    if self.waker.is_stopped() {
+                    let mut connection = Connection {
+                        transport,
+                        poller: &mut self.poller,
+                    };
+                    let outcome = framed.pump(&mut connection, &mut buf);
+                    connection.close();
+                    if self.stop.is_stopped() {
                         break;
                     }
                     Counters::add(&self.endpoint.counters.disconnects, 1);
@@ -146,7 +162,9 @@ impl Connector {
                         Err(e) => describe_os_error(&e),
                     };
                     let lasted = connected_at.elapsed();
-                    if lasted >= SHORT_LIVED {
+                    if lasted < SHORT_LIVED {
+                        failed_soon = Some(why);
+                    } else {
                         if short_lived >= 2 {
                             self.reporter.info(format!(
                                 "connection to {} stayed up for {} s before it was lost",
@@ -155,28 +173,24 @@ impl Connector {
                             ));
                         }
                         short_lived = 0;
+                        flapping = None;
                         backoff = self.spec.backoff_min;
-                    } else {
-                        short_lived = short_lived.saturating_add(1);
-                    }
-                    match short_lived {
-                        0 | 1 => self.reporter.warn(format!(
+                        self.reporter.warn(format!(
                             "connection to {} lost ({why}); reconnecting",
                             self.name
-                        )),
-                        2 => self.reporter.warn(format!(
-                            "connection to {} keeps failing within {} s of connecting ({why}); reconnecting with growing delays up to {} s, without reporting each attempt",
-                            self.name,
-                            SHORT_LIVED.as_secs(),
-                            self.spec.backoff_max.as_secs()
-                        )),
-                        _ => {}
+                        ));
                     }
                 }
                 Err(Failure::Stopped) => break,
+                // The same failure seen while connecting (a reset that came before the
+                // connection was ready): the same run of failures.
+                Err(Failure::Reason(reason)) if flapping.as_deref() == Some(reason.as_str()) => {
+                    failed_soon = Some(reason);
+                }
                 Err(Failure::Reason(reason)) => {
                     // A refusal is a new state: the next connection that works is announced.
                     short_lived = 0;
+                    flapping = None;
                     if self.failing.as_deref() != Some(reason.as_str()) {
                         self.reporter.warn(format!(
                             "cannot connect to {}: {reason}; retrying every {:.1} s to {} s",
@@ -188,8 +202,25 @@ impl Connector {
                     }
                 }
             }
+            if let Some(why) = failed_soon {
+                short_lived = short_lived.saturating_add(1);
+                match short_lived {
+                    1 => self.reporter.warn(format!(
+                        "connection to {} lost ({why}); reconnecting",
+                        self.name
+                    )),
+                    2 => self.reporter.warn(format!(
+                        "connection to {} keeps failing within {} s of connecting ({why}); reconnecting with growing delays up to {} s, without reporting each attempt",
+                        self.name,
+                        SHORT_LIVED.as_secs(),
+                        self.spec.backoff_max.as_secs()
+                    )),
+                    _ => {}
+                }
+                flapping = Some(why);
+            }
             let pause = self.jittered(backoff);
-            if !self.waker.sleep(pause) {
+            if !self.stop.sleep(pause) {
                 break;
             }
             backoff = (backoff * 2).min(self.spec.backoff_max);
@@ -236,216 +267,213 @@ impl Connector {
         Err(Failure::Reason(last))
     }
 
-    fn connect_to(&self, addr: SocketAddr) -> std::result::Result<TcpStream, Failure> {
+    /// Connects without blocking, registered with the poller (until the transport closes).
+    fn connect_to(&mut self, addr: SocketAddr) -> std::result::Result<TcpStream, Failure> {
         let fail = |e: io::Error| Failure::Reason(describe_os_error(&e));
-        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
-            .map_err(fail)?;
-        socket.set_nonblocking(true).map_err(fail)?;
+        let mut stream = TcpStream::connect(addr).map_err(fail)?;
         // A dead peer (host gone, cable pulled) is noticed within about a minute.
-        let keepalive = TcpKeepalive::new()
-            .with_time(Duration::from_secs(30))
-            .with_interval(Duration::from_secs(10))
-            .with_retries(3);
-        let _ = socket.set_tcp_keepalive(&keepalive);
+        let socket = SockRef::from(&stream);
+        let _ = socket.set_tcp_keepalive(&crate::sys::tcp_keepalive(
+            Duration::from_secs(30),
+            Duration::from_secs(10),
+            3,
+        ));
         let _ = socket.set_keepalive(true);
-        match socket.connect(&SockAddr::from(addr)) {
-            Ok(()) => {}
-            Err(e)
-                if e.raw_os_error() == Some(libc::EINPROGRESS)
-                    || e.kind() == io::ErrorKind::WouldBlock =>
-            {
-                match self
-                    .waker
-                    .wait(socket.as_raw_fd(), Interest::Write, Some(CONNECT_TIMEOUT))
-                {
-                    Wait::Ready => {}
-                    Wait::TimedOut => return Err(Failure::Reason("connection timed out".into())),
-                    Wait::Stopped => return Err(Failure::Stopped),
-                }
-                if let Ok(Some(e)) | Err(e) = socket.take_error() {
-                    return Err(fail(e));
-                }
+        self.poller
+            .registry()
+            .register(
+                &mut stream,
+                CONNECTION,
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .map_err(fail)?;
+        let deadline = Instant::now() + CONNECT_TIMEOUT;
+        let result = loop {
+            // Connected once the socket has no error and a peer (mio's documented check).
+            match stream.take_error() {
+                Ok(Some(e)) | Err(e) => break Err(fail(e)),
+                Ok(None) => {}
             }
-            Err(e) => return Err(fail(e)),
+            match stream.peer_addr() {
+                Ok(_) => break Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
+                Err(e) => break Err(fail(e)),
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break Err(Failure::Reason("connection timed out".into()));
+            }
+            if self.poller.wait(Some(left)) == Wait::Stopped {
+                break Err(Failure::Stopped);
+            }
+        };
+        match result {
+            Ok(()) => Ok(stream),
+            Err(failure) => {
+                let _ = self.poller.registry().deregister(&mut stream);
+                Err(failure)
+            }
         }
-        Ok(socket.into())
     }
 
-    fn secure(&self, stream: TcpStream) -> std::result::Result<Transport, Failure> {
-        match &self.tls {
-            None => Ok(Transport::Plain {
+    fn secure(&mut self, mut stream: TcpStream) -> std::result::Result<Transport, Failure> {
+        let Some(tls) = &self.tls else {
+            return Ok(Transport::Plain { stream });
+        };
+        let conn = match ClientConnection::new(tls.config.clone(), tls.server_name.clone()) {
+            Ok(conn) => conn,
+            Err(e) => {
+                let _ = self.poller.registry().deregister(&mut stream);
+                return Err(Failure::Reason(format!("TLS setup failed: {e}")));
+            }
+        };
+        let mut connection = Connection {
+            transport: Transport::Tls {
                 stream,
-                waker: self.waker.clone(),
-            }),
-            Some(tls) => {
-                let conn = ClientConnection::new(tls.config.clone(), tls.server_name.clone())
-                    .map_err(|e| Failure::Reason(format!("TLS setup failed: {e}")))?;
-                let mut t = Transport::Tls {
-                    stream,
-                    conn: Box::new(conn),
-                    waker: self.waker.clone(),
-                    buffered: 0,
-                };
-                match t.handshake() {
-                    Ok(()) => Ok(t),
-                    Err(Failure::Stopped) => Err(Failure::Stopped),
-                    Err(Failure::Reason(why)) => {
-                        Err(Failure::Reason(format!("TLS handshake failed: {why}")))
-                    }
-                }
+                conn: Box::new(conn),
+            },
+            poller: &mut self.poller,
+        };
+        match connection.handshake() {
+            Ok(()) => Ok(connection.transport),
+            Err(failure) => {
+                connection.close();
+                Err(match failure {
+                    Failure::Stopped => Failure::Stopped,
+                    Failure::Reason(why) => Failure::Reason(format!("TLS handshake failed: {why}")),
+                })
             }
         }
     }
 }
 
-/// A connected stream, plain or TLS, over a non-blocking socket polled with the stop signal.
+/// A connected stream, plain or TLS, over a non-blocking socket registered with the poller.
 enum Transport {
     Plain {
         stream: TcpStream,
-        waker: Waker,
     },
     Tls {
         stream: TcpStream,
         conn: Box<ClientConnection>,
-        waker: Waker,
-        buffered: usize,
     },
+}
+
+/// A transport and the poller that waits for it.
+struct Connection<'a> {
+    transport: Transport,
+    poller: &'a mut Poller,
 }
 
 fn tls_io_error(e: rustls::Error) -> io::Error {
     io::Error::other(tls::describe(&e))
 }
 
-impl Transport {
+impl Connection<'_> {
+    fn close(&mut self) {
+        let stream = match &mut self.transport {
+            Transport::Plain { stream } | Transport::Tls { stream, .. } => stream,
+        };
+        let _ = self.poller.registry().deregister(stream);
+    }
+
     fn handshake(&mut self) -> std::result::Result<(), Failure> {
-        let Transport::Tls {
-            stream,
-            conn,
-            waker,
-            ..
-        } = self
-        else {
+        let Transport::Tls { stream, conn, .. } = &mut self.transport else {
             return Ok(());
         };
         let deadline = Instant::now() + CONNECT_TIMEOUT;
         let os = |e: io::Error| Failure::Reason(describe_os_error(&e));
         while conn.is_handshaking() {
-            flush_tls(stream, conn, waker).map_err(os)?;
+            flush_tls(stream, conn, self.poller).map_err(os)?;
             if !conn.is_handshaking() {
                 break;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match waker.wait(stream.as_raw_fd(), Interest::Read, Some(left)) {
-                Wait::Ready => {}
-                Wait::TimedOut => return Err(Failure::Reason("timed out".into())),
-                Wait::Stopped => return Err(Failure::Stopped),
             }
             match conn.read_tls(stream) {
                 Ok(0) => return Err(Failure::Reason("the server closed the connection".into())),
                 Ok(_) => {
                     if let Err(e) = conn.process_new_packets() {
                         // Tell the server why, then give up.
-                        let _ = flush_tls(stream, conn, waker);
+                        let _ = flush_tls(stream, conn, self.poller);
                         return Err(Failure::Reason(tls::describe(&e)));
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match self.poller.wait(Some(left)) {
+                        Wait::Ready => {}
+                        Wait::TimedOut => return Err(Failure::Reason("timed out".into())),
+                        Wait::Stopped => return Err(Failure::Stopped),
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(os(e)),
             }
         }
-        flush_tls(stream, conn, waker).map_err(os)
+        flush_tls(stream, conn, self.poller).map_err(os)
     }
 }
 
-/// Writes what rustls has queued (handshake, alerts, key updates).
-fn flush_tls(stream: &mut TcpStream, conn: &mut ClientConnection, waker: &Waker) -> io::Result<()> {
+/// Writes what rustls has queued (handshake, alerts, key updates), waiting for room.
+fn flush_tls(
+    stream: &mut TcpStream,
+    conn: &mut ClientConnection,
+    poller: &mut Poller,
+) -> io::Result<()> {
+    let deadline = Instant::now() + CONNECT_TIMEOUT;
     while conn.wants_write() {
         match conn.write_tls(stream) {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if waker.wait(stream.as_raw_fd(), Interest::Write, Some(CONNECT_TIMEOUT))
-                    != Wait::Ready
-                {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() || poller.wait(Some(left)) != Wait::Ready {
                     return Err(io::Error::new(
                         io::ErrorKind::TimedOut,
                         "cannot write to the server",
                     ));
                 }
             }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
     stream.flush()
 }
 
-impl ByteInput for Transport {
-    fn read(&mut self, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<Read> {
-        match self {
-            Transport::Plain { stream, waker } => {
-                match waker.wait(stream.as_raw_fd(), Interest::Read, timeout) {
-                    Wait::Stopped => return Ok(Read::Stopped),
-                    Wait::TimedOut => return Ok(Read::TimedOut),
-                    Wait::Ready => {}
-                }
-                match stream.read(buf) {
+impl ByteInput for Connection<'_> {
+    fn read_now(&mut self, buf: &mut [u8]) -> io::Result<Read> {
+        match &mut self.transport {
+            Transport::Plain { stream } => loop {
+                return match stream.read(buf) {
                     Ok(0) => Ok(Read::End),
                     Ok(n) => Ok(Read::Data(n)),
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                        ) =>
-                    {
-                        Ok(Read::TimedOut)
-                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Read::Pending),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => Err(e),
-                }
-            }
-            Transport::Tls {
-                stream,
-                conn,
-                waker,
-                buffered,
-            } => loop {
+                };
+            },
+            Transport::Tls { stream, conn } => loop {
+                // What rustls already decrypted first; then more from the socket.
                 match conn.reader().read(buf) {
                     Ok(0) => return Ok(Read::End),
-                    Ok(n) => {
-                        *buffered = buffered.saturating_sub(n);
-                        return Ok(Read::Data(n));
-                    }
+                    Ok(n) => return Ok(Read::Data(n)),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(Read::End),
                     Err(e) => return Err(e),
                 }
-                flush_tls(stream, conn, waker)?;
-                match waker.wait(stream.as_raw_fd(), Interest::Read, timeout) {
-                    Wait::Stopped => return Ok(Read::Stopped),
-                    Wait::TimedOut => return Ok(Read::TimedOut),
-                    Wait::Ready => {}
-                }
+                flush_tls(stream, conn, self.poller)?;
                 match conn.read_tls(stream) {
                     Ok(0) => return Ok(Read::End),
                     Ok(_) => {
-                        let state = conn.process_new_packets().map_err(tls_io_error)?;
-                        *buffered = state.plaintext_bytes_to_read();
+                        conn.process_new_packets().map_err(tls_io_error)?;
                     }
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                        ) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Read::Pending),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(e),
                 }
             },
         }
     }
 
-    fn more_now(&mut self) -> bool {
-        match self {
-            Transport::Plain { stream, .. } => crate::io::fd::readable_now(stream.as_raw_fd()),
-            Transport::Tls {
-                stream, buffered, ..
-            } => *buffered > 0 || crate::io::fd::readable_now(stream.as_raw_fd()),
-        }
+    fn wait(&mut self, timeout: Option<Duration>) -> Wait {
+        self.poller.wait(timeout)
     }
 }

@@ -1,21 +1,26 @@
 //! A TCP listener whose clients' streams become datagrams. One thread serves every client
-//! with `poll` (no thread per connection); each client has its own framer, so a datagram
-//! only ever holds one client's bytes and lines from different clients never interleave.
+//! through its poller (no thread per connection); each client has its own framer, so a
+//! datagram only ever holds one client's bytes and lines from different clients never
+//! interleave.
 
+use std::collections::HashMap;
 use std::io::{self, Read as _};
-use std::net::{SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use mio::net::TcpStream;
+use mio::{Interest, Token};
+
 use super::framed::{Framed, FramingSpec, READ_SIZE};
 use crate::error::{describe_os_error, Error, Result};
 use crate::event::Reporter;
+use crate::poller::{Poller, Wait};
 use crate::sink::Fanout;
 use crate::stats::{Counters, Endpoint, Registry};
+use crate::stop::StopToken;
 use crate::tcp_accept::{self, Acceptor};
-use crate::waker::{Wait, Waker};
 
 #[derive(Debug, Clone)]
 pub struct TcpListenSpec {
@@ -29,21 +34,43 @@ pub struct TcpListenSource {
     pub thread: JoinHandle<()>,
 }
 
+const LISTENER: Token = Token(0);
+/// Reads per client per turn, so one client that never pauses cannot keep the thread from
+/// the others.
+const READS_PER_TURN: usize = 16;
+
 pub fn start(
     spec: &TcpListenSpec,
     fanout: Fanout,
     registry: &Registry,
     reporter: Reporter,
-    waker: Waker,
+    stop: StopToken,
 ) -> Result<TcpListenSource> {
-    let listener = tcp_accept::bind(spec.addr)?;
+    let mut listener = tcp_accept::bind(spec.addr)?;
     let local_addr = listener.local_addr().unwrap_or(spec.addr);
     let endpoint = registry.register("tcp-listener", local_addr.to_string());
+    let poller = Poller::new(&stop)?;
+    poller
+        .registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)
+        .map_err(|e| Error::os(format!("cannot wait on TCP {local_addr}"), &e))?;
     let acceptor = Acceptor::new(listener, spec.max_clients);
     let spec = spec.clone();
     let thread = std::thread::Builder::new()
         .name(format!("mproxy-tcp-in {local_addr}"))
-        .spawn(move || serve(acceptor, spec, endpoint, fanout, reporter, waker))
+        .spawn(move || {
+            Inputs {
+                acceptor,
+                spec,
+                endpoint,
+                fanout,
+                reporter,
+                stop,
+                clients: HashMap::new(),
+                next_token: 1,
+            }
+            .serve(poller)
+        })
         .map_err(|e| Error::os("cannot start a TCP listener thread", &e))?;
     Ok(TcpListenSource { local_addr, thread })
 }
@@ -54,107 +81,177 @@ struct Client {
     framed: Framed,
     /// When the partial line it holds must go out.
     linger_deadline: Option<Instant>,
+    /// Readiness was reported and the stream not yet read to `WouldBlock`.
+    readable: bool,
 }
 
-fn serve(
-    mut acceptor: Acceptor,
+struct Inputs {
+    acceptor: Acceptor,
     spec: TcpListenSpec,
     endpoint: Arc<Endpoint>,
     fanout: Fanout,
     reporter: Reporter,
-    waker: Waker,
-) {
-    let mut clients: Vec<Client> = Vec::new();
-    let mut buf = vec![0u8; READ_SIZE];
-    let c = &endpoint.counters;
-    loop {
-        let now = Instant::now();
-        let linger = clients
-            .iter()
-            .filter_map(|c| c.linger_deadline)
-            .min()
-            .map(|d| d.saturating_duration_since(now));
-        let timeout = match (linger, acceptor.timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(clients.len() + 2);
-        fds.push(acceptor.pollfd());
-        fds.extend(clients.iter().map(|c| libc::pollfd {
-            fd: c.stream.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }));
-        if waker.poll(&mut fds, timeout) == Wait::Stopped {
-            break;
+    stop: StopToken,
+    clients: HashMap<usize, Client>,
+    next_token: usize,
+}
+
+/// What reading a client's stream for one turn found.
+enum Turn {
+    /// Read to `WouldBlock`: the client paused.
+    Paused,
+    /// More may be there.
+    More,
+    Closed(Option<String>),
+}
+
+impl Inputs {
+    fn serve(&mut self, mut poller: Poller) {
+        let mut buf = vec![0u8; READ_SIZE];
+        let mut accept_now = true;
+        loop {
+            if accept_now || self.acceptor.due() {
+                self.accept(&poller);
+            }
+            accept_now = false;
+            let now = Instant::now();
+            let mut busy = false;
+            let mut closed: Vec<(usize, Option<String>)> = Vec::new();
+            for (token, client) in self.clients.iter_mut() {
+                if client.readable {
+                    match read_turn(client, &mut buf) {
+                        Turn::More => busy = true,
+                        Turn::Paused => {
+                            client.readable = false;
+                            client.framed.pause();
+                            client.linger_deadline =
+                                client.framed.linger_timeout().map(|d| now + d);
+                        }
+                        Turn::Closed(why) => closed.push((*token, why)),
+                    }
+                } else if client.linger_deadline.is_some_and(|d| d <= now) {
+                    client.framed.flush();
+                    client.linger_deadline = None;
+                }
+            }
+            for (token, why) in closed {
+                if let Some(mut client) = self.clients.remove(&token) {
+                    let _ = poller.registry().deregister(&mut client.stream);
+                    self.left(client, why);
+                }
+            }
+            let timeout = if busy {
+                Some(std::time::Duration::ZERO)
+            } else {
+                let linger = self
+                    .clients
+                    .values()
+                    .filter_map(|c| c.linger_deadline)
+                    .min()
+                    .map(|d| d.saturating_duration_since(Instant::now()));
+                match (linger, self.acceptor.timeout()) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            };
+            match poller.wait(timeout) {
+                Wait::Stopped => break,
+                Wait::TimedOut => {}
+                Wait::Ready => {
+                    for event in poller.ready() {
+                        if event.token() == LISTENER {
+                            accept_now = true;
+                        } else if let Some(c) = self.clients.get_mut(&event.token().0) {
+                            c.readable = true;
+                        }
+                    }
+                }
+            }
         }
-        if fds[0].revents != 0 {
-            acceptor.accept_all(clients.len(), &endpoint, &reporter, |stream, peer| {
-                let framed = Framed::new(
-                    &spec.framing,
-                    fanout.clone(),
-                    endpoint.clone(),
-                    waker.clone(),
-                );
-                clients.push(Client {
+        // What clients sent before the stop is in the kernel: read it (within reason) so it
+        // is delivered, and so closing does not reset connections with unread data.
+        for (_, mut client) in self.clients.drain() {
+            for _ in 0..64 {
+                match client.stream.read(&mut buf) {
+                    Ok(n) if n > 0 => client.framed.take(&buf[..n]),
+                    _ => break,
+                }
+            }
+            client.framed.flush();
+        }
+    }
+
+    fn accept(&mut self, poller: &Poller) {
+        let mut admitted = Vec::new();
+        self.acceptor.accept_all(
+            self.clients.len(),
+            &self.endpoint,
+            &self.reporter,
+            |stream, peer| admitted.push((stream, peer)),
+        );
+        for (mut stream, peer) in admitted {
+            let token = self.next_token;
+            self.next_token += 1;
+            if let Err(e) =
+                poller
+                    .registry()
+                    .register(&mut stream, Token(token), Interest::READABLE)
+            {
+                self.reporter.warn(format!(
+                    "{}: TCP client {peer}: {}",
+                    self.endpoint.name,
+                    describe_os_error(&e)
+                ));
+                continue;
+            }
+            let framed = Framed::new(
+                &self.spec.framing,
+                self.fanout.clone(),
+                self.endpoint.clone(),
+                self.stop.clone(),
+            );
+            self.clients.insert(
+                token,
+                Client {
                     stream,
                     peer,
                     framed,
                     linger_deadline: None,
-                });
-            });
+                    // Read once at once: bytes may have come with the connection.
+                    readable: true,
+                },
+            );
         }
-        let now = Instant::now();
-        let mut closed: Vec<usize> = Vec::new();
-        for (i, client) in clients.iter_mut().enumerate() {
-            let ready = fds.get(i + 1).is_some_and(|f| f.revents != 0);
-            if ready {
-                match client.stream.read(&mut buf) {
-                    Ok(0) => closed.push(i),
-                    Ok(n) => {
-                        let paused = !crate::io::fd::readable_now(client.stream.as_raw_fd());
-                        client.framed.take(&buf[..n], paused);
-                        client.linger_deadline = client.framed.linger_timeout().map(|d| now + d);
-                    }
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                        ) => {}
-                    Err(e) => {
-                        reporter.warn(format!(
-                            "TCP client {} on {}: {}",
-                            client.peer,
-                            endpoint.name,
-                            describe_os_error(&e)
-                        ));
-                        closed.push(i);
-                    }
-                }
-            } else if client.linger_deadline.is_some_and(|d| d <= now) {
-                client.framed.flush();
+    }
+
+    fn left(&self, mut client: Client, why: Option<String>) {
+        client.framed.flush();
+        Counters::add(&self.endpoint.counters.disconnects, 1);
+        match why {
+            None => self.reporter.info(format!(
+                "{}: TCP client {} left",
+                self.endpoint.name, client.peer
+            )),
+            Some(why) => self.reporter.warn(format!(
+                "TCP client {} on {}: {why}",
+                client.peer, self.endpoint.name
+            )),
+        }
+    }
+}
+
+fn read_turn(client: &mut Client, buf: &mut [u8]) -> Turn {
+    for _ in 0..READS_PER_TURN {
+        match client.stream.read(buf) {
+            Ok(0) => return Turn::Closed(None),
+            Ok(n) => {
+                client.framed.take(&buf[..n]);
                 client.linger_deadline = None;
             }
-        }
-        for i in closed.into_iter().rev() {
-            let mut client = clients.swap_remove(i);
-            client.framed.flush();
-            Counters::add(&c.disconnects, 1);
-            reporter.info(format!(
-                "{}: TCP client {} left",
-                endpoint.name, client.peer
-            ));
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Turn::Paused,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Turn::Closed(Some(describe_os_error(&e))),
         }
     }
-    // What clients sent before the stop is in the kernel: read it (within reason) so it is
-    // delivered, and so closing does not reset connections with unread data.
-    for mut client in clients {
-        for _ in 0..64 {
-            match client.stream.read(&mut buf) {
-                Ok(n) if n > 0 => client.framed.take(&buf[..n], false),
-                _ => break,
-            }
-        }
-        client.framed.flush();
-    }
+    Turn::More
 }

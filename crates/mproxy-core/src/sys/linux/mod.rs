@@ -1,0 +1,79 @@
+//! Linux: batched UDP (`udp`, `cmsg`), socket options beyond the portable set, and the
+//! routing table's choice of interface for IPv6 multicast.
+
+pub mod cmsg;
+pub mod udp;
+
+use nix::sys::socket::{setsockopt, sockopt};
+use socket2::Socket;
+
+/// Receive buffer beyond `net.core.rmem_max` where we may (root, CAP_NET_ADMIN).
+pub fn force_recv_buffer(socket: &Socket, bytes: usize) -> bool {
+    setsockopt(socket, sockopt::RcvBufForce, &bytes).is_ok()
+}
+
+pub fn force_send_buffer(socket: &Socket, bytes: usize) -> bool {
+    setsockopt(socket, sockopt::SndBufForce, &bytes).is_ok()
+}
+
+/// With every received batch the kernel then says how many datagrams it dropped so far.
+pub fn enable_drop_counter(socket: &Socket) -> bool {
+    setsockopt(socket, sockopt::RxqOvfl, &1).is_ok()
+}
+
+/// ICMP errors about datagrams we sent are queued on the socket with the destination they
+/// were about, for connected and unconnected sockets alike.
+pub fn enable_error_queue(socket: &Socket, ipv6: bool) -> bool {
+    if ipv6 {
+        setsockopt(socket, sockopt::Ipv6RecvErr, &true).is_ok()
+    } else {
+        setsockopt(socket, sockopt::Ipv4RecvErr, &true).is_ok()
+    }
+}
+
+/// Only the groups this socket joined are delivered to it, not every group any socket on the
+/// host joined for the same port.
+pub fn deliver_joined_groups_only(socket: &Socket, ipv6: bool) -> std::io::Result<()> {
+    if ipv6 {
+        socket.set_multicast_all_v6(false)
+    } else {
+        socket.set_multicast_all_v4(false)
+    }
+}
+
+/// The interface the system would use for IPv6 multicast when none is named: the device of
+/// the best `ff00::/8` route.
+pub fn default_ipv6_multicast_device() -> Option<String> {
+    let table = std::fs::read_to_string("/proc/net/ipv6_route").ok()?;
+    crate::interface::best_multicast_route_device(&table)
+}
+
+/// The kernel's count of datagrams dropped on each socket (`sk_drops`, the same total the
+/// per-batch drop counter carries), read from /proc/net/udp{,6} without receiving: drops at
+/// the end of a burst reach no later datagram's counter, so they are read here. One read of
+/// the tables serves every socket asked about.
+pub fn udp_drop_totals(sockets: &[socket2::SockRef<'_>]) -> Vec<Option<u64>> {
+    use std::os::fd::AsFd;
+    let inodes: Vec<Option<u64>> = sockets
+        .iter()
+        .map(|s| nix::sys::stat::fstat(s.as_fd()).ok().map(|st| st.st_ino))
+        .collect();
+    let mut drops = std::collections::HashMap::new();
+    for table in ["/proc/net/udp", "/proc/net/udp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if let (Some(inode), Some(count)) = (fields.get(9), fields.get(12)) {
+                if let (Ok(inode), Ok(count)) = (inode.parse::<u64>(), count.parse::<u64>()) {
+                    drops.insert(inode, count);
+                }
+            }
+        }
+    }
+    inodes
+        .into_iter()
+        .map(|inode| inode.and_then(|i| drops.get(&i).copied()))
+        .collect()
+}

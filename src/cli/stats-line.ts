@@ -1,0 +1,41 @@
+/**
+ * The periodic stats line (`--stats-interval`): rates since the last line and any loss since
+ * then, one line per route, so a person watching a service sees at a glance whether data
+ * flows and whether any was lost.
+ */
+import type { Totals } from '../handle'
+
+const LOSSES = ['kernelDrops', 'queueDrops', 'truncated', 'sendErrors', 'icmpErrors', 'writeErrors', 'bytesDropped'] as const
+
+function perSecond(n: number, seconds: number): string {
+  const rate = n / seconds
+  return rate >= 100 ? Math.round(rate).toString() : rate.toFixed(1)
+}
+
+function megabytes(bytes: number, seconds: number): string {
+  return (bytes / seconds / 1e6).toFixed(2)
+}
+
+/** Remembers the last totals and describes what changed since. */
+export class StatsLine {
+  private last: Totals
+  private at: number
+
+  constructor(first: Totals, now = Date.now()) {
+    this.last = first
+    this.at = now
+  }
+
+  next(totals: Totals, now = Date.now()): string {
+    const seconds = Math.max((now - this.at) / 1000, 1e-3)
+    const d = (k: keyof Totals) => totals[k] - this.last[k]
+    const lost = LOSSES.filter((k) => d(k) > 0).map((k) => `${k} ${d(k)}`)
+    const line =
+      `in ${perSecond(d('datagramsIn'), seconds)} datagrams/s ${megabytes(d('bytesIn'), seconds)} MB/s, ` +
+      `out ${perSecond(d('datagramsOut'), seconds)} datagrams/s ${megabytes(d('bytesOut'), seconds)} MB/s; ` +
+      (lost.length ? `lost since last: ${lost.join(', ')}` : 'no loss')
+    this.last = totals
+    this.at = now
+    return line
+  }
+}

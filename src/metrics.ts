@@ -1,0 +1,150 @@
+/**
+ * Prometheus metrics for running handles, through prom-client: every counter of every
+ * endpoint, labelled by route, endpoint kind and endpoint name, plus gauges for socket
+ * buffers, destination states and TCP clients. Values are read from `handle.stats()` when
+ * scraped (no timers, nothing on the data path), so a scrape always matches `stats()`.
+ *
+ * `registerMetrics()` puts them into any registry (a Node service's own one, beside its other
+ * metrics); `serveMetrics()` serves a registry as Prometheus text at `/metrics`.
+ */
+import { createServer, type Server } from 'node:http'
+import { Counter, Gauge, Registry } from 'prom-client'
+import type { EndpointStats, Handle } from './handle'
+
+/** A handle and the route name its metrics carry. */
+export interface MetricsSource {
+  route: string
+  handle: Handle
+}
+
+type CounterField = {
+  [K in keyof EndpointStats]-?: EndpointStats[K] extends number ? K : never
+}[keyof EndpointStats]
+
+/** Endpoint counters and how they are exported (all as `mproxy_<name>_total`). */
+const COUNTERS: ReadonlyArray<[CounterField, string, string]> = [
+  ['datagramsIn', 'datagrams_in', 'Datagrams received (listeners) or framed (inputs, TCP streams), or handed to an output'],
+  ['bytesIn', 'bytes_in', 'Bytes received, read or handed to an output'],
+  ['datagramsOut', 'datagrams_out', 'Datagrams sent or delivered'],
+  ['bytesOut', 'bytes_out', 'Bytes sent or written'],
+  ['sendErrors', 'send_errors', 'Datagrams the local stack refused to send (counted per destination)'],
+  ['icmpErrors', 'icmp_errors', 'Datagrams a destination host or router refused with an ICMP error'],
+  ['kernelDrops', 'kernel_drops', 'Datagrams the kernel dropped because a receive buffer was full'],
+  ['truncated', 'truncated', 'Datagrams cut because they were larger than a receive slot'],
+  ['queueDrops', 'queue_drops', 'Datagrams dropped because a bounded queue before a slow consumer was full'],
+  ['writeErrors', 'write_errors', 'Failed writes to a file or stream'],
+  ['bytesDropped', 'bytes_dropped', 'Bytes that could not be delivered (queue drops, failed writes, evicted clients)'],
+  ['connects', 'connects', 'TCP connections made or accepted'],
+  ['disconnects', 'disconnects', 'TCP connections lost or closed'],
+  ['refused', 'refused', 'TCP clients refused at the client limit'],
+  ['evicted', 'evicted', 'TCP output clients disconnected for falling behind'],
+]
+
+const LABELS = ['route', 'kind', 'endpoint'] as const
+
+function labelsOf(route: string, e: EndpointStats) {
+  return { route, kind: e.kind, endpoint: e.name }
+}
+
+/**
+ * Registers mproxy's metrics for `sources` (read again at every scrape, so routes may come
+ * and go) in `registry`, and returns it.
+ */
+export function registerMetrics(sources: () => readonly MetricsSource[], registry: Registry = new Registry()): Registry {
+  const each = (visit: (route: string, e: EndpointStats) => void) => {
+    for (const { route, handle } of sources()) {
+      for (const e of handle.stats().endpoints) visit(route, e)
+    }
+  }
+  for (const [field, name, help] of COUNTERS) {
+    new Counter({
+      name: `mproxy_${name}_total`,
+      help,
+      labelNames: LABELS,
+      registers: [registry],
+      collect() {
+        this.reset()
+        each((route, e) => {
+          if (e[field] > 0) this.inc(labelsOf(route, e), e[field])
+        })
+      },
+    })
+  }
+  new Gauge({
+    name: 'mproxy_socket_buffer_bytes',
+    help: 'Socket buffer the kernel granted a listener',
+    labelNames: LABELS,
+    registers: [registry],
+    collect() {
+      this.reset()
+      each((route, e) => {
+        if (e.bufferBytes !== undefined && e.bufferBytes !== null) this.set(labelsOf(route, e), e.bufferBytes)
+      })
+    },
+  })
+  new Gauge({
+    name: 'mproxy_destination_unreachable',
+    help: '1 while datagrams sent to a destination are refused or lost (no quiet second since), else 0',
+    labelNames: LABELS,
+    registers: [registry],
+    collect() {
+      this.reset()
+      each((route, e) => {
+        if (e.kind === 'udp-destination') this.set(labelsOf(route, e), e.unreachable ? 1 : 0)
+      })
+    },
+  })
+  new Gauge({
+    name: 'mproxy_tcp_clients',
+    help: 'TCP clients connected now (TCP inputs and outputs) or connections up (kept TCP/TLS connections)',
+    labelNames: LABELS,
+    registers: [registry],
+    collect() {
+      this.reset()
+      each((route, e) => {
+        if (e.kind.startsWith('tcp-')) this.set(labelsOf(route, e), Math.max(0, e.connects - e.disconnects))
+      })
+    },
+  })
+  return registry
+}
+
+/** A running metrics endpoint. */
+export interface MetricsServer {
+  /** `HOST:PORT` it listens on (port 0 resolved). */
+  address: string
+  close(): Promise<void>
+}
+
+/** Serves `registry` as Prometheus text at `GET /metrics` on `host:port`. */
+export async function serveMetrics(host: string, port: number, registry: Registry): Promise<MetricsServer> {
+  const server: Server = createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; metrics are at /metrics\n')
+      return
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${String(err)}\n`),
+    )
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  // A scrape must never keep the process alive on its own.
+  server.unref()
+  const bound = server.address()
+  const address = typeof bound === 'object' && bound ? (bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`) : `${host}:${port}`
+  return {
+    address,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}

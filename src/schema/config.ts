@@ -1,0 +1,73 @@
+/**
+ * A config file: any number of named routes of the four kinds in one process, each with the
+ * same options as the program's API (and command line), plus process-wide settings. The
+ * JSON Schema for editors is generated from this (`npm run build:schema`).
+ */
+import { z } from 'zod'
+import { SHAPES, crossChecks, type ProgramKind } from './programs'
+import { address, JSON_INPUT, text, wholeNumber } from './values'
+
+const KINDS = ['client', 'server', 'proxy', 'reverseproxy'] as const satisfies readonly ProgramKind[]
+
+function routeOf(kind: ProgramKind) {
+  return z
+    .strictObject({
+      /** A name for the route, unique in the file: it labels its logs and metrics. */
+      name: text('a route name').regex(/^[A-Za-z0-9_.-]+$/, { error: 'may hold only letters, digits, _ . -' }),
+      /** What the route is: `client`, `server`, `proxy` or `reverseproxy`. */
+      kind: z.literal(kind),
+      ...SHAPES[kind],
+    })
+    .superRefine(crossChecks(kind))
+}
+
+export const routeSchema = z.discriminatedUnion('kind', [routeOf('client'), routeOf('server'), routeOf('proxy'), routeOf('reverseproxy')], {
+  error: (iss) => {
+    const kind = (iss.input as { kind?: unknown } | undefined)?.kind
+    if (iss.input === null || typeof iss.input !== 'object') return 'must be a route: { name, kind, ...options }'
+    return kind === undefined ? `is required: one of ${KINDS.join(', ')}` : `${JSON.stringify(kind)} is not one of ${KINDS.join(', ')}`
+  },
+})
+
+export const configSchema = z
+  .strictObject({
+    /** The routes to run. */
+    routes: z.array(routeSchema, { error: (iss) => (iss.input === undefined ? 'is required: a list of routes' : 'must be a list of routes') }).min(1, { error: 'is empty: give at least one route' }),
+    /** Serve Prometheus metrics of every route at `http://ADDR/metrics`. */
+    metrics: z.strictObject({ addr: address(true) }).optional(),
+    /** Print one line of rates and losses per route every this many seconds (stderr). */
+    statsInterval: wholeNumber(1, 86_400).optional(),
+    /** How log lines are written: `text` (default) or `json`; with or without a timestamp. */
+    log: z
+      .strictObject({
+        format: z.enum(['text', 'json'], { error: (iss) => `${JSON.stringify(iss.input)} is not one of text, json` }).optional(),
+        timestamps: z.boolean({ error: 'must be true or false' }).optional(),
+      })
+      .optional(),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, number>()
+    config.routes.forEach((route, i) => {
+      const first = seen.get(route.name)
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['routes', i, 'name'], message: `${JSON.stringify(route.name)} is also the name of routes[${first}]; route names must be unique` })
+      else seen.set(route.name, i)
+    })
+  })
+
+export type Config = z.output<typeof configSchema>
+export type RouteConfig = z.output<typeof routeSchema>
+
+/** The JSON Schema of a config file, for editors. */
+export function configJsonSchema(): unknown {
+  return z.toJSONSchema(configSchema, {
+    io: 'input',
+    unrepresentable: 'any',
+    override: (ctx) => {
+      const input = (z.globalRegistry.get(ctx.zodSchema) as Record<string, unknown> | undefined)?.[JSON_INPUT]
+      if (input) {
+        for (const key of Object.keys(ctx.jsonSchema)) delete (ctx.jsonSchema as Record<string, unknown>)[key]
+        Object.assign(ctx.jsonSchema, input)
+      }
+    },
+  })
+}

@@ -1,0 +1,165 @@
+/**
+ * Turning what zod found wrong into one line a person can act on, named the way the person
+ * wrote it: the option path for the API and config files (`routes[2].udpDownstreamAddrs[1]`),
+ * the flag on the command line (`--udp-downstream-addr`). An unknown option gets the closest
+ * known one as a suggestion.
+ */
+import type { z } from 'zod'
+import { usageError, type MproxyError } from '../errors'
+
+export type Path = ReadonlyArray<PropertyKey>
+
+/** How messages name options. */
+export interface Naming {
+  /** Put in front of every path (a config file's `routes[2]`). */
+  prefix?: Path
+  /** Option name to flag: messages from the command line name flags, without indices. */
+  flags?: Readonly<Record<string, string>>
+}
+
+/** `routes[2].udpDownstreamAddrs[1]`. */
+export function renderPath(path: Path): string {
+  let out = ''
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`
+    else out += out === '' ? String(part) : `.${String(part)}`
+  }
+  return out
+}
+
+function label(path: Path, naming: Naming): string {
+  if (naming.flags) {
+    const name = path.find((p): p is string => typeof p === 'string')
+    if (name !== undefined && naming.flags[name]) return naming.flags[name]
+  }
+  return renderPath([...(naming.prefix ?? []), ...path])
+}
+
+/** Edit distance, for suggestions. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0]
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const kept = row[j]
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1))
+      previous = kept
+    }
+  }
+  return row[b.length]
+}
+
+/** The known name closest to `key`, if close enough to be what was meant. */
+export function closest(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = Infinity
+  for (const k of known) {
+    const d = distance(key, k)
+    if (d < bestDistance) {
+      best = k
+      bestDistance = d
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 5)) ? best : undefined
+}
+
+/** A zod schema's definition, read through zod's public `_zod.def`. */
+interface Definition {
+  type: string
+  shape?: Record<string, z.ZodType>
+  element?: z.ZodType
+  options?: z.ZodType[]
+  discriminator?: string
+  innerType?: z.ZodType
+  in?: z.ZodType
+  values?: unknown[]
+}
+
+function def(schema: z.ZodType): Definition {
+  return (schema as unknown as { _zod: { def: Definition } })._zod.def
+}
+
+/** The object keys a schema accepts at `path` of `input` (for suggestions). */
+export function keysAt(schema: z.ZodType, path: Path, input: unknown): string[] {
+  let s: z.ZodType | undefined = schema
+  let value: unknown = input
+  let i = 0
+  while (s) {
+    const d = def(s)
+    if (d.type === 'optional' || d.type === 'default' || d.type === 'nullable') s = d.innerType
+    else if (d.type === 'pipe') s = d.in
+    else if (d.type === 'union') {
+      // A discriminated union picks the option whose literal matches the input.
+      const disc = d.discriminator
+      const tag = disc && value && typeof value === 'object' ? (value as Record<string, unknown>)[disc] : undefined
+      s = d.options?.find((o) => {
+        const od = def(o)
+        const lit = disc ? od.shape?.[disc] : undefined
+        return lit ? def(lit).values?.includes(tag) : od.type === 'object'
+      })
+    } else if (i === path.length) {
+      return d.type === 'object' ? Object.keys(d.shape ?? {}) : []
+    } else if (d.type === 'object') {
+      const key = String(path[i++])
+      value = value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined
+      s = d.shape?.[key]
+    } else if (d.type === 'array') {
+      value = Array.isArray(value) ? value[Number(path[i++])] : undefined
+      s = d.element
+    } else {
+      return []
+    }
+  }
+  return []
+}
+
+/**
+ * The path as the input has it: a list option given as one string is checked as a list of
+ * one, and its problems are named by the option alone, not `[0]`.
+ */
+function givenPath(path: Path, input: unknown): Path {
+  const out: PropertyKey[] = []
+  let value = input
+  for (const part of path) {
+    if (typeof part === 'number' && typeof value === 'string') continue
+    out.push(part)
+    value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[part] : undefined
+  }
+  return out
+}
+
+/** One line for one issue. */
+export function describeIssue(issue: z.core.$ZodIssue, naming: Naming, schema?: z.ZodType, input?: unknown): string {
+  if (issue.code === 'unrecognized_keys') {
+    const known = schema ? keysAt(schema, issue.path, input) : []
+    return issue.keys
+      .map((key) => {
+        const guess = closest(key, known)
+        const hint = guess ? `; did you mean ${naming.flags?.[guess] ?? guess}?` : ''
+        return `${label([...issue.path, key], naming)}: unknown option${hint}`
+      })
+      .join('; ')
+  }
+  if (issue.code === 'invalid_union' && 'errors' in issue && issue.path.length === 0 && naming.prefix) {
+    return `${label([], naming)}: ${issue.message}`
+  }
+  const where = label(givenPath(issue.path, input), naming)
+  return where === '' ? issue.message : `${where}: ${issue.message}`
+}
+
+/**
+ * Validates `input` against `schema` and returns the parsed value; the first problem is
+ * thrown as a usage error, one line naming the option.
+ */
+export function parseWith<S extends z.ZodType>(schema: S, input: unknown, naming: Naming = {}): z.output<S> {
+  const result = schema.safeParse(input)
+  if (result.success) return result.data
+  throw firstIssue(result.error, naming, schema, input)
+}
+
+/** The issue to report: an unknown option first, as a misspelt one also explains a missing one. */
+export function firstIssue(error: z.ZodError, naming: Naming, schema?: z.ZodType, input?: unknown): MproxyError {
+  const issue = error.issues.find((i) => i.code === 'unrecognized_keys') ?? error.issues[0]
+  return usageError(describeIssue(issue, naming, schema, input))
+}

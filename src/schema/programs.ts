@@ -1,0 +1,166 @@
+/**
+ * The options of the four programs, one schema each: the single source of truth for what
+ * `create…()`, the command line and config files accept. Unknown options are errors (with a
+ * suggestion), every value is checked here, and every message names the option.
+ *
+ * The API-only options (`onLog`, JavaScript callbacks) are added by `apiSchema()`; a config
+ * file's route takes the same options without them, plus `name` and `kind`.
+ */
+import { z } from 'zod'
+import { address, addressList, filePath, flag, framing, listOf, MAX_DATAGRAM, rate, text, wholeNumber } from './values'
+
+const BUFFER = wholeNumber(1024, 2 ** 31 - 1)
+
+/** Options every program has. */
+export const commonShape = {
+  /** Interface for multicast groups that carry no `%scope`: name, IPv4 address or index. */
+  multicastInterface: text('an interface name, address or index').optional(),
+  /** TTL / hop limit of multicast sent; default 1 (this link only). */
+  multicastTtl: wholeNumber(0, 255).optional(),
+  /** Whether multicast we send is looped back to listeners on this host; default true. */
+  multicastLoop: flag.optional(),
+  /** Receive buffer to ask for per listening socket, in bytes (default 8 MiB). */
+  recvBuffer: BUFFER.optional(),
+  /** Send buffer to ask for per sending socket, in bytes (default 8 MiB). */
+  sendBuffer: BUFFER.optional(),
+}
+
+/** How byte streams become datagrams (the client's input, TCP streams). */
+const framingShape = {
+  /** `packed` (default): whole lines packed per datagram; `line`: one line each; `raw`: fixed chunks. */
+  framing: framing.optional(),
+  /** Largest datagram payload; default 1472 (IPv4 destinations) or 1452 (any IPv6). */
+  maxDatagram: wholeNumber(1, MAX_DATAGRAM).optional(),
+  /** How long a partial line waits for its end before it is sent anyway; default 20 ms. */
+  lingerMs: wholeNumber(0, 60_000).optional(),
+}
+
+export const clientShape = {
+  ...commonShape,
+  ...framingShape,
+  /** File, FIFO, device (e.g. `/dev/ttyACM0`), or `-` for stdin. Read until its end. */
+  path: filePath,
+  /** Where every datagram goes: `HOST:PORT`, `[IPv6]:PORT`, `[IPv6%iface]:PORT`; unicast or group. */
+  serverAddrs: addressList(false, 1),
+  /** Copy the input to stdout, exactly. */
+  tee: flag.optional(),
+  /** Most bytes per second to send (a number, or text like `50M`); 0 = as fast as the input is read. */
+  rate: rate.optional(),
+}
+
+export const serverShape = {
+  ...commonShape,
+  /** File to append every datagram's bytes to, unchanged; `-` for stdout. */
+  path: filePath,
+  /** `HOST:PORT` to listen on (port 0 picks one); a multicast group is joined. */
+  listenAddrs: addressList(true, 1),
+  /** Also copy what arrives to stdout (ignored when `path` is already `-`). */
+  tee: flag.optional(),
+}
+
+const TLS_PREFIX = 'tls://'
+
+/** `HOST:PORT` or `tls://HOST:PORT`. */
+const connectAddress = z.string({ error: (iss) => `must be [tls://]HOST:PORT, not ${String(iss.input)}` }).check((ctx) => {
+  const bare = ctx.value.startsWith(TLS_PREFIX) ? ctx.value.slice(TLS_PREFIX.length) : ctx.value
+  const fail = (message: string) => ctx.issues.push({ code: 'custom', input: ctx.value, message })
+  if (/^[a-z]+:\/\//i.test(bare)) {
+    fail(`${JSON.stringify(ctx.value)} has an unknown scheme; use HOST:PORT or tls://HOST:PORT`)
+    return
+  }
+  const problem = address(false).safeParse(bare)
+  if (!problem.success) fail(problem.error.issues[0].message)
+})
+
+export const proxyShape = {
+  ...commonShape,
+  ...framingShape,
+  /** UDP addresses to listen on (port 0 picks one); a multicast group is joined. */
+  udpListenAddrs: addressList(true).optional(),
+  /** TCP hosts to connect to and keep connected: `HOST:PORT`, or `tls://HOST:PORT` for TLS. */
+  tcpConnectAddrs: listOf(connectAddress, '[tls://]HOST:PORT').optional(),
+  /** Every datagram goes, unchanged, to each of these. */
+  udpDownstreamAddrs: addressList(false, 1),
+  /** Copy what the sources bring to stdout. */
+  tee: flag.optional(),
+  /** PEM file of extra CA certificates to trust (besides the system's roots), or a certificate to pin. */
+  tlsCa: filePath.optional(),
+  /** PEM client certificate (chain), for servers that require one; needs `tlsKey`. */
+  tlsCert: filePath.optional(),
+  /** PEM key of `tlsCert`. */
+  tlsKey: filePath.optional(),
+  /** Accept any server certificate. Says so on the log. */
+  tlsInsecure: flag.optional(),
+}
+
+export const reverseProxyShape = {
+  ...commonShape,
+  ...framingShape,
+  /** UDP inputs: each datagram is published unchanged. */
+  udpListenAddrs: addressList(true).optional(),
+  /** TCP inputs: any number of clients; each client's stream is framed on its own. */
+  tcpListenAddrs: addressList(true).optional(),
+  /** The group inputs publish to and outputs subscribe to; default `[ff02::1]:9918`. */
+  multicastAddr: address(false).optional(),
+  /** TCP outputs: addresses to LISTEN on; every client receives the group's stream. */
+  tcpOutputAddrs: addressList(true).optional(),
+  /** UDP outputs: every group datagram is sent to each. */
+  udpOutputAddrs: addressList(false).optional(),
+  /** Print what the inputs publish to stdout. */
+  tee: flag.optional(),
+  /** Most TCP clients per TCP listener (inputs and outputs); default 1024. */
+  maxTcpClients: wholeNumber(1, 1_000_000).optional(),
+  /** Bytes a TCP output client may fall behind before it is disconnected; default 64 MiB. */
+  tcpClientQueue: wholeNumber(1_048_576, 2 ** 32 - 1).optional(),
+}
+
+type Shape = Record<string, z.ZodType>
+
+/** Checks that span options, with the path of the option they are about. */
+function crossChecks(kind: ProgramKind) {
+  return (o: Record<string, unknown>, ctx: z.core.$RefinementCtx) => {
+    const empty = (key: string) => !Array.isArray(o[key]) || (o[key] as unknown[]).length === 0
+    if (kind === 'proxy') {
+      if (empty('udpListenAddrs') && empty('tcpConnectAddrs')) {
+        ctx.addIssue({ code: 'custom', path: ['udpListenAddrs'], message: 'a source is required: udpListenAddrs or tcpConnectAddrs' })
+      }
+      if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) {
+        const [missing, given] = o.tlsCert === undefined ? ['tlsCert', 'tlsKey'] : ['tlsKey', 'tlsCert']
+        ctx.addIssue({ code: 'custom', path: [missing], message: `is required with ${given}` })
+      }
+    }
+    if (kind === 'reverseproxy' && ['udpListenAddrs', 'tcpListenAddrs', 'tcpOutputAddrs', 'udpOutputAddrs'].every(empty)) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'nothing to do: give inputs (udpListenAddrs, tcpListenAddrs) and/or outputs (tcpOutputAddrs, udpOutputAddrs)' })
+    }
+  }
+}
+
+export type ProgramKind = 'client' | 'server' | 'proxy' | 'reverseproxy'
+
+export const SHAPES: Record<ProgramKind, Shape> = {
+  client: clientShape,
+  server: serverShape,
+  proxy: proxyShape,
+  reverseproxy: reverseProxyShape,
+}
+
+/** A function option (JavaScript only). */
+const callback = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', { error: 'must be a function' })
+
+/** API-only options, beside a program's own. */
+export const apiShape = {
+  /** Called for every state change and survived fault (also emitted as 'log'). */
+  onLog: callback.optional(),
+}
+
+/** The schema `create…()` of `kind` checks its options with. */
+export function apiSchema(kind: ProgramKind) {
+  return z.strictObject({ ...SHAPES[kind], ...apiShape }).superRefine(crossChecks(kind))
+}
+
+/** The options of a route of `kind` in a config file (no callbacks). */
+export function routeShape(kind: ProgramKind) {
+  return SHAPES[kind]
+}
+
+export { crossChecks }

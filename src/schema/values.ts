@@ -1,0 +1,107 @@
+/**
+ * The kinds of values options take, as zod schemas with messages a person reads: each
+ * message says what was wrong with the value, and the option's name (or flag, or config
+ * path) is put in front of it by `schema/issues.ts`. Values from the command line arrive as
+ * text, so numbers and booleans also accept their text form.
+ */
+import { z } from 'zod'
+import { addressProblem } from '../address'
+
+const show = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : String(value))
+
+/** Non-empty text. */
+export function text(what = 'text') {
+  return z.string({ error: (iss) => (iss.input === undefined ? 'is required' : `must be ${what}`) }).min(1, { error: 'is empty' })
+}
+
+/** A file path (or `-`, where the option says so). */
+export const filePath = text('a file path')
+
+/** true or false (the flag alone on the command line). */
+export const flag = z.preprocess(
+  (v) => (v === 'true' ? true : v === 'false' ? false : v),
+  z.boolean({ error: (iss) => `must be true or false, not ${show(iss.input)}` }),
+)
+
+/** A whole number from `min` to `max`; numeric text is accepted (command-line values). */
+export function wholeNumber(min: number, max: number) {
+  const message = (input: unknown) => `${show(input)} is not a whole number from ${min} to ${max}`
+  return z.preprocess(
+    (v) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v.trim()) : v),
+    z
+      .number({ error: (iss) => message(iss.input) })
+      .check((ctx) => {
+        const n = ctx.value
+        if (!Number.isInteger(n) || n < min || n > max) ctx.issues.push({ code: 'custom', input: n, message: message(n) })
+      }),
+  )
+}
+
+const RATE_UNITS: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9 }
+const NOT_A_RATE = 'is not a rate in bytes per second (for example 50M, 800k or 0 for unlimited)'
+
+/**
+ * A byte rate: bytes per second as a number, or text such as `50M`, `800k`, `1.5G`;
+ * 0 = unlimited. A rate between 0 and 1 is refused rather than rounded to 0, which would mean
+ * the opposite (unlimited).
+ */
+export const rate = z.union([z.number(), z.string()], { error: (iss) => `${show(iss.input)} ${NOT_A_RATE}` }).transform((value, ctx) => {
+  let n = Number.NaN
+  if (typeof value === 'number') {
+    n = value
+  } else {
+    const match = /^(\d+(?:\.\d+)?)([kKmMgG]?)$/.exec(value.trim())
+    if (match) n = Number(match[1]) * RATE_UNITS[match[2].toLowerCase()]
+  }
+  if (!Number.isFinite(n) || n < 0) {
+    ctx.issues.push({ code: 'custom', input: value, message: `${show(value)} ${NOT_A_RATE}` })
+    return z.NEVER
+  }
+  if (n > 0 && n < 1) {
+    ctx.issues.push({ code: 'custom', input: value, message: `${show(value)} is below 1 byte per second; the smallest rate is 1 (0 means unlimited)` })
+    return z.NEVER
+  }
+  return Math.round(n)
+})
+
+/** `HOST:PORT`, `[IPv6]:PORT` or `[IPv6%iface]:PORT`; `portZero`: a listener may ask for any port. */
+export function address(portZero: boolean) {
+  return z.string({ error: (iss) => `must be HOST:PORT, not ${show(iss.input)}` }).check((ctx) => {
+    const problem = addressProblem(ctx.value, portZero)
+    if (problem) ctx.issues.push({ code: 'custom', input: ctx.value, message: `${JSON.stringify(ctx.value)} ${problem}` })
+  })
+}
+
+/**
+ * One item or a list of them; the result is always a list. A problem with an item is named
+ * by its index in the list (and by the option alone when one item was given).
+ */
+export function listOf<T extends z.ZodType>(item: T, what: string, min = 0) {
+  const one = { type: 'string', description: what }
+  return z
+    .preprocess(
+    (v) => (typeof v === 'string' ? [v] : v),
+    z
+      .array(item, { error: (iss) => (iss.input === undefined ? 'is required' : `must be ${what} or a list of them, not ${show(iss.input)}`) })
+      .check((ctx) => {
+        if (ctx.value.length < min) ctx.issues.push({ code: 'custom', input: ctx.value, message: 'is required' })
+      }),
+    )
+    .meta({ [JSON_INPUT]: { anyOf: [one, { type: 'array', items: one, minItems: min }] } })
+}
+
+/** Metadata key: the JSON Schema of what a preprocessed value accepts (see configJsonSchema). */
+export const JSON_INPUT = 'mproxyJsonInput'
+
+/** One address or a list of them. */
+export function addressList(portZero: boolean, min = 0) {
+  return listOf(address(portZero), 'HOST:PORT', min)
+}
+
+export const FRAMINGS = ['packed', 'line', 'raw'] as const
+export type Framing = (typeof FRAMINGS)[number]
+
+export const framing = z.enum(FRAMINGS, { error: (iss) => `${show(iss.input)} is not one of ${FRAMINGS.join(', ')}` })
+
+/** Largest UDP payload over IPv4; also the largest `maxDatagram` accepted. */
+export const MAX_DATAGRAM = 65507

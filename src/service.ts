@@ -1,0 +1,190 @@
+/**
+ * A whole config in one process: `start(config)` runs every route of it and returns one
+ * handle. `reload(config)` applies a new config without touching what did not change:
+ * routes whose options are the same keep running (no datagram of theirs is lost), changed
+ * routes restart, removed ones stop, new ones start. A config that fails validation changes
+ * nothing; a route that cannot start again keeps its old options.
+ */
+import { EventEmitter } from 'node:events'
+import { isDeepStrictEqual } from 'node:util'
+import type { Registry } from 'prom-client'
+import { MproxyError } from './errors'
+import type { Handle, LogEntry, Stats } from './handle'
+import { registerMetrics, serveMetrics, type MetricsServer } from './metrics'
+import { configSchema, type Config, type RouteConfig } from './schema/config'
+import { parseWith } from './schema/issues'
+import { startProgram } from './api/programs'
+
+/** A log entry of one route (or of the service itself, without a route). */
+export interface ServiceLogEntry extends LogEntry {
+  route?: string
+}
+
+export interface ServiceEvents {
+  log: [ServiceLogEntry]
+  /** Every `statsInterval` seconds: each route's counters. */
+  stats: [Record<string, Stats>]
+}
+
+/** What a reload did, by route name. */
+export interface ReloadResult {
+  kept: string[]
+  restarted: string[]
+  started: string[]
+  stopped: string[]
+  /** Routes that could not start with their new options (they keep the old ones). */
+  failed: string[]
+}
+
+interface Running {
+  config: RouteConfig
+  handle: Handle
+}
+
+function optionsOf(route: RouteConfig): Record<string, unknown> {
+  const { name: _name, kind: _kind, ...options } = route
+  return options
+}
+
+export class Service extends EventEmitter<ServiceEvents> {
+  private readonly running = new Map<string, Running>()
+  private config: Config
+  private metricsServer?: MetricsServer
+  private registry?: Registry
+  private statsTimer?: NodeJS.Timeout
+  private closing?: Promise<Record<string, Stats>>
+
+  /** @internal Use start(). */
+  constructor(config: Config) {
+    super()
+    this.config = config
+  }
+
+  /** The running routes' handles, by name. */
+  get routes(): ReadonlyMap<string, Handle> {
+    return new Map([...this.running].map(([name, r]) => [name, r.handle]))
+  }
+
+  /** The metrics endpoint's address, when the config asks for one. */
+  get metricsAddress(): string | undefined {
+    return this.metricsServer?.address
+  }
+
+  /** Each route's counters, by name. */
+  stats(): Record<string, Stats> {
+    return Object.fromEntries([...this.running].map(([name, r]) => [name, r.handle.stats()]))
+  }
+
+  private async startRoute(route: RouteConfig, index: number): Promise<Handle> {
+    const onLog = (entry: LogEntry) => this.emit('log', { ...entry, route: route.name })
+    return startProgram(route.kind, { ...optionsOf(route), onLog }, { prefix: ['routes', index] })
+  }
+
+  /** @internal Starts every route (all or nothing) and the process-wide settings. */
+  async begin(): Promise<void> {
+    try {
+      for (const [i, route] of this.config.routes.entries()) {
+        this.running.set(route.name, { config: route, handle: await this.startRoute(route, i) })
+      }
+      await this.applySettings(undefined)
+    } catch (err) {
+      await this.close()
+      throw err
+    }
+  }
+
+  private async applySettings(previous: Config | undefined): Promise<void> {
+    const metrics = this.config.metrics
+    if (!isDeepStrictEqual(metrics, previous?.metrics)) {
+      await this.metricsServer?.close()
+      this.metricsServer = undefined
+      if (metrics) {
+        const at = metrics.addr.lastIndexOf(':')
+        const host = metrics.addr.slice(0, at).replace(/^\[(.*)\]$/, '$1')
+        this.registry ??= registerMetrics(() => [...this.running].map(([route, r]) => ({ route, handle: r.handle })))
+        try {
+          this.metricsServer = await serveMetrics(host, Number(metrics.addr.slice(at + 1)), this.registry)
+        } catch (err) {
+          throw new MproxyError('EMPROXY_ADDRESS_IN_USE', `metrics.addr: cannot listen on ${metrics.addr}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+        }
+      }
+    }
+    if (this.config.statsInterval !== previous?.statsInterval) {
+      if (this.statsTimer) clearInterval(this.statsTimer)
+      this.statsTimer = undefined
+      if (this.config.statsInterval) {
+        this.statsTimer = setInterval(() => this.emit('stats', this.stats()), this.config.statsInterval * 1000)
+        this.statsTimer.unref()
+      }
+    }
+  }
+
+  /**
+   * Applies a new config (checked first: if it is not valid, nothing changes and the error
+   * is thrown). Unchanged routes keep running untouched.
+   */
+  async reload(input: unknown): Promise<ReloadResult> {
+    const next = parseWith(configSchema, input)
+    const result: ReloadResult = { kept: [], restarted: [], started: [], stopped: [], failed: [] }
+    const wanted = new Map(next.routes.map((r, i) => [r.name, { route: r, index: i }]))
+    for (const [name, r] of [...this.running]) {
+      const w = wanted.get(name)
+      if (!w) {
+        this.running.delete(name)
+        await r.handle.close()
+        result.stopped.push(name)
+      } else if (isDeepStrictEqual(w.route, r.config)) {
+        result.kept.push(name)
+      }
+    }
+    for (const [name, { route, index }] of wanted) {
+      const old = this.running.get(name)
+      if (old && isDeepStrictEqual(route, old.config)) continue
+      // A changed route stops first: its new options may want the same ports.
+      if (old) await old.handle.close()
+      try {
+        this.running.set(name, { config: route, handle: await this.startRoute(route, index) })
+        ;(old ? result.restarted : result.started).push(name)
+      } catch (err) {
+        result.failed.push(name)
+        this.emit('log', { level: 'error', route: name, message: `cannot start with the new options: ${(err as Error).message}${old ? '; keeping the old ones' : ''}` })
+        if (old) {
+          try {
+            this.running.set(name, { config: old.config, handle: await this.startRoute(old.config, index) })
+          } catch (again) {
+            this.running.delete(name)
+            this.emit('log', { level: 'error', route: name, message: `cannot start again with the old options either: ${(again as Error).message}` })
+          }
+        }
+      }
+    }
+    const previous = this.config
+    this.config = { ...next, routes: [...this.running.values()].map((r) => r.config) }
+    await this.applySettings(previous)
+    return result
+  }
+
+  /** Stops every route and the metrics endpoint; resolves with each route's final counters. */
+  close(): Promise<Record<string, Stats>> {
+    this.closing ??= (async () => {
+      if (this.statsTimer) clearInterval(this.statsTimer)
+      await this.metricsServer?.close()
+      const entries = [...this.running]
+      const finals = await Promise.all(entries.map(async ([name, r]) => [name, await r.handle.close()] as const))
+      return Object.fromEntries(finals)
+    })()
+    return this.closing
+  }
+}
+
+/**
+ * Runs a whole config (the object a config file holds): every route, metrics and periodic
+ * stats. Rejects with an MproxyError naming the option's path (`routes[2].udpDownstreamAddrs`)
+ * when the config is not valid or a route cannot start; nothing is left running then.
+ */
+export async function start(config: unknown, options: { onLog?: (entry: ServiceLogEntry) => void } = {}): Promise<Service> {
+  const service = new Service(parseWith(configSchema, config))
+  if (options.onLog) service.on('log', options.onLog)
+  await service.begin()
+  return service
+}
