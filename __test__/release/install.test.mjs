@@ -330,7 +330,11 @@ someHandle.addresses.listen.push('x')
 async function service(config: unknown): Promise<ReloadResult> {
   const running: Service = await start(config, { onLog: (entry: ServiceLogEntry) => console.error(entry.route, entry.message) })
   running.on('stats', (stats: ServiceEvents['stats'][0]) => console.error(Object.keys(stats)))
-  const sources = (): MetricsSource[] => [...running.routes].map(([route, handle]) => ({ route, handle }))
+  const sources = (): MetricsSource[] => {
+    const list: MetricsSource[] = []
+    running.routes.forEach((handle: Handle, route: string) => list.push({ route, handle }))
+    return list
+  }
   const metrics: MetricsServer = await serveMetrics('127.0.0.1', 0, registerMetrics(sources))
   const result: ReloadResult = await running.reload(config)
   await metrics.close()
