@@ -44,6 +44,10 @@ pub use windows::{
     wait_writable, RawTerminal, PIPE_ATOMIC_WRITE,
 };
 
+/// How often one datagram is sent again after meeting ICMP errors about earlier ones before
+/// its own failure is believed (each send consumes one pending error).
+pub(crate) const MAX_ICMP_RETRIES: usize = 16;
+
 /// How many datagrams one receive call may return.
 pub const RECV_BATCH: usize = 64;
 
@@ -98,13 +102,16 @@ pub fn send_each<'a>(
                 socket.send_to(d, dest)
             }
         };
-        let sent = match send() {
-            Err(e) if is_reported_icmp(&e) => {
-                outcome.icmp_reported += 1;
-                send()
+        let mut sent = send();
+        for _ in 0..MAX_ICMP_RETRIES {
+            match &sent {
+                Err(e) if is_reported_icmp(e) => {
+                    outcome.icmp_reported += 1;
+                    sent = send();
+                }
+                _ => break,
             }
-            other => other,
-        };
+        }
         match sent {
             Ok(n) => {
                 outcome.datagrams += 1;
