@@ -61,6 +61,14 @@ pub struct InputOptions {
     pub framing: FramingOptions,
     /// Bytes per second to pace sending to; 0 or absent: unpaced.
     pub rate: Option<f64>,
+    /// Line speed of a serial device in bits per second (e.g. 38400 for AIS), set with raw
+    /// mode. A speed the system does not support, stdin, or a path that is not a terminal
+    /// is an error at start. Absent: the port's speed is kept.
+    pub baud: Option<u32>,
+    /// Follow a regular file like `tail -F`: at its end wait for more, and read it again
+    /// from the start when it is replaced (renamed and created anew) or truncated. No effect
+    /// on FIFOs, devices or stdin.
+    pub follow: Option<bool>,
 }
 
 #[napi(object)]
@@ -332,6 +340,8 @@ fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
         spec.stream_inputs.push(StreamSpec {
             path: i.path.clone(),
             framing,
+            baud: i.baud,
+            follow: i.follow.unwrap_or(false),
         });
     }
     for d in o.udp_destinations.iter().flatten() {

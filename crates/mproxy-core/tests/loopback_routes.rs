@@ -71,6 +71,8 @@ fn client(
                 linger: DEFAULT_LINGER,
                 rate: 0,
             },
+            baud: None,
+            follow: false,
         }],
         udp_destinations: vec![DestinationSpec {
             addr: dest,
