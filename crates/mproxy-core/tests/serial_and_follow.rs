@@ -181,10 +181,10 @@ fn a_serial_receiver_that_hangs_up_is_reopened_when_it_comes_back() {
     let mut pty = Pty::new();
     std::os::unix::fs::symlink(&pty.slave_path, &link).unwrap();
     let (mut route, mut events) = start(input(&link), &out);
-    assert!(
-        route_threads() > threads_before || threads_before.is_none(),
-        "route threads are not seen"
-    );
+    // (A thread names itself once it runs.)
+    wait_until("route threads to be seen", || {
+        route_threads() > threads_before || threads_before.is_none()
+    });
     let name = link.to_string_lossy().into_owned();
 
     let first = lines("A", 200);
