@@ -25,6 +25,12 @@ export declare class NativeRoute {
   get tcpOutputAddresses(): Array<string>
   stats(): Array<EndpointStats>
   /**
+   * Every file output (outputs, tee, copy) closes and reopens its path before its next
+   * write (for logrotate's `postrotate`, or SIGHUP): what is delivered from now on goes
+   * to the file now at the path. Returns at once; a no-op after `close()`.
+   */
+  reopenOutputs(): void
+  /**
    * Stops the route off the JavaScript thread; resolves once every thread has ended and
    * everything received was delivered.
    */
@@ -81,6 +87,18 @@ export interface InputOptions {
   framing: FramingOptions
   /** Bytes per second to pace sending to; 0 or absent: unpaced. */
   rate?: number
+  /**
+   * Line speed of a serial device in bits per second (e.g. 38400 for AIS), set with raw
+   * mode. A speed the system does not support, stdin, or a path that is not a terminal
+   * is an error at start. Absent: the port's speed is kept.
+   */
+  baud?: number
+  /**
+   * Follow a regular file like `tail -F`: at its end wait for more, and read it again
+   * from the start when it is replaced (renamed and created anew) or truncated. No effect
+   * on FIFOs, devices or stdin.
+   */
+  follow?: boolean
 }
 
 export interface ListenOptions {
@@ -97,6 +115,24 @@ export interface OutputOptions {
   queueBytes?: number
   /** Wait for the writer instead of dropping when its queue is full. */
   waitWhenFull?: boolean
+  /**
+   * Rotate the file: "hourly" or "daily" (UTC), or a size in bytes as decimal digits
+   * ("104857600"). The active file stays at `path`; rotated files are named
+   * `path.2026-11-27T17` (hourly), `path.2026-11-27` (daily) or `path.2026-11-27T17-42-10`
+   * (by size), for the UTC time their data begins, with `.1`, `.2`, ... on a clash.
+   * Not for stdout.
+   */
+  rotate?: string
+  /**
+   * Keep only the newest this many rotated files (at least 1). Needs `rotate`; not with
+   * `keepAgeSeconds`.
+   */
+  keepFiles?: number
+  /**
+   * Remove rotated files last modified more than this many seconds ago. Needs `rotate`;
+   * not with `keepFiles`.
+   */
+  keepAgeSeconds?: number
 }
 
 /** Resolves an interface name, address or index; used to validate options early. */
@@ -119,6 +155,12 @@ export interface RouteOptions {
   udpDestinations?: Array<DestinationOptions>
   outputs?: Array<OutputOptions>
   tee?: OutputOptions
+  /**
+   * A local copy of everything the sources produce, written to a file (with `rotate` and
+   * `keepFiles`/`keepAgeSeconds` for a dated copy pruned after a while). Its stats
+   * endpoint has kind "copy".
+   */
+  copy?: OutputOptions
   sendBuffer?: number
 }
 

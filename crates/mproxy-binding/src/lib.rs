@@ -9,7 +9,7 @@ use std::time::Duration;
 use mproxy_core::event::{Event, Level, Reporter};
 use mproxy_core::framing::Framing;
 use mproxy_core::route::{Route, RouteSpec};
-use mproxy_core::sink::writer::{Overflow, WriterSpec, DEFAULT_QUEUE_BYTES};
+use mproxy_core::sink::writer::{Keep, Overflow, Rotate, WriterSpec, DEFAULT_QUEUE_BYTES};
 use mproxy_core::socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
 use mproxy_core::source::framed::FramingSpec;
 use mproxy_core::source::stream::{StreamSpec, DEFAULT_LINGER};
@@ -61,6 +61,14 @@ pub struct InputOptions {
     pub framing: FramingOptions,
     /// Bytes per second to pace sending to; 0 or absent: unpaced.
     pub rate: Option<f64>,
+    /// Line speed of a serial device in bits per second (e.g. 38400 for AIS), set with raw
+    /// mode. A speed the system does not support, stdin, or a path that is not a terminal
+    /// is an error at start. Absent: the port's speed is kept.
+    pub baud: Option<u32>,
+    /// Follow a regular file like `tail -F`: at its end wait for more, and read it again
+    /// from the start when it is replaced (renamed and created anew) or truncated. No effect
+    /// on FIFOs, devices or stdin.
+    pub follow: Option<bool>,
 }
 
 #[napi(object)]
@@ -70,6 +78,18 @@ pub struct OutputOptions {
     pub queue_bytes: Option<u32>,
     /// Wait for the writer instead of dropping when its queue is full.
     pub wait_when_full: Option<bool>,
+    /// Rotate the file: "hourly" or "daily" (UTC), or a size in bytes as decimal digits
+    /// ("104857600"). The active file stays at `path`; rotated files are named
+    /// `path.2026-11-27T17` (hourly), `path.2026-11-27` (daily) or `path.2026-11-27T17-42-10`
+    /// (by size), for the UTC time their data begins, with `.1`, `.2`, ... on a clash.
+    /// Not for stdout.
+    pub rotate: Option<String>,
+    /// Keep only the newest this many rotated files (at least 1). Needs `rotate`; not with
+    /// `keepAgeSeconds`.
+    pub keep_files: Option<u32>,
+    /// Remove rotated files last modified more than this many seconds ago. Needs `rotate`;
+    /// not with `keepFiles`.
+    pub keep_age_seconds: Option<f64>,
 }
 
 #[napi(object)]
@@ -131,6 +151,10 @@ pub struct RouteOptions {
     pub udp_destinations: Option<Vec<DestinationOptions>>,
     pub outputs: Option<Vec<OutputOptions>>,
     pub tee: Option<OutputOptions>,
+    /// A local copy of everything the sources produce, written to a file (with `rotate` and
+    /// `keepFiles`/`keepAgeSeconds` for a dated copy pruned after a while). Its stats
+    /// endpoint has kind "copy".
+    pub copy: Option<OutputOptions>,
     pub send_buffer: Option<u32>,
 }
 
@@ -259,16 +283,43 @@ fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
     Ok(())
 }
 
-fn writer_spec(o: &OutputOptions) -> WriterSpec {
-    WriterSpec {
-        path: o.path.clone(),
+fn writer_spec(o: &OutputOptions) -> Result<WriterSpec> {
+    let rotate = match o.rotate.as_deref() {
+        None => None,
+        Some(text) => Some(Rotate::parse(text).ok_or_else(|| {
+            invalid(format!(
+                "rotate: {text} is not hourly, daily or a size in bytes (at least 1)"
+            ))
+        })?),
+    };
+    let keep = match (o.keep_files, o.keep_age_seconds) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "keepFiles and keepAgeSeconds cannot both be given".into(),
+            ))
+        }
+        (Some(n), None) => Some(Keep::Files(n as usize)),
+        (None, Some(secs)) => {
+            if !(secs.is_finite() && secs > 0.0) {
+                return Err(invalid(format!(
+                    "keepAgeSeconds: {secs} is not a positive number of seconds"
+                )));
+            }
+            Some(Keep::Age(Duration::from_secs_f64(secs)))
+        }
+        (None, None) => None,
+    };
+    Ok(WriterSpec {
         overflow: if o.wait_when_full.unwrap_or(false) {
             Overflow::Wait
         } else {
             Overflow::Drop
         },
         queue_bytes: o.queue_bytes.map_or(DEFAULT_QUEUE_BYTES, |b| b as usize),
-    }
+        rotate,
+        keep,
+        ..WriterSpec::new(o.path.clone())
+    })
 }
 
 fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
@@ -289,6 +340,8 @@ fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
         spec.stream_inputs.push(StreamSpec {
             path: i.path.clone(),
             framing,
+            baud: i.baud,
+            follow: i.follow.unwrap_or(false),
         });
     }
     for d in o.udp_destinations.iter().flatten() {
@@ -300,8 +353,14 @@ fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
         });
     }
     add_tcp(&mut spec, o)?;
-    spec.writers = o.outputs.iter().flatten().map(writer_spec).collect();
-    spec.tee = o.tee.as_ref().map(writer_spec);
+    spec.writers = o
+        .outputs
+        .iter()
+        .flatten()
+        .map(writer_spec)
+        .collect::<Result<_>>()?;
+    spec.tee = o.tee.as_ref().map(writer_spec).transpose()?;
+    spec.copy = o.copy.as_ref().map(writer_spec).transpose()?;
     Ok(spec)
 }
 
@@ -381,6 +440,16 @@ impl NativeRoute {
             .into_iter()
             .map(to_js_stats)
             .collect()
+    }
+
+    /// Every file output (outputs, tee, copy) closes and reopens its path before its next
+    /// write (for logrotate's `postrotate`, or SIGHUP): what is delivered from now on goes
+    /// to the file now at the path. Returns at once; a no-op after `close()`.
+    #[napi]
+    pub fn reopen_outputs(&self) {
+        if let Some(route) = self.route.lock().ok().as_ref().and_then(|g| g.as_ref()) {
+            route.reopen_outputs();
+        }
     }
 
     /// Stops the route off the JavaScript thread; resolves once every thread has ended and

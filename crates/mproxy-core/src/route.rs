@@ -28,6 +28,9 @@ pub struct RouteSpec {
     pub writers: Vec<WriterSpec>,
     /// Copies of what the sources produce, written to stdout.
     pub tee: Option<WriterSpec>,
+    /// A local copy of what the sources produce, written to a file (usually rotated and
+    /// pruned: the client's dated copy of everything it sent). Its endpoint kind is "copy".
+    pub copy: Option<WriterSpec>,
     /// Send buffer to ask for on outgoing sockets.
     pub send_buffer: usize,
     /// TCP or TLS connections to open and keep (forward proxy).
@@ -93,6 +96,15 @@ impl Route {
                 sinks.push(Arc::new(WriterSink::new(
                     tee,
                     "tee",
+                    &registry,
+                    reporter.clone(),
+                    stop.clone(),
+                )?));
+            }
+            if let Some(copy) = &spec.copy {
+                sinks.push(Arc::new(WriterSink::new(
+                    copy,
+                    "copy",
                     &registry,
                     reporter.clone(),
                     stop.clone(),
@@ -168,6 +180,14 @@ impl Route {
 
     pub fn stats(&self) -> Vec<EndpointSnapshot> {
         self.registry.snapshot()
+    }
+
+    /// Every file output (writers, tee, copy) closes and reopens its path before its next
+    /// write, as logrotate's `postrotate` asks: what was written before is in the file
+    /// that was moved away, what is delivered after this call is in the file now at the
+    /// path. Returns at once; the writer threads do it.
+    pub fn reopen_outputs(&self) {
+        self.fanout.reopen();
     }
 
     /// Stops the sources (each drains what it already has), then lets the sinks deliver

@@ -42,9 +42,9 @@ fn server(listen: &str, out: &std::path::Path) -> Route {
             recv_buffer: DEFAULT_SOCKET_BUFFER,
         }],
         writers: vec![WriterSpec {
-            path: out.to_string_lossy().into(),
             overflow: Overflow::Drop,
             queue_bytes: DEFAULT_QUEUE_BYTES,
+            ..WriterSpec::new(out.to_string_lossy())
         }],
         ..Default::default()
     };
@@ -71,6 +71,8 @@ fn client(
                 linger: DEFAULT_LINGER,
                 rate: 0,
             },
+            baud: None,
+            follow: false,
         }],
         udp_destinations: vec![DestinationSpec {
             addr: dest,

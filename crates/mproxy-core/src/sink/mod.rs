@@ -2,6 +2,7 @@
 //! called once per batch and must not block on anything slower than the network (slow
 //! consumers sit behind a bounded queue on a thread of their own).
 
+pub mod rotate;
 pub mod tcp_output;
 pub mod udp;
 pub mod writer;
@@ -14,6 +15,9 @@ pub trait Sink: Send + Sync {
     fn deliver(&self, batch: &Batch);
     /// Called once, after every source has stopped: deliver what is queued, then stop.
     fn finish(&self);
+    /// Close and reopen output files (after logrotate moved them away); batches delivered
+    /// after this call go to the reopened files. Sinks without files ignore it.
+    fn reopen(&self) {}
 }
 
 /// The sinks of a route; every batch goes to each of them.
@@ -35,6 +39,12 @@ impl Fanout {
         }
         for sink in self.sinks.iter() {
             sink.deliver(batch);
+        }
+    }
+
+    pub fn reopen(&self) {
+        for sink in self.sinks.iter() {
+            sink.reopen();
         }
     }
 

@@ -6,6 +6,11 @@
 //! [`Overflow::Drop`] a full queue drops the batch and counts it, so receiving never waits
 //! on a disk; with [`Overflow::Wait`] the producer waits, for inputs that can be paced
 //! (a file being read for `--tee`).
+//!
+//! A file output may be rotated and its old files pruned ([`Rotate`], [`Keep`]; see
+//! [`super::rotate`] for the names and rules), and reopened on request
+//! ([`Sink::reopen`], for logrotate's `postrotate`): both happen on the writer thread
+//! between two chunks, so every chunk lands whole in exactly one file.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -15,6 +20,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::rotate::Output;
+pub use super::rotate::{Clock, Keep, Rotate};
 use super::Sink;
 use crate::batch::Batch;
 use crate::error::{describe_os_error, Error, Result};
@@ -36,6 +43,26 @@ pub struct WriterSpec {
     pub overflow: Overflow,
     /// How many bytes may wait for the writer.
     pub queue_bytes: usize,
+    /// When the file is rotated (a file path only); `None`: it grows.
+    pub rotate: Option<Rotate>,
+    /// Which rotated files are kept (needs `rotate`); `None`: all.
+    pub keep: Option<Keep>,
+    /// The clock rotation goes by: the system's, unless a test drives it.
+    pub clock: Clock,
+}
+
+impl WriterSpec {
+    /// Appends to `path` ("-": stdout), dropping when the queue is full, no rotation.
+    pub fn new(path: impl Into<String>) -> Self {
+        WriterSpec {
+            path: path.into(),
+            overflow: Overflow::Drop,
+            queue_bytes: DEFAULT_QUEUE_BYTES,
+            rotate: None,
+            keep: None,
+            clock: Clock::system(),
+        }
+    }
 }
 
 pub const DEFAULT_QUEUE_BYTES: usize = 64 * 1024 * 1024;
@@ -45,6 +72,8 @@ struct QueueState {
     chunks: VecDeque<Vec<u8>>,
     bytes: usize,
     closed: bool,
+    /// The output is to be reopened before the next chunk is written.
+    reopen: bool,
 }
 
 struct Queue {
@@ -64,7 +93,8 @@ pub struct WriterSink {
 }
 
 impl WriterSink {
-    /// Opens (creates, appends to) the file now, so a bad path fails the start.
+    /// Opens (creates, appends to) the file now, so a bad path (or a rotation that cannot
+    /// be) fails the start.
     pub fn new(
         spec: &WriterSpec,
         kind: &'static str,
@@ -72,16 +102,14 @@ impl WriterSink {
         reporter: Reporter,
         stop: StopToken,
     ) -> Result<Self> {
-        let output = if spec.path == "-" {
-            sys::stdout().map_err(|e| Error::file("stdout", &e))?
-        } else {
-            sys::open_output(&spec.path).map_err(|e| Error::file(&spec.path, &e))?
-        };
-        let name = if spec.path == "-" {
-            "stdout".to_string()
-        } else {
-            spec.path.clone()
-        };
+        let output = Output::open(
+            &spec.path,
+            spec.rotate,
+            spec.keep,
+            spec.clock.clone(),
+            reporter.clone(),
+        )?;
+        let name = output.name().to_string();
         let endpoint = registry.register(kind, name.clone());
         let queue = Arc::new(Queue {
             state: Mutex::new(QueueState::default()),
@@ -94,7 +122,7 @@ impl WriterSink {
             let endpoint = endpoint.clone();
             std::thread::Builder::new()
                 .name(format!("mproxy-writer {name}"))
-                .spawn(move || write_loop(queue, output, endpoint, reporter, stop, name))
+                .spawn(move || write_loop(queue, output, endpoint, reporter, stop))
                 .map_err(|e| Error::os("cannot start a writer thread", &e))?
         };
         Ok(WriterSink {
@@ -138,6 +166,15 @@ impl Sink for WriterSink {
         self.queue.filled.notify_one();
     }
 
+    /// Asks the writer thread to close and reopen its path before it writes the next chunk
+    /// (at once when it is idle): chunks delivered after this call go to the new file.
+    fn reopen(&self) {
+        if let Ok(mut state) = self.queue.state.lock() {
+            state.reopen = true;
+            self.queue.filled.notify_all();
+        }
+    }
+
     fn finish(&self) {
         if let Ok(mut state) = self.queue.state.lock() {
             state.closed = true;
@@ -151,45 +188,87 @@ impl Sink for WriterSink {
     }
 }
 
+/// What the writer thread found to do.
+enum Work {
+    Chunk(Vec<u8>),
+    Reopen,
+    /// Nothing came before the output's next tick (a rotation boundary, a prune).
+    Tick,
+}
+
 fn write_loop(
     queue: Arc<Queue>,
-    mut output: File,
+    mut output: Output,
     endpoint: Arc<Endpoint>,
     reporter: Reporter,
     stop: StopToken,
-    name: String,
 ) {
     let c = &endpoint.counters;
+    let name = output.name().to_string();
     let mut failing = false;
     // Set when, during a stop, the reader stopped taking data: the rest is dropped (and
     // counted) at once instead of waiting for it chunk by chunk.
     let mut abandoned = false;
+    // A file left from an earlier period is rotated before anything else is written.
+    output.tick();
     loop {
-        let chunk = {
+        let work = {
             let Ok(mut state) = queue.state.lock() else {
                 return;
             };
             loop {
+                // Before the next chunk, so what was delivered after a reopen request goes
+                // to the new file.
+                if std::mem::take(&mut state.reopen) {
+                    break Work::Reopen;
+                }
                 if let Some(chunk) = state.chunks.pop_front() {
                     state.bytes -= chunk.len();
                     queue.drained.notify_all();
-                    break chunk;
+                    break Work::Chunk(chunk);
                 }
                 if state.closed {
                     return;
                 }
-                state = match queue.filled.wait(state) {
-                    Ok(s) => s,
-                    Err(_) => return,
-                };
+                match output.next_tick() {
+                    None => {
+                        state = match queue.filled.wait(state) {
+                            Ok(s) => s,
+                            Err(_) => return,
+                        };
+                    }
+                    Some(nap) => {
+                        let (s, waited) = match queue.filled.wait_timeout(state, nap) {
+                            Ok(r) => r,
+                            Err(_) => return,
+                        };
+                        state = s;
+                        if waited.timed_out() && state.chunks.is_empty() && !state.reopen {
+                            break Work::Tick;
+                        }
+                    }
+                }
             }
+        };
+        let chunk = match work {
+            Work::Reopen => {
+                output.reopen();
+                continue;
+            }
+            Work::Tick => {
+                output.tick();
+                continue;
+            }
+            Work::Chunk(chunk) => chunk,
         };
         if abandoned {
             Counters::add(&c.bytes_dropped, chunk.len() as u64);
             continue;
         }
+        output.before_write(chunk.len());
         let mut written = 0;
-        let result = write_all(&mut output, &chunk, &stop, STALL_LIMIT, &mut written);
+        let result = write_all(&mut output.file, &chunk, &stop, STALL_LIMIT, &mut written);
+        output.after_write(written);
         c.bytes_out.fetch_add(written as u64, Ordering::Relaxed);
         match result {
             Ok(()) => {

@@ -2,6 +2,7 @@
 //! the route's stop signal, turns what it reads into batches and hands them to the fan-out.
 
 pub mod file_input;
+pub mod follow;
 pub mod framed;
 pub mod stream;
 pub mod tcp_connect;

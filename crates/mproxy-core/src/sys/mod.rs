@@ -8,7 +8,8 @@
 //!   error queue, joined-groups-only delivery; no-ops (reported as not granted) where the
 //!   OS has no such thing.
 //! - Files, stdio, terminals and devices: opening without blocking or a controlling
-//!   terminal, readiness through mio where the kernel's poller takes them, raw mode.
+//!   terminal, readiness through mio where the kernel's poller takes them, raw mode and line
+//!   speed, a device's hang-up, a file's identity (to notice it was replaced).
 //!
 //! Readiness and wake-ups are mio's (epoll, kqueue, IOCP) and sockets are socket2's: both
 //! portable already, used directly above this layer.
@@ -33,16 +34,22 @@ pub use linux::udp::{drain_errors, gso_supported, is_reported_icmp, Receiver, Se
 pub use udp_single::{drain_errors, gso_supported, is_reported_icmp, Receiver, SendState};
 #[cfg(unix)]
 pub use unix::{
-    deregister, interface_index, is_no_such_device, is_nonblocking, open_input, open_output,
-    readable_now, rebind_after_restart, register_readable, share_port, stdin, stdout,
+    baud_supported, deregister, file_identity, interface_index, is_absent, is_char_device,
+    is_hangup, is_no_such_device, is_nonblocking, open_input, open_output, readable_now,
+    rebind_after_restart, register_readable, share_port, stdin, stdout, terminal_speed,
     wait_writable, RawTerminal, PIPE_ATOMIC_WRITE,
 };
 #[cfg(windows)]
 pub use windows::{
-    deregister, interface_index, is_no_such_device, is_nonblocking, open_input, open_output,
-    readable_now, rebind_after_restart, register_readable, share_port, stdin, stdout,
+    baud_supported, deregister, file_identity, interface_index, is_absent, is_char_device,
+    is_hangup, is_no_such_device, is_nonblocking, open_input, open_output, readable_now,
+    rebind_after_restart, register_readable, share_port, stdin, stdout, terminal_speed,
     wait_writable, RawTerminal, PIPE_ATOMIC_WRITE,
 };
+
+/// How often one datagram is sent again after meeting ICMP errors about earlier ones before
+/// its own failure is believed (each send consumes one pending error).
+pub(crate) const MAX_ICMP_RETRIES: usize = 16;
 
 /// How many datagrams one receive call may return.
 pub const RECV_BATCH: usize = 64;
@@ -98,13 +105,16 @@ pub fn send_each<'a>(
                 socket.send_to(d, dest)
             }
         };
-        let sent = match send() {
-            Err(e) if is_reported_icmp(&e) => {
-                outcome.icmp_reported += 1;
-                send()
+        let mut sent = send();
+        for _ in 0..MAX_ICMP_RETRIES {
+            match &sent {
+                Err(e) if is_reported_icmp(e) => {
+                    outcome.icmp_reported += 1;
+                    sent = send();
+                }
+                _ => break,
             }
-            other => other,
-        };
+        }
         match sent {
             Ok(n) => {
                 outcome.datagrams += 1;

@@ -1,17 +1,18 @@
 //! Unix (Linux, macOS, the BSDs): files, pipes, terminals and devices opened so that a
 //! service never blocks on them and never gains a controlling terminal, readiness for them
-//! through mio where the kernel's poller takes them, and raw mode for serial receivers.
+//! through mio where the kernel's poller takes them, raw mode and line speed for serial
+//! receivers, and what tells a device that went away or a file that was replaced.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, Metadata, OpenOptions};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::time::Duration;
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::termios::{self, SetArg, SpecialCharacterIndices, Termios};
+use nix::sys::termios::{self, BaudRate, SetArg, SpecialCharacterIndices, Termios};
 
 /// Opens for reading, never blocking and never making a terminal device our controlling
 /// terminal (a service started without one would get SIGHUP when the device is unplugged).
@@ -100,26 +101,59 @@ pub fn deregister(registry: &Registry, file: &File) {
 
 /// A terminal device (a serial receiver) in raw mode while it is read, so the line
 /// discipline passes bytes through unchanged: no CR-to-NL translation, no XON/XOFF, no echo
-/// back to the device. The port's speed is kept; the old settings come back on drop (through
-/// a duplicate descriptor, so they are restored even after the reader closed its own).
+/// back to the device. The port's speed is kept unless one is asked for; the old settings
+/// come back on drop (through a duplicate descriptor, so they are restored even after the
+/// reader closed its own).
 pub struct RawTerminal {
     device: File,
     saved: Termios,
 }
 
 impl RawTerminal {
-    /// None when `file` is not a terminal or refuses raw mode.
-    pub fn enter(file: &File) -> Option<RawTerminal> {
-        let saved = termios::tcgetattr(file).ok()?;
+    /// `Ok(None)` when `file` is not a terminal, or refuses raw mode and no speed was asked
+    /// for (raw mode is then best effort, as it always was). With `speed` (bits per second,
+    /// input and output alike) the speed must be one [`baud_supported`] knows and the device
+    /// must take it, read back to be sure: otherwise an error.
+    pub fn enter(file: &File, speed: Option<u32>) -> io::Result<Option<RawTerminal>> {
+        let Ok(saved) = termios::tcgetattr(file) else {
+            return match speed {
+                Some(_) => Err(io::Error::from_raw_os_error(libc::ENOTTY)),
+                None => Ok(None),
+            };
+        };
         let mut raw = saved.clone();
         termios::cfmakeraw(&mut raw);
         raw.control_chars[SpecialCharacterIndices::VMIN as usize] = 1;
         raw.control_chars[SpecialCharacterIndices::VTIME as usize] = 0;
-        termios::tcsetattr(file, SetArg::TCSANOW, &raw).ok()?;
-        Some(RawTerminal {
-            device: file.try_clone().ok()?,
+        let Some(speed) = speed else {
+            if termios::tcsetattr(file, SetArg::TCSANOW, &raw).is_err() {
+                return Ok(None);
+            }
+            return Ok(Some(RawTerminal {
+                device: file.try_clone()?,
+                saved,
+            }));
+        };
+        let rate = baud_rate(speed).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a speed this system supports",
+            )
+        })?;
+        termios::cfsetspeed(&mut raw, rate)?;
+        termios::tcsetattr(file, SetArg::TCSANOW, &raw)?;
+        let guard = RawTerminal {
+            device: file.try_clone()?,
             saved,
-        })
+        };
+        // tcsetattr succeeds when any part of the change was made: read the speed back.
+        if terminal_speed(file)? != Some(speed) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the device did not take this speed",
+            ));
+        }
+        Ok(Some(guard))
     }
 }
 
@@ -127,6 +161,121 @@ impl Drop for RawTerminal {
     fn drop(&mut self) {
         let _ = termios::tcsetattr(&self.device, SetArg::TCSANOW, &self.saved);
     }
+}
+
+/// Line speeds in bits per second, and the `BaudRate` each one is set with. Linux's speed
+/// constants are codes (B9600 is 13), so the table is written out; elsewhere nix's
+/// `BaudRate` values are the speeds themselves.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn baud_rate(speed: u32) -> Option<BaudRate> {
+    use BaudRate::*;
+    Some(match speed {
+        50 => B50,
+        75 => B75,
+        110 => B110,
+        134 => B134,
+        150 => B150,
+        200 => B200,
+        300 => B300,
+        600 => B600,
+        1200 => B1200,
+        1800 => B1800,
+        2400 => B2400,
+        4800 => B4800,
+        9600 => B9600,
+        19200 => B19200,
+        38400 => B38400,
+        57600 => B57600,
+        115200 => B115200,
+        230400 => B230400,
+        460800 => B460800,
+        500000 => B500000,
+        576000 => B576000,
+        921600 => B921600,
+        1000000 => B1000000,
+        1152000 => B1152000,
+        1500000 => B1500000,
+        2000000 => B2000000,
+        #[cfg(not(target_arch = "sparc64"))]
+        2500000 => B2500000,
+        #[cfg(not(target_arch = "sparc64"))]
+        3000000 => B3000000,
+        #[cfg(not(target_arch = "sparc64"))]
+        3500000 => B3500000,
+        #[cfg(not(target_arch = "sparc64"))]
+        4000000 => B4000000,
+        _ => return None,
+    })
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn baud_rate(speed: u32) -> Option<BaudRate> {
+    // 0 would hang the line up.
+    if speed == 0 {
+        return None;
+    }
+    BaudRate::try_from(libc::speed_t::from(speed)).ok()
+}
+
+/// Whether `speed` (bits per second) is a line speed this system can set.
+pub fn baud_supported(speed: u32) -> bool {
+    baud_rate(speed).is_some()
+}
+
+/// A terminal's input speed in bits per second; `None` when it is not a terminal or its
+/// speed is not one of the standard ones.
+pub fn terminal_speed(file: &File) -> io::Result<Option<u32>> {
+    let Ok(current) = termios::tcgetattr(file) else {
+        return Ok(None);
+    };
+    let raw = libc::termios::from(current);
+    // SAFETY: cfgetispeed only reads the termios structure it is given, which lives on our
+    // stack for the whole call. (nix's own wrapper panics on a non-standard speed.)
+    let code = unsafe { libc::cfgetispeed(&raw) };
+    Ok(speed_from_code(code))
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn speed_from_code(code: libc::speed_t) -> Option<u32> {
+    const SPEEDS: [u32; 30] = [
+        50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200, 38400, 57600,
+        115200, 230400, 460800, 500000, 576000, 921600, 1000000, 1152000, 1500000, 2000000,
+        2500000, 3000000, 3500000, 4000000,
+    ];
+    SPEEDS
+        .into_iter()
+        .find(|s| baud_rate(*s).is_some_and(|r| r as libc::speed_t == code))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn speed_from_code(code: libc::speed_t) -> Option<u32> {
+    u32::try_from(code).ok().filter(|s| baud_rate(*s).is_some())
+}
+
+/// A character device: a serial port, a USB receiver, as opposed to a regular file, a FIFO
+/// or a socket.
+pub fn is_char_device(meta: &Metadata) -> bool {
+    meta.file_type().is_char_device()
+}
+
+/// What tells one file from another that took its path: device and inode.
+pub fn file_identity(meta: &Metadata) -> Option<(u64, u64)> {
+    Some((meta.dev(), meta.ino()))
+}
+
+/// A read error that means the device went away: a serial line hung up, a USB receiver was
+/// unplugged, the other end of a pseudo-terminal closed.
+pub fn is_hangup(err: &io::Error) -> bool {
+    matches!(
+        err.raw_os_error(),
+        Some(libc::EIO | libc::ENXIO | libc::ENODEV)
+    )
+}
+
+/// An open error that means the device is not there (yet): no such file, no device behind
+/// the node, or one that is still going away.
+pub fn is_absent(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::NotFound || is_hangup(err)
 }
 
 /// Several sockets may bind one multicast group and port, each receiving every datagram.

@@ -2,7 +2,7 @@
 //! waited on through mio (it polls sockets only), so they are read by a blocking reader
 //! (see `source::blocking_input`); terminals have no raw mode to set.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, Metadata, OpenOptions};
 use std::io;
 use std::os::windows::io::AsHandle;
 use std::time::Duration;
@@ -50,9 +50,40 @@ pub fn deregister(_registry: &Registry, _file: &File) {}
 pub struct RawTerminal;
 
 impl RawTerminal {
-    pub fn enter(_file: &File) -> Option<RawTerminal> {
-        None
+    /// No raw mode or line speed is set here: a speed is refused before this is reached
+    /// ([`baud_supported`] is false).
+    pub fn enter(_file: &File, speed: Option<u32>) -> io::Result<Option<RawTerminal>> {
+        match speed {
+            Some(_) => Err(io::Error::from(io::ErrorKind::Unsupported)),
+            None => Ok(None),
+        }
     }
+}
+
+pub fn baud_supported(_speed: u32) -> bool {
+    false
+}
+
+pub fn terminal_speed(_file: &File) -> io::Result<Option<u32>> {
+    Ok(None)
+}
+
+/// COM ports are not reopened after a hang-up here.
+pub fn is_char_device(_meta: &Metadata) -> bool {
+    false
+}
+
+/// Replacement of a followed file is not detected here (truncation is).
+pub fn file_identity(_meta: &Metadata) -> Option<(u64, u64)> {
+    None
+}
+
+pub fn is_hangup(_err: &io::Error) -> bool {
+    false
+}
+
+pub fn is_absent(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::NotFound
 }
 
 /// Windows shares a bound port through SO_REUSEADDR alone.

@@ -16,7 +16,7 @@ use socket2::{SockAddr, Socket};
 
 use super::cmsg::{self, ControlBuffer, Incoming, Outgoing};
 use crate::batch::{Batch, Entry, SLOT_SIZE};
-use crate::sys::{RecvOutcome, SendOutcome, RECV_BATCH};
+use crate::sys::{RecvOutcome, SendOutcome, MAX_ICMP_RETRIES, RECV_BATCH};
 
 /// Room per received message for the drop counter (and a GRO segment size, were GRO on).
 const CONTROL_SIZE: usize = 64;
@@ -319,7 +319,9 @@ impl SendState {
         }
         let fd = socket.as_raw_fd();
         let mut m = 0;
-        let mut retried = usize::MAX;
+        // Sends of message m that met an earlier datagram's ICMP error: each such error is
+        // consumed by the send it fails, and another may arrive meanwhile under load.
+        let mut retries = 0;
         while m < total {
             let count = (total - m).min(MAX_SEND_MESSAGES);
             // SAFETY: hdrs[m..m+count] are initialised headers pointing at live buffers.
@@ -334,6 +336,7 @@ impl SendState {
                     o.bytes += run.bytes;
                 }
                 m += rc as usize;
+                retries = 0;
                 continue;
             }
             let err = io::Error::last_os_error();
@@ -341,13 +344,14 @@ impl SendState {
                 continue;
             }
             let dest = m / per_dest;
-            if is_reported_icmp(&err) && retried != m {
+            if is_reported_icmp(&err) && retries < MAX_ICMP_RETRIES {
                 // The error is about an earlier datagram and is now consumed; this message
                 // was not refused. The error queue says whose it was.
                 outcomes[dest].icmp_reported += 1;
-                retried = m;
+                retries += 1;
                 continue;
             }
+            retries = 0;
             let run = self.runs[m % per_dest];
             if run.segment > 0 {
                 // A run fails as a whole; sent one by one, most of it may still go. Only a
