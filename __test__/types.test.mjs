@@ -69,15 +69,16 @@ test('error codes, endpoint kinds and log levels are closed unions', (t) => {
   t.deepEqual(literals(checker, find('LogLevel')), ['error', 'info', 'warn'])
   const kinds = literals(checker, find('EndpointKind'))
   // Every kind the Rust core registers an endpoint under, and no other.
-  const sources = ['source/udp.rs', 'source/tcp_connect.rs', 'source/tcp_listen.rs', 'source/stream.rs', 'sink/tcp_output.rs', 'sink/udp.rs', 'route.rs']
   const registered = new Set()
-  for (const file of sources) {
-    const text = readFileSync(path.join(root, 'crates', 'mproxy-core', 'src', file), 'utf8')
+  const rustFiles = (dir) => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? rustFiles(path.join(dir, e.name)) : e.name.endsWith('.rs') ? [path.join(dir, e.name)] : []))
+  for (const file of rustFiles(path.join(root, 'crates', 'mproxy-core', 'src'))) {
+    const text = readFileSync(file, 'utf8')
     for (const m of text.matchAll(/register\("([a-z-]+)"/g)) registered.add(m[1])
   }
-  // The writer's kind is passed in by route.rs: "file" or "tee".
+  // A writer's kind is passed in by route.rs: "file", "tee", "copy".
   const route = readFileSync(path.join(root, 'crates', 'mproxy-core', 'src', 'route.rs'), 'utf8')
-  for (const m of route.matchAll(/^\s*"(file|tee)",$/gm)) registered.add(m[1])
+  for (const m of route.matchAll(/WriterSink::new\(\s*\w+,\s*"([a-z-]+)"/g)) registered.add(m[1])
+  t.true(registered.size >= 9, [...registered].join(', '))
   t.deepEqual(kinds, [...registered].sort())
   // The Rust core's codes are the union's first seven.
   const rust = readFileSync(path.join(root, 'crates', 'mproxy-core', 'src', 'error.rs'), 'utf8')

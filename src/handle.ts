@@ -25,10 +25,11 @@ export interface LogEntry {
 
 /**
  * What an endpoint is: a UDP listening socket, a UDP destination, an input read from a
- * file, device or stdin, the output file (or stdout), the `--tee` copy, a kept TCP/TLS
- * connection, a TCP listener whose clients are inputs, or a TCP output listener.
+ * file, device or stdin, the output file (or stdout), the `--tee` copy, a client's local copy
+ * of what it sent, a kept TCP/TLS connection, a TCP listener whose clients are inputs, or a
+ * TCP output listener.
  */
-export type EndpointKind = 'udp-listener' | 'udp-destination' | 'input' | 'file' | 'tee' | 'tcp-connection' | 'tcp-listener' | 'tcp-output'
+export type EndpointKind = 'udp-listener' | 'udp-destination' | 'input' | 'file' | 'tee' | 'copy' | 'tcp-connection' | 'tcp-listener' | 'tcp-output'
 
 /** Counters of one endpoint. Numbers are doubles: exact up to 2^53, far beyond any count. */
 export interface EndpointStats extends Omit<NativeEndpointStats, 'kind'> {
