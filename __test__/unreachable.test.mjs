@@ -68,6 +68,7 @@ for (const shared of [true, false]) {
       udpDownstreamAddrs: live ? [live.addr, dead] : [dead],
       onLog: (e) => logs.push(`${e.level}: ${e.message}`),
     })
+    t.teardown(() => proxy.close())
     const port = Number(proxy.addresses.listen[0].split(':')[1])
     await sendTo(port, N)
     await waitFor(() => destination(proxy.stats(), dead).icmpErrors === N, 10_000, `${N} ICMP errors (have ${destination(proxy.stats(), dead).icmpErrors})`)
@@ -97,6 +98,7 @@ test.serial('a destination that comes back is reported as working again once, af
   const dead = `127.0.0.1:${deadPort}`
   const logs = []
   const proxy = await createProxy({ udpListenAddrs: '127.0.0.1:0', udpDownstreamAddrs: dead, onLog: (e) => logs.push(`${e.level}: ${e.message}`) })
+  t.teardown(() => proxy.close())
   const port = Number(proxy.addresses.listen[0].split(':')[1])
   await sendTo(port, 100)
   await waitFor(() => destination(proxy.stats(), dead).icmpErrors === 100, 10_000, '100 ICMP errors')

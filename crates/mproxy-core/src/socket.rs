@@ -15,8 +15,9 @@ use crate::sys;
 pub const DEFAULT_SOCKET_BUFFER: usize = 8 * 1024 * 1024;
 
 /// Receive buffer of a sending socket: it holds only the ICMP errors queued about what it
-/// sent, a few hundred bytes each.
-const ERROR_QUEUE_BUFFER: usize = 1024 * 1024;
+/// sent, about a kilobyte each; a burst of them (the kernel may answer a whole backlog of
+/// datagrams at once when it is busy) must fit, or the losses they report go uncounted.
+const ERROR_QUEUE_BUFFER: usize = 4 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct ListenSpec {
@@ -273,7 +274,7 @@ pub fn sender_socket(key: &SenderKey, send_buffer: usize) -> Result<Socket> {
     // ICMP errors about what we send are queued with their destination (where the OS does
     // that), with room for a burst of them, so a lost datagram is charged to the right one.
     if sys::enable_error_queue(&socket, key.ipv6) {
-        let _ = socket.set_recv_buffer_size(ERROR_QUEUE_BUFFER);
+        sys::grow_recv_buffer(&socket, ERROR_QUEUE_BUFFER);
     }
     let mc = |e: std::io::Error| Error::os("cannot configure multicast sending", &e);
     if key.ipv6 {

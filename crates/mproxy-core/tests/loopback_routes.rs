@@ -13,10 +13,9 @@ use mproxy_core::socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
 use mproxy_core::source::framed::FramingSpec;
 use mproxy_core::source::stream::{StreamSpec, DEFAULT_LINGER};
 
+/// A file of this test process in the temporary directory (each test removes its own).
 fn temp_path(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("mproxy-core-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    std::env::temp_dir().join(format!("mproxy-core-test-{}-{name}", std::process::id()))
 }
 
 fn text(lines: usize) -> Vec<u8> {
