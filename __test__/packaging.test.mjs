@@ -3,7 +3,7 @@
 // programs still help and then say, in one line, what to install.
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
-import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { root, tempDir } from './helpers.mjs'
@@ -55,6 +55,8 @@ function packageWithoutAddon(extra = () => undefined) {
   const dir = path.join(tempDir(), 'mproxy')
   mkdirSync(dir)
   for (const file of ['package.json', 'index.js', 'index.d.ts', 'dist']) cpSync(path.join(root, file), path.join(dir, file), { recursive: true })
+  // Its dependencies are installed as usual; only the addon is missing.
+  symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'))
   extra(dir)
   return dir
 }

@@ -5,7 +5,8 @@
 //
 // Linux rate-limits ICMP errors (1000/s, bursts of 50) even on loopback; the test namespace
 // lifts that (net.ipv4.icmp_ratemask=0) so every lost datagram has its ICMP error and the
-// counts can be exact. Datagrams of growing size keep UDP GSO from merging them: on loopback
+// counts can be exact. Every datagram is one byte longer than the one before, which keeps UDP
+// GSO from merging them (a run is datagrams of one size, the last maybe shorter): on loopback
 // a merged run would reach the closed port as one packet and earn one ICMP error.
 import test from 'ava'
 import dgram from 'node:dgram'
@@ -44,11 +45,14 @@ async function closedPort() {
   return port
 }
 
-/** Sends `count` datagrams of growing size (100..599 bytes) to `port`, in paced bursts. */
+/** Each datagram sent is one byte longer than the last (from 100 bytes on). */
+let nextSize = 100
+
+/** Sends `count` datagrams of growing size to `port`, in paced bursts. */
 async function sendTo(port, count) {
   const tx = dgram.createSocket('udp4')
   for (let i = 0; i < count; i++) {
-    tx.send(Buffer.alloc(100 + (i % 500), 65 + (i % 26)), port, '127.0.0.1')
+    tx.send(Buffer.alloc(nextSize++, 65 + (i % 26)), port, '127.0.0.1')
     if (i % 100 === 99) await sleep(5)
   }
   await sleep(50)

@@ -1,9 +1,11 @@
 /** `createClient()`: read a file, device or stdin and send it as datagrams to servers. */
 import { newHandle, startRoute, type Handle } from '../handle'
-import { labelOf, optionalBoolean, optionalChoice, optionalInteger, optionalRate, requireString, requireStringList, type Labels } from '../options'
+import { labelOf, type Labels } from '../options'
+import { parseWith } from '../schema/issues'
+import { apiSchema } from '../schema/programs'
 import { resolveEndpoints } from '../resolve'
 import { refuseDuplicates } from './checks'
-import { checkCommon, checkMaxDatagram, destinationOptions, FRAMINGS, type CommonOptions, type Framing } from './common'
+import { checkCommon, defaultMaxDatagram, destinationOptions, type CommonOptions, type Framing } from './common'
 
 export interface ClientOptions extends CommonOptions {
   /** File, FIFO, device (e.g. `/dev/ttyACM0`), or `-` for stdin. Read until its end. */
@@ -27,23 +29,23 @@ export interface ClientOptions extends CommonOptions {
 }
 
 /** Default pacing, in bytes per second. */
-export const DEFAULT_RATE = 50_000_000
+export const DEFAULT_RATE = 80_000_000
 
 /** @internal The function behind createClient(), with the CLI's flag names for messages. */
-export async function startClient(o: ClientOptions, labels?: Labels): Promise<Handle> {
-  const path = requireString(o.path, labelOf(labels, 'path'))
-  const servers = requireStringList(o.serverAddrs, labelOf(labels, 'serverAddrs'))
-  const framing = optionalChoice(o.framing, labelOf(labels, 'framing'), FRAMINGS) ?? 'packed'
-  const lingerMs = optionalInteger(o.lingerMs, labelOf(labels, 'lingerMs'), 0, 60_000)
-  const rate = optionalRate(o.rate, labelOf(labels, 'rate')) ?? DEFAULT_RATE
-  const tee = optionalBoolean(o.tee, labelOf(labels, 'tee')) ?? false
+export async function startClient(input: ClientOptions, labels?: Labels): Promise<Handle> {
+  const o = parseWith(apiSchema('client'), input, labels)
+  const { path, lingerMs } = o
+  const servers = o.serverAddrs
+  const framing = o.framing ?? 'packed'
+  const rate = o.rate ?? DEFAULT_RATE
+  const tee = o.tee ?? false
   const common = checkCommon(o, labels)
   const destinations = await resolveEndpoints(servers, labelOf(labels, 'serverAddrs'), {
     allowPortZero: false,
     multicastInterface: common.multicastInterface,
   })
   refuseDuplicates(destinations, labelOf(labels, 'serverAddrs'))
-  const maxDatagram = checkMaxDatagram(o.maxDatagram, labelOf(labels, 'maxDatagram'), destinations)
+  const maxDatagram = o.maxDatagram ?? defaultMaxDatagram(destinations)
   const handle = newHandle(o.onLog)
   startRoute(
     handle,

@@ -1,9 +1,9 @@
 /** Options and steps shared by the programs: multicast settings, buffers, destinations. */
 import { native } from '../native'
-import { fromNative, usageError } from '../errors'
+import { fromNative } from '../errors'
 import type { DestinationOptions, ListenOptions } from '../native'
 import type { LogEntry } from '../handle'
-import { labelOf, optionalBoolean, optionalInteger, type Labels } from '../options'
+import { labelOf, type Labels } from '../options'
 import type { Endpoint } from '../resolve'
 
 export type Framing = 'packed' | 'line' | 'raw'
@@ -31,6 +31,15 @@ export interface CommonOptions {
   onLog?: (entry: LogEntry) => void
 }
 
+/** The common options as the schema returns them. */
+export interface CheckedOptions {
+  multicastInterface?: string
+  multicastTtl?: number
+  multicastLoop?: boolean
+  recvBuffer?: number
+  sendBuffer?: number
+}
+
 export interface CheckedCommon {
   multicastInterface?: string
   multicastTtl: number
@@ -39,12 +48,10 @@ export interface CheckedCommon {
   sendBuffer?: number
 }
 
-export function checkCommon(o: CommonOptions, labels?: Labels): CheckedCommon {
+/** Defaults for the common options (checked already by the schema), and the interface looked up. */
+export function checkCommon(o: CheckedOptions, labels?: Labels): CheckedCommon {
   const iface = o.multicastInterface
   if (iface !== undefined) {
-    if (typeof iface !== 'string' || iface === '') {
-      throw usageError(`${labelOf(labels, 'multicastInterface')} must name an interface`)
-    }
     try {
       native().resolveInterface(iface)
     } catch (err) {
@@ -53,10 +60,10 @@ export function checkCommon(o: CommonOptions, labels?: Labels): CheckedCommon {
   }
   return {
     multicastInterface: iface,
-    multicastTtl: optionalInteger(o.multicastTtl, labelOf(labels, 'multicastTtl'), 0, 255) ?? 1,
-    multicastLoop: optionalBoolean(o.multicastLoop, labelOf(labels, 'multicastLoop')) ?? true,
-    recvBuffer: optionalInteger(o.recvBuffer, labelOf(labels, 'recvBuffer'), 1024, 2 ** 31 - 1),
-    sendBuffer: optionalInteger(o.sendBuffer, labelOf(labels, 'sendBuffer'), 1024, 2 ** 31 - 1),
+    multicastTtl: o.multicastTtl ?? 1,
+    multicastLoop: o.multicastLoop ?? true,
+    recvBuffer: o.recvBuffer,
+    sendBuffer: o.sendBuffer,
   }
 }
 
@@ -73,6 +80,4 @@ export function defaultMaxDatagram(destinations: Endpoint[]): number {
   return destinations.some((d) => d.family === 6) ? SAFE_DATAGRAM_V6 : SAFE_DATAGRAM_V4
 }
 
-export function checkMaxDatagram(value: unknown, label: string, destinations: Endpoint[]): number {
-  return optionalInteger(value, label, 1, MAX_DATAGRAM) ?? defaultMaxDatagram(destinations)
-}
+

@@ -1,24 +1,26 @@
 /** The four programs by kind, for callers that pick one at run time (config files, the CLI). */
 import type { Handle } from '../handle'
-import { renderPath, type Naming } from '../schema/issues'
+import type { Naming } from '../schema/issues'
 import type { ProgramKind } from '../schema/programs'
-import { startClient } from './client'
-import { startProxy } from './proxy'
-import { startReverseProxy } from './reverseproxy'
-import { startServer } from './server'
+import { startClient, type ClientOptions } from './client'
+import { startProxy, type ProxyOptions } from './proxy'
+import { startReverseProxy, type ReverseProxyOptions } from './reverseproxy'
+import { startServer, type ServerOptions } from './server'
 
-/** Starts a program of `kind`; `naming` says how messages name its options. */
+/**
+ * Starts a program of `kind` with options of any shape: each program checks them against its
+ * schema first (unknown options and wrong values are usage errors); `naming` says how
+ * messages name them.
+ */
 export function startProgram(kind: ProgramKind, options: Record<string, unknown>, naming: Naming): Promise<Handle> {
-  const labels = Object.fromEntries(Object.keys(options).map((k) => [k, naming.flags?.[k] ?? renderPath([...(naming.prefix ?? []), k])]))
-  const o = options as never
   switch (kind) {
     case 'client':
-      return startClient(o, labels)
+      return startClient(options as unknown as ClientOptions, naming)
     case 'server':
-      return startServer(o, labels)
+      return startServer(options as unknown as ServerOptions, naming)
     case 'proxy':
-      return startProxy(o, labels)
+      return startProxy(options as unknown as ProxyOptions, naming)
     case 'reverseproxy':
-      return startReverseProxy(o, labels)
+      return startReverseProxy(options as unknown as ReverseProxyOptions, naming)
   }
 }

@@ -1,9 +1,10 @@
 /** `createProxy()`: forward UDP listeners and TCP/TLS connections to every UDP downstream. */
-import { usageError } from '../errors'
 import { abort, logTo, newHandle, startRoute, type Handle } from '../handle'
-import { labelOf, optionalBoolean, optionalChoice, optionalInteger, requireStringList, type Labels } from '../options'
+import { labelOf, type Labels } from '../options'
+import { parseWith } from '../schema/issues'
+import { apiSchema } from '../schema/programs'
 import { resolveEndpoints } from '../resolve'
-import { checkCommon, checkMaxDatagram, destinationOptions, FRAMINGS, listenOptions, type CommonOptions, type Framing } from './common'
+import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions, type CommonOptions, type Framing } from './common'
 import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './checks'
 import { tcpConnects, type TlsOptions } from './tcp'
 
@@ -25,16 +26,14 @@ export interface ProxyOptions extends CommonOptions, TlsOptions {
 }
 
 /** @internal The function behind createProxy(), with the CLI's flag names for messages. */
-export async function startProxy(o: ProxyOptions, labels?: Labels): Promise<Handle> {
-  const listen = requireStringList(o.udpListenAddrs, labelOf(labels, 'udpListenAddrs'), 0)
-  const tcp = requireStringList(o.tcpConnectAddrs, labelOf(labels, 'tcpConnectAddrs'), 0)
-  if (listen.length + tcp.length === 0) {
-    throw usageError(`a source is required: ${labelOf(labels, 'udpListenAddrs')} or ${labelOf(labels, 'tcpConnectAddrs')}`)
-  }
-  const downstream = requireStringList(o.udpDownstreamAddrs, labelOf(labels, 'udpDownstreamAddrs'))
-  const tee = optionalBoolean(o.tee, labelOf(labels, 'tee')) ?? false
-  const framing = optionalChoice(o.framing, labelOf(labels, 'framing'), FRAMINGS) ?? 'packed'
-  const lingerMs = optionalInteger(o.lingerMs, labelOf(labels, 'lingerMs'), 0, 60_000)
+export async function startProxy(input: ProxyOptions, labels?: Labels): Promise<Handle> {
+  const o = parseWith(apiSchema('proxy'), input, labels)
+  const listen = o.udpListenAddrs ?? []
+  const tcp = o.tcpConnectAddrs ?? []
+  const downstream = o.udpDownstreamAddrs
+  const tee = o.tee ?? false
+  const framing = o.framing ?? 'packed'
+  const { lingerMs } = o
   const common = checkCommon(o, labels)
   const rules = { multicastInterface: common.multicastInterface }
   const [listeners, destinations] = await Promise.all([
@@ -45,7 +44,7 @@ export async function startProxy(o: ProxyOptions, labels?: Labels): Promise<Hand
   refuseDuplicates(destinations, labelOf(labels, 'udpDownstreamAddrs'))
   const own = listeners.map((l) => ownListener(l, labelOf(labels, 'udpListenAddrs')))
   refuseLoops(destinations, labelOf(labels, 'udpDownstreamAddrs'), own, common.multicastLoop)
-  const maxDatagram = checkMaxDatagram(o.maxDatagram, labelOf(labels, 'maxDatagram'), destinations)
+  const maxDatagram = o.maxDatagram ?? defaultMaxDatagram(destinations)
   const { connects, insecure } = await tcpConnects(tcp, o, { framing, maxDatagram, lingerMs }, labels)
   const handle = newHandle(o.onLog)
   if (insecure) logTo(handle, 'warn', `TLS certificate verification is off (${labelOf(labels, 'tlsInsecure')}): the server's identity is not checked`)

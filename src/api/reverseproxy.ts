@@ -6,10 +6,12 @@
  */
 import { usageError } from '../errors'
 import { abort, newHandle, setGroup, startRoute, type Handle } from '../handle'
-import { labelOf, optionalBoolean, optionalChoice, optionalInteger, requireStringList, type Labels } from '../options'
+import { labelOf, type Labels } from '../options'
+import { parseWith } from '../schema/issues'
+import { apiSchema } from '../schema/programs'
 import { resolveEndpoint, resolveEndpoints } from '../resolve'
 import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './checks'
-import { checkCommon, checkMaxDatagram, destinationOptions, FRAMINGS, listenOptions, type CommonOptions, type Framing } from './common'
+import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions, type CommonOptions, type Framing } from './common'
 
 export const DEFAULT_MULTICAST_ADDR = '[ff02::1]:9918'
 
@@ -39,23 +41,20 @@ export interface ReverseProxyOptions extends CommonOptions {
 }
 
 /** @internal The function behind createReverseProxy(), with the CLI's flag names for messages. */
-export async function startReverseProxy(o: ReverseProxyOptions, labels?: Labels): Promise<Handle> {
+export async function startReverseProxy(input: ReverseProxyOptions, labels?: Labels): Promise<Handle> {
   const L = (field: string) => labelOf(labels, field)
-  const udpIn = requireStringList(o.udpListenAddrs, L('udpListenAddrs'), 0)
-  const tcpIn = requireStringList(o.tcpListenAddrs, L('tcpListenAddrs'), 0)
-  const tcpOut = requireStringList(o.tcpOutputAddrs, L('tcpOutputAddrs'), 0)
-  const udpOut = requireStringList(o.udpOutputAddrs, L('udpOutputAddrs'), 0)
-  if (udpIn.length + tcpIn.length + tcpOut.length + udpOut.length === 0) {
-    throw usageError(`nothing to do: give inputs (${L('udpListenAddrs')}, ${L('tcpListenAddrs')}) and/or outputs (${L('tcpOutputAddrs')}, ${L('udpOutputAddrs')})`)
-  }
-  const tee = optionalBoolean(o.tee, L('tee')) ?? false
-  const maxClients = optionalInteger(o.maxTcpClients, L('maxTcpClients'), 1, 1_000_000) ?? 1024
-  const clientQueueBytes = optionalInteger(o.tcpClientQueue, L('tcpClientQueue'), 1_048_576, 2 ** 32 - 1)
-  const framing = optionalChoice(o.framing, L('framing'), FRAMINGS) ?? 'packed'
-  const lingerMs = optionalInteger(o.lingerMs, L('lingerMs'), 0, 60_000)
+  const o = parseWith(apiSchema('reverseproxy'), input, labels)
+  const udpIn = o.udpListenAddrs ?? []
+  const tcpIn = o.tcpListenAddrs ?? []
+  const tcpOut = o.tcpOutputAddrs ?? []
+  const udpOut = o.udpOutputAddrs ?? []
+  const tee = o.tee ?? false
+  const maxClients = o.maxTcpClients ?? 1024
+  const clientQueueBytes = o.tcpClientQueue
+  const framing = o.framing ?? 'packed'
+  const { lingerMs } = o
   const common = checkCommon(o, labels)
   const groupText = o.multicastAddr ?? DEFAULT_MULTICAST_ADDR
-  if (typeof groupText !== 'string') throw usageError(`${L('multicastAddr')} must be MULTICAST_IP:PORT`)
   const group = await resolveEndpoint(groupText, L('multicastAddr'), { allowPortZero: false, kind: 'group', multicastInterface: common.multicastInterface })
   const rules = { multicastInterface: common.multicastInterface }
   const [udpListeners, tcpListeners, tcpOutputs, udpOutputs] = await Promise.all([
@@ -78,7 +77,7 @@ export async function startReverseProxy(o: ReverseProxyOptions, labels?: Labels)
   const groupListener = hasOutputs ? [ownListener(group, L('multicastAddr'))] : []
   if (udpIn.length + tcpIn.length > 0) refuseLoops([group], L('multicastAddr'), inputs, common.multicastLoop)
   refuseLoops(udpOutputs, L('udpOutputAddrs'), [...groupListener, ...inputs], common.multicastLoop)
-  const maxDatagram = checkMaxDatagram(o.maxDatagram, L('maxDatagram'), [group])
+  const maxDatagram = o.maxDatagram ?? defaultMaxDatagram([group])
   const framingOptions = { framing, maxDatagram, lingerMs }
 
   const handle = newHandle(o.onLog)

@@ -1,6 +1,8 @@
 /** `createServer()`: listen on addresses (unicast or groups) and append what arrives to a file. */
 import { newHandle, startRoute, type Handle } from '../handle'
-import { labelOf, optionalBoolean, requireString, requireStringList, type Labels } from '../options'
+import { labelOf, type Labels } from '../options'
+import { parseWith } from '../schema/issues'
+import { apiSchema } from '../schema/programs'
 import { resolveEndpoints } from '../resolve'
 import { refuseDuplicates } from './checks'
 import { checkCommon, listenOptions, type CommonOptions } from './common'
@@ -15,10 +17,11 @@ export interface ServerOptions extends CommonOptions {
 }
 
 /** @internal The function behind createServer(), with the CLI's flag names for messages. */
-export async function startServer(o: ServerOptions, labels?: Labels): Promise<Handle> {
-  const path = requireString(o.path, labelOf(labels, 'path'))
-  const listen = requireStringList(o.listenAddrs, labelOf(labels, 'listenAddrs'))
-  const tee = optionalBoolean(o.tee, labelOf(labels, 'tee')) ?? false
+export async function startServer(input: ServerOptions, labels?: Labels): Promise<Handle> {
+  const o = parseWith(apiSchema('server'), input, labels)
+  const { path } = o
+  const listen = o.listenAddrs
+  const tee = o.tee ?? false
   const common = checkCommon(o, labels)
   const listeners = await resolveEndpoints(listen, labelOf(labels, 'listenAddrs'), {
     allowPortZero: true,

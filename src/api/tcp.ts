@@ -1,7 +1,6 @@
 /** TCP/TLS options shared by the forward proxy's sources: `HOST:PORT` or `tls://HOST:PORT`. */
-import { usageError } from '../errors'
 import type { FramingOptions, TcpConnectOptions } from '../native'
-import { labelOf, optionalBoolean, type Labels } from '../options'
+import { labelOf, type Labels } from '../options'
 import { resolveEndpoint, type Endpoint } from '../resolve'
 import { refuseDuplicates } from './checks'
 
@@ -22,13 +21,7 @@ export interface TlsOptions {
 
 const TLS_PREFIX = 'tls://'
 
-function optionalPath(value: unknown, label: string): string | undefined {
-  if (value === undefined) return undefined
-  if (typeof value !== 'string' || value === '') throw usageError(`${label} needs a file path`)
-  return value
-}
-
-/** Parses, resolves and checks every TCP source. */
+/** Resolves every TCP source (checked already by the schema) and refuses duplicates. */
 export async function tcpConnects(
   texts: string[],
   o: TlsOptions,
@@ -36,21 +29,13 @@ export async function tcpConnects(
   labels: Labels | undefined,
 ): Promise<{ connects: TcpConnectOptions[]; insecure: boolean }> {
   const label = labelOf(labels, 'tcpConnectAddrs')
-  const ca = optionalPath(o.tlsCa, labelOf(labels, 'tlsCa'))
-  const cert = optionalPath(o.tlsCert, labelOf(labels, 'tlsCert'))
-  const key = optionalPath(o.tlsKey, labelOf(labels, 'tlsKey'))
-  const insecure = optionalBoolean(o.tlsInsecure, labelOf(labels, 'tlsInsecure')) ?? false
-  if ((cert === undefined) !== (key === undefined)) {
-    throw usageError(`${labelOf(labels, cert ? 'tlsKey' : 'tlsCert')} is required with ${labelOf(labels, cert ? 'tlsCert' : 'tlsKey')}`)
-  }
+  const { tlsCa: ca, tlsCert: cert, tlsKey: key } = o
+  const insecure = o.tlsInsecure ?? false
   const anyTls = texts.some((t) => t.startsWith(TLS_PREFIX))
-  const tlsFlag = ca ? 'tlsCa' : cert ? 'tlsCert' : insecure ? 'tlsInsecure' : undefined
-  if (tlsFlag && !anyTls) throw usageError(`${labelOf(labels, tlsFlag)} needs a ${label} of the form tls://HOST:PORT`)
   const resolved = await Promise.all(
     texts.map(async (text) => {
       const tls = text.startsWith(TLS_PREFIX)
       const bare = tls ? text.slice(TLS_PREFIX.length) : text
-      if (/^[a-z]+:\/\//i.test(bare)) throw usageError(`${label}: ${JSON.stringify(text)} has an unknown scheme; use HOST:PORT or tls://HOST:PORT`)
       const endpoint = await resolveEndpoint(bare, label, { allowPortZero: false })
       const host = bare.startsWith('[') ? bare.slice(1, bare.indexOf(']')).split('%')[0] : bare.slice(0, bare.lastIndexOf(':'))
       const connect: TcpConnectOptions = {

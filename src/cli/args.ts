@@ -47,9 +47,9 @@ function allFlags(spec: ProgramSpec): FlagSpec[] {
 
 /** Flag names by option field, so that messages name the flag the user typed. */
 export function labelsFor(spec: ProgramSpec): Labels {
-  const labels: Labels = {}
-  for (const f of allFlags(spec)) labels[f.field] = `--${f.name}`
-  return labels
+  const flags: Record<string, string> = {}
+  for (const f of allFlags(spec)) flags[f.field] = `--${f.name}`
+  return { flags }
 }
 
 export function parseArgs(argv: readonly string[], spec: ProgramSpec): ParsedValues {

@@ -1,8 +1,5 @@
 /** The four programs: their flags, help and examples (kept from the original mproxy). */
-import { startClient } from '../api/client'
-import { startProxy } from '../api/proxy'
-import { startReverseProxy } from '../api/reverseproxy'
-import { startServer } from '../api/server'
+import { startProgram } from '../api/programs'
 import type { FlagSpec, ParsedValues } from './args'
 import type { LogEntry } from '../handle'
 import type { Program } from './run'
@@ -36,7 +33,7 @@ export const client: Program = {
       "mproxy-client --path /dev/ttyACM0 --server-addr 'logs.example.net:9920'",
     ],
   },
-  start: (values, labels, onLog) => startClient(options(values, onLog) as never, labels),
+  start: (values, labels, onLog) => startProgram('client', options(values, onLog), labels),
 }
 
 export const server: Program = {
@@ -55,7 +52,7 @@ export const server: Program = {
       "mproxy-server --path - --listen-addr '239.1.2.3:9920' --multicast-interface lo",
     ],
   },
-  start: (values, labels, onLog) => startServer(options(values, onLog) as never, labels),
+  start: (values, labels, onLog) => startProgram('server', options(values, onLog), labels),
 }
 
 export const proxy: Program = {
@@ -82,7 +79,7 @@ export const proxy: Program = {
       "mproxy-proxy --tcp-connect-addr 'tls://ais.example.net:443' --tls-ca private-ca.pem --udp-downstream-addr '239.1.2.3:9920' --multicast-interface eth0",
     ],
   },
-  start: (values, labels, onLog) => startProxy(options(values, onLog) as never, labels),
+  start: (values, labels, onLog) => startProgram('proxy', options(values, onLog), labels),
 }
 
 export const reverseproxy: Program = {
@@ -116,7 +113,7 @@ export const reverseproxy: Program = {
       "mproxy-reverseproxy --multicast-addr '[ff02::4d50%eth0]:9918' --tcp-output-addr '0.0.0.0:9931' --udp-output-addr 'logs.example.net:9920'",
     ],
   },
-  start: (values, labels, onLog) => startReverseProxy(options(values, onLog) as never, labels),
+  start: (values, labels, onLog) => startProgram('reverseproxy', options(values, onLog), labels),
 }
 
 export const programs: Record<string, Program> = { client, server, proxy, reverseproxy }

@@ -6,26 +6,10 @@
  */
 import type { z } from 'zod'
 import { usageError, type MproxyError } from '../errors'
+import { nameOf, renderPath, type Naming, type Path } from '../naming'
 
-export type Path = ReadonlyArray<PropertyKey>
-
-/** How messages name options. */
-export interface Naming {
-  /** Put in front of every path (a config file's `routes[2]`). */
-  prefix?: Path
-  /** Option name to flag: messages from the command line name flags, without indices. */
-  flags?: Readonly<Record<string, string>>
-}
-
-/** `routes[2].udpDownstreamAddrs[1]`. */
-export function renderPath(path: Path): string {
-  let out = ''
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`
-    else out += out === '' ? String(part) : `.${String(part)}`
-  }
-  return out
-}
+export type { Naming, Path } from '../naming'
+export { nameOf, renderPath } from '../naming'
 
 function label(path: Path, naming: Naming): string {
   if (naming.flags) {
@@ -122,7 +106,8 @@ function givenPath(path: Path, input: unknown): Path {
   const out: PropertyKey[] = []
   let value = input
   for (const part of path) {
-    if (typeof part === 'number' && typeof value === 'string') continue
+    // One string given, or a list of one: the option alone names it.
+    if (typeof part === 'number' && (typeof value === 'string' || (Array.isArray(value) && value.length === 1))) continue
     out.push(part)
     value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[part] : undefined
   }
@@ -144,8 +129,12 @@ export function describeIssue(issue: z.core.$ZodIssue, naming: Naming, schema?: 
   if (issue.code === 'invalid_union' && 'errors' in issue && issue.path.length === 0 && naming.prefix) {
     return `${label([], naming)}: ${issue.message}`
   }
+  // Other options a message mentions are written `{name}`, and named like this one.
+  const message = issue.message.replace(/\{(\w+)\}/g, (_, field: string) => nameOf(naming, field))
   const where = label(givenPath(issue.path, input), naming)
-  return where === '' ? issue.message : `${where}: ${issue.message}`
+  if (where === '') return message
+  // "--path is required", "tee must be true or false"; "--rate: "fast" is not a rate ...".
+  return /^(is|must|needs) /.test(message) ? `${where} ${message}` : `${where}: ${message}`
 }
 
 /**

@@ -7,6 +7,7 @@
  * file's route takes the same options without them, plus `name` and `kind`.
  */
 import { z } from 'zod'
+import type { LogEntry } from '../handle'
 import { address, addressList, filePath, flag, framing, listOf, MAX_DATAGRAM, rate, text, wholeNumber } from './values'
 
 const BUFFER = wholeNumber(1024, 2 ** 31 - 1)
@@ -114,53 +115,53 @@ export const reverseProxyShape = {
   tcpClientQueue: wholeNumber(1_048_576, 2 ** 32 - 1).optional(),
 }
 
-type Shape = Record<string, z.ZodType>
-
 /** Checks that span options, with the path of the option they are about. */
 function crossChecks(kind: ProgramKind) {
   return (o: Record<string, unknown>, ctx: z.core.$RefinementCtx) => {
     const empty = (key: string) => !Array.isArray(o[key]) || (o[key] as unknown[]).length === 0
     if (kind === 'proxy') {
       if (empty('udpListenAddrs') && empty('tcpConnectAddrs')) {
-        ctx.addIssue({ code: 'custom', path: ['udpListenAddrs'], message: 'a source is required: udpListenAddrs or tcpConnectAddrs' })
+        ctx.addIssue({ code: 'custom', path: [], message: 'a source is required: {udpListenAddrs} or {tcpConnectAddrs}' })
       }
       if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) {
         const [missing, given] = o.tlsCert === undefined ? ['tlsCert', 'tlsKey'] : ['tlsKey', 'tlsCert']
-        ctx.addIssue({ code: 'custom', path: [missing], message: `is required with ${given}` })
+        ctx.addIssue({ code: 'custom', path: [missing], message: `is required with {${given}}` })
       }
+      const tls = Array.isArray(o.tcpConnectAddrs) && (o.tcpConnectAddrs as string[]).some((t) => t.startsWith(TLS_PREFIX))
+      const tlsOption = ['tlsCa', 'tlsCert', 'tlsInsecure'].find((k) => o[k] !== undefined && o[k] !== false)
+      if (tlsOption && !tls) ctx.addIssue({ code: 'custom', path: [tlsOption], message: 'needs a {tcpConnectAddrs} of the form tls://HOST:PORT' })
     }
     if (kind === 'reverseproxy' && ['udpListenAddrs', 'tcpListenAddrs', 'tcpOutputAddrs', 'udpOutputAddrs'].every(empty)) {
-      ctx.addIssue({ code: 'custom', path: [], message: 'nothing to do: give inputs (udpListenAddrs, tcpListenAddrs) and/or outputs (tcpOutputAddrs, udpOutputAddrs)' })
+      ctx.addIssue({ code: 'custom', path: [], message: 'nothing to do: give inputs ({udpListenAddrs}, {tcpListenAddrs}) and/or outputs ({tcpOutputAddrs}, {udpOutputAddrs})' })
     }
   }
 }
 
 export type ProgramKind = 'client' | 'server' | 'proxy' | 'reverseproxy'
 
-export const SHAPES: Record<ProgramKind, Shape> = {
+export const SHAPES = {
   client: clientShape,
   server: serverShape,
   proxy: proxyShape,
   reverseproxy: reverseProxyShape,
-}
-
-/** A function option (JavaScript only). */
-const callback = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', { error: 'must be a function' })
+} as const satisfies Record<ProgramKind, Record<string, z.ZodType>>
 
 /** API-only options, beside a program's own. */
 export const apiShape = {
   /** Called for every state change and survived fault (also emitted as 'log'). */
-  onLog: callback.optional(),
+  onLog: z.custom<(entry: LogEntry) => void>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
+}
+
+const API = {
+  client: z.strictObject({ ...clientShape, ...apiShape }).superRefine(crossChecks('client')),
+  server: z.strictObject({ ...serverShape, ...apiShape }).superRefine(crossChecks('server')),
+  proxy: z.strictObject({ ...proxyShape, ...apiShape }).superRefine(crossChecks('proxy')),
+  reverseproxy: z.strictObject({ ...reverseProxyShape, ...apiShape }).superRefine(crossChecks('reverseproxy')),
 }
 
 /** The schema `create…()` of `kind` checks its options with. */
-export function apiSchema(kind: ProgramKind) {
-  return z.strictObject({ ...SHAPES[kind], ...apiShape }).superRefine(crossChecks(kind))
-}
-
-/** The options of a route of `kind` in a config file (no callbacks). */
-export function routeShape(kind: ProgramKind) {
-  return SHAPES[kind]
+export function apiSchema<K extends ProgramKind>(kind: K): (typeof API)[K] {
+  return API[kind]
 }
 
 export { crossChecks }

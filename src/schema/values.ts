@@ -18,23 +18,22 @@ export function text(what = 'text') {
 export const filePath = text('a file path')
 
 /** true or false (the flag alone on the command line). */
-export const flag = z.preprocess(
-  (v) => (v === 'true' ? true : v === 'false' ? false : v),
-  z.boolean({ error: (iss) => `must be true or false, not ${show(iss.input)}` }),
-)
+export const flag = z.boolean({ error: (iss) => `must be true or false, not ${show(iss.input)}` })
 
-/** A whole number from `min` to `max`; numeric text is accepted (command-line values). */
+/**
+ * A whole number from `min` to `max`; its text (`"1400"`) is taken too, as command-line
+ * values are text. A message shows the value as it was given.
+ */
 export function wholeNumber(min: number, max: number) {
   const message = (input: unknown) => `${show(input)} is not a whole number from ${min} to ${max}`
-  return z.preprocess(
-    (v) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v.trim()) : v),
-    z
-      .number({ error: (iss) => message(iss.input) })
-      .check((ctx) => {
-        const n = ctx.value
-        if (!Number.isInteger(n) || n < min || n > max) ctx.issues.push({ code: 'custom', input: n, message: message(n) })
-      }),
-  )
+  return z.union([z.number(), z.string()], { error: (iss) => message(iss.input) }).transform((value, ctx) => {
+    const n = typeof value === 'string' ? (/^\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN) : value
+    if (!Number.isInteger(n) || n < min || n > max) {
+      ctx.issues.push({ code: 'custom', input: value, message: message(value) })
+      return z.NEVER
+    }
+    return n
+  })
 }
 
 const RATE_UNITS: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9 }
