@@ -107,6 +107,7 @@ function main() {
   // The TypeScript as it is in src/, with nothing left over from earlier builds.
   fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true })
   run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], root)
+  run(process.execPath, [path.join(root, 'scripts', 'write-schema.js')], root)
 
   const made = []
   for (const platform of wanted) {

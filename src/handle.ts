@@ -225,6 +225,14 @@ export class Handle extends EventEmitter<HandleEvents> {
   }
 
   /**
+   * Closes and reopens every output file (server files, copies) before its next write, for
+   * logrotate's `postrotate` (what SIGHUP does to the programs). Nothing queued is lost.
+   */
+  reopenOutputs(): void {
+    for (const route of stateOf(this).routes) route.reopenOutputs()
+  }
+
+  /**
    * Stops every thread and socket of this handle. Listeners first read what the kernel
    * already holds, outputs write everything queued; when the promise resolves nothing of
    * this handle is left running. Resolves with the final counters. Safe to call twice.

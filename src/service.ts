@@ -164,6 +164,11 @@ export class Service extends EventEmitter<ServiceEvents> {
     return result
   }
 
+  /** Reopens every route's output files (see Handle.reopenOutputs). */
+  reopenOutputs(): void {
+    for (const r of this.running.values()) r.handle.reopenOutputs()
+  }
+
   /** Stops every route and the metrics endpoint; resolves with each route's final counters. */
   close(): Promise<Record<string, Stats>> {
     this.closing ??= (async () => {

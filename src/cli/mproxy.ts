@@ -2,6 +2,7 @@
 /** `mproxy <program> [flags]`: the four programs behind one command. */
 import { runProgram, version, EXIT_USAGE } from './run'
 import { programs } from './programs'
+import { checkConfig, runConfig } from './config'
 
 const [sub, ...rest] = process.argv.slice(2)
 const names = Object.keys(programs).join(', ')
@@ -9,15 +10,55 @@ const usage = `mproxy: move files and raw socket data over UDP
 
 USAGE:
     mproxy <PROGRAM> [OPTIONS]
+    mproxy --config FILE [--log-format text|json] [--no-timestamps] [--quiet]
+    mproxy check --config FILE
     mproxy -h | --help | -V | --version
 
 PROGRAMS: ${names}
 (see mproxy <PROGRAM> --help; each is also installed as mproxy-<PROGRAM>)
+
+CONFIG: a YAML, JSON or TOML file (by extension) of named routes, each with the options of its
+program (camelCase, as in the Node API), plus metrics, statsInterval and log settings.
+SIGHUP reloads it (unchanged routes keep running) and reopens output files.
 `
+
+/** `--config FILE` and the flags that go with it; a usage line for anything else. */
+function configFlags(args: readonly string[]): { config: string; logFormat?: 'text' | 'json'; timestamps?: boolean; quiet: boolean } {
+  const out: { config?: string; logFormat?: 'text' | 'json'; timestamps?: boolean; quiet: boolean } = { quiet: false }
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].startsWith('--') && args[i].includes('=') ? [args[i].slice(0, args[i].indexOf('=')), args[i].slice(args[i].indexOf('=') + 1)] : [args[i], undefined]
+    const value = () => {
+      const v = inline ?? args[++i]
+      if (v === undefined || v === '') usageError(`${flag} needs a value`)
+      return v as string
+    }
+    if (flag === '--config') out.config = value()
+    else if (flag === '--log-format') {
+      const v = value()
+      if (v !== 'text' && v !== 'json') usageError(`--log-format: ${JSON.stringify(v)} is not one of text, json`)
+      out.logFormat = v as 'text' | 'json'
+    } else if (flag === '--no-timestamps') out.timestamps = false
+    else if (flag === '--timestamps') out.timestamps = true
+    else if (flag === '-q' || flag === '--quiet') out.quiet = true
+    else usageError(`unknown flag ${flag} with --config (see mproxy --help)`)
+  }
+  if (!out.config) usageError('--config FILE is required')
+  return out as { config: string; logFormat?: 'text' | 'json'; timestamps?: boolean; quiet: boolean }
+}
+
+function usageError(message: string): never {
+  process.stderr.write(`mproxy: ${message}\n`)
+  process.exit(EXIT_USAGE)
+}
 if (sub === '-h' || sub === '--help') {
   process.stdout.write(usage)
 } else if (sub === '-V' || sub === '--version') {
   process.stdout.write(`mproxy ${version()}\n`)
+} else if (sub === '--config' || sub?.startsWith('--config=') || (sub !== undefined && sub.startsWith('-') && process.argv.slice(2).some((a) => a === '--config' || a.startsWith('--config=')))) {
+  void runConfig(configFlags(process.argv.slice(2)))
+} else if (sub === 'check') {
+  const flags = configFlags(rest)
+  void checkConfig(flags.config)
 } else if (sub === undefined) {
   // Nothing asked: the usage goes where errors go, and the exit code says it was not a run.
   process.stderr.write(usage)

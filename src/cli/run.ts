@@ -41,6 +41,32 @@ function describeStats(stats: Stats): string {
     .join('\n')
 }
 
+/** What a service does on each signal (see the README's signal table). */
+export interface SignalHandlers {
+  /** SIGINT/SIGTERM: stop cleanly; resolves with the exit code. A second one exits at once (1). */
+  stop(): Promise<number>
+  /** SIGHUP. */
+  hangup(): void | Promise<void>
+  /** SIGUSR1 (a listener also keeps Node's inspector from opening on it). */
+  counters(): void
+}
+
+export function installSignals(h: SignalHandlers): void {
+  let stopping = false
+  const stop = () => {
+    if (stopping) process.exit(EXIT_RUNTIME)
+    stopping = true
+    h.stop().then(
+      (code) => process.exit(code),
+      () => process.exit(EXIT_RUNTIME),
+    )
+  }
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+  process.on('SIGHUP', () => void h.hangup())
+  process.on('SIGUSR1', () => h.counters())
+}
+
 export async function runProgram(program: Program, argv: readonly string[]): Promise<void> {
   const name = program.spec.name
   const fail = (err: unknown): never => {
@@ -96,6 +122,13 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
   }
   process.on('SIGINT', () => void stop('SIGINT'))
   process.on('SIGTERM', () => void stop('SIGTERM'))
+  // SIGHUP (logrotate's postrotate): reopen output files instead of dying.
+  process.on('SIGHUP', () => {
+    handle.reopenOutputs()
+    if (verbose) log({ level: 'info', message: 'output files reopened (SIGHUP)' })
+  })
+  // SIGUSR1 prints the counters; a listener also keeps Node's inspector from opening on it.
+  process.on('SIGUSR1', () => process.stderr.write(`${name}: counters\n${describeStats(handle.stats())}\n`))
   // Announced only now: whoever waits for these lines may signal at once, and gets a clean stop.
   const a = handle.addresses
   for (const address of a.listen) log({ level: 'info', message: `listening on ${address} (udp)` })

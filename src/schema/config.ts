@@ -9,7 +9,7 @@ import { address, JSON_INPUT, text, wholeNumber } from './values'
 
 const KINDS = ['client', 'server', 'proxy', 'reverseproxy'] as const satisfies readonly ProgramKind[]
 
-function routeOf(kind: ProgramKind) {
+function routeOf<K extends ProgramKind>(kind: K) {
   return z
     .strictObject({
       /** A name for the route, unique in the file: it labels its logs and metrics. */

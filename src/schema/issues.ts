@@ -45,7 +45,8 @@ export function closest(key: string, known: readonly string[]): string | undefin
       bestDistance = d
     }
   }
-  return best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 5)) ? best : undefined
+  // One edit for short names, two from six letters on: `metrix` is `metrics`, `rate` is not `path`.
+  return best !== undefined && bestDistance <= (key.length >= 6 ? 2 : 1) ? best : undefined
 }
 
 /** A zod schema's definition, read through zod's public `_zod.def`. */
@@ -107,7 +108,7 @@ function givenPath(path: Path, input: unknown): Path {
   let value = input
   for (const part of path) {
     // One string given, or a list of one: the option alone names it.
-    if (typeof part === 'number' && (typeof value === 'string' || (Array.isArray(value) && value.length === 1))) continue
+    if (typeof part === 'number' && (typeof value === 'string' || (Array.isArray(value) && value.length === 1 && typeof value[0] === 'string'))) continue
     out.push(part)
     value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[part] : undefined
   }
@@ -129,8 +130,10 @@ export function describeIssue(issue: z.core.$ZodIssue, naming: Naming, schema?: 
   if (issue.code === 'invalid_union' && 'errors' in issue && issue.path.length === 0 && naming.prefix) {
     return `${label([], naming)}: ${issue.message}`
   }
-  // Other options a message mentions are written `{name}`, and named like this one.
-  const message = issue.message.replace(/\{(\w+)\}/g, (_, field: string) => nameOf(naming, field))
+  // Other options a message mentions are written `{name}`: options of the same object.
+  const object = typeof issue.path[issue.path.length - 1] === 'string' ? issue.path.slice(0, -1) : issue.path
+  const near = { ...naming, prefix: [...(naming.prefix ?? []), ...givenPath(object, input)] }
+  const message = issue.message.replace(/\{(\w+)\}/g, (_, field: string) => nameOf(near, field))
   const where = label(givenPath(issue.path, input), naming)
   if (where === '') return message
   // "--path is required", "tee must be true or false"; "--rate: "fast" is not a rate ...".

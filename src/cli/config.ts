@@ -1,0 +1,164 @@
+/**
+ * `mproxy --config FILE` (run every route of a config file in this process) and
+ * `mproxy check --config FILE` (validate it without starting anything). Exit codes as for the
+ * programs: 2 for a config that is not valid, 1 for what the system refused.
+ */
+import { access, constants } from 'node:fs/promises'
+import path from 'node:path'
+import { readConfigFile } from '../config/file'
+import { MproxyError } from '../errors'
+import type { Handle, Stats } from '../handle'
+import { resolveEndpoint } from '../resolve'
+import type { Config } from '../schema/config'
+import { nameOf } from '../naming'
+import { start, type Service } from '../service'
+import { defaultTimestamps, makeLogger, type LogFormat } from './log'
+import { EXIT_RUNTIME, EXIT_USAGE, installSignals } from './run'
+import { StatsLine } from './stats-line'
+
+export interface ConfigFlags {
+  config: string
+  logFormat?: LogFormat
+  timestamps?: boolean
+  quiet: boolean
+}
+
+const NAME = 'mproxy'
+
+function fail(err: unknown): never {
+  const usage = err instanceof MproxyError ? err.usage : false
+  const message = err instanceof Error ? err.message : String(err)
+  process.stderr.write(`${NAME}: ${message.replace(/\s*\n\s*/g, ' ')}\n`)
+  process.exit(usage ? EXIT_USAGE : EXIT_RUNTIME)
+}
+
+/** Addresses in a route's options, with the option they are in (for `check`). */
+const ADDRESS_OPTIONS: Record<string, boolean> = {
+  serverAddrs: false,
+  listenAddrs: true,
+  udpListenAddrs: true,
+  udpDownstreamAddrs: false,
+  tcpListenAddrs: true,
+  tcpOutputAddrs: true,
+  udpOutputAddrs: false,
+  multicastAddr: false,
+}
+
+/** What `check` can find without starting: names that do not resolve, files that cannot be opened. */
+async function checkSystem(config: Config): Promise<void> {
+  for (const [i, route] of config.routes.entries()) {
+    const naming = { prefix: ['routes', i] as const }
+    const options = route as Record<string, unknown>
+    for (const [field, portZero] of Object.entries(ADDRESS_OPTIONS)) {
+      const value = options[field]
+      const list = Array.isArray(value) ? (value as string[]) : typeof value === 'string' ? [value] : []
+      for (const text of list) await resolveEndpoint(text, nameOf(naming, field), { allowPortZero: portZero })
+    }
+    for (const text of (options.tcpConnectAddrs as string[] | undefined) ?? []) {
+      await resolveEndpoint(text.replace(/^tls:\/\//, ''), nameOf(naming, 'tcpConnectAddrs'), { allowPortZero: false })
+    }
+    const file = typeof options.path === 'string' ? options.path : '-'
+    const readable = route.kind === 'client' && file !== '-' ? [['path', file]] : []
+    for (const field of ['tlsCa', 'tlsCert', 'tlsKey']) if (typeof options[field] === 'string') readable.push([field, options[field] as string])
+    for (const [field, file] of readable) {
+      await access(file, constants.R_OK).catch((e: NodeJS.ErrnoException) => {
+        throw new MproxyError('EMPROXY_FILE', `${nameOf(naming, field)}: cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.code}`)
+      })
+    }
+    if (route.kind === 'server' && file !== '-') {
+      const dir = path.dirname(path.resolve(file))
+      await access(dir, constants.W_OK).catch((e: NodeJS.ErrnoException) => {
+        throw new MproxyError('EMPROXY_FILE', `${nameOf(naming, 'path')}: cannot write in ${dir}: ${e.code === 'ENOENT' ? 'no such directory' : e.code}`)
+      })
+    }
+  }
+}
+
+/** `mproxy check --config FILE`: 0 valid, 2 not valid, 1 the system would refuse it. */
+export async function checkConfig(file: string): Promise<void> {
+  let config: Config
+  try {
+    config = await readConfigFile(file)
+    await checkSystem(config)
+  } catch (err) {
+    return fail(err)
+  }
+  process.stdout.write(`${file}: ${config.routes.length} route${config.routes.length === 1 ? '' : 's'} (${config.routes.map((r) => `${r.name}: ${r.kind}`).join(', ')}): ok\n`)
+}
+
+function announce(log: ReturnType<typeof makeLogger>, route: string, handle: Handle): void {
+  const a = handle.addresses
+  for (const address of a.listen) log({ level: 'info', route, message: `listening on ${address} (udp)` })
+  for (const address of a.tcpListen) log({ level: 'info', route, message: `listening on ${address} (tcp input)` })
+  for (const address of a.tcpOutput) log({ level: 'info', route, message: `listening on ${address} (tcp output: clients receive the group stream)` })
+  if (a.group) log({ level: 'info', route, message: `multicast group ${a.group}` })
+}
+
+function lossLine(stats: Stats): string | undefined {
+  const t = stats.totals
+  const lost = t.kernelDrops + t.queueDrops + t.truncated + t.sendErrors + t.icmpErrors + t.writeErrors + t.bytesDropped
+  return lost > 0 ? `some data was lost: kernelDrops ${t.kernelDrops}, queueDrops ${t.queueDrops}, truncated ${t.truncated}, sendErrors ${t.sendErrors}, icmpErrors ${t.icmpErrors}, writeErrors ${t.writeErrors}, bytesDropped ${t.bytesDropped}` : undefined
+}
+
+/** `mproxy --config FILE`: runs every route until SIGINT/SIGTERM; SIGHUP reloads the file. */
+export async function runConfig(flags: ConfigFlags): Promise<void> {
+  let config: Config
+  try {
+    config = await readConfigFile(flags.config)
+  } catch (err) {
+    return fail(err)
+  }
+  const log = makeLogger(NAME, {
+    format: flags.logFormat ?? config.log?.format ?? 'text',
+    timestamps: flags.timestamps ?? config.log?.timestamps ?? defaultTimestamps(),
+    quiet: flags.quiet,
+  })
+  let service: Service
+  try {
+    service = await start(config, { onLog: log })
+  } catch (err) {
+    return fail(err)
+  }
+  const lines = new Map<string, StatsLine>()
+  service.on('stats', (all) => {
+    for (const [route, stats] of Object.entries(all)) {
+      const line = lines.get(route)
+      if (line) log({ level: 'info', route, message: `stats: ${line.next(stats.totals)}` })
+      lines.set(route, line ?? new StatsLine(stats.totals))
+      if (!line) log({ level: 'info', route, message: `stats: every ${config.statsInterval} s from now` })
+    }
+  })
+  installSignals({
+    stop: async () => {
+      const finals = await service.close()
+      for (const [route, stats] of Object.entries(finals)) {
+        const lost = lossLine(stats)
+        if (lost) log({ level: 'warn', route, message: lost })
+      }
+      return 0
+    },
+    hangup: async () => {
+      try {
+        const next = await readConfigFile(flags.config)
+        const r = await service.reload(next)
+        config = next
+        service.reopenOutputs()
+        log({ level: 'info', message: `reloaded ${flags.config}: kept ${r.kept.length}, restarted ${r.restarted.length}, started ${r.started.length}, stopped ${r.stopped.length}${r.failed.length ? `, failed ${r.failed.join(', ')}` : ''}; output files reopened` })
+        for (const name of [...r.restarted, ...r.started]) {
+          const handle = service.routes.get(name)
+          if (handle) announce(log, name, handle)
+        }
+      } catch (err) {
+        log({ level: 'error', message: `not reloaded, the running config stays: ${(err as Error).message}` })
+      }
+    },
+    counters: () => {
+      for (const [route, stats] of Object.entries(service.stats())) {
+        const t = stats.totals
+        log({ level: 'info', route, message: `counters: in ${t.datagramsIn} datagrams/${t.bytesIn} bytes, out ${t.datagramsOut} datagrams/${t.bytesOut} bytes${lossLine(stats) ? `; ${lossLine(stats)}` : ''}` })
+      }
+    },
+  })
+  if (service.metricsAddress) log({ level: 'info', message: `metrics at http://${service.metricsAddress}/metrics` })
+  for (const [name, handle] of service.routes) announce(log, name, handle)
+}
