@@ -25,6 +25,7 @@ for (const [family, listen] of [['IPv4', '127.0.0.1:0'], ['IPv6', '[::1]:0']]) {
   test.serial(`${family}: a 100 MiB file arrives byte-identical with default settings`, async (t) => {
     const out = path.join(dir, `out-${family}.txt`)
     const server = runProgram('server', ['--path', out, '--listen-addr', listen, '--verbose'], { listeners: 1 })
+    t.teardown(() => server.child.kill('SIGKILL'))
     const [addr] = await server.listening
     const client = await runToEnd('client', ['--path', input, '--server-addr', addr])
     t.is(client.code, 0, client.stderr)
@@ -43,6 +44,11 @@ test.serial('the whole chain: client -> proxy -> reverse proxy (multicast) -> TC
   const rp = runProgram('reverseproxy', ['--udp-listen-addr', '127.0.0.1:0', '--multicast-addr', '239.88.9.1:29918', '--multicast-interface', 'lo', '--tcp-output-addr', '127.0.0.1:0'], { listeners: 2 })
   const [rpInput, rpOutput] = await rp.listening
   const proxy = runProgram('proxy', ['--udp-listen-addr', '127.0.0.1:0', '--udp-downstream-addr', rpInput], { listeners: 1 })
+  // Whatever happens, no program outlives the test.
+  t.teardown(() => {
+    rp.child.kill('SIGKILL')
+    proxy.child.kill('SIGKILL')
+  })
   const [proxyInput] = await proxy.listening
   const reader = net.connect({ host: '127.0.0.1', port: Number(rpOutput.split(':')[1]) })
   const hash = createHash('sha256')
