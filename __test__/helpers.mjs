@@ -89,6 +89,12 @@ export function readFile(file) {
   return readFileSync(file)
 }
 
+/** Programs started by the tests and not yet ended: none outlives the test process. */
+const running = new Set()
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL')
+})
+
 const bins = {
   client: path.join(root, 'dist/cli/client.js'),
   server: path.join(root, 'dist/cli/server.js'),
@@ -103,6 +109,8 @@ const bins = {
  */
 export function runProgram(name, args, { stdin = 'ignore', listeners = 0 } = {}) {
   const child = spawn(process.execPath, [bins[name], ...args], { stdio: [stdin, 'pipe', 'pipe'] })
+  running.add(child)
+  child.on('close', () => running.delete(child))
   const out = []
   let err = ''
   let onLine = () => {}

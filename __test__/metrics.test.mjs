@@ -39,6 +39,7 @@ test('a scrape shows every counter of every endpoint, as stats() does', async (t
   sink.on('message', () => got++)
   await new Promise((r) => sink.bind(0, '127.0.0.1', r))
   const proxy = await createProxy({ udpListenAddrs: '127.0.0.1:0', udpDownstreamAddrs: `127.0.0.1:${sink.address().port}` })
+  t.teardown(() => proxy.close())
   const registry = registerMetrics(() => [{ route: 'feed', handle: proxy }])
   const server = await serveMetrics('127.0.0.1', 0, registry)
   const tx = dgram.createSocket('udp4')
@@ -74,6 +75,7 @@ test('TCP output clients show as a gauge, and a Node service can use its own reg
   const own = new Registry()
   new Counter({ name: 'service_requests_total', help: 'the service own counter', registers: [own] }).inc(3)
   const rp = await createReverseProxy({ multicastAddr: '239.77.1.1:29700', multicastInterface: 'lo', tcpOutputAddrs: '127.0.0.1:0' })
+  t.teardown(() => rp.close())
   registerMetrics(() => [{ route: 'bus', handle: rp }], own)
   const port = Number(rp.addresses.tcpOutput[0].split(':')[1])
   const clients = await Promise.all(

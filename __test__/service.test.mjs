@@ -30,6 +30,7 @@ test('every kind of route runs from one config', async (t) => {
       { name: 'bus', kind: 'reverseproxy', tcpListenAddrs: '127.0.0.1:0', multicastAddr: '239.66.1.1:29601', multicastInterface: 'lo' },
     ],
   })
+  t.teardown(() => service.close())
   const store = service.routes.get('store').addresses.listen[0]
   const client = await start({ routes: [{ name: 'feed', kind: 'client', path: writeTemp(dir, 'in.txt', data), serverAddrs: store }] })
   await client.routes.get('feed').finished
@@ -54,6 +55,7 @@ test('five reloads: the unchanged route loses nothing, the changed one restarts'
     ],
   })
   const service = await start(config(0))
+  t.teardown(() => service.close())
   const steady = service.routes.get('steady')
   const port = Number(steady.addresses.listen[0].split(':')[1])
   const tx = dgram.createSocket('udp4')
@@ -84,6 +86,7 @@ test('a reload that does not validate changes nothing and says why in one line',
   const sink = await udpSink()
   const good = { routes: [{ name: 'a', kind: 'proxy', udpListenAddrs: '127.0.0.1:0', udpDownstreamAddrs: sink.addr }] }
   const service = await start(good)
+  t.teardown(() => service.close())
   const before = service.routes.get('a')
   const err = await t.throwsAsync(service.reload({ routes: [{ name: 'a', kind: 'proxy', udpListenAddrs: '127.0.0.1:0', udpDownstremAddrs: sink.addr }] }), { instanceOf: MproxyError })
   t.is(err.message, 'routes[0].udpDownstremAddrs: unknown option; did you mean udpDownstreamAddrs?')

@@ -135,6 +135,8 @@ export async function serveMetrics(host: string, port: number, registry: Registr
       resolve()
     })
   })
+  // A failed accept (out of descriptors) must not become an uncaught 'error'.
+  server.on('error', () => undefined)
   // A scrape must never keep the process alive on its own.
   server.unref()
   const bound = server.address()

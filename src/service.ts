@@ -53,6 +53,8 @@ export class Service extends EventEmitter<ServiceEvents> {
   private registry?: Registry
   private statsTimer?: NodeJS.Timeout
   private closing?: Promise<Record<string, Stats>>
+  /** Reloads run one after the other (two SIGHUPs in a row must not race). */
+  private reloading: Promise<unknown> = Promise.resolve()
 
   /** @internal Use start(). */
   constructor(config: Config) {
@@ -123,7 +125,14 @@ export class Service extends EventEmitter<ServiceEvents> {
    * Applies a new config (checked first: if it is not valid, nothing changes and the error
    * is thrown). Unchanged routes keep running untouched.
    */
-  async reload(input: unknown): Promise<ReloadResult> {
+  reload(input: unknown): Promise<ReloadResult> {
+    const run = this.reloading.then(() => this.reloadNow(input))
+    this.reloading = run.catch(() => undefined)
+    return run
+  }
+
+  private async reloadNow(input: unknown): Promise<ReloadResult> {
+    if (this.closing) throw new MproxyError('EMPROXY_INVALID_ARGUMENT', 'the service is closed', true)
     const next = parseWith(configSchema, input)
     const result: ReloadResult = { kept: [], restarted: [], started: [], stopped: [], failed: [] }
     const wanted = new Map(next.routes.map((r, i) => [r.name, { route: r, index: i }]))
@@ -172,6 +181,7 @@ export class Service extends EventEmitter<ServiceEvents> {
   /** Stops every route and the metrics endpoint; resolves with each route's final counters. */
   close(): Promise<Record<string, Stats>> {
     this.closing ??= (async () => {
+      await this.reloading
       if (this.statsTimer) clearInterval(this.statsTimer)
       await this.metricsServer?.close()
       const entries = [...this.running]

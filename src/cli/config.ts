@@ -13,7 +13,7 @@ import type { Config } from '../schema/config'
 import { nameOf } from '../naming'
 import { start, type Service } from '../service'
 import { defaultTimestamps, makeLogger, type LogFormat } from './log'
-import { EXIT_RUNTIME, EXIT_USAGE, installSignals } from './run'
+import { EXIT_RUNTIME, EXIT_USAGE, holdSignals, installSignals } from './run'
 import { StatsLine } from './stats-line'
 
 export interface ConfigFlags {
@@ -113,12 +113,14 @@ export async function runConfig(flags: ConfigFlags): Promise<void> {
     timestamps: flags.timestamps ?? config.log?.timestamps ?? defaultTimestamps(),
     quiet: flags.quiet,
   })
+  const release = holdSignals()
   let service: Service
   try {
     service = await start(config, { onLog: log })
   } catch (err) {
     return fail(err)
   }
+  release()
   const lines = new Map<string, StatsLine>()
   service.on('stats', (all) => {
     for (const [route, stats] of Object.entries(all)) {
@@ -142,7 +144,6 @@ export async function runConfig(flags: ConfigFlags): Promise<void> {
         const next = await readConfigFile(flags.config)
         const r = await service.reload(next)
         config = next
-        service.reopenOutputs()
         log({ level: 'info', message: `reloaded ${flags.config}: kept ${r.kept.length}, restarted ${r.restarted.length}, started ${r.started.length}, stopped ${r.stopped.length}${r.failed.length ? `, failed ${r.failed.join(', ')}` : ''}; output files reopened` })
         for (const name of [...r.restarted, ...r.started]) {
           const handle = service.routes.get(name)
@@ -150,12 +151,16 @@ export async function runConfig(flags: ConfigFlags): Promise<void> {
         }
       } catch (err) {
         log({ level: 'error', message: `not reloaded, the running config stays: ${(err as Error).message}` })
+      } finally {
+        // logrotate moved the files away: reopen them whatever became of the reload.
+        service.reopenOutputs()
       }
     },
     counters: () => {
       for (const [route, stats] of Object.entries(service.stats())) {
         const t = stats.totals
-        log({ level: 'info', route, message: `counters: in ${t.datagramsIn} datagrams/${t.bytesIn} bytes, out ${t.datagramsOut} datagrams/${t.bytesOut} bytes${lossLine(stats) ? `; ${lossLine(stats)}` : ''}` })
+        // Asked for: printed even with --quiet.
+        process.stderr.write(`${NAME}: [${route}] counters: in ${t.datagramsIn} datagrams/${t.bytesIn} bytes, out ${t.datagramsOut} datagrams/${t.bytesOut} bytes${lossLine(stats) ? `; ${lossLine(stats)}` : ''}\n`)
       }
     },
   })

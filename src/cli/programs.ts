@@ -25,7 +25,7 @@ export const client: Program = {
       { name: 'framing', field: 'framing', kind: 'string', value: 'packed|line|raw', help: 'packed: whole lines per datagram (default); line: one line each; raw: fixed chunks' },
       { name: 'max-datagram', field: 'maxDatagram', kind: 'string', value: 'BYTES', help: 'Largest datagram (default 1472 IPv4, 1452 IPv6; at most 65507)' },
       { name: 'linger-ms', field: 'lingerMs', kind: 'string', value: 'MS', help: 'How long a partial line waits before it is sent anyway (default 20)' },
-      { name: 'rate', field: 'rate', kind: 'string', value: 'BYTES/S', help: 'Most bytes per second to send, e.g. 20M; 0 = unlimited (default 50M)' },
+      { name: 'rate', field: 'rate', kind: 'string', value: 'BYTES/S', help: 'Most bytes per second to send, e.g. 20M; 0 = unlimited (default 80M)' },
     ],
     examples: [
       "mproxy-client --path /dev/random --server-addr '127.0.0.1:9920' --server-addr '[::1]:9921'",

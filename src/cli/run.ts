@@ -51,6 +51,20 @@ export interface SignalHandlers {
   counters(): void
 }
 
+/**
+ * Until the real handlers are in place (starting may take a while: names resolve), SIGHUP
+ * must not kill the process and SIGUSR1 must not open Node's inspector: both are ignored.
+ */
+export function holdSignals(): () => void {
+  const ignore = () => undefined
+  process.on('SIGHUP', ignore)
+  process.on('SIGUSR1', ignore)
+  return () => {
+    process.off('SIGHUP', ignore)
+    process.off('SIGUSR1', ignore)
+  }
+}
+
 export function installSignals(h: SignalHandlers): void {
   let stopping = false
   const stop = () => {
@@ -96,12 +110,14 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
     process.stderr.write(`${name}: ${entry.level === 'info' ? '' : `${entry.level}: `}${oneLine(entry.message)}\n`)
   }
 
+  const release = holdSignals()
   let handle: Handle
   try {
     handle = await program.start(values, labelsFor(program.spec), log)
   } catch (err) {
     return fail(err)
   }
+  release()
   let stopping = false
   const stop = async (reason: string, code = 0) => {
     if (stopping) {

@@ -13,7 +13,7 @@ use mproxy_core::sink::writer::{Keep, Overflow, Rotate, WriterSpec, DEFAULT_QUEU
 use mproxy_core::socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
 use mproxy_core::source::framed::FramingSpec;
 use mproxy_core::source::stream::{StreamSpec, DEFAULT_LINGER};
-use mproxy_core::stats::EndpointSnapshot;
+use mproxy_core::stats::{EndpointSnapshot, Registry};
 use mproxy_core::Error as CoreError;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -400,7 +400,8 @@ fn reporter_for(
 #[napi]
 pub struct NativeRoute {
     route: Arc<Mutex<Option<Route>>>,
-    final_stats: Arc<Mutex<Option<Vec<EndpointSnapshot>>>>,
+    /// The route's counters, kept when the route is taken to be stopped.
+    counters: Registry,
     listen_addresses: Vec<String>,
     tcp_listen_addresses: Vec<String>,
     tcp_output_addresses: Vec<String>,
@@ -429,14 +430,10 @@ impl NativeRoute {
 
     #[napi]
     pub fn stats(&self) -> Vec<EndpointStats> {
-        if let Some(route) = self.route.lock().ok().as_ref().and_then(|g| g.as_ref()) {
-            return route.stats().into_iter().map(to_js_stats).collect();
-        }
-        self.final_stats
-            .lock()
-            .ok()
-            .and_then(|f| f.clone())
-            .unwrap_or_default()
+        // From the registry the route's endpoints count into: live while it runs, while it
+        // stops (a drain takes a moment) and after.
+        self.counters
+            .snapshot()
             .into_iter()
             .map(to_js_stats)
             .collect()
@@ -458,14 +455,12 @@ impl NativeRoute {
     pub fn close(&self) -> AsyncTask<CloseTask> {
         AsyncTask::new(CloseTask {
             route: self.route.clone(),
-            final_stats: self.final_stats.clone(),
         })
     }
 }
 
 pub struct CloseTask {
     route: Arc<Mutex<Option<Route>>>,
-    final_stats: Arc<Mutex<Option<Vec<EndpointSnapshot>>>>,
 }
 
 impl Task for CloseTask {
@@ -476,9 +471,6 @@ impl Task for CloseTask {
         let taken = self.route.lock().ok().and_then(|mut g| g.take());
         if let Some(mut route) = taken {
             route.stop();
-            if let Ok(mut f) = self.final_stats.lock() {
-                *f = Some(route.stats());
-            }
             // Dropping the route drops the last reporters, releasing the JS callback.
         }
         Ok(())
@@ -502,9 +494,10 @@ pub fn start_route(
     let listen_addresses = strings(route.listen_addrs());
     let tcp_listen_addresses = strings(route.tcp_listen_addrs());
     let tcp_output_addresses = strings(route.tcp_output_addrs());
+    let counters = route.registry();
     Ok(NativeRoute {
         route: Arc::new(Mutex::new(Some(route))),
-        final_stats: Arc::new(Mutex::new(None)),
+        counters,
         listen_addresses,
         tcp_listen_addresses,
         tcp_output_addresses,

@@ -110,7 +110,7 @@ impl Route {
                     stop.clone(),
                 )?));
             }
-            route.fanout = Fanout::new(sinks);
+            route.fanout = Fanout::new(std::mem::take(&mut sinks));
             if !spec.udp_listeners.is_empty() {
                 let listeners = udp::start(
                     &spec.udp_listeners,
@@ -159,6 +159,11 @@ impl Route {
         match result {
             Ok(()) => Ok(route),
             Err(e) => {
+                // Sinks made before a later one failed are not in the fan-out yet: they are
+                // finished too, so their threads end and their ports are released.
+                for sink in &sinks {
+                    sink.finish();
+                }
                 route.stop();
                 Err(e)
             }
@@ -180,6 +185,11 @@ impl Route {
 
     pub fn stats(&self) -> Vec<EndpointSnapshot> {
         self.registry.snapshot()
+    }
+
+    /// The route's counters, readable while it stops and after (a cheap shared handle).
+    pub fn registry(&self) -> Registry {
+        self.registry.clone()
     }
 
     /// Every file output (writers, tee, copy) closes and reopens its path before its next

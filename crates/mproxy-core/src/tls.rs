@@ -55,31 +55,6 @@ fn file_problem(what: &str, path: &str, why: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::File, format!("cannot read {what} {path}: {why}"))
 }
 
-/// What a path that is not a regular file is, in words.
-fn not_regular(meta: &std::fs::Metadata) -> &'static str {
-    if meta.is_dir() {
-        return "it is a directory";
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt as _;
-        let kind = meta.file_type();
-        if kind.is_fifo() {
-            return "it is a FIFO, not a regular file";
-        }
-        if kind.is_char_device() {
-            return "it is a character device, not a regular file";
-        }
-        if kind.is_block_device() {
-            return "it is a block device, not a regular file";
-        }
-        if kind.is_socket() {
-            return "it is a socket, not a regular file";
-        }
-    }
-    "it is not a regular file"
-}
-
 fn too_large(what: &str, path: &str, size: u64) -> Error {
     file_problem(
         what,
@@ -96,27 +71,27 @@ fn too_large(what: &str, path: &str, size: u64) -> Error {
 /// a check and the open must not hang the start) and checked through the opened descriptor,
 /// and the read itself is bounded too: files such as those in /proc report a size of 0.
 fn read_pem(path: &str, what: &str) -> Result<Vec<u8>> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
-    }
     // Checked before opening as well: opening some devices has effects of its own.
     let meta =
         std::fs::metadata(path).map_err(|e| file_problem(what, path, describe_os_error(&e)))?;
     if !meta.is_file() {
-        return Err(file_problem(what, path, not_regular(&meta)));
+        return Err(file_problem(
+            what,
+            path,
+            crate::sys::not_a_regular_file(&meta),
+        ));
     }
-    let file = options
-        .open(path)
+    let file = crate::sys::open_input(path)
         .map_err(|e| file_problem(what, path, describe_os_error(&e)))?;
     let meta = file
         .metadata()
         .map_err(|e| file_problem(what, path, describe_os_error(&e)))?;
     if !meta.is_file() {
-        return Err(file_problem(what, path, not_regular(&meta)));
+        return Err(file_problem(
+            what,
+            path,
+            crate::sys::not_a_regular_file(&meta),
+        ));
     }
     if meta.len() > MAX_PEM_BYTES {
         return Err(too_large(what, path, meta.len()));
@@ -752,7 +727,11 @@ fZZi7Xzh1MrFxGU=
         );
         let fifo = dir.join("fifo.pem");
         let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        nix::unistd::mkfifo(
+            c_path.as_c_str(),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
         let fifo = fifo.to_str().unwrap();
         // No writer: reading it would block forever.
         assert_eq!(

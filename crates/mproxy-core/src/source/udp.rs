@@ -143,20 +143,26 @@ impl ReceiveThread {
         }
         loop {
             // Round robin over the ready sockets, one batch each per turn, so a busy
-            // listener never starves a quiet one.
-            while let Some(i) = self.ready.pop_front() {
+            // listener never starves a quiet one; after every turn the poller is asked
+            // (without waiting) for sockets that became ready meanwhile.
+            for _ in 0..self.ready.len() {
+                let Some(i) = self.ready.pop_front() else {
+                    break;
+                };
                 if self.receive_one(i) {
                     self.ready.push_back(i);
                 } else {
                     self.listeners[i].queued = false;
                 }
-                if self.poller.stop_token().is_stopped() {
-                    break;
-                }
+            }
+            if self.poller.stop_token().is_stopped() {
+                break;
             }
             // Idle: count drops the last datagrams did not carry, at most once per period.
-            let refresh_in = DROP_REFRESH.saturating_sub(self.drops_read.elapsed());
-            let timeout = if self.listeners.iter().any(|l| l.received) {
+            let timeout = if !self.ready.is_empty() {
+                Some(Duration::ZERO)
+            } else if self.listeners.iter().any(|l| l.received) {
+                let refresh_in = DROP_REFRESH.saturating_sub(self.drops_read.elapsed());
                 if refresh_in.is_zero() {
                     self.read_drop_totals(false);
                     None

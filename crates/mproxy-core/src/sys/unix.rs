@@ -297,3 +297,22 @@ pub fn is_no_such_device(err: &io::Error) -> bool {
 pub fn rebind_after_restart(socket: &socket2::Socket) -> io::Result<()> {
     socket.set_reuse_address(true)
 }
+
+/// What a path that is not a regular file is, in words.
+pub fn not_a_regular_file(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt as _;
+    let kind = meta.file_type();
+    if meta.is_dir() {
+        "it is a directory"
+    } else if kind.is_fifo() {
+        "it is a FIFO, not a regular file"
+    } else if kind.is_char_device() {
+        "it is a character device, not a regular file"
+    } else if kind.is_block_device() {
+        "it is a block device, not a regular file"
+    } else if kind.is_socket() {
+        "it is a socket, not a regular file"
+    } else {
+        "it is not a regular file"
+    }
+}

@@ -104,3 +104,12 @@ pub fn is_no_such_device(_err: &io::Error) -> bool {
 pub fn rebind_after_restart(_socket: &socket2::Socket) -> io::Result<()> {
     Ok(())
 }
+
+/// What a path that is not a regular file is, in words.
+pub fn not_a_regular_file(meta: &std::fs::Metadata) -> &'static str {
+    if meta.is_dir() {
+        "it is a directory"
+    } else {
+        "it is not a regular file"
+    }
+}

@@ -296,9 +296,14 @@ impl SendState {
         let per_dest = self.runs.len();
         let total = per_dest * dests.len();
         self.hdrs.clear();
+        // Raw pointers taken once, after the vectors were last written, so none is
+        // invalidated by a later borrow while the headers hold them.
         let iovs = self.iovs.as_mut_ptr();
+        let controls = self.controls.as_mut_ptr();
         for addr in dests {
-            for (run, (control, control_len)) in self.runs.iter().zip(self.controls.iter_mut()) {
+            for (r, run) in self.runs.iter().enumerate() {
+                // SAFETY: r < runs.len() == controls.len().
+                let (control, control_len) = unsafe { &mut *controls.add(r) };
                 // SAFETY: all-zero is a valid mmsghdr; the fields set below point at live
                 // data (the address, the vectors, the control buffers) that outlive the
                 // calls in this function.
@@ -337,6 +342,12 @@ impl SendState {
                 }
                 m += rc as usize;
                 retries = 0;
+                if (rc as usize) < count && m < total {
+                    // The kernel stops a batch at the first refused message and reports no
+                    // error (it may have been a pending ICMP error, now consumed): have the
+                    // error queue read, which still holds it.
+                    outcomes[m / per_dest].icmp_reported += 1;
+                }
                 continue;
             }
             let err = io::Error::last_os_error();
