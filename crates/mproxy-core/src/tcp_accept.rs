@@ -42,6 +42,8 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener> {
 
 pub struct Acceptor {
     pub listener: TcpListener,
+    /// The token the next client is registered under (0 is the listener's).
+    next_token: usize,
     max_clients: usize,
     refusing: bool,
     failing: bool,
@@ -52,6 +54,7 @@ impl Acceptor {
     pub fn new(listener: TcpListener, max_clients: usize) -> Self {
         Acceptor {
             listener,
+            next_token: 1,
             max_clients,
             refusing: false,
             failing: false,
@@ -132,5 +135,36 @@ impl Acceptor {
                 }
             }
         }
+    }
+
+    /// Accepts every pending client (as [`Acceptor::accept_all`]) and registers each with
+    /// `registry` for `interest` under a token of its own; returns (token, stream, peer).
+    /// A client that cannot be registered is reported and closed.
+    pub fn accept_registered(
+        &mut self,
+        connected: usize,
+        registry: &mio::Registry,
+        interest: mio::Interest,
+        endpoint: &Endpoint,
+        reporter: &Reporter,
+    ) -> Vec<(usize, TcpStream, SocketAddr)> {
+        let mut admitted = Vec::new();
+        self.accept_all(connected, endpoint, reporter, |stream, peer| {
+            admitted.push((stream, peer))
+        });
+        let mut registered = Vec::with_capacity(admitted.len());
+        for (mut stream, peer) in admitted {
+            let token = self.next_token;
+            self.next_token += 1;
+            match registry.register(&mut stream, mio::Token(token), interest) {
+                Ok(()) => registered.push((token, stream, peer)),
+                Err(e) => reporter.warn(format!(
+                    "{}: TCP client {peer}: {}",
+                    endpoint.name,
+                    describe_os_error(&e)
+                )),
+            }
+        }
+        registered
     }
 }

@@ -97,7 +97,6 @@ impl TcpOutputSink {
                         reporter,
                         poller,
                         clients: HashMap::new(),
-                        next_token: 1,
                     }
                     .run()
                 })
@@ -166,7 +165,6 @@ struct Output {
     reporter: Reporter,
     poller: Poller,
     clients: HashMap<usize, Client>,
-    next_token: usize,
 }
 
 enum Flow {
@@ -233,29 +231,15 @@ impl Output {
     }
 
     fn accept(&mut self) {
-        let mut admitted = Vec::new();
-        self.acceptor.accept_all(
+        let admitted = self.acceptor.accept_registered(
             self.clients.len(),
+            self.poller.registry(),
+            Interest::READABLE | Interest::WRITABLE,
             &self.endpoint,
             &self.reporter,
-            |stream, peer| admitted.push((stream, peer)),
         );
-        for (mut stream, peer) in admitted {
-            let token = self.next_token;
-            self.next_token += 1;
+        for (token, stream, peer) in admitted {
             let _ = stream.set_nodelay(true);
-            if let Err(e) = self.poller.registry().register(
-                &mut stream,
-                Token(token),
-                Interest::READABLE | Interest::WRITABLE,
-            ) {
-                self.reporter.warn(format!(
-                    "{}: TCP client {peer}: {}",
-                    self.endpoint.name,
-                    describe_os_error(&e)
-                ));
-                continue;
-            }
             self.clients.insert(
                 token,
                 Client {

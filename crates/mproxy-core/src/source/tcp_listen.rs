@@ -67,7 +67,6 @@ pub fn start(
                 reporter,
                 stop,
                 clients: HashMap::new(),
-                next_token: 1,
             }
             .serve(poller)
         })
@@ -93,7 +92,6 @@ struct Inputs {
     reporter: Reporter,
     stop: StopToken,
     clients: HashMap<usize, Client>,
-    next_token: usize,
 }
 
 /// What reading a client's stream for one turn found.
@@ -182,28 +180,14 @@ impl Inputs {
     }
 
     fn accept(&mut self, poller: &Poller) {
-        let mut admitted = Vec::new();
-        self.acceptor.accept_all(
+        let admitted = self.acceptor.accept_registered(
             self.clients.len(),
+            poller.registry(),
+            Interest::READABLE,
             &self.endpoint,
             &self.reporter,
-            |stream, peer| admitted.push((stream, peer)),
         );
-        for (mut stream, peer) in admitted {
-            let token = self.next_token;
-            self.next_token += 1;
-            if let Err(e) =
-                poller
-                    .registry()
-                    .register(&mut stream, Token(token), Interest::READABLE)
-            {
-                self.reporter.warn(format!(
-                    "{}: TCP client {peer}: {}",
-                    self.endpoint.name,
-                    describe_os_error(&e)
-                ));
-                continue;
-            }
+        for (token, stream, peer) in admitted {
             let framed = Framed::new(
                 &self.spec.framing,
                 self.fanout.clone(),
