@@ -9,12 +9,17 @@
 /// IPv6), so nothing is cut; a datagram that still does not fit is counted as truncated.
 pub const SLOT_SIZE: usize = 64 * 1024;
 
+use std::net::SocketAddr;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
     pub offset: usize,
     pub len: usize,
     /// Size of each segment when the entry holds several datagrams; 0 for a single one.
     pub segment: usize,
+    /// Who sent it: the UDP sender or the TCP peer; `None` for files, stdin and datagrams
+    /// injected from JavaScript. Taps report it and rules by source match on it.
+    pub from: Option<SocketAddr>,
 }
 
 impl Entry {
@@ -53,12 +58,18 @@ impl Batch {
 
     /// Appends one datagram at the end of the buffer.
     pub fn push(&mut self, datagram: &[u8]) {
+        self.push_from(datagram, None);
+    }
+
+    /// Appends one datagram and who sent it.
+    pub fn push_from(&mut self, datagram: &[u8], from: Option<SocketAddr>) {
         let offset = self.buf.len();
         self.buf.extend_from_slice(datagram);
         self.entries.push(Entry {
             offset,
             len: datagram.len(),
             segment: 0,
+            from,
         });
     }
 
@@ -111,6 +122,7 @@ mod tests {
             offset: 3,
             len: 7,
             segment: 3,
+            from: None,
         });
         let all: Vec<&[u8]> = b.datagrams().collect();
         assert_eq!(all, vec![&b"abc"[..], b"", b"123", b"456", b"7"]);

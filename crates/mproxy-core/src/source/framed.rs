@@ -3,6 +3,7 @@
 //! lines when input pauses, send a partial line after the linger.
 
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,6 +63,8 @@ pub struct Framed {
     fanout: Fanout,
     endpoint: Arc<Endpoint>,
     stop: StopToken,
+    /// The TCP peer, stamped on every datagram (taps and rules by source see it).
+    peer: Option<SocketAddr>,
 }
 
 impl Framed {
@@ -79,7 +82,13 @@ impl Framed {
             fanout,
             endpoint,
             stop,
+            peer: None,
         }
+    }
+
+    /// Datagrams framed from now on come from `peer`.
+    pub fn set_peer(&mut self, peer: Option<SocketAddr>) {
+        self.peer = peer;
     }
 
     /// How long the next read may wait before the partial line must go out.
@@ -109,6 +118,11 @@ impl Framed {
     fn deliver(&mut self) {
         if self.out.is_empty() {
             return;
+        }
+        if self.peer.is_some() {
+            for e in &mut self.out.entries {
+                e.from = self.peer;
+            }
         }
         self.endpoint.counters.add_out(
             self.out.datagram_count() as u64,

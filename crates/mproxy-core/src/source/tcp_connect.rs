@@ -147,6 +147,7 @@ impl Connector {
                     }
                     self.failing = None;
                     let connected_at = Instant::now();
+                    framed.set_peer(transport.peer_addr());
                     let mut connection = Connection {
                         transport,
                         poller: &mut self.poller,
@@ -356,6 +357,14 @@ enum Transport {
         stream: TcpStream,
         conn: Box<ClientConnection>,
     },
+}
+
+impl Transport {
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Transport::Plain { stream } | Transport::Tls { stream, .. } => stream.peer_addr().ok(),
+        }
+    }
 }
 
 /// A transport and the poller that waits for it.

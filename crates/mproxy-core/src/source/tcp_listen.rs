@@ -188,12 +188,13 @@ impl Inputs {
             &self.reporter,
         );
         for (token, stream, peer) in admitted {
-            let framed = Framed::new(
+            let mut framed = Framed::new(
                 &self.spec.framing,
                 self.fanout.clone(),
                 self.endpoint.clone(),
                 self.stop.clone(),
             );
+            framed.set_peer(Some(peer));
             self.clients.insert(
                 token,
                 Client {

@@ -32,11 +32,12 @@ impl Receiver {
         for i in 0..RECV_BATCH {
             let slot = &mut batch.buf[i * SLOT_SIZE..(i + 1) * SLOT_SIZE];
             match socket.recv_from(slot) {
-                Ok((len, _)) => {
+                Ok((len, from)) => {
                     batch.entries.push(Entry {
                         offset: i * SLOT_SIZE,
                         len,
                         segment: 0,
+                        from: Some(from),
                     });
                     outcome.datagrams += 1;
                     outcome.bytes += len;

@@ -32,6 +32,8 @@ pub struct Receiver {
     hdrs: Vec<libc::mmsghdr>,
     iovs: Vec<libc::iovec>,
     control: Vec<u8>,
+    /// Each message's sender.
+    names: Vec<socket2::SockAddrStorage>,
 }
 
 // SAFETY: the raw pointers inside are only set up and used within one `recv` call on the
@@ -60,6 +62,9 @@ impl Receiver {
             hdrs,
             iovs,
             control: vec![0; RECV_BATCH * CONTROL_SIZE],
+            names: (0..RECV_BATCH)
+                .map(|_| socket2::SockAddrStorage::zeroed())
+                .collect(),
         }
     }
 
@@ -83,10 +88,13 @@ impl Receiver {
         // none of them is invalidated by a later mutable borrow.
         let iovs = self.iovs.as_mut_ptr();
         let control = self.control.as_mut_ptr();
+        let names = self.names.as_mut_ptr();
         for (i, entry) in self.hdrs.iter_mut().enumerate() {
             let hdr = &mut entry.msg_hdr;
-            hdr.msg_name = std::ptr::null_mut();
-            hdr.msg_namelen = 0;
+            // SAFETY: i < RECV_BATCH, the length of names; SockAddrStorage is
+            // repr(transparent) over sockaddr_storage.
+            hdr.msg_name = unsafe { names.add(i) }.cast();
+            hdr.msg_namelen = std::mem::size_of::<socket2::SockAddrStorage>() as libc::socklen_t;
             // SAFETY: i < RECV_BATCH, the length of iovs and of the control regions.
             hdr.msg_iov = unsafe { iovs.add(i) };
             hdr.msg_iovlen = 1;
@@ -124,10 +132,14 @@ impl Receiver {
             }
             // One datagram per entry: UDP GRO stays off, because the kernel counts a dropped
             // coalesced packet as one drop, and drops must be counted per datagram.
+            // SAFETY: the kernel wrote a socket address of msg_namelen bytes into names[i].
+            let name = std::mem::replace(&mut self.names[i], socket2::SockAddrStorage::zeroed());
+            let from = unsafe { SockAddr::new(name, hdr.msg_hdr.msg_namelen) }.as_socket();
             batch.entries.push(Entry {
                 offset: i * SLOT_SIZE,
                 len,
                 segment: 0,
+                from,
             });
             outcome.datagrams += 1;
             outcome.bytes += len;
