@@ -144,11 +144,24 @@ export interface OutputOptions {
 export declare function resolveInterface(spec: string): number
 
 export interface RouteEvent {
-  /** "log", or "finished" (message: "complete", "stopped" or "failed"). */
+  /**
+   * "log"; "finished" (message: "complete", "stopped" or "failed"); or a state change:
+   * "connect", "disconnect", "client", "unreachable", "reachable".
+   */
   kind: string
   /** For logs: "info", "warn" or "error". */
   level?: string
   message?: string
+  /** The connection's target, or the destination (connect, disconnect, (un)reachable). */
+  address?: string
+  /** The other end: a connection's peer, a listener's client. */
+  peer?: string
+  /** The listener's bound address (client). */
+  listener?: string
+  /** "joined", "left", "evicted" or "refused" (client). */
+  action?: string
+  /** Why (disconnect, unreachable; client left, evicted or refused). */
+  reason?: string
 }
 
 export interface RouteOptions {

@@ -1,5 +1,5 @@
 /** `createClient()`: read a file, device or stdin and send it as datagrams to servers. */
-import { newHandle, startRoute, type Handle } from '../handle'
+import { newHandle, ready, startRoute, type Handle } from '../handle'
 import { labelOf, type Labels } from '../options'
 import { parseWith } from '../schema/issues'
 import { apiSchema } from '../schema/programs'
@@ -12,7 +12,7 @@ export interface ClientOptions extends CommonOptions {
   /** File, FIFO, device (e.g. `/dev/ttyACM0`), or `-` for stdin. Read until its end. */
   path: string
   /** Where every datagram goes: `HOST:PORT`, `[IPv6]:PORT`, `[IPv6%iface]:PORT`; unicast or group. */
-  serverAddrs: string | string[]
+  serverAddrs: string | readonly string[]
   /** Copy the input to stdout, exactly. */
   tee?: boolean
   /** `packed` (default): whole lines packed per datagram; `line`: one line each; `raw`: fixed chunks. */
@@ -81,7 +81,7 @@ export async function startClient(input: ClientOptions, labels?: Labels): Promis
     if (e.message.startsWith('baud: ')) throw new MproxyError(e.code, `${labelOf(labels, 'baud')}: ${e.message.slice(6)}`, e.usage)
     throw e
   }
-  return handle
+  return ready(handle, o)
 }
 
 /**

@@ -2,7 +2,7 @@
 import { native } from '../native'
 import { fromNative } from '../errors'
 import type { DestinationOptions, ListenOptions, OutputOptions } from '../native'
-import type { Retention, Rotation } from '../schema/values'
+import type { Retention, Rotation } from '../rotation'
 import type { LogEntry } from '../handle'
 import { labelOf, type Labels } from '../options'
 import type { Endpoint } from '../resolve'
@@ -30,6 +30,10 @@ export interface CommonOptions {
   sendBuffer?: number
   /** Called for every state change and survived fault (also emitted as 'log'). */
   onLog?: (entry: LogEntry) => void
+  /** Aborting it closes the handle (as `close()` does); aborted while starting, create…() rejects. */
+  signal?: AbortSignal
+  /** Emit `'stats'` with the counters every this many seconds. */
+  statsInterval?: number
 }
 
 /** The common options as the schema returns them. */

@@ -1,5 +1,5 @@
 /** `createServer()`: listen on addresses (unicast or groups) and append what arrives to a file. */
-import { newHandle, startRoute, type Handle } from '../handle'
+import { newHandle, ready, startRoute, type Handle } from '../handle'
 import { labelOf, type Labels } from '../options'
 import { parseWith } from '../schema/issues'
 import { apiSchema } from '../schema/programs'
@@ -11,7 +11,7 @@ export interface ServerOptions extends CommonOptions {
   /** File to append every datagram's bytes to, unchanged; `-` for stdout. */
   path: string
   /** `HOST:PORT` to listen on (port 0 picks one); a multicast group is joined. */
-  listenAddrs: string | string[]
+  listenAddrs: string | readonly string[]
   /** Also copy what arrives to stdout (ignored when `path` is already `-`). */
   tee?: boolean
   /**
@@ -46,7 +46,7 @@ export async function startServer(input: ServerOptions, labels?: Labels): Promis
     },
     false,
   )
-  return handle
+  return ready(handle, o)
 }
 
 /**

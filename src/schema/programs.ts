@@ -178,6 +178,10 @@ export const SHAPES = {
 export const apiShape = {
   /** Called for every state change and survived fault (also emitted as 'log'). */
   onLog: z.custom<(entry: LogEntry) => void>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
+  /** Aborting it closes the handle. */
+  signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, { error: 'must be an AbortSignal' }).optional(),
+  /** Emit 'stats' with the counters every this many seconds. */
+  statsInterval: wholeNumber(1, 86_400).optional(),
 }
 
 const API = {

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod'
 import { addressProblem } from '../address'
+import type { Retention, Rotation } from '../rotation'
 
 const show = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : String(value))
 
@@ -65,9 +66,6 @@ export const rate = z.union([z.number(), z.string()], { error: (iss) => `${show(
 
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }
 
-/** How a file output rotates: at each UTC hour or day, or by size. */
-export type Rotation = 'hourly' | 'daily' | { bytes: number }
-
 const NOT_A_ROTATION = 'is not hourly, daily or a size (for example 100M; k, M, G are 1024-based)'
 
 /**
@@ -89,9 +87,6 @@ export const rotation = z.union([z.number(), z.string()], { error: (iss) => `${s
   }
   return { bytes: Math.floor(n) }
 })
-
-/** What rotated files to keep: the newest N, or those younger than an age. */
-export type Retention = { files: number } | { ageSeconds: number }
 
 const AGE_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 }
 const NOT_A_RETENTION = 'is not a number of files (for example 30) or an age (for example 7d, 12h, 90m)'
