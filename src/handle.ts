@@ -103,8 +103,17 @@ export interface Totals {
 export interface Stats {
   /** One entry per socket, input, output and connection, in the order they were made. */
   endpoints: EndpointStats[]
-  /** The sums a person reads first. */
+  /**
+   * The sums a person reads first: datagrams in where they entered this handle, out where
+   * they left it, losses wherever they happened.
+   */
   totals: Totals
+  /**
+   * A reverse proxy's two halves, each on its own: `inputs` (listeners → the group; out is
+   * what was published) and `outputs` (the group → outputs; in is what came from the group,
+   * from this process or another). Only the halves it runs are there.
+   */
+  routes?: { inputs?: Totals; outputs?: Totals }
 }
 
 /** Where a handle listens, with port 0 replaced by the port the system picked. */
@@ -129,21 +138,27 @@ interface MutableAddresses {
 const SOURCE_KINDS: readonly EndpointKind[] = ['udp-listener', 'input', 'tcp-connection', 'tcp-listener']
 const SINK_KINDS: readonly EndpointKind[] = ['udp-destination', 'file', 'tcp-output']
 
-function total(endpoints: EndpointStats[]): Totals {
-  const sum = (pick: (e: EndpointStats) => number, kinds?: readonly EndpointKind[]) =>
-    endpoints.filter((e) => !kinds || kinds.includes(e.kind)).reduce((n, e) => n + pick(e), 0)
+/**
+ * The sums of `endpoints`: in counts their sources, out their sinks. A reverse proxy is two
+ * routes joined by the group; `inSources` and `outSinks` say which endpoints to count so a
+ * datagram is counted in once (where it entered the process) and out once (where it left).
+ */
+function total(endpoints: EndpointStats[], inSources = endpoints, outSinks = endpoints): Totals {
+  const sum = (list: EndpointStats[], pick: (e: EndpointStats) => number, kinds?: readonly EndpointKind[]) =>
+    list.filter((e) => !kinds || kinds.includes(e.kind)).reduce((n, e) => n + pick(e), 0)
   return {
-    datagramsIn: sum((e) => (e.kind === 'input' || e.kind.startsWith('tcp-') ? e.datagramsOut : e.datagramsIn), SOURCE_KINDS),
-    bytesIn: sum((e) => e.bytesIn, SOURCE_KINDS),
-    datagramsOut: sum((e) => (e.kind === 'file' ? e.datagramsIn : e.datagramsOut), SINK_KINDS),
-    bytesOut: sum((e) => e.bytesOut, SINK_KINDS),
-    sendErrors: sum((e) => e.sendErrors),
-    icmpErrors: sum((e) => e.icmpErrors),
-    kernelDrops: sum((e) => e.kernelDrops),
-    truncated: sum((e) => e.truncated),
-    queueDrops: sum((e) => e.queueDrops),
-    writeErrors: sum((e) => e.writeErrors),
-    bytesDropped: sum((e) => e.bytesDropped),
+    datagramsIn: sum(inSources, (e) => (e.kind === 'input' || e.kind.startsWith('tcp-') ? e.datagramsOut : e.datagramsIn), SOURCE_KINDS),
+    bytesIn: sum(inSources, (e) => e.bytesIn, SOURCE_KINDS),
+    // Files and TCP outputs count what was handed to them in datagrams and what was written in bytes.
+    datagramsOut: sum(outSinks, (e) => (e.kind === 'file' || e.kind === 'tcp-output' ? e.datagramsIn : e.datagramsOut), SINK_KINDS),
+    bytesOut: sum(outSinks, (e) => e.bytesOut, SINK_KINDS),
+    sendErrors: sum(endpoints, (e) => e.sendErrors),
+    icmpErrors: sum(endpoints, (e) => e.icmpErrors),
+    kernelDrops: sum(endpoints, (e) => e.kernelDrops),
+    truncated: sum(endpoints, (e) => e.truncated),
+    queueDrops: sum(endpoints, (e) => e.queueDrops),
+    writeErrors: sum(endpoints, (e) => e.writeErrors),
+    bytesDropped: sum(endpoints, (e) => e.bytesDropped),
   }
 }
 
@@ -225,6 +240,8 @@ export type RouteRole = 'inputs' | 'outputs'
 interface HandleState {
   addresses: MutableAddresses
   routes: NativeRoute[]
+  /** Which half of a reverse proxy each route is (undefined for the other programs). */
+  roles: Array<RouteRole | undefined>
   closing?: Promise<Stats>
   markFinished: (outcome: InputOutcome) => void
   pendingFinishes: number
@@ -262,7 +279,7 @@ export class Handle extends EventEmitter<HandleEvents> {
     this.finished = new Promise((resolve) => {
       markFinished = resolve
     })
-    states.set(this, { addresses: { listen: [], tcpListen: [], tcpOutput: [] }, routes: [], markFinished, pendingFinishes: 0, cleanups: [] })
+    states.set(this, { addresses: { listen: [], tcpListen: [], tcpOutput: [] }, routes: [], roles: [], markFinished, pendingFinishes: 0, cleanups: [] })
     if (onLog) this.on('log', onLog)
   }
 
@@ -273,10 +290,17 @@ export class Handle extends EventEmitter<HandleEvents> {
 
   /** Counters of every socket, input and output, plus totals. Cheap: no I/O. */
   stats(): Stats {
-    const endpoints = stateOf(this)
-      .routes.flatMap((r) => r.stats())
-      .map(fromNativeStats)
-    return { endpoints, totals: total(endpoints) }
+    const state = stateOf(this)
+    const halves = state.routes.map((r, i) => ({ role: state.roles[i], endpoints: r.stats().map(fromNativeStats) }))
+    const endpoints = halves.flatMap((h) => h.endpoints)
+    const inputs = halves.find((h) => h.role === 'inputs')?.endpoints
+    const outputs = halves.find((h) => h.role === 'outputs')?.endpoints
+    if (!inputs && !outputs) return { endpoints, totals: total(endpoints) }
+    return {
+      endpoints,
+      totals: total(endpoints, inputs ?? outputs, outputs ?? inputs),
+      routes: { ...(inputs ? { inputs: total(inputs) } : {}), ...(outputs ? { outputs: total(outputs) } : {}) },
+    }
   }
 
   /**
@@ -394,6 +418,7 @@ export function startRoute(handle: Handle, options: RouteOptions, finite: boolea
     throw fromNative(err)
   }
   state.routes.push(route)
+  state.roles.push(role)
   if (role !== 'outputs') state.addresses.listen.push(...route.listenAddresses)
   state.addresses.tcpListen.push(...route.tcpListenAddresses)
   state.addresses.tcpOutput.push(...route.tcpOutputAddresses)

@@ -39,7 +39,9 @@ function oneLine(text: string): string {
 function describeStats(stats: Stats): string {
   return stats.endpoints
     .map((e) => {
-      const parts = [`in ${e.datagramsIn} datagrams/${e.bytesIn} bytes`, `out ${e.datagramsOut} datagrams/${e.bytesOut} bytes`]
+      // A TCP output writes bytes to each of its clients: its out is in bytes.
+      const out = e.kind === 'tcp-output' ? `out ${e.bytesOut} bytes to its clients` : `out ${e.datagramsOut} datagrams/${e.bytesOut} bytes`
+      const parts = [`in ${e.datagramsIn} datagrams/${e.bytesIn} bytes`, out]
       for (const [key, value] of Object.entries(e)) {
         if (typeof value === 'number' && value > 0 && !/^(datagrams|bytes)(In|Out)$/.test(key) && key !== 'bufferBytes') parts.push(`${key} ${value}`)
       }
