@@ -65,10 +65,13 @@ async function checkSystem(config: Config): Promise<void> {
         throw new MproxyError('EMPROXY_FILE', `${nameOf(naming, field)}: cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.code}`)
       })
     }
-    if (route.kind === 'server' && file !== '-') {
-      const dir = path.dirname(path.resolve(file))
+    const written: Array<[string, string]> = []
+    if (route.kind === 'server' && file !== '-') written.push(['path', file])
+    if (typeof options.copyPath === 'string') written.push(['copyPath', options.copyPath])
+    for (const [field, target] of written) {
+      const dir = path.dirname(path.resolve(target))
       await access(dir, constants.W_OK).catch((e: NodeJS.ErrnoException) => {
-        throw new MproxyError('EMPROXY_FILE', `${nameOf(naming, 'path')}: cannot write in ${dir}: ${e.code === 'ENOENT' ? 'no such directory' : e.code}`)
+        throw new MproxyError('EMPROXY_FILE', `${nameOf(naming, field)}: cannot write in ${dir}: ${e.code === 'ENOENT' ? 'no such directory' : e.code}`)
       })
     }
   }
