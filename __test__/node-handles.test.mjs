@@ -181,3 +181,9 @@ test.serial('a reverse proxy counts each datagram in once and out once, and show
   t.deepEqual(pick(stats.routes.inputs), { datagramsIn: 5, bytesIn: 115, datagramsOut: 5, bytesOut: 115 })
   t.deepEqual(pick(stats.routes.outputs), { datagramsIn: 5, bytesIn: 115, datagramsOut: 5, bytesOut: 115 })
 })
+
+test.serial('messages from the core name API options, not flags', async (t) => {
+  requireIsolation() // a group with no route to it: only lo, no default route, in the test's namespace
+  const err = await t.throwsAsync(createServer({ path: path.join(tempDir(), 'o.txt'), listenAddrs: '239.1.2.3:0' }))
+  t.is(err.message, 'cannot join multicast group 239.1.2.3:0: no interface reaches it; name one with multicastInterface (or [GROUP%NAME]:PORT for IPv6), for example lo for this host only')
+})

@@ -10,6 +10,7 @@
  */
 import { EventEmitter } from 'node:events'
 import { fromNative, MproxyError } from './errors'
+import { withOptionNames, type Labels } from './options'
 import { native, type NativeEndpointStats, type NativeRoute, type RouteEvent, type RouteOptions } from './native'
 
 /** How serious a log entry is. */
@@ -247,6 +248,8 @@ interface HandleState {
   pendingFinishes: number
   /** Undone at close: signal listeners, timers. */
   cleanups: Array<() => void>
+  /** How the core's messages name options (flags for the CLI). */
+  labels?: Labels
 }
 
 /** Every handle's state, out of reach of its users. */
@@ -258,7 +261,7 @@ function stateOf(handle: Handle): HandleState {
   return state
 }
 
-let create: (onLog?: (entry: LogEntry) => void) => Handle
+let create: (onLog?: (entry: LogEntry) => void, labels?: Labels) => Handle
 
 /**
  * A running client, server, proxy or reverse proxy. Made by `createClient()` & co.; it
@@ -270,16 +273,16 @@ export class Handle extends EventEmitter<HandleEvents> {
 
   static {
     // The one way to construct a handle, for newHandle() below.
-    create = (onLog) => new Handle(onLog)
+    create = (onLog, labels) => new Handle(onLog, labels)
   }
 
-  private constructor(onLog?: (entry: LogEntry) => void) {
+  private constructor(onLog?: (entry: LogEntry) => void, labels?: Labels) {
     super()
     let markFinished: (outcome: InputOutcome) => void = () => undefined
     this.finished = new Promise((resolve) => {
       markFinished = resolve
     })
-    states.set(this, { addresses: { listen: [], tcpListen: [], tcpOutput: [] }, routes: [], roles: [], markFinished, pendingFinishes: 0, cleanups: [] })
+    states.set(this, { addresses: { listen: [], tcpListen: [], tcpOutput: [] }, routes: [], roles: [], markFinished, pendingFinishes: 0, cleanups: [], labels })
     if (onLog) this.on('log', onLog)
   }
 
@@ -347,7 +350,7 @@ function onEvent(handle: Handle, event: RouteEvent): void {
   }
   switch (event.kind) {
     case 'log':
-      handle.emit('log', { level: (event.level ?? 'info') as LogLevel, message: event.message ?? '' })
+      handle.emit('log', { level: (event.level ?? 'info') as LogLevel, message: withOptionNames(event.message ?? '', state.labels) })
       return
     case 'connect':
       handle.emit('connect', { address: event.address ?? '', ...(event.peer ? { peer: event.peer } : {}) })
@@ -398,9 +401,9 @@ export async function ready(handle: Handle, settings: HandleSettings): Promise<H
   return handle
 }
 
-/** @internal A new handle, with nothing running yet. */
-export function newHandle(onLog?: (entry: LogEntry) => void): Handle {
-  return create(onLog)
+/** @internal A new handle, with nothing running yet; `labels`: how its messages name options. */
+export function newHandle(onLog?: (entry: LogEntry) => void, labels?: Labels): Handle {
+  return create(onLog, labels)
 }
 
 /**
@@ -415,7 +418,8 @@ export function startRoute(handle: Handle, options: RouteOptions, finite: boolea
     route = native().startRoute(options, (event: RouteEvent) => onEvent(handle, event))
   } catch (err) {
     if (finite) state.pendingFinishes--
-    throw fromNative(err)
+    const e = fromNative(err)
+    throw new MproxyError(e.code, withOptionNames(e.message, state.labels), e.usage)
   }
   state.routes.push(route)
   state.roles.push(role)

@@ -12,3 +12,11 @@ export type Labels = Naming
 export function labelOf(labels: Labels | undefined, field: string): string {
   return nameOf(labels ?? {}, field)
 }
+
+/**
+ * Messages from the core name options as `{optionName}` (it does not know whether a flag or
+ * an API option was used); this writes each as the caller names it.
+ */
+export function withOptionNames(message: string, labels: Labels | undefined): string {
+  return message.replace(/\{([a-z][A-Za-z]*)\}/g, (_, field: string) => labelOf(labels, field))
+}

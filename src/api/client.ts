@@ -60,7 +60,7 @@ export async function startClient(input: ClientOptions, labels?: Labels): Promis
   })
   refuseDuplicates(destinations, labelOf(labels, 'serverAddrs'))
   const maxDatagram = o.maxDatagram ?? defaultMaxDatagram(destinations)
-  const handle = newHandle(o.onLog)
+  const handle = newHandle(o.onLog, labels)
   try {
     startRoute(
       handle,

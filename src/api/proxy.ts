@@ -46,7 +46,7 @@ export async function startProxy(input: ProxyOptions, labels?: Labels): Promise<
   refuseLoops(destinations, labelOf(labels, 'udpDownstreamAddrs'), own, common.multicastLoop)
   const maxDatagram = o.maxDatagram ?? defaultMaxDatagram(destinations)
   const { connects, insecure } = await tcpConnects(tcp, o, { framing, maxDatagram, lingerMs }, labels)
-  const handle = newHandle(o.onLog)
+  const handle = newHandle(o.onLog, labels)
   if (insecure) logTo(handle, 'warn', `TLS certificate verification is off (${labelOf(labels, 'tlsInsecure')}): the server's identity is not checked`)
   startRoute(
     handle,

@@ -80,7 +80,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   const maxDatagram = o.maxDatagram ?? defaultMaxDatagram([group])
   const framingOptions = { framing, maxDatagram, lingerMs }
 
-  const handle = newHandle(o.onLog)
+  const handle = newHandle(o.onLog, labels)
   setGroup(handle, group.text)
   try {
     // Outputs first, so that the group already has its subscribers when inputs start.

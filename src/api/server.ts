@@ -36,7 +36,7 @@ export async function startServer(input: ServerOptions, labels?: Labels): Promis
     multicastInterface: common.multicastInterface,
   })
   refuseDuplicates(listeners, labelOf(labels, 'listenAddrs'))
-  const handle = newHandle(o.onLog)
+  const handle = newHandle(o.onLog, labels)
   startRoute(
     handle,
     {

@@ -58,9 +58,10 @@ fn resolve_interface(spec: &Option<String>) -> Result<Option<Interface>> {
     spec.as_deref().map(interface::resolve).transpose()
 }
 
-/// What to do when the system has no interface for a group.
+/// What to do when the system has no interface for a group. `{multicastInterface}` is the
+/// option's name: the TypeScript layer writes it as the flag or the API option.
 const NAME_AN_INTERFACE: &str =
-    "name one with --multicast-interface NAME (or [GROUP%NAME]:PORT for IPv6), for example lo for this host only";
+    "name one with {multicastInterface} (or [GROUP%NAME]:PORT for IPv6), for example lo for this host only";
 
 fn no_interface_for(group: &SocketAddr) -> String {
     format!("no interface reaches multicast group {group}; {NAME_AN_INTERFACE}")
