@@ -28,6 +28,16 @@ export interface ReverseProxyOptions extends CommonOptions {
   udpOutputAddrs?: string | string[]
   /** Print what the inputs publish to stdout. */
   tee?: boolean
+  /**
+   * JavaScript publishes into the group: `handle.send()` works even with no socket input
+   * (it works whenever there are inputs).
+   */
+  publish?: boolean
+  /**
+   * JavaScript receives the group: `handle.messages()` works even with no socket output
+   * (it works whenever there are outputs).
+   */
+  subscribe?: boolean
   /** Most TCP clients per TCP listener (inputs and outputs); default 1024. */
   maxTcpClients?: number
   /** Bytes a TCP output client may fall behind before it is disconnected; default 64 MiB. */
@@ -73,9 +83,10 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   // Inputs publish to the group and outputs read it: an input listening on the group, or an
   // output sending to the group or to an input, would feed itself forever.
   const inputs = udpListeners.map((l) => ownListener(l, L('udpListenAddrs')))
-  const hasOutputs = tcpOut.length + udpOut.length > 0
+  const hasOutputs = tcpOut.length + udpOut.length > 0 || o.subscribe === true
+  const hasInputs = udpIn.length + tcpIn.length > 0 || o.publish === true
   const groupListener = hasOutputs ? [ownListener(group, L('multicastAddr'))] : []
-  if (udpIn.length + tcpIn.length > 0) refuseLoops([group], L('multicastAddr'), inputs, common.multicastLoop)
+  if (hasInputs) refuseLoops([group], L('multicastAddr'), inputs, common.multicastLoop)
   refuseLoops(udpOutputs, L('udpOutputAddrs'), [...groupListener, ...inputs], common.multicastLoop)
   const maxDatagram = o.maxDatagram ?? defaultMaxDatagram([group])
   const framingOptions = { framing, maxDatagram, lingerMs }
@@ -97,7 +108,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
         'outputs',
       )
     }
-    if (udpIn.length + tcpIn.length > 0) {
+    if (hasInputs) {
       startRoute(
         handle,
         {
