@@ -67,6 +67,8 @@ export class MessageIterator implements AsyncIterableIterator<Message> {
   #offset = 0
   #waiters: Array<() => void> = []
   #signal: AbortSignal | undefined
+  /** The tap's drops when it was detached. */
+  #drops = 0
   readonly #onAbort = () => this.#end()
 
   /** `route` undefined: an iterator that has already ended (a closed handle). */
@@ -85,7 +87,7 @@ export class MessageIterator implements AsyncIterableIterator<Message> {
 
   /** Datagrams this iterator's tap dropped because its queue was full. */
   get drops(): number {
-    return this.#tap?.drops ?? 0
+    return this.#tap?.drops ?? this.#drops
   }
 
   next(): Promise<IteratorResult<Message, undefined>> {
@@ -144,6 +146,7 @@ export class MessageIterator implements AsyncIterableIterator<Message> {
     if (!tap) return
     this.#tap = undefined
     tap.close()
+    this.#drops = tap.drops
     this.#data = this.#lengths = this.#sources = this.#sourceOf = undefined
     this.#signal?.removeEventListener('abort', this.#onAbort)
     this.#signal = undefined
