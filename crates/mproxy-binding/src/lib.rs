@@ -6,13 +6,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mproxy_core::batch::Batch;
 use mproxy_core::event::{Event, Level, Reporter};
 use mproxy_core::framing::Framing;
 use mproxy_core::route::{Route, RouteSpec};
-use mproxy_core::sink::tap::{Tap, Take, Taps};
+use mproxy_core::sink::tap::{Take, Tap, Taps};
 use mproxy_core::sink::writer::{Keep, Overflow, Rotate, WriterSpec, DEFAULT_QUEUE_BYTES};
 use mproxy_core::socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
-use mproxy_core::batch::Batch;
 use mproxy_core::source::framed::FramingSpec;
 use mproxy_core::source::inject::{Injector, Offer};
 use mproxy_core::source::stream::{StreamSpec, DEFAULT_LINGER};

@@ -149,9 +149,7 @@ impl Tap {
                         i
                     }
                 };
-                let pieces = bytes
-                    .chunks(step)
-                    .chain(bytes.is_empty().then_some(bytes));
+                let pieces = bytes.chunks(step).chain(bytes.is_empty().then_some(bytes));
                 for datagram in pieces {
                     if q.lengths.len() >= self.high_water_mark
                         || q.data.len() + datagram.len() > MAX_TAP_BYTES
@@ -411,7 +409,10 @@ mod tests {
         let c = chunk(tap.take());
         assert_eq!(c.data, b"one2233fileone");
         assert_eq!(c.lengths, vec![3, 2, 2, 4, 3]);
-        assert_eq!(c.sources, vec!["127.0.0.1:5000".to_string(), "in.txt".into()]);
+        assert_eq!(
+            c.sources,
+            vec!["127.0.0.1:5000".to_string(), "in.txt".into()]
+        );
         assert_eq!(c.source_of, vec![0, 0, 0, 1, 0]);
         assert_eq!(tap.drops(), 3);
         let s = &registry.snapshot()[0];

@@ -94,7 +94,8 @@ impl Injector {
         }
         let empty = q.batches.is_empty();
         if !empty
-            && (q.datagrams + n > DEFAULT_INJECT_DATAGRAMS || q.bytes + bytes > DEFAULT_INJECT_BYTES)
+            && (q.datagrams + n > DEFAULT_INJECT_DATAGRAMS
+                || q.bytes + bytes > DEFAULT_INJECT_BYTES)
         {
             q.want_room = true;
             return Offer::Full;
@@ -182,7 +183,10 @@ mod tests {
     use crate::sink::Sink;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    struct Collect(Mutex<Vec<(Vec<u8>, Option<Arc<str>>)>>);
+    /// Each datagram delivered, with its batch's origin.
+    type Delivered = Vec<(Vec<u8>, Option<Arc<str>>)>;
+
+    struct Collect(Mutex<Delivered>);
 
     impl Sink for Collect {
         fn deliver(&self, batch: &Batch) {
