@@ -8,7 +8,7 @@ import { usageError } from '../errors'
 import { abort, newHandle, setGroup, startRoute, type Handle } from '../handle'
 import { labelOf, type Labels } from '../options'
 import { parseWith } from '../schema/issues'
-import { apiSchema } from '../schema/programs'
+import { apiSchema, reverseProxyCliSchema } from '../schema/programs'
 import { resolveEndpoint, resolveEndpoints } from '../resolve'
 import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './checks'
 import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions, type CommonOptions, type Framing } from './common'
@@ -53,6 +53,7 @@ export interface ReverseProxyOptions extends CommonOptions {
 /** @internal The function behind createReverseProxy(), with the CLI's flag names for messages. */
 export async function startReverseProxy(input: ReverseProxyOptions, labels?: Labels): Promise<Handle> {
   const L = (field: string) => labelOf(labels, field)
+  if (labels?.flags) parseWith(reverseProxyCliSchema, input, labels)
   const o = parseWith(apiSchema('reverseproxy'), input, labels)
   const udpIn = o.udpListenAddrs ?? []
   const tcpIn = o.tcpListenAddrs ?? []

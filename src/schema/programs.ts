@@ -174,6 +174,12 @@ const API = {
   reverseproxy: z.strictObject({ ...reverseProxyShape, ...reverseProxyApiShape, ...apiShape }).superRefine(crossChecks('reverseproxy', true)),
 }
 
+/**
+ * The reverse proxy's options as the command line gives them: there JavaScript cannot be an
+ * input or an output, so "nothing to do" does not suggest publish or subscribe.
+ */
+export const reverseProxyCliSchema = z.strictObject({ ...reverseProxyShape, ...apiShape }).superRefine(crossChecks('reverseproxy'))
+
 /** The schema `create…()` of `kind` checks its options with. */
 export function apiSchema<K extends ProgramKind>(kind: K): (typeof API)[K] {
   return API[kind]
