@@ -316,26 +316,31 @@ test('mproxy-server: datagrams to 127.0.0.1:9920 and [::1]:9921 appended to logf
 function nodeExamples() {
   const readme = readFileSync(path.join(root, 'README.md'), 'utf8')
   const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
-  return Object.fromEntries(blocks.map((code) => [/^\/\/ (example\.[cm]js):/.exec(code)?.[1], code]))
+  return Object.fromEntries(blocks.map((code) => [/^\/\/ (example[\w-]*\.[cm]js):/.exec(code)?.[1], code]))
 }
 
 test("the README's Node API examples run as written, as ESM and as CommonJS", async (t) => {
   const examples = nodeExamples()
-  t.deepEqual(Object.keys(examples).sort(), ['example.cjs', 'example.mjs'])
+  t.deepEqual(Object.keys(examples).sort(), ['example-taps.mjs', 'example.cjs', 'example.mjs'])
   // A project directory where `mproxy` is installed (linked, as `npm install /path/to/clone` does).
   const project = tempDir()
   mkdirSync(path.join(project, 'node_modules'))
   symlinkSync(root, path.join(project, 'node_modules', 'mproxy'))
   const ais = makeText(500_000, 87)
   writeFileSync(path.join(project, 'ais.txt'), ais)
-  for (const [file, code] of Object.entries(examples)) {
-    writeFileSync(path.join(project, file), code)
-    rmSync(path.join(project, 'received.log'), { force: true })
-    const r = await within(
+  const run = (file) =>
+    within(
       new Promise((resolve) => execFile(process.execPath, [file], { cwd: project }, (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }))),
       30_000,
       `${file} did not finish`,
     )
+  const { 'example-taps.mjs': taps, ...transfers } = examples
+  writeFileSync(path.join(project, 'example-taps.mjs'), taps)
+  t.deepEqual(await run('example-taps.mjs'), { code: 0, stdout: 'js hello\njs bye\n0 dropped\n', stderr: '' })
+  for (const [file, code] of Object.entries(transfers)) {
+    writeFileSync(path.join(project, file), code)
+    rmSync(path.join(project, 'received.log'), { force: true })
+    const r = await run(file)
     t.is(r.code, 0, `${file}: ${r.stderr}`)
     t.is(r.stderr, '', file)
     t.is(r.stdout, `complete\n${ais.length} of ${ais.length} bytes arrived\n`, file)

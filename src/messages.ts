@@ -20,6 +20,8 @@ export interface Message {
   /**
    * Who sent it: `HOST:PORT` (`[IPv6]:PORT`) of the UDP sender or TCP peer; the input's path
    * (or `stdin`) for what a client reads from a file; `js` for datagrams given to `send()`.
+   * A reverse proxy's outputs receive from the group: there it is the socket that published
+   * the datagram into the group (a reverse proxy's inputs), not the original sender.
    */
   from: string
 }
