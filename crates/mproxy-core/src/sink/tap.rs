@@ -249,7 +249,8 @@ impl Tap {
 pub struct Taps {
     /// How many taps are attached: the whole cost of a route without taps is reading this.
     active: AtomicUsize,
-    list: Mutex<Vec<Arc<Tap>>>,
+    /// Replaced, never changed in place: a delivery clones the `Arc`, not the list.
+    list: Mutex<Arc<Vec<Arc<Tap>>>>,
     finished: Mutex<bool>,
     next_id: AtomicU64,
     registry: Registry,
@@ -262,7 +263,7 @@ impl Taps {
     pub fn new(registry: &Registry, reporter: Reporter) -> Self {
         Taps {
             active: AtomicUsize::new(0),
-            list: Mutex::new(Vec::new()),
+            list: Mutex::new(Arc::new(Vec::new())),
             finished: Mutex::new(false),
             next_id: AtomicU64::new(1),
             registry: registry.clone(),
@@ -292,8 +293,10 @@ impl Taps {
             return tap;
         }
         if let Ok(mut list) = self.list.lock() {
-            list.push(tap.clone());
-            self.active.store(list.len(), Ordering::Release);
+            let mut taps = Vec::clone(&list);
+            taps.push(tap.clone());
+            self.active.store(taps.len(), Ordering::Release);
+            *list = Arc::new(taps);
         }
         tap
     }
@@ -302,8 +305,9 @@ impl Taps {
     pub fn detach(&self, tap: &Tap) {
         tap.close();
         if let Ok(mut list) = self.list.lock() {
-            list.retain(|t| t.id != tap.id);
-            self.active.store(list.len(), Ordering::Release);
+            let taps: Vec<Arc<Tap>> = list.iter().filter(|t| t.id != tap.id).cloned().collect();
+            self.active.store(taps.len(), Ordering::Release);
+            *list = Arc::new(taps);
         }
     }
 
@@ -322,12 +326,12 @@ impl Sink for Taps {
         if self.active.load(Ordering::Acquire) == 0 {
             return;
         }
-        // A copy of the list, so a slow append never holds up attach and detach.
-        let taps: Vec<Arc<Tap>> = match self.list.lock() {
-            Ok(list) => list.clone(),
+        // The current list, so a slow append never holds up attach and detach.
+        let taps = match self.list.lock() {
+            Ok(list) => Arc::clone(&list),
             Err(_) => return,
         };
-        for tap in taps {
+        for tap in taps.iter() {
             if tap.offer(batch) {
                 self.reporter.warn(format!(
                     "messages() #{}: JavaScript is not keeping up; datagrams that do not fit \
@@ -348,7 +352,7 @@ impl Sink for Taps {
             Err(_) => return,
         };
         self.active.store(0, Ordering::Release);
-        for tap in taps {
+        for tap in taps.iter() {
             tap.close();
         }
     }
