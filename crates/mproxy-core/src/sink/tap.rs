@@ -127,7 +127,6 @@ impl Tap {
                 return false;
             }
             let was_empty = q.lengths.is_empty();
-            let origin = batch.origin.clone().unwrap_or_else(|| Arc::from("unknown"));
             // Consecutive datagrams mostly share a sender: look it up once per run.
             let mut last: Option<(Option<SocketAddr>, u32)> = None;
             for e in &batch.entries {
@@ -142,7 +141,10 @@ impl Tap {
                     _ => {
                         let key = match e.from {
                             Some(a) => SourceKey::Addr(a),
-                            None => SourceKey::Name(origin.clone()),
+                            // Every producer names itself; "unknown" would be a bug.
+                            None => SourceKey::Name(
+                                batch.origin.clone().unwrap_or_else(|| Arc::from("unknown")),
+                            ),
                         };
                         let i = q.source_index(key);
                         last = Some((e.from, i));
