@@ -31,6 +31,24 @@ export declare class NativeRoute {
    */
   reopenOutputs(): void
   /**
+   * Attaches a tap holding at most `high_water_mark` datagrams. `on_ready` is called
+   * (with the tap's id) when a `take()` that found nothing has something to take, or the
+   * tap has ended. On a closed route the tap has already ended.
+   */
+  openTap(highWaterMark: number, onReady: ((arg: number) => void)): NativeTap
+  /**
+   * Starts the queue `inject` fills (once; later calls do nothing). `on_room` is called
+   * when a queue `inject` found full has room again, or has closed. Throws once the
+   * route is closed.
+   */
+  openInjector(onRoom: ((arg: number) => void)): void
+  /**
+   * Queues datagrams for the route's sinks, as if received: `data` holds them back to
+   * back, `lengths` their sizes. Returns false when the queue is full: offer them again
+   * once `on_room` was called. Throws once the route is closed.
+   */
+  inject(data: Uint8Array, lengths: Uint32Array): boolean
+  /**
    * Stops the route off the JavaScript thread; resolves once every thread has ended and
    * everything received was delivered.
    *
@@ -40,6 +58,17 @@ export declare class NativeRoute {
    * at once. A thread of our own is simply abandoned at exit.
    */
   close(): Promise<void>
+}
+
+/** One consumer of a route's datagrams (`handle.messages()`). */
+export declare class NativeTap {
+  get id(): number
+  /** Datagrams this tap dropped because its queue was full. */
+  get drops(): number
+  /** Everything queued; null when nothing is (`onReady` is called when there is). */
+  take(): TapChunk | null
+  /** Detaches the tap and releases its callback. Idempotent. */
+  close(): void
 }
 
 export interface DestinationOptions {
@@ -77,6 +106,8 @@ export interface EndpointStats {
    * since).
    */
   unreachable: boolean
+  /** Taps (`messages()`): datagrams dropped because JavaScript fell behind. */
+  tapDrops: number
 }
 
 export interface FramingOptions {
@@ -187,6 +218,18 @@ export interface RouteOptions {
  * nothing is left running then.
  */
 export declare function startRoute(options: RouteOptions, onEvent: ((arg: RouteEvent) => void)): NativeRoute
+
+/**
+ * What a tap's consumer takes at once: the datagrams back to back, each one's length,
+ * and who sent each (`sources[sourceOf[i]]`). `ended`: nothing more will come.
+ */
+export interface TapChunk {
+  data?: Buffer
+  lengths?: Uint32Array
+  sources?: Array<string>
+  sourceOf?: Uint32Array
+  ended: boolean
+}
 
 export interface TcpConnectOptions {
   /** Host as given, resolved again before each reconnect. */

@@ -321,21 +321,26 @@ function nodeExamples() {
 
 test("the README's Node API examples run as written, as ESM and as CommonJS", async (t) => {
   const { 'service.mjs': _service, ...examples } = nodeExamples()
-  t.deepEqual(Object.keys(examples).sort(), ['example.cjs', 'example.mjs'])
+  t.deepEqual(Object.keys(examples).sort(), ['example-taps.mjs', 'example.cjs', 'example.mjs'])
   // A project directory where `mproxy` is installed (linked, as `npm install /path/to/clone` does).
   const project = tempDir()
   mkdirSync(path.join(project, 'node_modules'))
   symlinkSync(root, path.join(project, 'node_modules', 'mproxy'))
   const ais = makeText(500_000, 87)
   writeFileSync(path.join(project, 'ais.txt'), ais)
-  for (const [file, code] of Object.entries(examples)) {
-    writeFileSync(path.join(project, file), code)
-    rmSync(path.join(project, 'received.log'), { force: true })
-    const r = await within(
+  const run = (file) =>
+    within(
       new Promise((resolve) => execFile(process.execPath, [file], { cwd: project }, (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }))),
       30_000,
       `${file} did not finish`,
     )
+  const { 'example-taps.mjs': taps, ...transfers } = examples
+  writeFileSync(path.join(project, 'example-taps.mjs'), taps)
+  t.deepEqual(await run('example-taps.mjs'), { code: 0, stdout: 'js hello\njs bye\n0 dropped\n', stderr: '' })
+  for (const [file, code] of Object.entries(transfers)) {
+    writeFileSync(path.join(project, file), code)
+    rmSync(path.join(project, 'received.log'), { force: true })
+    const r = await run(file)
     t.is(r.code, 0, `${file}: ${r.stderr}`)
     t.is(r.stderr, '', file)
     t.is(r.stdout, `complete\n${ais.length} of ${ais.length} bytes arrived\n`, file)

@@ -45,7 +45,7 @@ function entry() {
 test('every option of every create…() function has a doc comment', (t) => {
   const { checker, exports, find } = entry()
   const optionTypes = exports.map((s) => s.name).filter((n) => n.endsWith('Options'))
-  t.deepEqual(optionTypes.sort(), ['ClientOptions', 'CommonOptions', 'ProxyOptions', 'ReverseProxyOptions', 'ServerOptions', 'TlsOptions'])
+  t.deepEqual(optionTypes.sort(), ['ClientOptions', 'CommonOptions', 'MessagesOptions', 'ProxyOptions', 'ReverseProxyOptions', 'ServerOptions', 'TlsOptions'])
   let checked = 0
   for (const name of optionTypes) {
     const type = checker.getDeclaredTypeOfSymbol(find(name))
@@ -90,11 +90,11 @@ test('a handle shows only its public members, in its type and at run time', asyn
   const { checker, find } = entry()
   const handle = find('Handle')
   const own = checker.getDeclaredTypeOfSymbol(handle).getProperties().filter((p) => p.parent === handle).map((p) => p.name.replace(/^__@(\w+)@\d+$/, '[Symbol.$1]'))
-  t.deepEqual(own.sort(), ['[Symbol.asyncDispose]', 'addresses', 'close', 'finished', 'reopenOutputs', 'stats'])
+  t.deepEqual(own.sort(), ['[Symbol.asyncDispose]', 'addresses', 'close', 'finished', 'messages', 'reopenOutputs', 'send', 'stats'])
   const construct = handle.members.get('__constructor').declarations[0]
   t.true(construct.modifiers.some((m) => m.kind === ts.SyntaxKind.PrivateKeyword), 'the constructor is private')
   const server = await mproxy.createServer({ path: '/dev/null', listenAddrs: ['127.0.0.1:0'] })
-  t.deepEqual(Object.getOwnPropertyNames(Object.getPrototypeOf(server)).sort(), ['addresses', 'close', 'constructor', 'reopenOutputs', 'stats'])
+  t.deepEqual(Object.getOwnPropertyNames(Object.getPrototypeOf(server)).sort(), ['addresses', 'close', 'constructor', 'messages', 'reopenOutputs', 'send', 'stats'])
   t.deepEqual(Object.getOwnPropertyNames(mproxy.Handle).filter((n) => !['length', 'name', 'prototype'].includes(n)), [])
   for (const name of ['startRoute', 'log', 'abort', 'routes']) t.is(server[name], undefined, name)
   await server.close()

@@ -9,9 +9,11 @@
  * leave out (they are marked internal, and tsconfig has stripInternal).
  */
 import { EventEmitter } from 'node:events'
-import { fromNative, MproxyError } from './errors'
+import { fromNative, MproxyError, usageError } from './errors'
+import { MessageIterator, messagesOptions, type Message, type MessagesOptions } from './messages'
 import { withOptionNames, type Labels } from './options'
 import { native, type NativeEndpointStats, type NativeRoute, type RouteEvent, type RouteOptions } from './native'
+import { Sender, type Datagrams } from './send'
 
 /** How serious a log entry is. */
 export type LogLevel = 'info' | 'warn' | 'error'
@@ -27,10 +29,11 @@ export interface LogEntry {
 /**
  * What an endpoint is: a UDP listening socket, a UDP destination, an input read from a
  * file, device or stdin, the output file (or stdout), the `--tee` copy, a client's local copy
- * of what it sent, a kept TCP/TLS connection, a TCP listener whose clients are inputs, or a
- * TCP output listener.
+ * of what it sent, a kept TCP/TLS connection, a TCP listener whose clients are inputs, a
+ * TCP output listener, the taps of `messages()` (all of a route's together), or what
+ * `send()` was given.
  */
-export type EndpointKind = 'udp-listener' | 'udp-destination' | 'input' | 'file' | 'tee' | 'copy' | 'tcp-connection' | 'tcp-listener' | 'tcp-output'
+export type EndpointKind = 'udp-listener' | 'udp-destination' | 'input' | 'file' | 'tee' | 'copy' | 'tcp-connection' | 'tcp-listener' | 'tcp-output' | 'tap' | 'send'
 
 /** Counters of one endpoint. Numbers are doubles: exact up to 2^53, far beyond any count. */
 export interface EndpointStats extends Omit<NativeEndpointStats, 'kind'> {
@@ -72,6 +75,8 @@ export interface EndpointStats extends Omit<NativeEndpointStats, 'kind'> {
   icmpErrors: number
   /** Destinations: datagrams sent there were refused or lost recently (no quiet second since). */
   unreachable: boolean
+  /** Datagrams `messages()` iterators missed because JavaScript fell behind (their queue was full). */
+  tapDrops: number
 }
 
 /** The sum of every endpoint's counters, the way a person reads a transfer. */
@@ -98,6 +103,8 @@ export interface Totals {
   writeErrors: number
   /** Bytes lost. */
   bytesDropped: number
+  /** Datagrams `messages()` iterators missed because JavaScript fell behind. */
+  tapDrops: number
 }
 
 /** Counters: every endpoint's, and their totals. */
@@ -136,8 +143,8 @@ interface MutableAddresses {
   group?: string
 }
 
-const SOURCE_KINDS: readonly EndpointKind[] = ['udp-listener', 'input', 'tcp-connection', 'tcp-listener']
-const SINK_KINDS: readonly EndpointKind[] = ['udp-destination', 'file', 'tcp-output']
+const SOURCE_KINDS: readonly EndpointKind[] = ['udp-listener', 'input', 'tcp-connection', 'tcp-listener', 'send']
+const SINK_KINDS: readonly EndpointKind[] = ['udp-destination', 'file', 'tcp-output', 'tap']
 
 /**
  * The sums of `endpoints`: in counts their sources, out their sinks. A reverse proxy is two
@@ -160,6 +167,7 @@ function total(endpoints: EndpointStats[], inSources = endpoints, outSinks = end
     queueDrops: sum(endpoints, (e) => e.queueDrops),
     writeErrors: sum(endpoints, (e) => e.writeErrors),
     bytesDropped: sum(endpoints, (e) => e.bytesDropped),
+    tapDrops: sum(endpoints, (e) => e.tapDrops),
   }
 }
 
@@ -243,6 +251,11 @@ interface HandleState {
   routes: NativeRoute[]
   /** Which half of a reverse proxy each route is (undefined for the other programs). */
   roles: Array<RouteRole | undefined>
+  /** The route whose outputs `messages()` taps (a reverse proxy's outputs half). */
+  tapRoute?: NativeRoute
+  /** The route `send()` feeds (a reverse proxy's inputs half), and its sender. */
+  sendRoute?: NativeRoute
+  sender?: Sender
   closing?: Promise<Stats>
   markFinished: (outcome: InputOutcome) => void
   pendingFinishes: number
@@ -312,6 +325,37 @@ export class Handle extends EventEmitter<HandleEvents> {
    */
   reopenOutputs(): void {
     for (const route of stateOf(this).routes) route.reopenOutputs()
+  }
+
+  /**
+   * Every datagram the handle carries, as its outputs see it: what a client sends, what a
+   * server receives, what a proxy sends downstream, what a reverse proxy's outputs receive
+   * from the group. Each iterator has its own bounded queue: when the loop falls behind,
+   * datagrams are dropped for it alone and counted in `tapDrops` (the sockets and outputs
+   * never wait). Data is handed over a batch at a time. `break`, `options.signal` or
+   * `close()` ends the loop; a loop on a closed handle ends at once.
+   */
+  messages(options?: MessagesOptions): AsyncIterableIterator<Message> & { readonly drops: number } {
+    const state = stateOf(this)
+    const { highWaterMark, signal } = messagesOptions(options)
+    if (state.closing) return new MessageIterator(undefined, highWaterMark)
+    if (!state.tapRoute) throw usageError('messages(): this reverse proxy does not subscribe to its group: give it outputs or subscribe: true')
+    return new MessageIterator(state.tapRoute, highWaterMark, signal)
+  }
+
+  /**
+   * Hands datagrams to the handle's outputs as if its sockets had received them: a
+   * client's servers, a server's file, a proxy's downstream, a reverse proxy's group. One
+   * array is one batch. Resolves once they are queued; waits while the queue is full, so
+   * await it (or the next call waits behind it) and nothing is dropped. Rejects with an
+   * MproxyError on a closed handle or a reverse proxy that does not publish.
+   */
+  send(data: Datagrams): Promise<void> {
+    const state = stateOf(this)
+    if (state.closing) return Promise.reject(usageError('send(): the handle is closed'))
+    if (!state.sendRoute) return Promise.reject(usageError('send(): this reverse proxy does not publish to its group: give it inputs or publish: true'))
+    state.sender ??= new Sender(state.sendRoute)
+    return state.sender.send(data)
   }
 
   /**
@@ -423,6 +467,8 @@ export function startRoute(handle: Handle, options: RouteOptions, finite: boolea
   }
   state.routes.push(route)
   state.roles.push(role)
+  if (role !== 'inputs') state.tapRoute ??= route
+  if (role !== 'outputs') state.sendRoute ??= route
   if (role !== 'outputs') state.addresses.listen.push(...route.listenAddresses)
   state.addresses.tcpListen.push(...route.tcpListenAddresses)
   state.addresses.tcpOutput.push(...route.tcpOutputAddresses)

@@ -27,5 +27,7 @@ export {
   type Totals,
 } from './handle'
 export { MproxyError, type MproxyErrorCode } from './errors'
+export type { Message, MessagesOptions } from './messages'
+export type { Datagrams } from './send'
 export { registerMetrics, serveMetrics, type MetricsSource, type MetricsServer } from './metrics'
 export { start, Service, type ServiceEvents, type ServiceLogEntry, type ReloadResult } from './service'

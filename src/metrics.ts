@@ -39,6 +39,7 @@ const COUNTERS: ReadonlyArray<[CounterField, string, string]> = [
   ['disconnects', 'disconnects', 'TCP connections lost or closed'],
   ['refused', 'refused', 'TCP clients refused at the client limit'],
   ['evicted', 'evicted', 'TCP output clients disconnected for falling behind'],
+  ['tapDrops', 'tap_drops', 'Datagrams messages() taps dropped because JavaScript fell behind'],
 ]
 
 const LABELS = ['route', 'kind', 'endpoint'] as const

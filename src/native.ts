@@ -12,6 +12,7 @@ import { MproxyError } from './errors'
 import { platformArchABI, PREBUILT_PLATFORMS } from './platform'
 
 export type NativeRoute = Binding.NativeRoute
+export type NativeTap = Binding.NativeTap
 export type RouteOptions = Binding.RouteOptions
 export type RouteEvent = Binding.RouteEvent
 export type NativeEndpointStats = Binding.EndpointStats

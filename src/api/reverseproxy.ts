@@ -8,7 +8,7 @@ import { usageError } from '../errors'
 import { abort, newHandle, ready, setGroup, startRoute, type Handle } from '../handle'
 import { labelOf, type Labels } from '../options'
 import { parseWith } from '../schema/issues'
-import { apiSchema } from '../schema/programs'
+import { apiSchema, reverseProxyCliSchema } from '../schema/programs'
 import { resolveEndpoint, resolveEndpoints } from '../resolve'
 import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './checks'
 import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions, type CommonOptions, type Framing } from './common'
@@ -28,6 +28,16 @@ export interface ReverseProxyOptions extends CommonOptions {
   udpOutputAddrs?: string | readonly string[]
   /** Print what the inputs publish to stdout. */
   tee?: boolean
+  /**
+   * JavaScript publishes into the group: `handle.send()` works even with no socket input
+   * (it works whenever there are inputs).
+   */
+  publish?: boolean
+  /**
+   * JavaScript receives the group: `handle.messages()` works even with no socket output
+   * (it works whenever there are outputs).
+   */
+  subscribe?: boolean
   /** Most TCP clients per TCP listener (inputs and outputs); default 1024. */
   maxTcpClients?: number
   /** Bytes a TCP output client may fall behind before it is disconnected; default 64 MiB. */
@@ -43,6 +53,7 @@ export interface ReverseProxyOptions extends CommonOptions {
 /** @internal The function behind createReverseProxy(), with the CLI's flag names for messages. */
 export async function startReverseProxy(input: ReverseProxyOptions, labels?: Labels): Promise<Handle> {
   const L = (field: string) => labelOf(labels, field)
+  if (labels?.flags) parseWith(reverseProxyCliSchema, input, labels)
   const o = parseWith(apiSchema('reverseproxy'), input, labels)
   const udpIn = o.udpListenAddrs ?? []
   const tcpIn = o.tcpListenAddrs ?? []
@@ -73,9 +84,10 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   // Inputs publish to the group and outputs read it: an input listening on the group, or an
   // output sending to the group or to an input, would feed itself forever.
   const inputs = udpListeners.map((l) => ownListener(l, L('udpListenAddrs')))
-  const hasOutputs = tcpOut.length + udpOut.length > 0
+  const hasOutputs = tcpOut.length + udpOut.length > 0 || o.subscribe === true
+  const hasInputs = udpIn.length + tcpIn.length > 0 || o.publish === true
   const groupListener = hasOutputs ? [ownListener(group, L('multicastAddr'))] : []
-  if (udpIn.length + tcpIn.length > 0) refuseLoops([group], L('multicastAddr'), inputs, common.multicastLoop)
+  if (hasInputs) refuseLoops([group], L('multicastAddr'), inputs, common.multicastLoop)
   refuseLoops(udpOutputs, L('udpOutputAddrs'), [...groupListener, ...inputs], common.multicastLoop)
   const maxDatagram = o.maxDatagram ?? defaultMaxDatagram([group])
   const framingOptions = { framing, maxDatagram, lingerMs }
@@ -97,7 +109,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
         'outputs',
       )
     }
-    if (udpIn.length + tcpIn.length > 0) {
+    if (hasInputs) {
       startRoute(
         handle,
         {

@@ -131,8 +131,8 @@ export const reverseProxyShape = {
   tcpClientQueue: wholeNumber(1_048_576, 2 ** 32 - 1).optional(),
 }
 
-/** Checks that span options, with the path of the option they are about. */
-function crossChecks(kind: ProgramKind) {
+/** Checks that span options, with the path of the option they are about (`api`: the create…() functions'). */
+function crossChecks(kind: ProgramKind, api = false) {
   return (o: Record<string, unknown>, ctx: z.core.$RefinementCtx) => {
     const empty = (key: string) => !Array.isArray(o[key]) || (o[key] as unknown[]).length === 0
     if (kind === 'proxy') {
@@ -160,7 +160,14 @@ function crossChecks(kind: ProgramKind) {
       if (o.copyPath === '-') ctx.addIssue({ code: 'custom', path: ['copyPath'], message: 'must be a file; use {tee} to copy to stdout' })
     }
     if (kind === 'reverseproxy' && ['udpListenAddrs', 'tcpListenAddrs', 'tcpOutputAddrs', 'udpOutputAddrs'].every(empty)) {
-      ctx.addIssue({ code: 'custom', path: [], message: 'nothing to do: give inputs ({udpListenAddrs}, {tcpListenAddrs}) and/or outputs ({tcpOutputAddrs}, {udpOutputAddrs})' })
+      // The API may have JavaScript as the only input or output; the CLI and config cannot.
+      if (api) {
+        if (o.publish !== true && o.subscribe !== true) {
+          ctx.addIssue({ code: 'custom', path: [], message: 'nothing to do: give inputs ({udpListenAddrs}, {tcpListenAddrs}, {publish}) and/or outputs ({tcpOutputAddrs}, {udpOutputAddrs}, {subscribe})' })
+        }
+      } else {
+        ctx.addIssue({ code: 'custom', path: [], message: 'nothing to do: give inputs ({udpListenAddrs}, {tcpListenAddrs}) and/or outputs ({tcpOutputAddrs}, {udpOutputAddrs})' })
+      }
     }
   }
 }
@@ -184,12 +191,26 @@ export const apiShape = {
   statsInterval: wholeNumber(1, 86_400).optional(),
 }
 
+/** API-only options of the reverse proxy: JavaScript as an input or an output. */
+export const reverseProxyApiShape = {
+  /** JavaScript publishes into the group with `handle.send()` (no socket input needed). */
+  publish: flag.optional(),
+  /** JavaScript receives the group with `handle.messages()` (no socket output needed). */
+  subscribe: flag.optional(),
+}
+
 const API = {
   client: z.strictObject({ ...clientShape, ...apiShape }).superRefine(crossChecks('client')),
   server: z.strictObject({ ...serverShape, ...apiShape }).superRefine(crossChecks('server')),
   proxy: z.strictObject({ ...proxyShape, ...apiShape }).superRefine(crossChecks('proxy')),
-  reverseproxy: z.strictObject({ ...reverseProxyShape, ...apiShape }).superRefine(crossChecks('reverseproxy')),
+  reverseproxy: z.strictObject({ ...reverseProxyShape, ...reverseProxyApiShape, ...apiShape }).superRefine(crossChecks('reverseproxy', true)),
 }
+
+/**
+ * The reverse proxy's options as the command line gives them: there JavaScript cannot be an
+ * input or an output, so "nothing to do" does not suggest publish or subscribe.
+ */
+export const reverseProxyCliSchema = z.strictObject({ ...reverseProxyShape, ...apiShape }).superRefine(crossChecks('reverseproxy'))
 
 /** The schema `create…()` of `kind` checks its options with. */
 export function apiSchema<K extends ProgramKind>(kind: K): (typeof API)[K] {

@@ -1,17 +1,20 @@
 //! Node-API binding for mproxy-core: starts and stops routes, reads their counters, and
 //! forwards route events (state changes, survived faults) to one JavaScript callback.
-//! Nothing here is on the data path: datagrams never cross into JavaScript.
+//! Datagrams cross into JavaScript only through taps and `inject`, a whole batch per call.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mproxy_core::batch::Batch;
 use mproxy_core::event::{Event, Level, Notice, Reporter};
 use mproxy_core::framing::Framing;
 use mproxy_core::route::{Route, RouteSpec};
+use mproxy_core::sink::tap::{Take, Tap, Taps};
 use mproxy_core::sink::writer::{Keep, Overflow, Rotate, WriterSpec, DEFAULT_QUEUE_BYTES};
 use mproxy_core::socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
 use mproxy_core::source::framed::FramingSpec;
+use mproxy_core::source::inject::{Injector, Offer};
 use mproxy_core::source::stream::{StreamSpec, DEFAULT_LINGER};
 use mproxy_core::stats::{EndpointSnapshot, Registry};
 use mproxy_core::Error as CoreError;
@@ -206,6 +209,8 @@ pub struct EndpointStats {
     /// Destinations: datagrams sent there were refused or lost recently (no quiet second
     /// since).
     pub unreachable: bool,
+    /// Taps (`messages()`): datagrams dropped because JavaScript fell behind.
+    pub tap_drops: f64,
 }
 
 fn to_js_stats(e: EndpointSnapshot) -> EndpointStats {
@@ -230,6 +235,7 @@ fn to_js_stats(e: EndpointSnapshot) -> EndpointStats {
         evicted: c.evicted as f64,
         icmp_errors: c.icmp_errors as f64,
         unreachable: e.unreachable,
+        tap_drops: c.tap_drops as f64,
     }
 }
 
@@ -455,6 +461,9 @@ fn notice_event(notice: Notice) -> RouteEvent {
 #[napi]
 pub struct NativeRoute {
     route: Arc<Mutex<Option<Route>>>,
+    /// Started by the first `inject`; not the route's own, so injecting never waits for a
+    /// route that is stopping.
+    injector: Mutex<Option<Injector>>,
     /// The route's counters, kept when the route is taken to be stopped.
     counters: Registry,
     listen_addresses: Vec<String>,
@@ -504,6 +513,104 @@ impl NativeRoute {
         }
     }
 
+    /// Attaches a tap holding at most `high_water_mark` datagrams. `on_ready` is called
+    /// (with the tap's id) when a `take()` that found nothing has something to take, or the
+    /// tap has ended. On a closed route the tap has already ended.
+    #[napi]
+    pub fn open_tap(
+        &self,
+        high_water_mark: u32,
+        on_ready: ThreadsafeFunction<u32, (), u32, Status, false>,
+    ) -> NativeTap {
+        let taps = self
+            .route
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().map(Route::taps));
+        let taps = taps.unwrap_or_else(|| {
+            // A closed route: a tap that ends at once.
+            let t = Taps::new(&Registry::default(), Reporter::silent());
+            mproxy_core::sink::Sink::finish(&t);
+            Arc::new(t)
+        });
+        let tap = taps.attach(
+            high_water_mark as usize,
+            Box::new(move || {
+                on_ready.call(0, ThreadsafeFunctionCallMode::NonBlocking);
+            }),
+        );
+        NativeTap {
+            id: tap.id() as u32,
+            tap,
+            // Weak: a tap kept by a JavaScript object waiting for the collector must not keep
+            // the route's sinks (and their event callback) alive.
+            taps: Arc::downgrade(&taps),
+        }
+    }
+
+    /// Starts the queue `inject` fills (once; later calls do nothing). `on_room` is called
+    /// when a queue `inject` found full has room again, or has closed. Throws once the
+    /// route is closed.
+    #[napi]
+    pub fn open_injector(
+        &self,
+        on_room: ThreadsafeFunction<u32, (), u32, Status, false>,
+    ) -> Result<()> {
+        let mut slot = self
+            .injector
+            .lock()
+            .map_err(|_| invalid("send(): the handle failed".into()))?;
+        if slot.is_some() {
+            return Ok(());
+        }
+        let mut guard = self
+            .route
+            .lock()
+            .map_err(|_| invalid("send(): the handle failed".into()))?;
+        let Some(route) = guard.as_mut() else {
+            return Err(closed_error());
+        };
+        let injector = route
+            .injector(Box::new(move || {
+                on_room.call(0, ThreadsafeFunctionCallMode::NonBlocking);
+            }))
+            .map_err(to_js)?;
+        *slot = Some(injector);
+        Ok(())
+    }
+
+    /// Queues datagrams for the route's sinks, as if received: `data` holds them back to
+    /// back, `lengths` their sizes. Returns false when the queue is full: offer them again
+    /// once `on_room` was called. Throws once the route is closed.
+    #[napi]
+    pub fn inject(&self, data: &[u8], lengths: &[u32]) -> Result<bool> {
+        let total: usize = lengths.iter().map(|&l| l as usize).sum();
+        if total != data.len() {
+            return Err(invalid(format!(
+                "send(): lengths add up to {total} bytes, the data has {}",
+                data.len()
+            )));
+        }
+        let injector = self
+            .injector
+            .lock()
+            .ok()
+            .and_then(|slot| slot.clone())
+            .ok_or_else(closed_error)?;
+        let mut batch = Batch::with_capacity(data.len(), lengths.len());
+        let mut offset = 0;
+        for &len in lengths {
+            let len = len as usize;
+            batch.push(&data[offset..offset + len]);
+            offset += len;
+        }
+        match injector.offer(batch) {
+            Offer::Queued => Ok(true),
+            Offer::Full => Ok(false),
+            Offer::Closed => Err(closed_error()),
+        }
+    }
+
     /// Stops the route off the JavaScript thread; resolves once every thread has ended and
     /// everything received was delivered.
     ///
@@ -534,6 +641,74 @@ impl NativeRoute {
     }
 }
 
+fn closed_error() -> napi::Error {
+    invalid("send(): the handle is closed".into())
+}
+
+/// What a tap's consumer takes at once: the datagrams back to back, each one's length,
+/// and who sent each (`sources[sourceOf[i]]`). `ended`: nothing more will come.
+#[napi(object)]
+pub struct TapChunk {
+    pub data: Option<Buffer>,
+    pub lengths: Option<Uint32Array>,
+    pub sources: Option<Vec<String>>,
+    pub source_of: Option<Uint32Array>,
+    pub ended: bool,
+}
+
+/// One consumer of a route's datagrams (`handle.messages()`).
+#[napi]
+pub struct NativeTap {
+    id: u32,
+    tap: Arc<Tap>,
+    taps: std::sync::Weak<Taps>,
+}
+
+#[napi]
+impl NativeTap {
+    #[napi(getter)]
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Datagrams this tap dropped because its queue was full.
+    #[napi(getter)]
+    pub fn drops(&self) -> f64 {
+        self.tap.drops() as f64
+    }
+
+    /// Everything queued; null when nothing is (`onReady` is called when there is).
+    #[napi]
+    pub fn take(&self) -> Option<TapChunk> {
+        match self.tap.take() {
+            Take::Empty => None,
+            Take::Ended => Some(TapChunk {
+                data: None,
+                lengths: None,
+                sources: None,
+                source_of: None,
+                ended: true,
+            }),
+            Take::Chunk(c) => Some(TapChunk {
+                data: Some(c.data.into()),
+                lengths: Some(Uint32Array::new(c.lengths)),
+                sources: Some(c.sources),
+                source_of: Some(Uint32Array::new(c.source_of)),
+                ended: false,
+            }),
+        }
+    }
+
+    /// Detaches the tap and releases its callback. Idempotent.
+    #[napi]
+    pub fn close(&self) {
+        match self.taps.upgrade() {
+            Some(taps) => taps.detach(&self.tap),
+            None => self.tap.close(),
+        }
+    }
+}
+
 /// Starts a route. Throws `[CODE] message` if any address, interface or file is bad;
 /// nothing is left running then.
 #[napi]
@@ -550,6 +725,7 @@ pub fn start_route(
     let counters = route.registry();
     Ok(NativeRoute {
         route: Arc::new(Mutex::new(Some(route))),
+        injector: Mutex::new(None),
         counters,
         listen_addresses,
         tcp_listen_addresses,

@@ -10,6 +10,7 @@
 pub const SLOT_SIZE: usize = 64 * 1024;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
@@ -37,6 +38,10 @@ impl Entry {
 pub struct Batch {
     pub buf: Vec<u8>,
     pub entries: Vec<Entry>,
+    /// Who made the entries that have no `from`: an input's name (a path, `stdin`) or `js`
+    /// for datagrams injected from JavaScript. Kept across `clear()`: a batch is reused by
+    /// one producer. Taps report it as the sender.
+    pub origin: Option<Arc<str>>,
 }
 
 impl Batch {
@@ -44,6 +49,7 @@ impl Batch {
         Batch {
             buf: Vec::with_capacity(bytes),
             entries: Vec::with_capacity(entries),
+            origin: None,
         }
     }
 

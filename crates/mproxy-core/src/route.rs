@@ -8,11 +8,13 @@ use std::thread::JoinHandle;
 
 use crate::error::Result;
 use crate::event::Reporter;
+use crate::sink::tap::Taps;
 use crate::sink::tcp_output::{TcpOutputSink, TcpOutputSpec};
 use crate::sink::udp::UdpSink;
 use crate::sink::writer::{WriterSink, WriterSpec};
 use crate::sink::{Fanout, Sink};
 use crate::socket::{DestinationSpec, ListenSpec};
+use crate::source::inject::{Injector, RoomFn};
 use crate::source::stream::{self, StreamSpec};
 use crate::source::tcp_connect::{self, TcpConnectSpec};
 use crate::source::tcp_listen::{self, TcpListenSpec};
@@ -50,6 +52,10 @@ pub struct Route {
     tcp_listen_addrs: Vec<SocketAddr>,
     tcp_output_addrs: Vec<SocketAddr>,
     stopped: bool,
+    /// Copies for the owner (`messages()`): always in the fan-out, empty until tapped.
+    taps: Arc<Taps>,
+    /// Datagrams from the owner (`send()`): started on first use.
+    injector: Option<Injector>,
 }
 
 impl Route {
@@ -68,6 +74,8 @@ impl Route {
             tcp_listen_addrs: Vec::new(),
             tcp_output_addrs: Vec::new(),
             stopped: false,
+            taps: Arc::new(Taps::new(&registry, reporter.clone())),
+            injector: None,
         };
         let result = (|| -> Result<()> {
             if !spec.udp_destinations.is_empty() {
@@ -110,6 +118,7 @@ impl Route {
                     stop.clone(),
                 )?));
             }
+            sinks.push(route.taps.clone());
             route.fanout = Fanout::new(std::mem::take(&mut sinks));
             if !spec.udp_listeners.is_empty() {
                 let listeners = udp::start(
@@ -192,6 +201,29 @@ impl Route {
         self.registry.clone()
     }
 
+    /// The route's taps: attach one to get a copy of every datagram its sinks get.
+    pub fn taps(&self) -> Arc<Taps> {
+        self.taps.clone()
+    }
+
+    /// The queue through which the owner hands datagrams to the sinks, as if received;
+    /// its thread starts on the first call. `room` is called when a full queue has room
+    /// again (the first call's is kept).
+    pub fn injector(&mut self, room: RoomFn) -> Result<Injector> {
+        if let Some(injector) = &self.injector {
+            return Ok(injector.clone());
+        }
+        let (injector, thread) = Injector::start(self.fanout.clone(), &self.registry, room)?;
+        if self.stopped {
+            injector.close();
+            let _ = thread.join();
+            return Ok(injector);
+        }
+        self.threads.push(thread);
+        self.injector = Some(injector.clone());
+        Ok(injector)
+    }
+
     /// Every file output (writers, tee, copy) closes and reopens its path before its next
     /// write, as logrotate's `postrotate` asks: what was written before is in the file
     /// that was moved away, what is delivered after this call is in the file now at the
@@ -208,6 +240,9 @@ impl Route {
         }
         self.stopped = true;
         self.stop.stop();
+        if let Some(injector) = &self.injector {
+            injector.close();
+        }
         for t in self.threads.drain(..) {
             let _ = t.join();
         }

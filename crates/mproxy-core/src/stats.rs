@@ -32,6 +32,9 @@ pub struct Counters {
     /// ICMP errors (port or host unreachable) a destination's host or a router sent back
     /// about datagrams we sent it: each stands for a datagram lost there.
     pub icmp_errors: AtomicU64,
+    /// Datagrams a tap (`messages()` in JavaScript) dropped because JavaScript fell behind
+    /// and its queue was full; the sockets and other outputs got them.
+    pub tap_drops: AtomicU64,
 }
 
 impl Counters {
@@ -72,6 +75,7 @@ impl Counters {
             refused: get(&self.refused),
             evicted: get(&self.evicted),
             icmp_errors: get(&self.icmp_errors),
+            tap_drops: get(&self.tap_drops),
         }
     }
 }
@@ -93,6 +97,7 @@ pub struct CounterSnapshot {
     pub refused: u64,
     pub evicted: u64,
     pub icmp_errors: u64,
+    pub tap_drops: u64,
 }
 
 /// One endpoint's identity and counters.

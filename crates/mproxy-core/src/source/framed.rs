@@ -74,9 +74,12 @@ impl Framed {
         endpoint: Arc<Endpoint>,
         stop: StopToken,
     ) -> Self {
+        let mut out = Batch::with_capacity(READ_SIZE + spec.max_datagram, 128);
+        // Datagrams of a file, device or stdin carry no address: the input's name stands in.
+        out.origin = Some(endpoint.name.as_str().into());
         Framed {
             framer: Framer::new(spec.framing, spec.max_datagram),
-            out: Batch::with_capacity(READ_SIZE + spec.max_datagram, 128),
+            out,
             pacer: Pacer::new(spec.rate),
             linger: spec.linger,
             fanout,

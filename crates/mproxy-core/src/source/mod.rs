@@ -4,6 +4,7 @@
 pub mod file_input;
 pub mod follow;
 pub mod framed;
+pub mod inject;
 pub mod stream;
 pub mod tcp_connect;
 pub mod tcp_listen;
