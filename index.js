@@ -836,5 +836,6 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeRoute = nativeBinding.NativeRoute
+module.exports.checkBusKey = nativeBinding.checkBusKey
 module.exports.resolveInterface = nativeBinding.resolveInterface
 module.exports.startRoute = nativeBinding.startRoute

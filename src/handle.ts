@@ -69,6 +69,10 @@ export interface EndpointStats extends Omit<NativeEndpointStats, 'kind'> {
   evicted: number
   /** ICMP errors (port or host unreachable) about datagrams sent to this destination. */
   icmpErrors: number
+  /** Listeners with a bus key: datagrams dropped for not verifying (plain, another key, damaged). */
+  authFailures: number
+  /** Listeners with a bus key: verified datagrams dropped as replays (seen before, or too old). */
+  replays: number
   /** Destinations: datagrams sent there were refused or lost recently (no quiet second since). */
   unreachable: boolean
 }
@@ -97,6 +101,10 @@ export interface Totals {
   writeErrors: number
   /** Bytes lost. */
   bytesDropped: number
+  /** Datagrams refused by the bus key check (not mproxy's data: nothing of the stream is lost). */
+  authFailures: number
+  /** Replayed datagrams refused by the bus key check. */
+  replays: number
 }
 
 /** Counters: every endpoint's, and their totals. */
@@ -144,6 +152,8 @@ function total(endpoints: EndpointStats[]): Totals {
     queueDrops: sum((e) => e.queueDrops),
     writeErrors: sum((e) => e.writeErrors),
     bytesDropped: sum((e) => e.bytesDropped),
+    authFailures: sum((e) => e.authFailures),
+    replays: sum((e) => e.replays),
   }
 }
 

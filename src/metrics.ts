@@ -38,6 +38,8 @@ const COUNTERS: ReadonlyArray<[CounterField, string, string]> = [
   ['disconnects', 'disconnects', 'TCP connections lost or closed'],
   ['refused', 'refused', 'TCP clients refused at the client limit'],
   ['evicted', 'evicted', 'TCP output clients disconnected for falling behind'],
+  ['authFailures', 'auth_failures', 'Datagrams dropped because they did not verify under the bus key'],
+  ['replays', 'replays', 'Datagrams dropped as replays under the bus key'],
 ]
 
 const LABELS = ['route', 'kind', 'endpoint'] as const

@@ -45,7 +45,7 @@ export async function startClient(input: ClientOptions, labels?: Labels): Promis
     multicastInterface: common.multicastInterface,
   })
   refuseDuplicates(destinations, labelOf(labels, 'serverAddrs'))
-  const maxDatagram = o.maxDatagram ?? defaultMaxDatagram(destinations)
+  const maxDatagram = o.maxDatagram ?? defaultMaxDatagram(destinations, common)
   const handle = newHandle(o.onLog)
   startRoute(
     handle,
@@ -55,6 +55,7 @@ export async function startClient(input: ClientOptions, labels?: Labels): Promis
       // The input can be paced by stdout, so tee waits rather than drops.
       tee: tee ? { path: '-', waitWhenFull: true } : undefined,
       sendBuffer: common.sendBuffer,
+      busKey: common.busKey,
     },
     true,
   )

@@ -35,6 +35,7 @@ export async function startServer(input: ServerOptions, labels?: Labels): Promis
       udpListeners: listeners.map((l) => listenOptions(l, common)),
       outputs: [{ path }],
       tee: tee && path !== '-' ? { path: '-' } : undefined,
+      busKey: common.busKey,
     },
     false,
   )

@@ -33,6 +33,8 @@ export const COMMON_FLAGS: FlagSpec[] = [
   { name: 'multicast-ttl', field: 'multicastTtl', kind: 'string', value: 'N', help: 'TTL / hop limit of multicast sent (default 1)' },
   { name: 'recv-buffer', field: 'recvBuffer', kind: 'string', value: 'BYTES', help: 'Receive buffer per listening socket (default 8388608)' },
   { name: 'send-buffer', field: 'sendBuffer', kind: 'string', value: 'BYTES', help: 'Send buffer per sending socket (default 8388608)' },
+  { name: 'bus-key', field: 'busKey', kind: 'string', value: 'FILE', help: 'Seal every UDP datagram sent and accept only sealed ones (key: 64 hex digits, mode 600)' },
+  { name: 'bus-key-next', field: 'busKeyNext', kind: 'string', value: 'FILE', help: 'Also accept datagrams sealed with this key (rotation); needs --bus-key' },
   { name: 'verbose', field: 'verbose', kind: 'boolean', aliases: ['-v'], help: 'Also print the counters when stopping' },
   { name: 'quiet', field: 'quiet', kind: 'boolean', aliases: ['-q'], help: 'Print errors only' },
   { name: 'help', field: 'help', kind: 'boolean', aliases: ['-h'], help: 'Prints help information' },

@@ -24,6 +24,10 @@ export const commonShape = {
   recvBuffer: BUFFER.optional(),
   /** Send buffer to ask for per sending socket, in bytes (default 8 MiB). */
   sendBuffer: BUFFER.optional(),
+  /** Bus key file: seal every UDP datagram sent, and accept only sealed ones on UDP listeners. */
+  busKey: filePath.optional(),
+  /** A second key file also accepted on UDP listeners (key rotation); needs `busKey`. */
+  busKeyNext: filePath.optional(),
 }
 
 /** How byte streams become datagrams (the client's input, TCP streams). */
@@ -130,6 +134,9 @@ function crossChecks(kind: ProgramKind) {
       const tls = Array.isArray(o.tcpConnectAddrs) && (o.tcpConnectAddrs as string[]).some((t) => t.startsWith(TLS_PREFIX))
       const tlsOption = ['tlsCa', 'tlsCert', 'tlsInsecure'].find((k) => o[k] !== undefined && o[k] !== false)
       if (tlsOption && !tls) ctx.addIssue({ code: 'custom', path: [tlsOption], message: 'needs a {tcpConnectAddrs} of the form tls://HOST:PORT' })
+    }
+    if (o.busKeyNext !== undefined && o.busKey === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['busKeyNext'], message: 'needs {busKey} (the key to send with)' })
     }
     if (kind === 'reverseproxy' && ['udpListenAddrs', 'tcpListenAddrs', 'tcpOutputAddrs', 'udpOutputAddrs'].every(empty)) {
       ctx.addIssue({ code: 'custom', path: [], message: 'nothing to do: give inputs ({udpListenAddrs}, {tcpListenAddrs}) and/or outputs ({tcpOutputAddrs}, {udpOutputAddrs})' })

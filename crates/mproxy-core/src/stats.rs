@@ -32,6 +32,11 @@ pub struct Counters {
     /// ICMP errors (port or host unreachable) a destination's host or a router sent back
     /// about datagrams we sent it: each stands for a datagram lost there.
     pub icmp_errors: AtomicU64,
+    /// Datagrams dropped because they did not verify under the bus key (plain, another
+    /// key, damaged).
+    pub auth_failures: AtomicU64,
+    /// Datagrams dropped because they verified but were delivered before (or are too old).
+    pub replays: AtomicU64,
 }
 
 impl Counters {
@@ -72,6 +77,8 @@ impl Counters {
             refused: get(&self.refused),
             evicted: get(&self.evicted),
             icmp_errors: get(&self.icmp_errors),
+            auth_failures: get(&self.auth_failures),
+            replays: get(&self.replays),
         }
     }
 }
@@ -93,6 +100,8 @@ pub struct CounterSnapshot {
     pub refused: u64,
     pub evicted: u64,
     pub icmp_errors: u64,
+    pub auth_failures: u64,
+    pub replays: u64,
 }
 
 /// One endpoint's identity and counters.
