@@ -64,7 +64,7 @@ const [group, key, next, outFile] = process.argv.slice(1)
 
 /**
  * Host C: a plain UDP socket on the group's port, joined to the group. Captures every
- * datagram; on stdin: `count`, `plain N` (sends N plaintext AIS lines to the group),
+ * datagram other hosts send; on stdin: `count`, `plain N` (sends N plaintext AIS lines to the group),
  * `replay N` (sends the first N captured datagrams again).
  */
 const EAVESDROPPER = `
@@ -73,7 +73,8 @@ const [groupIp, port, ownIp] = process.argv.slice(1)
 const captured = []
 const s = dgram.createSocket({ type: 'udp4', reuseAddr: true })
 const say = (o) => process.stdout.write(JSON.stringify(o) + '\\n')
-s.on('message', (m) => captured.push(m))
+// Only what others send: C's own injections come back to it (multicast loop).
+s.on('message', (m, from) => { if (from.address !== ownIp) captured.push(m) })
 s.bind(Number(port), () => {
   s.addMembership(groupIp, ownIp)
   s.setMulticastInterface(ownIp)
