@@ -138,7 +138,8 @@ pub fn read_key_file(path: &str) -> Result<[u8; KEY_LEN]> {
 /// The key in a key file's text: 64 hex digits, surrounding white space ignored.
 pub fn parse_key(text: &[u8]) -> std::result::Result<[u8; KEY_LEN], String> {
     let text = text.trim_ascii();
-    let expected = "it must hold 64 hexadecimal digits (32 random bytes, e.g. from `openssl rand -hex 32`)";
+    let expected =
+        "it must hold 64 hexadecimal digits (32 random bytes, e.g. from `openssl rand -hex 32`)";
     if text.len() != 2 * KEY_LEN {
         return Err(format!("{expected}, not {} characters", text.len()));
     }
@@ -332,9 +333,7 @@ impl Window {
         let (words, bits) = ((by / 64) as usize, by % 64);
         for i in (0..WINDOW_WORDS).rev() {
             let low = i.checked_sub(words).map_or(0, |j| self.seen[j]);
-            let lower = i
-                .checked_sub(words + 1)
-                .map_or(0, |j| self.seen[j]);
+            let lower = i.checked_sub(words + 1).map_or(0, |j| self.seen[j]);
             self.seen[i] = if bits == 0 {
                 low
             } else {
@@ -353,7 +352,10 @@ pub struct ReplayGuard {
 
 impl ReplayGuard {
     fn check(&self, sender: &[u8; 8], counter: u32) -> bool {
-        self.windows.get(sender).map_or(true, |w| w.check(counter))
+        match self.windows.get(sender) {
+            Some(w) => w.check(counter),
+            None => true,
+        }
     }
 
     fn mark(&mut self, sender: [u8; 8], counter: u32) {
@@ -413,7 +415,11 @@ pub fn open_into(
         out.buf.extend_from_slice(&sealed[HEADER_LEN..]);
         let opened = key
             .aead
-            .open_in_place(nonce(&sender, counter), Aad::from(header), &mut out.buf[offset..])
+            .open_in_place(
+                nonce(&sender, counter),
+                Aad::from(header),
+                &mut out.buf[offset..],
+            )
             .map(|plain| plain.len());
         if let Ok(len) = opened {
             if replayed {
@@ -553,16 +559,29 @@ mod tests {
     fn sealed_datagrams_open_to_the_same_bytes_and_carry_the_documented_header() {
         let keys = ring_of(1, None);
         let sealer = Sealer::new(keys.clone()).unwrap_or_else(|_| unreachable!());
-        let input = batch_of(&[b"!AIVDM,1,1,,A,13u?etPv2;0n:dDPwUM1U1Cb069D,0*24\n", b"", b"x"]);
+        let input = batch_of(&[
+            b"!AIVDM,1,1,,A,13u?etPv2;0n:dDPwUM1U1Cb069D,0*24\n",
+            b"",
+            b"x",
+        ]);
         let mut sealed = Batch::default();
         assert!(sealer.seal_batch(&input, &mut sealed));
         let lens: Vec<usize> = sealed.entries.iter().map(|e| e.len).collect();
-        assert_eq!(lens, vec![input.entries[0].len + OVERHEAD, OVERHEAD, 1 + OVERHEAD]);
+        assert_eq!(
+            lens,
+            vec![input.entries[0].len + OVERHEAD, OVERHEAD, 1 + OVERHEAD]
+        );
         let first = sealed.entry_bytes(&sealed.entries[0]);
         assert_eq!(first[0], VERSION);
         assert_eq!(&first[10..14], &[0, 0, 0, 0]);
-        assert_eq!(&sealed.entry_bytes(&sealed.entries[2])[10..14], &[0, 0, 0, 2]);
-        assert!(!first.windows(6).any(|w| w == b"AIVDM,"), "no plaintext on the wire");
+        assert_eq!(
+            &sealed.entry_bytes(&sealed.entries[2])[10..14],
+            &[0, 0, 0, 2]
+        );
+        assert!(
+            !first.windows(6).any(|w| w == b"AIVDM,"),
+            "no plaintext on the wire"
+        );
         let mut guard = ReplayGuard::default();
         let mut opened = Batch::default();
         let outcome = open_batch(&keys, &mut guard, &sealed, &mut opened);
@@ -570,7 +589,13 @@ mod tests {
         assert_eq!(plain(&opened), plain(&input));
         // The same datagrams again are replays, every one.
         let again = open_batch(&keys, &mut guard, &sealed, &mut opened);
-        assert_eq!(again, OpenOutcome { auth_failures: 0, replays: 3 });
+        assert_eq!(
+            again,
+            OpenOutcome {
+                auth_failures: 0,
+                replays: 3
+            }
+        );
         assert!(opened.is_empty());
     }
 
@@ -588,7 +613,10 @@ mod tests {
         );
         let mut foreign = Batch::default();
         other.seal_batch(&batch_of(&[line]), &mut foreign);
-        assert_eq!(open_batch(&keys, &mut guard, &foreign, &mut out).auth_failures, 1);
+        assert_eq!(
+            open_batch(&keys, &mut guard, &foreign, &mut out).auth_failures,
+            1
+        );
         let mut sealed = Batch::default();
         mine.seal_batch(&batch_of(&[line]), &mut sealed);
         for at in [0, 1, 2, 11, 14, sealed.buf.len() - 1] {
@@ -599,7 +627,10 @@ mod tests {
         }
         assert!(out.is_empty());
         assert_eq!(guard.senders(), 0, "nothing unauthenticated is remembered");
-        assert_eq!(open_batch(&keys, &mut guard, &sealed, &mut out), OpenOutcome::default());
+        assert_eq!(
+            open_batch(&keys, &mut guard, &sealed, &mut out),
+            OpenOutcome::default()
+        );
         assert_eq!(plain(&out), vec![line.to_vec()]);
     }
 
@@ -612,9 +643,15 @@ mod tests {
         let (mut a, mut b, mut out) = (Batch::default(), Batch::default(), Batch::default());
         old.seal_batch(&batch_of(&[b"before"]), &mut a);
         new.seal_batch(&batch_of(&[b"after"]), &mut b);
-        assert_eq!(open_batch(&receiver, &mut guard, &a, &mut out), OpenOutcome::default());
+        assert_eq!(
+            open_batch(&receiver, &mut guard, &a, &mut out),
+            OpenOutcome::default()
+        );
         assert_eq!(plain(&out), vec![b"before".to_vec()]);
-        assert_eq!(open_batch(&receiver, &mut guard, &b, &mut out), OpenOutcome::default());
+        assert_eq!(
+            open_batch(&receiver, &mut guard, &b, &mut out),
+            OpenOutcome::default()
+        );
         assert_eq!(plain(&out), vec![b"after".to_vec()]);
         // A receiver that only has the old key refuses the new one's datagrams.
         let only_old = ring_of(1, None);
@@ -668,7 +705,10 @@ mod tests {
             let sealer = Sealer::new(keys.clone()).unwrap_or_else(|_| unreachable!());
             let mut sealed = Batch::default();
             sealer.seal_batch(&batch_of(&[b"x"]), &mut sealed);
-            assert_eq!(open_batch(&keys, &mut guard, &sealed, &mut out), OpenOutcome::default());
+            assert_eq!(
+                open_batch(&keys, &mut guard, &sealed, &mut out),
+                OpenOutcome::default()
+            );
         }
         assert_eq!(guard.senders(), MAX_SENDERS);
     }

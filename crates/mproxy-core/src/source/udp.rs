@@ -205,7 +205,14 @@ impl ReceiveThread {
             Ok(outcome) => {
                 listener.received = true;
                 account(&listener.endpoint, &outcome);
-                deliver(&self.fanout, &mut self.opener, i, &self.batch, listener, &self.reporter);
+                deliver(
+                    &self.fanout,
+                    &mut self.opener,
+                    i,
+                    &self.batch,
+                    listener,
+                    &self.reporter,
+                );
                 warn_of_drops(listener, &self.reporter);
                 // A short batch means the queue ran empty: the next call would only say
                 // WouldBlock (new datagrams raise a new edge).
@@ -253,7 +260,14 @@ impl ReceiveThread {
         for (i, listener) in self.listeners.iter().enumerate() {
             while let Ok(outcome) = self.receiver.recv(&listener.socket, &mut self.batch) {
                 account(&listener.endpoint, &outcome);
-                deliver(&self.fanout, &mut self.opener, i, &self.batch, listener, &self.reporter);
+                deliver(
+                    &self.fanout,
+                    &mut self.opener,
+                    i,
+                    &self.batch,
+                    listener,
+                    &self.reporter,
+                );
                 if outcome.datagrams < RECV_BATCH || Instant::now() >= deadline {
                     break;
                 }
