@@ -8,7 +8,7 @@
  */
 import { z } from 'zod'
 import type { LogEntry } from '../handle'
-import { address, addressList, filePath, flag, framing, listOf, MAX_DATAGRAM, rate, text, wholeNumber } from './values'
+import { address, addressList, filePath, flag, framing, listOf, MAX_DATAGRAM, rate, show, text, wholeNumber } from './values'
 
 const BUFFER = wholeNumber(1024, 2 ** 31 - 1)
 
@@ -66,7 +66,7 @@ export const serverShape = {
 const TLS_PREFIX = 'tls://'
 
 /** `HOST:PORT` or `tls://HOST:PORT`. */
-const connectAddress = z.string({ error: (iss) => `must be [tls://]HOST:PORT, not ${String(iss.input)}` }).check((ctx) => {
+const connectAddress = z.string({ error: (iss) => `must be [tls://]HOST:PORT, not ${show(iss.input)}` }).check((ctx) => {
   const bare = ctx.value.startsWith(TLS_PREFIX) ? ctx.value.slice(TLS_PREFIX.length) : ctx.value
   const fail = (message: string) => ctx.issues.push({ code: 'custom', input: ctx.value, message })
   if (/^[a-z]+:\/\//i.test(bare)) {
