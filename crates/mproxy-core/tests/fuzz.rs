@@ -2,7 +2,7 @@
 //! interface and scope parsing, and the bus key's decoder. Each property runs a few
 //! thousand cases at most so `cargo test` stays quick; a failure prints the case to replay.
 //! (cargo-fuzz needs a nightly toolchain and its own corpus; proptest runs on stable, in CI,
-//! with the rest of the tests.)
+//! with the rest of the tests, and longer with `MPROXY_FUZZ_CASES`.)
 
 use std::sync::Arc;
 
@@ -10,6 +10,19 @@ use mproxy_core::batch::Batch;
 use mproxy_core::bus_key::{self, Keyring, ReplayGuard, Sealer};
 use mproxy_core::framing::{Framer, Framing};
 use proptest::prelude::*;
+
+/// 500 cases per property in ordinary test runs; `MPROXY_FUZZ_CASES=N` for a longer run
+/// (the scheduled audit workflow runs 20000).
+fn fuzz_config() -> ProptestConfig {
+    let cases = std::env::var("MPROXY_FUZZ_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(500);
+    ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    }
+}
 
 fn framing() -> impl Strategy<Value = Framing> {
     prop_oneof![
@@ -20,7 +33,7 @@ fn framing() -> impl Strategy<Value = Framing> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+    #![proptest_config(fuzz_config())]
 
     /// Whatever arrives, the framer holds back at most `max` bytes (memory stays bounded by
     /// the datagram size, not the stream), never emits an empty or oversized datagram, and
