@@ -10,7 +10,7 @@
 import test from 'ava'
 import path from 'node:path'
 import dgram from 'node:dgram'
-import { chmodSync, writeFileSync } from 'node:fs'
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { makeText, mproxy, readFile, root, runToEnd, sleep, tempDir, waitFor, waitForSize, within } from './helpers.mjs'
 import { createHosts } from './netns.mjs'
@@ -260,6 +260,25 @@ test('loopback: client → server with a key is byte-identical; plain datagrams 
   t.is(stats.totals.authFailures, 7)
   t.is(stats.totals.replays, 0)
   t.true(readFile(output).equals(data), 'the file is exactly what the client read')
+})
+
+test('mproxy keygen writes a private key file once and never overwrites it', async (t) => {
+  const dir = tempDir()
+  const file = path.join(dir, 'new.key')
+  const made = await runToEnd('mproxy', ['keygen', file])
+  t.is(made.code, 0, made.stderr)
+  t.is(statSync(file).mode & 0o777, 0o600)
+  const text = readFileSync(file, 'utf8')
+  t.regex(text, /^[0-9a-f]{64}\n$/)
+  const again = await runToEnd('mproxy', ['keygen', file])
+  t.is(again.code, 1)
+  t.is(again.stderr, `mproxy: keygen: cannot create ${file}: it exists already; a key is never overwritten\n`)
+  t.is(readFileSync(file, 'utf8'), text, 'the key is unchanged')
+  const usage = await runToEnd('mproxy', ['keygen'])
+  t.is(usage.code, 2)
+  const server = await mproxy.createServer({ path: path.join(dir, 'out.log'), listenAddrs: '127.0.0.1:0', busKey: file })
+  await server.close()
+  t.pass()
 })
 
 test('bad key files are refused with one line naming the flag or option', async (t) => {
