@@ -25,7 +25,7 @@ const path = require('node:path');
 const { REPO, HOST, QUICK } = require('./settings');
 const { note } = require('./log');
 const { track, waitExit, watchLines, sleep } = require('./processes');
-const { freePort, udpCounters } = require('./procfs');
+const { cpuSeconds, freePort, udpCounters } = require('./procfs');
 
 const CLI = (name) => path.join(REPO, 'dist', 'cli', `${name}.js`);
 
@@ -301,6 +301,8 @@ async function runTransfer(route, rate, input, dir, netns, extra = []) {
       poller = null;
     }
 
+    // CPU each relaying program used (the client has exited), read before they stop.
+    const cpu = Object.fromEntries(programs.filter((p) => p !== client).map((p) => [p.name, cpuSeconds(p.child.pid)]));
     // Stop upstream first, so the downstream programs have drained what was sent to them.
     for (const program of [...programs].reverse()) {
       if (program === client) continue;
@@ -342,6 +344,7 @@ async function runTransfer(route, rate, input, dir, netns, extra = []) {
       kernelRcvbufErrors: kernelBefore && kernelAfter ? kernelAfter.RcvbufErrors - kernelBefore.RcvbufErrors : null,
       drops: Object.fromEntries(Object.entries(counters).map(([name, endpoints]) => [name, programDrops(endpoints)])),
       counters,
+      cpu,
       problems,
     };
   } finally {
