@@ -262,6 +262,33 @@ test('loopback: client → server with a key is byte-identical; plain datagrams 
   t.true(readFile(output).equals(data), 'the file is exactly what the client read')
 })
 
+test('loopback: client → proxy → server, every hop keyed, is byte-identical; the proxy opens and seals again', async (t) => {
+  const dir = tempDir()
+  const key = keyFile(dir, 'bus.key')
+  const data = makeText(300_000, 92)
+  const input = path.join(dir, 'in.txt')
+  const output = path.join(dir, 'out.txt')
+  writeFileSync(input, data)
+  const server = await mproxy.createServer({ path: output, listenAddrs: '127.0.0.1:0', busKey: key })
+  t.teardown(() => server.close())
+  const proxy = await mproxy.createProxy({ udpListenAddrs: '127.0.0.1:0', udpDownstreamAddrs: server.addresses.listen[0], busKey: key })
+  t.teardown(() => proxy.close())
+  const client = await runToEnd('client', ['--path', input, '--server-addr', proxy.addresses.listen[0], '--bus-key', key, '--verbose'])
+  t.is(client.code, 0, client.stderr)
+  await waitForSize(output, data.length)
+  const p = await proxy.close()
+  const s = await server.close()
+  t.true(readFile(output).equals(data))
+  const received = p.endpoints.find((e) => e.kind === 'udp-listener')
+  const sent = p.endpoints.find((e) => e.kind === 'udp-destination')
+  t.is(received.authFailures, 0)
+  t.is(sent.datagramsOut, received.datagramsIn, 'every datagram opened and sent on')
+  // Sealed on both hops: each datagram is 30 bytes longer than its payload.
+  t.is(received.bytesIn, data.length + 30 * received.datagramsIn)
+  t.is(sent.bytesOut, data.length + 30 * sent.datagramsOut)
+  t.is(s.totals.authFailures + s.totals.replays, 0)
+})
+
 test('mproxy keygen writes a private key file once and never overwrites it', async (t) => {
   const dir = tempDir()
   const file = path.join(dir, 'new.key')
