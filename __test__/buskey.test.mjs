@@ -330,6 +330,9 @@ test('bad key files are refused with one line naming the flag or option', async 
     t.is(lines.length, 1, r.stderr)
     t.regex(lines[0], re)
   }
+  const big = await runToEnd('client', ['--path', '-', '--server-addr', '127.0.0.1:9', '--bus-key', good, '--max-datagram', '65500'])
+  t.is(big.code, 2)
+  t.is(big.stderr, 'mproxy-client: --max-datagram is at most 65477 with --bus-key: a sealed datagram is 30 bytes longer\n')
   const err = await t.throwsAsync(mproxy.createClient({ path: '-', serverAddrs: '127.0.0.1:9', busKey: open }))
   t.is(err.code, 'EMPROXY_FILE')
   t.regex(err.message, /^busKey: bus key .*open\.key: .*chmod 600/)

@@ -138,6 +138,10 @@ function crossChecks(kind: ProgramKind) {
     if (o.busKeyNext !== undefined && o.busKey === undefined) {
       ctx.addIssue({ code: 'custom', path: ['busKeyNext'], message: 'needs {busKey} (the key to send with)' })
     }
+    // A sealed datagram is 30 bytes longer (bus_key::OVERHEAD) and must still be a UDP payload.
+    if (o.busKey !== undefined && typeof o.maxDatagram === 'number' && o.maxDatagram > MAX_DATAGRAM - 30) {
+      ctx.addIssue({ code: 'custom', path: ['maxDatagram'], message: `is at most ${MAX_DATAGRAM - 30} with {busKey}: a sealed datagram is 30 bytes longer` })
+    }
     if (kind === 'reverseproxy' && ['udpListenAddrs', 'tcpListenAddrs', 'tcpOutputAddrs', 'udpOutputAddrs'].every(empty)) {
       ctx.addIssue({ code: 'custom', path: [], message: 'nothing to do: give inputs ({udpListenAddrs}, {tcpListenAddrs}) and/or outputs ({tcpOutputAddrs}, {udpOutputAddrs})' })
     }
