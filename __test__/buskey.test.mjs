@@ -321,6 +321,7 @@ test('bad key files are refused with one line naming the flag or option', async 
     [['--bus-key', short], 1, /^mproxy-server: --bus-key: bus key .*short\.key: it must hold 64 hexadecimal digits .*not 6 characters$/],
     [['--bus-key', open], 1, /^mproxy-server: --bus-key: bus key .*open\.key: it is readable or writable by group or others; make it private \(chmod 600\)$/],
     [['--bus-key', good, '--bus-key-next', open], 1, /^mproxy-server: --bus-key-next: bus key .*open\.key: .*chmod 600/],
+    [['--bus-key', dir], 1, /^mproxy-server: --bus-key: cannot read bus key .*: it is a directory$/],
     [['--bus-key-next', good], 2, /^mproxy-server: --bus-key-next needs --bus-key \(the key to send with\)$/],
   ]
   for (const [flags, code, re] of cases) {
