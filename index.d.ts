@@ -33,8 +33,13 @@ export declare class NativeRoute {
   /**
    * Stops the route off the JavaScript thread; resolves once every thread has ended and
    * everything received was delivered.
+   *
+   * The stop runs on a thread of its own, not on libuv's thread pool: Node joins the pool
+   * when the process exits, so a stop still draining (a writer stalled on a full pipe, up
+   * to its 5 s limit) would hold `process.exit()` back, and a second SIGINT would not exit
+   * at once. A thread of our own is simply abandoned at exit.
    */
-  close(): Promise<unknown>
+  close(): Promise<void>
 }
 
 export interface BusKeyOptions {

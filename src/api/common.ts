@@ -1,7 +1,8 @@
 /** Options and steps shared by the programs: multicast settings, buffers, destinations. */
 import { native } from '../native'
 import { fromNative } from '../errors'
-import type { BusKeyOptions, DestinationOptions, ListenOptions } from '../native'
+import type { BusKeyOptions, DestinationOptions, ListenOptions, OutputOptions } from '../native'
+import type { Retention, Rotation } from '../schema/values'
 import type { LogEntry } from '../handle'
 import { labelOf, type Labels } from '../options'
 import type { Endpoint } from '../resolve'
@@ -114,3 +115,19 @@ export function defaultMaxDatagram(destinations: Endpoint[], common?: CheckedCom
 }
 
 
+
+/** How a file output rotates: `'hourly'`, `'daily'`, or a size (`'100M'`; k, M, G are 1024-based). */
+export type RotateOption = 'hourly' | 'daily' | number | string
+/** Rotated files to keep: the newest N (`30`), or those younger than an age (`'7d'`, `'12h'`). */
+export type KeepOption = number | string
+
+/** A file output with the rotation and retention the schema checked. */
+export function fileOutput(path: string, rotate: Rotation | undefined, keep: Retention | undefined, extra: Partial<OutputOptions> = {}): OutputOptions {
+  return {
+    ...extra,
+    path,
+    rotate: rotate === undefined ? undefined : typeof rotate === 'string' ? rotate : String(rotate.bytes),
+    keepFiles: keep && 'files' in keep ? keep.files : undefined,
+    keepAgeSeconds: keep && 'ageSeconds' in keep ? keep.ageSeconds : undefined,
+  }
+}

@@ -473,33 +473,31 @@ impl NativeRoute {
 
     /// Stops the route off the JavaScript thread; resolves once every thread has ended and
     /// everything received was delivered.
-    #[napi]
-    pub fn close(&self) -> AsyncTask<CloseTask> {
-        AsyncTask::new(CloseTask {
-            route: self.route.clone(),
-        })
-    }
-}
-
-pub struct CloseTask {
-    route: Arc<Mutex<Option<Route>>>,
-}
-
-impl Task for CloseTask {
-    type Output = ();
-    type JsValue = ();
-
-    fn compute(&mut self) -> Result<()> {
-        let taken = self.route.lock().ok().and_then(|mut g| g.take());
-        if let Some(mut route) = taken {
-            route.stop();
-            // Dropping the route drops the last reporters, releasing the JS callback.
+    ///
+    /// The stop runs on a thread of its own, not on libuv's thread pool: Node joins the pool
+    /// when the process exits, so a stop still draining (a writer stalled on a full pipe, up
+    /// to its 5 s limit) would hold `process.exit()` back, and a second SIGINT would not exit
+    /// at once. A thread of our own is simply abandoned at exit.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
+        let (deferred, promise) = env.create_deferred::<(), _>()?;
+        let route = self.route.clone();
+        let spawned = std::thread::Builder::new()
+            .name("mproxy-close".into())
+            .spawn(move || {
+                let taken = route.lock().ok().and_then(|mut g| g.take());
+                if let Some(mut route) = taken {
+                    route.stop();
+                    // Dropping the route drops the last reporters, releasing the JS callback.
+                }
+                deferred.resolve(|_| Ok(()));
+            });
+        match spawned {
+            Ok(_) => Ok(promise),
+            Err(e) => Err(Error::from_reason(format!(
+                "[EMPROXY_IO] cannot start a thread to stop the route: {e}"
+            ))),
         }
-        Ok(())
-    }
-
-    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
-        Ok(())
     }
 }
 
