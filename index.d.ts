@@ -71,6 +71,19 @@ export declare class NativeTap {
   close(): void
 }
 
+export interface BusKeyOptions {
+  /** Key file sealed with and opened with. */
+  path: string
+  /** Key file also opened with, during a rotation. */
+  nextPath?: string
+}
+
+/**
+ * Reads and checks a bus key file (private, 64 hex digits); used to validate options
+ * early, so the message can name the option. The key stays in Rust.
+ */
+export declare function checkBusKey(path: string): void
+
 export interface DestinationOptions {
   address: string
   interface?: string
@@ -101,6 +114,10 @@ export interface EndpointStats {
   evicted: number
   /** ICMP errors (port or host unreachable) about datagrams sent to this destination. */
   icmpErrors: number
+  /** Datagrams dropped for not verifying under the bus key. */
+  authFailures: number
+  /** Datagrams dropped as replays of ones delivered before. */
+  replays: number
   /**
    * Destinations: datagrams sent there were refused or lost recently (no quiet second
    * since).
@@ -211,6 +228,8 @@ export interface RouteOptions {
    */
   copy?: OutputOptions
   sendBuffer?: number
+  /** Seal what goes to `udpDestinations`, open what `udpListeners` receive. */
+  busKey?: BusKeyOptions
 }
 
 /**

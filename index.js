@@ -837,5 +837,6 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.NativeRoute = nativeBinding.NativeRoute
 module.exports.NativeTap = nativeBinding.NativeTap
+module.exports.checkBusKey = nativeBinding.checkBusKey
 module.exports.resolveInterface = nativeBinding.resolveInterface
 module.exports.startRoute = nativeBinding.startRoute

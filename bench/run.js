@@ -3,7 +3,7 @@
 /**
  * `npm run bench [-- --only relay|transfer|taps] [-- --baseline REV]`
  *
- * Two sections, both on 127.0.0.1 inside a private network namespace when we can make one
+ * Three sections, all on 127.0.0.1 inside a private network namespace when we can make one
  * (the bench re-executes itself under `unshare`), so no datagram can leave the machine:
  *
  *  relay     how fast does mproxy's forward proxy relay UDP, next to socat and a plain Node
@@ -15,6 +15,8 @@
  *            whether it arrives whole.
  *  taps      datagrams per second into JavaScript through handle.messages() and out of it
  *            through handle.send(), next to a plain Node dgram socket ('message', send()).
+ *  buskey    what the bus key costs: the transfer paths unpaced, without and with --bus-key
+ *            on every program (bench/lib/buskey.js).
  *
  * This file is the entry point and the orchestration; the pieces are in bench/lib:
  *   settings.js   sizes, durations, quick mode      namespace.js  unshare re-exec, loopback
@@ -37,8 +39,9 @@ const { benchRelay } = require('./lib/measure');
 const { benchTransfer, TRANSFER_BUDGET_MS } = require('./lib/transfer');
 const { printReport, printTransferReport } = require('./lib/report');
 const { benchTaps, printTapsReport, TAPS_BUDGET_MS } = require('./lib/taps');
+const { benchBusKey, printBusKeyReport, BUSKEY_BUDGET_MS } = require('./lib/buskey');
 
-const SECTIONS = ['relay', 'transfer', 'taps'];
+const SECTIONS = ['relay', 'transfer', 'taps', 'buskey'];
 /**
  * Hard stop for the inner run, whatever happens: this much per relay measured (all sizes),
  * plus the transfer section's own bound. Every wait inside is bounded too; this is the net.
@@ -47,10 +50,11 @@ const WATCHDOG_PER_RELAY_MS = 80_000;
 /** The outer process hands the inner one its plan (JSON) in this variable. */
 const PLAN_ENV = 'MPROXY_BENCH_PLAN';
 
-const USAGE = `usage: npm run bench -- [--only relay|transfer|taps] [--baseline REV]
+const USAGE = `usage: npm run bench -- [--only relay|transfer|taps|buskey] [--baseline REV]
   --only relay      only the relay comparison (mproxy's forward proxy, socat, a Node dgram relay)
   --only transfer   only the file transfer at the programs' default settings
   --only taps       only datagrams into and out of JavaScript (messages(), send()) next to Node dgram
+  --only buskey     only the bus key's cost: the transfer paths unpaced, without and with --bus-key
   --baseline REV    also measure the forward proxy of git revision REV (a branch, tag or commit),
                     built once into .bench/baseline-<sha>/ and reused by later runs
 environment: MPROXY_BENCH_QUICK=1 runs a short smoke version (numbers not comparable)
@@ -92,7 +96,7 @@ function parseArgs(argv) {
 // ---------------------------------------------------------------------------------------
 
 async function outer(options) {
-  const needed = options.sections.includes('transfer') ? ['proxy', 'client', 'server', 'reverseproxy'] : ['proxy'];
+  const needed = options.sections.includes('transfer') || options.sections.includes('buskey') ? ['proxy', 'client', 'server', 'reverseproxy'] : ['proxy'];
   for (const cli of needed.map((name) => path.join(REPO, 'dist', 'cli', `${name}.js`))) {
     if (!fs.existsSync(cli)) {
       note(`${path.relative(REPO, cli)} is missing: run npm install first`);
@@ -178,7 +182,7 @@ async function inner(plan) {
   const relayCount = 3 + (plan.baseline ? 1 : 0);
   const budgetMs =
     (plan.sections.includes('relay') ? relayCount * WATCHDOG_PER_RELAY_MS : 0) + (plan.sections.includes('transfer') ? TRANSFER_BUDGET_MS : 0) +
-    (plan.sections.includes('taps') ? TAPS_BUDGET_MS : 0);
+    (plan.sections.includes('taps') ? TAPS_BUDGET_MS : 0) + (plan.sections.includes('buskey') ? BUSKEY_BUDGET_MS : 0);
   const watchdog = setTimeout(() => {
     note(`the bench took longer than ${budgetMs / 1000} s; stopping`);
     killChildren();
@@ -196,6 +200,11 @@ async function inner(plan) {
   if (plan.sections.includes('relay')) ran = (await relaySection(plan, netns)) && ran;
   if (plan.sections.includes('transfer')) ran = (await transferSection(netns)) && ran;
   if (plan.sections.includes('taps')) ran = (await tapsSection()) && ran;
+  if (plan.sections.includes('buskey')) {
+    const result = await benchBusKey({ netns });
+    printBusKeyReport(result);
+    ran = result.runs.length > 0 && ran;
+  }
   clearTimeout(watchdog);
   process.exit(ran ? 0 : 1);
 }

@@ -73,6 +73,10 @@ export interface EndpointStats extends Omit<NativeEndpointStats, 'kind'> {
   evicted: number
   /** ICMP errors (port or host unreachable) about datagrams sent to this destination. */
   icmpErrors: number
+  /** Listeners with a bus key: datagrams dropped for not verifying (plain, another key, damaged). */
+  authFailures: number
+  /** Listeners with a bus key: verified datagrams dropped as replays (seen before, or too old). */
+  replays: number
   /** Destinations: datagrams sent there were refused or lost recently (no quiet second since). */
   unreachable: boolean
   /** Datagrams `messages()` iterators missed because JavaScript fell behind (their queue was full). */
@@ -105,6 +109,10 @@ export interface Totals {
   bytesDropped: number
   /** Datagrams `messages()` iterators missed because JavaScript fell behind. */
   tapDrops: number
+  /** Datagrams refused by the bus key check (not mproxy's data: nothing of the stream is lost). */
+  authFailures: number
+  /** Replayed datagrams refused by the bus key check. */
+  replays: number
 }
 
 /** Counters: every endpoint's, and their totals. */
@@ -168,6 +176,8 @@ function total(endpoints: EndpointStats[], inSources = endpoints, outSinks = end
     writeErrors: sum(endpoints, (e) => e.writeErrors),
     bytesDropped: sum(endpoints, (e) => e.bytesDropped),
     tapDrops: sum(endpoints, (e) => e.tapDrops),
+    authFailures: sum(endpoints, (e) => e.authFailures),
+    replays: sum(endpoints, (e) => e.replays),
   }
 }
 

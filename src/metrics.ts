@@ -40,6 +40,8 @@ const COUNTERS: ReadonlyArray<[CounterField, string, string]> = [
   ['refused', 'refused', 'TCP clients refused at the client limit'],
   ['evicted', 'evicted', 'TCP output clients disconnected for falling behind'],
   ['tapDrops', 'tap_drops', 'Datagrams messages() taps dropped because JavaScript fell behind'],
+  ['authFailures', 'auth_failures', 'Datagrams dropped because they did not verify under the bus key'],
+  ['replays', 'replays', 'Datagrams dropped as replays under the bus key'],
 ]
 
 const LABELS = ['route', 'kind', 'endpoint'] as const

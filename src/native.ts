@@ -20,6 +20,7 @@ export type DestinationOptions = Binding.DestinationOptions
 export type ListenOptions = Binding.ListenOptions
 export type TcpConnectOptions = Binding.TcpConnectOptions
 export type FramingOptions = Binding.FramingOptions
+export type BusKeyOptions = Binding.BusKeyOptions
 export type OutputOptions = Binding.OutputOptions
 
 const packageRoot = path.join(__dirname, '..')

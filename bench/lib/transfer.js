@@ -25,7 +25,7 @@ const path = require('node:path');
 const { REPO, HOST, QUICK } = require('./settings');
 const { note } = require('./log');
 const { track, waitExit, watchLines, sleep } = require('./processes');
-const { freePort, udpCounters } = require('./procfs');
+const { cpuSeconds, freePort, udpCounters } = require('./procfs');
 
 const CLI = (name) => path.join(REPO, 'dist', 'cli', `${name}.js`);
 
@@ -239,9 +239,10 @@ function tcpReader(port, file, progress) {
 
 /**
  * Sends `input` along `route` ('client->server' or '4 hops') with the client's `rate`, and
- * returns what arrived, how fast, and what each program counted.
+ * returns what arrived, how fast, and what each program counted. `extra` flags are given to
+ * every program (the bus key section's `--bus-key FILE`).
  */
-async function runTransfer(route, rate, input, dir, netns) {
+async function runTransfer(route, rate, input, dir, netns, extra = []) {
   const output = path.join(dir, `received-${route === '4 hops' ? 'chain' : 'server'}-${rate.label}.txt`);
   const programs = [];
   const progress = progressTracker();
@@ -252,7 +253,7 @@ async function runTransfer(route, rate, input, dir, netns) {
   try {
     let target;
     if (route === 'client->server') {
-      const server = startCli('server', ['--path', output, '--listen-addr', `${HOST}:0`, '--verbose']);
+      const server = startCli('server', ['--path', output, '--listen-addr', `${HOST}:0`, '--verbose', ...extra]);
       programs.push(server);
       target = Number((await server.stderr.waitFor(/listening on 127\.0\.0\.1:(\d+) \(udp\)/))[1]);
       poller = setInterval(() => progress.seen(fileSize(output)), POLL_MS);
@@ -264,6 +265,7 @@ async function runTransfer(route, rate, input, dir, netns) {
         '--multicast-interface', 'lo',
         '--tcp-output-addr', `${HOST}:0`,
         '--verbose',
+        ...extra,
       ]);
       programs.push(reverse);
       const udpPort = Number((await reverse.stderr.waitFor(/listening on 127\.0\.0\.1:(\d+) \(udp\)/))[1]);
@@ -272,14 +274,14 @@ async function runTransfer(route, rate, input, dir, netns) {
       // A TCP output client gets the stream from the moment it is registered: wait for that,
       // or the first datagrams could pass before it.
       await reverse.stderr.waitFor(/TCP client \S+ connected/);
-      const proxy = startCli('proxy', ['--udp-listen-addr', `${HOST}:0`, '--udp-downstream-addr', `${HOST}:${udpPort}`, '--verbose']);
+      const proxy = startCli('proxy', ['--udp-listen-addr', `${HOST}:0`, '--udp-downstream-addr', `${HOST}:${udpPort}`, '--verbose', ...extra]);
       programs.push(proxy);
       target = Number((await proxy.stderr.waitFor(/listening on 127\.0\.0\.1:(\d+) \(udp\)/))[1]);
     }
 
     const kernelBefore = netns ? udpCounters() : null;
     const started = performance.now();
-    const client = startCli('client', ['--path', input.path, '--server-addr', `${HOST}:${target}`, '--verbose', ...rate.args]);
+    const client = startCli('client', ['--path', input.path, '--server-addr', `${HOST}:${target}`, '--verbose', ...rate.args, ...extra]);
     programs.push(client);
     if (!(await waitExit(client.child, Math.max(0, deadline - Date.now())))) {
       client.child.kill('SIGKILL');
@@ -299,6 +301,8 @@ async function runTransfer(route, rate, input, dir, netns) {
       poller = null;
     }
 
+    // CPU each relaying program used (the client has exited), read before they stop.
+    const cpu = Object.fromEntries(programs.filter((p) => p !== client).map((p) => [p.name, cpuSeconds(p.child.pid)]));
     // Stop upstream first, so the downstream programs have drained what was sent to them.
     for (const program of [...programs].reverse()) {
       if (program === client) continue;
@@ -340,6 +344,7 @@ async function runTransfer(route, rate, input, dir, netns) {
       kernelRcvbufErrors: kernelBefore && kernelAfter ? kernelAfter.RcvbufErrors - kernelBefore.RcvbufErrors : null,
       drops: Object.fromEntries(Object.entries(counters).map(([name, endpoints]) => [name, programDrops(endpoints)])),
       counters,
+      cpu,
       problems,
     };
   } finally {
@@ -408,4 +413,4 @@ async function benchTransfer({ netns }) {
   }
 }
 
-module.exports = { benchTransfer, TRANSFER_BUDGET_MS, GROUP, QUIET_MS, POLL_MS };
+module.exports = { benchTransfer, runTransfer, writeAisFile, prepareMulticast, TRANSFER_BUDGET_MS, RUN_LIMIT_MS, TRANSFER_BYTES, GROUP, QUIET_MS, POLL_MS };

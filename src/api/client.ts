@@ -59,7 +59,7 @@ export async function startClient(input: ClientOptions, labels?: Labels): Promis
     multicastInterface: common.multicastInterface,
   })
   refuseDuplicates(destinations, labelOf(labels, 'serverAddrs'))
-  const maxDatagram = o.maxDatagram ?? defaultMaxDatagram(destinations)
+  const maxDatagram = o.maxDatagram ?? defaultMaxDatagram(destinations, common)
   const handle = newHandle(o.onLog, labels)
   try {
     startRoute(
@@ -71,6 +71,7 @@ export async function startClient(input: ClientOptions, labels?: Labels): Promis
         tee: tee ? { path: '-', waitWhenFull: true } : undefined,
         copy: o.copyPath === undefined ? undefined : fileOutput(o.copyPath, o.rotate, o.keep, { waitWhenFull: true }),
         sendBuffer: common.sendBuffer,
+        busKey: common.busKey,
       },
       // A followed file never ends: the client runs until closed.
       o.follow !== true,

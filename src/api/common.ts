@@ -1,7 +1,7 @@
 /** Options and steps shared by the programs: multicast settings, buffers, destinations. */
 import { native } from '../native'
 import { fromNative } from '../errors'
-import type { DestinationOptions, ListenOptions, OutputOptions } from '../native'
+import type { BusKeyOptions, DestinationOptions, ListenOptions, OutputOptions } from '../native'
 import type { Retention, Rotation } from '../rotation'
 import type { LogEntry } from '../handle'
 import { labelOf, type Labels } from '../options'
@@ -28,6 +28,14 @@ export interface CommonOptions {
   recvBuffer?: number
   /** Send buffer to ask for per sending socket, in bytes (default 8 MiB). */
   sendBuffer?: number
+  /**
+   * Bus key file (64 hex digits, e.g. from `openssl rand -hex 32`; not readable by group or
+   * others): every UDP datagram sent is sealed (authenticated and encrypted, 30 bytes more),
+   * and UDP listeners deliver only datagrams sealed with `busKey` or `busKeyNext`, once.
+   */
+  busKey?: string
+  /** A second key file UDP listeners also accept, for a rotation; needs `busKey`. */
+  busKeyNext?: string
   /** Called for every state change and survived fault (also emitted as 'log'). */
   onLog?: (entry: LogEntry) => void
   /** Aborting it closes the handle (as `close()` does); aborted while starting, create…() rejects. */
@@ -43,6 +51,8 @@ export interface CheckedOptions {
   multicastLoop?: boolean
   recvBuffer?: number
   sendBuffer?: number
+  busKey?: string
+  busKeyNext?: string
 }
 
 export interface CheckedCommon {
@@ -51,6 +61,8 @@ export interface CheckedCommon {
   multicastLoop: boolean
   recvBuffer?: number
   sendBuffer?: number
+  /** Bus key files, checked already (readable, private, a key). */
+  busKey?: BusKeyOptions
 }
 
 /** Defaults for the common options (checked already by the schema), and the interface looked up. */
@@ -63,7 +75,21 @@ export function checkCommon(o: CheckedOptions, labels?: Labels): CheckedCommon {
       throw fromNative(err, labelOf(labels, 'multicastInterface'))
     }
   }
+  let busKey: BusKeyOptions | undefined
+  if (o.busKey !== undefined) {
+    for (const field of ['busKey', 'busKeyNext'] as const) {
+      const file = o[field]
+      if (file === undefined) continue
+      try {
+        native().checkBusKey(file)
+      } catch (err) {
+        throw fromNative(err, labelOf(labels, field))
+      }
+    }
+    busKey = { path: o.busKey, nextPath: o.busKeyNext }
+  }
   return {
+    busKey,
     multicastInterface: iface,
     multicastTtl: o.multicastTtl ?? 1,
     multicastLoop: o.multicastLoop ?? true,
@@ -80,9 +106,16 @@ export function listenOptions(e: Endpoint, c: CheckedCommon): ListenOptions {
   return { address: e.address, interface: e.interface, recvBuffer: c.recvBuffer }
 }
 
-/** The default datagram size: the safe one for the smallest path among the destinations. */
-export function defaultMaxDatagram(destinations: Endpoint[]): number {
-  return destinations.some((d) => d.family === 6) ? SAFE_DATAGRAM_V6 : SAFE_DATAGRAM_V4
+/** Bytes a datagram sealed with the bus key is longer than the plain one (`bus_key::OVERHEAD`). */
+export const BUS_KEY_OVERHEAD = 30
+
+/**
+ * The default datagram size: the safe one for the smallest path among the destinations,
+ * less the bus key's overhead when datagrams are sealed, so sealed ones still fit.
+ */
+export function defaultMaxDatagram(destinations: Endpoint[], common?: CheckedCommon): number {
+  const safe = destinations.some((d) => d.family === 6) ? SAFE_DATAGRAM_V6 : SAFE_DATAGRAM_V4
+  return common?.busKey ? safe - BUS_KEY_OVERHEAD : safe
 }
 
 

@@ -44,7 +44,7 @@ export async function startProxy(input: ProxyOptions, labels?: Labels): Promise<
   refuseDuplicates(destinations, labelOf(labels, 'udpDownstreamAddrs'))
   const own = listeners.map((l) => ownListener(l, labelOf(labels, 'udpListenAddrs')))
   refuseLoops(destinations, labelOf(labels, 'udpDownstreamAddrs'), own, common.multicastLoop)
-  const maxDatagram = o.maxDatagram ?? defaultMaxDatagram(destinations)
+  const maxDatagram = o.maxDatagram ?? defaultMaxDatagram(destinations, common)
   const { connects, insecure } = await tcpConnects(tcp, o, { framing, maxDatagram, lingerMs }, labels)
   const handle = newHandle(o.onLog, labels)
   if (insecure) logTo(handle, 'warn', `TLS certificate verification is off (${labelOf(labels, 'tlsInsecure')}): the server's identity is not checked`)
@@ -56,6 +56,7 @@ export async function startProxy(input: ProxyOptions, labels?: Labels): Promise<
       udpDestinations: destinations.map((d) => destinationOptions(d, common)),
       tee: tee ? { path: '-' } : undefined,
       sendBuffer: common.sendBuffer,
+      busKey: common.busKey,
     },
     false,
   )

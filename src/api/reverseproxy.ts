@@ -89,7 +89,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   const groupListener = hasOutputs ? [ownListener(group, L('multicastAddr'))] : []
   if (hasInputs) refuseLoops([group], L('multicastAddr'), inputs, common.multicastLoop)
   refuseLoops(udpOutputs, L('udpOutputAddrs'), [...groupListener, ...inputs], common.multicastLoop)
-  const maxDatagram = o.maxDatagram ?? defaultMaxDatagram([group])
+  const maxDatagram = o.maxDatagram ?? defaultMaxDatagram([group], common)
   const framingOptions = { framing, maxDatagram, lingerMs }
 
   const handle = newHandle(o.onLog, labels)
@@ -104,6 +104,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
           udpDestinations: udpOutputs.map((d) => destinationOptions(d, common)),
           tcpOutputs: tcpOutputs.map((t) => ({ address: t.address, interface: t.interface, maxClients, clientQueueBytes })),
           sendBuffer: common.sendBuffer,
+          busKey: common.busKey,
         },
         false,
         'outputs',
@@ -118,6 +119,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
           udpDestinations: [destinationOptions(group, common)],
           tee: tee ? { path: '-' } : undefined,
           sendBuffer: common.sendBuffer,
+          busKey: common.busKey,
         },
         false,
         'inputs',

@@ -43,6 +43,7 @@ export async function startServer(input: ServerOptions, labels?: Labels): Promis
       udpListeners: listeners.map((l) => listenOptions(l, common)),
       outputs: [fileOutput(path, o.rotate, o.keep)],
       tee: tee && path !== '-' ? { path: '-' } : undefined,
+      busKey: common.busKey,
     },
     false,
   )

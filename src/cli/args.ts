@@ -35,6 +35,8 @@ export const COMMON_FLAGS: FlagSpec[] = [
   { name: 'multicast-ttl', field: 'multicastTtl', kind: 'string', value: 'N', help: 'TTL / hop limit of multicast sent (default 1)' },
   { name: 'recv-buffer', field: 'recvBuffer', kind: 'string', value: 'BYTES', help: 'Receive buffer per listening socket (default 8388608)' },
   { name: 'send-buffer', field: 'sendBuffer', kind: 'string', value: 'BYTES', help: 'Send buffer per sending socket (default 8388608)' },
+  { name: 'bus-key', field: 'busKey', kind: 'string', value: 'FILE', help: 'Seal every UDP datagram sent and accept only sealed ones (key: 64 hex digits, mode 600)' },
+  { name: 'bus-key-next', field: 'busKeyNext', kind: 'string', value: 'FILE', help: 'Also accept datagrams sealed with this key (rotation); needs --bus-key' },
   { name: 'metrics-addr', field: 'metricsAddr', kind: 'string', value: 'HOST:PORT', process: true, help: 'Serve Prometheus metrics at http://HOST:PORT/metrics' },
   { name: 'stats-interval', field: 'statsInterval', kind: 'string', value: 'SECONDS', process: true, help: 'Print rates and any loss every SECONDS on stderr' },
   { name: 'log-format', field: 'logFormat', kind: 'string', value: 'text|json', process: true, help: 'Log lines as text (default) or one JSON object each' },

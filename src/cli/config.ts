@@ -6,7 +6,8 @@
 import { access, constants } from 'node:fs/promises'
 import path from 'node:path'
 import { readConfigFile } from '../config/file'
-import { MproxyError } from '../errors'
+import { fromNative, MproxyError } from '../errors'
+import { native } from '../native'
 import type { Handle, Stats } from '../handle'
 import { resolveEndpoint } from '../resolve'
 import type { Config } from '../schema/config'
@@ -64,6 +65,14 @@ async function checkSystem(config: Config): Promise<void> {
       await access(file, constants.R_OK).catch((e: NodeJS.ErrnoException) => {
         throw new MproxyError('EMPROXY_FILE', `${nameOf(naming, field)}: cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.code}`)
       })
+    }
+    for (const field of ['busKey', 'busKeyNext']) {
+      if (typeof options[field] !== 'string') continue
+      try {
+        native().checkBusKey(options[field] as string)
+      } catch (err) {
+        throw fromNative(err, nameOf(naming, field))
+      }
     }
     const written: Array<[string, string]> = []
     if (route.kind === 'server' && file !== '-') written.push(['path', file])

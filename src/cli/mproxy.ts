@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 /** `mproxy <program> [flags]`: the four programs behind one command. */
-import { runProgram, version, EXIT_USAGE } from './run'
+import { randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { runProgram, version, EXIT_RUNTIME, EXIT_USAGE } from './run'
 import { programs } from './programs'
 import { checkConfig, runConfig } from './config'
 
@@ -12,6 +14,7 @@ USAGE:
     mproxy <PROGRAM> [OPTIONS]
     mproxy --config FILE [--log-format text|json] [--no-timestamps] [--quiet]
     mproxy check --config FILE
+    mproxy keygen FILE        (a new bus key: 64 hex digits, mode 600; FILE must not exist)
     mproxy -h | --help | -V | --version
 
 PROGRAMS: ${names}
@@ -56,6 +59,16 @@ if (sub === '-h' || sub === '--help') {
   process.stdout.write(`mproxy ${version()}\n`)
 } else if (sub === '--config' || sub?.startsWith('--config=') || (sub !== undefined && sub.startsWith('-') && process.argv.slice(2).some((a) => a === '--config' || a.startsWith('--config=')))) {
   void runConfig(configFlags(process.argv.slice(2)))
+} else if (sub === 'keygen') {
+  if (rest.length !== 1 || rest[0].startsWith('-')) usageError('keygen takes one argument: the FILE to create (see mproxy --help)')
+  try {
+    // Created with mode 600 and never over an existing file (a key in use, or a symlink).
+    writeFileSync(rest[0], `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' })
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    process.stderr.write(`mproxy: keygen: cannot create ${rest[0]}: ${e.code === 'EEXIST' ? 'it exists already; a key is never overwritten' : e.code ?? e.message}\n`)
+    process.exit(EXIT_RUNTIME)
+  }
 } else if (sub === 'check') {
   const flags = configFlags(rest)
   void checkConfig(flags.config)

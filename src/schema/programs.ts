@@ -8,7 +8,7 @@
  */
 import { z } from 'zod'
 import type { LogEntry } from '../handle'
-import { address, addressList, filePath, flag, framing, listOf, MAX_DATAGRAM, rate, retention, rotation, text, wholeNumber } from './values'
+import { address, addressList, filePath, flag, framing, listOf, MAX_DATAGRAM, rate, retention, rotation, show, text, wholeNumber } from './values'
 
 const BUFFER = wholeNumber(1024, 2 ** 31 - 1)
 
@@ -24,6 +24,10 @@ export const commonShape = {
   recvBuffer: BUFFER.optional(),
   /** Send buffer to ask for per sending socket, in bytes (default 8 MiB). */
   sendBuffer: BUFFER.optional(),
+  /** Bus key file: seal every UDP datagram sent, and accept only sealed ones on UDP listeners. */
+  busKey: filePath.optional(),
+  /** A second key file also accepted on UDP listeners (key rotation); needs `busKey`. */
+  busKeyNext: filePath.optional(),
 }
 
 /** How byte streams become datagrams (the client's input, TCP streams). */
@@ -78,7 +82,7 @@ export const serverShape = {
 const TLS_PREFIX = 'tls://'
 
 /** `HOST:PORT` or `tls://HOST:PORT`. */
-const connectAddress = z.string({ error: (iss) => `must be [tls://]HOST:PORT, not ${String(iss.input)}` }).check((ctx) => {
+const connectAddress = z.string({ error: (iss) => `must be [tls://]HOST:PORT, not ${show(iss.input)}` }).check((ctx) => {
   const bare = ctx.value.startsWith(TLS_PREFIX) ? ctx.value.slice(TLS_PREFIX.length) : ctx.value
   const fail = (message: string) => ctx.issues.push({ code: 'custom', input: ctx.value, message })
   if (/^[a-z]+:\/\//i.test(bare)) {
@@ -146,6 +150,13 @@ function crossChecks(kind: ProgramKind, api = false) {
       const tls = Array.isArray(o.tcpConnectAddrs) && (o.tcpConnectAddrs as string[]).some((t) => t.startsWith(TLS_PREFIX))
       const tlsOption = ['tlsCa', 'tlsCert', 'tlsInsecure'].find((k) => o[k] !== undefined && o[k] !== false)
       if (tlsOption && !tls) ctx.addIssue({ code: 'custom', path: [tlsOption], message: 'needs a {tcpConnectAddrs} of the form tls://HOST:PORT' })
+    }
+    if (o.busKeyNext !== undefined && o.busKey === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['busKeyNext'], message: 'needs {busKey} (the key to send with)' })
+    }
+    // A sealed datagram is 30 bytes longer (bus_key::OVERHEAD) and must still be a UDP payload.
+    if (o.busKey !== undefined && typeof o.maxDatagram === 'number' && o.maxDatagram > MAX_DATAGRAM - 30) {
+      ctx.addIssue({ code: 'custom', path: ['maxDatagram'], message: `is at most ${MAX_DATAGRAM - 30} with {busKey}: a sealed datagram is 30 bytes longer` })
     }
     if (kind === 'client' || kind === 'server') {
       const file = kind === 'client' ? 'copyPath' : 'path'

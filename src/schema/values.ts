@@ -8,7 +8,23 @@ import { z } from 'zod'
 import { addressProblem } from '../address'
 import type { Retention, Rotation } from '../rotation'
 
-const show = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : String(value))
+/**
+ * A value as a message shows it, on one line and short: text quoted, lists and objects as
+ * (cut) JSON. Never throws, whatever was given (an object without a prototype, a cycle).
+ */
+export function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (typeof value === 'function') return 'a function'
+  if (value === null || typeof value !== 'object') return String(value)
+  let json: string | undefined
+  try {
+    json = JSON.stringify(value)
+  } catch {
+    json = undefined
+  }
+  if (json === undefined) return Array.isArray(value) ? 'a list' : 'an object'
+  return json.length > 80 ? `${json.slice(0, 77)}...` : json
+}
 
 /** Non-empty text. */
 export function text(what = 'text') {

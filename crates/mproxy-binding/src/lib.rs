@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mproxy_core::batch::Batch;
+use mproxy_core::bus_key::Keyring;
 use mproxy_core::event::{Event, Level, Notice, Reporter};
 use mproxy_core::framing::Framing;
 use mproxy_core::route::{Route, RouteSpec};
@@ -159,6 +160,16 @@ pub struct RouteOptions {
     /// endpoint has kind "copy".
     pub copy: Option<OutputOptions>,
     pub send_buffer: Option<u32>,
+    /// Seal what goes to `udpDestinations`, open what `udpListeners` receive.
+    pub bus_key: Option<BusKeyOptions>,
+}
+
+#[napi(object)]
+pub struct BusKeyOptions {
+    /// Key file sealed with and opened with.
+    pub path: String,
+    /// Key file also opened with, during a rotation.
+    pub next_path: Option<String>,
 }
 
 #[napi(object)]
@@ -206,6 +217,10 @@ pub struct EndpointStats {
     pub evicted: f64,
     /// ICMP errors (port or host unreachable) about datagrams sent to this destination.
     pub icmp_errors: f64,
+    /// Datagrams dropped for not verifying under the bus key.
+    pub auth_failures: f64,
+    /// Datagrams dropped as replays of ones delivered before.
+    pub replays: f64,
     /// Destinations: datagrams sent there were refused or lost recently (no quiet second
     /// since).
     pub unreachable: bool,
@@ -234,6 +249,8 @@ fn to_js_stats(e: EndpointSnapshot) -> EndpointStats {
         refused: c.refused as f64,
         evicted: c.evicted as f64,
         icmp_errors: c.icmp_errors as f64,
+        auth_failures: c.auth_failures as f64,
+        replays: c.replays as f64,
         unreachable: e.unreachable,
         tap_drops: c.tap_drops as f64,
     }
@@ -379,6 +396,11 @@ fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
         .collect::<Result<_>>()?;
     spec.tee = o.tee.as_ref().map(writer_spec).transpose()?;
     spec.copy = o.copy.as_ref().map(writer_spec).transpose()?;
+    if let Some(k) = &o.bus_key {
+        spec.bus_key = Some(Arc::new(
+            Keyring::load(&k.path, k.next_path.as_deref()).map_err(to_js)?,
+        ));
+    }
     Ok(spec)
 }
 
@@ -731,6 +753,15 @@ pub fn start_route(
         tcp_listen_addresses,
         tcp_output_addresses,
     })
+}
+
+/// Reads and checks a bus key file (private, 64 hex digits); used to validate options
+/// early, so the message can name the option. The key stays in Rust.
+#[napi]
+pub fn check_bus_key(path: String) -> Result<()> {
+    mproxy_core::bus_key::read_key_file(&path)
+        .map(|_| ())
+        .map_err(to_js)
 }
 
 /// Resolves an interface name, address or index; used to validate options early.

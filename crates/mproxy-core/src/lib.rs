@@ -17,8 +17,10 @@
 //! - [`batch`]: the unit of work.
 //! - [`framing`]: stream bytes to datagrams; [`pacing`]: spreading a fast input over time.
 //! - [`source`] / [`sink`] / [`route`]: the engine.
+//! - [`bus_key`]: authenticated encryption of the datagrams mproxies send each other.
 
 pub mod batch;
+pub mod bus_key;
 pub mod error;
 pub mod event;
 pub mod framing;

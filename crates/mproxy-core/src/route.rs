@@ -6,9 +6,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use crate::bus_key::Keyring;
 use crate::error::Result;
 use crate::event::Reporter;
 use crate::sink::tap::Taps;
+use crate::sink::seal::SealingSink;
 use crate::sink::tcp_output::{TcpOutputSink, TcpOutputSpec};
 use crate::sink::udp::UdpSink;
 use crate::sink::writer::{WriterSink, WriterSpec};
@@ -41,6 +43,9 @@ pub struct RouteSpec {
     pub tcp_listeners: Vec<TcpListenSpec>,
     /// TCP listeners whose clients receive the stream (reverse proxy outputs).
     pub tcp_outputs: Vec<TcpOutputSpec>,
+    /// With a bus key, every datagram sent to `udp_destinations` is sealed and every one
+    /// received on `udp_listeners` must open (see [`crate::bus_key`]).
+    pub bus_key: Option<Arc<Keyring>>,
 }
 
 pub struct Route {
@@ -79,12 +84,16 @@ impl Route {
         };
         let result = (|| -> Result<()> {
             if !spec.udp_destinations.is_empty() {
-                sinks.push(Arc::new(UdpSink::new(
+                let udp = UdpSink::new(
                     &spec.udp_destinations,
                     spec.send_buffer,
                     &registry,
                     reporter.clone(),
-                )?));
+                )?;
+                sinks.push(match &spec.bus_key {
+                    Some(keys) => Arc::new(SealingSink::new(udp, keys.clone(), reporter.clone())?),
+                    None => Arc::new(udp),
+                });
             }
             for w in &spec.writers {
                 sinks.push(Arc::new(WriterSink::new(
@@ -123,6 +132,7 @@ impl Route {
             if !spec.udp_listeners.is_empty() {
                 let listeners = udp::start(
                     &spec.udp_listeners,
+                    spec.bus_key.clone(),
                     route.fanout.clone(),
                     &registry,
                     reporter.clone(),

@@ -35,6 +35,11 @@ pub struct Counters {
     /// Datagrams a tap (`messages()` in JavaScript) dropped because JavaScript fell behind
     /// and its queue was full; the sockets and other outputs got them.
     pub tap_drops: AtomicU64,
+    /// Datagrams dropped because they did not verify under the bus key (plain, another
+    /// key, damaged).
+    pub auth_failures: AtomicU64,
+    /// Datagrams dropped because they verified but were delivered before (or are too old).
+    pub replays: AtomicU64,
 }
 
 impl Counters {
@@ -76,6 +81,8 @@ impl Counters {
             evicted: get(&self.evicted),
             icmp_errors: get(&self.icmp_errors),
             tap_drops: get(&self.tap_drops),
+            auth_failures: get(&self.auth_failures),
+            replays: get(&self.replays),
         }
     }
 }
@@ -98,6 +105,8 @@ pub struct CounterSnapshot {
     pub evicted: u64,
     pub icmp_errors: u64,
     pub tap_drops: u64,
+    pub auth_failures: u64,
+    pub replays: u64,
 }
 
 /// One endpoint's identity and counters.

@@ -70,7 +70,7 @@ fn too_large(what: &str, path: &str, size: u64) -> Error {
 /// The file is opened without blocking (a FIFO that turns up in place of the file between
 /// a check and the open must not hang the start) and checked through the opened descriptor,
 /// and the read itself is bounded too: files such as those in /proc report a size of 0.
-fn read_pem(path: &str, what: &str) -> Result<Vec<u8>> {
+pub(crate) fn read_pem(path: &str, what: &str) -> Result<Vec<u8>> {
     // Checked before opening as well: opening some devices has effects of its own.
     let meta =
         std::fs::metadata(path).map_err(|e| file_problem(what, path, describe_os_error(&e)))?;

@@ -4,6 +4,7 @@
 
 pub mod rotate;
 pub mod tap;
+pub mod seal;
 pub mod tcp_output;
 pub mod udp;
 pub mod writer;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use mio::{Interest, Token};
 
 use crate::batch::Batch;
+use crate::bus_key::{Keyring, Opener};
 use crate::error::{describe_os_error, Error, Result};
 use crate::event::Reporter;
 use crate::poller::{Poller, Wait};
@@ -55,6 +56,7 @@ struct Listener {
 /// spreads them over the receive threads.
 pub fn start(
     specs: &[ListenSpec],
+    bus_key: Option<Arc<Keyring>>,
     fanout: Fanout,
     registry: &Registry,
     reporter: Reporter,
@@ -96,6 +98,7 @@ pub fn start(
                 .map_err(|e| Error::os(format!("cannot wait on {}", l.endpoint.name), &e))?;
         }
         let (fanout, reporter) = (fanout.clone(), reporter.clone());
+        let opener = bus_key.clone().map(|k| Opener::new(k, listeners.len()));
         let thread = std::thread::Builder::new()
             .name(format!("mproxy-udp-rx{n}"))
             .spawn(move || {
@@ -107,6 +110,7 @@ pub fn start(
                     poller,
                     receiver: Receiver::new(),
                     batch: Batch::default(),
+                    opener,
                     drops_read: Instant::now(),
                     fanout,
                     reporter,
@@ -130,6 +134,8 @@ struct ReceiveThread {
     receiver: Receiver,
     /// One set of receive slots for every socket of this thread.
     batch: Batch,
+    /// With a bus key: what is received is opened before it is delivered.
+    opener: Option<Opener>,
     /// When the kernel's drop totals were last read.
     drops_read: Instant,
     fanout: Fanout,
@@ -199,7 +205,14 @@ impl ReceiveThread {
             Ok(outcome) => {
                 listener.received = true;
                 account(&listener.endpoint, &outcome);
-                self.fanout.deliver(&self.batch);
+                deliver(
+                    &self.fanout,
+                    &mut self.opener,
+                    i,
+                    &self.batch,
+                    listener,
+                    &self.reporter,
+                );
                 warn_of_drops(listener, &self.reporter);
                 // A short batch means the queue ran empty: the next call would only say
                 // WouldBlock (new datagrams raise a new edge).
@@ -244,16 +257,38 @@ impl ReceiveThread {
     /// Whatever the kernel already holds was received: hand it on before exiting.
     fn drain(&mut self) {
         let deadline = Instant::now() + DRAIN_LIMIT;
-        for listener in &self.listeners {
+        for (i, listener) in self.listeners.iter().enumerate() {
             while let Ok(outcome) = self.receiver.recv(&listener.socket, &mut self.batch) {
                 account(&listener.endpoint, &outcome);
-                self.fanout.deliver(&self.batch);
+                deliver(
+                    &self.fanout,
+                    &mut self.opener,
+                    i,
+                    &self.batch,
+                    listener,
+                    &self.reporter,
+                );
                 if outcome.datagrams < RECV_BATCH || Instant::now() >= deadline {
                     break;
                 }
             }
         }
         self.read_drop_totals(true);
+    }
+}
+
+/// Hands a received batch on, opened first if there is a bus key.
+fn deliver(
+    fanout: &Fanout,
+    opener: &mut Option<Opener>,
+    i: usize,
+    batch: &Batch,
+    listener: &Listener,
+    reporter: &Reporter,
+) {
+    match opener {
+        Some(opener) => fanout.deliver(opener.open(i, batch, &listener.endpoint, reporter)),
+        None => fanout.deliver(batch),
     }
 }
 

@@ -40,15 +40,15 @@ pub use udp_single::{
 pub use unix::{
     baud_supported, deregister, file_identity, interface_index, is_absent, is_char_device,
     is_hangup, is_no_such_device, is_nonblocking, not_a_regular_file, open_input, open_output,
-    readable_now, rebind_after_restart, register_readable, share_port, stdin, stdout,
-    terminal_speed, wait_writable, RawTerminal, PIPE_ATOMIC_WRITE,
+    readable_now, rebind_after_restart, register_readable, share_port, shared_file_problem, stdin,
+    stdout, terminal_speed, wait_writable, RawTerminal, PIPE_ATOMIC_WRITE,
 };
 #[cfg(windows)]
 pub use windows::{
     baud_supported, deregister, file_identity, interface_index, is_absent, is_char_device,
     is_hangup, is_no_such_device, is_nonblocking, not_a_regular_file, open_input, open_output,
-    readable_now, rebind_after_restart, register_readable, share_port, stdin, stdout,
-    terminal_speed, wait_writable, RawTerminal, PIPE_ATOMIC_WRITE,
+    readable_now, rebind_after_restart, register_readable, share_port, shared_file_problem, stdin,
+    stdout, terminal_speed, wait_writable, RawTerminal, PIPE_ATOMIC_WRITE,
 };
 
 /// How often one datagram is sent again after meeting ICMP errors about earlier ones before

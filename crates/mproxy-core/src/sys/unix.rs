@@ -316,3 +316,11 @@ pub fn not_a_regular_file(meta: &std::fs::Metadata) -> &'static str {
         "it is not a regular file"
     }
 }
+
+/// Why a secret file (a bus key) is not private enough: readable or writable by the group
+/// or by others. `None` when only its owner can use it.
+pub fn shared_file_problem(meta: &std::fs::Metadata) -> Option<&'static str> {
+    use std::os::unix::fs::PermissionsExt as _;
+    (meta.permissions().mode() & 0o077 != 0)
+        .then_some("it is readable or writable by group or others; make it private (chmod 600)")
+}
