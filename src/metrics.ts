@@ -38,6 +38,10 @@ const COUNTERS: ReadonlyArray<[CounterField, string, string]> = [
   ['disconnects', 'disconnects', 'TCP connections lost or closed'],
   ['refused', 'refused', 'TCP clients refused at the client limit'],
   ['evicted', 'evicted', 'TCP output clients disconnected for falling behind'],
+  ['refusedNotAllowed', 'refused_not_allowed', 'TCP clients refused because their address is not in the allow list'],
+  ['refusedPerAddress', 'refused_per_address', 'TCP clients refused because their address had its most clients already'],
+  ['idleTimeouts', 'idle_timeouts', 'TCP input clients closed for sending nothing for the idle timeout'],
+  ['tlsFailures', 'tls_failures', 'TLS clients whose handshake failed (no or a refused certificate, not TLS, too slow)'],
 ]
 
 const LABELS = ['route', 'kind', 'endpoint'] as const

@@ -18,6 +18,7 @@
 //! - [`framing`]: stream bytes to datagrams; [`pacing`]: spreading a fast input over time.
 //! - [`source`] / [`sink`] / [`route`]: the engine.
 
+pub mod access;
 pub mod batch;
 pub mod error;
 pub mod event;
@@ -34,5 +35,6 @@ pub mod stop;
 pub mod sys;
 pub mod tcp_accept;
 pub mod tls;
+pub mod tls_server;
 
 pub use error::{Error, ErrorKind, Result};

@@ -32,6 +32,14 @@ pub struct Counters {
     /// ICMP errors (port or host unreachable) a destination's host or a router sent back
     /// about datagrams we sent it: each stands for a datagram lost there.
     pub icmp_errors: AtomicU64,
+    /// TCP clients turned away because their address is not in the listener's allow list.
+    pub refused_not_allowed: AtomicU64,
+    /// TCP clients turned away because their address already had its most clients.
+    pub refused_per_address: AtomicU64,
+    /// TCP input clients disconnected because they sent nothing for the idle timeout.
+    pub idle_timeouts: AtomicU64,
+    /// TLS clients whose handshake failed (no or a refused certificate, not TLS, too slow).
+    pub tls_failures: AtomicU64,
 }
 
 impl Counters {
@@ -72,6 +80,10 @@ impl Counters {
             refused: get(&self.refused),
             evicted: get(&self.evicted),
             icmp_errors: get(&self.icmp_errors),
+            refused_not_allowed: get(&self.refused_not_allowed),
+            refused_per_address: get(&self.refused_per_address),
+            idle_timeouts: get(&self.idle_timeouts),
+            tls_failures: get(&self.tls_failures),
         }
     }
 }
@@ -93,6 +105,10 @@ pub struct CounterSnapshot {
     pub refused: u64,
     pub evicted: u64,
     pub icmp_errors: u64,
+    pub refused_not_allowed: u64,
+    pub refused_per_address: u64,
+    pub idle_timeouts: u64,
+    pub tls_failures: u64,
 }
 
 /// One endpoint's identity and counters.
