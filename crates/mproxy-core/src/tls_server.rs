@@ -70,34 +70,34 @@ impl TlsServer {
                         )
                     })?;
                 }
-                let verifier = WebPkiClientVerifier::builder_with_provider(
-                    Arc::new(roots),
-                    provider,
-                )
-                .build()
-                .map_err(|_| {
-                    Error::new(
-                        ErrorKind::File,
-                        format!(
+                let verifier =
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                        .build()
+                        .map_err(|_| {
+                            Error::new(
+                                ErrorKind::File,
+                                format!(
                             "TLS client CA file {ca} holds no certificate usable as a trust anchor"
                         ),
-                    )
-                })?;
+                            )
+                        })?;
                 builder.with_client_cert_verifier(verifier)
             }
         };
         let chain = read_certs(&spec.cert_file, "TLS certificate")?;
         let key = read_key(&spec.key_file, "TLS key")?;
         let config = builder.with_single_cert(chain, key).map_err(|e| {
-            Error::new(
-                ErrorKind::File,
-                format!(
-                    "TLS certificate {} and key {} do not fit: {}",
-                    spec.cert_file,
-                    spec.key_file,
-                    crate::tls::describe(&e)
+            let (cert, key) = (&spec.cert_file, &spec.key_file);
+            let why = match e {
+                rustls::Error::InconsistentKeys(_) => {
+                    format!("TLS key {key} does not belong to TLS certificate {cert}")
+                }
+                other => format!(
+                    "TLS certificate {cert} cannot be used with key {key}: {}",
+                    crate::tls::describe(&other)
                 ),
-            )
+            };
+            Error::new(ErrorKind::File, why)
         })?;
         Ok(TlsServer {
             config: Arc::new(config),
