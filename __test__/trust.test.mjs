@@ -184,6 +184,47 @@ test('a TLS output beside a plain one: openssl s_client, node:tls and a plain re
   t.is(out.bytesDropped, 0)
 })
 
+test('a stalled TLS handshake holds up no one and is closed after 10 s, counted and logged', async (t) => {
+  const pki = await pkiReady
+  const logs = []
+  const rp = await createReverseProxy({
+    ...group(),
+    udpListenAddrs: ['127.0.0.1:0'],
+    tcpOutputAddrs: ['tls://127.0.0.1:0'],
+    tlsCert: pki.serverCert,
+    tlsKey: pki.serverKey,
+    onLog: (e) => logs.push(e.message),
+  })
+  t.teardown(() => rp.close())
+  const [addr] = rp.addresses.tcpOutput
+  // The first bytes of a TLS record (a handshake record of 512 bytes), then nothing.
+  const started = Date.now()
+  const stalled = tcpClient(t, portOf(addr), '127.0.0.2')
+  let stalledOpen = true
+  stalled.closed.then(() => (stalledOpen = false))
+  await stalled.connected
+  stalled.socket.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]))
+  const reader = tlsClient(t, portOf(addr), { ca: pki.caCert })
+  await reader.secure
+  await waitFor(() => endpoint(rp, 'tcp-output', addr).connects === 2, 10_000, 'both clients')
+  const line = Buffer.from('served while another handshake stalls\n')
+  await sendDatagrams(rp.addresses.listen[0], [line])
+  await waitFor(() => reader.data().length >= line.length, 10_000, 'the reader has the line')
+  t.true(stalledOpen, 'the reader was served while the stalled handshake was still pending')
+  await within(stalled.closed, 20_000, 'the stalled client was not closed')
+  // The limit is 10 s from the accept, which came after `started`.
+  t.true(Date.now() - started >= 10_000, `closed after ${Date.now() - started} ms`)
+  reader.socket.end()
+  const stats = await rp.close()
+  t.true(reader.data().equals(line))
+  const e = stats.endpoints.find((x) => x.kind === 'tcp-output')
+  t.deepEqual([e.connects, e.tlsFailures], [2, 1])
+  t.deepEqual(
+    logs.filter((m) => m.includes('TLS handshake')).map((m) => m.replace(/with 127\.0\.0\.2:\d+/, 'with 127.0.0.2:P')),
+    [`${addr}: TLS handshake with 127.0.0.2:P failed: it did not finish the TLS handshake within 10 seconds`],
+  )
+})
+
 test('required client certificates: the right one is let in, no certificate and a wrong CA are refused, counted exactly and logged once per address', async (t) => {
   const pki = await pkiReady
   const out = await sink('mtls.txt')

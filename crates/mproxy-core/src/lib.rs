@@ -17,6 +17,9 @@
 //! - [`batch`]: the unit of work.
 //! - [`framing`]: stream bytes to datagrams; [`pacing`]: spreading a fast input over time.
 //! - [`source`] / [`sink`] / [`route`]: the engine.
+//! - [`tcp_accept`] / [`access`] / [`tls_server`]: accepting TCP clients under a listener's
+//!   rules (allow list, per-address cap, client limit) and TLS on listeners; [`tls`]: the
+//!   TLS client side.
 
 pub mod access;
 pub mod batch;
