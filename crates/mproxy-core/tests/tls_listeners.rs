@@ -269,3 +269,70 @@ fn mproxys_tls_client_reads_mproxys_tls_output() {
     assert_eq!((c.connects, c.tls_failures), (1, 0));
     assert_eq!(c.bytes_out, expected.len() as u64);
 }
+
+#[test]
+fn megabytes_pass_a_tls_input_and_a_tls_output_with_a_reader_that_pauses() {
+    let f = files("large");
+    let tls = Some(TlsServerSpec {
+        cert_file: f.server_cert.clone(),
+        key_file: f.server_key.clone(),
+        client_ca_file: None,
+    });
+    let spec = RouteSpec {
+        tcp_listeners: vec![TcpListenSpec {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            framing: framing(),
+            max_clients: 4,
+            access: Default::default(),
+            idle_timeout: None,
+            tls: tls.clone(),
+        }],
+        tcp_outputs: vec![TcpOutputSpec {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            max_clients: 4,
+            client_queue_bytes: 64 << 20,
+            access: Default::default(),
+            tls,
+        }],
+        ..Default::default()
+    };
+    let mut route = Route::start(&spec, Reporter::silent()).unwrap();
+    let (in_addr, out_addr) = (route.tcp_listen_addrs()[0], route.tcp_output_addrs()[0]);
+    let mut reader = client(&f, out_addr, false);
+    // The handshake, so the output has its client before the data flows.
+    reader.conn.complete_io(&mut reader.sock).unwrap();
+    wait_until("the reader", || {
+        counters(&route, "tcp-output").connects == 1
+    });
+    let data: Vec<u8> = (0..200_000u32)
+        .flat_map(|i| {
+            format!("line {i:06} {}\n", "abcdefghij".repeat((i % 7) as usize)).into_bytes()
+        })
+        .collect();
+    let writer = {
+        let data = data.clone();
+        let mut w = client(&f, in_addr, false);
+        std::thread::spawn(move || {
+            w.write_all(&data).unwrap();
+            w.flush().unwrap();
+            w
+        })
+    };
+    // Not reading for a while: the output's writes to this client must block and resume.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut got = vec![0u8; data.len()];
+    std::io::Read::read_exact(&mut reader, &mut got).unwrap();
+    assert!(got == data, "the reader got the bytes written, in order");
+    let mut w = writer.join().unwrap();
+    w.conn.send_close_notify();
+    let _ = w.flush();
+    drop(w);
+    drop(reader);
+    route.stop();
+    let c = counters(&route, "tcp-output");
+    assert_eq!(
+        (c.bytes_out, c.bytes_dropped, c.evicted),
+        (data.len() as u64, 0, 0)
+    );
+    assert_eq!(counters(&route, "tcp-listener").bytes_in, data.len() as u64);
+}
