@@ -175,6 +175,17 @@ impl ClientStream {
         }
     }
 
+    /// Gives up on a handshake that took longer than `limit`: the client is to be closed,
+    /// and [`ClientStream::handshake_failure`] says why.
+    pub fn handshake_timed_out(&mut self, limit: std::time::Duration) {
+        if let ClientStream::Tls(t) = self {
+            t.failure = Some(format!(
+                "it did not finish the TLS handshake within {} seconds",
+                limit.as_secs()
+            ));
+        }
+    }
+
     /// Whether TLS records wait to be sent (sent by [`ClientStream::flush`]).
     pub fn wants_write(&self) -> bool {
         match self {

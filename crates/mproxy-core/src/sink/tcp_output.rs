@@ -218,10 +218,8 @@ impl Output {
                     && client.stream.handshaking()
                     && client.accepted_at.elapsed() >= HANDSHAKE_LIMIT
                 {
-                    flow = Flow::Closed(Some(format!(
-                        "it did not finish the TLS handshake within {} seconds",
-                        HANDSHAKE_LIMIT.as_secs()
-                    )));
+                    client.stream.handshake_timed_out(HANDSHAKE_LIMIT);
+                    flow = Flow::Closed(None);
                 }
                 if let Flow::Closed(why) = flow {
                     closed.push((*token, why));
@@ -305,11 +303,7 @@ impl Output {
         self.count_undelivered(&client);
         self.acceptor.release(client.peer);
         Counters::add(&self.endpoint.counters.disconnects, 1);
-        let failure = match &why {
-            Some(w) if w.starts_with("it did not finish the TLS handshake") => Some(w.clone()),
-            _ => client.stream.handshake_failure(),
-        };
-        if let Some(failure) = failure {
+        if let Some(failure) = client.stream.handshake_failure() {
             Counters::add(&self.endpoint.counters.tls_failures, 1);
             let (name, peer) = (&self.endpoint.name, client.peer);
             self.acceptor

@@ -126,8 +126,6 @@ enum Ending {
     Left(Option<String>),
     /// It sent nothing for the idle timeout.
     Idle,
-    /// Its TLS handshake took too long.
-    SlowHandshake,
 }
 
 impl Inputs {
@@ -176,7 +174,8 @@ impl Inputs {
                     closed.push((*token, Ending::Idle));
                 } else if client.stream.handshaking() && now >= client.accepted_at + HANDSHAKE_LIMIT
                 {
-                    closed.push((*token, Ending::SlowHandshake));
+                    client.stream.handshake_timed_out(HANDSHAKE_LIMIT);
+                    closed.push((*token, Ending::Left(None)));
                 }
             }
             for (token, why) in closed {
@@ -291,14 +290,6 @@ impl Inputs {
                 self.acceptor.warn_once_a_minute(Notice::IdleTimeout, peer.ip(), &self.reporter, || {
                     format!("{name}: closed TCP client {peer}: it sent nothing for {secs} seconds (--idle-timeout)")
                 });
-                return;
-            }
-            Ending::SlowHandshake => {
-                let failure = format!(
-                    "it did not finish the TLS handshake within {} seconds",
-                    HANDSHAKE_LIMIT.as_secs()
-                );
-                self.tls_failed(peer, failure);
                 return;
             }
             Ending::Left(why) => why,
