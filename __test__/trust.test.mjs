@@ -9,8 +9,8 @@ import net from 'node:net'
 import tls from 'node:tls'
 import path from 'node:path'
 import { execFileSync, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { mproxy, readFile, requireIsolation, runToEnd, sleep, tempDir, waitFor, waitForSize, within } from './helpers.mjs'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { mproxy, readFile, requireIsolation, runProgram, runToEnd, sleep, stop, tempDir, waitFor, waitForSize, within } from './helpers.mjs'
 import { makePki } from './tls-fixtures.mjs'
 
 const { createReverseProxy, createServer } = mproxy
@@ -495,9 +495,52 @@ bad('--tls-client-ca that is a directory', (p) => ['--tcp-listen-addr', 'tls://1
 
 test('bad input in a config file names the route and option', async (t) => {
   const file = path.join(tempDir(), 'bad.json')
-  const { writeFileSync } = await import('node:fs')
   writeFileSync(file, JSON.stringify({ routes: [{ name: 'rp', kind: 'reverseproxy', multicastAddr: '239.89.9.9:21998', tcpListenAddrs: ['127.0.0.1:0'], allow: ['10.0.0.0/8', 'nonsense'] }] }))
   const r = await within(runToEnd('mproxy', ['check', '--config', file]), 15_000, 'did not exit')
   t.is(r.code, 2, r.stderr)
   t.regex(r.stderr.trimEnd(), /routes\[0\]\.allow\[1\]: "nonsense" is not an address or network \(CIDR such as 10\.0\.0\.0\/8 or 2001:db8::\/32\)$/)
+})
+
+test('a config file: one route of TLS inputs with client certificates and an allow list, one of plain outputs, on the same group', async (t) => {
+  const pki = await pkiReady
+  const g = group()
+  const file = path.join(tempDir(), 'trust.json')
+  const routes = [
+    { name: 'sensors', kind: 'reverseproxy', tcpListenAddrs: 'tls://127.0.0.1:0', ...g, tlsCert: pki.serverCert, tlsKey: pki.serverKey, tlsClientCa: pki.caCert, allow: '127.0.0.1' },
+    { name: 'readers', kind: 'reverseproxy', tcpOutputAddrs: '127.0.0.1:0', ...g, allow: ['127.0.0.0/30'], maxClientsPerAddress: 1 },
+  ]
+  writeFileSync(file, JSON.stringify({ routes }))
+  const checked = await runToEnd('mproxy', ['check', '--config', file])
+  t.is(checked.code, 0, checked.stderr)
+  const p = runProgram('mproxy', ['--config', file], { listeners: 2 })
+  t.teardown(() => p.child.kill('SIGKILL'))
+  const [inAddr, outAddr] = await p.listening
+  const reader = tcpClient(t, portOf(outAddr))
+  await reader.connected
+  const second = tcpClient(t, portOf(outAddr))
+  await second.closed
+  await waitFor(() => /\[readers\] warn: .*127\.0\.0\.1 already has 1 clients/.test(p.stderr()), 10_000, 'the refusal')
+  const line = 'through a config file, with a certificate\n'
+  const writer = sClient(t, portOf(inAddr), pki.caCert, ['-cert', pki.clientCert, '-key', pki.clientKey])
+  writer.child.stdin.write(line)
+  await waitFor(() => reader.data().length >= line.length, 10_000, 'the reader has the line')
+  const outsider = tlsClient(t, portOf(inAddr), { ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey, localAddress: '127.0.0.2' })
+  await outsider.closed
+  await waitFor(() => /\[sensors\] warn: .*127\.0\.0\.2:\d+: its address is not allowed/.test(p.stderr()), 10_000, 'the refusal')
+  writer.child.kill('SIGTERM')
+  reader.socket.end()
+  const r = await stop(p)
+  t.is(r.code, 0, r.stderr)
+  t.is(reader.data().toString(), line)
+  t.is(second.data().length, 0)
+})
+
+test('mproxy check --config reads tlsClientCa like the other certificate files', async (t) => {
+  const pki = await pkiReady
+  const file = path.join(tempDir(), 'missing-ca.json')
+  const missing = path.join(dir, 'missing-ca.pem')
+  writeFileSync(file, JSON.stringify({ routes: [{ name: 'rp', kind: 'reverseproxy', multicastAddr: '239.89.9.9:21998', tcpListenAddrs: 'tls://127.0.0.1:0', tlsCert: pki.serverCert, tlsKey: pki.serverKey, tlsClientCa: missing }] }))
+  const r = await runToEnd('mproxy', ['check', '--config', file])
+  t.is(r.code, 1, r.stderr)
+  t.is(r.stderr.trimEnd(), `mproxy: routes[0].tlsClientCa: cannot read ${missing}: no such file`)
 })
