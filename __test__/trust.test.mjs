@@ -301,6 +301,8 @@ test('--allow: 127.0.0.1/32 is let in, a client from 127.0.0.2 is refused on inp
     onLog: (e) => logs.push(e.message),
   })
   t.teardown(() => rp.close())
+  const events = []
+  rp.on('client', (e) => events.push(e))
   const [inAddr] = rp.addresses.tcpListen
   const [outAddr] = rp.addresses.tcpOutput
   const reader = tcpClient(t, portOf(outAddr))
@@ -333,6 +335,15 @@ test('--allow: 127.0.0.1/32 is let in, a client from 127.0.0.2 is refused on inp
   const output = stats.endpoints.find((e) => e.kind === 'tcp-output')
   t.deepEqual([input.connects, input.refusedNotAllowed, input.refusedPerAddress, input.refused], [1, 2, 0, 0])
   t.deepEqual([output.connects, output.refusedNotAllowed], [1, 1])
+  // Every refusal is an event, though the log speaks of each address once a minute.
+  t.deepEqual(
+    events.filter((e) => e.action === 'refused').map((e) => [e.listener, e.peer.replace(/:\d+$/, ''), e.reason]),
+    [
+      [inAddr, '127.0.0.2', 'its address is not allowed'],
+      [inAddr, '127.0.0.2', 'its address is not allowed'],
+      [outAddr, '127.0.0.2', 'its address is not allowed'],
+    ],
+  )
   t.deepEqual(
     logs.filter((m) => m.includes('not allowed')).map((m) => m.replace(/127\.0\.0\.2:\d+/, '127.0.0.2:P')),
     [`${inAddr}: refused TCP client 127.0.0.2:P: its address is not allowed (--allow)`, `${outAddr}: refused TCP client 127.0.0.2:P: its address is not allowed (--allow)`],

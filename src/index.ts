@@ -11,6 +11,12 @@ export type { TlsOptions } from './api/tcp'
 export {
   Handle,
   type Addresses,
+  type ClientAction,
+  type ClientEvent,
+  type ConnectEvent,
+  type DisconnectEvent,
+  type ReachableEvent,
+  type UnreachableEvent,
   type EndpointKind,
   type EndpointStats,
   type HandleEvents,

@@ -19,6 +19,7 @@ export type DestinationOptions = Binding.DestinationOptions
 export type ListenOptions = Binding.ListenOptions
 export type TcpConnectOptions = Binding.TcpConnectOptions
 export type FramingOptions = Binding.FramingOptions
+export type OutputOptions = Binding.OutputOptions
 
 const packageRoot = path.join(__dirname, '..')
 let loaded: typeof Binding | undefined

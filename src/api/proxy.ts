@@ -1,5 +1,5 @@
 /** `createProxy()`: forward UDP listeners and TCP/TLS connections to every UDP downstream. */
-import { abort, logTo, newHandle, startRoute, type Handle } from '../handle'
+import { abort, logTo, newHandle, ready, startRoute, type Handle } from '../handle'
 import { labelOf, type Labels } from '../options'
 import { parseWith } from '../schema/issues'
 import { apiSchema } from '../schema/programs'
@@ -10,11 +10,11 @@ import { tcpConnects, type TlsOptions } from './tcp'
 
 export interface ProxyOptions extends CommonOptions, TlsOptions {
   /** UDP addresses to listen on (port 0 picks one); a multicast group is joined. */
-  udpListenAddrs?: string | string[]
+  udpListenAddrs?: string | readonly string[]
   /** TCP hosts to connect to and keep connected: `HOST:PORT`, or `tls://HOST:PORT` for TLS. */
-  tcpConnectAddrs?: string | string[]
+  tcpConnectAddrs?: string | readonly string[]
   /** Every datagram goes, unchanged, to each of these. */
-  udpDownstreamAddrs: string | string[]
+  udpDownstreamAddrs: string | readonly string[]
   /** Copy what the sources bring to stdout. */
   tee?: boolean
   /** Framing of TCP streams into datagrams (as the client's): `packed` (default), `line` or `raw`. */
@@ -66,7 +66,7 @@ export async function startProxy(input: ProxyOptions, labels?: Labels): Promise<
   } catch (err) {
     return abort(handle, err)
   }
-  return handle
+  return ready(handle, o)
 }
 
 /**

@@ -5,7 +5,7 @@
  * hosts: each half is its own route, and a process may run either or both.
  */
 import { usageError } from '../errors'
-import { abort, logTo, newHandle, setGroup, startRoute, type Handle } from '../handle'
+import { abort, logTo, newHandle, ready, setGroup, startRoute, type Handle } from '../handle'
 import { labelOf, type Labels } from '../options'
 import { parseWith } from '../schema/issues'
 import { apiSchema } from '../schema/programs'
@@ -17,21 +17,21 @@ export const DEFAULT_MULTICAST_ADDR = '[ff02::1]:9918'
 
 export interface ReverseProxyOptions extends CommonOptions {
   /** UDP inputs: each datagram is published unchanged. */
-  udpListenAddrs?: string | string[]
+  udpListenAddrs?: string | readonly string[]
   /**
    * TCP inputs: any number of clients; each client's stream is framed on its own.
    * `tls://HOST:PORT` listens with TLS (needs `tlsCert` and `tlsKey`); plain and TLS may be mixed.
    */
-  tcpListenAddrs?: string | string[]
+  tcpListenAddrs?: string | readonly string[]
   /** The group inputs publish to and outputs subscribe to; default `[ff02::1]:9918`. */
   multicastAddr?: string
   /**
    * TCP outputs: addresses to LISTEN on; every client receives the group's stream.
    * `tls://HOST:PORT` listens with TLS (needs `tlsCert` and `tlsKey`); plain and TLS may be mixed.
    */
-  tcpOutputAddrs?: string | string[]
+  tcpOutputAddrs?: string | readonly string[]
   /** UDP outputs: every group datagram is sent to each. */
-  udpOutputAddrs?: string | string[]
+  udpOutputAddrs?: string | readonly string[]
   /** Print what the inputs publish to stdout. */
   tee?: boolean
   /** Most TCP clients per TCP listener (inputs and outputs); default 1024. */
@@ -59,7 +59,7 @@ export interface ReverseProxyOptions extends CommonOptions {
    * applies to every TCP listener of this reverse proxy (inputs and outputs). Others are
    * refused (counted in `refusedNotAllowed`). Default: any address.
    */
-  allow?: string | string[]
+  allow?: string | readonly string[]
   /** Most clients at once from one address, per TCP listener; more are refused (counted in `refusedPerAddress`). */
   maxClientsPerAddress?: number
   /** Close a TCP input client that sent nothing for this many seconds (counted in `idleTimeouts`). Default: never. */
@@ -176,7 +176,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   } catch (err) {
     return abort(handle, err)
   }
-  return handle
+  return ready(handle, o)
 }
 
 /**

@@ -13,7 +13,7 @@ use mio::net::{TcpListener, TcpStream};
 
 use crate::access::{AccessSpec, OncePerAddress, PerAddress};
 use crate::error::{describe_os_error, Error, Result};
-use crate::event::Reporter;
+use crate::event::{ClientAction, Notice, Reporter};
 use crate::stats::{Counters, Endpoint};
 use crate::tls_server::{ClientStream, TlsServer};
 
@@ -46,7 +46,7 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener> {
 
 /// Lines about one client address that are said at most once a minute, each kind on its own.
 #[derive(Debug, Clone, Copy)]
-pub enum Notice {
+pub enum LogOnce {
     Refused = 0,
     TlsFailure = 1,
     IdleTimeout = 2,
@@ -63,7 +63,7 @@ pub struct Acceptor {
     access: AccessSpec,
     per_address: PerAddress,
     tls: Option<TlsServer>,
-    notices: [OncePerAddress; 3],
+    said: [OncePerAddress; 3],
 }
 
 impl Acceptor {
@@ -83,7 +83,7 @@ impl Acceptor {
             access,
             per_address: PerAddress::default(),
             tls,
-            notices: Default::default(),
+            said: Default::default(),
         }
     }
 
@@ -97,12 +97,12 @@ impl Acceptor {
     /// than a minute ago.
     pub fn warn_once_a_minute(
         &mut self,
-        notice: Notice,
+        kind: LogOnce,
         ip: IpAddr,
         reporter: &Reporter,
         message: impl FnOnce() -> String,
     ) {
-        if self.notices[notice as usize].should_log(ip, Instant::now()) {
+        if self.said[kind as usize].should_log(ip, Instant::now()) {
             reporter.warn(message());
         }
     }
@@ -145,7 +145,13 @@ impl Acceptor {
                 Ok((stream, peer)) => {
                     if !self.access.allows(peer.ip()) {
                         Counters::add(&c.refused_not_allowed, 1);
-                        self.warn_once_a_minute(Notice::Refused, peer.ip(), reporter, || {
+                        reporter.notice(Notice::Client {
+                            listener: endpoint.name.clone(),
+                            peer: peer.to_string(),
+                            action: ClientAction::Refused,
+                            reason: Some("its address is not allowed".into()),
+                        });
+                        self.warn_once_a_minute(LogOnce::Refused, peer.ip(), reporter, || {
                             format!(
                                 "{}: refused TCP client {peer}: its address is not allowed (--allow)",
                                 endpoint.name
@@ -156,7 +162,13 @@ impl Acceptor {
                     let cap = self.access.max_per_address;
                     if cap > 0 && self.per_address.count(peer.ip()) >= cap {
                         Counters::add(&c.refused_per_address, 1);
-                        self.warn_once_a_minute(Notice::Refused, peer.ip(), reporter, || {
+                        reporter.notice(Notice::Client {
+                            listener: endpoint.name.clone(),
+                            peer: peer.to_string(),
+                            action: ClientAction::Refused,
+                            reason: Some(format!("the limit of {cap} clients per address")),
+                        });
+                        self.warn_once_a_minute(LogOnce::Refused, peer.ip(), reporter, || {
                             format!(
                                 "{}: refused TCP client {peer}: {} already has {cap} clients (--max-clients-per-address)",
                                 endpoint.name,
@@ -167,6 +179,12 @@ impl Acceptor {
                     }
                     if connected >= self.max_clients {
                         Counters::add(&c.refused, 1);
+                        reporter.notice(Notice::Client {
+                            listener: endpoint.name.clone(),
+                            peer: peer.to_string(),
+                            action: ClientAction::Refused,
+                            reason: Some(format!("the limit of {} clients", self.max_clients)),
+                        });
                         if !self.refusing {
                             self.refusing = true;
                             reporter.warn(format!(
@@ -184,6 +202,12 @@ impl Acceptor {
                     if self.tls.is_none() {
                         reporter.info(format!("{}: TCP client {peer} connected", endpoint.name));
                     }
+                    reporter.notice(Notice::Client {
+                        listener: endpoint.name.clone(),
+                        peer: peer.to_string(),
+                        action: ClientAction::Joined,
+                        reason: None,
+                    });
                     admit(stream, peer);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,

@@ -27,12 +27,12 @@ use super::Sink;
 use crate::access::AccessSpec;
 use crate::batch::Batch;
 use crate::error::{describe_os_error, Error, Result};
-use crate::event::Reporter;
+use crate::event::{ClientAction, Notice, Reporter};
 use crate::poller::{Poller, Wait, Wakeup};
 use crate::source::tcp_listen::HANDSHAKE_LIMIT;
 use crate::stats::{Counters, Endpoint, Registry};
 use crate::stop::StopToken;
-use crate::tcp_accept::{self, Acceptor, Notice};
+use crate::tcp_accept::{self, Acceptor, LogOnce};
 use crate::tls_server::{ClientStream, TlsServer, TlsServerSpec};
 
 #[derive(Debug, Clone)]
@@ -303,13 +303,22 @@ impl Output {
         self.count_undelivered(&client);
         self.acceptor.release(client.peer);
         Counters::add(&self.endpoint.counters.disconnects, 1);
-        if let Some(failure) = client.stream.handshake_failure() {
+        let failure = client.stream.handshake_failure();
+        self.reporter.notice(Notice::Client {
+            listener: self.endpoint.name.clone(),
+            peer: client.peer.to_string(),
+            action: ClientAction::Left,
+            reason: failure.clone().or_else(|| why.clone()),
+        });
+        if let Some(failure) = failure {
             Counters::add(&self.endpoint.counters.tls_failures, 1);
             let (name, peer) = (&self.endpoint.name, client.peer);
-            self.acceptor
-                .warn_once_a_minute(Notice::TlsFailure, peer.ip(), &self.reporter, || {
-                    format!("{name}: TLS handshake with {peer} failed: {failure}")
-                });
+            self.acceptor.warn_once_a_minute(
+                LogOnce::TlsFailure,
+                peer.ip(),
+                &self.reporter,
+                || format!("{name}: TLS handshake with {peer} failed: {failure}"),
+            );
             return;
         }
         let why = why.map(|w| format!(" ({w})")).unwrap_or_default();
@@ -416,6 +425,15 @@ impl Output {
                 "{}: disconnected TCP client {}: it fell {} bytes behind (limit {limit})",
                 self.endpoint.name, client.peer, client.queued
             ));
+            self.reporter.notice(Notice::Client {
+                listener: self.endpoint.name.clone(),
+                peer: client.peer.to_string(),
+                action: ClientAction::Evicted,
+                reason: Some(format!(
+                    "fell {} bytes behind (limit {limit})",
+                    client.queued
+                )),
+            });
         }
     }
 }

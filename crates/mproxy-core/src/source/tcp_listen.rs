@@ -19,12 +19,12 @@ use mio::{Interest, Token};
 use super::framed::{Framed, FramingSpec, READ_SIZE};
 use crate::access::AccessSpec;
 use crate::error::{describe_os_error, Error, Result};
-use crate::event::Reporter;
+use crate::event::{ClientAction, Notice, Reporter};
 use crate::poller::{Poller, Wait};
 use crate::sink::Fanout;
 use crate::stats::{Counters, Endpoint, Registry};
 use crate::stop::StopToken;
-use crate::tcp_accept::{self, Acceptor, Notice};
+use crate::tcp_accept::{self, Acceptor, LogOnce};
 use crate::tls_server::{ClientStream, TlsServer, TlsServerSpec};
 
 #[derive(Debug, Clone)]
@@ -268,11 +268,20 @@ impl Inputs {
         }
     }
 
+    fn notice_left(&self, peer: SocketAddr, reason: Option<String>) {
+        self.reporter.notice(Notice::Client {
+            listener: self.endpoint.name.clone(),
+            peer: peer.to_string(),
+            action: ClientAction::Left,
+            reason,
+        });
+    }
+
     fn tls_failed(&mut self, peer: SocketAddr, failure: String) {
         Counters::add(&self.endpoint.counters.tls_failures, 1);
         let name = &self.endpoint.name;
         self.acceptor
-            .warn_once_a_minute(Notice::TlsFailure, peer.ip(), &self.reporter, || {
+            .warn_once_a_minute(LogOnce::TlsFailure, peer.ip(), &self.reporter, || {
                 format!("{name}: TLS handshake with {peer} failed: {failure}")
             });
     }
@@ -287,17 +296,24 @@ impl Inputs {
             Ending::Idle => {
                 Counters::add(&c.idle_timeouts, 1);
                 let secs = self.spec.idle_timeout.unwrap_or_default().as_secs_f64();
-                self.acceptor.warn_once_a_minute(Notice::IdleTimeout, peer.ip(), &self.reporter, || {
-                    format!("{name}: closed TCP client {peer}: it sent nothing for {secs} seconds (--idle-timeout)")
-                });
+                let reason = format!("it sent nothing for {secs} seconds");
+                self.notice_left(peer, Some(reason.clone()));
+                self.acceptor.warn_once_a_minute(
+                    LogOnce::IdleTimeout,
+                    peer.ip(),
+                    &self.reporter,
+                    || format!("{name}: closed TCP client {peer}: {reason} (--idle-timeout)"),
+                );
                 return;
             }
             Ending::Left(why) => why,
         };
         if let Some(failure) = client.stream.handshake_failure() {
+            self.notice_left(peer, Some(failure.clone()));
             self.tls_failed(peer, failure);
             return;
         }
+        self.notice_left(peer, why.clone());
         match why {
             None => self.reporter.info(format!(
                 "{}: TCP client {} left",
