@@ -118,6 +118,14 @@ export interface EndpointStats {
   authFailures: number
   /** Datagrams dropped as replays of ones delivered before. */
   replays: number
+  /** TCP clients refused because their address is not in the allow list. */
+  refusedNotAllowed: number
+  /** TCP clients refused because their address had its most clients already. */
+  refusedPerAddress: number
+  /** TCP input clients closed for sending nothing for the idle timeout. */
+  idleTimeouts: number
+  /** TLS clients whose handshake failed. */
+  tlsFailures: number
   /**
    * Destinations: datagrams sent there were refused or lost recently (no quiet second
    * since).
@@ -269,6 +277,12 @@ export interface TcpListenOptions {
   interface?: string
   framing: FramingOptions
   maxClients?: number
+  tls?: TlsServerOptions
+  /** Networks (CIDR) clients may connect from; absent or empty: any. */
+  allow?: Array<string>
+  maxClientsPerAddress?: number
+  /** Close a client that sent nothing for this long. */
+  idleTimeoutMs?: number
 }
 
 export interface TcpOutputOptions {
@@ -276,6 +290,10 @@ export interface TcpOutputOptions {
   interface?: string
   maxClients?: number
   clientQueueBytes?: number
+  tls?: TlsServerOptions
+  /** Networks (CIDR) clients may connect from; absent or empty: any. */
+  allow?: Array<string>
+  maxClientsPerAddress?: number
 }
 
 export interface TlsOptions {
@@ -285,4 +303,14 @@ export interface TlsOptions {
   certFile?: string
   keyFile?: string
   insecure?: boolean
+}
+
+/**
+ * TLS on a listener: its certificate and key, and the CA client certificates must be
+ * signed by (given: every client must present one).
+ */
+export interface TlsServerOptions {
+  certFile: string
+  keyFile: string
+  clientCaFile?: string
 }

@@ -22,7 +22,7 @@ for (const name of ['client', 'server', 'proxy', 'reverseproxy']) {
 
 test('the reverse proxy help says that --tcp-output-addr listens', async (t) => {
   const help = (await runToEnd('reverseproxy', ['-h'])).stdout.toString()
-  t.regex(help, /--tcp-output-addr HOST:PORT\s+Output: LISTEN here; every TCP client that connects receives the group stream/)
+  t.regex(help, /--tcp-output-addr \[tls:\/\/\]HOST:PORT\s+Output: LISTEN here \(TCP or TLS\); every client that connects receives the group stream/)
 })
 
 test('mproxy <program> runs the same programs, with the original underscore spellings and --flag=value', async (t) => {

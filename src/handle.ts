@@ -77,6 +77,14 @@ export interface EndpointStats extends Omit<NativeEndpointStats, 'kind'> {
   authFailures: number
   /** Listeners with a bus key: verified datagrams dropped as replays (seen before, or too old). */
   replays: number
+  /** TCP clients refused because their address is not in the listener's allow list (`allow`). */
+  refusedNotAllowed: number
+  /** TCP clients refused because their address already had `maxClientsPerAddress` clients. */
+  refusedPerAddress: number
+  /** TCP input clients closed because they sent nothing for `idleTimeout` seconds. */
+  idleTimeouts: number
+  /** TLS clients whose handshake failed: no or a refused certificate, not TLS, or not done within 10 s. */
+  tlsFailures: number
   /** Destinations: datagrams sent there were refused or lost recently (no quiet second since). */
   unreachable: boolean
   /** Datagrams `messages()` iterators missed because JavaScript fell behind (their queue was full). */

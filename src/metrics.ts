@@ -42,6 +42,10 @@ const COUNTERS: ReadonlyArray<[CounterField, string, string]> = [
   ['tapDrops', 'tap_drops', 'Datagrams messages() taps dropped because JavaScript fell behind'],
   ['authFailures', 'auth_failures', 'Datagrams dropped because they did not verify under the bus key'],
   ['replays', 'replays', 'Datagrams dropped as replays under the bus key'],
+  ['refusedNotAllowed', 'refused_not_allowed', 'TCP clients refused because their address is not in the allow list'],
+  ['refusedPerAddress', 'refused_per_address', 'TCP clients refused because their address had its most clients already'],
+  ['idleTimeouts', 'idle_timeouts', 'TCP input clients closed for sending nothing for the idle timeout'],
+  ['tlsFailures', 'tls_failures', 'TLS clients whose handshake failed (no or a refused certificate, not TLS, too slow)'],
 ]
 
 const LABELS = ['route', 'kind', 'endpoint'] as const

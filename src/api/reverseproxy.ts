@@ -5,11 +5,11 @@
  * hosts: each half is its own route, and a process may run either or both.
  */
 import { usageError } from '../errors'
-import { abort, newHandle, ready, setGroup, startRoute, type Handle } from '../handle'
+import { abort, logTo, newHandle, ready, setGroup, startRoute, type Handle } from '../handle'
 import { labelOf, type Labels } from '../options'
 import { parseWith } from '../schema/issues'
 import { apiSchema, reverseProxyCliSchema } from '../schema/programs'
-import { resolveEndpoint, resolveEndpoints } from '../resolve'
+import { resolveEndpoint, resolveEndpoints, type Endpoint } from '../resolve'
 import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './checks'
 import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions, type CommonOptions, type Framing } from './common'
 
@@ -18,11 +18,17 @@ export const DEFAULT_MULTICAST_ADDR = '[ff02::1]:9918'
 export interface ReverseProxyOptions extends CommonOptions {
   /** UDP inputs: each datagram is published unchanged. */
   udpListenAddrs?: string | readonly string[]
-  /** TCP inputs: any number of clients; each client's stream is framed on its own. */
+  /**
+   * TCP inputs: any number of clients; each client's stream is framed on its own.
+   * `tls://HOST:PORT` listens with TLS (needs `tlsCert` and `tlsKey`); plain and TLS may be mixed.
+   */
   tcpListenAddrs?: string | readonly string[]
   /** The group inputs publish to and outputs subscribe to; default `[ff02::1]:9918`. */
   multicastAddr?: string
-  /** TCP outputs: addresses to LISTEN on; every client receives the group's stream. */
+  /**
+   * TCP outputs: addresses to LISTEN on; every client receives the group's stream.
+   * `tls://HOST:PORT` listens with TLS (needs `tlsCert` and `tlsKey`); plain and TLS may be mixed.
+   */
   tcpOutputAddrs?: string | readonly string[]
   /** UDP outputs: every group datagram is sent to each. */
   udpOutputAddrs?: string | readonly string[]
@@ -48,6 +54,52 @@ export interface ReverseProxyOptions extends CommonOptions {
   maxDatagram?: number
   /** How long a partial line from a TCP input waits for its end before it is sent anyway; default 20 ms. */
   lingerMs?: number
+  /** PEM certificate (chain) the `tls://` listeners present; needs `tlsKey`. At most 1 MiB, a regular file. */
+  tlsCert?: string
+  /** PEM private key of `tlsCert`. */
+  tlsKey?: string
+  /**
+   * PEM CA certificates: the `tls://` listeners then require every client to present a
+   * certificate signed by one of them (mutual TLS); others fail the handshake (counted in
+   * `tlsFailures`).
+   */
+  tlsClientCa?: string
+  /**
+   * Networks TCP clients may connect from, e.g. `10.0.0.0/8`, `2001:db8::/32` or one address;
+   * applies to every TCP listener of this reverse proxy (inputs and outputs). Others are
+   * refused (counted in `refusedNotAllowed`). Default: any address.
+   */
+  allow?: string | readonly string[]
+  /** Most clients at once from one address, per TCP listener; more are refused (counted in `refusedPerAddress`). */
+  maxClientsPerAddress?: number
+  /** Close a TCP input client that sent nothing for this many seconds (counted in `idleTimeouts`). Default: never. */
+  idleTimeout?: number
+}
+
+const TLS_PREFIX = 'tls://'
+
+/** The groups every host of a link receives: anyone there reads what is published to them. */
+const ALL_HOSTS_GROUPS = ['ff02::1', '224.0.0.1']
+
+/**
+* @internal The start-up note for a group every host of the link receives. Returns undefined when there
+ * is nothing to say: a dedicated group, or (once the bus key exists) a bus key is set, which
+ * makes what is published unreadable to hosts without the key — pass `keyed: true` then.
+ */
+export function allHostsGroupNote(group: Endpoint, keyed = false): string | undefined {
+  if (keyed || !ALL_HOSTS_GROUPS.includes(group.ip.toLowerCase())) return undefined
+  return `note: the group ${group.text} is received by every host on the link (all-${group.family === 6 ? 'nodes' : 'hosts'}): any of them can read the stream and send into it; use a dedicated group (e.g. [ff02::4d50%IFACE]:9918 or 239.x.y.z) and a bus key`
+}
+
+/** Resolves `HOST:PORT` / `tls://HOST:PORT` listeners; `text` keeps the scheme for messages. */
+async function listeners(texts: readonly string[], label: string): Promise<Array<Endpoint & { tls: boolean }>> {
+  return Promise.all(
+    texts.map(async (text) => {
+      const tls = text.startsWith(TLS_PREFIX)
+      const endpoint = await resolveEndpoint(tls ? text.slice(TLS_PREFIX.length) : text, label, { allowPortZero: true })
+      return { ...endpoint, text, tls }
+    }),
+  )
 }
 
 /** @internal The function behind createReverseProxy(), with the CLI's flag names for messages. */
@@ -70,8 +122,8 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   const rules = { multicastInterface: common.multicastInterface }
   const [udpListeners, tcpListeners, tcpOutputs, udpOutputs] = await Promise.all([
     resolveEndpoints(udpIn, L('udpListenAddrs'), { ...rules, allowPortZero: true }),
-    resolveEndpoints(tcpIn, L('tcpListenAddrs'), { allowPortZero: true }),
-    resolveEndpoints(tcpOut, L('tcpOutputAddrs'), { allowPortZero: true }),
+    listeners(tcpIn, L('tcpListenAddrs')),
+    listeners(tcpOut, L('tcpOutputAddrs')),
     resolveEndpoints(udpOut, L('udpOutputAddrs'), { ...rules, allowPortZero: false }),
   ])
   for (const t of [...tcpListeners, ...tcpOutputs]) {
@@ -91,6 +143,9 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   refuseLoops(udpOutputs, L('udpOutputAddrs'), [...groupListener, ...inputs], common.multicastLoop)
   const maxDatagram = o.maxDatagram ?? defaultMaxDatagram([group], common)
   const framingOptions = { framing, maxDatagram, lingerMs }
+  const tlsFiles = o.tlsCert !== undefined && o.tlsKey !== undefined ? { certFile: o.tlsCert, keyFile: o.tlsKey, clientCaFile: o.tlsClientCa } : undefined
+  const access = { allow: o.allow, maxClientsPerAddress: o.maxClientsPerAddress }
+  const idleTimeoutMs = o.idleTimeout === undefined ? undefined : Math.max(1, Math.round(o.idleTimeout * 1000))
 
   const handle = newHandle(o.onLog, labels)
   setGroup(handle, group.text)
@@ -102,7 +157,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
         {
           udpListeners: [listenOptions(group, common)],
           udpDestinations: udpOutputs.map((d) => destinationOptions(d, common)),
-          tcpOutputs: tcpOutputs.map((t) => ({ address: t.address, interface: t.interface, maxClients, clientQueueBytes })),
+          tcpOutputs: tcpOutputs.map((t) => ({ address: t.address, interface: t.interface, maxClients, clientQueueBytes, tls: t.tls ? tlsFiles : undefined, ...access })),
           sendBuffer: common.sendBuffer,
           busKey: common.busKey,
         },
@@ -115,7 +170,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
         handle,
         {
           udpListeners: udpListeners.map((l) => listenOptions(l, common)),
-          tcpListeners: tcpListeners.map((t) => ({ address: t.address, interface: t.interface, framing: framingOptions, maxClients })),
+          tcpListeners: tcpListeners.map((t) => ({ address: t.address, interface: t.interface, framing: framingOptions, maxClients, tls: t.tls ? tlsFiles : undefined, ...access, idleTimeoutMs })),
           udpDestinations: [destinationOptions(group, common)],
           tee: tee ? { path: '-' } : undefined,
           sendBuffer: common.sendBuffer,
@@ -128,6 +183,9 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
     // An input on port 0 got its port only now; no output may send to it.
     const bound = inputs.flatMap((l, i) => (l.port === 0 ? [boundListener(l, handle.addresses.listen[i])] : []))
     refuseLoops(udpOutputs, L('udpOutputAddrs'), bound, common.multicastLoop)
+    // Once started (a failed start says only why it failed); a keyed group is not readable.
+    const note = allHostsGroupNote(group, o.busKey !== undefined)
+    if (note) logTo(handle, 'info', note)
   } catch (err) {
     return abort(handle, err)
   }

@@ -53,14 +53,15 @@ async function checkSystem(config: Config): Promise<void> {
     for (const [field, portZero] of Object.entries(ADDRESS_OPTIONS)) {
       const value = options[field]
       const list = Array.isArray(value) ? (value as string[]) : typeof value === 'string' ? [value] : []
-      for (const text of list) await resolveEndpoint(text, nameOf(naming, field), { allowPortZero: portZero })
+      // TCP listeners may be `tls://HOST:PORT`.
+      for (const text of list) await resolveEndpoint(text.replace(/^tls:\/\//, ''), nameOf(naming, field), { allowPortZero: portZero })
     }
     for (const text of (options.tcpConnectAddrs as string[] | undefined) ?? []) {
       await resolveEndpoint(text.replace(/^tls:\/\//, ''), nameOf(naming, 'tcpConnectAddrs'), { allowPortZero: false })
     }
     const file = typeof options.path === 'string' ? options.path : '-'
     const readable = route.kind === 'client' && file !== '-' ? [['path', file]] : []
-    for (const field of ['tlsCa', 'tlsCert', 'tlsKey']) if (typeof options[field] === 'string') readable.push([field, options[field] as string])
+    for (const field of ['tlsCa', 'tlsCert', 'tlsKey', 'tlsClientCa']) if (typeof options[field] === 'string') readable.push([field, options[field] as string])
     for (const [field, file] of readable) {
       await access(file, constants.R_OK).catch((e: NodeJS.ErrnoException) => {
         throw new MproxyError('EMPROXY_FILE', `${nameOf(naming, field)}: cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.code}`)

@@ -8,7 +8,7 @@
  */
 import { z } from 'zod'
 import type { LogEntry } from '../handle'
-import { address, addressList, filePath, flag, framing, listOf, MAX_DATAGRAM, rate, retention, rotation, show, text, wholeNumber } from './values'
+import { address, addressList, cidr, filePath, flag, framing, listOf, MAX_DATAGRAM, rate, retention, rotation, seconds, show, text, wholeNumber } from './values'
 
 const BUFFER = wholeNumber(1024, 2 ** 31 - 1)
 
@@ -93,6 +93,18 @@ const connectAddress = z.string({ error: (iss) => `must be [tls://]HOST:PORT, no
   if (!problem.success) fail(problem.error.issues[0].message)
 })
 
+/** A listening `HOST:PORT` (port 0 picks one), or `tls://HOST:PORT` for TLS. */
+const listenAddress = z.string({ error: (iss) => `must be [tls://]HOST:PORT, not ${String(iss.input)}` }).check((ctx) => {
+  const bare = ctx.value.startsWith(TLS_PREFIX) ? ctx.value.slice(TLS_PREFIX.length) : ctx.value
+  const fail = (message: string) => ctx.issues.push({ code: 'custom', input: ctx.value, message })
+  if (/^[a-z]+:\/\//i.test(bare)) {
+    fail(`${JSON.stringify(ctx.value)} has an unknown scheme; use HOST:PORT or tls://HOST:PORT`)
+    return
+  }
+  const problem = address(true).safeParse(bare)
+  if (!problem.success) fail(problem.error.issues[0].message)
+})
+
 export const proxyShape = {
   ...commonShape,
   ...framingShape,
@@ -119,12 +131,12 @@ export const reverseProxyShape = {
   ...framingShape,
   /** UDP inputs: each datagram is published unchanged. */
   udpListenAddrs: addressList(true).optional(),
-  /** TCP inputs: any number of clients; each client's stream is framed on its own. */
-  tcpListenAddrs: addressList(true).optional(),
+  /** TCP inputs: any number of clients; each client's stream is framed on its own. `tls://HOST:PORT` for TLS. */
+  tcpListenAddrs: listOf(listenAddress, '[tls://]HOST:PORT').optional(),
   /** The group inputs publish to and outputs subscribe to; default `[ff02::1]:9918`. */
   multicastAddr: address(false).optional(),
-  /** TCP outputs: addresses to LISTEN on; every client receives the group's stream. */
-  tcpOutputAddrs: addressList(true).optional(),
+  /** TCP outputs: addresses to LISTEN on; every client receives the group's stream. `tls://HOST:PORT` for TLS. */
+  tcpOutputAddrs: listOf(listenAddress, '[tls://]HOST:PORT').optional(),
   /** UDP outputs: every group datagram is sent to each. */
   udpOutputAddrs: addressList(false).optional(),
   /** Print what the inputs publish to stdout. */
@@ -133,6 +145,18 @@ export const reverseProxyShape = {
   maxTcpClients: wholeNumber(1, 1_000_000).optional(),
   /** Bytes a TCP output client may fall behind before it is disconnected; default 64 MiB. */
   tcpClientQueue: wholeNumber(1_048_576, 2 ** 32 - 1).optional(),
+  /** PEM certificate (chain) the `tls://` listeners present; needs `tlsKey`. */
+  tlsCert: filePath.optional(),
+  /** PEM private key of `tlsCert`. */
+  tlsKey: filePath.optional(),
+  /** PEM CA certificates: `tls://` listeners then require a client certificate signed by one of them (mutual TLS). */
+  tlsClientCa: filePath.optional(),
+  /** Networks TCP clients may connect from (every TCP listener of the route), e.g. `10.0.0.0/8`; others are refused. Default: any. */
+  allow: listOf(cidr, 'CIDR').optional(),
+  /** Most clients at once from one address, per TCP listener; more are refused. Default: no cap but `maxTcpClients`. */
+  maxClientsPerAddress: wholeNumber(1, 1_000_000).optional(),
+  /** Close a TCP input client that sent nothing for this many seconds. Default: never. */
+  idleTimeout: seconds(0.001, 86_400).optional(),
 }
 
 /** Checks that span options, with the path of the option they are about (`api`: the create…() functions'). */
@@ -180,7 +204,25 @@ function crossChecks(kind: ProgramKind, api = false) {
         ctx.addIssue({ code: 'custom', path: [], message: 'nothing to do: give inputs ({udpListenAddrs}, {tcpListenAddrs}) and/or outputs ({tcpOutputAddrs}, {udpOutputAddrs})' })
       }
     }
+    if (kind === 'reverseproxy') listenerChecks(o, ctx, empty)
   }
+}
+
+/** The reverse proxy's TLS and access options need the listeners they are about. */
+function listenerChecks(o: Record<string, unknown>, ctx: z.core.$RefinementCtx, empty: (key: string) => boolean) {
+  const issue = (key: string, message: string) => ctx.addIssue({ code: 'custom', path: [key], message })
+  const listeners = ['tcpListenAddrs', 'tcpOutputAddrs'].flatMap((k) => (Array.isArray(o[k]) ? (o[k] as string[]) : []))
+  const tls = listeners.some((t) => t.startsWith(TLS_PREFIX))
+  if (tls) {
+    for (const key of ['tlsCert', 'tlsKey']) if (o[key] === undefined) issue(key, 'is required with a tls:// listener ({tcpListenAddrs} or {tcpOutputAddrs})')
+  } else {
+    const tlsOption = ['tlsCert', 'tlsKey', 'tlsClientCa'].find((k) => o[k] !== undefined)
+    if (tlsOption) issue(tlsOption, 'needs a {tcpListenAddrs} or {tcpOutputAddrs} of the form tls://HOST:PORT')
+  }
+  if (Array.isArray(o.allow) && o.allow.length === 0) issue('allow', 'is empty: give at least one network, or leave it out to let any address in')
+  const accessOption = ['allow', 'maxClientsPerAddress'].find((k) => o[k] !== undefined)
+  if (accessOption && listeners.length === 0) issue(accessOption, 'needs a TCP listener ({tcpListenAddrs} or {tcpOutputAddrs})')
+  if (o.idleTimeout !== undefined && empty('tcpListenAddrs')) issue('idleTimeout', 'needs a TCP input ({tcpListenAddrs}); output clients are not expected to send')
 }
 
 export type ProgramKind = 'client' | 'server' | 'proxy' | 'reverseproxy'

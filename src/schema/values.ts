@@ -4,6 +4,7 @@
  * path) is put in front of it by `schema/issues.ts`. Values from the command line arrive as
  * text, so numbers and booleans also accept their text form.
  */
+import { isIP } from 'node:net'
 import { z } from 'zod'
 import { addressProblem } from '../address'
 import type { Retention, Rotation } from '../rotation'
@@ -162,3 +163,25 @@ export const framing = z.enum(FRAMINGS, { error: (iss) => `${show(iss.input)} is
 
 /** Largest UDP payload over IPv4; also the largest `maxDatagram` accepted. */
 export const MAX_DATAGRAM = 65507
+
+/** A network in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`) or one address (that host). */
+export const cidr = z.string({ error: (iss) => `must be an address or network such as 10.0.0.0/8, not ${show(iss.input)}` }).check((ctx) => {
+  const [ip, bits, extra] = ctx.value.split('/')
+  const family = isIP(ip)
+  const width = family === 6 ? 128 : 32
+  const ok = family !== 0 && extra === undefined && (bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= width))
+  if (!ok) ctx.issues.push({ code: 'custom', input: ctx.value, message: `${JSON.stringify(ctx.value)} is not an address or network (CIDR such as 10.0.0.0/8 or 2001:db8::/32)` })
+})
+
+/** A duration in seconds from `min` to `max`, fractions allowed; its text (`"2.5"`) is taken too. */
+export function seconds(min: number, max: number) {
+  const message = (input: unknown) => `${show(input)} is not a number of seconds from ${min} to ${max}`
+  return z.union([z.number(), z.string()], { error: (iss) => message(iss.input) }).transform((value, ctx) => {
+    const n = typeof value === 'string' ? (/^\d+(\.\d+)?$/.test(value.trim()) ? Number(value.trim()) : Number.NaN) : value
+    if (!Number.isFinite(n) || n < min || n > max) {
+      ctx.issues.push({ code: 'custom', input: value, message: message(value) })
+      return z.NEVER
+    }
+    return n
+  })
+}

@@ -129,12 +129,27 @@ pub struct TcpConnectOptions {
     pub backoff_max_ms: Option<u32>,
 }
 
+/// TLS on a listener: its certificate and key, and the CA client certificates must be
+/// signed by (given: every client must present one).
+#[napi(object)]
+pub struct TlsServerOptions {
+    pub cert_file: String,
+    pub key_file: String,
+    pub client_ca_file: Option<String>,
+}
+
 #[napi(object)]
 pub struct TcpListenOptions {
     pub address: String,
     pub interface: Option<String>,
     pub framing: FramingOptions,
     pub max_clients: Option<u32>,
+    pub tls: Option<TlsServerOptions>,
+    /// Networks (CIDR) clients may connect from; absent or empty: any.
+    pub allow: Option<Vec<String>>,
+    pub max_clients_per_address: Option<u32>,
+    /// Close a client that sent nothing for this long.
+    pub idle_timeout_ms: Option<u32>,
 }
 
 #[napi(object)]
@@ -143,6 +158,10 @@ pub struct TcpOutputOptions {
     pub interface: Option<String>,
     pub max_clients: Option<u32>,
     pub client_queue_bytes: Option<u32>,
+    pub tls: Option<TlsServerOptions>,
+    /// Networks (CIDR) clients may connect from; absent or empty: any.
+    pub allow: Option<Vec<String>>,
+    pub max_clients_per_address: Option<u32>,
 }
 
 #[napi(object)]
@@ -221,6 +240,14 @@ pub struct EndpointStats {
     pub auth_failures: f64,
     /// Datagrams dropped as replays of ones delivered before.
     pub replays: f64,
+    /// TCP clients refused because their address is not in the allow list.
+    pub refused_not_allowed: f64,
+    /// TCP clients refused because their address had its most clients already.
+    pub refused_per_address: f64,
+    /// TCP input clients closed for sending nothing for the idle timeout.
+    pub idle_timeouts: f64,
+    /// TLS clients whose handshake failed.
+    pub tls_failures: f64,
     /// Destinations: datagrams sent there were refused or lost recently (no quiet second
     /// since).
     pub unreachable: bool,
@@ -251,6 +278,10 @@ fn to_js_stats(e: EndpointSnapshot) -> EndpointStats {
         icmp_errors: c.icmp_errors as f64,
         auth_failures: c.auth_failures as f64,
         replays: c.replays as f64,
+        refused_not_allowed: c.refused_not_allowed as f64,
+        refused_per_address: c.refused_per_address as f64,
+        idle_timeouts: c.idle_timeouts as f64,
+        tls_failures: c.tls_failures as f64,
         unreachable: e.unreachable,
         tap_drops: c.tap_drops as f64,
     }
@@ -272,6 +303,25 @@ fn framing_spec(f: &FramingOptions) -> Result<FramingSpec> {
 
 fn scoped(text: &str, interface: &Option<String>, what: &str) -> Result<SocketAddr> {
     mproxy_core::socket::with_scope(parse_addr(text, what)?, interface).map_err(to_js)
+}
+
+fn tls_server(t: &Option<TlsServerOptions>) -> Option<mproxy_core::tls_server::TlsServerSpec> {
+    t.as_ref().map(|t| mproxy_core::tls_server::TlsServerSpec {
+        cert_file: t.cert_file.clone(),
+        key_file: t.key_file.clone(),
+        client_ca_file: t.client_ca_file.clone(),
+    })
+}
+
+fn access(
+    allow: &Option<Vec<String>>,
+    per_address: Option<u32>,
+) -> Result<mproxy_core::access::AccessSpec> {
+    use mproxy_core::access::AccessSpec;
+    Ok(AccessSpec {
+        allow: AccessSpec::parse_allow(allow.as_deref().unwrap_or_default()).map_err(to_js)?,
+        max_per_address: per_address.unwrap_or(0) as usize,
+    })
 }
 
 fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
@@ -304,6 +354,9 @@ fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
             addr: scoped(&l.address, &l.interface, "TCP listen address")?,
             framing: framing_spec(&l.framing)?,
             max_clients: l.max_clients.map_or(DEFAULT_MAX_CLIENTS, |m| m as usize),
+            access: access(&l.allow, l.max_clients_per_address)?,
+            idle_timeout: l.idle_timeout_ms.map(|ms| Duration::from_millis(ms as u64)),
+            tls: tls_server(&l.tls),
         });
     }
     for t in o.tcp_outputs.iter().flatten() {
@@ -313,6 +366,8 @@ fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
             client_queue_bytes: t
                 .client_queue_bytes
                 .map_or(DEFAULT_CLIENT_QUEUE_BYTES, |b| b as usize),
+            access: access(&t.allow, t.max_clients_per_address)?,
+            tls: tls_server(&t.tls),
         });
     }
     Ok(())

@@ -18,7 +18,11 @@
 //! - [`framing`]: stream bytes to datagrams; [`pacing`]: spreading a fast input over time.
 //! - [`source`] / [`sink`] / [`route`]: the engine.
 //! - [`bus_key`]: authenticated encryption of the datagrams mproxies send each other.
+//! - [`tcp_accept`] / [`access`] / [`tls_server`]: accepting TCP clients under a listener's
+//!   rules (allow list, per-address cap, client limit) and TLS on listeners; [`tls`]: the
+//!   TLS client side.
 
+pub mod access;
 pub mod batch;
 pub mod bus_key;
 pub mod error;
@@ -36,5 +40,6 @@ pub mod stop;
 pub mod sys;
 pub mod tcp_accept;
 pub mod tls;
+pub mod tls_server;
 
 pub use error::{Error, ErrorKind, Result};

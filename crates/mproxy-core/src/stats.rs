@@ -40,6 +40,14 @@ pub struct Counters {
     pub auth_failures: AtomicU64,
     /// Datagrams dropped because they verified but were delivered before (or are too old).
     pub replays: AtomicU64,
+    /// TCP clients turned away because their address is not in the listener's allow list.
+    pub refused_not_allowed: AtomicU64,
+    /// TCP clients turned away because their address already had its most clients.
+    pub refused_per_address: AtomicU64,
+    /// TCP input clients disconnected because they sent nothing for the idle timeout.
+    pub idle_timeouts: AtomicU64,
+    /// TLS clients whose handshake failed (no or a refused certificate, not TLS, too slow).
+    pub tls_failures: AtomicU64,
 }
 
 impl Counters {
@@ -83,6 +91,10 @@ impl Counters {
             tap_drops: get(&self.tap_drops),
             auth_failures: get(&self.auth_failures),
             replays: get(&self.replays),
+            refused_not_allowed: get(&self.refused_not_allowed),
+            refused_per_address: get(&self.refused_per_address),
+            idle_timeouts: get(&self.idle_timeouts),
+            tls_failures: get(&self.tls_failures),
         }
     }
 }
@@ -107,6 +119,10 @@ pub struct CounterSnapshot {
     pub tap_drops: u64,
     pub auth_failures: u64,
     pub replays: u64,
+    pub refused_not_allowed: u64,
+    pub refused_per_address: u64,
+    pub idle_timeouts: u64,
+    pub tls_failures: u64,
 }
 
 /// One endpoint's identity and counters.

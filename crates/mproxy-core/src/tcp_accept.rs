@@ -1,17 +1,21 @@
 //! Listening for TCP clients, shared by the TCP inputs and the TCP outputs: binding, and
-//! accepting under a client limit. Refusals and accept failures are reported once per
-//! episode, and a failing accept (out of descriptors) rests the listener for a moment
-//! instead of letting `poll` spin on the connection still pending.
+//! accepting under the listener's rules: its allow list, its cap per client address, its
+//! client limit, and TLS when the listener has it. Refusals and accept failures are counted
+//! (per reason) and reported once per episode or once per address per minute, and a failing
+//! accept (out of descriptors) rests the listener for a moment instead of letting `poll`
+//! spin on the connection still pending.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 
+use crate::access::{AccessSpec, OncePerAddress, PerAddress};
 use crate::error::{describe_os_error, Error, Result};
 use crate::event::{ClientAction, Notice, Reporter};
 use crate::stats::{Counters, Endpoint};
+use crate::tls_server::{ClientStream, TlsServer};
 
 const ACCEPT_PAUSE: Duration = Duration::from_millis(200);
 
@@ -40,6 +44,14 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener> {
     Ok(TcpListener::from_std(socket.into()))
 }
 
+/// Lines about one client address that are said at most once a minute, each kind on its own.
+#[derive(Debug, Clone, Copy)]
+pub enum LogOnce {
+    Refused = 0,
+    TlsFailure = 1,
+    IdleTimeout = 2,
+}
+
 pub struct Acceptor {
     pub listener: TcpListener,
     /// The token the next client is registered under (0 is the listener's).
@@ -48,10 +60,19 @@ pub struct Acceptor {
     refusing: bool,
     failing: bool,
     paused_until: Option<Instant>,
+    access: AccessSpec,
+    per_address: PerAddress,
+    tls: Option<TlsServer>,
+    said: [OncePerAddress; 3],
 }
 
 impl Acceptor {
-    pub fn new(listener: TcpListener, max_clients: usize) -> Self {
+    pub fn new(
+        listener: TcpListener,
+        max_clients: usize,
+        access: AccessSpec,
+        tls: Option<TlsServer>,
+    ) -> Self {
         Acceptor {
             listener,
             next_token: 1,
@@ -59,6 +80,30 @@ impl Acceptor {
             refusing: false,
             failing: false,
             paused_until: None,
+            access,
+            per_address: PerAddress::default(),
+            tls,
+            said: Default::default(),
+        }
+    }
+
+    /// A client admitted by this acceptor left (or was closed): its address may have
+    /// another.
+    pub fn release(&mut self, peer: SocketAddr) {
+        self.per_address.remove(peer.ip());
+    }
+
+    /// Reports `message` as a warning unless a line of this kind was said about `ip` less
+    /// than a minute ago.
+    pub fn warn_once_a_minute(
+        &mut self,
+        kind: LogOnce,
+        ip: IpAddr,
+        reporter: &Reporter,
+        message: impl FnOnce() -> String,
+    ) {
+        if self.said[kind as usize].should_log(ip, Instant::now()) {
+            reporter.warn(message());
         }
     }
 
@@ -98,6 +143,40 @@ impl Acceptor {
         loop {
             match self.listener.accept() {
                 Ok((stream, peer)) => {
+                    if !self.access.allows(peer.ip()) {
+                        Counters::add(&c.refused_not_allowed, 1);
+                        reporter.notice(Notice::Client {
+                            listener: endpoint.name.clone(),
+                            peer: peer.to_string(),
+                            action: ClientAction::Refused,
+                            reason: Some("its address is not allowed".into()),
+                        });
+                        self.warn_once_a_minute(LogOnce::Refused, peer.ip(), reporter, || {
+                            format!(
+                                "{}: refused TCP client {peer}: its address is not allowed (--allow)",
+                                endpoint.name
+                            )
+                        });
+                        continue;
+                    }
+                    let cap = self.access.max_per_address;
+                    if cap > 0 && self.per_address.count(peer.ip()) >= cap {
+                        Counters::add(&c.refused_per_address, 1);
+                        reporter.notice(Notice::Client {
+                            listener: endpoint.name.clone(),
+                            peer: peer.to_string(),
+                            action: ClientAction::Refused,
+                            reason: Some(format!("the limit of {cap} clients per address")),
+                        });
+                        self.warn_once_a_minute(LogOnce::Refused, peer.ip(), reporter, || {
+                            format!(
+                                "{}: refused TCP client {peer}: {} already has {cap} clients (--max-clients-per-address)",
+                                endpoint.name,
+                                peer.ip()
+                            )
+                        });
+                        continue;
+                    }
                     if connected >= self.max_clients {
                         Counters::add(&c.refused, 1);
                         reporter.notice(Notice::Client {
@@ -117,8 +196,12 @@ impl Acceptor {
                     }
                     self.failing = false;
                     connected += 1;
+                    self.per_address.add(peer.ip());
                     Counters::add(&c.connects, 1);
-                    reporter.info(format!("{}: TCP client {peer} connected", endpoint.name));
+                    // A TLS client is announced once its handshake is done.
+                    if self.tls.is_none() {
+                        reporter.info(format!("{}: TCP client {peer} connected", endpoint.name));
+                    }
                     reporter.notice(Notice::Client {
                         listener: endpoint.name.clone(),
                         peer: peer.to_string(),
@@ -149,9 +232,10 @@ impl Acceptor {
         }
     }
 
-    /// Accepts every pending client (as [`Acceptor::accept_all`]) and registers each with
-    /// `registry` for `interest` under a token of its own; returns (token, stream, peer).
-    /// A client that cannot be registered is reported and closed.
+    /// Accepts every pending client (as [`Acceptor::accept_all`]), starts its TLS session if
+    /// the listener has TLS, and registers each with `registry` for `interest` (TLS clients
+    /// also for writing: their handshake sends) under a token of its own; returns (token,
+    /// stream, peer). A client that cannot be registered is reported and closed.
     pub fn accept_registered(
         &mut self,
         connected: usize,
@@ -159,22 +243,39 @@ impl Acceptor {
         interest: mio::Interest,
         endpoint: &Endpoint,
         reporter: &Reporter,
-    ) -> Vec<(usize, TcpStream, SocketAddr)> {
+    ) -> Vec<(usize, ClientStream, SocketAddr)> {
         let mut admitted = Vec::new();
         self.accept_all(connected, endpoint, reporter, |stream, peer| {
             admitted.push((stream, peer))
         });
         let mut registered = Vec::with_capacity(admitted.len());
-        for (mut stream, peer) in admitted {
+        for (stream, peer) in admitted {
+            let (mut stream, interest) = match &self.tls {
+                None => (ClientStream::Plain(stream), interest),
+                Some(tls) => match tls.accept(stream) {
+                    Ok(s) => (s, interest | mio::Interest::WRITABLE),
+                    Err(e) => {
+                        self.release(peer);
+                        reporter.warn(format!(
+                            "{}: TLS client {peer}: {}",
+                            endpoint.name, e.message
+                        ));
+                        continue;
+                    }
+                },
+            };
             let token = self.next_token;
             self.next_token += 1;
-            match registry.register(&mut stream, mio::Token(token), interest) {
+            match registry.register(stream.socket(), mio::Token(token), interest) {
                 Ok(()) => registered.push((token, stream, peer)),
-                Err(e) => reporter.warn(format!(
-                    "{}: TCP client {peer}: {}",
-                    endpoint.name,
-                    describe_os_error(&e)
-                )),
+                Err(e) => {
+                    self.release(peer);
+                    reporter.warn(format!(
+                        "{}: TCP client {peer}: {}",
+                        endpoint.name,
+                        describe_os_error(&e)
+                    ))
+                }
             }
         }
         registered

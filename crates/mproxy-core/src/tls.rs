@@ -119,7 +119,7 @@ fn pem_problem(what: &str, path: &str, err: rustls::pki_types::pem::Error) -> Er
     file_problem(what, path, why)
 }
 
-fn read_certs(path: &str, what: &str) -> Result<Vec<CertificateDer<'static>>> {
+pub(crate) fn read_certs(path: &str, what: &str) -> Result<Vec<CertificateDer<'static>>> {
     let bytes = read_pem(path, what)?;
     let certs: std::result::Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&bytes).collect();
     let certs = certs.map_err(|e| pem_problem(what, path, e))?;
@@ -132,8 +132,7 @@ fn read_certs(path: &str, what: &str) -> Result<Vec<CertificateDer<'static>>> {
     Ok(certs)
 }
 
-fn read_key(path: &str) -> Result<PrivateKeyDer<'static>> {
-    let what = "client key";
+pub(crate) fn read_key(path: &str, what: &str) -> Result<PrivateKeyDer<'static>> {
     let bytes = read_pem(path, what)?;
     PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| match e {
         rustls::pki_types::pem::Error::NoItemsFound => Error::new(
@@ -205,7 +204,7 @@ impl TlsClient {
         let config = match (&spec.cert_file, &spec.key_file) {
             (Some(cert), Some(key)) => {
                 let chain = read_certs(cert, "client certificate")?;
-                let key = read_key(key)?;
+                let key = read_key(key, "client key")?;
                 builder.with_client_auth_cert(chain, key).map_err(|e| {
                     Error::new(
                         ErrorKind::File,
@@ -229,7 +228,7 @@ impl TlsClient {
 
 /// `SomeName { field: .. }` or `SomeName(..)` as words: "some name". For the few error
 /// values rustls only names through `Debug`.
-fn words(debug: &str) -> String {
+pub(crate) fn words(debug: &str) -> String {
     let name: String = debug
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric())

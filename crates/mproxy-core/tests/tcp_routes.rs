@@ -58,6 +58,9 @@ fn tcp_clients_are_framed_each_on_their_own() {
             addr: "127.0.0.1:0".parse().unwrap(),
             framing: framing(64),
             max_clients: 8,
+            access: Default::default(),
+            idle_timeout: None,
+            tls: None,
         }],
         udp_destinations: vec![destination(&sink)],
         ..Default::default()
@@ -114,6 +117,8 @@ fn every_tcp_output_client_gets_the_stream() {
             addr: "127.0.0.1:0".parse().unwrap(),
             max_clients: 4,
             client_queue_bytes: 1 << 20,
+            access: Default::default(),
+            tls: None,
         }],
         ..Default::default()
     };

@@ -10,26 +10,30 @@
 //! The thread does not stop with the route's stop signal but when the sink is finished,
 //! after every source has delivered its last batch; it then writes what clients still have
 //! queued, for a bounded time, and counts what it could not deliver.
+//!
+//! The listener may speak TLS and admit only some addresses, as the TCP inputs do.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{self, Read as _, Write as _};
+use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
 use mio::{Interest, Token};
 
 use super::Sink;
+use crate::access::AccessSpec;
 use crate::batch::Batch;
 use crate::error::{describe_os_error, Error, Result};
 use crate::event::{ClientAction, Notice, Reporter};
 use crate::poller::{Poller, Wait, Wakeup};
+use crate::source::tcp_listen::HANDSHAKE_LIMIT;
 use crate::stats::{Counters, Endpoint, Registry};
 use crate::stop::StopToken;
-use crate::tcp_accept::{self, Acceptor};
+use crate::tcp_accept::{self, Acceptor, LogOnce};
+use crate::tls_server::{ClientStream, TlsServer, TlsServerSpec};
 
 #[derive(Debug, Clone)]
 pub struct TcpOutputSpec {
@@ -37,6 +41,8 @@ pub struct TcpOutputSpec {
     pub max_clients: usize,
     /// Bytes a client may fall behind before it is disconnected.
     pub client_queue_bytes: usize,
+    pub access: AccessSpec,
+    pub tls: Option<TlsServerSpec>,
 }
 
 /// Chunks are shared between clients, so this bounds memory once, not once per client:
@@ -69,6 +75,7 @@ pub struct TcpOutputSink {
 
 impl TcpOutputSink {
     pub fn new(spec: &TcpOutputSpec, registry: &Registry, reporter: Reporter) -> Result<Self> {
+        let tls = spec.tls.as_ref().map(TlsServer::new).transpose()?;
         let mut listener = tcp_accept::bind(spec.addr)?;
         let local_addr = listener.local_addr().unwrap_or(spec.addr);
         let endpoint = registry.register("tcp-output", local_addr.to_string());
@@ -90,7 +97,12 @@ impl TcpOutputSink {
                 .name(format!("mproxy-tcp-out {local_addr}"))
                 .spawn(move || {
                     Output {
-                        acceptor: Acceptor::new(listener, spec.max_clients),
+                        acceptor: Acceptor::new(
+                            listener,
+                            spec.max_clients,
+                            spec.access.clone(),
+                            tls,
+                        ),
                         spec,
                         handoff,
                         endpoint,
@@ -146,8 +158,9 @@ impl Sink for TcpOutputSink {
 }
 
 struct Client {
-    stream: TcpStream,
+    stream: ClientStream,
     peer: SocketAddr,
+    accepted_at: Instant,
     queue: VecDeque<Chunk>,
     /// Bytes of the front chunk already written.
     written: usize,
@@ -189,8 +202,24 @@ impl Output {
                     client.readable = false;
                     flow = drain_input(client);
                 }
-                if matches!(flow, Flow::Open) && client.writable && !client.queue.is_empty() {
+                if matches!(flow, Flow::Open) && client.stream.newly_established() {
+                    self.reporter.info(format!(
+                        "{}: TLS client {} connected",
+                        self.endpoint.name, client.peer
+                    ));
+                }
+                if matches!(flow, Flow::Open)
+                    && client.writable
+                    && (!client.queue.is_empty() || client.stream.wants_write())
+                {
                     flow = write_queue(client, &self.endpoint.counters);
+                }
+                if matches!(flow, Flow::Open)
+                    && client.stream.handshaking()
+                    && client.accepted_at.elapsed() >= HANDSHAKE_LIMIT
+                {
+                    client.stream.handshake_timed_out(HANDSHAKE_LIMIT);
+                    flow = Flow::Closed(None);
                 }
                 if let Flow::Closed(why) = flow {
                     closed.push((*token, why));
@@ -209,7 +238,18 @@ impl Output {
             let timeout = if self.clients.values().any(|c| c.readable) {
                 Some(Duration::ZERO)
             } else {
-                self.acceptor.timeout()
+                let handshake = self
+                    .clients
+                    .values()
+                    .filter(|c| c.stream.handshaking())
+                    .map(|c| {
+                        (c.accepted_at + HANDSHAKE_LIMIT).saturating_duration_since(Instant::now())
+                    })
+                    .min();
+                match (handshake, self.acceptor.timeout()) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
             };
             match self.poller.wait(timeout) {
                 Wait::Stopped | Wait::TimedOut => {}
@@ -238,17 +278,20 @@ impl Output {
             &self.endpoint,
             &self.reporter,
         );
-        for (token, stream, peer) in admitted {
-            let _ = stream.set_nodelay(true);
+        for (token, mut stream, peer) in admitted {
+            let _ = stream.socket().set_nodelay(true);
+            // A TLS client speaks first (its hello): read at once in case it already did.
+            let readable = stream.is_tls();
             self.clients.insert(
                 token,
                 Client {
                     stream,
                     peer,
+                    accepted_at: Instant::now(),
                     queue: VecDeque::new(),
                     written: 0,
                     queued: 0,
-                    readable: false,
+                    readable,
                     writable: true,
                 },
             );
@@ -256,15 +299,28 @@ impl Output {
     }
 
     fn left(&mut self, mut client: Client, why: Option<String>) {
-        let _ = self.poller.registry().deregister(&mut client.stream);
+        let _ = self.poller.registry().deregister(client.stream.socket());
         self.count_undelivered(&client);
+        self.acceptor.release(client.peer);
         Counters::add(&self.endpoint.counters.disconnects, 1);
+        let failure = client.stream.handshake_failure();
         self.reporter.notice(Notice::Client {
             listener: self.endpoint.name.clone(),
             peer: client.peer.to_string(),
             action: ClientAction::Left,
-            reason: why.clone(),
+            reason: failure.clone().or_else(|| why.clone()),
         });
+        if let Some(failure) = failure {
+            Counters::add(&self.endpoint.counters.tls_failures, 1);
+            let (name, peer) = (&self.endpoint.name, client.peer);
+            self.acceptor.warn_once_a_minute(
+                LogOnce::TlsFailure,
+                peer.ip(),
+                &self.reporter,
+                || format!("{name}: TLS handshake with {peer} failed: {failure}"),
+            );
+            return;
+        }
         let why = why.map(|w| format!(" ({w})")).unwrap_or_default();
         self.reporter.info(format!(
             "{}: TCP client {} left{why}",
@@ -284,18 +340,18 @@ impl Output {
                 let Some(client) = self.clients.get_mut(&token) else {
                     continue;
                 };
-                if client.writable && !client.queue.is_empty() {
+                if client.writable && (!client.queue.is_empty() || client.stream.wants_write()) {
                     if let Flow::Closed(_) = write_queue(client, &self.endpoint.counters) {
                         if let Some(mut client) = self.clients.remove(&token) {
-                            let _ = self.poller.registry().deregister(&mut client.stream);
+                            let _ = self.poller.registry().deregister(client.stream.socket());
                             self.count_undelivered(&client);
                         }
                         continue;
                     }
                 }
-                if client.queue.is_empty() {
+                if client.queue.is_empty() && !client.stream.wants_write() {
                     if let Some(mut client) = self.clients.remove(&token) {
-                        let _ = self.poller.registry().deregister(&mut client.stream);
+                        let _ = self.poller.registry().deregister(client.stream.socket());
                         done.push(client);
                     }
                 }
@@ -319,7 +375,8 @@ impl Output {
         // kernel has not sent yet: read what clients sent, then end our side in order.
         for mut client in done {
             let _ = drain_input(&mut client);
-            let _ = client.stream.shutdown(std::net::Shutdown::Write);
+            client.stream.close_notify();
+            let _ = client.stream.socket().shutdown(std::net::Shutdown::Write);
         }
     }
 
@@ -359,8 +416,9 @@ impl Output {
             let Some(mut client) = self.clients.remove(&token) else {
                 continue;
             };
-            let _ = self.poller.registry().deregister(&mut client.stream);
+            let _ = self.poller.registry().deregister(client.stream.socket());
             self.count_undelivered(&client);
+            self.acceptor.release(client.peer);
             Counters::add(&self.endpoint.counters.evicted, 1);
             Counters::add(&self.endpoint.counters.disconnects, 1);
             self.reporter.warn(format!(
@@ -371,7 +429,10 @@ impl Output {
                 listener: self.endpoint.name.clone(),
                 peer: client.peer.to_string(),
                 action: ClientAction::Evicted,
-                reason: Some(format!("fell {} bytes behind (limit {limit})", client.queued)),
+                reason: Some(format!(
+                    "fell {} bytes behind (limit {limit})",
+                    client.queued
+                )),
             });
         }
     }
@@ -399,6 +460,14 @@ fn drain_input(client: &mut Client) -> Flow {
 }
 
 fn write_queue(client: &mut Client, counters: &Counters) -> Flow {
+    // What a TLS session holds goes first (and alone, once the queue is empty).
+    if let Err(e) = client.stream.flush() {
+        return Flow::Closed(Some(describe_os_error(&e)));
+    }
+    if client.stream.wants_write() {
+        client.writable = false;
+        return Flow::Open;
+    }
     while let Some(front) = client.queue.front() {
         match client.stream.write(&front[client.written..]) {
             Ok(n) => {

@@ -2,32 +2,45 @@
 //! through its poller (no thread per connection); each client has its own framer, so a
 //! datagram only ever holds one client's bytes and lines from different clients never
 //! interleave.
+//!
+//! The listener may speak TLS (each client's handshake driven by readiness like its reads),
+//! admit only some addresses (see [`crate::access`]), and close clients that send nothing
+//! for its idle timeout, so idle connections cannot hold its places forever.
 
 use std::collections::HashMap;
-use std::io::{self, Read as _};
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
 use mio::{Interest, Token};
 
 use super::framed::{Framed, FramingSpec, READ_SIZE};
+use crate::access::AccessSpec;
 use crate::error::{describe_os_error, Error, Result};
 use crate::event::{ClientAction, Notice, Reporter};
 use crate::poller::{Poller, Wait};
 use crate::sink::Fanout;
 use crate::stats::{Counters, Endpoint, Registry};
 use crate::stop::StopToken;
-use crate::tcp_accept::{self, Acceptor};
+use crate::tcp_accept::{self, Acceptor, LogOnce};
+use crate::tls_server::{ClientStream, TlsServer, TlsServerSpec};
 
 #[derive(Debug, Clone)]
 pub struct TcpListenSpec {
     pub addr: SocketAddr,
     pub framing: FramingSpec,
     pub max_clients: usize,
+    pub access: AccessSpec,
+    /// Close a client that sent nothing for this long.
+    pub idle_timeout: Option<Duration>,
+    pub tls: Option<TlsServerSpec>,
 }
+
+/// How long a TLS client may take to finish its handshake before it is closed (counted as a
+/// TLS failure), so connections that never handshake do not hold places.
+pub const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
 
 pub struct TcpListenSource {
     pub local_addr: SocketAddr,
@@ -46,6 +59,7 @@ pub fn start(
     reporter: Reporter,
     stop: StopToken,
 ) -> Result<TcpListenSource> {
+    let tls = spec.tls.as_ref().map(TlsServer::new).transpose()?;
     let mut listener = tcp_accept::bind(spec.addr)?;
     let local_addr = listener.local_addr().unwrap_or(spec.addr);
     let endpoint = registry.register("tcp-listener", local_addr.to_string());
@@ -54,7 +68,7 @@ pub fn start(
         .registry()
         .register(&mut listener, LISTENER, Interest::READABLE)
         .map_err(|e| Error::os(format!("cannot wait on TCP {local_addr}"), &e))?;
-    let acceptor = Acceptor::new(listener, spec.max_clients);
+    let acceptor = Acceptor::new(listener, spec.max_clients, spec.access.clone(), tls);
     let spec = spec.clone();
     let thread = std::thread::Builder::new()
         .name(format!("mproxy-tcp-in {local_addr}"))
@@ -75,8 +89,11 @@ pub fn start(
 }
 
 struct Client {
-    stream: TcpStream,
+    stream: ClientStream,
     peer: SocketAddr,
+    accepted_at: Instant,
+    /// When it last sent something (or connected).
+    last_data: Instant,
     framed: Framed,
     /// When the partial line it holds must go out.
     linger_deadline: Option<Instant>,
@@ -103,6 +120,14 @@ enum Turn {
     Closed(Option<String>),
 }
 
+/// Why a client is closed.
+enum Ending {
+    /// It left, or its connection failed (why).
+    Left(Option<String>),
+    /// It sent nothing for the idle timeout.
+    Idle,
+}
+
 impl Inputs {
     fn serve(&mut self, mut poller: Poller) {
         let mut buf = vec![0u8; READ_SIZE];
@@ -114,10 +139,17 @@ impl Inputs {
             accept_now = false;
             let now = Instant::now();
             let mut busy = false;
-            let mut closed: Vec<(usize, Option<String>)> = Vec::new();
+            let mut closed: Vec<(usize, Ending)> = Vec::new();
             for (token, client) in self.clients.iter_mut() {
                 if client.readable {
-                    match read_turn(client, &mut buf) {
+                    let turn = read_turn(client, &mut buf);
+                    if client.stream.newly_established() {
+                        self.reporter.info(format!(
+                            "{}: TLS client {} connected",
+                            self.endpoint.name, client.peer
+                        ));
+                    }
+                    match turn {
                         Turn::More => busy = true,
                         Turn::Paused => {
                             client.readable = false;
@@ -125,26 +157,48 @@ impl Inputs {
                             client.linger_deadline =
                                 client.framed.linger_timeout().map(|d| now + d);
                         }
-                        Turn::Closed(why) => closed.push((*token, why)),
+                        Turn::Closed(why) => {
+                            closed.push((*token, Ending::Left(why)));
+                            continue;
+                        }
                     }
                 } else if client.linger_deadline.is_some_and(|d| d <= now) {
                     client.framed.flush();
                     client.linger_deadline = None;
                 }
+                if self
+                    .spec
+                    .idle_timeout
+                    .is_some_and(|t| now >= client.last_data + t)
+                {
+                    closed.push((*token, Ending::Idle));
+                } else if client.stream.handshaking() && now >= client.accepted_at + HANDSHAKE_LIMIT
+                {
+                    client.stream.handshake_timed_out(HANDSHAKE_LIMIT);
+                    closed.push((*token, Ending::Left(None)));
+                }
             }
             for (token, why) in closed {
                 if let Some(mut client) = self.clients.remove(&token) {
-                    let _ = poller.registry().deregister(&mut client.stream);
+                    let _ = poller.registry().deregister(client.stream.socket());
                     self.left(client, why);
                 }
             }
             let timeout = if busy {
                 Some(std::time::Duration::ZERO)
             } else {
+                let idle = self.spec.idle_timeout;
                 let linger = self
                     .clients
                     .values()
-                    .filter_map(|c| c.linger_deadline)
+                    .flat_map(|c| {
+                        let handshake = c
+                            .stream
+                            .handshaking()
+                            .then(|| c.accepted_at + HANDSHAKE_LIMIT);
+                        [c.linger_deadline, idle.map(|t| c.last_data + t), handshake]
+                    })
+                    .flatten()
                     .min()
                     .map(|d| d.saturating_duration_since(Instant::now()));
                 match (linger, self.acceptor.timeout()) {
@@ -160,6 +214,8 @@ impl Inputs {
                         if event.token() == LISTENER {
                             accept_now = true;
                         } else if let Some(c) = self.clients.get_mut(&event.token().0) {
+                            // A TLS client's writable event matters too: reading first sends
+                            // what its handshake still has to send.
                             c.readable = true;
                         }
                     }
@@ -187,6 +243,7 @@ impl Inputs {
             &self.endpoint,
             &self.reporter,
         );
+        let now = Instant::now();
         for (token, stream, peer) in admitted {
             let mut framed = Framed::new(
                 &self.spec.framing,
@@ -200,6 +257,8 @@ impl Inputs {
                 Client {
                     stream,
                     peer,
+                    accepted_at: now,
+                    last_data: now,
                     framed,
                     linger_deadline: None,
                     // Read once at once: bytes may have come with the connection.
@@ -209,15 +268,52 @@ impl Inputs {
         }
     }
 
-    fn left(&self, mut client: Client, why: Option<String>) {
-        client.framed.flush();
-        Counters::add(&self.endpoint.counters.disconnects, 1);
+    fn notice_left(&self, peer: SocketAddr, reason: Option<String>) {
         self.reporter.notice(Notice::Client {
             listener: self.endpoint.name.clone(),
-            peer: client.peer.to_string(),
+            peer: peer.to_string(),
             action: ClientAction::Left,
-            reason: why.clone(),
+            reason,
         });
+    }
+
+    fn tls_failed(&mut self, peer: SocketAddr, failure: String) {
+        Counters::add(&self.endpoint.counters.tls_failures, 1);
+        let name = &self.endpoint.name;
+        self.acceptor
+            .warn_once_a_minute(LogOnce::TlsFailure, peer.ip(), &self.reporter, || {
+                format!("{name}: TLS handshake with {peer} failed: {failure}")
+            });
+    }
+
+    fn left(&mut self, mut client: Client, why: Ending) {
+        client.framed.flush();
+        self.acceptor.release(client.peer);
+        let c = &self.endpoint.counters;
+        Counters::add(&c.disconnects, 1);
+        let (name, peer) = (&self.endpoint.name, client.peer);
+        let why = match why {
+            Ending::Idle => {
+                Counters::add(&c.idle_timeouts, 1);
+                let secs = self.spec.idle_timeout.unwrap_or_default().as_secs_f64();
+                let reason = format!("it sent nothing for {secs} seconds");
+                self.notice_left(peer, Some(reason.clone()));
+                self.acceptor.warn_once_a_minute(
+                    LogOnce::IdleTimeout,
+                    peer.ip(),
+                    &self.reporter,
+                    || format!("{name}: closed TCP client {peer}: {reason} (--idle-timeout)"),
+                );
+                return;
+            }
+            Ending::Left(why) => why,
+        };
+        if let Some(failure) = client.stream.handshake_failure() {
+            self.notice_left(peer, Some(failure.clone()));
+            self.tls_failed(peer, failure);
+            return;
+        }
+        self.notice_left(peer, why.clone());
         match why {
             None => self.reporter.info(format!(
                 "{}: TCP client {} left",
@@ -238,6 +334,7 @@ fn read_turn(client: &mut Client, buf: &mut [u8]) -> Turn {
             Ok(n) => {
                 client.framed.take(&buf[..n]);
                 client.linger_deadline = None;
+                client.last_data = Instant::now();
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Turn::Paused,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
