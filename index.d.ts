@@ -68,6 +68,15 @@ export interface EndpointStats {
   /** ICMP errors (port or host unreachable) about datagrams sent to this destination. */
   icmpErrors: number
   /**
+   * Outputs: datagrams their routing rules kept from them; rules: datagrams the rule
+   * dropped.
+   */
+  filtered: number
+  /** Rules: datagrams the rule's test held for. */
+  matched: number
+  /** Rules: datagrams that went on to the next rule or the output. */
+  passed: number
+  /**
    * Destinations: datagrams sent there were refused or lost recently (no quiet second
    * since).
    */
@@ -153,6 +162,8 @@ export interface RouteOptions {
   udpListeners?: Array<ListenOptions>
   inputs?: Array<InputOptions>
   udpDestinations?: Array<DestinationOptions>
+  /** UDP destinations with routing rules or balancing. */
+  udpOutputGroups?: Array<UdpOutputGroupOptions>
   outputs?: Array<OutputOptions>
   tee?: OutputOptions
   /**
@@ -163,6 +174,24 @@ export interface RouteOptions {
   copy?: OutputOptions
   sendBuffer?: number
 }
+
+/** Routing rules of one output or balance group; absent parts keep everything. */
+export interface RuleOptions {
+  /** Keep datagrams from these addresses or CIDR blocks. */
+  from?: Array<string>
+  /** Keep datagrams starting with these bytes (UTF-8). */
+  prefix?: string
+  /** Keep datagrams a regular expression matches (over the bytes). */
+  match?: string
+  /** Keep 1 datagram in this many. */
+  sample?: number
+}
+
+/**
+ * What is wrong with a routing rule's `match` pattern (in the core's regex dialect, within
+ * its size limit), or nothing: lets option checks name the option's path.
+ */
+export declare function rulePatternProblem(pattern: string): string | null
 
 /**
  * Starts a route. Throws `[CODE] message` if any address, interface or file is bad;
@@ -196,6 +225,7 @@ export interface TcpOutputOptions {
   interface?: string
   maxClients?: number
   clientQueueBytes?: number
+  rules?: RuleOptions
 }
 
 export interface TlsOptions {
@@ -205,4 +235,14 @@ export interface TlsOptions {
   certFile?: string
   keyFile?: string
   insecure?: boolean
+}
+
+/**
+ * UDP destinations behind rules: each gets what they keep, or with `balance`
+ * ("round-robin" or "source-hash") each datagram goes to one of them.
+ */
+export interface UdpOutputGroupOptions {
+  destinations: Array<DestinationOptions>
+  rules?: RuleOptions
+  balance?: string
 }

@@ -837,4 +837,5 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.NativeRoute = nativeBinding.NativeRoute
 module.exports.resolveInterface = nativeBinding.resolveInterface
+module.exports.rulePatternProblem = nativeBinding.rulePatternProblem
 module.exports.startRoute = nativeBinding.startRoute

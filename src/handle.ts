@@ -27,9 +27,10 @@ export interface LogEntry {
  * What an endpoint is: a UDP listening socket, a UDP destination, an input read from a
  * file, device or stdin, the output file (or stdout), the `--tee` copy, a client's local copy
  * of what it sent, a kept TCP/TLS connection, a TCP listener whose clients are inputs, or a
- * TCP output listener.
+ * TCP output listener; or one routing rule of an output (named `OUTPUT RULE`, e.g.
+ * `127.0.0.1:9921 prefix !AIVDM`).
  */
-export type EndpointKind = 'udp-listener' | 'udp-destination' | 'input' | 'file' | 'tee' | 'copy' | 'tcp-connection' | 'tcp-listener' | 'tcp-output'
+export type EndpointKind = 'udp-listener' | 'udp-destination' | 'input' | 'file' | 'tee' | 'copy' | 'tcp-connection' | 'tcp-listener' | 'tcp-output' | 'rule'
 
 /** Counters of one endpoint. Numbers are doubles: exact up to 2^53, far beyond any count. */
 export interface EndpointStats extends Omit<NativeEndpointStats, 'kind'> {
@@ -69,6 +70,15 @@ export interface EndpointStats extends Omit<NativeEndpointStats, 'kind'> {
   evicted: number
   /** ICMP errors (port or host unreachable) about datagrams sent to this destination. */
   icmpErrors: number
+  /**
+   * Outputs: datagrams their routing rules kept from them (not for balance-group members:
+   * see the group's rules). Rules: datagrams this rule dropped.
+   */
+  filtered: number
+  /** Rules: datagrams the rule's test held for (a rule's `datagramsIn` is what reached it). */
+  matched: number
+  /** Rules: datagrams that went on to the next rule or the output(s). */
+  passed: number
   /** Destinations: datagrams sent there were refused or lost recently (no quiet second since). */
   unreachable: boolean
 }
@@ -97,6 +107,8 @@ export interface Totals {
   writeErrors: number
   /** Bytes lost. */
   bytesDropped: number
+  /** Datagrams routing rules kept from an output (or a balance group): chosen, not lost. */
+  filtered: number
 }
 
 /** Counters: every endpoint's, and their totals. */
@@ -144,6 +156,7 @@ function total(endpoints: EndpointStats[]): Totals {
     queueDrops: sum((e) => e.queueDrops),
     writeErrors: sum((e) => e.writeErrors),
     bytesDropped: sum((e) => e.bytesDropped),
+    filtered: sum((e) => e.filtered, ['rule']),
   }
 }
 

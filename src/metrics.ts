@@ -38,6 +38,9 @@ const COUNTERS: ReadonlyArray<[CounterField, string, string]> = [
   ['disconnects', 'disconnects', 'TCP connections lost or closed'],
   ['refused', 'refused', 'TCP clients refused at the client limit'],
   ['evicted', 'evicted', 'TCP output clients disconnected for falling behind'],
+  ['filtered', 'filtered', 'Datagrams routing rules kept from an output (outputs), or dropped (kind "rule")'],
+  ['matched', 'rule_matched', 'Datagrams a routing rule\'s test held for'],
+  ['passed', 'rule_passed', 'Datagrams a routing rule passed on'],
 ]
 
 const LABELS = ['route', 'kind', 'endpoint'] as const

@@ -19,6 +19,8 @@ export type DestinationOptions = Binding.DestinationOptions
 export type ListenOptions = Binding.ListenOptions
 export type TcpConnectOptions = Binding.TcpConnectOptions
 export type FramingOptions = Binding.FramingOptions
+export type RuleOptions = Binding.RuleOptions
+export type UdpOutputGroupOptions = Binding.UdpOutputGroupOptions
 
 const packageRoot = path.join(__dirname, '..')
 let loaded: typeof Binding | undefined

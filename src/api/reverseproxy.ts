@@ -11,6 +11,8 @@ import { parseWith } from '../schema/issues'
 import { apiSchema } from '../schema/programs'
 import { resolveEndpoint, resolveEndpoints } from '../resolve'
 import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './checks'
+import { ruleOptions, udpOutputs, type TcpOutput, type UdpOutput } from './rules'
+import { outputAddrs } from '../schema/rules'
 import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions, type CommonOptions, type Framing } from './common'
 
 export const DEFAULT_MULTICAST_ADDR = '[ff02::1]:9918'
@@ -22,10 +24,10 @@ export interface ReverseProxyOptions extends CommonOptions {
   tcpListenAddrs?: string | string[]
   /** The group inputs publish to and outputs subscribe to; default `[ff02::1]:9918`. */
   multicastAddr?: string
-  /** TCP outputs: addresses to LISTEN on; every client receives the group's stream. */
-  tcpOutputAddrs?: string | string[]
-  /** UDP outputs: every group datagram is sent to each. */
-  udpOutputAddrs?: string | string[]
+  /** TCP outputs: addresses to LISTEN on; every client receives the group's stream (an object: only what its routing rules keep). */
+  tcpOutputAddrs?: TcpOutput | TcpOutput[]
+  /** UDP outputs: every group datagram is sent to each (objects: routing rules, balance groups). */
+  udpOutputAddrs?: UdpOutput | UdpOutput[]
   /** Print what the inputs publish to stdout. */
   tee?: boolean
   /** Most TCP clients per TCP listener (inputs and outputs); default 1024. */
@@ -46,8 +48,8 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   const o = parseWith(apiSchema('reverseproxy'), input, labels)
   const udpIn = o.udpListenAddrs ?? []
   const tcpIn = o.tcpListenAddrs ?? []
-  const tcpOut = o.tcpOutputAddrs ?? []
-  const udpOut = o.udpOutputAddrs ?? []
+  const tcpOut = outputAddrs(o.tcpOutputAddrs ?? [])
+  const udpOut = outputAddrs(o.udpOutputAddrs ?? [])
   const tee = o.tee ?? false
   const maxClients = o.maxTcpClients ?? 1024
   const clientQueueBytes = o.tcpClientQueue
@@ -57,7 +59,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   const groupText = o.multicastAddr ?? DEFAULT_MULTICAST_ADDR
   const group = await resolveEndpoint(groupText, L('multicastAddr'), { allowPortZero: false, kind: 'group', multicastInterface: common.multicastInterface })
   const rules = { multicastInterface: common.multicastInterface }
-  const [udpListeners, tcpListeners, tcpOutputs, udpOutputs] = await Promise.all([
+  const [udpListeners, tcpListeners, tcpOutputs, udpOutputEndpoints] = await Promise.all([
     resolveEndpoints(udpIn, L('udpListenAddrs'), { ...rules, allowPortZero: true }),
     resolveEndpoints(tcpIn, L('tcpListenAddrs'), { allowPortZero: true }),
     resolveEndpoints(tcpOut, L('tcpOutputAddrs'), { allowPortZero: true }),
@@ -69,14 +71,14 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   refuseDuplicates(udpListeners, L('udpListenAddrs'))
   refuseDuplicates(tcpListeners, L('tcpListenAddrs'))
   refuseDuplicates(tcpOutputs, L('tcpOutputAddrs'))
-  refuseDuplicates(udpOutputs, L('udpOutputAddrs'))
+  refuseDuplicates(udpOutputEndpoints, L('udpOutputAddrs'))
   // Inputs publish to the group and outputs read it: an input listening on the group, or an
   // output sending to the group or to an input, would feed itself forever.
   const inputs = udpListeners.map((l) => ownListener(l, L('udpListenAddrs')))
   const hasOutputs = tcpOut.length + udpOut.length > 0
   const groupListener = hasOutputs ? [ownListener(group, L('multicastAddr'))] : []
   if (udpIn.length + tcpIn.length > 0) refuseLoops([group], L('multicastAddr'), inputs, common.multicastLoop)
-  refuseLoops(udpOutputs, L('udpOutputAddrs'), [...groupListener, ...inputs], common.multicastLoop)
+  refuseLoops(udpOutputEndpoints, L('udpOutputAddrs'), [...groupListener, ...inputs], common.multicastLoop)
   const maxDatagram = o.maxDatagram ?? defaultMaxDatagram([group])
   const framingOptions = { framing, maxDatagram, lingerMs }
 
@@ -89,8 +91,8 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
         handle,
         {
           udpListeners: [listenOptions(group, common)],
-          udpDestinations: udpOutputs.map((d) => destinationOptions(d, common)),
-          tcpOutputs: tcpOutputs.map((t) => ({ address: t.address, interface: t.interface, maxClients, clientQueueBytes })),
+          ...udpOutputs(o.udpOutputAddrs ?? [], udpOutputEndpoints, (d) => destinationOptions(d, common)),
+          tcpOutputs: tcpOutputs.map((t, i) => ({ address: t.address, interface: t.interface, maxClients, clientQueueBytes, rules: ruleOptions((o.tcpOutputAddrs ?? [])[i]) })),
           sendBuffer: common.sendBuffer,
         },
         false,
@@ -113,7 +115,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
     }
     // An input on port 0 got its port only now; no output may send to it.
     const bound = inputs.flatMap((l, i) => (l.port === 0 ? [boundListener(l, handle.addresses.listen[i])] : []))
-    refuseLoops(udpOutputs, L('udpOutputAddrs'), bound, common.multicastLoop)
+    refuseLoops(udpOutputEndpoints, L('udpOutputAddrs'), bound, common.multicastLoop)
   } catch (err) {
     return abort(handle, err)
   }

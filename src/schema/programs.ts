@@ -8,6 +8,7 @@
  */
 import { z } from 'zod'
 import type { LogEntry } from '../handle'
+import { outputList } from './rules'
 import { address, addressList, filePath, flag, framing, listOf, MAX_DATAGRAM, rate, text, wholeNumber } from './values'
 
 const BUFFER = wholeNumber(1024, 2 ** 31 - 1)
@@ -80,8 +81,8 @@ export const proxyShape = {
   udpListenAddrs: addressList(true).optional(),
   /** TCP hosts to connect to and keep connected: `HOST:PORT`, or `tls://HOST:PORT` for TLS. */
   tcpConnectAddrs: listOf(connectAddress, '[tls://]HOST:PORT').optional(),
-  /** Every datagram goes, unchanged, to each of these. */
-  udpDownstreamAddrs: addressList(false, 1),
+  /** Every datagram goes, unchanged, to each of these (objects: with routing rules, or a balance group). */
+  udpDownstreamAddrs: outputList(false, true, 1),
   /** Copy what the sources bring to stdout. */
   tee: flag.optional(),
   /** PEM file of extra CA certificates to trust (besides the system's roots), or a certificate to pin. */
@@ -104,9 +105,9 @@ export const reverseProxyShape = {
   /** The group inputs publish to and outputs subscribe to; default `[ff02::1]:9918`. */
   multicastAddr: address(false).optional(),
   /** TCP outputs: addresses to LISTEN on; every client receives the group's stream. */
-  tcpOutputAddrs: addressList(true).optional(),
+  tcpOutputAddrs: outputList(true, false).optional(),
   /** UDP outputs: every group datagram is sent to each. */
-  udpOutputAddrs: addressList(false).optional(),
+  udpOutputAddrs: outputList(false, true).optional(),
   /** Print what the inputs publish to stdout. */
   tee: flag.optional(),
   /** Most TCP clients per TCP listener (inputs and outputs); default 1024. */

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use mproxy_core::event::{Event, Level, Reporter};
 use mproxy_core::framing::Framing;
-use mproxy_core::route::{Route, RouteSpec};
+use mproxy_core::route::{Route, RouteSpec, RuledUdpOutput};
+use mproxy_core::sink::rules::{Balance, Cidr, RuleSpec};
 use mproxy_core::sink::writer::{Keep, Overflow, Rotate, WriterSpec, DEFAULT_QUEUE_BYTES};
 use mproxy_core::socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
 use mproxy_core::source::framed::FramingSpec;
@@ -52,6 +53,28 @@ pub struct DestinationOptions {
     pub interface: Option<String>,
     pub ttl: Option<u32>,
     pub multicast_loop: Option<bool>,
+}
+
+/// Routing rules of one output or balance group; absent parts keep everything.
+#[napi(object)]
+pub struct RuleOptions {
+    /// Keep datagrams from these addresses or CIDR blocks.
+    pub from: Option<Vec<String>>,
+    /// Keep datagrams starting with these bytes (UTF-8).
+    pub prefix: Option<String>,
+    /// Keep datagrams a regular expression matches (over the bytes).
+    pub r#match: Option<String>,
+    /// Keep 1 datagram in this many.
+    pub sample: Option<u32>,
+}
+
+/// UDP destinations behind rules: each gets what they keep, or with `balance`
+/// ("round-robin" or "source-hash") each datagram goes to one of them.
+#[napi(object)]
+pub struct UdpOutputGroupOptions {
+    pub destinations: Vec<DestinationOptions>,
+    pub rules: Option<RuleOptions>,
+    pub balance: Option<String>,
 }
 
 #[napi(object)]
@@ -139,6 +162,7 @@ pub struct TcpOutputOptions {
     pub interface: Option<String>,
     pub max_clients: Option<u32>,
     pub client_queue_bytes: Option<u32>,
+    pub rules: Option<RuleOptions>,
 }
 
 #[napi(object)]
@@ -149,6 +173,8 @@ pub struct RouteOptions {
     pub udp_listeners: Option<Vec<ListenOptions>>,
     pub inputs: Option<Vec<InputOptions>>,
     pub udp_destinations: Option<Vec<DestinationOptions>>,
+    /// UDP destinations with routing rules or balancing.
+    pub udp_output_groups: Option<Vec<UdpOutputGroupOptions>>,
     pub outputs: Option<Vec<OutputOptions>>,
     pub tee: Option<OutputOptions>,
     /// A local copy of everything the sources produce, written to a file (with `rotate` and
@@ -191,6 +217,13 @@ pub struct EndpointStats {
     pub evicted: f64,
     /// ICMP errors (port or host unreachable) about datagrams sent to this destination.
     pub icmp_errors: f64,
+    /// Outputs: datagrams their routing rules kept from them; rules: datagrams the rule
+    /// dropped.
+    pub filtered: f64,
+    /// Rules: datagrams the rule's test held for.
+    pub matched: f64,
+    /// Rules: datagrams that went on to the next rule or the output.
+    pub passed: f64,
     /// Destinations: datagrams sent there were refused or lost recently (no quiet second
     /// since).
     pub unreachable: bool,
@@ -217,6 +250,9 @@ fn to_js_stats(e: EndpointSnapshot) -> EndpointStats {
         refused: c.refused as f64,
         evicted: c.evicted as f64,
         icmp_errors: c.icmp_errors as f64,
+        filtered: c.filtered as f64,
+        matched: c.matched as f64,
+        passed: c.passed as f64,
         unreachable: e.unreachable,
     }
 }
@@ -278,6 +314,7 @@ fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
             client_queue_bytes: t
                 .client_queue_bytes
                 .map_or(DEFAULT_CLIENT_QUEUE_BYTES, |b| b as usize),
+            rules: t.rules.as_ref().map(rule_spec).transpose()?,
         });
     }
     Ok(())
@@ -322,6 +359,31 @@ fn writer_spec(o: &OutputOptions) -> Result<WriterSpec> {
     })
 }
 
+fn destination_spec(d: &DestinationOptions) -> Result<DestinationSpec> {
+    Ok(DestinationSpec {
+        addr: parse_addr(&d.address, "destination address")?,
+        interface: d.interface.clone(),
+        ttl: d.ttl.unwrap_or(1),
+        multicast_loop: d.multicast_loop.unwrap_or(true),
+    })
+}
+
+/// Checked here too (the TypeScript schema checks first, naming the option's path).
+fn rule_spec(r: &RuleOptions) -> Result<RuleSpec> {
+    let from = r
+        .from
+        .iter()
+        .flatten()
+        .map(|t| Cidr::parse(t).map_err(|e| invalid(format!("from: {e}"))))
+        .collect::<Result<_>>()?;
+    Ok(RuleSpec {
+        from,
+        prefix: r.prefix.as_ref().map(|p| p.as_bytes().to_vec()),
+        pattern: r.r#match.clone(),
+        sample: r.sample.map(u64::from),
+    })
+}
+
 fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
     let mut spec = RouteSpec {
         send_buffer: o.send_buffer.map_or(DEFAULT_SOCKET_BUFFER, |b| b as usize),
@@ -345,11 +407,28 @@ fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
         });
     }
     for d in o.udp_destinations.iter().flatten() {
-        spec.udp_destinations.push(DestinationSpec {
-            addr: parse_addr(&d.address, "destination address")?,
-            interface: d.interface.clone(),
-            ttl: d.ttl.unwrap_or(1),
-            multicast_loop: d.multicast_loop.unwrap_or(true),
+        spec.udp_destinations.push(destination_spec(d)?);
+    }
+    for g in o.udp_output_groups.iter().flatten() {
+        let balance = match g.balance.as_deref() {
+            None => None,
+            Some(text) => Some(Balance::parse(text).ok_or_else(|| {
+                invalid(format!("balance: {text} is not round-robin or source-hash"))
+            })?),
+        };
+        spec.ruled_udp_outputs.push(RuledUdpOutput {
+            destinations: g
+                .destinations
+                .iter()
+                .map(destination_spec)
+                .collect::<Result<_>>()?,
+            rules: g
+                .rules
+                .as_ref()
+                .map(rule_spec)
+                .transpose()?
+                .unwrap_or_default(),
+            balance,
         });
     }
     add_tcp(&mut spec, o)?;
@@ -510,4 +589,11 @@ pub fn resolve_interface(spec: String) -> Result<u32> {
     mproxy_core::interface::resolve(&spec)
         .map(|i| i.index)
         .map_err(to_js)
+}
+
+/// What is wrong with a routing rule's `match` pattern (in the core's regex dialect, within
+/// its size limit), or nothing: lets option checks name the option's path.
+#[napi]
+pub fn rule_pattern_problem(pattern: String) -> Option<String> {
+    mproxy_core::sink::rules::compile_pattern(&pattern).err()
 }

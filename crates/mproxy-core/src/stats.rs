@@ -32,6 +32,13 @@ pub struct Counters {
     /// ICMP errors (port or host unreachable) a destination's host or a router sent back
     /// about datagrams we sent it: each stands for a datagram lost there.
     pub icmp_errors: AtomicU64,
+    /// Outputs: datagrams their routing rules kept from them. Rules: datagrams this rule
+    /// dropped (see `sink::rules`).
+    pub filtered: AtomicU64,
+    /// Rules: datagrams the rule's test held for.
+    pub matched: AtomicU64,
+    /// Rules: datagrams that went on to the next rule or the output.
+    pub passed: AtomicU64,
 }
 
 impl Counters {
@@ -72,6 +79,9 @@ impl Counters {
             refused: get(&self.refused),
             evicted: get(&self.evicted),
             icmp_errors: get(&self.icmp_errors),
+            filtered: get(&self.filtered),
+            matched: get(&self.matched),
+            passed: get(&self.passed),
         }
     }
 }
@@ -93,6 +103,9 @@ pub struct CounterSnapshot {
     pub refused: u64,
     pub evicted: u64,
     pub icmp_errors: u64,
+    pub filtered: u64,
+    pub matched: u64,
+    pub passed: u64,
 }
 
 /// One endpoint's identity and counters.
@@ -160,6 +173,23 @@ impl Registry {
             list.push(endpoint.clone());
         }
         endpoint
+    }
+
+    /// How many endpoints there are (to pick out, with `since`, those a sink registered).
+    pub fn len(&self) -> usize {
+        self.endpoints.lock().map_or(0, |l| l.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The endpoints registered after the first `start`, in order.
+    pub fn since(&self, start: usize) -> Vec<Arc<Endpoint>> {
+        self.endpoints
+            .lock()
+            .map(|l| l.iter().skip(start).cloned().collect())
+            .unwrap_or_default()
     }
 
     pub fn snapshot(&self) -> Vec<EndpointSnapshot> {

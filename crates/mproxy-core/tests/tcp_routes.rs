@@ -114,6 +114,7 @@ fn every_tcp_output_client_gets_the_stream() {
             addr: "127.0.0.1:0".parse().unwrap(),
             max_clients: 4,
             client_queue_bytes: 1 << 20,
+            rules: None,
         }],
         ..Default::default()
     };

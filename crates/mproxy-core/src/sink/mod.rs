@@ -3,6 +3,7 @@
 //! consumers sit behind a bounded queue on a thread of their own).
 
 pub mod rotate;
+pub mod rules;
 pub mod tcp_output;
 pub mod udp;
 pub mod writer;

@@ -37,6 +37,8 @@ pub struct TcpOutputSpec {
     pub max_clients: usize,
     /// Bytes a client may fall behind before it is disconnected.
     pub client_queue_bytes: usize,
+    /// Routing rules: clients get only what they keep (see `sink::rules`).
+    pub rules: Option<super::rules::RuleSpec>,
 }
 
 /// Chunks are shared between clients, so this bounds memory once, not once per client:
