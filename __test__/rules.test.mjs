@@ -3,7 +3,7 @@
 import test from 'ava'
 import dgram from 'node:dgram'
 import net from 'node:net'
-import { mproxy, runToEnd, tempDir, waitFor, writeTemp } from './helpers.mjs'
+import { mproxy, runProgram, runToEnd, stop, tempDir, waitFor, writeTemp } from './helpers.mjs'
 
 const { createProxy, createReverseProxy } = mproxy
 
@@ -255,4 +255,35 @@ test('a config file with rules passes mproxy check; a bad rule fails it with the
   const r = await runToEnd('mproxy', ['check', '--config', bad])
   t.is(r.code, 2)
   t.is(r.stderr, 'mproxy: routes[0].udpDownstreamAddrs[1].match: not a valid regular expression (unclosed capture group name)\n')
+})
+
+test('the command line: --filter-prefix and --sample apply to every output; bad filter flags are named', async (t) => {
+  const [a, b] = await Promise.all([receiver(), receiver()])
+  const proxy = runProgram('proxy', ['--udp-listen-addr', '127.0.0.1:0', '--udp-downstream-addr', a.addr, '--udp-downstream-addr', b.addr, '--filter-prefix', '!AIVDM', '--sample', '10'], { listeners: 1 })
+  const [listen] = await proxy.listening
+  const lines = feed()
+  const s = await sender()
+  await send(s, lines, listen)
+  const expected = lines.filter((l) => l.startsWith('!AIVDM')).filter((_, i) => i % 10 === 0)
+  await waitFor(() => a.got.length === 10 && b.got.length === 10, 20_000, 'both outputs filled')
+  await new Promise((r) => setTimeout(r, 100))
+  t.deepEqual(a.texts(), expected)
+  t.deepEqual(b.texts(), expected)
+  const r = await stop(proxy)
+  t.is(r.code, 0, r.stderr)
+  s.close()
+  for (const x of [a, b]) x.socket.close()
+  const bad = [
+    [['--filter-match', '(['], 'mproxy-proxy: --filter-match: not a valid regular expression (unclosed character class)'],
+    [['--sample', '0'], 'mproxy-proxy: --sample: "0" is not a whole number from 1 to 4294967295'],
+    [['--filter-from', '1.2.3.4/40'], 'mproxy-proxy: --filter-from: 1.2.3.4/40: the prefix length must be 0 to 32'],
+  ]
+  for (const [flags, message] of bad) {
+    const e = await runToEnd('proxy', ['--udp-listen-addr', '127.0.0.1:0', '--udp-downstream-addr', '127.0.0.1:9', ...flags])
+    t.is(e.code, 2)
+    t.is(e.stderr, `${message}\n`)
+  }
+  const rp = await runToEnd('reverseproxy', ['--tcp-output-addr', '127.0.0.1:0', '--multicast-addr', '239.77.9.4:29793', '--multicast-interface', 'lo', '--filter-from', '192.0.2.0/24', '--filter-from', 'nope'])
+  t.is(rp.code, 2)
+  t.is(rp.stderr, 'mproxy-reverseproxy: --filter-from: nope is not an IP address or CIDR block (192.0.2.0/24)\n')
 })

@@ -7,7 +7,8 @@ import { resolveEndpoints } from '../resolve'
 import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions, type CommonOptions, type Framing } from './common'
 import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './checks'
 import { tcpConnects, type TlsOptions } from './tcp'
-import { udpOutputs, type UdpOutput } from './rules'
+import type { UdpOutput } from './rules'
+import { udpOutputs } from './outputs'
 import { outputAddrs } from '../schema/rules'
 
 export interface ProxyOptions extends CommonOptions, TlsOptions {

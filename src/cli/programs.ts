@@ -3,6 +3,9 @@ import { startProgram } from '../api/programs'
 import type { FlagSpec, ParsedValues } from './args'
 import type { LogEntry } from '../handle'
 import type { Program } from './run'
+import { z } from 'zod'
+import { parseWith } from '../schema/issues'
+import { ruleShape } from '../schema/rules'
 
 const TEE: FlagSpec = { name: 'tee', field: 'tee', kind: 'boolean', aliases: ['-t'], help: 'Copy input to stdout' }
 
@@ -10,6 +13,29 @@ const TEE: FlagSpec = { name: 'tee', field: 'tee', kind: 'boolean', aliases: ['-
 function options(values: ParsedValues, onLog: (entry: LogEntry) => void): Record<string, unknown> {
   const { verbose: _v, quiet: _q, help: _h, version: _ver, ...rest } = values
   return { ...rest, onLog }
+}
+
+/** Routing rules on the command line: the same rules for every output of the program. */
+const FILTERS: FlagSpec[] = [
+  { name: 'filter-from', field: 'filterFrom', kind: 'list', value: 'IP[/BITS]', help: 'Outputs get only datagrams from this address or CIDR block. May be repeated' },
+  { name: 'filter-prefix', field: 'filterPrefix', kind: 'string', value: 'TEXT', help: 'Outputs get only datagrams starting with TEXT, e.g. !AIVDM' },
+  { name: 'filter-match', field: 'filterMatch', kind: 'string', value: 'REGEX', help: 'Outputs get only datagrams REGEX matches (Rust regex syntax), e.g. ^!AIVDM,1,1,,[AB],[1-3]' },
+  { name: 'sample', field: 'sample', kind: 'string', value: 'N', help: 'Outputs get only 1 datagram in N' },
+]
+const FILTER_FLAGS = { from: '--filter-from', prefix: '--filter-prefix', match: '--filter-match', sample: '--sample' }
+
+/** Checks the filter flags (named as flags) and gives each output in `fields` those rules. */
+function withFilters(values: ParsedValues, fields: string[]): ParsedValues {
+  const { filterFrom, filterPrefix, filterMatch, sample, ...rest } = values
+  const given = { from: filterFrom, prefix: filterPrefix, match: filterMatch, sample }
+  if (Object.values(given).every((v) => v === undefined)) return rest
+  parseWith(z.strictObject(ruleShape), given, { flags: FILTER_FLAGS })
+  const out: Record<string, unknown> = { ...rest }
+  for (const field of fields) {
+    const list = rest[field]
+    if (Array.isArray(list)) out[field] = list.map((addr) => ({ addr, ...given }))
+  }
+  return out as ParsedValues
 }
 
 export const client: Program = {
@@ -72,6 +98,7 @@ export const proxy: Program = {
       { name: 'framing', field: 'framing', kind: 'string', value: 'packed|line|raw', help: 'How TCP streams become datagrams (default packed: whole lines per datagram)' },
       { name: 'max-datagram', field: 'maxDatagram', kind: 'string', value: 'BYTES', help: 'Largest datagram made from TCP streams (default 1472 IPv4, 1452 IPv6)' },
       { name: 'linger-ms', field: 'lingerMs', kind: 'string', value: 'MS', help: 'How long a partial line from TCP waits before it is sent anyway (default 20)' },
+      ...FILTERS,
       TEE,
     ],
     examples: [
@@ -79,7 +106,7 @@ export const proxy: Program = {
       "mproxy-proxy --tcp-connect-addr 'tls://ais.example.net:443' --tls-ca private-ca.pem --udp-downstream-addr '239.1.2.3:9920' --multicast-interface eth0",
     ],
   },
-  start: (values, labels, onLog) => startProgram('proxy', options(values, onLog), labels),
+  start: (values, labels, onLog) => startProgram('proxy', options(withFilters(values, ['udpDownstreamAddrs']), onLog), labels),
 }
 
 export const reverseproxy: Program = {
@@ -100,6 +127,7 @@ export const reverseproxy: Program = {
       { name: 'framing', field: 'framing', kind: 'string', value: 'packed|line|raw', help: 'How TCP streams become datagrams (default packed: whole lines per datagram)' },
       { name: 'max-datagram', field: 'maxDatagram', kind: 'string', value: 'BYTES', help: 'Largest datagram made from TCP streams (default 1472 IPv4, 1452 IPv6)' },
       { name: 'linger-ms', field: 'lingerMs', kind: 'string', value: 'MS', help: 'How long a partial line from TCP waits before it is sent anyway (default 20)' },
+      ...FILTERS,
       { ...TEE, help: 'Print what the inputs publish to stdout' },
     ],
     notes: [
@@ -113,7 +141,7 @@ export const reverseproxy: Program = {
       "mproxy-reverseproxy --multicast-addr '[ff02::4d50%eth0]:9918' --tcp-output-addr '0.0.0.0:9931' --udp-output-addr 'logs.example.net:9920'",
     ],
   },
-  start: (values, labels, onLog) => startProgram('reverseproxy', options(values, onLog), labels),
+  start: (values, labels, onLog) => startProgram('reverseproxy', options(withFilters(values, ['udpOutputAddrs', 'tcpOutputAddrs']), onLog), labels),
 }
 
 export const programs: Record<string, Program> = { client, server, proxy, reverseproxy }
