@@ -48,7 +48,9 @@ test('prefix, regex, sampling and a 50/50 round robin, each with exact counts an
   const sinks = await Promise.all(Array.from({ length: 7 }, () => receiver()))
   const [all, ais, types13, sampled, aisSampled, left, right] = sinks
   const pattern = '^!AIVDM,1,1,,[AB],[1-3]'
+  const logs = []
   const proxy = await createProxy({
+    onLog: (entry) => logs.push(`${entry.level} ${entry.message}`),
     udpListenAddrs: '127.0.0.1:0',
     udpDownstreamAddrs: [
       all.addr,
@@ -106,6 +108,11 @@ test('prefix, regex, sampling and a 50/50 round robin, each with exact counts an
   ])
   t.is(stats.totals.filtered, 100 + 125 + 180 + 190)
   t.is(stats.totals.datagramsOut, 200 + 100 + 75 + 20 + 10 + 200)
+  // One line per output whose rules started keeping datagrams from it; none for the group.
+  t.deepEqual(
+    logs.filter((l) => l.includes('routing rules')).sort(),
+    [ais, types13, sampled, aisSampled].map((r) => `info routing rules of ${r.addr} keep datagrams from it (counted as filtered in the stats)`).sort(),
+  )
   s.close()
   await proxy.close()
   for (const r of sinks) r.socket.close()

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * `npm run bench [-- --only relay|transfer] [-- --baseline REV]`
+ * `npm run bench [-- --only relay|transfer|filter] [-- --baseline REV]`
  *
  * Two sections, both on 127.0.0.1 inside a private network namespace when we can make one
  * (the bench re-executes itself under `unshare`), so no datagram can leave the machine:
@@ -13,6 +13,8 @@
  *  transfer  how fast a 200 MB text file gets through at the programs' default settings
  *            (client -> server, and client -> proxy -> reverse proxy -> TCP reader), and
  *            whether it arrives whole.
+ *  filter    the forward proxy with and without a routing rule (a prefix filter that checks
+ *            and keeps every datagram), same load, same run: what a rule costs.
  *
  * This file is the entry point and the orchestration; the pieces are in bench/lib:
  *   settings.js   sizes, durations, quick mode      namespace.js  unshare re-exec, loopback
@@ -20,6 +22,7 @@
  *   baseline.js   building another revision         measure.js    overload and lossless search
  *   transfer.js   the file transfer section         report.js     tables, ratios, bar, JSON
  *   procfs.js     CPU, memory, drops from /proc     processes.js  child tracking and cleanup
+ *   filter.js     the filter section
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -33,8 +36,9 @@ const { resolveBaseline, buildBaseline } = require('./lib/baseline');
 const { benchRelay } = require('./lib/measure');
 const { benchTransfer, TRANSFER_BUDGET_MS } = require('./lib/transfer');
 const { printReport, printTransferReport } = require('./lib/report');
+const { benchFilter, printFilterReport } = require('./lib/filter');
 
-const SECTIONS = ['relay', 'transfer'];
+const SECTIONS = ['relay', 'transfer', 'filter'];
 /**
  * Hard stop for the inner run, whatever happens: this much per relay measured (all sizes),
  * plus the transfer section's own bound. Every wait inside is bounded too; this is the net.
@@ -43,9 +47,10 @@ const WATCHDOG_PER_RELAY_MS = 80_000;
 /** The outer process hands the inner one its plan (JSON) in this variable. */
 const PLAN_ENV = 'MPROXY_BENCH_PLAN';
 
-const USAGE = `usage: npm run bench -- [--only relay|transfer] [--baseline REV]
+const USAGE = `usage: npm run bench -- [--only relay|transfer|filter] [--baseline REV]
   --only relay      only the relay comparison (mproxy's forward proxy, socat, a Node dgram relay)
   --only transfer   only the file transfer at the programs' default settings
+  --only filter     only the forward proxy with and without a prefix filter
   --baseline REV    also measure the forward proxy of git revision REV (a branch, tag or commit),
                     built once into .bench/baseline-<sha>/ and reused by later runs
 environment: MPROXY_BENCH_QUICK=1 runs a short smoke version (numbers not comparable)
@@ -95,6 +100,7 @@ async function outer(options) {
     }
   }
   const plan = { sections: options.sections, socat: null, baseline: null };
+  if (options.sections.includes('filter')) ensureLoadgen();
   if (options.sections.includes('relay')) {
     plan.socat = ensureSocat();
     ensureLoadgen();
@@ -160,12 +166,20 @@ async function transferSection(netns) {
   return transfer.runs.length > 0;
 }
 
+async function filterSection() {
+  const result = await benchFilter({ buffer: relayBuffer() });
+  printFilterReport(result);
+  return Object.keys(result.runs).length > 0;
+}
+
 async function inner(plan) {
   const netns = plan.network === 'netns';
   // Relays measured: this build, the baseline, socat, node (the upper bound; skipped ones cost nothing).
   const relayCount = 3 + (plan.baseline ? 1 : 0);
   const budgetMs =
-    (plan.sections.includes('relay') ? relayCount * WATCHDOG_PER_RELAY_MS : 0) + (plan.sections.includes('transfer') ? TRANSFER_BUDGET_MS : 0);
+    (plan.sections.includes('relay') ? relayCount * WATCHDOG_PER_RELAY_MS : 0) +
+    (plan.sections.includes('transfer') ? TRANSFER_BUDGET_MS : 0) +
+    (plan.sections.includes('filter') ? 2 * WATCHDOG_PER_RELAY_MS : 0);
   const watchdog = setTimeout(() => {
     note(`the bench took longer than ${budgetMs / 1000} s; stopping`);
     killChildren();
@@ -182,6 +196,7 @@ async function inner(plan) {
   let ran = true;
   if (plan.sections.includes('relay')) ran = (await relaySection(plan, netns)) && ran;
   if (plan.sections.includes('transfer')) ran = (await transferSection(netns)) && ran;
+  if (plan.sections.includes('filter')) ran = (await filterSection()) && ran;
   clearTimeout(watchdog);
   process.exit(ran ? 0 : 1);
 }

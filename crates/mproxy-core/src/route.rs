@@ -96,6 +96,7 @@ fn ruled_udp_sink(
         targets,
         registry.since(first),
         registry,
+        reporter.clone(),
     )?))
 }
 
@@ -171,6 +172,7 @@ impl Route {
                             vec![sink],
                             registry.since(first),
                             &registry,
+                            reporter.clone(),
                         )?;
                         sinks.pop();
                         sinks.push(Arc::new(ruled));

@@ -19,7 +19,7 @@
 //! backtracking), compiled with a size limit so a hostile pattern cannot take memory.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use regex::bytes::{Regex, RegexBuilder};
@@ -27,6 +27,7 @@ use regex::bytes::{Regex, RegexBuilder};
 use super::Sink;
 use crate::batch::Batch;
 use crate::error::{Error, Result};
+use crate::event::Reporter;
 use crate::stats::{Counters, Endpoint, Registry};
 
 /// Compiled program and lazy DFA limits for a `match` pattern, each.
@@ -275,6 +276,10 @@ pub struct RuledSink {
     /// datagram its rules drop belongs to none of the members; see its rule endpoints).
     outputs: Vec<Arc<Endpoint>>,
     spare: Mutex<Vec<Scratch>>,
+    /// Says once that rules keep datagrams from this output (they are counted, not lost).
+    name: String,
+    reporter: Reporter,
+    reported: AtomicBool,
 }
 
 impl RuledSink {
@@ -288,6 +293,7 @@ impl RuledSink {
         targets: Vec<Arc<dyn Sink>>,
         outputs: Vec<Arc<Endpoint>>,
         registry: &Registry,
+        reporter: Reporter,
     ) -> Result<RuledSink> {
         let mut rules = Vec::new();
         let mut add = |test: Test, what: String| {
@@ -341,6 +347,9 @@ impl RuledSink {
             balancer,
             targets,
             spare: Mutex::new(Vec::new()),
+            name: name.to_string(),
+            reporter,
+            reported: AtomicBool::new(false),
         })
     }
 
@@ -372,6 +381,12 @@ impl RuledSink {
             rule.apply(batch, pieces);
         }
         let filtered = (total - pieces.len()) as u64;
+        if filtered > 0 && !self.reported.swap(true, Ordering::Relaxed) {
+            self.reporter.info(format!(
+                "routing rules of {} keep datagrams from it (counted as filtered in the stats)",
+                self.name
+            ));
+        }
         if filtered > 0 {
             for o in &self.outputs {
                 Counters::add(&o.counters.filtered, filtered);
@@ -535,6 +550,7 @@ mod tests {
             targets,
             vec![output.clone()],
             &registry,
+            Reporter::silent(),
         );
         match sink {
             Ok(s) => (s, keeps, registry, output),
@@ -681,9 +697,17 @@ mod tests {
     fn bad_pattern_and_zero_sample_are_refused_in_one_line() {
         let registry = Registry::default();
         let make = |spec: RuleSpec| {
-            RuledSink::new(&spec, None, "out", Vec::new(), Vec::new(), &registry)
-                .err()
-                .map(|e| e.message)
+            RuledSink::new(
+                &spec,
+                None,
+                "out",
+                Vec::new(),
+                Vec::new(),
+                &registry,
+                Reporter::silent(),
+            )
+            .err()
+            .map(|e| e.message)
         };
         assert_eq!(
             make(RuleSpec {
