@@ -732,3 +732,78 @@ mod tests {
         );
     }
 }
+
+/// What a rule set costs per datagram, apart from the sockets: `cargo test --release -p
+/// mproxy-core rule_cost -- --ignored --nocapture`. Prints; asserts nothing about time.
+#[cfg(test)]
+mod cost {
+    use super::*;
+    use std::time::Instant;
+
+    struct Discard;
+    impl Sink for Discard {
+        fn deliver(&self, batch: &Batch) {
+            std::hint::black_box(batch.entries.len());
+        }
+        fn finish(&self) {}
+    }
+
+    #[test]
+    #[ignore]
+    fn rule_cost() {
+        let mut batch = Batch::default();
+        for _ in 0..64 {
+            batch.push_from(&[b'm'; 100], None);
+        }
+        let cases: Vec<(&str, RuleSpec)> = vec![
+            (
+                "prefix (all pass)",
+                RuleSpec {
+                    prefix: Some(b"mm".to_vec()),
+                    ..Default::default()
+                },
+            ),
+            (
+                "prefix (none pass)",
+                RuleSpec {
+                    prefix: Some(b"!A".to_vec()),
+                    ..Default::default()
+                },
+            ),
+            (
+                "sample 1/10",
+                RuleSpec {
+                    sample: Some(10),
+                    ..Default::default()
+                },
+            ),
+            (
+                "match ^m+$",
+                RuleSpec {
+                    pattern: Some("^m+$".into()),
+                    ..Default::default()
+                },
+            ),
+        ];
+        for (what, spec) in cases {
+            let registry = Registry::default();
+            let sink = RuledSink::new(
+                &spec,
+                None,
+                "x",
+                vec![Arc::new(Discard)],
+                Vec::new(),
+                &registry,
+                Reporter::silent(),
+            );
+            let Ok(sink) = sink else { continue };
+            let rounds = 200_000;
+            let started = Instant::now();
+            for _ in 0..rounds {
+                sink.deliver(&batch);
+            }
+            let ns = started.elapsed().as_nanos() as f64 / (rounds as f64 * 64.0);
+            println!("{what}: {ns:.1} ns per datagram");
+        }
+    }
+}
