@@ -5,7 +5,7 @@ import dgram from 'node:dgram'
 import net from 'node:net'
 import { mproxy, runProgram, runToEnd, stop, tempDir, waitFor, writeTemp } from './helpers.mjs'
 
-const { createProxy, createReverseProxy } = mproxy
+const { createClient, createProxy, createReverseProxy } = mproxy
 
 /** 200 lines: every other one `!AIVDM` of types 1, 2, 3, 5 in turn (channel A/B), the rest `$GPGGA`. */
 function feed(n = 200) {
@@ -293,4 +293,38 @@ test('the command line: --filter-prefix and --sample apply to every output; bad 
   const rp = await runToEnd('reverseproxy', ['--tcp-output-addr', '127.0.0.1:0', '--multicast-addr', '239.77.9.4:29793', '--multicast-interface', 'lo', '--filter-from', '192.0.2.0/24', '--filter-from', 'nope'])
   t.is(rp.code, 2)
   t.is(rp.stderr, 'mproxy-reverseproxy: --filter-from: nope is not an IP address or CIDR block (192.0.2.0/24)\n')
+})
+
+test('a client: a server with a regex rule and a round-robin pair of servers; a file has no sender, so a source rule keeps nothing', async (t) => {
+  const sinks = await Promise.all(Array.from({ length: 4 }, () => receiver()))
+  const [types5, even, odd, fromNet] = sinks
+  const lines = feed()
+  const dir = tempDir()
+  const file = writeTemp(dir, 'feed.txt', lines.map((l) => `${l}\n`).join(''))
+  const client = await createClient({
+    path: file,
+    framing: 'line',
+    serverAddrs: [
+      { addr: types5.addr, match: '^!AIVDM,1,1,,[AB],5' },
+      { balance: 'round-robin', addrs: [even.addr, odd.addr] },
+      { addr: fromNet.addr, from: '0.0.0.0/0' },
+    ],
+  })
+  t.is(await client.finished, 'complete')
+  await waitFor(() => types5.got.length === 25 && even.got.length + odd.got.length === 200, 20_000, 'servers filled')
+  await new Promise((r) => setTimeout(r, 100))
+  const withEnd = lines.map((l) => `${l}\n`)
+  t.deepEqual(types5.texts(), withEnd.filter((l) => /^!AIVDM,1,1,,[AB],5/.test(l)))
+  t.deepEqual(even.texts(), withEnd.filter((_, i) => i % 2 === 0))
+  t.deepEqual(odd.texts(), withEnd.filter((_, i) => i % 2 === 1))
+  t.is(fromNet.got.length, 0)
+  const stats = client.stats()
+  t.deepEqual(ruleCounts(stats), [
+    [`${types5.addr} match ^!AIVDM,1,1,,[AB],5`, 200, 25, 25, 175],
+    [`${even.addr},${odd.addr} round-robin`, 200, 200, 200, 0],
+    [`${fromNet.addr} from 0.0.0.0/0`, 200, 0, 0, 200],
+  ])
+  t.is(stats.totals.filtered, 375)
+  await client.close()
+  for (const r of sinks) r.socket.close()
 })

@@ -5,13 +5,20 @@ import { parseWith } from '../schema/issues'
 import { apiSchema } from '../schema/programs'
 import { resolveEndpoints } from '../resolve'
 import { refuseDuplicates } from './checks'
+import type { UdpOutput } from './rules'
+import { udpOutputs } from './outputs'
+import { outputAddrs } from '../schema/rules'
 import { checkCommon, defaultMaxDatagram, destinationOptions, type CommonOptions, type Framing } from './common'
 
 export interface ClientOptions extends CommonOptions {
   /** File, FIFO, device (e.g. `/dev/ttyACM0`), or `-` for stdin. Read until its end. */
   path: string
-  /** Where every datagram goes: `HOST:PORT`, `[IPv6]:PORT`, `[IPv6%iface]:PORT`; unicast or group. */
-  serverAddrs: string | string[]
+  /**
+   * Where every datagram goes: `HOST:PORT`, `[IPv6]:PORT`, `[IPv6%iface]:PORT`; unicast or
+   * group. An object gives a server routing rules (`{ addr, prefix: '!AIVDM' }`) or spreads
+   * datagrams over a balance group (`{ balance: 'round-robin', addrs: [...] }`).
+   */
+  serverAddrs: UdpOutput | UdpOutput[]
   /** Copy the input to stdout, exactly. */
   tee?: boolean
   /** `packed` (default): whole lines packed per datagram; `line`: one line each; `raw`: fixed chunks. */
@@ -35,7 +42,7 @@ export const DEFAULT_RATE = 80_000_000
 export async function startClient(input: ClientOptions, labels?: Labels): Promise<Handle> {
   const o = parseWith(apiSchema('client'), input, labels)
   const { path, lingerMs } = o
-  const servers = o.serverAddrs
+  const servers = outputAddrs(o.serverAddrs)
   const framing = o.framing ?? 'packed'
   const rate = o.rate ?? DEFAULT_RATE
   const tee = o.tee ?? false
@@ -51,7 +58,7 @@ export async function startClient(input: ClientOptions, labels?: Labels): Promis
     handle,
     {
       inputs: [{ path, framing: { framing, maxDatagram, lingerMs }, rate }],
-      udpDestinations: destinations.map((d) => destinationOptions(d, common)),
+      ...udpOutputs(o.serverAddrs, destinations, (d) => destinationOptions(d, common)),
       // The input can be paced by stdout, so tee waits rather than drops.
       tee: tee ? { path: '-', waitWhenFull: true } : undefined,
       sendBuffer: common.sendBuffer,

@@ -17,6 +17,7 @@ function options(values: ParsedValues, onLog: (entry: LogEntry) => void): Record
 
 /** Routing rules on the command line: the same rules for every output of the program. */
 const FILTERS: FlagSpec[] = [
+  // (Not --filter-from for the client: what it reads has no sender.)
   { name: 'filter-from', field: 'filterFrom', kind: 'list', value: 'IP[/BITS]', help: 'Outputs get only datagrams from this address or CIDR block. May be repeated' },
   { name: 'filter-prefix', field: 'filterPrefix', kind: 'string', value: 'TEXT', help: 'Outputs get only datagrams starting with TEXT, e.g. !AIVDM' },
   { name: 'filter-match', field: 'filterMatch', kind: 'string', value: 'REGEX', help: 'Outputs get only datagrams REGEX matches (Rust regex syntax), e.g. ^!AIVDM,1,1,,[AB],[1-3]' },
@@ -52,6 +53,7 @@ export const client: Program = {
       { name: 'max-datagram', field: 'maxDatagram', kind: 'string', value: 'BYTES', help: 'Largest datagram (default 1472 IPv4, 1452 IPv6; at most 65507)' },
       { name: 'linger-ms', field: 'lingerMs', kind: 'string', value: 'MS', help: 'How long a partial line waits before it is sent anyway (default 20)' },
       { name: 'rate', field: 'rate', kind: 'string', value: 'BYTES/S', help: 'Most bytes per second to send, e.g. 20M; 0 = unlimited (default 80M)' },
+      ...FILTERS.filter((f) => f.name !== 'filter-from'),
     ],
     examples: [
       "mproxy-client --path /dev/random --server-addr '127.0.0.1:9920' --server-addr '[::1]:9921'",
@@ -59,7 +61,7 @@ export const client: Program = {
       "mproxy-client --path /dev/ttyACM0 --server-addr 'logs.example.net:9920'",
     ],
   },
-  start: (values, labels, onLog) => startProgram('client', options(values, onLog), labels),
+  start: (values, labels, onLog) => startProgram('client', options(withFilters(values, ['serverAddrs']), onLog), labels),
 }
 
 export const server: Program = {

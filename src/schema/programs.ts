@@ -42,8 +42,8 @@ export const clientShape = {
   ...framingShape,
   /** File, FIFO, device (e.g. `/dev/ttyACM0`), or `-` for stdin. Read until its end. */
   path: filePath,
-  /** Where every datagram goes: `HOST:PORT`, `[IPv6]:PORT`, `[IPv6%iface]:PORT`; unicast or group. */
-  serverAddrs: addressList(false, 1),
+  /** Where every datagram goes: `HOST:PORT`, `[IPv6]:PORT`, `[IPv6%iface]:PORT`; unicast or group (objects: with routing rules, or a balance group). */
+  serverAddrs: outputList(false, true, 1),
   /** Copy the input to stdout, exactly. */
   tee: flag.optional(),
   /** Most bytes per second to send (a number, or text like `50M`); 0 = as fast as the input is read. */
