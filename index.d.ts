@@ -33,8 +33,13 @@ export declare class NativeRoute {
   /**
    * Stops the route off the JavaScript thread; resolves once every thread has ended and
    * everything received was delivered.
+   *
+   * The stop runs on a thread of its own, not on libuv's thread pool: Node joins the pool
+   * when the process exits, so a stop still draining (a writer stalled on a full pipe, up
+   * to its 5 s limit) would hold `process.exit()` back, and a second SIGINT would not exit
+   * at once. A thread of our own is simply abandoned at exit.
    */
-  close(): Promise<unknown>
+  close(): Promise<void>
 }
 
 export interface DestinationOptions {
@@ -148,11 +153,24 @@ export interface OutputOptions {
 export declare function resolveInterface(spec: string): number
 
 export interface RouteEvent {
-  /** "log", or "finished" (message: "complete", "stopped" or "failed"). */
+  /**
+   * "log"; "finished" (message: "complete", "stopped" or "failed"); or a state change:
+   * "connect", "disconnect", "client", "unreachable", "reachable".
+   */
   kind: string
   /** For logs: "info", "warn" or "error". */
   level?: string
   message?: string
+  /** The connection's target, or the destination (connect, disconnect, (un)reachable). */
+  address?: string
+  /** The other end: a connection's peer, a listener's client. */
+  peer?: string
+  /** The listener's bound address (client). */
+  listener?: string
+  /** "joined", "left", "evicted" or "refused" (client). */
+  action?: string
+  /** Why (disconnect, unreachable; client left, evicted or refused). */
+  reason?: string
 }
 
 export interface RouteOptions {

@@ -5,7 +5,7 @@ import dgram from 'node:dgram'
 import net from 'node:net'
 import path from 'node:path'
 import { execFileSync, spawn } from 'node:child_process'
-import { requireIsolation, root, runToEnd, tempDir, within, writeTemp } from './helpers.mjs'
+import { requireIsolation, root, runToEnd, tempDir, untimed, within, writeTemp } from './helpers.mjs'
 
 function check(name, program, args, code, message) {
   test(name, async (t) => {
@@ -176,7 +176,7 @@ test('a listener on port 0 that the system binds to the destination port is refu
     })
     const code = await within(exited, 15_000, 'the proxy did not exit')
     if (code === 0) {
-      t.is(stderr, `${P}: listening on 127.0.0.1:40001 (udp)\n`)
+      t.is(untimed(stderr), `${P}: listening on 127.0.0.1:40001 (udp)\n`)
       continue
     }
     t.is(code, 2, stderr)

@@ -120,7 +120,7 @@ export function runProgram(name, args, { stdin = 'ignore', listeners = 0 } = {})
     onLine()
   })
   const exited = new Promise((resolve) => {
-    child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out), stderr: err }))
+    child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out), stderr: untimed(err), rawStderr: err }))
   })
   const listening = new Promise((resolve, reject) => {
     const found = () => [...err.matchAll(/listening on (\S+)/g)].map((m) => m[1])
@@ -130,7 +130,15 @@ export function runProgram(name, args, { stdin = 'ignore', listeners = 0 } = {})
     exited.then((r) => reject(new Error(`${name} exited (${r.code}) before listening: ${r.stderr}`)))
   })
   listening.catch(() => undefined)
-  return { child, exited, listening, stdout: () => Buffer.concat(out), stderr: () => err }
+  return { child, exited, listening, stdout: () => Buffer.concat(out), stderr: () => untimed(err) }
+}
+
+/**
+ * Log lines without their leading timestamp, so tests compare what a line says (the
+ * timestamps themselves are tested on `rawStderr`).
+ */
+export function untimed(text) {
+  return text.replace(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /gm, '')
 }
 
 /** Runs a program to its end and returns code, stdout and stderr. */

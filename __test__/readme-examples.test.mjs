@@ -7,7 +7,7 @@
 import test from 'ava'
 import path from 'node:path'
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
-import { execFile, execFileSync } from 'node:child_process'
+import { execFile, execFileSync, spawn } from 'node:child_process'
 import { fileSize, makeText, readFile, root, sleep, tempDir, waitFor, waitForSize, within } from './helpers.mjs'
 import { createHosts } from './netns.mjs'
 
@@ -316,11 +316,11 @@ test('mproxy-server: datagrams to 127.0.0.1:9920 and [::1]:9921 appended to logf
 function nodeExamples() {
   const readme = readFileSync(path.join(root, 'README.md'), 'utf8')
   const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1])
-  return Object.fromEntries(blocks.map((code) => [/^\/\/ (example\.[cm]js):/.exec(code)?.[1], code]))
+  return Object.fromEntries(blocks.map((code) => [/^\/\/ ([\w-]+\.[cm]js):/.exec(code)?.[1], code]))
 }
 
 test("the README's Node API examples run as written, as ESM and as CommonJS", async (t) => {
-  const examples = nodeExamples()
+  const { 'service.mjs': _service, ...examples } = nodeExamples()
   t.deepEqual(Object.keys(examples).sort(), ['example.cjs', 'example.mjs'])
   // A project directory where `mproxy` is installed (linked, as `npm install /path/to/clone` does).
   const project = tempDir()
@@ -341,4 +341,21 @@ test("the README's Node API examples run as written, as ESM and as CommonJS", as
     t.is(r.stdout, `complete\n${ais.length} of ${ais.length} bytes arrived\n`, file)
     t.true(readFile(path.join(project, 'received.log')).equals(ais), `${file}: received.log holds ais.txt byte for byte`)
   }
+})
+
+test("the README's service example runs until SIGINT aborts its signal, then exits 0", async (t) => {
+  const code = nodeExamples()['service.mjs']
+  t.truthy(code)
+  const project = tempDir()
+  mkdirSync(path.join(project, 'node_modules'))
+  symlinkSync(root, path.join(project, 'node_modules', 'mproxy'))
+  writeFileSync(path.join(project, 'service.mjs'), code)
+  const child = spawn(process.execPath, ['service.mjs'], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => child.kill('SIGKILL'))
+  let stderr = ''
+  child.stderr.on('data', (d) => (stderr += d))
+  const exited = new Promise((resolve) => child.on('close', (c) => resolve(c)))
+  await waitFor(() => /listening on 127\.0\.0\.1:\d+; Ctrl-C stops/.test(stderr), 10_000, 'the service to listen')
+  child.kill('SIGINT')
+  t.is(await within(exited, 5000, 'the service did not exit after SIGINT'), 0, stderr)
 })

@@ -3,7 +3,8 @@
 // nothing internal, in its type or at run time.
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { mproxy, root } from './helpers.mjs'
@@ -65,7 +66,7 @@ function literals(checker, symbol) {
 
 test('error codes, endpoint kinds and log levels are closed unions', (t) => {
   const { checker, find } = entry()
-  t.deepEqual(literals(checker, find('MproxyErrorCode')), ['EMPROXY_ADDON', 'EMPROXY_ADDRESS_IN_USE', 'EMPROXY_ADDRESS_NOT_AVAILABLE', 'EMPROXY_FILE', 'EMPROXY_INVALID_ARGUMENT', 'EMPROXY_IO', 'EMPROXY_NO_ROUTE', 'EMPROXY_NO_SUCH_INTERFACE', 'EMPROXY_RESOLVE'])
+  t.deepEqual(literals(checker, find('MproxyErrorCode')), ['EMPROXY_ABORTED', 'EMPROXY_ADDON', 'EMPROXY_ADDRESS_IN_USE', 'EMPROXY_ADDRESS_NOT_AVAILABLE', 'EMPROXY_FILE', 'EMPROXY_INVALID_ARGUMENT', 'EMPROXY_IO', 'EMPROXY_NO_ROUTE', 'EMPROXY_NO_SUCH_INTERFACE', 'EMPROXY_RESOLVE'])
   t.deepEqual(literals(checker, find('LogLevel')), ['error', 'info', 'warn'])
   const kinds = literals(checker, find('EndpointKind'))
   // Every kind the Rust core registers an endpoint under, and no other.
@@ -88,8 +89,8 @@ test('error codes, endpoint kinds and log levels are closed unions', (t) => {
 test('a handle shows only its public members, in its type and at run time', async (t) => {
   const { checker, find } = entry()
   const handle = find('Handle')
-  const own = checker.getDeclaredTypeOfSymbol(handle).getProperties().filter((p) => p.parent === handle).map((p) => p.name)
-  t.deepEqual(own.sort(), ['addresses', 'close', 'finished', 'reopenOutputs', 'stats'])
+  const own = checker.getDeclaredTypeOfSymbol(handle).getProperties().filter((p) => p.parent === handle).map((p) => p.name.replace(/^__@(\w+)@\d+$/, '[Symbol.$1]'))
+  t.deepEqual(own.sort(), ['[Symbol.asyncDispose]', 'addresses', 'close', 'finished', 'reopenOutputs', 'stats'])
   const construct = handle.members.get('__constructor').declarations[0]
   t.true(construct.modifiers.some((m) => m.kind === ts.SyntaxKind.PrivateKeyword), 'the constructor is private')
   const server = await mproxy.createServer({ path: '/dev/null', listenAddrs: ['127.0.0.1:0'] })
@@ -97,4 +98,30 @@ test('a handle shows only its public members, in its type and at run time', asyn
   t.deepEqual(Object.getOwnPropertyNames(mproxy.Handle).filter((n) => !['length', 'name', 'prototype'].includes(n)), [])
   for (const name of ['startRoute', 'log', 'abort', 'routes']) t.is(server[name], undefined, name)
   await server.close()
+})
+
+test('a strict consumer uses `await using`, an AbortSignal and typed events', (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'mproxy-types-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = path.join(dir, 'consumer.mts')
+  writeFileSync(
+    file,
+    `import { createServer, createProxy, type ClientEvent, type Stats } from ${JSON.stringify(path.join(root, 'dist', 'index.js'))}
+export async function run(signal: AbortSignal): Promise<number> {
+  await using server = await createServer({ path: 'out.log', listenAddrs: '127.0.0.1:0', signal, statsInterval: 5 })
+  server.on('stats', (s: Stats) => console.log(s.totals.datagramsIn))
+  const proxy = await createProxy({ udpListenAddrs: '127.0.0.1:0', udpDownstreamAddrs: server.addresses.listen })
+  proxy.on('client', (e: ClientEvent) => console.log(e.action === 'refused' ? e.reason : e.peer))
+  proxy.on('connect', ({ address, peer }) => console.log(address, peer ?? ''))
+  proxy.on('disconnect', ({ reason }) => console.log(reason.length))
+  proxy.on('unreachable', ({ address, reason }) => console.log(address + reason))
+  proxy.on('reachable', ({ address }) => console.log(address))
+  await proxy.close()
+  return server.stats().totals.datagramsIn
+}
+`,
+  )
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+  const r = spawnSync(process.execPath, [tsc, '--strict', '--noEmit', '--types', 'node', '--target', 'es2022', '--lib', 'es2022,esnext.disposable', '--module', 'nodenext', file], { cwd: root, encoding: 'utf8' })
+  t.is(r.status, 0, r.stdout + r.stderr)
 })

@@ -103,6 +103,9 @@ test.serial('a destination that comes back is reported as working again once, af
   const logs = []
   const proxy = await createProxy({ udpListenAddrs: '127.0.0.1:0', udpDownstreamAddrs: dead, onLog: (e) => logs.push(`${e.level}: ${e.message}`) })
   t.teardown(() => proxy.close())
+  const events = []
+  proxy.on('unreachable', (e) => events.push(['unreachable', e]))
+  proxy.on('reachable', (e) => events.push(['reachable', e]))
   const port = Number(proxy.addresses.listen[0].split(':')[1])
   await sendTo(port, 100)
   await waitFor(() => destination(proxy.stats(), dead).icmpErrors === 100, 10_000, '100 ICMP errors')
@@ -124,5 +127,9 @@ test.serial('a destination that comes back is reported as working again once, af
   t.deepEqual(logs, [
     `warn: sending to ${dead} failed: port unreachable (ICMP from the destination) (counting lost datagrams, will keep trying)`,
     `info: sending to ${dead} works again (no errors for 1 s)`,
+  ])
+  t.deepEqual(events, [
+    ['unreachable', { address: dead, reason: 'port unreachable (ICMP from the destination)' }],
+    ['reachable', { address: dead }],
   ])
 })

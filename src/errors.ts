@@ -21,6 +21,8 @@ export type MproxyErrorCode =
   | 'EMPROXY_RESOLVE'
   /** The native addon for this platform is missing or does not load. */
   | 'EMPROXY_ADDON'
+  /** The `signal` given to create…() was aborted before it had started. */
+  | 'EMPROXY_ABORTED'
 
 const CODES: readonly MproxyErrorCode[] = [
   'EMPROXY_INVALID_ARGUMENT',
@@ -32,6 +34,7 @@ const CODES: readonly MproxyErrorCode[] = [
   'EMPROXY_IO',
   'EMPROXY_RESOLVE',
   'EMPROXY_ADDON',
+  'EMPROXY_ABORTED',
 ]
 
 /**

@@ -9,7 +9,7 @@
  * leave out (they are marked internal, and tsconfig has stripInternal).
  */
 import { EventEmitter } from 'node:events'
-import { fromNative } from './errors'
+import { fromNative, MproxyError } from './errors'
 import { native, type NativeEndpointStats, type NativeRoute, type RouteEvent, type RouteOptions } from './native'
 
 /** How serious a log entry is. */
@@ -171,12 +171,65 @@ function fromNativeStats(e: NativeEndpointStats): EndpointStats {
  */
 export type InputOutcome = 'complete' | 'stopped' | 'failed'
 
+/** A kept TCP or TLS connection (forward proxy) was made. */
+export interface ConnectEvent {
+  /** What it connects to, as given: `host:port` or `tls://host:port`. */
+  address: string
+  /** The address it reached. */
+  peer?: string
+}
+
+/** A kept connection was lost, or could not be made (it is tried again). */
+export interface DisconnectEvent {
+  address: string
+  /** Why, in words: `closed by the peer`, `connection refused`, `TLS handshake failed: ...`. */
+  reason: string
+}
+
+/** What happened to a client of a TCP listener. */
+export type ClientAction = 'joined' | 'left' | 'evicted' | 'refused'
+
+/** A client of a TCP input or TCP output listener joined, left, was evicted or refused. */
+export interface ClientEvent {
+  /** The listener's bound address. */
+  listener: string
+  /** The client's address. */
+  peer: string
+  action: ClientAction
+  /** Why it left (when not simply closed), was evicted or refused. */
+  reason?: string
+}
+
+/** Datagrams to a destination are being refused (see `icmpErrors` and `sendErrors`). */
+export interface UnreachableEvent {
+  /** The destination. */
+  address: string
+  reason: string
+}
+
+/** A destination takes datagrams again (no error for a second). */
+export interface ReachableEvent {
+  address: string
+}
+
 /** The events a handle emits, with their arguments. */
 export interface HandleEvents {
   /** A state change or a survived fault (also passed to the `onLog` option). */
   log: [LogEntry]
   /** Every finite input (file, stdin, device) ended. */
   finished: [InputOutcome]
+  /** A kept TCP/TLS connection was made. */
+  connect: [ConnectEvent]
+  /** A kept connection was lost or could not be made. */
+  disconnect: [DisconnectEvent]
+  /** A TCP client joined, left, was evicted or refused. */
+  client: [ClientEvent]
+  /** A destination refuses datagrams. */
+  unreachable: [UnreachableEvent]
+  /** A destination takes datagrams again. */
+  reachable: [ReachableEvent]
+  /** The counters, every `statsInterval` seconds (when that option is given). */
+  stats: [Stats]
 }
 
 /** @internal Which half of a reverse proxy a route is: its listeners count as the handle's only for inputs. */
@@ -188,6 +241,8 @@ interface HandleState {
   closing?: Promise<Stats>
   markFinished: (outcome: InputOutcome) => void
   pendingFinishes: number
+  /** Undone at close: signal listeners, timers. */
+  cleanups: Array<() => void>
 }
 
 /** Every handle's state, out of reach of its users. */
@@ -220,7 +275,7 @@ export class Handle extends EventEmitter<HandleEvents> {
     this.finished = new Promise((resolve) => {
       markFinished = resolve
     })
-    states.set(this, { addresses: { listen: [], tcpListen: [], tcpOutput: [] }, routes: [], markFinished, pendingFinishes: 0 })
+    states.set(this, { addresses: { listen: [], tcpListen: [], tcpOutput: [] }, routes: [], markFinished, pendingFinishes: 0, cleanups: [] })
     if (onLog) this.on('log', onLog)
   }
 
@@ -253,12 +308,18 @@ export class Handle extends EventEmitter<HandleEvents> {
   close(): Promise<Stats> {
     const state = stateOf(this)
     state.closing ??= (async () => {
+      for (const undo of state.cleanups.splice(0)) undo()
       // Later routes feed earlier ones (a reverse proxy starts its outputs first), so close
       // in reverse: inputs stop and flush before the outputs that carry their data do.
       for (const route of [...state.routes].reverse()) await route.close()
       return this.stats()
     })()
     return state.closing
+  }
+
+  /** `await using handle = await createServer(...)`: closed when the scope ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
   }
 }
 
@@ -273,8 +334,57 @@ function onEvent(handle: Handle, event: RouteEvent): void {
     }
     return
   }
-  const level = (event.level ?? 'info') as LogLevel
-  handle.emit('log', { level, message: event.message ?? '' })
+  switch (event.kind) {
+    case 'log':
+      handle.emit('log', { level: (event.level ?? 'info') as LogLevel, message: event.message ?? '' })
+      return
+    case 'connect':
+      handle.emit('connect', { address: event.address ?? '', ...(event.peer ? { peer: event.peer } : {}) })
+      return
+    case 'disconnect':
+      handle.emit('disconnect', { address: event.address ?? '', reason: event.reason ?? '' })
+      return
+    case 'client':
+      handle.emit('client', { listener: event.listener ?? '', peer: event.peer ?? '', action: (event.action ?? 'joined') as ClientAction, ...(event.reason ? { reason: event.reason } : {}) })
+      return
+    case 'unreachable':
+      handle.emit('unreachable', { address: event.address ?? '', reason: event.reason ?? '' })
+      return
+    case 'reachable':
+      handle.emit('reachable', { address: event.address ?? '' })
+      return
+  }
+}
+
+/** @internal What every create…() takes besides its program's options. */
+export interface HandleSettings {
+  signal?: AbortSignal
+  statsInterval?: number
+}
+
+/**
+ * @internal The last step of every create…(): an AbortSignal closes the handle (at once if
+ * it is already aborted: then this rejects), and `statsInterval` starts the 'stats' event.
+ */
+export async function ready(handle: Handle, settings: HandleSettings): Promise<Handle> {
+  const state = stateOf(handle)
+  const { signal, statsInterval } = settings
+  if (signal?.aborted) {
+    await handle.close()
+    throw new MproxyError('EMPROXY_ABORTED', 'aborted (the signal was aborted while it started); nothing is left running', false)
+  }
+  if (signal) {
+    const onAbort = () => void handle.close()
+    signal.addEventListener('abort', onAbort, { once: true })
+    state.cleanups.push(() => signal.removeEventListener('abort', onAbort))
+  }
+  if (statsInterval) {
+    const timer = setInterval(() => handle.emit('stats', handle.stats()), statsInterval * 1000)
+    // The routes keep the process alive, not the timer.
+    timer.unref()
+    state.cleanups.push(() => clearInterval(timer))
+  }
+  return handle
 }
 
 /** @internal A new handle, with nothing running yet. */

@@ -12,6 +12,12 @@ export type { OutputRules, RuledOutput, BalanceGroup, UdpOutput, TcpOutput } fro
 export {
   Handle,
   type Addresses,
+  type ClientAction,
+  type ClientEvent,
+  type ConnectEvent,
+  type DisconnectEvent,
+  type ReachableEvent,
+  type UnreachableEvent,
   type EndpointKind,
   type EndpointStats,
   type HandleEvents,

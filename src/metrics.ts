@@ -9,6 +9,7 @@
  */
 import { createServer, type Server } from 'node:http'
 import { Counter, Gauge, Registry } from 'prom-client'
+import { MproxyError } from './errors'
 import type { EndpointStats, Handle } from './handle'
 
 /** A handle and the route name its metrics carry. */
@@ -151,5 +152,21 @@ export async function serveMetrics(host: string, port: number, registry: Registr
         server.closeAllConnections()
         server.close(() => resolve())
       }),
+  }
+}
+
+/**
+ * Serves `registry` at `HOST:PORT` (an address the schema checked); a port that cannot be
+ * bound is an MproxyError naming `label` (the flag or config path).
+ */
+export async function serveMetricsAt(addr: string, registry: Registry, label: string): Promise<MetricsServer> {
+  const at = addr.lastIndexOf(':')
+  const host = addr.slice(0, at).replace(/^\[(.*)\]$/, '$1')
+  try {
+    return await serveMetrics(host, Number(addr.slice(at + 1)), registry)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const why = code === 'EADDRINUSE' ? 'address already in use' : code === 'EADDRNOTAVAIL' ? 'address not available' : code === 'EACCES' ? 'permission denied' : (code ?? String(err))
+    throw new MproxyError(code === 'EADDRNOTAVAIL' ? 'EMPROXY_ADDRESS_NOT_AVAILABLE' : 'EMPROXY_ADDRESS_IN_USE', `${label}: cannot listen on ${addr}: ${why}`)
   }
 }

@@ -21,6 +21,7 @@ export type TcpConnectOptions = Binding.TcpConnectOptions
 export type FramingOptions = Binding.FramingOptions
 export type RuleOptions = Binding.RuleOptions
 export type UdpOutputGroupOptions = Binding.UdpOutputGroupOptions
+export type OutputOptions = Binding.OutputOptions
 
 const packageRoot = path.join(__dirname, '..')
 let loaded: typeof Binding | undefined

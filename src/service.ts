@@ -10,7 +10,7 @@ import { isDeepStrictEqual } from 'node:util'
 import type { Registry } from 'prom-client'
 import { MproxyError } from './errors'
 import type { Handle, LogEntry, Stats } from './handle'
-import { registerMetrics, serveMetrics, type MetricsServer } from './metrics'
+import { registerMetrics, serveMetricsAt, type MetricsServer } from './metrics'
 import { configSchema, type Config, type RouteConfig } from './schema/config'
 import { parseWith } from './schema/issues'
 import { startProgram } from './api/programs'
@@ -95,20 +95,37 @@ export class Service extends EventEmitter<ServiceEvents> {
     }
   }
 
+  /**
+   * Starts, moves or stops the metrics endpoint and the stats timer as the config says. At
+   * start a metrics port that cannot be bound is an error; on reload it is reported and the
+   * endpoint stays where it was (the routes are already reloaded: nothing is half done).
+   */
   private async applySettings(previous: Config | undefined): Promise<void> {
     const metrics = this.config.metrics
     if (!isDeepStrictEqual(metrics, previous?.metrics)) {
-      await this.metricsServer?.close()
-      this.metricsServer = undefined
-      if (metrics) {
-        const at = metrics.addr.lastIndexOf(':')
-        const host = metrics.addr.slice(0, at).replace(/^\[(.*)\]$/, '$1')
-        this.registry ??= registerMetrics(() => [...this.running].map(([route, r]) => ({ route, handle: r.handle })))
-        try {
-          this.metricsServer = await serveMetrics(host, Number(metrics.addr.slice(at + 1)), this.registry)
-        } catch (err) {
-          throw new MproxyError('EMPROXY_ADDRESS_IN_USE', `metrics.addr: cannot listen on ${metrics.addr}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+      const old = this.metricsServer
+      this.registry ??= registerMetrics(() => [...this.running].map(([route, r]) => ({ route, handle: r.handle })))
+      const registry = this.registry
+      const open = (addr: string) => serveMetricsAt(addr, registry, 'metrics.addr')
+      try {
+        if (!metrics) {
+          this.metricsServer = undefined
+        } else {
+          // The new endpoint opens before the old one closes, unless it needs the old one's port.
+          this.metricsServer = await open(metrics.addr).catch(async (err: unknown) => {
+            if (!old || (err as MproxyError).code !== 'EMPROXY_ADDRESS_IN_USE') throw err
+            await old.close()
+            return open(metrics.addr).catch(async (again: unknown) => {
+              this.metricsServer = previous?.metrics ? await open(previous.metrics.addr).catch(() => undefined) : undefined
+              throw again
+            })
+          })
         }
+        if (old && this.metricsServer !== old) await old.close()
+      } catch (err) {
+        if (!previous) throw err
+        this.config = { ...this.config, metrics: this.metricsServer ? previous.metrics : undefined }
+        this.emit('log', { level: 'error', message: `${(err as Error).message}; ${this.metricsServer ? `metrics stay at ${this.metricsServer.address}` : 'no metrics endpoint now'}` })
       }
     }
     if (this.config.statsInterval !== previous?.statsInterval) {

@@ -1,5 +1,5 @@
 /** `createClient()`: read a file, device or stdin and send it as datagrams to servers. */
-import { newHandle, startRoute, type Handle } from '../handle'
+import { newHandle, ready, startRoute, type Handle } from '../handle'
 import { labelOf, type Labels } from '../options'
 import { parseWith } from '../schema/issues'
 import { apiSchema } from '../schema/programs'
@@ -8,7 +8,8 @@ import { refuseDuplicates } from './checks'
 import type { UdpOutput } from './rules'
 import { udpOutputs } from './outputs'
 import { outputAddrs } from '../schema/rules'
-import { checkCommon, defaultMaxDatagram, destinationOptions, type CommonOptions, type Framing } from './common'
+import { fromNative, MproxyError } from '../errors'
+import { checkCommon, defaultMaxDatagram, destinationOptions, fileOutput, type CommonOptions, type Framing, type KeepOption, type RotateOption } from './common'
 
 export interface ClientOptions extends CommonOptions {
   /** File, FIFO, device (e.g. `/dev/ttyACM0`), or `-` for stdin. Read until its end. */
@@ -18,7 +19,7 @@ export interface ClientOptions extends CommonOptions {
    * group. An object gives a server routing rules (`{ addr, prefix: '!AIVDM' }`) or spreads
    * datagrams over a balance group (`{ balance: 'round-robin', addrs: [...] }`).
    */
-  serverAddrs: UdpOutput | UdpOutput[]
+  serverAddrs: UdpOutput | readonly UdpOutput[]
   /** Copy the input to stdout, exactly. */
   tee?: boolean
   /** `packed` (default): whole lines packed per datagram; `line`: one line each; `raw`: fixed chunks. */
@@ -33,6 +34,19 @@ export interface ClientOptions extends CommonOptions {
    * proxy and a server on an ordinary host take without loss.
    */
   rate?: number | string
+  /** Serial device speed to set (e.g. 38400 for AIS receivers); kept as it is when not given. */
+  baud?: number
+  /**
+   * Keep reading a file as it grows, and across its rotation (renamed or truncated), like
+   * `tail -F`; the client then runs until closed.
+   */
+  follow?: boolean
+  /** Also write what is sent to this local file, exactly (rotated and pruned with `rotate`, `keep`). */
+  copyPath?: string
+  /** Rotate the copy: `'hourly'`, `'daily'` (UTC) or a size (`'100M'`). Needs `copyPath`. */
+  rotate?: RotateOption
+  /** Rotated copies to keep: the newest N (`30`) or those younger than an age (`'7d'`). Needs `rotate`. */
+  keep?: KeepOption
 }
 
 /** Default pacing, in bytes per second. */
@@ -54,18 +68,27 @@ export async function startClient(input: ClientOptions, labels?: Labels): Promis
   refuseDuplicates(destinations, labelOf(labels, 'serverAddrs'))
   const maxDatagram = o.maxDatagram ?? defaultMaxDatagram(destinations)
   const handle = newHandle(o.onLog)
-  startRoute(
-    handle,
-    {
-      inputs: [{ path, framing: { framing, maxDatagram, lingerMs }, rate }],
-      ...udpOutputs(o.serverAddrs, destinations, (d) => destinationOptions(d, common)),
-      // The input can be paced by stdout, so tee waits rather than drops.
-      tee: tee ? { path: '-', waitWhenFull: true } : undefined,
-      sendBuffer: common.sendBuffer,
-    },
-    true,
-  )
-  return handle
+  try {
+    startRoute(
+      handle,
+      {
+        inputs: [{ path, framing: { framing, maxDatagram, lingerMs }, rate, baud: o.baud, follow: o.follow }],
+        ...udpOutputs(o.serverAddrs, destinations, (d) => destinationOptions(d, common)),
+        // The input can be paced by stdout (or the disk), so tee and the copy wait rather than drop.
+        tee: tee ? { path: '-', waitWhenFull: true } : undefined,
+        copy: o.copyPath === undefined ? undefined : fileOutput(o.copyPath, o.rotate, o.keep, { waitWhenFull: true }),
+        sendBuffer: common.sendBuffer,
+      },
+      // A followed file never ends: the client runs until closed.
+      o.follow !== true,
+    )
+  } catch (err) {
+    // The core names the serial speed as `baud: ...`; the message names the option or flag.
+    const e = fromNative(err)
+    if (e.message.startsWith('baud: ')) throw new MproxyError(e.code, `${labelOf(labels, 'baud')}: ${e.message.slice(6)}`, e.usage)
+    throw e
+  }
+  return ready(handle, o)
 }
 
 /**

@@ -1,7 +1,8 @@
 /** Options and steps shared by the programs: multicast settings, buffers, destinations. */
 import { native } from '../native'
 import { fromNative } from '../errors'
-import type { DestinationOptions, ListenOptions } from '../native'
+import type { DestinationOptions, ListenOptions, OutputOptions } from '../native'
+import type { Retention, Rotation } from '../rotation'
 import type { LogEntry } from '../handle'
 import { labelOf, type Labels } from '../options'
 import type { Endpoint } from '../resolve'
@@ -29,6 +30,10 @@ export interface CommonOptions {
   sendBuffer?: number
   /** Called for every state change and survived fault (also emitted as 'log'). */
   onLog?: (entry: LogEntry) => void
+  /** Aborting it closes the handle (as `close()` does); aborted while starting, create…() rejects. */
+  signal?: AbortSignal
+  /** Emit `'stats'` with the counters every this many seconds. */
+  statsInterval?: number
 }
 
 /** The common options as the schema returns them. */
@@ -81,3 +86,19 @@ export function defaultMaxDatagram(destinations: Endpoint[]): number {
 }
 
 
+
+/** How a file output rotates: `'hourly'`, `'daily'`, or a size (`'100M'`; k, M, G are 1024-based). */
+export type RotateOption = 'hourly' | 'daily' | number | string
+/** Rotated files to keep: the newest N (`30`), or those younger than an age (`'7d'`, `'12h'`). */
+export type KeepOption = number | string
+
+/** A file output with the rotation and retention the schema checked. */
+export function fileOutput(path: string, rotate: Rotation | undefined, keep: Retention | undefined, extra: Partial<OutputOptions> = {}): OutputOptions {
+  return {
+    ...extra,
+    path,
+    rotate: rotate === undefined ? undefined : typeof rotate === 'string' ? rotate : String(rotate.bytes),
+    keepFiles: keep && 'files' in keep ? keep.files : undefined,
+    keepAgeSeconds: keep && 'ageSeconds' in keep ? keep.ageSeconds : undefined,
+  }
+}

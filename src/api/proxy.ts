@@ -1,5 +1,5 @@
 /** `createProxy()`: forward UDP listeners and TCP/TLS connections to every UDP downstream. */
-import { abort, logTo, newHandle, startRoute, type Handle } from '../handle'
+import { abort, logTo, newHandle, ready, startRoute, type Handle } from '../handle'
 import { labelOf, type Labels } from '../options'
 import { parseWith } from '../schema/issues'
 import { apiSchema } from '../schema/programs'
@@ -13,15 +13,15 @@ import { outputAddrs } from '../schema/rules'
 
 export interface ProxyOptions extends CommonOptions, TlsOptions {
   /** UDP addresses to listen on (port 0 picks one); a multicast group is joined. */
-  udpListenAddrs?: string | string[]
+  udpListenAddrs?: string | readonly string[]
   /** TCP hosts to connect to and keep connected: `HOST:PORT`, or `tls://HOST:PORT` for TLS. */
-  tcpConnectAddrs?: string | string[]
+  tcpConnectAddrs?: string | readonly string[]
   /**
    * Every datagram goes, unchanged, to each of these. An object gives one output routing
    * rules (`{ addr, prefix: '!AIVDM' }`) or spreads datagrams over a balance group
    * (`{ balance: 'round-robin', addrs: [...] }`).
    */
-  udpDownstreamAddrs: UdpOutput | UdpOutput[]
+  udpDownstreamAddrs: UdpOutput | readonly UdpOutput[]
   /** Copy what the sources bring to stdout. */
   tee?: boolean
   /** Framing of TCP streams into datagrams (as the client's): `packed` (default), `line` or `raw`. */
@@ -73,7 +73,7 @@ export async function startProxy(input: ProxyOptions, labels?: Labels): Promise<
   } catch (err) {
     return abort(handle, err)
   }
-  return handle
+  return ready(handle, o)
 }
 
 /**

@@ -5,7 +5,7 @@
  * hosts: each half is its own route, and a process may run either or both.
  */
 import { usageError } from '../errors'
-import { abort, newHandle, setGroup, startRoute, type Handle } from '../handle'
+import { abort, newHandle, ready, setGroup, startRoute, type Handle } from '../handle'
 import { labelOf, type Labels } from '../options'
 import { parseWith } from '../schema/issues'
 import { apiSchema } from '../schema/programs'
@@ -20,15 +20,15 @@ export const DEFAULT_MULTICAST_ADDR = '[ff02::1]:9918'
 
 export interface ReverseProxyOptions extends CommonOptions {
   /** UDP inputs: each datagram is published unchanged. */
-  udpListenAddrs?: string | string[]
+  udpListenAddrs?: string | readonly string[]
   /** TCP inputs: any number of clients; each client's stream is framed on its own. */
-  tcpListenAddrs?: string | string[]
+  tcpListenAddrs?: string | readonly string[]
   /** The group inputs publish to and outputs subscribe to; default `[ff02::1]:9918`. */
   multicastAddr?: string
   /** TCP outputs: addresses to LISTEN on; every client receives the group's stream (an object: only what its routing rules keep). */
-  tcpOutputAddrs?: TcpOutput | TcpOutput[]
+  tcpOutputAddrs?: TcpOutput | readonly TcpOutput[]
   /** UDP outputs: every group datagram is sent to each (objects: routing rules, balance groups). */
-  udpOutputAddrs?: UdpOutput | UdpOutput[]
+  udpOutputAddrs?: UdpOutput | readonly UdpOutput[]
   /** Print what the inputs publish to stdout. */
   tee?: boolean
   /** Most TCP clients per TCP listener (inputs and outputs); default 1024. */
@@ -120,7 +120,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   } catch (err) {
     return abort(handle, err)
   }
-  return handle
+  return ready(handle, o)
 }
 
 /**

@@ -7,7 +7,7 @@
 /** Which datagrams an output gets. Every rule given must keep a datagram; absent ones keep all. */
 export interface OutputRules {
   /** Only datagrams sent from these addresses or CIDR blocks (`192.0.2.0/24`, `2001:db8::/32`). Files and stdin have no sender and never match. */
-  from?: string | string[]
+  from?: string | readonly string[]
   /** Only datagrams that start with this text, e.g. `!AIVDM`. */
   prefix?: string
   /** Only datagrams this regular expression (Rust `regex` syntax, over the bytes) matches, e.g. `^!AIVDM,1,1,,[AB],[1-3]`. */
@@ -27,7 +27,7 @@ export interface BalanceGroup extends OutputRules {
   /** `round-robin`: in turn (an exact share each); `source-hash`: by the sender's IP address, so one sender always reaches the same output. */
   balance: 'round-robin' | 'source-hash'
   /** The members. */
-  addrs: string | string[]
+  addrs: string | readonly string[]
 }
 
 /** A UDP output: `HOST:PORT`, one with rules, or a balance group. */

@@ -16,6 +16,8 @@ export interface FlagSpec {
   /** Placeholder in the help, e.g. `HOST:PORT`. */
   value?: string
   help: string
+  /** About the process (logging, metrics), not an option of the program's API. */
+  process?: boolean
 }
 
 export interface ProgramSpec {
@@ -33,10 +35,15 @@ export const COMMON_FLAGS: FlagSpec[] = [
   { name: 'multicast-ttl', field: 'multicastTtl', kind: 'string', value: 'N', help: 'TTL / hop limit of multicast sent (default 1)' },
   { name: 'recv-buffer', field: 'recvBuffer', kind: 'string', value: 'BYTES', help: 'Receive buffer per listening socket (default 8388608)' },
   { name: 'send-buffer', field: 'sendBuffer', kind: 'string', value: 'BYTES', help: 'Send buffer per sending socket (default 8388608)' },
-  { name: 'verbose', field: 'verbose', kind: 'boolean', aliases: ['-v'], help: 'Also print the counters when stopping' },
-  { name: 'quiet', field: 'quiet', kind: 'boolean', aliases: ['-q'], help: 'Print errors only' },
-  { name: 'help', field: 'help', kind: 'boolean', aliases: ['-h'], help: 'Prints help information' },
-  { name: 'version', field: 'version', kind: 'boolean', aliases: ['-V'], help: 'Prints the version' },
+  { name: 'metrics-addr', field: 'metricsAddr', kind: 'string', value: 'HOST:PORT', process: true, help: 'Serve Prometheus metrics at http://HOST:PORT/metrics' },
+  { name: 'stats-interval', field: 'statsInterval', kind: 'string', value: 'SECONDS', process: true, help: 'Print rates and any loss every SECONDS on stderr' },
+  { name: 'log-format', field: 'logFormat', kind: 'string', value: 'text|json', process: true, help: 'Log lines as text (default) or one JSON object each' },
+  { name: 'no-timestamps', field: 'noTimestamps', kind: 'boolean', process: true, help: 'Leave the time out of log lines (the default when journald reads stderr)' },
+  { name: 'timestamps', field: 'timestamps', kind: 'boolean', process: true, help: 'Put the time in log lines even under journald' },
+  { name: 'verbose', field: 'verbose', kind: 'boolean', aliases: ['-v'], process: true, help: 'Also print the counters when stopping' },
+  { name: 'quiet', field: 'quiet', kind: 'boolean', aliases: ['-q'], process: true, help: 'Print errors only' },
+  { name: 'help', field: 'help', kind: 'boolean', aliases: ['-h'], process: true, help: 'Prints help information' },
+  { name: 'version', field: 'version', kind: 'boolean', aliases: ['-V'], process: true, help: 'Prints the version' },
 ]
 
 export type ParsedValues = Record<string, string | string[] | boolean | undefined>

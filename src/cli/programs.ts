@@ -1,6 +1,6 @@
 /** The four programs: their flags, help and examples (kept from the original mproxy). */
 import { startProgram } from '../api/programs'
-import type { FlagSpec, ParsedValues } from './args'
+import { COMMON_FLAGS, type FlagSpec, type ParsedValues } from './args'
 import type { LogEntry } from '../handle'
 import type { Program } from './run'
 import { z } from 'zod'
@@ -11,7 +11,8 @@ const TEE: FlagSpec = { name: 'tee', field: 'tee', kind: 'boolean', aliases: ['-
 
 /** Turns parsed flags into the API's option object (flag fields are option fields). */
 function options(values: ParsedValues, onLog: (entry: LogEntry) => void): Record<string, unknown> {
-  const { verbose: _v, quiet: _q, help: _h, version: _ver, ...rest } = values
+  const rest: Record<string, unknown> = { ...values }
+  for (const field of PROCESS_FIELDS) delete rest[field]
   return { ...rest, onLog }
 }
 
@@ -39,6 +40,12 @@ function withFilters(values: ParsedValues, fields: string[]): ParsedValues {
   return out as ParsedValues
 }
 
+/** Flags about the process (logging, metrics), not options of the program's API. */
+const PROCESS_FIELDS = COMMON_FLAGS.filter((f) => f.process).map((f) => f.field)
+
+const ROTATE: FlagSpec = { name: 'rotate', field: 'rotate', kind: 'string', value: 'hourly|daily|SIZE', help: 'Start a new file each UTC hour or day, or before it passes SIZE (e.g. 100M); old ones get dated names' }
+const KEEP: FlagSpec = { name: 'keep', field: 'keep', kind: 'string', value: 'N|AGE', help: 'Keep the newest N rotated files, or remove those older than AGE (e.g. 7d, 12h)' }
+
 export const client: Program = {
   finite: true,
   spec: {
@@ -53,12 +60,17 @@ export const client: Program = {
       { name: 'max-datagram', field: 'maxDatagram', kind: 'string', value: 'BYTES', help: 'Largest datagram (default 1472 IPv4, 1452 IPv6; at most 65507)' },
       { name: 'linger-ms', field: 'lingerMs', kind: 'string', value: 'MS', help: 'How long a partial line waits before it is sent anyway (default 20)' },
       { name: 'rate', field: 'rate', kind: 'string', value: 'BYTES/S', help: 'Most bytes per second to send, e.g. 20M; 0 = unlimited (default 80M)' },
+      { name: 'baud', field: 'baud', kind: 'string', value: 'N', help: 'Serial device speed to set, e.g. 38400 (default: as the device is)' },
+      { name: 'follow', field: 'follow', kind: 'boolean', aliases: ['-F'], help: 'Keep reading the file as it grows and across rotation, like tail -F' },
+      { name: 'copy-path', field: 'copyPath', kind: 'string', value: 'FILE', help: 'Also write what is sent to this local file (see --rotate, --keep)' },
+      { ...ROTATE, help: 'Rotate the --copy-path file each UTC hour or day, or before it passes SIZE (e.g. 100M)' },
+      KEEP,
       ...FILTERS.filter((f) => f.name !== 'filter-from'),
     ],
     examples: [
       "mproxy-client --path /dev/random --server-addr '127.0.0.1:9920' --server-addr '[::1]:9921'",
       "mproxy-client --path - --server-addr '224.0.0.1:9922' --server-addr '[ff02::1]:9923' --tee >> logfile.log",
-      "mproxy-client --path /dev/ttyACM0 --server-addr 'logs.example.net:9920'",
+      "mproxy-client --path /dev/ttyACM0 --baud 38400 --server-addr 'logs.example.net:9920' --copy-path /var/log/ais/sent.log --rotate daily --keep 30d",
     ],
   },
   start: (values, labels, onLog) => startProgram('client', options(withFilters(values, ['serverAddrs']), onLog), labels),
@@ -74,10 +86,13 @@ export const server: Program = {
       { name: 'path', field: 'path', kind: 'string', value: 'FILE|-', help: 'File to append every datagram to, unchanged; "-" for stdout' },
       { name: 'listen-addr', field: 'listenAddrs', kind: 'list', aliases: ['--listen_addr'], value: 'HOST:PORT', help: 'Upstream UDP listening address (unicast or multicast group). May be repeated' },
       TEE,
+      ROTATE,
+      KEEP,
     ],
     examples: [
       "mproxy-server --path logfile.log --listen-addr '127.0.0.1:9920' --listen-addr '[::1]:9921'",
       "mproxy-server --path - --listen-addr '239.1.2.3:9920' --multicast-interface lo",
+      "mproxy-server --path /var/log/ais/ais.log --rotate hourly --keep 7d --listen-addr '0.0.0.0:9920'",
     ],
   },
   start: (values, labels, onLog) => startProgram('server', options(values, onLog), labels),

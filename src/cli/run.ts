@@ -3,10 +3,17 @@
  * exit codes (0 done or stopped by a signal, 1 the system refused or failed, 2 usage),
  * logs on stderr only (stdout belongs to --tee and `--path -`), clean stop on signals.
  */
-import { MproxyError } from '../errors'
+import { MproxyError, usageError } from '../errors'
 import type { Handle, LogEntry, Stats } from '../handle'
-import type { Labels } from '../options'
+import { registerMetrics, serveMetricsAt, type MetricsServer } from '../metrics'
+import { labelOf, type Labels } from '../options'
+import { processSchema } from '../schema/config'
+import { parseWith } from '../schema/issues'
 import { helpText, labelsFor, parseArgs, type ParsedValues, type ProgramSpec } from './args'
+import { defaultTimestamps, makeLogger } from './log'
+import { StatsLine } from './stats-line'
+
+type ProcessSettings = ReturnType<typeof processSchema.parse>
 
 export const EXIT_RUNTIME = 1
 export const EXIT_USAGE = 2
@@ -105,19 +112,41 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
   }
   const quiet = values.quiet === true
   const verbose = values.verbose === true
-  const log = (entry: LogEntry) => {
-    if (quiet && entry.level !== 'error') return
-    process.stderr.write(`${name}: ${entry.level === 'info' ? '' : `${entry.level}: `}${oneLine(entry.message)}\n`)
-  }
-
-  const release = holdSignals()
-  let handle: Handle
+  const labels = labelsFor(program.spec)
+  let settings: ProcessSettings
   try {
-    handle = await program.start(values, labelsFor(program.spec), log)
+    settings = parseWith(processSchema, { metricsAddr: values.metricsAddr, statsInterval: values.statsInterval, logFormat: values.logFormat }, labels)
+    if (values.timestamps && values.noTimestamps) throw usageError('--timestamps and --no-timestamps cannot both be given')
   } catch (err) {
     return fail(err)
   }
+  const log = makeLogger(name, {
+    format: settings.logFormat ?? 'text',
+    timestamps: values.noTimestamps ? false : values.timestamps ? true : defaultTimestamps(),
+    quiet,
+  })
+
+  const release = holdSignals()
+  let handle: Handle
+  let metrics: MetricsServer | undefined
+  try {
+    handle = await program.start(values, labels, log)
+  } catch (err) {
+    return fail(err)
+  }
+  try {
+    if (settings.metricsAddr) metrics = await serveMetricsAt(settings.metricsAddr, registerMetrics(() => [{ route: name, handle }]), labelOf(labels, 'metricsAddr'))
+  } catch (err) {
+    await handle.close()
+    return fail(err)
+  }
   release()
+  let statsTimer: NodeJS.Timeout | undefined
+  if (settings.statsInterval) {
+    const line = new StatsLine(handle.stats().totals)
+    statsTimer = setInterval(() => log({ level: 'info', message: `stats: ${line.next(handle.stats().totals)}` }), settings.statsInterval * 1000)
+    statsTimer.unref()
+  }
   let stopping = false
   const stop = async (reason: string, code = 0) => {
     if (stopping) {
@@ -127,6 +156,8 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
     }
     stopping = true
     if (verbose) log({ level: 'info', message: `stopping (${reason})` })
+    if (statsTimer) clearInterval(statsTimer)
+    await metrics?.close()
     const stats = await handle.close()
     if (verbose) process.stderr.write(`${name}: counters\n${describeStats(stats)}\n`)
     const t = stats.totals
@@ -151,6 +182,8 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
   for (const address of a.tcpListen) log({ level: 'info', message: `listening on ${address} (tcp input)` })
   for (const address of a.tcpOutput) log({ level: 'info', message: `listening on ${address} (tcp output: clients receive the group stream)` })
   if (a.group) log({ level: 'info', message: `multicast group ${a.group}` })
+  if (metrics) log({ level: 'info', message: `metrics at http://${metrics.address}/metrics` })
+  if (settings.statsInterval) log({ level: 'info', message: `stats: every ${settings.statsInterval} s from now` })
   if (program.finite) {
     const outcome = await handle.finished
     // A failed read was already reported on stderr; the exit code says it too.

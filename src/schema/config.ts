@@ -29,6 +29,18 @@ export const routeSchema = z.discriminatedUnion('kind', [routeOf('client'), rout
   },
 })
 
+/** Seconds between stats lines. */
+export const statsInterval = wholeNumber(1, 86_400)
+/** How log lines are written. */
+export const logFormat = z.enum(['text', 'json'], { error: (iss) => `${JSON.stringify(iss.input)} is not one of text, json` })
+
+/** The process settings a single program takes on its command line (a config file has them too). */
+export const processSchema = z.strictObject({
+  metricsAddr: address(true).optional(),
+  statsInterval: statsInterval.optional(),
+  logFormat: logFormat.optional(),
+})
+
 export const configSchema = z
   .strictObject({
     /** The routes to run. */
@@ -36,11 +48,11 @@ export const configSchema = z
     /** Serve Prometheus metrics of every route at `http://ADDR/metrics`. */
     metrics: z.strictObject({ addr: address(true) }).optional(),
     /** Print one line of rates and losses per route every this many seconds (stderr). */
-    statsInterval: wholeNumber(1, 86_400).optional(),
+    statsInterval: statsInterval.optional(),
     /** How log lines are written: `text` (default) or `json`; with or without a timestamp. */
     log: z
       .strictObject({
-        format: z.enum(['text', 'json'], { error: (iss) => `${JSON.stringify(iss.input)} is not one of text, json` }).optional(),
+        format: logFormat.optional(),
         timestamps: z.boolean({ error: 'must be true or false' }).optional(),
       })
       .optional(),

@@ -9,7 +9,7 @@
 import { z } from 'zod'
 import type { LogEntry } from '../handle'
 import { outputList } from './rules'
-import { address, addressList, filePath, flag, framing, listOf, MAX_DATAGRAM, rate, text, wholeNumber } from './values'
+import { address, addressList, filePath, flag, framing, listOf, MAX_DATAGRAM, rate, retention, rotation, text, wholeNumber } from './values'
 
 const BUFFER = wholeNumber(1024, 2 ** 31 - 1)
 
@@ -37,6 +37,14 @@ const framingShape = {
   lingerMs: wholeNumber(0, 60_000).optional(),
 }
 
+/** Rotation and retention of a file output (the server's file, the client's copy). */
+const rotationShape = {
+  /** Start a new file at each UTC `hourly` or `daily` boundary, or before it grows past a size (`100M`). */
+  rotate: rotation.optional(),
+  /** Keep the newest N rotated files (`30`), or remove those older than an age (`7d`, `12h`). Needs `rotate`. */
+  keep: retention.optional(),
+}
+
 export const clientShape = {
   ...commonShape,
   ...framingShape,
@@ -48,6 +56,13 @@ export const clientShape = {
   tee: flag.optional(),
   /** Most bytes per second to send (a number, or text like `50M`); 0 = as fast as the input is read. */
   rate: rate.optional(),
+  /** Serial device speed to set (e.g. 38400 for AIS receivers); kept as it is when not given. */
+  baud: wholeNumber(1, 4_000_000).optional(),
+  /** Keep reading a file as it grows, and across its rotation, like `tail -F`. */
+  follow: flag.optional(),
+  /** Also write what is sent to this local file (rotated and pruned with `rotate` and `keep`). */
+  copyPath: filePath.optional(),
+  ...rotationShape,
 }
 
 export const serverShape = {
@@ -58,6 +73,7 @@ export const serverShape = {
   listenAddrs: addressList(true, 1),
   /** Also copy what arrives to stdout (ignored when `path` is already `-`). */
   tee: flag.optional(),
+  ...rotationShape,
 }
 
 const TLS_PREFIX = 'tls://'
@@ -132,6 +148,18 @@ function crossChecks(kind: ProgramKind) {
       const tlsOption = ['tlsCa', 'tlsCert', 'tlsInsecure'].find((k) => o[k] !== undefined && o[k] !== false)
       if (tlsOption && !tls) ctx.addIssue({ code: 'custom', path: [tlsOption], message: 'needs a {tcpConnectAddrs} of the form tls://HOST:PORT' })
     }
+    if (kind === 'client' || kind === 'server') {
+      const file = kind === 'client' ? 'copyPath' : 'path'
+      if (o.keep !== undefined && o.rotate === undefined) ctx.addIssue({ code: 'custom', path: ['keep'], message: 'needs {rotate}: only rotated files are kept or removed' })
+      if (o.rotate !== undefined && (o[file] === undefined || o[file] === '-')) {
+        ctx.addIssue({ code: 'custom', path: ['rotate'], message: kind === 'client' ? 'needs {copyPath}: the client rotates only its local copy' : 'needs a file {path}, not - (stdout)' })
+      }
+    }
+    if (kind === 'client') {
+      if (o.path === '-' && o.baud !== undefined) ctx.addIssue({ code: 'custom', path: ['baud'], message: 'needs a serial device {path}, not - (stdin)' })
+      if (o.path === '-' && o.follow === true) ctx.addIssue({ code: 'custom', path: ['follow'], message: 'needs a file {path}, not - (stdin)' })
+      if (o.copyPath === '-') ctx.addIssue({ code: 'custom', path: ['copyPath'], message: 'must be a file; use {tee} to copy to stdout' })
+    }
     if (kind === 'reverseproxy' && ['udpListenAddrs', 'tcpListenAddrs', 'tcpOutputAddrs', 'udpOutputAddrs'].every(empty)) {
       ctx.addIssue({ code: 'custom', path: [], message: 'nothing to do: give inputs ({udpListenAddrs}, {tcpListenAddrs}) and/or outputs ({tcpOutputAddrs}, {udpOutputAddrs})' })
     }
@@ -151,6 +179,10 @@ export const SHAPES = {
 export const apiShape = {
   /** Called for every state change and survived fault (also emitted as 'log'). */
   onLog: z.custom<(entry: LogEntry) => void>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
+  /** Aborting it closes the handle. */
+  signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, { error: 'must be an AbortSignal' }).optional(),
+  /** Emit 'stats' with the counters every this many seconds. */
+  statsInterval: wholeNumber(1, 86_400).optional(),
 }
 
 const API = {

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod'
 import { addressProblem } from '../address'
+import type { Retention, Rotation } from '../rotation'
 
 const show = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : String(value))
 
@@ -61,6 +62,47 @@ export const rate = z.union([z.number(), z.string()], { error: (iss) => `${show(
     return z.NEVER
   }
   return Math.round(n)
+})
+
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }
+
+const NOT_A_ROTATION = 'is not hourly, daily or a size (for example 100M; k, M, G are 1024-based)'
+
+/**
+ * `hourly`, `daily`, or a size in bytes (a number, or text such as `100M`, `1.5G`, `512k`,
+ * counted as logrotate does: k = 1024). The result is `'hourly' | 'daily' | { bytes }`.
+ */
+export const rotation = z.union([z.number(), z.string()], { error: (iss) => `${show(iss.input)} ${NOT_A_ROTATION}` }).transform((value, ctx): Rotation => {
+  if (value === 'hourly' || value === 'daily') return value
+  let n = Number.NaN
+  if (typeof value === 'number') {
+    n = value
+  } else {
+    const match = /^(\d+(?:\.\d+)?)([kKmMgG]?)$/.exec(value.trim())
+    if (match) n = Number(match[1]) * SIZE_UNITS[match[2].toLowerCase()]
+  }
+  if (!Number.isFinite(n) || n < 1 || n > Number.MAX_SAFE_INTEGER) {
+    ctx.issues.push({ code: 'custom', input: value, message: `${show(value)} ${NOT_A_ROTATION}` })
+    return z.NEVER
+  }
+  return { bytes: Math.floor(n) }
+})
+
+const AGE_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 }
+const NOT_A_RETENTION = 'is not a number of files (for example 30) or an age (for example 7d, 12h, 90m)'
+
+/**
+ * A number of rotated files to keep (`30`), or an age after which they are removed (`7d`,
+ * `12h`, `90m`, `3600s`, `2w`).
+ */
+export const retention = z.union([z.number(), z.string()], { error: (iss) => `${show(iss.input)} ${NOT_A_RETENTION}` }).transform((value, ctx): Retention => {
+  const text = typeof value === 'number' ? String(value) : value.trim()
+  const files = /^\d+$/.exec(text)
+  if (files && Number(text) >= 1 && Number(text) <= 1_000_000) return { files: Number(text) }
+  const age = /^(\d+(?:\.\d+)?)([smhdw])$/.exec(text)
+  if (age && Number(age[1]) > 0) return { ageSeconds: Number(age[1]) * AGE_UNITS[age[2]] }
+  ctx.issues.push({ code: 'custom', input: value, message: `${show(value)} ${NOT_A_RETENTION}` })
+  return z.NEVER
 })
 
 /** `HOST:PORT`, `[IPv6]:PORT` or `[IPv6%iface]:PORT`; `portZero`: a listener may ask for any port. */

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mproxy_core::event::{Event, Level, Reporter};
+use mproxy_core::event::{Event, Level, Notice, Reporter};
 use mproxy_core::framing::Framing;
 use mproxy_core::route::{Route, RouteSpec, RuledUdpOutput};
 use mproxy_core::sink::rules::{Balance, Cidr, RuleSpec};
@@ -185,12 +185,24 @@ pub struct RouteOptions {
 }
 
 #[napi(object)]
+#[derive(Default)]
 pub struct RouteEvent {
-    /// "log", or "finished" (message: "complete", "stopped" or "failed").
+    /// "log"; "finished" (message: "complete", "stopped" or "failed"); or a state change:
+    /// "connect", "disconnect", "client", "unreachable", "reachable".
     pub kind: String,
     /// For logs: "info", "warn" or "error".
     pub level: Option<String>,
     pub message: Option<String>,
+    /// The connection's target, or the destination (connect, disconnect, (un)reachable).
+    pub address: Option<String>,
+    /// The other end: a connection's peer, a listener's client.
+    pub peer: Option<String>,
+    /// The listener's bound address (client).
+    pub listener: Option<String>,
+    /// "joined", "left", "evicted" or "refused" (client).
+    pub action: Option<String>,
+    /// Why (disconnect, unreachable; client left, evicted or refused).
+    pub reason: Option<String>,
 }
 
 /// Counters of one endpoint. Numbers are doubles: exact up to 2^53, far beyond any count.
@@ -454,8 +466,8 @@ fn reporter_for(
         let payload = match event {
             Event::Finished(outcome) => RouteEvent {
                 kind: "finished".into(),
-                level: None,
                 message: Some(outcome.as_str().into()),
+                ..Default::default()
             },
             Event::Log { level, message } => RouteEvent {
                 kind: "log".into(),
@@ -468,10 +480,53 @@ fn reporter_for(
                     .into(),
                 ),
                 message: Some(message),
+                ..Default::default()
             },
+            Event::Notice(notice) => notice_event(notice),
         };
         callback.call(payload, ThreadsafeFunctionCallMode::NonBlocking);
     }))
+}
+
+fn notice_event(notice: Notice) -> RouteEvent {
+    match notice {
+        Notice::Connect { address, peer } => RouteEvent {
+            kind: "connect".into(),
+            address: Some(address),
+            peer,
+            ..Default::default()
+        },
+        Notice::Disconnect { address, reason } => RouteEvent {
+            kind: "disconnect".into(),
+            address: Some(address),
+            reason: Some(reason),
+            ..Default::default()
+        },
+        Notice::Client {
+            listener,
+            peer,
+            action,
+            reason,
+        } => RouteEvent {
+            kind: "client".into(),
+            listener: Some(listener),
+            peer: Some(peer),
+            action: Some(action.as_str().into()),
+            reason,
+            ..Default::default()
+        },
+        Notice::Unreachable { address, reason } => RouteEvent {
+            kind: "unreachable".into(),
+            address: Some(address),
+            reason: Some(reason),
+            ..Default::default()
+        },
+        Notice::Reachable { address } => RouteEvent {
+            kind: "reachable".into(),
+            address: Some(address),
+            ..Default::default()
+        },
+    }
 }
 
 /// A running route. While it runs, its event callback keeps the Node process alive;
@@ -530,33 +585,31 @@ impl NativeRoute {
 
     /// Stops the route off the JavaScript thread; resolves once every thread has ended and
     /// everything received was delivered.
-    #[napi]
-    pub fn close(&self) -> AsyncTask<CloseTask> {
-        AsyncTask::new(CloseTask {
-            route: self.route.clone(),
-        })
-    }
-}
-
-pub struct CloseTask {
-    route: Arc<Mutex<Option<Route>>>,
-}
-
-impl Task for CloseTask {
-    type Output = ();
-    type JsValue = ();
-
-    fn compute(&mut self) -> Result<()> {
-        let taken = self.route.lock().ok().and_then(|mut g| g.take());
-        if let Some(mut route) = taken {
-            route.stop();
-            // Dropping the route drops the last reporters, releasing the JS callback.
+    ///
+    /// The stop runs on a thread of its own, not on libuv's thread pool: Node joins the pool
+    /// when the process exits, so a stop still draining (a writer stalled on a full pipe, up
+    /// to its 5 s limit) would hold `process.exit()` back, and a second SIGINT would not exit
+    /// at once. A thread of our own is simply abandoned at exit.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
+        let (deferred, promise) = env.create_deferred::<(), _>()?;
+        let route = self.route.clone();
+        let spawned = std::thread::Builder::new()
+            .name("mproxy-close".into())
+            .spawn(move || {
+                let taken = route.lock().ok().and_then(|mut g| g.take());
+                if let Some(mut route) = taken {
+                    route.stop();
+                    // Dropping the route drops the last reporters, releasing the JS callback.
+                }
+                deferred.resolve(|_| Ok(()));
+            });
+        match spawned {
+            Ok(_) => Ok(promise),
+            Err(e) => Err(Error::from_reason(format!(
+                "[EMPROXY_IO] cannot start a thread to stop the route: {e}"
+            ))),
         }
-        Ok(())
-    }
-
-    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
-        Ok(())
     }
 }
 

@@ -32,6 +32,50 @@ impl Outcome {
     }
 }
 
+/// What happened to a TCP client of a listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAction {
+    Joined,
+    Left,
+    /// Disconnected for falling too far behind (TCP outputs).
+    Evicted,
+    /// Turned away at a limit.
+    Refused,
+}
+
+impl ClientAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAction::Joined => "joined",
+            ClientAction::Left => "left",
+            ClientAction::Evicted => "evicted",
+            ClientAction::Refused => "refused",
+        }
+    }
+}
+
+/// A state change as data, for programs that act on it (the log line says the same in
+/// words). One per change: every connection made or lost, every client joining or leaving,
+/// every destination turning unreachable or reachable again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// A kept TCP/TLS connection was made (`address`: what it connects to, as given).
+    Connect { address: String, peer: Option<String> },
+    /// A kept connection was lost, or could not be made.
+    Disconnect { address: String, reason: String },
+    /// A client of a TCP listener (`listener`: its bound address).
+    Client {
+        listener: String,
+        peer: String,
+        action: ClientAction,
+        reason: Option<String>,
+    },
+    /// Datagrams to a destination are being refused.
+    Unreachable { address: String, reason: String },
+    /// A destination takes datagrams again.
+    Reachable { address: String },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     Log {
@@ -40,6 +84,7 @@ pub enum Event {
     },
     /// Every finite source ended; the outcome is the worst of theirs.
     Finished(Outcome),
+    Notice(Notice),
 }
 
 pub type EventFn = Arc<dyn Fn(Event) + Send + Sync>;
@@ -80,6 +125,10 @@ impl Reporter {
             level: Level::Error,
             message: message.into(),
         });
+    }
+
+    pub fn notice(&self, notice: Notice) {
+        (self.callback)(Event::Notice(notice));
     }
 
     pub fn finished(&self, outcome: Outcome) {

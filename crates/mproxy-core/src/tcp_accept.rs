@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 
 use crate::error::{describe_os_error, Error, Result};
-use crate::event::Reporter;
+use crate::event::{ClientAction, Notice, Reporter};
 use crate::stats::{Counters, Endpoint};
 
 const ACCEPT_PAUSE: Duration = Duration::from_millis(200);
@@ -100,6 +100,12 @@ impl Acceptor {
                 Ok((stream, peer)) => {
                     if connected >= self.max_clients {
                         Counters::add(&c.refused, 1);
+                        reporter.notice(Notice::Client {
+                            listener: endpoint.name.clone(),
+                            peer: peer.to_string(),
+                            action: ClientAction::Refused,
+                            reason: Some(format!("the limit of {} clients", self.max_clients)),
+                        });
                         if !self.refusing {
                             self.refusing = true;
                             reporter.warn(format!(
@@ -113,6 +119,12 @@ impl Acceptor {
                     connected += 1;
                     Counters::add(&c.connects, 1);
                     reporter.info(format!("{}: TCP client {peer} connected", endpoint.name));
+                    reporter.notice(Notice::Client {
+                        listener: endpoint.name.clone(),
+                        peer: peer.to_string(),
+                        action: ClientAction::Joined,
+                        reason: None,
+                    });
                     admit(stream, peer);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,

@@ -92,7 +92,7 @@ fn wait_finished(rx: &mpsc::Receiver<Event>) {
                 assert_eq!(outcome, mproxy_core::event::Outcome::Complete);
                 return;
             }
-            Event::Log { .. } => {}
+            Event::Log { .. } | Event::Notice(_) => {}
         }
     }
 }

@@ -25,7 +25,7 @@ use mio::{Interest, Token};
 use super::Sink;
 use crate::batch::Batch;
 use crate::error::{describe_os_error, Error, Result};
-use crate::event::Reporter;
+use crate::event::{ClientAction, Notice, Reporter};
 use crate::poller::{Poller, Wait, Wakeup};
 use crate::stats::{Counters, Endpoint, Registry};
 use crate::stop::StopToken;
@@ -261,6 +261,12 @@ impl Output {
         let _ = self.poller.registry().deregister(&mut client.stream);
         self.count_undelivered(&client);
         Counters::add(&self.endpoint.counters.disconnects, 1);
+        self.reporter.notice(Notice::Client {
+            listener: self.endpoint.name.clone(),
+            peer: client.peer.to_string(),
+            action: ClientAction::Left,
+            reason: why.clone(),
+        });
         let why = why.map(|w| format!(" ({w})")).unwrap_or_default();
         self.reporter.info(format!(
             "{}: TCP client {} left{why}",
@@ -363,6 +369,12 @@ impl Output {
                 "{}: disconnected TCP client {}: it fell {} bytes behind (limit {limit})",
                 self.endpoint.name, client.peer, client.queued
             ));
+            self.reporter.notice(Notice::Client {
+                listener: self.endpoint.name.clone(),
+                peer: client.peer.to_string(),
+                action: ClientAction::Evicted,
+                reason: Some(format!("fell {} bytes behind (limit {limit})", client.queued)),
+            });
         }
     }
 }

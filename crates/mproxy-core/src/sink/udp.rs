@@ -21,7 +21,7 @@ use socket2::{SockAddr, Socket};
 use super::Sink;
 use crate::batch::Batch;
 use crate::error::{describe_os_error, Result};
-use crate::event::Reporter;
+use crate::event::{Notice, Reporter};
 use crate::socket::{self, DestinationSpec, SenderKey};
 use crate::stats::{Counters, Endpoint, Registry};
 use crate::sys::{self, SendOutcome, SendState};
@@ -124,6 +124,10 @@ impl UdpSink {
                 "sending to {} failed: {why} (counting lost datagrams, will keep trying)",
                 dest.endpoint.name
             ));
+            self.reporter.notice(Notice::Unreachable {
+                address: dest.endpoint.name.clone(),
+                reason: why.to_string(),
+            });
         }
     }
 
@@ -189,6 +193,9 @@ impl UdpSink {
                         dest.endpoint.name,
                         QUIET_PERIOD.as_secs()
                     ));
+                    self.reporter.notice(Notice::Reachable {
+                        address: dest.endpoint.name.clone(),
+                    });
                 }
             }
         }

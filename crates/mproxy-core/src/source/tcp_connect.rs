@@ -15,7 +15,7 @@ use socket2::SockRef;
 
 use super::framed::{ByteInput, Framed, FramingSpec, Read, READ_SIZE};
 use crate::error::{describe_os_error, Error, Result};
-use crate::event::Reporter;
+use crate::event::{Notice, Reporter};
 use crate::poller::{Poller, Wait};
 use crate::sink::Fanout;
 use crate::stats::{Counters, Endpoint, Registry};
@@ -141,6 +141,10 @@ impl Connector {
             match self.connect() {
                 Ok(transport) => {
                     Counters::add(&self.endpoint.counters.connects, 1);
+                    self.reporter.notice(Notice::Connect {
+                        address: self.name.clone(),
+                        peer: transport.peer_addr().map(|a| a.to_string()),
+                    });
                     // While connections keep failing at once, they are not announced again.
                     if short_lived < 2 {
                         self.reporter.info(format!("connected to {}", self.name));
@@ -162,6 +166,10 @@ impl Connector {
                         Ok(_) => "closed by the peer".to_string(),
                         Err(e) => describe_os_error(&e),
                     };
+                    self.reporter.notice(Notice::Disconnect {
+                        address: self.name.clone(),
+                        reason: why.clone(),
+                    });
                     let lasted = connected_at.elapsed();
                     if lasted < SHORT_LIVED {
                         failed_soon = Some(why);
@@ -186,9 +194,17 @@ impl Connector {
                 // The same failure seen while connecting (a reset that came before the
                 // connection was ready): the same run of failures.
                 Err(Failure::Reason(reason)) if flapping.as_deref() == Some(reason.as_str()) => {
+                    self.reporter.notice(Notice::Disconnect {
+                        address: self.name.clone(),
+                        reason: reason.clone(),
+                    });
                     failed_soon = Some(reason);
                 }
                 Err(Failure::Reason(reason)) => {
+                    self.reporter.notice(Notice::Disconnect {
+                        address: self.name.clone(),
+                        reason: reason.clone(),
+                    });
                     // A refusal is a new state: the next connection that works is announced.
                     short_lived = 0;
                     flapping = None;

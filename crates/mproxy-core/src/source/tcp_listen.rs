@@ -15,7 +15,7 @@ use mio::{Interest, Token};
 
 use super::framed::{Framed, FramingSpec, READ_SIZE};
 use crate::error::{describe_os_error, Error, Result};
-use crate::event::Reporter;
+use crate::event::{ClientAction, Notice, Reporter};
 use crate::poller::{Poller, Wait};
 use crate::sink::Fanout;
 use crate::stats::{Counters, Endpoint, Registry};
@@ -212,6 +212,12 @@ impl Inputs {
     fn left(&self, mut client: Client, why: Option<String>) {
         client.framed.flush();
         Counters::add(&self.endpoint.counters.disconnects, 1);
+        self.reporter.notice(Notice::Client {
+            listener: self.endpoint.name.clone(),
+            peer: client.peer.to_string(),
+            action: ClientAction::Left,
+            reason: why.clone(),
+        });
         match why {
             None => self.reporter.info(format!(
                 "{}: TCP client {} left",

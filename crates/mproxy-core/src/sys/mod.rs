@@ -29,9 +29,13 @@ mod unix;
 mod windows;
 
 #[cfg(target_os = "linux")]
-pub use linux::udp::{drain_errors, gso_supported, is_reported_icmp, Receiver, SendState};
+pub use linux::udp::{
+    drain_errors, gso_supported, is_message_too_long, is_reported_icmp, Receiver, SendState,
+};
 #[cfg(not(target_os = "linux"))]
-pub use udp_single::{drain_errors, gso_supported, is_reported_icmp, Receiver, SendState};
+pub use udp_single::{
+    drain_errors, gso_supported, is_message_too_long, is_reported_icmp, Receiver, SendState,
+};
 #[cfg(unix)]
 pub use unix::{
     baud_supported, deregister, file_identity, interface_index, is_absent, is_char_device,
@@ -106,9 +110,17 @@ pub fn send_each<'a>(
             }
         };
         let mut sent = send();
+        let mut size_retried = false;
         for _ in 0..MAX_ICMP_RETRIES {
             match &sent {
                 Err(e) if is_reported_icmp(e) => {
+                    outcome.icmp_reported += 1;
+                    sent = send();
+                }
+                // "Message too long" may be a path-MTU report about an earlier datagram
+                // (the path shrank); then this one goes through on a second try.
+                Err(e) if is_message_too_long(e) && !size_retried => {
+                    size_retried = true;
                     outcome.icmp_reported += 1;
                     sent = send();
                 }

@@ -94,3 +94,12 @@ impl SendState {
         }
     }
 }
+
+/// "Message too long": larger than the path (or the protocol) takes.
+pub fn is_message_too_long(err: &io::Error) -> bool {
+    #[cfg(windows)]
+    const EMSGSIZE: i32 = 10040; // WSAEMSGSIZE
+    #[cfg(not(windows))]
+    const EMSGSIZE: i32 = libc::EMSGSIZE;
+    err.raw_os_error() == Some(EMSGSIZE)
+}

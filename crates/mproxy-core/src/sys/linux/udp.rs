@@ -225,6 +225,12 @@ pub fn is_reported_icmp(err: &io::Error) -> bool {
     )
 }
 
+/// "Message too long": larger than the path (or the protocol) takes. With the error queue
+/// on, a path-MTU report about an earlier datagram also fails the next send this way.
+pub fn is_message_too_long(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(libc::EMSGSIZE)
+}
+
 /// Whether this kernel takes UDP GSO at all (Linux 4.18+): setting a socket-wide segment
 /// size succeeds only where UDP_SEGMENT is understood. Reset to 0 (per-send only) after.
 pub fn gso_supported(socket: &Socket) -> bool {
@@ -339,6 +345,8 @@ impl SendState {
         // Sends of message m that met an earlier datagram's ICMP error: each such error is
         // consumed by the send it fails, and another may arrive meanwhile under load.
         let mut retries = 0;
+        // Whether message m was already sent again after "message too long".
+        let mut size_retried = false;
         while m < total {
             let count = (total - m).min(MAX_SEND_MESSAGES);
             // SAFETY: hdrs[m..m+count] are initialised headers pointing at live buffers.
@@ -354,6 +362,7 @@ impl SendState {
                 }
                 m += rc as usize;
                 retries = 0;
+                size_retried = false;
                 if (rc as usize) < count && m < total {
                     // The kernel stops a batch at the first refused message and reports no
                     // error (it may have been a pending ICMP error, now consumed): have the
@@ -367,7 +376,11 @@ impl SendState {
                 continue;
             }
             let dest = m / per_dest;
-            if is_reported_icmp(&err) && retries < MAX_ICMP_RETRIES {
+            // "Message too long" may be a path-MTU report about an earlier datagram: tried
+            // once more before it counts (or turns GSO off), like any other reported error.
+            let pending_size = is_message_too_long(&err) && retries == 0 && !size_retried;
+            size_retried |= pending_size;
+            if (is_reported_icmp(&err) && retries < MAX_ICMP_RETRIES) || pending_size {
                 // The error is about an earlier datagram and is now consumed; this message
                 // was not refused. The error queue says whose it was.
                 outcomes[dest].icmp_reported += 1;
@@ -375,6 +388,7 @@ impl SendState {
                 continue;
             }
             retries = 0;
+            size_retried = false;
             let run = self.runs[m % per_dest];
             if run.segment > 0 {
                 // A run fails as a whole; sent one by one, most of it may still go. Only a
