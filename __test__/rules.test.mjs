@@ -216,6 +216,7 @@ test('bad rule options: one line naming the path', async (t) => {
     [{ udpDownstreamAddrs: [{ addr: '127.0.0.1:10', from: '10.0.0.0/33' }] }, 'udpDownstreamAddrs[0].from: 10.0.0.0/33: the prefix length must be 0 to 32'],
     [{ udpDownstreamAddrs: [{ addr: '127.0.0.1:10', from: ['10.0.0.0/8', 'example.com'] }] }, 'udpDownstreamAddrs[0].from[1]: example.com is not an IP address or CIDR block (192.0.2.0/24)'],
     [{ udpDownstreamAddrs: [{ addr: '127.0.0.1:10', from: ['2001:db8::/129'] }] }, 'udpDownstreamAddrs[0].from: 2001:db8::/129: the prefix length must be 0 to 128'],
+    [{ udpDownstreamAddrs: [{ addr: '127.0.0.1:10', from: 'fe80::1%lo' }] }, 'udpDownstreamAddrs[0].from: fe80::1%lo is not an IP address or CIDR block (192.0.2.0/24)'],
     [{ udpDownstreamAddrs: { addr: '127.0.0.1:10', sample: 0 } }, 'udpDownstreamAddrs[0].sample: 0 is not a whole number from 1 to 4294967295'],
     [{ udpDownstreamAddrs: [{ addr: '127.0.0.1:10', prefix: '' }] }, 'udpDownstreamAddrs[0].prefix is empty'],
     [{ udpDownstreamAddrs: [{ addr: '127.0.0.1:10', prefx: '!AIVDM' }] }, 'udpDownstreamAddrs[0].prefx: unknown option'],

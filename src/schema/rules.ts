@@ -25,7 +25,8 @@ export const cidr = z.string({ error: (iss) => `must be an IP address or CIDR bl
   const [ip, bits, extra] = ctx.value.split('/')
   const family = isIP(ip)
   const fail = (message: string) => ctx.issues.push({ code: 'custom', input: ctx.value, message })
-  if (family === 0 || extra !== undefined) {
+  // No %scope: a sender's address carries none to compare with.
+  if (family === 0 || extra !== undefined || ip.includes('%')) {
     fail(`${ctx.value} is not an IP address or CIDR block (192.0.2.0/24)`)
     return
   }
