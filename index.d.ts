@@ -147,6 +147,8 @@ export interface OutputOptions {
    * not with `keepFiles`.
    */
   keepAgeSeconds?: number
+  /** Routing rules: the file gets only what they keep (outputs only, not tee or copy). */
+  rules?: RuleOptions
 }
 
 /** Resolves an interface name, address or index; used to validate options early. */

@@ -2,10 +2,12 @@
 // balance groups (round robin, source hash), with exact counts over a mixed AIS-like feed.
 import test from 'ava'
 import dgram from 'node:dgram'
+import { existsSync, readFileSync } from 'node:fs'
 import net from 'node:net'
+import path from 'node:path'
 import { mproxy, runProgram, runToEnd, stop, tempDir, waitFor, writeTemp } from './helpers.mjs'
 
-const { createClient, createProxy, createReverseProxy } = mproxy
+const { createClient, createProxy, createReverseProxy, createServer } = mproxy
 
 /** 200 lines: every other one `!AIVDM` of types 1, 2, 3, 5 in turn (channel A/B), the rest `$GPGGA`. */
 function feed(n = 200) {
@@ -328,4 +330,33 @@ test('a client: a server with a regex rule and a round-robin pair of servers; a 
   t.is(stats.totals.filtered, 375)
   await client.close()
   for (const r of sinks) r.socket.close()
+})
+
+test('a server: its file gets only what its rules keep; --filter-match and --sample on its command line', async (t) => {
+  const dir = tempDir()
+  const file = path.join(dir, 'ais.log')
+  const server = await createServer({ path: file, listenAddrs: '127.0.0.1:0', rules: { prefix: '!AIVDM', sample: 10 } })
+  const lines = feed().map((l) => `${l}\n`)
+  const s = await sender()
+  await send(s, lines, server.addresses.listen[0])
+  const expected = lines.filter((l) => l.startsWith('!AIVDM')).filter((_, i) => i % 10 === 0)
+  await waitFor(() => server.stats().endpoints.find((e) => e.kind === 'udp-listener').datagramsIn === 200, 20_000, 'all received')
+  await server.close()
+  t.is(readFileSync(file, 'utf8'), expected.join(''))
+  t.deepEqual(ruleCounts(server.stats()), [
+    [`${file} prefix !AIVDM`, 200, 100, 100, 100],
+    [`${file} sample 1/10`, 100, 10, 10, 90],
+  ])
+  t.is(server.stats().endpoints.find((e) => e.kind === 'file').filtered, 190)
+
+  const cliFile = path.join(dir, 'cli.log')
+  const program = runProgram('server', ['--path', cliFile, '--listen-addr', '127.0.0.1:0', '--filter-match', '^\\$GPGGA', '--sample', '20'], { listeners: 1 })
+  const [listen] = await program.listening
+  await send(s, lines, listen)
+  const gga = lines.filter((l) => l.startsWith('$GPGGA')).filter((_, i) => i % 20 === 0)
+  await waitFor(() => existsSync(cliFile) && readFileSync(cliFile, 'utf8') === gga.join(''), 20_000, 'the file written')
+  const r = await stop(program)
+  t.is(r.code, 0, r.stderr)
+  t.is(readFileSync(cliFile, 'utf8'), gga.join(''))
+  s.close()
 })

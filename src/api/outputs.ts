@@ -5,11 +5,11 @@
  * batch.
  */
 import type { Endpoint } from '../resolve'
-import type { OutputItem } from '../schema/rules'
+import type { OutputItem, Rules } from '../schema/rules'
 import type { DestinationOptions, RuleOptions, UdpOutputGroupOptions } from '../native'
 
 /** The native rule options of an item, or undefined for a plain one. */
-export function ruleOptions(item: OutputItem): RuleOptions | undefined {
+export function ruleOptions(item: OutputItem | Rules): RuleOptions | undefined {
   if (typeof item === 'string') return undefined
   const { from, prefix, match, sample } = item
   return { from, prefix, match, sample }

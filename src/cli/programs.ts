@@ -26,13 +26,15 @@ const FILTERS: FlagSpec[] = [
 ]
 const FILTER_FLAGS = { from: '--filter-from', prefix: '--filter-prefix', match: '--filter-match', sample: '--sample' }
 
-/** Checks the filter flags (named as flags) and gives each output in `fields` those rules. */
-function withFilters(values: ParsedValues, fields: string[]): ParsedValues {
+/** Checks the filter flags (named as flags) and gives each output in `fields` (or `rulesField`) those rules. */
+function withFilters(values: ParsedValues, fields: string[], rulesField?: string): ParsedValues {
   const { filterFrom, filterPrefix, filterMatch, sample, ...rest } = values
   const given = { from: filterFrom, prefix: filterPrefix, match: filterMatch, sample }
   if (Object.values(given).every((v) => v === undefined)) return rest
   parseWith(z.strictObject(ruleShape), given, { flags: FILTER_FLAGS })
   const out: Record<string, unknown> = { ...rest }
+  // The server's one output takes its rules as an option of their own.
+  if (rulesField) out[rulesField] = given
   for (const field of fields) {
     const list = rest[field]
     if (Array.isArray(list)) out[field] = list.map((addr) => ({ addr, ...given }))
@@ -88,6 +90,7 @@ export const server: Program = {
       TEE,
       ROTATE,
       KEEP,
+      ...FILTERS,
     ],
     examples: [
       "mproxy-server --path logfile.log --listen-addr '127.0.0.1:9920' --listen-addr '[::1]:9921'",
@@ -95,7 +98,7 @@ export const server: Program = {
       "mproxy-server --path /var/log/ais/ais.log --rotate hourly --keep 7d --listen-addr '0.0.0.0:9920'",
     ],
   },
-  start: (values, labels, onLog) => startProgram('server', options(values, onLog), labels),
+  start: (values, labels, onLog) => startProgram('server', options(withFilters(values, [], 'rules'), onLog), labels),
 }
 
 export const proxy: Program = {

@@ -8,7 +8,7 @@
  */
 import { z } from 'zod'
 import type { LogEntry } from '../handle'
-import { outputList } from './rules'
+import { outputList, ruleShape } from './rules'
 import { address, addressList, filePath, flag, framing, listOf, MAX_DATAGRAM, rate, retention, rotation, text, wholeNumber } from './values'
 
 const BUFFER = wholeNumber(1024, 2 ** 31 - 1)
@@ -74,6 +74,8 @@ export const serverShape = {
   /** Also copy what arrives to stdout (ignored when `path` is already `-`). */
   tee: flag.optional(),
   ...rotationShape,
+  /** Routing rules of the `path` output: it gets only the datagrams they keep. */
+  rules: z.strictObject(ruleShape).optional(),
 }
 
 const TLS_PREFIX = 'tls://'

@@ -113,6 +113,8 @@ pub struct OutputOptions {
     /// Remove rotated files last modified more than this many seconds ago. Needs `rotate`;
     /// not with `keepFiles`.
     pub keep_age_seconds: Option<f64>,
+    /// Routing rules: the file gets only what they keep (outputs only, not tee or copy).
+    pub rules: Option<RuleOptions>,
 }
 
 #[napi(object)]
@@ -449,6 +451,12 @@ fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
         .iter()
         .flatten()
         .map(writer_spec)
+        .collect::<Result<_>>()?;
+    spec.writer_rules = o
+        .outputs
+        .iter()
+        .flatten()
+        .map(|w| w.rules.as_ref().map(rule_spec).transpose())
         .collect::<Result<_>>()?;
     spec.tee = o.tee.as_ref().map(writer_spec).transpose()?;
     spec.copy = o.copy.as_ref().map(writer_spec).transpose()?;

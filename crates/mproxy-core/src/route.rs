@@ -43,6 +43,9 @@ pub struct RouteSpec {
     /// UDP destinations behind routing rules, each group a sink of its own so that
     /// `udp_destinations` (no rules) keep sharing one plain sink.
     pub ruled_udp_outputs: Vec<RuledUdpOutput>,
+    /// Routing rules of `writers`, by index (missing or `None`: the writer gets everything).
+    /// Kept beside them so that `WriterSpec`, built in many places, stays as it is.
+    pub writer_rules: Vec<Option<RuleSpec>>,
 }
 
 /// Destinations that get only what `rules` keep: each all of it, or with `balance` each
@@ -145,14 +148,30 @@ impl Route {
                     &reporter,
                 )?);
             }
-            for w in &spec.writers {
-                sinks.push(Arc::new(WriterSink::new(
+            for (i, w) in spec.writers.iter().enumerate() {
+                let first = registry.len();
+                let sink: Arc<dyn Sink> = Arc::new(WriterSink::new(
                     w,
                     "file",
                     &registry,
                     reporter.clone(),
                     stop.clone(),
-                )?));
+                )?);
+                sinks.push(sink.clone());
+                let rules = spec.writer_rules.get(i).and_then(Option::as_ref);
+                if let Some(rules) = rules.filter(|r| !r.is_empty()) {
+                    let ruled = RuledSink::new(
+                        rules,
+                        None,
+                        &w.path,
+                        vec![sink],
+                        registry.since(first),
+                        &registry,
+                        reporter.clone(),
+                    )?;
+                    sinks.pop();
+                    sinks.push(Arc::new(ruled));
+                }
             }
             for o in &spec.tcp_outputs {
                 let first = registry.len();
