@@ -127,6 +127,15 @@ export interface EndpointStats {
   /** TLS clients whose handshake failed. */
   tlsFailures: number
   /**
+   * Outputs: datagrams their routing rules kept from them; rules: datagrams the rule
+   * dropped.
+   */
+  filtered: number
+  /** Rules: datagrams the rule's test held for. */
+  matched: number
+  /** Rules: datagrams that went on to the next rule or the output. */
+  passed: number
+  /**
    * Destinations: datagrams sent there were refused or lost recently (no quiet second
    * since).
    */
@@ -194,6 +203,8 @@ export interface OutputOptions {
    * not with `keepFiles`.
    */
   keepAgeSeconds?: number
+  /** Routing rules: the file gets only what they keep (outputs only, not tee or copy). */
+  rules?: RuleOptions
 }
 
 /** Resolves an interface name, address or index; used to validate options early. */
@@ -227,6 +238,8 @@ export interface RouteOptions {
   udpListeners?: Array<ListenOptions>
   inputs?: Array<InputOptions>
   udpDestinations?: Array<DestinationOptions>
+  /** UDP destinations with routing rules or balancing. */
+  udpOutputGroups?: Array<UdpOutputGroupOptions>
   outputs?: Array<OutputOptions>
   tee?: OutputOptions
   /**
@@ -239,6 +252,24 @@ export interface RouteOptions {
   /** Seal what goes to `udpDestinations`, open what `udpListeners` receive. */
   busKey?: BusKeyOptions
 }
+
+/** Routing rules of one output or balance group; absent parts keep everything. */
+export interface RuleOptions {
+  /** Keep datagrams from these addresses or CIDR blocks. */
+  from?: Array<string>
+  /** Keep datagrams starting with these bytes (UTF-8). */
+  prefix?: string
+  /** Keep datagrams a regular expression matches (over the bytes). */
+  match?: string
+  /** Keep 1 datagram in this many. */
+  sample?: number
+}
+
+/**
+ * What is wrong with a routing rule's `match` pattern (in the core's regex dialect, within
+ * its size limit), or nothing: lets option checks name the option's path.
+ */
+export declare function rulePatternProblem(pattern: string): string | null
 
 /**
  * Starts a route. Throws `[CODE] message` if any address, interface or file is bad;
@@ -294,6 +325,7 @@ export interface TcpOutputOptions {
   /** Networks (CIDR) clients may connect from; absent or empty: any. */
   allow?: Array<string>
   maxClientsPerAddress?: number
+  rules?: RuleOptions
 }
 
 export interface TlsOptions {
@@ -313,4 +345,14 @@ export interface TlsServerOptions {
   certFile: string
   keyFile: string
   clientCaFile?: string
+}
+
+/**
+ * UDP destinations behind rules: each gets what they keep, or with `balance`
+ * ("round-robin" or "source-hash") each datagram goes to one of them.
+ */
+export interface UdpOutputGroupOptions {
+  destinations: Array<DestinationOptions>
+  rules?: RuleOptions
+  balance?: string
 }

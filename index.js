@@ -839,4 +839,5 @@ module.exports.NativeRoute = nativeBinding.NativeRoute
 module.exports.NativeTap = nativeBinding.NativeTap
 module.exports.checkBusKey = nativeBinding.checkBusKey
 module.exports.resolveInterface = nativeBinding.resolveInterface
+module.exports.rulePatternProblem = nativeBinding.rulePatternProblem
 module.exports.startRoute = nativeBinding.startRoute

@@ -30,10 +30,11 @@ export interface LogEntry {
  * What an endpoint is: a UDP listening socket, a UDP destination, an input read from a
  * file, device or stdin, the output file (or stdout), the `--tee` copy, a client's local copy
  * of what it sent, a kept TCP/TLS connection, a TCP listener whose clients are inputs, a
- * TCP output listener, the taps of `messages()` (all of a route's together), or what
- * `send()` was given.
+ * TCP output listener, the taps of `messages()` (all of a route's together), what `send()`
+ * was given, or one routing rule of an output (named `OUTPUT RULE`, e.g.
+ * `127.0.0.1:9921 prefix !AIVDM`).
  */
-export type EndpointKind = 'udp-listener' | 'udp-destination' | 'input' | 'file' | 'tee' | 'copy' | 'tcp-connection' | 'tcp-listener' | 'tcp-output' | 'tap' | 'send'
+export type EndpointKind = 'udp-listener' | 'udp-destination' | 'input' | 'file' | 'tee' | 'copy' | 'tcp-connection' | 'tcp-listener' | 'tcp-output' | 'tap' | 'send' | 'rule'
 
 /** Counters of one endpoint. Numbers are doubles: exact up to 2^53, far beyond any count. */
 export interface EndpointStats extends Omit<NativeEndpointStats, 'kind'> {
@@ -85,6 +86,15 @@ export interface EndpointStats extends Omit<NativeEndpointStats, 'kind'> {
   idleTimeouts: number
   /** TLS clients whose handshake failed: no or a refused certificate, not TLS, or not done within 10 s. */
   tlsFailures: number
+  /**
+   * Outputs: datagrams their routing rules kept from them (not for balance-group members:
+   * see the group's rules). Rules: datagrams this rule dropped.
+   */
+  filtered: number
+  /** Rules: datagrams the rule's test held for (a rule's `datagramsIn` is what reached it). */
+  matched: number
+  /** Rules: datagrams that went on to the next rule or the output(s). */
+  passed: number
   /** Destinations: datagrams sent there were refused or lost recently (no quiet second since). */
   unreachable: boolean
   /** Datagrams `messages()` iterators missed because JavaScript fell behind (their queue was full). */
@@ -121,6 +131,8 @@ export interface Totals {
   authFailures: number
   /** Replayed datagrams refused by the bus key check. */
   replays: number
+  /** Datagrams routing rules kept from an output (or a balance group): chosen, not lost. */
+  filtered: number
 }
 
 /** Counters: every endpoint's, and their totals. */
@@ -186,6 +198,7 @@ function total(endpoints: EndpointStats[], inSources = endpoints, outSinks = end
     tapDrops: sum(endpoints, (e) => e.tapDrops),
     authFailures: sum(endpoints, (e) => e.authFailures),
     replays: sum(endpoints, (e) => e.replays),
+    filtered: sum(endpoints, (e) => e.filtered, ['rule']),
   }
 }
 

@@ -46,6 +46,9 @@ const COUNTERS: ReadonlyArray<[CounterField, string, string]> = [
   ['refusedPerAddress', 'refused_per_address', 'TCP clients refused because their address had its most clients already'],
   ['idleTimeouts', 'idle_timeouts', 'TCP input clients closed for sending nothing for the idle timeout'],
   ['tlsFailures', 'tls_failures', 'TLS clients whose handshake failed (no or a refused certificate, not TLS, too slow)'],
+  ['filtered', 'filtered', 'Datagrams routing rules kept from an output (outputs), or dropped (kind "rule")'],
+  ['matched', 'rule_matched', 'Datagrams a routing rule\'s test held for'],
+  ['passed', 'rule_passed', 'Datagrams a routing rule passed on'],
 ]
 
 const LABELS = ['route', 'kind', 'endpoint'] as const

@@ -21,6 +21,8 @@ export type ListenOptions = Binding.ListenOptions
 export type TcpConnectOptions = Binding.TcpConnectOptions
 export type FramingOptions = Binding.FramingOptions
 export type BusKeyOptions = Binding.BusKeyOptions
+export type RuleOptions = Binding.RuleOptions
+export type UdpOutputGroupOptions = Binding.UdpOutputGroupOptions
 export type OutputOptions = Binding.OutputOptions
 
 const packageRoot = path.join(__dirname, '..')

@@ -79,7 +79,7 @@ function socatVersion(socatPath) {
 }
 
 /** mproxy's forward proxy from the checkout in `repoDir`. */
-function mproxyRelay({ label, repoDir, buffer, origin }) {
+function mproxyRelay({ label, repoDir, buffer, origin, extraArgs = [] }) {
   const cli = proxyCli(repoDir);
   const addon = addonFile(repoDir);
   return {
@@ -88,7 +88,7 @@ function mproxyRelay({ label, repoDir, buffer, origin }) {
     // mproxy-proxy documents exit code 0 when stopped by a signal.
     cleanExit: (code) => code === 0,
     describe: () =>
-      `node ${path.relative(REPO, cli)} (${origin ? `${origin}, ` : ''}native addon ${addon ? path.basename(addon) : '?'}), --recv-buffer/--send-buffer ${buffer}`,
+      `node ${path.relative(REPO, cli)} (${origin ? `${origin}, ` : ''}native addon ${addon ? path.basename(addon) : '?'}), --recv-buffer/--send-buffer ${buffer}${extraArgs.length ? ` ${extraArgs.join(' ')}` : ''}`,
     async start(sinkPort) {
       const child = track(
         spawn(
@@ -100,6 +100,7 @@ function mproxyRelay({ label, repoDir, buffer, origin }) {
             '--recv-buffer', String(buffer),
             '--send-buffer', String(buffer),
             '--verbose',
+            ...extraArgs,
           ],
           { stdio: ['ignore', 'ignore', 'pipe'] },
         ),
@@ -181,4 +182,4 @@ function createRelays({ buffer, socat, baseline }) {
   return { relays, skipped };
 }
 
-module.exports = { ensureSocat, relayBuffer, addonFile, proxyCli, createRelays };
+module.exports = { ensureSocat, relayBuffer, addonFile, proxyCli, createRelays, mproxyRelay };

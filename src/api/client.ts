@@ -5,14 +5,21 @@ import { parseWith } from '../schema/issues'
 import { apiSchema } from '../schema/programs'
 import { resolveEndpoints } from '../resolve'
 import { refuseDuplicates } from './checks'
+import type { UdpOutput } from './rules'
+import { udpOutputs } from './outputs'
+import { outputAddrs } from '../schema/rules'
 import { fromNative, MproxyError } from '../errors'
 import { checkCommon, defaultMaxDatagram, destinationOptions, fileOutput, type CommonOptions, type Framing, type KeepOption, type RotateOption } from './common'
 
 export interface ClientOptions extends CommonOptions {
   /** File, FIFO, device (e.g. `/dev/ttyACM0`), or `-` for stdin. Read until its end. */
   path: string
-  /** Where every datagram goes: `HOST:PORT`, `[IPv6]:PORT`, `[IPv6%iface]:PORT`; unicast or group. */
-  serverAddrs: string | readonly string[]
+  /**
+   * Where every datagram goes: `HOST:PORT`, `[IPv6]:PORT`, `[IPv6%iface]:PORT`; unicast or
+   * group. An object gives a server routing rules (`{ addr, prefix: '!AIVDM' }`) or spreads
+   * datagrams over a balance group (`{ balance: 'round-robin', addrs: [...] }`).
+   */
+  serverAddrs: UdpOutput | readonly UdpOutput[]
   /** Copy the input to stdout, exactly. */
   tee?: boolean
   /** `packed` (default): whole lines packed per datagram; `line`: one line each; `raw`: fixed chunks. */
@@ -49,7 +56,7 @@ export const DEFAULT_RATE = 80_000_000
 export async function startClient(input: ClientOptions, labels?: Labels): Promise<Handle> {
   const o = parseWith(apiSchema('client'), input, labels)
   const { path, lingerMs } = o
-  const servers = o.serverAddrs
+  const servers = outputAddrs(o.serverAddrs)
   const framing = o.framing ?? 'packed'
   const rate = o.rate ?? DEFAULT_RATE
   const tee = o.tee ?? false
@@ -66,7 +73,7 @@ export async function startClient(input: ClientOptions, labels?: Labels): Promis
       handle,
       {
         inputs: [{ path, framing: { framing, maxDatagram, lingerMs }, rate, baud: o.baud, follow: o.follow }],
-        udpDestinations: destinations.map((d) => destinationOptions(d, common)),
+        ...udpOutputs(o.serverAddrs, destinations, (d) => destinationOptions(d, common)),
         // The input can be paced by stdout (or the disk), so tee and the copy wait rather than drop.
         tee: tee ? { path: '-', waitWhenFull: true } : undefined,
         copy: o.copyPath === undefined ? undefined : fileOutput(o.copyPath, o.rotate, o.keep, { waitWhenFull: true }),

@@ -7,14 +7,21 @@ import { resolveEndpoints } from '../resolve'
 import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions, type CommonOptions, type Framing } from './common'
 import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './checks'
 import { tcpConnects, type TlsOptions } from './tcp'
+import type { UdpOutput } from './rules'
+import { udpOutputs } from './outputs'
+import { outputAddrs } from '../schema/rules'
 
 export interface ProxyOptions extends CommonOptions, TlsOptions {
   /** UDP addresses to listen on (port 0 picks one); a multicast group is joined. */
   udpListenAddrs?: string | readonly string[]
   /** TCP hosts to connect to and keep connected: `HOST:PORT`, or `tls://HOST:PORT` for TLS. */
   tcpConnectAddrs?: string | readonly string[]
-  /** Every datagram goes, unchanged, to each of these. */
-  udpDownstreamAddrs: string | readonly string[]
+  /**
+   * Every datagram goes, unchanged, to each of these. An object gives one output routing
+   * rules (`{ addr, prefix: '!AIVDM' }`) or spreads datagrams over a balance group
+   * (`{ balance: 'round-robin', addrs: [...] }`).
+   */
+  udpDownstreamAddrs: UdpOutput | readonly UdpOutput[]
   /** Copy what the sources bring to stdout. */
   tee?: boolean
   /** Framing of TCP streams into datagrams (as the client's): `packed` (default), `line` or `raw`. */
@@ -30,7 +37,7 @@ export async function startProxy(input: ProxyOptions, labels?: Labels): Promise<
   const o = parseWith(apiSchema('proxy'), input, labels)
   const listen = o.udpListenAddrs ?? []
   const tcp = o.tcpConnectAddrs ?? []
-  const downstream = o.udpDownstreamAddrs
+  const downstream = outputAddrs(o.udpDownstreamAddrs)
   const tee = o.tee ?? false
   const framing = o.framing ?? 'packed'
   const { lingerMs } = o
@@ -53,7 +60,7 @@ export async function startProxy(input: ProxyOptions, labels?: Labels): Promise<
     {
       udpListeners: listeners.map((l) => listenOptions(l, common)),
       tcpConnects: connects,
-      udpDestinations: destinations.map((d) => destinationOptions(d, common)),
+      ...udpOutputs(o.udpDownstreamAddrs, destinations, (d) => destinationOptions(d, common)),
       tee: tee ? { path: '-' } : undefined,
       sendBuffer: common.sendBuffer,
       busKey: common.busKey,

@@ -11,6 +11,9 @@ import { parseWith } from '../schema/issues'
 import { apiSchema, reverseProxyCliSchema } from '../schema/programs'
 import { resolveEndpoint, resolveEndpoints, type Endpoint } from '../resolve'
 import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './checks'
+import type { TcpOutput, UdpOutput } from './rules'
+import { ruleOptions, udpOutputs } from './outputs'
+import { outputAddrs } from '../schema/rules'
 import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions, type CommonOptions, type Framing } from './common'
 
 export const DEFAULT_MULTICAST_ADDR = '[ff02::1]:9918'
@@ -26,12 +29,13 @@ export interface ReverseProxyOptions extends CommonOptions {
   /** The group inputs publish to and outputs subscribe to; default `[ff02::1]:9918`. */
   multicastAddr?: string
   /**
-   * TCP outputs: addresses to LISTEN on; every client receives the group's stream.
-   * `tls://HOST:PORT` listens with TLS (needs `tlsCert` and `tlsKey`); plain and TLS may be mixed.
+   * TCP outputs: addresses to LISTEN on; every client receives the group's stream (an object:
+   * only what its routing rules keep). `tls://HOST:PORT` listens with TLS (needs `tlsCert` and
+   * `tlsKey`); plain and TLS may be mixed.
    */
-  tcpOutputAddrs?: string | readonly string[]
-  /** UDP outputs: every group datagram is sent to each. */
-  udpOutputAddrs?: string | readonly string[]
+  tcpOutputAddrs?: TcpOutput | readonly TcpOutput[]
+  /** UDP outputs: every group datagram is sent to each (objects: routing rules, balance groups). */
+  udpOutputAddrs?: UdpOutput | readonly UdpOutput[]
   /** Print what the inputs publish to stdout. */
   tee?: boolean
   /**
@@ -109,8 +113,8 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   const o = parseWith(apiSchema('reverseproxy'), input, labels)
   const udpIn = o.udpListenAddrs ?? []
   const tcpIn = o.tcpListenAddrs ?? []
-  const tcpOut = o.tcpOutputAddrs ?? []
-  const udpOut = o.udpOutputAddrs ?? []
+  const tcpOut = outputAddrs(o.tcpOutputAddrs ?? [])
+  const udpOut = outputAddrs(o.udpOutputAddrs ?? [])
   const tee = o.tee ?? false
   const maxClients = o.maxTcpClients ?? 1024
   const clientQueueBytes = o.tcpClientQueue
@@ -120,7 +124,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   const groupText = o.multicastAddr ?? DEFAULT_MULTICAST_ADDR
   const group = await resolveEndpoint(groupText, L('multicastAddr'), { allowPortZero: false, kind: 'group', multicastInterface: common.multicastInterface })
   const rules = { multicastInterface: common.multicastInterface }
-  const [udpListeners, tcpListeners, tcpOutputs, udpOutputs] = await Promise.all([
+  const [udpListeners, tcpListeners, tcpOutputs, udpOutputEndpoints] = await Promise.all([
     resolveEndpoints(udpIn, L('udpListenAddrs'), { ...rules, allowPortZero: true }),
     listeners(tcpIn, L('tcpListenAddrs')),
     listeners(tcpOut, L('tcpOutputAddrs')),
@@ -132,7 +136,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   refuseDuplicates(udpListeners, L('udpListenAddrs'))
   refuseDuplicates(tcpListeners, L('tcpListenAddrs'))
   refuseDuplicates(tcpOutputs, L('tcpOutputAddrs'))
-  refuseDuplicates(udpOutputs, L('udpOutputAddrs'))
+  refuseDuplicates(udpOutputEndpoints, L('udpOutputAddrs'))
   // Inputs publish to the group and outputs read it: an input listening on the group, or an
   // output sending to the group or to an input, would feed itself forever.
   const inputs = udpListeners.map((l) => ownListener(l, L('udpListenAddrs')))
@@ -140,7 +144,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   const hasInputs = udpIn.length + tcpIn.length > 0 || o.publish === true
   const groupListener = hasOutputs ? [ownListener(group, L('multicastAddr'))] : []
   if (hasInputs) refuseLoops([group], L('multicastAddr'), inputs, common.multicastLoop)
-  refuseLoops(udpOutputs, L('udpOutputAddrs'), [...groupListener, ...inputs], common.multicastLoop)
+  refuseLoops(udpOutputEndpoints, L('udpOutputAddrs'), [...groupListener, ...inputs], common.multicastLoop)
   const maxDatagram = o.maxDatagram ?? defaultMaxDatagram([group], common)
   const framingOptions = { framing, maxDatagram, lingerMs }
   const tlsFiles = o.tlsCert !== undefined && o.tlsKey !== undefined ? { certFile: o.tlsCert, keyFile: o.tlsKey, clientCaFile: o.tlsClientCa } : undefined
@@ -156,8 +160,8 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
         handle,
         {
           udpListeners: [listenOptions(group, common)],
-          udpDestinations: udpOutputs.map((d) => destinationOptions(d, common)),
-          tcpOutputs: tcpOutputs.map((t) => ({ address: t.address, interface: t.interface, maxClients, clientQueueBytes, tls: t.tls ? tlsFiles : undefined, ...access })),
+          ...udpOutputs(o.udpOutputAddrs ?? [], udpOutputEndpoints, (d) => destinationOptions(d, common)),
+          tcpOutputs: tcpOutputs.map((t, i) => ({ address: t.address, interface: t.interface, maxClients, clientQueueBytes, tls: t.tls ? tlsFiles : undefined, ...access, rules: ruleOptions((o.tcpOutputAddrs ?? [])[i]) })),
           sendBuffer: common.sendBuffer,
           busKey: common.busKey,
         },
@@ -182,7 +186,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
     }
     // An input on port 0 got its port only now; no output may send to it.
     const bound = inputs.flatMap((l, i) => (l.port === 0 ? [boundListener(l, handle.addresses.listen[i])] : []))
-    refuseLoops(udpOutputs, L('udpOutputAddrs'), bound, common.multicastLoop)
+    refuseLoops(udpOutputEndpoints, L('udpOutputAddrs'), bound, common.multicastLoop)
     // Once started (a failed start says only why it failed); a keyed group is not readable.
     const note = allHostsGroupNote(group, o.busKey !== undefined)
     if (note) logTo(handle, 'info', note)

@@ -5,6 +5,8 @@ import { parseWith } from '../schema/issues'
 import { apiSchema } from '../schema/programs'
 import { resolveEndpoints } from '../resolve'
 import { refuseDuplicates } from './checks'
+import type { OutputRules } from './rules'
+import { ruleOptions } from './outputs'
 import { checkCommon, fileOutput, listenOptions, type CommonOptions, type KeepOption, type RotateOption } from './common'
 
 export interface ServerOptions extends CommonOptions {
@@ -22,6 +24,8 @@ export interface ServerOptions extends CommonOptions {
   rotate?: RotateOption
   /** Rotated files to keep: the newest N (`30`) or those younger than an age (`'7d'`). Needs `rotate`. */
   keep?: KeepOption
+  /** Routing rules of `path`: it gets only the datagrams they keep (`{ prefix: '!AIVDM', sample: 10 }`). The tee copy gets everything. */
+  rules?: OutputRules
 }
 
 /** @internal The function behind createServer(), with the CLI's flag names for messages. */
@@ -41,7 +45,7 @@ export async function startServer(input: ServerOptions, labels?: Labels): Promis
     handle,
     {
       udpListeners: listeners.map((l) => listenOptions(l, common)),
-      outputs: [fileOutput(path, o.rotate, o.keep)],
+      outputs: [{ ...fileOutput(path, o.rotate, o.keep), rules: o.rules && ruleOptions(o.rules) }],
       tee: tee && path !== '-' ? { path: '-' } : undefined,
       busKey: common.busKey,
     },

@@ -3,6 +3,7 @@
  * `mproxy check --config FILE` (validate it without starting anything). Exit codes as for the
  * programs: 2 for a config that is not valid, 1 for what the system refused.
  */
+import { outputAddrs, type OutputItem } from '../schema/rules'
 import { access, constants } from 'node:fs/promises'
 import path from 'node:path'
 import { readConfigFile } from '../config/file'
@@ -52,7 +53,8 @@ async function checkSystem(config: Config): Promise<void> {
     const options = route as Record<string, unknown>
     for (const [field, portZero] of Object.entries(ADDRESS_OPTIONS)) {
       const value = options[field]
-      const list = Array.isArray(value) ? (value as string[]) : typeof value === 'string' ? [value] : []
+      // Output options may hold routing-rule objects and balance groups: their addresses.
+      const list = Array.isArray(value) ? outputAddrs(value as OutputItem[]) : typeof value === 'string' ? [value] : []
       // TCP listeners may be `tls://HOST:PORT`.
       for (const text of list) await resolveEndpoint(text.replace(/^tls:\/\//, ''), nameOf(naming, field), { allowPortZero: portZero })
     }

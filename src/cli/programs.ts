@@ -3,6 +3,9 @@ import { startProgram } from '../api/programs'
 import { COMMON_FLAGS, type FlagSpec, type ParsedValues } from './args'
 import type { LogEntry } from '../handle'
 import type { Program } from './run'
+import { z } from 'zod'
+import { parseWith } from '../schema/issues'
+import { ruleShape } from '../schema/rules'
 
 const TEE: FlagSpec = { name: 'tee', field: 'tee', kind: 'boolean', aliases: ['-t'], help: 'Copy input to stdout' }
 
@@ -11,6 +14,32 @@ function options(values: ParsedValues, onLog: (entry: LogEntry) => void): Record
   const rest: Record<string, unknown> = { ...values }
   for (const field of PROCESS_FIELDS) delete rest[field]
   return { ...rest, onLog }
+}
+
+/** Routing rules on the command line: the same rules for every output of the program. */
+const FILTERS: FlagSpec[] = [
+  // (Not --filter-from for the client: what it reads has no sender.)
+  { name: 'filter-from', field: 'filterFrom', kind: 'list', value: 'IP[/BITS]', help: 'Outputs get only datagrams from this address or CIDR block. May be repeated' },
+  { name: 'filter-prefix', field: 'filterPrefix', kind: 'string', value: 'TEXT', help: 'Outputs get only datagrams starting with TEXT, e.g. !AIVDM' },
+  { name: 'filter-match', field: 'filterMatch', kind: 'string', value: 'REGEX', help: 'Outputs get only datagrams REGEX matches (Rust regex syntax), e.g. ^!AIVDM,1,1,,[AB],[1-3]' },
+  { name: 'sample', field: 'sample', kind: 'string', value: 'N', help: 'Outputs get only 1 datagram in N' },
+]
+const FILTER_FLAGS = { from: '--filter-from', prefix: '--filter-prefix', match: '--filter-match', sample: '--sample' }
+
+/** Checks the filter flags (named as flags) and gives each output in `fields` (or `rulesField`) those rules. */
+function withFilters(values: ParsedValues, fields: string[], rulesField?: string): ParsedValues {
+  const { filterFrom, filterPrefix, filterMatch, sample, ...rest } = values
+  const given = { from: filterFrom, prefix: filterPrefix, match: filterMatch, sample }
+  if (Object.values(given).every((v) => v === undefined)) return rest
+  parseWith(z.strictObject(ruleShape), given, { flags: FILTER_FLAGS })
+  const out: Record<string, unknown> = { ...rest }
+  // The server's one output takes its rules as an option of their own.
+  if (rulesField) out[rulesField] = given
+  for (const field of fields) {
+    const list = rest[field]
+    if (Array.isArray(list)) out[field] = list.map((addr) => ({ addr, ...given }))
+  }
+  return out as ParsedValues
 }
 
 /** Flags about the process (logging, metrics), not options of the program's API. */
@@ -38,6 +67,7 @@ export const client: Program = {
       { name: 'copy-path', field: 'copyPath', kind: 'string', value: 'FILE', help: 'Also write what is sent to this local file (see --rotate, --keep)' },
       { ...ROTATE, help: 'Rotate the --copy-path file each UTC hour or day, or before it passes SIZE (e.g. 100M)' },
       KEEP,
+      ...FILTERS.filter((f) => f.name !== 'filter-from'),
     ],
     examples: [
       "mproxy-client --path /dev/random --server-addr '127.0.0.1:9920' --server-addr '[::1]:9921'",
@@ -45,7 +75,7 @@ export const client: Program = {
       "mproxy-client --path /dev/ttyACM0 --baud 38400 --server-addr 'logs.example.net:9920' --copy-path /var/log/ais/sent.log --rotate daily --keep 30d",
     ],
   },
-  start: (values, labels, onLog) => startProgram('client', options(values, onLog), labels),
+  start: (values, labels, onLog) => startProgram('client', options(withFilters(values, ['serverAddrs']), onLog), labels),
 }
 
 export const server: Program = {
@@ -60,6 +90,7 @@ export const server: Program = {
       TEE,
       ROTATE,
       KEEP,
+      ...FILTERS,
     ],
     examples: [
       "mproxy-server --path logfile.log --listen-addr '127.0.0.1:9920' --listen-addr '[::1]:9921'",
@@ -67,7 +98,7 @@ export const server: Program = {
       "mproxy-server --path /var/log/ais/ais.log --rotate hourly --keep 7d --listen-addr '0.0.0.0:9920'",
     ],
   },
-  start: (values, labels, onLog) => startProgram('server', options(values, onLog), labels),
+  start: (values, labels, onLog) => startProgram('server', options(withFilters(values, [], 'rules'), onLog), labels),
 }
 
 export const proxy: Program = {
@@ -87,6 +118,7 @@ export const proxy: Program = {
       { name: 'framing', field: 'framing', kind: 'string', value: 'packed|line|raw', help: 'How TCP streams become datagrams (default packed: whole lines per datagram)' },
       { name: 'max-datagram', field: 'maxDatagram', kind: 'string', value: 'BYTES', help: 'Largest datagram made from TCP streams (default 1472 IPv4, 1452 IPv6)' },
       { name: 'linger-ms', field: 'lingerMs', kind: 'string', value: 'MS', help: 'How long a partial line from TCP waits before it is sent anyway (default 20)' },
+      ...FILTERS,
       TEE,
     ],
     examples: [
@@ -94,7 +126,7 @@ export const proxy: Program = {
       "mproxy-proxy --tcp-connect-addr 'tls://ais.example.net:443' --tls-ca private-ca.pem --udp-downstream-addr '239.1.2.3:9920' --multicast-interface eth0",
     ],
   },
-  start: (values, labels, onLog) => startProgram('proxy', options(values, onLog), labels),
+  start: (values, labels, onLog) => startProgram('proxy', options(withFilters(values, ['udpDownstreamAddrs']), onLog), labels),
 }
 
 export const reverseproxy: Program = {
@@ -121,6 +153,7 @@ export const reverseproxy: Program = {
       { name: 'framing', field: 'framing', kind: 'string', value: 'packed|line|raw', help: 'How TCP streams become datagrams (default packed: whole lines per datagram)' },
       { name: 'max-datagram', field: 'maxDatagram', kind: 'string', value: 'BYTES', help: 'Largest datagram made from TCP streams (default 1472 IPv4, 1452 IPv6)' },
       { name: 'linger-ms', field: 'lingerMs', kind: 'string', value: 'MS', help: 'How long a partial line from TCP waits before it is sent anyway (default 20)' },
+      ...FILTERS,
       { ...TEE, help: 'Print what the inputs publish to stdout' },
     ],
     notes: [
@@ -135,7 +168,7 @@ export const reverseproxy: Program = {
       "mproxy-reverseproxy --multicast-addr '[ff02::4d50%eth0]:9918' --tcp-output-addr 'tls://0.0.0.0:9932' --tls-cert cert.pem --tls-key key.pem --tls-client-ca clients-ca.pem --allow 10.0.0.0/8",
     ],
   },
-  start: (values, labels, onLog) => startProgram('reverseproxy', options(values, onLog), labels),
+  start: (values, labels, onLog) => startProgram('reverseproxy', options(withFilters(values, ['udpOutputAddrs', 'tcpOutputAddrs']), onLog), labels),
 }
 
 export const programs: Record<string, Program> = { client, server, proxy, reverseproxy }

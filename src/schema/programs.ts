@@ -8,6 +8,7 @@
  */
 import { z } from 'zod'
 import type { LogEntry } from '../handle'
+import { outputList, ruleShape } from './rules'
 import { address, addressList, cidr, filePath, flag, framing, listOf, MAX_DATAGRAM, rate, retention, rotation, seconds, show, text, wholeNumber } from './values'
 
 const BUFFER = wholeNumber(1024, 2 ** 31 - 1)
@@ -53,8 +54,8 @@ export const clientShape = {
   ...framingShape,
   /** File, FIFO, device (e.g. `/dev/ttyACM0`), or `-` for stdin. Read until its end. */
   path: filePath,
-  /** Where every datagram goes: `HOST:PORT`, `[IPv6]:PORT`, `[IPv6%iface]:PORT`; unicast or group. */
-  serverAddrs: addressList(false, 1),
+  /** Where every datagram goes: `HOST:PORT`, `[IPv6]:PORT`, `[IPv6%iface]:PORT`; unicast or group (objects: with routing rules, or a balance group). */
+  serverAddrs: outputList(false, true, 1),
   /** Copy the input to stdout, exactly. */
   tee: flag.optional(),
   /** Most bytes per second to send (a number, or text like `50M`); 0 = as fast as the input is read. */
@@ -77,6 +78,8 @@ export const serverShape = {
   /** Also copy what arrives to stdout (ignored when `path` is already `-`). */
   tee: flag.optional(),
   ...rotationShape,
+  /** Routing rules of the `path` output: it gets only the datagrams they keep. */
+  rules: z.strictObject(ruleShape).optional(),
 }
 
 const TLS_PREFIX = 'tls://'
@@ -112,8 +115,8 @@ export const proxyShape = {
   udpListenAddrs: addressList(true).optional(),
   /** TCP hosts to connect to and keep connected: `HOST:PORT`, or `tls://HOST:PORT` for TLS. */
   tcpConnectAddrs: listOf(connectAddress, '[tls://]HOST:PORT').optional(),
-  /** Every datagram goes, unchanged, to each of these. */
-  udpDownstreamAddrs: addressList(false, 1),
+  /** Every datagram goes, unchanged, to each of these (objects: with routing rules, or a balance group). */
+  udpDownstreamAddrs: outputList(false, true, 1),
   /** Copy what the sources bring to stdout. */
   tee: flag.optional(),
   /** PEM file of extra CA certificates to trust (besides the system's roots), or a certificate to pin. */
@@ -135,10 +138,13 @@ export const reverseProxyShape = {
   tcpListenAddrs: listOf(listenAddress, '[tls://]HOST:PORT').optional(),
   /** The group inputs publish to and outputs subscribe to; default `[ff02::1]:9918`. */
   multicastAddr: address(false).optional(),
-  /** TCP outputs: addresses to LISTEN on; every client receives the group's stream. `tls://HOST:PORT` for TLS. */
-  tcpOutputAddrs: listOf(listenAddress, '[tls://]HOST:PORT').optional(),
+  /**
+   * TCP outputs: addresses to LISTEN on; every client receives the group's stream (an object:
+   * only what its routing rules keep). `tls://HOST:PORT` for TLS.
+   */
+  tcpOutputAddrs: outputList(true, false, 0, listenAddress).optional(),
   /** UDP outputs: every group datagram is sent to each. */
-  udpOutputAddrs: addressList(false).optional(),
+  udpOutputAddrs: outputList(false, true).optional(),
   /** Print what the inputs publish to stdout. */
   tee: flag.optional(),
   /** Most TCP clients per TCP listener (inputs and outputs); default 1024. */

@@ -10,7 +10,8 @@ use mproxy_core::batch::Batch;
 use mproxy_core::bus_key::Keyring;
 use mproxy_core::event::{Event, Level, Notice, Reporter};
 use mproxy_core::framing::Framing;
-use mproxy_core::route::{Route, RouteSpec};
+use mproxy_core::route::{Route, RouteSpec, RuledUdpOutput};
+use mproxy_core::sink::rules::{Balance, Cidr, RuleSpec};
 use mproxy_core::sink::tap::{Take, Tap, Taps};
 use mproxy_core::sink::writer::{Keep, Overflow, Rotate, WriterSpec, DEFAULT_QUEUE_BYTES};
 use mproxy_core::socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
@@ -58,6 +59,28 @@ pub struct DestinationOptions {
     pub multicast_loop: Option<bool>,
 }
 
+/// Routing rules of one output or balance group; absent parts keep everything.
+#[napi(object)]
+pub struct RuleOptions {
+    /// Keep datagrams from these addresses or CIDR blocks.
+    pub from: Option<Vec<String>>,
+    /// Keep datagrams starting with these bytes (UTF-8).
+    pub prefix: Option<String>,
+    /// Keep datagrams a regular expression matches (over the bytes).
+    pub r#match: Option<String>,
+    /// Keep 1 datagram in this many.
+    pub sample: Option<u32>,
+}
+
+/// UDP destinations behind rules: each gets what they keep, or with `balance`
+/// ("round-robin" or "source-hash") each datagram goes to one of them.
+#[napi(object)]
+pub struct UdpOutputGroupOptions {
+    pub destinations: Vec<DestinationOptions>,
+    pub rules: Option<RuleOptions>,
+    pub balance: Option<String>,
+}
+
 #[napi(object)]
 pub struct InputOptions {
     /// A path, or "-" for stdin.
@@ -94,6 +117,8 @@ pub struct OutputOptions {
     /// Remove rotated files last modified more than this many seconds ago. Needs `rotate`;
     /// not with `keepFiles`.
     pub keep_age_seconds: Option<f64>,
+    /// Routing rules: the file gets only what they keep (outputs only, not tee or copy).
+    pub rules: Option<RuleOptions>,
 }
 
 #[napi(object)]
@@ -162,6 +187,7 @@ pub struct TcpOutputOptions {
     /// Networks (CIDR) clients may connect from; absent or empty: any.
     pub allow: Option<Vec<String>>,
     pub max_clients_per_address: Option<u32>,
+    pub rules: Option<RuleOptions>,
 }
 
 #[napi(object)]
@@ -172,6 +198,8 @@ pub struct RouteOptions {
     pub udp_listeners: Option<Vec<ListenOptions>>,
     pub inputs: Option<Vec<InputOptions>>,
     pub udp_destinations: Option<Vec<DestinationOptions>>,
+    /// UDP destinations with routing rules or balancing.
+    pub udp_output_groups: Option<Vec<UdpOutputGroupOptions>>,
     pub outputs: Option<Vec<OutputOptions>>,
     pub tee: Option<OutputOptions>,
     /// A local copy of everything the sources produce, written to a file (with `rotate` and
@@ -248,6 +276,13 @@ pub struct EndpointStats {
     pub idle_timeouts: f64,
     /// TLS clients whose handshake failed.
     pub tls_failures: f64,
+    /// Outputs: datagrams their routing rules kept from them; rules: datagrams the rule
+    /// dropped.
+    pub filtered: f64,
+    /// Rules: datagrams the rule's test held for.
+    pub matched: f64,
+    /// Rules: datagrams that went on to the next rule or the output.
+    pub passed: f64,
     /// Destinations: datagrams sent there were refused or lost recently (no quiet second
     /// since).
     pub unreachable: bool,
@@ -282,6 +317,9 @@ fn to_js_stats(e: EndpointSnapshot) -> EndpointStats {
         refused_per_address: c.refused_per_address as f64,
         idle_timeouts: c.idle_timeouts as f64,
         tls_failures: c.tls_failures as f64,
+        filtered: c.filtered as f64,
+        matched: c.matched as f64,
+        passed: c.passed as f64,
         unreachable: e.unreachable,
         tap_drops: c.tap_drops as f64,
     }
@@ -368,6 +406,7 @@ fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
                 .map_or(DEFAULT_CLIENT_QUEUE_BYTES, |b| b as usize),
             access: access(&t.allow, t.max_clients_per_address)?,
             tls: tls_server(&t.tls),
+            rules: t.rules.as_ref().map(rule_spec).transpose()?,
         });
     }
     Ok(())
@@ -412,6 +451,31 @@ fn writer_spec(o: &OutputOptions) -> Result<WriterSpec> {
     })
 }
 
+fn destination_spec(d: &DestinationOptions) -> Result<DestinationSpec> {
+    Ok(DestinationSpec {
+        addr: parse_addr(&d.address, "destination address")?,
+        interface: d.interface.clone(),
+        ttl: d.ttl.unwrap_or(1),
+        multicast_loop: d.multicast_loop.unwrap_or(true),
+    })
+}
+
+/// Checked here too (the TypeScript schema checks first, naming the option's path).
+fn rule_spec(r: &RuleOptions) -> Result<RuleSpec> {
+    let from = r
+        .from
+        .iter()
+        .flatten()
+        .map(|t| Cidr::parse(t).map_err(|e| invalid(format!("from: {e}"))))
+        .collect::<Result<_>>()?;
+    Ok(RuleSpec {
+        from,
+        prefix: r.prefix.as_ref().map(|p| p.as_bytes().to_vec()),
+        pattern: r.r#match.clone(),
+        sample: r.sample.map(u64::from),
+    })
+}
+
 fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
     let mut spec = RouteSpec {
         send_buffer: o.send_buffer.map_or(DEFAULT_SOCKET_BUFFER, |b| b as usize),
@@ -435,11 +499,28 @@ fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
         });
     }
     for d in o.udp_destinations.iter().flatten() {
-        spec.udp_destinations.push(DestinationSpec {
-            addr: parse_addr(&d.address, "destination address")?,
-            interface: d.interface.clone(),
-            ttl: d.ttl.unwrap_or(1),
-            multicast_loop: d.multicast_loop.unwrap_or(true),
+        spec.udp_destinations.push(destination_spec(d)?);
+    }
+    for g in o.udp_output_groups.iter().flatten() {
+        let balance = match g.balance.as_deref() {
+            None => None,
+            Some(text) => Some(Balance::parse(text).ok_or_else(|| {
+                invalid(format!("balance: {text} is not round-robin or source-hash"))
+            })?),
+        };
+        spec.ruled_udp_outputs.push(RuledUdpOutput {
+            destinations: g
+                .destinations
+                .iter()
+                .map(destination_spec)
+                .collect::<Result<_>>()?,
+            rules: g
+                .rules
+                .as_ref()
+                .map(rule_spec)
+                .transpose()?
+                .unwrap_or_default(),
+            balance,
         });
     }
     add_tcp(&mut spec, o)?;
@@ -448,6 +529,12 @@ fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
         .iter()
         .flatten()
         .map(writer_spec)
+        .collect::<Result<_>>()?;
+    spec.writer_rules = o
+        .outputs
+        .iter()
+        .flatten()
+        .map(|w| w.rules.as_ref().map(rule_spec).transpose())
         .collect::<Result<_>>()?;
     spec.tee = o.tee.as_ref().map(writer_spec).transpose()?;
     spec.copy = o.copy.as_ref().map(writer_spec).transpose()?;
@@ -825,4 +912,11 @@ pub fn resolve_interface(spec: String) -> Result<u32> {
     mproxy_core::interface::resolve(&spec)
         .map(|i| i.index)
         .map_err(to_js)
+}
+
+/// What is wrong with a routing rule's `match` pattern (in the core's regex dialect, within
+/// its size limit), or nothing: lets option checks name the option's path.
+#[napi]
+pub fn rule_pattern_problem(pattern: String) -> Option<String> {
+    mproxy_core::sink::rules::compile_pattern(&pattern).err()
 }

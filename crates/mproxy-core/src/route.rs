@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::event::Reporter;
 use crate::sink::tap::Taps;
 use crate::sink::seal::SealingSink;
+use crate::sink::rules::{Balance, RuleSpec, RuledSink};
 use crate::sink::tcp_output::{TcpOutputSink, TcpOutputSpec};
 use crate::sink::udp::UdpSink;
 use crate::sink::writer::{WriterSink, WriterSpec};
@@ -46,6 +47,67 @@ pub struct RouteSpec {
     /// With a bus key, every datagram sent to `udp_destinations` is sealed and every one
     /// received on `udp_listeners` must open (see [`crate::bus_key`]).
     pub bus_key: Option<Arc<Keyring>>,
+    /// UDP destinations behind routing rules, each group a sink of its own so that
+    /// `udp_destinations` (no rules) keep sharing one plain sink.
+    pub ruled_udp_outputs: Vec<RuledUdpOutput>,
+    /// Routing rules of `writers`, by index (missing or `None`: the writer gets everything).
+    /// Kept beside them so that `WriterSpec`, built in many places, stays as it is.
+    pub writer_rules: Vec<Option<RuleSpec>>,
+}
+
+/// Destinations that get only what `rules` keep: each all of it, or with `balance` each
+/// datagram to one of them.
+#[derive(Debug, Clone, Default)]
+pub struct RuledUdpOutput {
+    pub destinations: Vec<DestinationSpec>,
+    pub rules: RuleSpec,
+    pub balance: Option<Balance>,
+}
+
+/// One UDP sink for the group (one per member when balanced), behind its rules.
+fn ruled_udp_sink(
+    group: &RuledUdpOutput,
+    send_buffer: usize,
+    registry: &Registry,
+    reporter: &Reporter,
+) -> Result<Arc<dyn Sink>> {
+    let first = registry.len();
+    let targets: Vec<Arc<dyn Sink>> = if group.balance.is_some() {
+        group
+            .destinations
+            .iter()
+            .map(|d| {
+                UdpSink::new(
+                    std::slice::from_ref(d),
+                    send_buffer,
+                    registry,
+                    reporter.clone(),
+                )
+                .map(|s| Arc::new(s) as Arc<dyn Sink>)
+            })
+            .collect::<Result<_>>()?
+    } else {
+        vec![Arc::new(UdpSink::new(
+            &group.destinations,
+            send_buffer,
+            registry,
+            reporter.clone(),
+        )?)]
+    };
+    let names: Vec<String> = group
+        .destinations
+        .iter()
+        .map(|d| d.addr.to_string())
+        .collect();
+    Ok(Arc::new(RuledSink::new(
+        &group.rules,
+        group.balance,
+        &names.join(","),
+        targets,
+        registry.since(first),
+        registry,
+        reporter.clone(),
+    )?))
 }
 
 pub struct Route {
@@ -95,19 +157,63 @@ impl Route {
                     None => Arc::new(udp),
                 });
             }
-            for w in &spec.writers {
-                sinks.push(Arc::new(WriterSink::new(
+            for group in &spec.ruled_udp_outputs {
+                sinks.push(ruled_udp_sink(
+                    group,
+                    spec.send_buffer,
+                    &registry,
+                    &reporter,
+                )?);
+            }
+            for (i, w) in spec.writers.iter().enumerate() {
+                let first = registry.len();
+                let sink: Arc<dyn Sink> = Arc::new(WriterSink::new(
                     w,
                     "file",
                     &registry,
                     reporter.clone(),
                     stop.clone(),
-                )?));
+                )?);
+                sinks.push(sink.clone());
+                let rules = spec.writer_rules.get(i).and_then(Option::as_ref);
+                if let Some(rules) = rules.filter(|r| !r.is_empty()) {
+                    let ruled = RuledSink::new(
+                        rules,
+                        None,
+                        &w.path,
+                        vec![sink],
+                        registry.since(first),
+                        &registry,
+                        reporter.clone(),
+                    )?;
+                    sinks.pop();
+                    sinks.push(Arc::new(ruled));
+                }
             }
             for o in &spec.tcp_outputs {
+                let first = registry.len();
                 let sink = TcpOutputSink::new(o, &registry, reporter.clone())?;
                 route.tcp_output_addrs.push(sink.local_addr);
-                sinks.push(Arc::new(sink));
+                match o.rules.as_ref().filter(|r| !r.is_empty()) {
+                    None => sinks.push(Arc::new(sink)),
+                    Some(rules) => {
+                        let name = sink.local_addr.to_string();
+                        let sink: Arc<dyn Sink> = Arc::new(sink);
+                        // Pushed first, so a bad rule still finishes the output it made.
+                        sinks.push(sink.clone());
+                        let ruled = RuledSink::new(
+                            rules,
+                            None,
+                            &name,
+                            vec![sink],
+                            registry.since(first),
+                            &registry,
+                            reporter.clone(),
+                        )?;
+                        sinks.pop();
+                        sinks.push(Arc::new(ruled));
+                    }
+                }
             }
             if let Some(tee) = &spec.tee {
                 sinks.push(Arc::new(WriterSink::new(

@@ -48,6 +48,13 @@ pub struct Counters {
     pub idle_timeouts: AtomicU64,
     /// TLS clients whose handshake failed (no or a refused certificate, not TLS, too slow).
     pub tls_failures: AtomicU64,
+    /// Outputs: datagrams their routing rules kept from them. Rules: datagrams this rule
+    /// dropped (see `sink::rules`).
+    pub filtered: AtomicU64,
+    /// Rules: datagrams the rule's test held for.
+    pub matched: AtomicU64,
+    /// Rules: datagrams that went on to the next rule or the output.
+    pub passed: AtomicU64,
 }
 
 impl Counters {
@@ -95,6 +102,9 @@ impl Counters {
             refused_per_address: get(&self.refused_per_address),
             idle_timeouts: get(&self.idle_timeouts),
             tls_failures: get(&self.tls_failures),
+            filtered: get(&self.filtered),
+            matched: get(&self.matched),
+            passed: get(&self.passed),
         }
     }
 }
@@ -123,6 +133,9 @@ pub struct CounterSnapshot {
     pub refused_per_address: u64,
     pub idle_timeouts: u64,
     pub tls_failures: u64,
+    pub filtered: u64,
+    pub matched: u64,
+    pub passed: u64,
 }
 
 /// One endpoint's identity and counters.
@@ -190,6 +203,23 @@ impl Registry {
             list.push(endpoint.clone());
         }
         endpoint
+    }
+
+    /// How many endpoints there are (to pick out, with `since`, those a sink registered).
+    pub fn len(&self) -> usize {
+        self.endpoints.lock().map_or(0, |l| l.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The endpoints registered after the first `start`, in order.
+    pub fn since(&self, start: usize) -> Vec<Arc<Endpoint>> {
+        self.endpoints
+            .lock()
+            .map(|l| l.iter().skip(start).cloned().collect())
+            .unwrap_or_default()
     }
 
     pub fn snapshot(&self) -> Vec<EndpointSnapshot> {

@@ -119,6 +119,7 @@ fn every_tcp_output_client_gets_the_stream() {
             client_queue_bytes: 1 << 20,
             access: Default::default(),
             tls: None,
+            rules: None,
         }],
         ..Default::default()
     };

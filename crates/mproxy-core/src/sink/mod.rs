@@ -5,6 +5,7 @@
 pub mod rotate;
 pub mod tap;
 pub mod seal;
+pub mod rules;
 pub mod tcp_output;
 pub mod udp;
 pub mod writer;

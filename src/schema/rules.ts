@@ -1,0 +1,126 @@
+/**
+ * Outputs with routing rules: an output option (`udpDownstreamAddrs`, `udpOutputAddrs`,
+ * `tcpOutputAddrs`) takes plain `HOST:PORT` strings as before, and also objects:
+ *
+ * - `{ addr, from?, prefix?, match?, sample? }`: one output that gets only what its rules keep;
+ * - `{ balance: 'round-robin' | 'source-hash', addrs, ...rules }` (UDP outputs): each
+ *   datagram the rules keep goes to exactly one of `addrs`.
+ *
+ * Each item is checked against the one form its shape says it is (a string, an object with
+ * `balance`, another object), so a problem is named by its full path
+ * (`udpDownstreamAddrs[1].match: ...`), not by "matches none of the forms". The rules run in
+ * the Rust core (sink/rules.rs); the pattern is compiled there too, to check it here with
+ * the same regular-expression dialect.
+ */
+import { isIP } from 'node:net'
+import { z } from 'zod'
+import { native } from '../native'
+import { address, addressList, JSON_INPUT, listOf, text, wholeNumber } from './values'
+
+export const BALANCES = ['round-robin', 'source-hash'] as const
+export type BalanceMode = (typeof BALANCES)[number]
+
+/** `IP` or `IP/BITS`, IPv4 or IPv6 (the messages are the core's). */
+export const cidr = z.string({ error: (iss) => `must be an IP address or CIDR block, not ${String(iss.input)}` }).check((ctx) => {
+  const [ip, bits, extra] = ctx.value.split('/')
+  const family = isIP(ip)
+  const fail = (message: string) => ctx.issues.push({ code: 'custom', input: ctx.value, message })
+  // No %scope: a sender's address carries none to compare with.
+  if (family === 0 || extra !== undefined || ip.includes('%')) {
+    fail(`${ctx.value} is not an IP address or CIDR block (192.0.2.0/24)`)
+    return
+  }
+  const max = family === 4 ? 32 : 128
+  if (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= max)) fail(`${ctx.value}: the prefix length must be 0 to ${max}`)
+})
+
+/** A regular expression in the core's dialect (Rust `regex`), within its size limit. */
+export const pattern = text('a regular expression').check((ctx) => {
+  const problem = native().rulePatternProblem(ctx.value)
+  if (problem) ctx.issues.push({ code: 'custom', input: ctx.value, message: problem })
+})
+
+export const ruleShape = {
+  /** Keep only datagrams sent from these addresses or CIDR blocks (IPv4 or IPv6). */
+  from: listOf(cidr, 'an IP address or CIDR block', 1).optional(),
+  /** Keep only datagrams that start with this text (its UTF-8 bytes), e.g. `!AIVDM`. */
+  prefix: text('text').optional(),
+  /** Keep only datagrams this regular expression matches (Rust regex syntax, over the bytes). */
+  match: pattern.optional(),
+  /** Keep 1 datagram in this many (the 1st, the N+1th, ...); 1 keeps all. */
+  sample: wholeNumber(1, 2 ** 32 - 1).optional(),
+}
+
+const balance = z.enum(BALANCES, { error: (iss) => `${JSON.stringify(iss.input)} is not one of ${BALANCES.join(', ')}` })
+
+function forms(portZero: boolean, addr: z.ZodType<string> = address(portZero)) {
+  return {
+    addr,
+    one: z.strictObject({ addr, ...ruleShape }),
+    group: z.strictObject({ balance, addrs: addressList(portZero, 1), ...ruleShape }),
+  }
+}
+
+const RULES_JSON = {
+  from: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }], description: 'Keep only datagrams from these addresses or CIDR blocks' },
+  prefix: { type: 'string', minLength: 1, description: 'Keep only datagrams starting with this text' },
+  match: { type: 'string', minLength: 1, description: 'Keep only datagrams this regular expression (Rust regex syntax) matches' },
+  sample: { type: 'integer', minimum: 1, description: 'Keep 1 datagram in this many' },
+}
+
+function itemJson(withBalance: boolean) {
+  const one = { type: 'object', additionalProperties: false, required: ['addr'], properties: { addr: { type: 'string' }, ...RULES_JSON } }
+  const group = {
+    type: 'object',
+    additionalProperties: false,
+    required: ['balance', 'addrs'],
+    properties: { balance: { enum: [...BALANCES] }, addrs: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }] }, ...RULES_JSON },
+  }
+  return { anyOf: [{ type: 'string', description: 'HOST:PORT' }, one, ...(withBalance ? [group] : [])] }
+}
+
+/** An output as checked: plain, with rules, or a balance group with rules. */
+export type OutputItem =
+  | string
+  | ({ addr: string } & Rules)
+  | ({ balance: BalanceMode; addrs: string[] } & Rules)
+
+export interface Rules {
+  from?: string[]
+  prefix?: string
+  match?: string
+  sample?: number
+}
+
+/**
+ * One output or a list of them, each `HOST:PORT` or an object with rules; `balance`: balance
+ * groups are allowed (UDP outputs).
+ */
+export function outputList(portZero: boolean, withBalance: boolean, min = 0, addr?: z.ZodType<string>) {
+  const f = forms(portZero, addr)
+  const item = z.unknown().transform((value, ctx): OutputItem => {
+    const isObject = value !== null && typeof value === 'object' && !Array.isArray(value)
+    const schema = !isObject ? f.addr : withBalance && 'balance' in value ? f.group : f.one
+    const result = schema.safeParse(value)
+    if (result.success) return result.data as OutputItem
+    for (const issue of result.error.issues) ctx.issues.push({ ...issue, input: value } as never)
+    return z.NEVER
+  })
+  const what = withBalance ? 'HOST:PORT, { addr, ...rules } or { balance, addrs, ...rules }' : 'HOST:PORT or { addr, ...rules }'
+  const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : String(v))
+  return z
+    .preprocess(
+      (v) => (typeof v === 'string' || (v !== null && typeof v === 'object' && !Array.isArray(v)) ? [v] : v),
+      z
+        .array(item, { error: (iss) => (iss.input === undefined ? 'is required' : `must be ${what} or a list of them, not ${show(iss.input)}`) })
+        .check((ctx) => {
+          if (ctx.value.length < min) ctx.issues.push({ code: 'custom', input: ctx.value, message: 'is required' })
+        }),
+    )
+    .meta({ [JSON_INPUT]: { anyOf: [itemJson(withBalance), { type: 'array', items: itemJson(withBalance), minItems: min }] } })
+}
+
+/** The addresses of an output list, in order (each member of a balance group). */
+export function outputAddrs(items: readonly OutputItem[]): string[] {
+  return items.flatMap((i) => (typeof i === 'string' ? [i] : 'addr' in i ? [i.addr] : i.addrs))
+}
