@@ -60,7 +60,10 @@ impl ClientAction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
     /// A kept TCP/TLS connection was made (`address`: what it connects to, as given).
-    Connect { address: String, peer: Option<String> },
+    Connect {
+        address: String,
+        peer: Option<String>,
+    },
     /// A kept connection was lost, or could not be made.
     Disconnect { address: String, reason: String },
     /// A client of a TCP listener (`listener`: its bound address).

@@ -220,6 +220,7 @@ fn mproxys_tls_client_reads_mproxys_tls_output() {
             max_clients: 4,
             client_queue_bytes: 1 << 20,
             access: Default::default(),
+            rules: None,
             tls: Some(TlsServerSpec {
                 cert_file: f.server_cert.clone(),
                 key_file: f.server_key.clone(),
@@ -292,6 +293,7 @@ fn megabytes_pass_a_tls_input_and_a_tls_output_with_a_reader_that_pauses() {
             max_clients: 4,
             client_queue_bytes: 64 << 20,
             access: Default::default(),
+            rules: None,
             tls,
         }],
         ..Default::default()

@@ -3,9 +3,9 @@
 //! consumers sit behind a bounded queue on a thread of their own).
 
 pub mod rotate;
-pub mod tap;
-pub mod seal;
 pub mod rules;
+pub mod seal;
+pub mod tap;
 pub mod tcp_output;
 pub mod udp;
 pub mod writer;
