@@ -8,7 +8,7 @@
  */
 import { z } from 'zod'
 import type { LogEntry } from '../handle'
-import { outputList, ruleShape } from './rules'
+import { outputAddrs, outputList, ruleShape, type OutputItem } from './rules'
 import { address, addressList, cidr, filePath, flag, framing, listOf, MAX_DATAGRAM, rate, retention, rotation, seconds, show, text, wholeNumber } from './values'
 
 const BUFFER = wholeNumber(1024, 2 ** 31 - 1)
@@ -217,7 +217,8 @@ function crossChecks(kind: ProgramKind, api = false) {
 /** The reverse proxy's TLS and access options need the listeners they are about. */
 function listenerChecks(o: Record<string, unknown>, ctx: z.core.$RefinementCtx, empty: (key: string) => boolean) {
   const issue = (key: string, message: string) => ctx.addIssue({ code: 'custom', path: [key], message })
-  const listeners = ['tcpListenAddrs', 'tcpOutputAddrs'].flatMap((k) => (Array.isArray(o[k]) ? (o[k] as string[]) : []))
+  // TCP outputs may be objects with routing rules: their `addr` is the listener.
+  const listeners = ['tcpListenAddrs', 'tcpOutputAddrs'].flatMap((k) => (Array.isArray(o[k]) ? outputAddrs(o[k] as OutputItem[]) : []))
   const tls = listeners.some((t) => t.startsWith(TLS_PREFIX))
   if (tls) {
     for (const key of ['tlsCert', 'tlsKey']) if (o[key] === undefined) issue(key, 'is required with a tls:// listener ({tcpListenAddrs} or {tcpOutputAddrs})')
