@@ -282,8 +282,8 @@ test('required client certificates: the right one is let in, no certificate and 
   t.deepEqual(
     logs.filter((m) => m.includes('TLS handshake')).map((m) => m.replace(/with (127\.0\.0\.\d):\d+/, 'with $1:P')),
     [
-      `${addr}: TLS handshake with 127.0.0.1:P failed: the client presented no certificate (one is required: --tls-client-ca)`,
-      `${addr}: TLS handshake with 127.0.0.3:P failed: the client certificate is not signed by the CA of --tls-client-ca`,
+      `${addr}: TLS handshake with 127.0.0.1:P failed: the client presented no certificate (one is required: tlsClientCa)`,
+      `${addr}: TLS handshake with 127.0.0.3:P failed: the client certificate is not signed by the CA of tlsClientCa`,
     ],
     logs.join('\n'),
   )
@@ -346,7 +346,7 @@ test('--allow: 127.0.0.1/32 is let in, a client from 127.0.0.2 is refused on inp
   )
   t.deepEqual(
     logs.filter((m) => m.includes('not allowed')).map((m) => m.replace(/127\.0\.0\.2:\d+/, '127.0.0.2:P')),
-    [`${inAddr}: refused TCP client 127.0.0.2:P: its address is not allowed (--allow)`, `${outAddr}: refused TCP client 127.0.0.2:P: its address is not allowed (--allow)`],
+    [`${inAddr}: refused TCP client 127.0.0.2:P: its address is not allowed (allow)`, `${outAddr}: refused TCP client 127.0.0.2:P: its address is not allowed (allow)`],
   )
 })
 
@@ -397,8 +397,8 @@ test('--max-clients-per-address: idle clients from one address are capped and a 
     t.deepEqual([e.connects, e.refusedPerAddress, e.refused, e.refusedNotAllowed], [3, 3, 0, 0], kind)
   }
   t.deepEqual(
-    logs.filter((m) => m.includes('--max-clients-per-address')).map((m) => m.replace(/127\.0\.0\.2:\d+/, '127.0.0.2:P')),
-    [`${inAddr}: refused TCP client 127.0.0.2:P: 127.0.0.2 already has 2 clients (--max-clients-per-address)`, `${outAddr}: refused TCP client 127.0.0.2:P: 127.0.0.2 already has 2 clients (--max-clients-per-address)`],
+    logs.filter((m) => m.includes('(maxClientsPerAddress)')).map((m) => m.replace(/127\.0\.0\.2:\d+/, '127.0.0.2:P')),
+    [`${inAddr}: refused TCP client 127.0.0.2:P: 127.0.0.2 already has 2 clients (maxClientsPerAddress)`, `${outAddr}: refused TCP client 127.0.0.2:P: 127.0.0.2 already has 2 clients (maxClientsPerAddress)`],
   )
 })
 
@@ -438,8 +438,8 @@ test('--idle-timeout: clients that send nothing are closed and counted, once log
   const e = stats.endpoints.find((x) => x.kind === 'tcp-listener')
   t.deepEqual([e.connects, e.disconnects, e.idleTimeouts], [3, 3, 2])
   t.deepEqual(
-    logs.filter((m) => m.includes('--idle-timeout')).map((m) => m.replace(/client 127\.0\.0\.1:\d+/, 'client 127.0.0.1:P')),
-    [`${addr}: closed TCP client 127.0.0.1:P: it sent nothing for 3 seconds (--idle-timeout)`],
+    logs.filter((m) => m.includes('(idleTimeout)')).map((m) => m.replace(/client 127\.0\.0\.1:\d+/, 'client 127.0.0.1:P')),
+    [`${addr}: closed TCP client 127.0.0.1:P: it sent nothing for 3 seconds (idleTimeout)`],
   )
 })
 

@@ -431,13 +431,13 @@ function onEvent(handle: Handle, event: RouteEvent): void {
       handle.emit('connect', { address: event.address ?? '', ...(event.peer ? { peer: event.peer } : {}) })
       return
     case 'disconnect':
-      handle.emit('disconnect', { address: event.address ?? '', reason: event.reason ?? '' })
+      handle.emit('disconnect', { address: event.address ?? '', reason: withOptionNames(event.reason ?? '', state.labels) })
       return
     case 'client':
-      handle.emit('client', { listener: event.listener ?? '', peer: event.peer ?? '', action: (event.action ?? 'joined') as ClientAction, ...(event.reason ? { reason: event.reason } : {}) })
+      handle.emit('client', { listener: event.listener ?? '', peer: event.peer ?? '', action: (event.action ?? 'joined') as ClientAction, ...(event.reason ? { reason: withOptionNames(event.reason, state.labels) } : {}) })
       return
     case 'unreachable':
-      handle.emit('unreachable', { address: event.address ?? '', reason: event.reason ?? '' })
+      handle.emit('unreachable', { address: event.address ?? '', reason: withOptionNames(event.reason ?? '', state.labels) })
       return
     case 'reachable':
       handle.emit('reachable', { address: event.address ?? '' })

@@ -153,7 +153,7 @@ impl Acceptor {
                         });
                         self.warn_once_a_minute(LogOnce::Refused, peer.ip(), reporter, || {
                             format!(
-                                "{}: refused TCP client {peer}: its address is not allowed (--allow)",
+                                "{}: refused TCP client {peer}: its address is not allowed ({{allow}})",
                                 endpoint.name
                             )
                         });
@@ -170,7 +170,7 @@ impl Acceptor {
                         });
                         self.warn_once_a_minute(LogOnce::Refused, peer.ip(), reporter, || {
                             format!(
-                                "{}: refused TCP client {peer}: {} already has {cap} clients (--max-clients-per-address)",
+                                "{}: refused TCP client {peer}: {} already has {cap} clients ({{maxClientsPerAddress}})",
                                 endpoint.name,
                                 peer.ip()
                             )
@@ -188,7 +188,7 @@ impl Acceptor {
                         if !self.refusing {
                             self.refusing = true;
                             reporter.warn(format!(
-                                "{}: refusing TCP clients beyond the limit of {} (--max-tcp-clients)",
+                                "{}: refusing TCP clients beyond the limit of {} ({{maxTcpClients}})",
                                 endpoint.name, self.max_clients
                             ));
                         }

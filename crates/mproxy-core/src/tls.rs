@@ -254,7 +254,7 @@ fn describe_certificate(err: &CertificateError) -> String {
             "certificate is not valid yet".into()
         }
         CertificateError::UnknownIssuer => {
-            "certificate is not signed by a trusted CA (unknown issuer; see --tls-ca)".into()
+            "certificate is not signed by a trusted CA (unknown issuer; see {tlsCa})".into()
         }
         CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
             "certificate is not valid for this host name".into()
@@ -273,7 +273,7 @@ fn describe_certificate(err: &CertificateError) -> String {
             "certificate has a critical extension that is not understood".into()
         }
         CertificateError::Other(other) => match words(&other.to_string()).as_str() {
-            "ca used as end entity" => "the server presents a CA certificate as its own; to pin a self-signed certificate, give that exact certificate with --tls-ca".into(),
+            "ca used as end entity" => "the server presents a CA certificate as its own; to pin a self-signed certificate, give that exact certificate with {tlsCa}".into(),
             "end entity used as ca" => "a certificate that is not a CA signed another one in the chain".into(),
             "path len constraint violated" | "maximum path depth exceeded" => {
                 "the certificate chain is longer than its CAs allow".into()
@@ -288,7 +288,7 @@ fn describe_certificate(err: &CertificateError) -> String {
 fn describe_alert(alert: &AlertDescription) -> String {
     match alert {
         AlertDescription::CertificateRequired => {
-            "the server requires a client certificate (see --tls-cert and --tls-key)".into()
+            "the server requires a client certificate (see {tlsCert} and {tlsKey})".into()
         }
         AlertDescription::BadCertificate
         | AlertDescription::UnsupportedCertificate
@@ -664,13 +664,13 @@ fZZi7Xzh1MrFxGU=
         )));
         assert_eq!(
             describe(&ca_as_leaf),
-            "the server presents a CA certificate as its own; to pin a self-signed certificate, give that exact certificate with --tls-ca"
+            "the server presents a CA certificate as its own; to pin a self-signed certificate, give that exact certificate with {tlsCa}"
         );
         assert_eq!(
             describe(&rustls::Error::AlertReceived(
                 AlertDescription::CertificateRequired
             )),
-            "the server requires a client certificate (see --tls-cert and --tls-key)"
+            "the server requires a client certificate (see {tlsCert} and {tlsKey})"
         );
         assert_eq!(
             describe(&rustls::Error::AlertReceived(

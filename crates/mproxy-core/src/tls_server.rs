@@ -287,11 +287,11 @@ impl TlsConn {
 pub fn describe_client_failure(err: &rustls::Error) -> String {
     match err {
         rustls::Error::NoCertificatesPresented => {
-            "the client presented no certificate (one is required: --tls-client-ca)".into()
+            "the client presented no certificate (one is required: {tlsClientCa})".into()
         }
         rustls::Error::InvalidCertificate(cert) => match cert {
             CertificateError::UnknownIssuer => {
-                "the client certificate is not signed by the CA of --tls-client-ca".into()
+                "the client certificate is not signed by the CA of {tlsClientCa}".into()
             }
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
                 "the client certificate has expired".into()
@@ -365,13 +365,13 @@ mod tests {
     fn client_failures_read_as_sentences() {
         assert_eq!(
             describe_client_failure(&rustls::Error::NoCertificatesPresented),
-            "the client presented no certificate (one is required: --tls-client-ca)"
+            "the client presented no certificate (one is required: {tlsClientCa})"
         );
         assert_eq!(
             describe_client_failure(&rustls::Error::InvalidCertificate(
                 CertificateError::UnknownIssuer
             )),
-            "the client certificate is not signed by the CA of --tls-client-ca"
+            "the client certificate is not signed by the CA of {tlsClientCa}"
         );
         assert_eq!(
             describe_client_failure(&rustls::Error::InvalidMessage(

@@ -302,7 +302,7 @@ impl Inputs {
                     LogOnce::IdleTimeout,
                     peer.ip(),
                     &self.reporter,
-                    || format!("{name}: closed TCP client {peer}: {reason} (--idle-timeout)"),
+                    || format!("{name}: closed TCP client {peer}: {reason} ({{idleTimeout}})"),
                 );
                 return;
             }
