@@ -557,3 +557,43 @@ test('mproxy check --config reads tlsClientCa like the other certificate files',
   t.is(r.code, 1, r.stderr)
   t.is(r.stderr.trimEnd(), `mproxy: routes[0].tlsClientCa: cannot read ${missing}: no such file`)
 })
+
+test('access settings per listener: each TCP listener of one route keeps its own allow list and cap', async (t) => {
+  const rp = await createReverseProxy({
+    ...group(),
+    tcpListenAddrs: [{ addr: '127.0.0.1:0', allow: '127.0.0.1/32' }, '127.0.0.1:0'],
+    tcpOutputAddrs: [{ addr: '127.0.0.1:0', allow: ['127.0.0.1/32'] }, { addr: '127.0.0.1:0', maxClientsPerAddress: 1 }],
+    allow: ['127.0.0.0/8'],
+  })
+  t.teardown(() => rp.close())
+  const [strictIn, openIn] = rp.addresses.tcpListen
+  const [strictOut, cappedOut] = rp.addresses.tcpOutput
+  // From 127.0.0.2: refused where the listener's own list says 127.0.0.1 only, let in elsewhere.
+  for (const address of [strictIn, strictOut]) {
+    const c = tcpClient(t, portOf(address), '127.0.0.2')
+    await c.closed
+  }
+  const inOk = tcpClient(t, portOf(openIn), '127.0.0.2')
+  await inOk.connected
+  const first = tcpClient(t, portOf(cappedOut), '127.0.0.2')
+  await first.connected
+  await waitFor(() => endpoint(rp, 'tcp-output', cappedOut).connects === 1, 10_000, 'the first output client')
+  const second = tcpClient(t, portOf(cappedOut), '127.0.0.2')
+  await second.closed
+  await waitFor(() => endpoint(rp, 'tcp-output', cappedOut).refusedPerAddress === 1, 10_000, 'the capped output')
+  const stats = await rp.close()
+  const e = (kind, address) => stats.endpoints.find((x) => x.kind === kind && x.name === address)
+  t.deepEqual([e('tcp-listener', strictIn).refusedNotAllowed, e('tcp-listener', strictIn).connects], [1, 0])
+  t.deepEqual([e('tcp-listener', openIn).refusedNotAllowed, e('tcp-listener', openIn).connects], [0, 1])
+  t.deepEqual([e('tcp-output', strictOut).refusedNotAllowed, e('tcp-output', strictOut).connects], [1, 0])
+  t.deepEqual([e('tcp-output', cappedOut).refusedPerAddress, e('tcp-output', cappedOut).connects], [1, 1])
+})
+
+test('access settings per listener in a config file: bad values name their path', async (t) => {
+  const dir = tempDir()
+  const file = path.join(dir, 'bad.yaml')
+  writeFileSync(file, 'routes:\n  - { name: bus, kind: reverseproxy, multicastAddr: "239.89.9.9:9918", tcpListenAddrs: [{ addr: "127.0.0.1:0", allow: "10.0.0.0/33" }] }\n')
+  const r = await runToEnd('mproxy', ['check', '--config', file])
+  t.is(r.code, 2)
+  t.regex(r.stderr, /^mproxy: routes\[0\]\.tcpListenAddrs\[0\]\.allow(\[0\])?: .*10\.0\.0\.0\/33.*\n$/)
+})

@@ -11,7 +11,7 @@ import { parseWith } from '../schema/issues'
 import { apiSchema, reverseProxyCliSchema } from '../schema/programs'
 import { resolveEndpoint, resolveEndpoints, type Endpoint } from '../resolve'
 import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './checks'
-import type { TcpOutput, UdpOutput } from './rules'
+import type { TcpListener, TcpOutput, UdpOutput } from './rules'
 import { ruleOptions, udpOutputs } from './outputs'
 import { outputAddrs } from '../schema/rules'
 import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions, type CommonOptions, type Framing } from './common'
@@ -25,7 +25,7 @@ export interface ReverseProxyOptions extends CommonOptions {
    * TCP inputs: any number of clients; each client's stream is framed on its own.
    * `tls://HOST:PORT` listens with TLS (needs `tlsCert` and `tlsKey`); plain and TLS may be mixed.
    */
-  tcpListenAddrs?: string | readonly string[]
+  tcpListenAddrs?: string | TcpListener | readonly (string | TcpListener)[]
   /** The group inputs publish to and outputs subscribe to; default `[ff02::1]:9918`. */
   multicastAddr?: string
   /**
@@ -112,7 +112,8 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   if (labels?.flags) parseWith(reverseProxyCliSchema, input, labels)
   const o = parseWith(apiSchema('reverseproxy'), input, labels)
   const udpIn = o.udpListenAddrs ?? []
-  const tcpIn = o.tcpListenAddrs ?? []
+  const tcpInItems = o.tcpListenAddrs ?? []
+  const tcpIn = outputAddrs(tcpInItems)
   const tcpOut = outputAddrs(o.tcpOutputAddrs ?? [])
   const udpOut = outputAddrs(o.udpOutputAddrs ?? [])
   const tee = o.tee ?? false
@@ -149,6 +150,11 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   const framingOptions = { framing, maxDatagram, lingerMs }
   const tlsFiles = o.tlsCert !== undefined && o.tlsKey !== undefined ? { certFile: o.tlsCert, keyFile: o.tlsKey, clientCaFile: o.tlsClientCa } : undefined
   const access = { allow: o.allow, maxClientsPerAddress: o.maxClientsPerAddress }
+  // A listener's own access settings replace the route's.
+  const accessOf = (item: unknown) => {
+    const own = typeof item === 'object' && item !== null ? (item as { allow?: string[]; maxClientsPerAddress?: number }) : {}
+    return { allow: own.allow ?? access.allow, maxClientsPerAddress: own.maxClientsPerAddress ?? access.maxClientsPerAddress }
+  }
   const idleTimeoutMs = o.idleTimeout === undefined ? undefined : Math.max(1, Math.round(o.idleTimeout * 1000))
 
   const handle = newHandle(o.onLog, labels)
@@ -161,7 +167,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
         {
           udpListeners: [listenOptions(group, common)],
           ...udpOutputs(o.udpOutputAddrs ?? [], udpOutputEndpoints, (d) => destinationOptions(d, common)),
-          tcpOutputs: tcpOutputs.map((t, i) => ({ address: t.address, interface: t.interface, maxClients, clientQueueBytes, tls: t.tls ? tlsFiles : undefined, ...access, rules: ruleOptions((o.tcpOutputAddrs ?? [])[i]) })),
+          tcpOutputs: tcpOutputs.map((t, i) => ({ address: t.address, interface: t.interface, maxClients, clientQueueBytes, tls: t.tls ? tlsFiles : undefined, ...accessOf((o.tcpOutputAddrs ?? [])[i]), rules: ruleOptions((o.tcpOutputAddrs ?? [])[i]) })),
           sendBuffer: common.sendBuffer,
           busKey: common.busKey,
         },
@@ -174,7 +180,11 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
         handle,
         {
           udpListeners: udpListeners.map((l) => listenOptions(l, common)),
-          tcpListeners: tcpListeners.map((t) => ({ address: t.address, interface: t.interface, framing: framingOptions, maxClients, tls: t.tls ? tlsFiles : undefined, ...access, idleTimeoutMs })),
+          tcpListeners: tcpListeners.map((t, i) => {
+            const item = tcpInItems[i]
+            const idle = typeof item === 'object' && item.idleTimeout !== undefined ? Math.max(1, Math.round(item.idleTimeout * 1000)) : idleTimeoutMs
+            return { address: t.address, interface: t.interface, framing: framingOptions, maxClients, tls: t.tls ? tlsFiles : undefined, ...accessOf(item), idleTimeoutMs: idle }
+          }),
           udpDestinations: [destinationOptions(group, common)],
           tee: tee ? { path: '-' } : undefined,
           sendBuffer: common.sendBuffer,

@@ -32,5 +32,21 @@ export interface BalanceGroup extends OutputRules {
 
 /** A UDP output: `HOST:PORT`, one with rules, or a balance group. */
 export type UdpOutput = string | RuledOutput | BalanceGroup
-/** A TCP output listener: `HOST:PORT`, or one with rules. */
-export type TcpOutput = string | RuledOutput
+/** Who may connect to one TCP listener; given on it, these replace the route's own. */
+export interface ListenerAccess {
+  /** Networks its clients may connect from, e.g. `10.0.0.0/8`; others are refused. */
+  allow?: string | readonly string[]
+  /** Most clients at once from one address on it. */
+  maxClientsPerAddress?: number
+}
+
+/** A TCP input listener with settings of its own. */
+export interface TcpListener extends ListenerAccess {
+  /** `[tls://]HOST:PORT`, as a plain listener. */
+  addr: string
+  /** Close a client that sent nothing for this many seconds. */
+  idleTimeout?: number
+}
+
+/** A TCP output listener: `[tls://]HOST:PORT`, or one with rules and access settings of its own. */
+export type TcpOutput = string | (RuledOutput & ListenerAccess)

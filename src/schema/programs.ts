@@ -9,7 +9,7 @@
 import { z } from 'zod'
 import type { LogEntry } from '../handle'
 import { outputAddrs, outputList, ruleShape, type OutputItem } from './rules'
-import { address, addressList, cidr, filePath, flag, framing, listOf, MAX_DATAGRAM, rate, retention, rotation, seconds, show, text, wholeNumber } from './values'
+import { address, addressList, cidr, JSON_INPUT, filePath, flag, framing, listOf, MAX_DATAGRAM, rate, retention, rotation, seconds, show, text, wholeNumber } from './values'
 
 const BUFFER = wholeNumber(1024, 2 ** 31 - 1)
 
@@ -129,20 +129,53 @@ export const proxyShape = {
   tlsInsecure: flag.optional(),
 }
 
+/** Access settings a single TCP listener may have (they replace the route's for it). */
+const listenerAccessShape = {
+  allow: listOf(cidr, 'CIDR').optional(),
+  maxClientsPerAddress: wholeNumber(1, 1_000_000).optional(),
+}
+const LISTENER_ACCESS_JSON = {
+  allow: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }], description: 'Networks its clients may connect from' },
+  maxClientsPerAddress: { type: 'integer', minimum: 1, description: 'Most clients at once from one address' },
+}
+
+/** TCP input listeners: `[tls://]HOST:PORT`, or `{ addr, allow, maxClientsPerAddress, idleTimeout }`. */
+const tcpInputList = z
+  .preprocess(
+    (v) => (typeof v === 'string' || (v !== null && typeof v === 'object' && !Array.isArray(v)) ? [v] : v),
+    z.array(
+      z.unknown().transform((value, ctx) => {
+        const isObject = value !== null && typeof value === 'object' && !Array.isArray(value)
+        const schema = isObject ? z.strictObject({ addr: listenAddress, ...listenerAccessShape, idleTimeout: seconds(0.001, 86_400).optional() }) : listenAddress
+        const result = schema.safeParse(value)
+        if (result.success) return result.data as string | { addr: string; allow?: string[]; maxClientsPerAddress?: number; idleTimeout?: number }
+        for (const issue of result.error.issues) ctx.issues.push({ ...issue, input: value } as never)
+        return z.NEVER
+      }),
+      { error: (iss) => (iss.input === undefined ? 'is required' : `must be [tls://]HOST:PORT, { addr, allow, maxClientsPerAddress, idleTimeout } or a list of them, not ${show(iss.input)}`) },
+    ),
+  )
+  .meta({
+    [JSON_INPUT]: (() => {
+      const one = { anyOf: [{ type: 'string', description: '[tls://]HOST:PORT' }, { type: 'object', additionalProperties: false, required: ['addr'], properties: { addr: { type: 'string' }, ...LISTENER_ACCESS_JSON, idleTimeout: { type: 'number', exclusiveMinimum: 0 } } }] }
+      return { anyOf: [one, { type: 'array', items: one }] }
+    })(),
+  })
+
 export const reverseProxyShape = {
   ...commonShape,
   ...framingShape,
   /** UDP inputs: each datagram is published unchanged. */
   udpListenAddrs: addressList(true).optional(),
   /** TCP inputs: any number of clients; each client's stream is framed on its own. `tls://HOST:PORT` for TLS. */
-  tcpListenAddrs: listOf(listenAddress, '[tls://]HOST:PORT').optional(),
+  tcpListenAddrs: tcpInputList.optional(),
   /** The group inputs publish to and outputs subscribe to; default `[ff02::1]:9918`. */
   multicastAddr: address(false).optional(),
   /**
    * TCP outputs: addresses to LISTEN on; every client receives the group's stream (an object:
    * only what its routing rules keep). `tls://HOST:PORT` for TLS.
    */
-  tcpOutputAddrs: outputList(true, false, 0, listenAddress).optional(),
+  tcpOutputAddrs: outputList(true, false, 0, listenAddress, listenerAccessShape, LISTENER_ACCESS_JSON).optional(),
   /** UDP outputs: every group datagram is sent to each. */
   udpOutputAddrs: outputList(false, true).optional(),
   /** Print what the inputs publish to stdout. */

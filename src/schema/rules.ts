@@ -53,10 +53,10 @@ export const ruleShape = {
 
 const balance = z.enum(BALANCES, { error: (iss) => `${JSON.stringify(iss.input)} is not one of ${BALANCES.join(', ')}` })
 
-function forms(portZero: boolean, addr: z.ZodType<string> = address(portZero)) {
+function forms(portZero: boolean, addr: z.ZodType<string> = address(portZero), extra: z.ZodRawShape = {}) {
   return {
     addr,
-    one: z.strictObject({ addr, ...ruleShape }),
+    one: z.strictObject({ addr, ...ruleShape, ...extra }),
     group: z.strictObject({ balance, addrs: addressList(portZero, 1), ...ruleShape }),
   }
 }
@@ -68,8 +68,8 @@ const RULES_JSON = {
   sample: { type: 'integer', minimum: 1, description: 'Keep 1 datagram in this many' },
 }
 
-function itemJson(withBalance: boolean) {
-  const one = { type: 'object', additionalProperties: false, required: ['addr'], properties: { addr: { type: 'string' }, ...RULES_JSON } }
+function itemJson(withBalance: boolean, extraJson: Record<string, unknown> = {}) {
+  const one = { type: 'object', additionalProperties: false, required: ['addr'], properties: { addr: { type: 'string' }, ...RULES_JSON, ...extraJson } }
   const group = {
     type: 'object',
     additionalProperties: false,
@@ -82,7 +82,7 @@ function itemJson(withBalance: boolean) {
 /** An output as checked: plain, with rules, or a balance group with rules. */
 export type OutputItem =
   | string
-  | ({ addr: string } & Rules)
+  | ({ addr: string } & Rules & { allow?: string[]; maxClientsPerAddress?: number; idleTimeout?: number })
   | ({ balance: BalanceMode; addrs: string[] } & Rules)
 
 export interface Rules {
@@ -96,8 +96,8 @@ export interface Rules {
  * One output or a list of them, each `HOST:PORT` or an object with rules; `balance`: balance
  * groups are allowed (UDP outputs).
  */
-export function outputList(portZero: boolean, withBalance: boolean, min = 0, addr?: z.ZodType<string>) {
-  const f = forms(portZero, addr)
+export function outputList(portZero: boolean, withBalance: boolean, min = 0, addr?: z.ZodType<string>, extra: z.ZodRawShape = {}, extraJson: Record<string, unknown> = {}) {
+  const f = forms(portZero, addr, extra)
   const item = z.unknown().transform((value, ctx): OutputItem => {
     const isObject = value !== null && typeof value === 'object' && !Array.isArray(value)
     const schema = !isObject ? f.addr : withBalance && 'balance' in value ? f.group : f.one
@@ -117,7 +117,7 @@ export function outputList(portZero: boolean, withBalance: boolean, min = 0, add
           if (ctx.value.length < min) ctx.issues.push({ code: 'custom', input: ctx.value, message: 'is required' })
         }),
     )
-    .meta({ [JSON_INPUT]: { anyOf: [itemJson(withBalance), { type: 'array', items: itemJson(withBalance), minItems: min }] } })
+    .meta({ [JSON_INPUT]: { anyOf: [itemJson(withBalance, extraJson), { type: 'array', items: itemJson(withBalance, extraJson), minItems: min }] } })
 }
 
 /** The addresses of an output list, in order (each member of a balance group). */
