@@ -338,3 +338,32 @@ test('bad key files are refused with one line naming the flag or option', async 
   t.is(err.code, 'EMPROXY_FILE')
   t.regex(err.message, /^busKey: bus key .*open\.key: .*chmod 600/)
 })
+
+test('loopback: outputs behind routing rules and balance groups are sealed too', async (t) => {
+  const dir = tempDir()
+  const key = keyFile(dir, 'bus.key')
+  const outs = ['ruled.txt', 'a.txt', 'b.txt'].map((n) => path.join(dir, n))
+  const servers = await Promise.all(outs.map((o) => mproxy.createServer({ path: o, listenAddrs: '127.0.0.1:0', busKey: key })))
+  t.teardown(() => Promise.all(servers.map((s) => s.close())))
+  const [ruled, a, b] = servers.map((s) => s.addresses.listen[0])
+  const proxy = await mproxy.createProxy({
+    udpListenAddrs: '127.0.0.1:0',
+    udpDownstreamAddrs: [{ addr: ruled, prefix: '!AIVDM' }, { balance: 'round-robin', addrs: [a, b] }],
+    busKey: key,
+  })
+  t.teardown(() => proxy.close())
+  const tx = dgram.createSocket('udp4')
+  const port = Number(proxy.addresses.listen[0].split(':')[1])
+  // The proxy itself needs sealed input: a keyed client sends the lines.
+  const lines = ['!AIVDM,one\n', '$GPGGA,two\n', '!AIVDM,three\n', '$GPGGA,four\n']
+  const input = path.join(dir, 'in.txt')
+  writeFileSync(input, lines.join(''))
+  tx.close()
+  const client = await runToEnd('client', ['--path', input, '--server-addr', `127.0.0.1:${port}`, '--bus-key', key, '--framing', 'line'])
+  t.is(client.code, 0, client.stderr)
+  await waitFor(() => readFileSync(outs[0], 'utf8').length === 24 && readFileSync(outs[1], 'utf8').length + readFileSync(outs[2], 'utf8').length === 47, 10_000, 'every output to get its share')
+  await proxy.close()
+  const finals = await Promise.all(servers.map((s) => s.close()))
+  t.is(readFileSync(outs[0], 'utf8'), '!AIVDM,one\n!AIVDM,three\n')
+  t.is(finals.reduce((n, s) => n + s.totals.authFailures, 0), 0, 'every output got sealed datagrams')
+})

@@ -174,6 +174,7 @@ export async function serveMetricsAt(addr: string, registry: Registry, label: st
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     const why = code === 'EADDRINUSE' ? 'address already in use' : code === 'EADDRNOTAVAIL' ? 'address not available' : code === 'EACCES' ? 'permission denied' : (code ?? String(err))
-    throw new MproxyError(code === 'EADDRNOTAVAIL' ? 'EMPROXY_ADDRESS_NOT_AVAILABLE' : 'EMPROXY_ADDRESS_IN_USE', `${label}: cannot listen on ${addr}: ${why}`)
+    const kind = code === 'EADDRINUSE' ? 'EMPROXY_ADDRESS_IN_USE' : code === 'EADDRNOTAVAIL' ? 'EMPROXY_ADDRESS_NOT_AVAILABLE' : 'EMPROXY_IO'
+    throw new MproxyError(kind, `${label}: cannot listen on ${addr}: ${why}`)
   }
 }

@@ -1,5 +1,6 @@
 /** The four programs: their flags, help and examples (kept from the original mproxy). */
 import { startProgram } from '../api/programs'
+import { usageError } from '../errors'
 import { COMMON_FLAGS, type FlagSpec, type ParsedValues } from './args'
 import type { LogEntry } from '../handle'
 import type { Program } from './run'
@@ -35,9 +36,17 @@ function withFilters(values: ParsedValues, fields: string[], rulesField?: string
   const out: Record<string, unknown> = { ...rest }
   // The server's one output takes its rules as an option of their own.
   if (rulesField) out[rulesField] = given
+  let applied = rulesField !== undefined
   for (const field of fields) {
     const list = rest[field]
-    if (Array.isArray(list)) out[field] = list.map((addr) => ({ addr, ...given }))
+    if (Array.isArray(list)) {
+      out[field] = list.map((addr) => ({ addr, ...given }))
+      applied = true
+    }
+  }
+  if (!applied) {
+    const flag = (Object.keys(given) as Array<keyof typeof given>).find((k) => given[k] !== undefined) ?? 'prefix'
+    throw usageError(`${FILTER_FLAGS[flag]} filters outputs, and this program has none (filters apply to every output given)`)
   }
   return out as ParsedValues
 }
@@ -153,7 +162,8 @@ export const reverseproxy: Program = {
       { name: 'framing', field: 'framing', kind: 'string', value: 'packed|line|raw', help: 'How TCP streams become datagrams (default packed: whole lines per datagram)' },
       { name: 'max-datagram', field: 'maxDatagram', kind: 'string', value: 'BYTES', help: 'Largest datagram made from TCP streams (default 1472 IPv4, 1452 IPv6)' },
       { name: 'linger-ms', field: 'lingerMs', kind: 'string', value: 'MS', help: 'How long a partial line from TCP waits before it is sent anyway (default 20)' },
-      ...FILTERS,
+      // Not --filter-from: the outputs read the group, where every datagram comes from its publisher.
+      ...FILTERS.filter((f) => f.name !== 'filter-from'),
       { ...TEE, help: 'Print what the inputs publish to stdout' },
     ],
     notes: [

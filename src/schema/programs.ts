@@ -243,7 +243,19 @@ function crossChecks(kind: ProgramKind, api = false) {
         ctx.addIssue({ code: 'custom', path: [], message: 'nothing to do: give inputs ({udpListenAddrs}, {tcpListenAddrs}) and/or outputs ({tcpOutputAddrs}, {udpOutputAddrs})' })
       }
     }
-    if (kind === 'reverseproxy') listenerChecks(o, ctx, empty)
+    if (kind === 'reverseproxy') {
+      listenerChecks(o, ctx, empty)
+      // The outputs read the group: every datagram there comes from the host that published
+      // it, so a rule by source would keep all or nothing and a source hash one member.
+      for (const field of ['udpOutputAddrs', 'tcpOutputAddrs']) {
+        const list = Array.isArray(o[field]) ? (o[field] as OutputItem[]) : []
+        list.forEach((item, i) => {
+          if (typeof item !== 'object') return
+          if (item.from !== undefined) ctx.addIssue({ code: 'custom', path: [field, i, 'from'], message: "cannot apply to a reverse proxy's outputs: they read the group, where every datagram comes from the host that published it; filter by source where datagrams enter (a forward proxy's outputs)" })
+          if ('balance' in item && item.balance === 'source-hash') ctx.addIssue({ code: 'custom', path: [field, i, 'balance'], message: "source-hash cannot spread a reverse proxy's outputs: every group datagram comes from the publishing host; use round-robin" })
+        })
+      }
+    }
   }
 }
 

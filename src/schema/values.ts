@@ -169,7 +169,8 @@ export const cidr = z.string({ error: (iss) => `must be an address or network su
   const [ip, bits, extra] = ctx.value.split('/')
   const family = isIP(ip)
   const width = family === 6 ? 128 : 32
-  const ok = family !== 0 && extra === undefined && (bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= width))
+  // No %scope: a client's address carries none to compare with.
+  const ok = family !== 0 && !ip.includes('%') && extra === undefined && (bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= width))
   if (!ok) ctx.issues.push({ code: 'custom', input: ctx.value, message: `${JSON.stringify(ctx.value)} is not an address or network (CIDR such as 10.0.0.0/8 or 2001:db8::/32)` })
 })
 

@@ -64,35 +64,31 @@ pub struct RuledUdpOutput {
     pub balance: Option<Balance>,
 }
 
-/// One UDP sink for the group (one per member when balanced), behind its rules.
+/// One UDP sink for the group (one per member when balanced), behind its rules; with a bus
+/// key each is sealed like the route's other UDP destinations (rules see the plain datagrams).
 fn ruled_udp_sink(
     group: &RuledUdpOutput,
     send_buffer: usize,
+    bus_key: Option<&Arc<Keyring>>,
     registry: &Registry,
     reporter: &Reporter,
 ) -> Result<Arc<dyn Sink>> {
     let first = registry.len();
+    let sink = |dests: &[DestinationSpec]| -> Result<Arc<dyn Sink>> {
+        let udp = UdpSink::new(dests, send_buffer, registry, reporter.clone())?;
+        Ok(match bus_key {
+            Some(keys) => Arc::new(SealingSink::new(udp, keys.clone(), reporter.clone())?),
+            None => Arc::new(udp),
+        })
+    };
     let targets: Vec<Arc<dyn Sink>> = if group.balance.is_some() {
         group
             .destinations
             .iter()
-            .map(|d| {
-                UdpSink::new(
-                    std::slice::from_ref(d),
-                    send_buffer,
-                    registry,
-                    reporter.clone(),
-                )
-                .map(|s| Arc::new(s) as Arc<dyn Sink>)
-            })
+            .map(|d| sink(std::slice::from_ref(d)))
             .collect::<Result<_>>()?
     } else {
-        vec![Arc::new(UdpSink::new(
-            &group.destinations,
-            send_buffer,
-            registry,
-            reporter.clone(),
-        )?)]
+        vec![sink(&group.destinations)?]
     };
     let names: Vec<String> = group
         .destinations
@@ -161,6 +157,7 @@ impl Route {
                 sinks.push(ruled_udp_sink(
                     group,
                     spec.send_buffer,
+                    spec.bus_key.as_ref(),
                     &registry,
                     &reporter,
                 )?);

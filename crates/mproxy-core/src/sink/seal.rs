@@ -17,6 +17,8 @@ pub struct SealingSink<S: Sink> {
     sealer: Sealer,
     spare: Mutex<Vec<Batch>>,
     reporter: Reporter,
+    /// Whether a failure to get randomness was reported.
+    no_randomness: std::sync::atomic::AtomicBool,
 }
 
 impl<S: Sink> SealingSink<S> {
@@ -26,6 +28,7 @@ impl<S: Sink> SealingSink<S> {
             sealer: Sealer::new(keys)?,
             spare: Mutex::new(Vec::new()),
             reporter,
+            no_randomness: std::sync::atomic::AtomicBool::new(false),
         })
     }
 }
@@ -36,9 +39,14 @@ impl<S: Sink> Sink for SealingSink<S> {
         let mut sealed = taken.unwrap_or_default();
         if self.sealer.seal_batch(batch, &mut sealed) {
             self.inner.deliver(&sealed);
-        } else {
-            self.reporter
-                .error("the system gave no randomness for the bus key: a batch was not sent");
+        } else if !self
+            .no_randomness
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            // Said once: a system without randomness does not get it back batch by batch.
+            self.reporter.error(
+                "the system gave no randomness for the bus key: batches are not sent until it does",
+            );
         }
         if let Ok(mut spare) = self.spare.lock() {
             spare.push(sealed);

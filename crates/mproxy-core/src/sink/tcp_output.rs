@@ -470,6 +470,11 @@ fn write_queue(client: &mut Client, counters: &Counters) -> Flow {
         client.writable = false;
         return Flow::Open;
     }
+    // The stream waits in the queue until the handshake is done: handed to rustls before,
+    // it would count as sent, and be lost unseen if the handshake then failed.
+    if client.stream.handshaking() {
+        return Flow::Open;
+    }
     while let Some(front) = client.queue.front() {
         match client.stream.write(&front[client.written..]) {
             Ok(n) => {

@@ -121,7 +121,11 @@ pub fn send_each<'a>(
                 // (the path shrank); then this one goes through on a second try.
                 Err(e) if is_message_too_long(e) && !size_retried => {
                     size_retried = true;
-                    outcome.icmp_reported += 1;
+                    // Only where an error queue says whose report it was: elsewhere "too
+                    // long" is this datagram's own, and a second failure counts it once.
+                    if HAS_ERROR_QUEUE {
+                        outcome.icmp_reported += 1;
+                    }
                     sent = send();
                 }
                 _ => break,
