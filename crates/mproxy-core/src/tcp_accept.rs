@@ -260,6 +260,7 @@ impl Acceptor {
                             "{}: TLS client {peer}: {}",
                             endpoint.name, e.message
                         ));
+                        left_at_once(endpoint, reporter, peer, e.message.clone());
                         continue;
                     }
                 },
@@ -274,10 +275,23 @@ impl Acceptor {
                         "{}: TCP client {peer}: {}",
                         endpoint.name,
                         describe_os_error(&e)
-                    ))
+                    ));
+                    left_at_once(endpoint, reporter, peer, describe_os_error(&e));
                 }
             }
         }
         registered
     }
+}
+
+/// A client that was accepted (counted and announced as joined) but could not be served: it
+/// is counted as gone and announced as having left, so joins and leaves pair up.
+fn left_at_once(endpoint: &Endpoint, reporter: &Reporter, peer: SocketAddr, reason: String) {
+    Counters::add(&endpoint.counters.disconnects, 1);
+    reporter.notice(Notice::Client {
+        listener: endpoint.name.clone(),
+        peer: peer.to_string(),
+        action: ClientAction::Left,
+        reason: Some(reason),
+    });
 }
