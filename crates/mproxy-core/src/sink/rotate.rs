@@ -12,7 +12,8 @@
 //! - [`Rotate::Size`]: `ais.log.2026-11-27T17-42-10` (the second).
 //!
 //! If that name is taken (a file rotated in the same second, a clock set back), `.1`, `.2`,
-//! ... is appended: the first free one, so rotated files sort by time, then by that number.
+//! ... is appended: one past the highest number that stamp has (retention may have removed
+//! lower ones), so rotated files sort by time, then by that number.
 //! Names never contain `:`, so they are valid everywhere.
 //!
 //! **Boundaries.** Hourly and daily: when the UTC hour or day of the clock is no longer the
@@ -182,12 +183,15 @@ pub fn parse_rotated<'a>(base: &str, name: &'a str) -> Option<(&'a str, u64)> {
     is_stamp(stamp).then_some((stamp, n))
 }
 
-/// The first free name for a file rotated with `stamp`.
+/// The name for a file rotated with `stamp`: the first free one after the highest number
+/// that stamp already has. Retention may have removed the lower ones, and a name reused below
+/// a kept one would sort before it: taken for older, it would be the next one pruned.
 fn free_name(path: &Path, stamp: &str) -> io::Result<PathBuf> {
     let mut base = path.as_os_str().to_owned();
     base.push(".");
     base.push(stamp);
-    for n in 0..10_000u32 {
+    let start = highest_number(path, stamp).map_or(0, |n| n.saturating_add(1));
+    for n in start..start.saturating_add(10_000) {
         let mut candidate = base.clone();
         if n > 0 {
             candidate.push(format!(".{n}"));
@@ -203,6 +207,23 @@ fn free_name(path: &Path, stamp: &str) -> io::Result<PathBuf> {
         io::ErrorKind::AlreadyExists,
         "10000 files with this time stamp already exist",
     ))
+}
+
+/// The highest number among the rotated files of `path` with `stamp` (0 for the bare name).
+fn highest_number(path: &Path, stamp: &str) -> Option<u64> {
+    let file_name = path.file_name()?.to_str()?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            let (s, n) = parse_rotated(file_name, &name)?;
+            (s == stamp).then_some(n)
+        })
+        .max()
 }
 
 /// When the data of a file that is already there began.
@@ -599,6 +620,21 @@ mod tests {
 
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn a_new_name_comes_after_the_highest_kept_number_of_its_stamp() {
+        let dir = std::env::temp_dir().join(format!("mproxy-rotate-names-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ais.log");
+        let stamp = "2026-11-27T17-42-10";
+        let name = |n: &str| dir.join(format!("ais.log.{stamp}{n}"));
+        assert_eq!(free_name(&path, stamp).unwrap(), name(""));
+        // Retention removed the bare name and .1; .2 and .3 are kept.
+        std::fs::write(name(".2"), b"x").unwrap();
+        std::fs::write(name(".3"), b"x").unwrap();
+        assert_eq!(free_name(&path, stamp).unwrap(), name(".4"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
