@@ -248,7 +248,23 @@ import {
   Service,
   start,
   type Addresses,
+  type BalanceGroup,
+  type ClientAction,
+  type ClientEvent,
   type ClientOptions,
+  type ConnectEvent,
+  type Datagrams,
+  type DisconnectEvent,
+  type ListenerAccess,
+  type Message,
+  type MessagesOptions,
+  type OutputRules,
+  type ReachableEvent,
+  type RuledOutput,
+  type TcpListener,
+  type TcpOutput,
+  type UdpOutput,
+  type UnreachableEvent,
   type CommonOptions,
   type EndpointKind,
   type EndpointStats,
@@ -278,6 +294,32 @@ const clientOptions: ClientOptions = { ...common, path: 'in.txt', serverAddrs: [
 const serverOptions: ServerOptions = { path: 'out.txt', listenAddrs: '127.0.0.1:0', tee: false }
 const proxyOptions: ProxyOptions = { ...tls, udpListenAddrs: ['127.0.0.1:0'], tcpConnectAddrs: 'tls://localhost:443', udpDownstreamAddrs: ['127.0.0.1:9'], framing: 'packed' }
 const reverseOptions: ReverseProxyOptions = { udpListenAddrs: '127.0.0.1:0', tcpListenAddrs: [], multicastAddr: '[ff02::1]:9918', tcpOutputAddrs: ['127.0.0.1:0'], udpOutputAddrs: [], maxTcpClients: 8, tcpClientQueue: 1 << 20 }
+
+const rules: OutputRules = { prefix: '!AIVDM', match: '^!AIVDM,1,1,,[AB],[1-3]', sample: 10 }
+const ruled: RuledOutput = { ...rules, addr: '127.0.0.1:9', from: ['192.0.2.0/24'] }
+const balanced: BalanceGroup = { balance: 'round-robin', addrs: ['127.0.0.1:9', '127.0.0.1:10'] }
+const udpOuts: UdpOutput[] = ['127.0.0.1:9', ruled, balanced]
+const access: ListenerAccess = { allow: ['10.0.0.0/8'], maxClientsPerAddress: 2 }
+const tcpIn: TcpListener = { ...access, addr: 'tls://127.0.0.1:0', idleTimeout: 300 }
+const tcpOuts: TcpOutput[] = ['127.0.0.1:0', { ...access, addr: '127.0.0.1:0', prefix: '!AIVDM' }]
+const busOptions: ReverseProxyOptions = { udpOutputAddrs: udpOuts, tcpListenAddrs: [tcpIn], tcpOutputAddrs: tcpOuts, publish: true, subscribe: true, signal: new AbortController().signal, statsInterval: 10 }
+
+async function tapAndSend(handle: Handle): Promise<number> {
+  const options: MessagesOptions = { highWaterMark: 1024 }
+  const next = await handle.messages(options)[Symbol.asyncIterator]().next()
+  const one: Message | undefined = next.done ? undefined : next.value
+  const out: Datagrams = ['hello\\n', Buffer.from('bye\\n')]
+  await handle.send(out)
+  handle.on('connect', (e: ConnectEvent) => console.error(e.address, e.peer))
+  handle.on('disconnect', (e: DisconnectEvent) => console.error(e.reason))
+  handle.on('client', (e: ClientEvent) => {
+    const action: ClientAction = e.action
+    console.error(action, e.listener, e.reason)
+  })
+  handle.on('unreachable', (e: UnreachableEvent) => console.error(e.reason))
+  handle.on('reachable', (e: ReachableEvent) => console.error(e.address))
+  return (one?.data.length ?? 0) + (one?.from.length ?? 0) + Object.keys(busOptions).length
+}
 
 function describe(err: unknown): string {
   if (!(err instanceof MproxyError)) return String(err)
@@ -345,7 +387,7 @@ async function service(config: unknown): Promise<ReloadResult> {
 export async function main(): Promise<void> {
   try {
     const handles = await Promise.all([createServer(serverOptions), createClient(clientOptions), createProxy(proxyOptions), createReverseProxy(reverseOptions)])
-    for (const handle of handles) console.error(await watch(handle))
+    for (const handle of handles) console.error(await watch(handle), await tapAndSend(handle))
   } catch (err) {
     console.error(describe(err))
   }
@@ -382,7 +424,7 @@ test('the types compile for a consumer under tsc --strict, without skipLibCheck'
   const ts = require(path.join(root, 'node_modules', 'typescript'))
   const used = exportedTypes(ts, installed)
   // The list is here so that a new export shows up as a failure until consumer.ts uses it.
-  t.deepEqual(used, ['Addresses', 'ClientOptions', 'CommonOptions', 'EndpointKind', 'EndpointStats', 'Framing', 'Handle', 'HandleEvents', 'InputOutcome', 'LogEntry', 'LogLevel', 'MetricsServer', 'MetricsSource', 'MproxyError', 'MproxyErrorCode', 'ProxyOptions', 'ReloadResult', 'ReverseProxyOptions', 'ServerOptions', 'Service', 'ServiceEvents', 'ServiceLogEntry', 'Stats', 'TlsOptions', 'Totals'])
+  t.deepEqual(used, ['Addresses', 'BalanceGroup', 'ClientAction', 'ClientEvent', 'ClientOptions', 'CommonOptions', 'ConnectEvent', 'Datagrams', 'DisconnectEvent', 'EndpointKind', 'EndpointStats', 'Framing', 'Handle', 'HandleEvents', 'InputOutcome', 'ListenerAccess', 'LogEntry', 'LogLevel', 'Message', 'MessagesOptions', 'MetricsServer', 'MetricsSource', 'MproxyError', 'MproxyErrorCode', 'OutputRules', 'ProxyOptions', 'ReachableEvent', 'ReloadResult', 'ReverseProxyOptions', 'RuledOutput', 'ServerOptions', 'Service', 'ServiceEvents', 'ServiceLogEntry', 'Stats', 'TcpListener', 'TcpOutput', 'TlsOptions', 'Totals', 'UdpOutput', 'UnreachableEvent'])
   for (const name of used) t.regex(CONSUMER_TS, new RegExp(`\\b${name}\\b`), `consumer.ts uses ${name}`)
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')
   const typeRoots = path.join(root, 'node_modules', '@types')
