@@ -8,7 +8,6 @@ import { refuseDuplicates } from './checks'
 import type { UdpOutput } from './rules'
 import { udpOutputs } from './outputs'
 import { outputAddrs } from '../schema/rules'
-import { fromNative, MproxyError } from '../errors'
 import { checkCommon, defaultMaxDatagram, destinationOptions, fileOutput, type CommonOptions, type Framing, type KeepOption, type RotateOption } from './common'
 
 export interface ClientOptions extends CommonOptions {
@@ -68,27 +67,20 @@ export async function startClient(input: ClientOptions, labels?: Labels): Promis
   refuseDuplicates(destinations, labelOf(labels, 'serverAddrs'))
   const maxDatagram = o.maxDatagram ?? defaultMaxDatagram(destinations, common)
   const handle = newHandle(o.onLog, labels)
-  try {
-    startRoute(
-      handle,
-      {
-        inputs: [{ path, framing: { framing, maxDatagram, lingerMs }, rate, baud: o.baud, follow: o.follow }],
-        ...udpOutputs(o.serverAddrs, destinations, (d) => destinationOptions(d, common)),
-        // The input can be paced by stdout (or the disk), so tee and the copy wait rather than drop.
-        tee: tee ? { path: '-', waitWhenFull: true } : undefined,
-        copy: o.copyPath === undefined ? undefined : fileOutput(o.copyPath, o.rotate, o.keep, { waitWhenFull: true }),
-        sendBuffer: common.sendBuffer,
-        busKey: common.busKey,
-      },
-      // A followed file never ends: the client runs until closed.
-      o.follow !== true,
-    )
-  } catch (err) {
-    // The core names the serial speed as `baud: ...`; the message names the option or flag.
-    const e = fromNative(err)
-    if (e.message.startsWith('baud: ')) throw new MproxyError(e.code, `${labelOf(labels, 'baud')}: ${e.message.slice(6)}`, e.usage)
-    throw e
-  }
+  startRoute(
+    handle,
+    {
+      inputs: [{ path, framing: { framing, maxDatagram, lingerMs }, rate, baud: o.baud, follow: o.follow }],
+      ...udpOutputs(o.serverAddrs, destinations, (d) => destinationOptions(d, common)),
+      // The input can be paced by stdout (or the disk), so tee and the copy wait rather than drop.
+      tee: tee ? { path: '-', waitWhenFull: true } : undefined,
+      copy: o.copyPath === undefined ? undefined : fileOutput(o.copyPath, o.rotate, o.keep, { waitWhenFull: true }),
+      sendBuffer: common.sendBuffer,
+      busKey: common.busKey,
+    },
+    // A followed file never ends: the client runs until closed.
+    o.follow !== true,
+  )
   return ready(handle, o)
 }
 

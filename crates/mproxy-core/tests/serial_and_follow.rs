@@ -316,7 +316,7 @@ fn baud_is_set_on_a_terminal_and_refused_elsewhere() {
         }),
         Some((
             "EMPROXY_INVALID_ARGUMENT",
-            "baud: 12345 is not a speed this system supports".into()
+            "{baud}: 12345 is not a speed this system supports".into()
         ))
     );
     std::fs::write(&out, b"a file\n").unwrap();
@@ -328,7 +328,7 @@ fn baud_is_set_on_a_terminal_and_refused_elsewhere() {
         Some((
             "EMPROXY_INVALID_ARGUMENT",
             format!(
-                "baud: 9600 needs a serial device; {} is not a terminal",
+                "{{baud}}: 9600 needs a serial device; {} is not a terminal",
                 out.display()
             )
         ))
@@ -340,7 +340,7 @@ fn baud_is_set_on_a_terminal_and_refused_elsewhere() {
         }),
         Some((
             "EMPROXY_INVALID_ARGUMENT",
-            "baud: 9600 needs a serial device, not stdin".into()
+            "{baud}: 9600 needs a serial device, not stdin".into()
         ))
     );
     assert!(!mproxy_core::sys::baud_supported(0));

@@ -92,12 +92,12 @@ pub fn start(
     if let Some(baud) = spec.baud {
         if !sys::baud_supported(baud) {
             return Err(Error::invalid(format!(
-                "baud: {baud} is not a speed this system supports"
+                "{{baud}}: {baud} is not a speed this system supports"
             )));
         }
         if spec.path == "-" {
             return Err(Error::invalid(format!(
-                "baud: {baud} needs a serial device, not stdin"
+                "{{baud}}: {baud} needs a serial device, not stdin"
             )));
         }
     }
@@ -177,7 +177,7 @@ fn raw_mode(file: &File, spec: &StreamSpec) -> Result<Option<RawTerminal>> {
     match spec.baud {
         None => RawTerminal::enter(file, None).map_err(|e| Error::file(path, &e)),
         Some(baud) if !file.is_terminal() => Err(Error::invalid(format!(
-            "baud: {baud} needs a serial device; {path} is not a terminal"
+            "{{baud}}: {baud} needs a serial device; {path} is not a terminal"
         ))),
         Some(baud) => RawTerminal::enter(file, Some(baud)).map_err(|e| {
             Error::new(
