@@ -64,6 +64,50 @@ pub struct RuledUdpOutput {
     pub balance: Option<Balance>,
 }
 
+/// A UDP sink for `dests`, sealing what it sends when there is a bus key.
+fn udp_sink(
+    dests: &[DestinationSpec],
+    send_buffer: usize,
+    bus_key: Option<&Arc<Keyring>>,
+    registry: &Registry,
+    reporter: &Reporter,
+) -> Result<Arc<dyn Sink>> {
+    let udp = UdpSink::new(dests, send_buffer, registry, reporter.clone())?;
+    Ok(match bus_key {
+        Some(keys) => Arc::new(SealingSink::new(udp, keys.clone(), reporter.clone())?),
+        None => Arc::new(udp),
+    })
+}
+
+/// Adds `sink` to `sinks`, behind `rules` when there are any. `first`: where the sink's
+/// endpoints begin in the registry. The sink is added before its rules are built, so that a
+/// bad rule still finishes the output it made.
+fn push_ruled(
+    sinks: &mut Vec<Arc<dyn Sink>>,
+    sink: Arc<dyn Sink>,
+    rules: Option<&RuleSpec>,
+    name: &str,
+    first: usize,
+    registry: &Registry,
+    reporter: &Reporter,
+) -> Result<()> {
+    sinks.push(sink.clone());
+    if let Some(rules) = rules.filter(|r| !r.is_empty()) {
+        let ruled = RuledSink::new(
+            rules,
+            None,
+            name,
+            vec![sink],
+            registry.since(first),
+            registry,
+            reporter.clone(),
+        )?;
+        sinks.pop();
+        sinks.push(Arc::new(ruled));
+    }
+    Ok(())
+}
+
 /// One UDP sink for the group (one per member when balanced), behind its rules; with a bus
 /// key each is sealed like the route's other UDP destinations (rules see the plain datagrams).
 fn ruled_udp_sink(
@@ -74,13 +118,8 @@ fn ruled_udp_sink(
     reporter: &Reporter,
 ) -> Result<Arc<dyn Sink>> {
     let first = registry.len();
-    let sink = |dests: &[DestinationSpec]| -> Result<Arc<dyn Sink>> {
-        let udp = UdpSink::new(dests, send_buffer, registry, reporter.clone())?;
-        Ok(match bus_key {
-            Some(keys) => Arc::new(SealingSink::new(udp, keys.clone(), reporter.clone())?),
-            None => Arc::new(udp),
-        })
-    };
+    let sink =
+        |dests: &[DestinationSpec]| udp_sink(dests, send_buffer, bus_key, registry, reporter);
     let targets: Vec<Arc<dyn Sink>> = if group.balance.is_some() {
         group
             .destinations
@@ -142,16 +181,13 @@ impl Route {
         };
         let result = (|| -> Result<()> {
             if !spec.udp_destinations.is_empty() {
-                let udp = UdpSink::new(
+                sinks.push(udp_sink(
                     &spec.udp_destinations,
                     spec.send_buffer,
+                    spec.bus_key.as_ref(),
                     &registry,
-                    reporter.clone(),
-                )?;
-                sinks.push(match &spec.bus_key {
-                    Some(keys) => Arc::new(SealingSink::new(udp, keys.clone(), reporter.clone())?),
-                    None => Arc::new(udp),
-                });
+                    &reporter,
+                )?);
             }
             for group in &spec.ruled_udp_outputs {
                 sinks.push(ruled_udp_sink(
@@ -164,53 +200,33 @@ impl Route {
             }
             for (i, w) in spec.writers.iter().enumerate() {
                 let first = registry.len();
-                let sink: Arc<dyn Sink> = Arc::new(WriterSink::new(
+                let sink = Arc::new(WriterSink::new(
                     w,
                     "file",
                     &registry,
                     reporter.clone(),
                     stop.clone(),
                 )?);
-                sinks.push(sink.clone());
                 let rules = spec.writer_rules.get(i).and_then(Option::as_ref);
-                if let Some(rules) = rules.filter(|r| !r.is_empty()) {
-                    let ruled = RuledSink::new(
-                        rules,
-                        None,
-                        &w.path,
-                        vec![sink],
-                        registry.since(first),
-                        &registry,
-                        reporter.clone(),
-                    )?;
-                    sinks.pop();
-                    sinks.push(Arc::new(ruled));
-                }
+                push_ruled(
+                    &mut sinks, sink, rules, &w.path, first, &registry, &reporter,
+                )?;
             }
             for o in &spec.tcp_outputs {
                 let first = registry.len();
                 let sink = TcpOutputSink::new(o, &registry, reporter.clone())?;
+                let name = sink.local_addr.to_string();
                 route.tcp_output_addrs.push(sink.local_addr);
-                match o.rules.as_ref().filter(|r| !r.is_empty()) {
-                    None => sinks.push(Arc::new(sink)),
-                    Some(rules) => {
-                        let name = sink.local_addr.to_string();
-                        let sink: Arc<dyn Sink> = Arc::new(sink);
-                        // Pushed first, so a bad rule still finishes the output it made.
-                        sinks.push(sink.clone());
-                        let ruled = RuledSink::new(
-                            rules,
-                            None,
-                            &name,
-                            vec![sink],
-                            registry.since(first),
-                            &registry,
-                            reporter.clone(),
-                        )?;
-                        sinks.pop();
-                        sinks.push(Arc::new(ruled));
-                    }
-                }
+                let rules = o.rules.as_ref();
+                push_ruled(
+                    &mut sinks,
+                    Arc::new(sink),
+                    rules,
+                    &name,
+                    first,
+                    &registry,
+                    &reporter,
+                )?;
             }
             if let Some(tee) = &spec.tee {
                 sinks.push(Arc::new(WriterSink::new(
