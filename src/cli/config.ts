@@ -9,14 +9,13 @@ import path from 'node:path'
 import { readConfigFile } from '../config/file'
 import { fromNative, MproxyError } from '../errors'
 import { native } from '../native'
-import type { Handle, Stats } from '../handle'
 import { resolveEndpoint } from '../resolve'
 import type { Config } from '../schema/config'
 import { nameOf } from '../naming'
 import { start, type Service } from '../service'
-import { defaultTimestamps, makeLogger, type LogFormat } from './log'
+import { announceAddresses, defaultTimestamps, makeLogger, type LogFormat } from './log'
 import { EXIT_RUNTIME, EXIT_USAGE, holdSignals, installSignals } from './run'
-import { StatsLine } from './stats-line'
+import { lossLine, StatsLine } from './stats-line'
 
 export interface ConfigFlags {
   config: string
@@ -101,20 +100,6 @@ export async function checkConfig(file: string): Promise<void> {
   process.stdout.write(`${file}: ${config.routes.length} route${config.routes.length === 1 ? '' : 's'} (${config.routes.map((r) => `${r.name}: ${r.kind}`).join(', ')}): ok\n`)
 }
 
-function announce(log: ReturnType<typeof makeLogger>, route: string, handle: Handle): void {
-  const a = handle.addresses
-  for (const address of a.listen) log({ level: 'info', route, message: `listening on ${address} (udp)` })
-  for (const address of a.tcpListen) log({ level: 'info', route, message: `listening on ${address} (tcp input)` })
-  for (const address of a.tcpOutput) log({ level: 'info', route, message: `listening on ${address} (tcp output: clients receive the group stream)` })
-  if (a.group) log({ level: 'info', route, message: `multicast group ${a.group}` })
-}
-
-function lossLine(stats: Stats): string | undefined {
-  const t = stats.totals
-  const lost = t.kernelDrops + t.queueDrops + t.truncated + t.sendErrors + t.icmpErrors + t.writeErrors + t.bytesDropped
-  return lost > 0 ? `some data was lost: kernelDrops ${t.kernelDrops}, queueDrops ${t.queueDrops}, truncated ${t.truncated}, sendErrors ${t.sendErrors}, icmpErrors ${t.icmpErrors}, writeErrors ${t.writeErrors}, bytesDropped ${t.bytesDropped}` : undefined
-}
-
 /** `mproxy --config FILE`: runs every route until SIGINT/SIGTERM; SIGHUP reloads the file. */
 export async function runConfig(flags: ConfigFlags): Promise<void> {
   let config: Config
@@ -149,7 +134,7 @@ export async function runConfig(flags: ConfigFlags): Promise<void> {
     stop: async () => {
       const finals = await service.close()
       for (const [route, stats] of Object.entries(finals)) {
-        const lost = lossLine(stats)
+        const lost = lossLine(stats.totals)
         if (lost) log({ level: 'warn', route, message: lost })
       }
       return 0
@@ -162,7 +147,7 @@ export async function runConfig(flags: ConfigFlags): Promise<void> {
         log({ level: 'info', message: `reloaded ${flags.config}: kept ${r.kept.length}, restarted ${r.restarted.length}, started ${r.started.length}, stopped ${r.stopped.length}${r.failed.length ? `, failed ${r.failed.join(', ')}` : ''}; output files reopened` })
         for (const name of [...r.restarted, ...r.started]) {
           const handle = service.routes.get(name)
-          if (handle) announce(log, name, handle)
+          if (handle) announceAddresses(log, handle, name)
         }
       } catch (err) {
         log({ level: 'error', message: `not reloaded, the running config stays: ${(err as Error).message}` })
@@ -175,10 +160,10 @@ export async function runConfig(flags: ConfigFlags): Promise<void> {
       for (const [route, stats] of Object.entries(service.stats())) {
         const t = stats.totals
         // Asked for: printed even with --quiet.
-        process.stderr.write(`${NAME}: [${route}] counters: in ${t.datagramsIn} datagrams/${t.bytesIn} bytes, out ${t.datagramsOut} datagrams/${t.bytesOut} bytes${lossLine(stats) ? `; ${lossLine(stats)}` : ''}\n`)
+        process.stderr.write(`${NAME}: [${route}] counters: in ${t.datagramsIn} datagrams/${t.bytesIn} bytes, out ${t.datagramsOut} datagrams/${t.bytesOut} bytes${lossLine(t) ? `; ${lossLine(t)}` : ''}\n`)
       }
     },
   })
   if (service.metricsAddress) log({ level: 'info', message: `metrics at http://${service.metricsAddress}/metrics` })
-  for (const [name, handle] of service.routes) announce(log, name, handle)
+  for (const [name, handle] of service.routes) announceAddresses(log, handle, name)
 }

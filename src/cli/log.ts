@@ -3,7 +3,7 @@
  * (one object per line). Under systemd, journald stamps every line itself, so a timestamp is
  * left out by default when stderr goes to the journal (`JOURNAL_STREAM` is set).
  */
-import type { LogEntry } from '../handle'
+import type { Handle, LogEntry } from '../handle'
 
 export type LogFormat = 'text' | 'json'
 
@@ -39,4 +39,14 @@ export function makeLogger(program: string, settings: LogSettings, write: (line:
     const parts = [time, `${program}:`, entry.route ? `[${entry.route}]` : undefined, entry.level === 'info' ? undefined : `${entry.level}:`, oneLine(entry.message)]
     write(`${parts.filter((p) => p !== undefined).join(' ')}\n`)
   }
+}
+
+/** Where a handle listens, one line each (what a person, or a test, waits for at start). */
+export function announceAddresses(log: (entry: RoutedLogEntry) => void, handle: Handle, route?: string): void {
+  const a = handle.addresses
+  const say = (message: string) => log({ level: 'info', route, message })
+  for (const address of a.listen) say(`listening on ${address} (udp)`)
+  for (const address of a.tcpListen) say(`listening on ${address} (tcp input)`)
+  for (const address of a.tcpOutput) say(`listening on ${address} (tcp output: clients receive the group stream)`)
+  if (a.group) say(`multicast group ${a.group}`)
 }

@@ -10,8 +10,8 @@ import { labelOf, type Labels } from '../options'
 import { processSchema } from '../schema/config'
 import { parseWith } from '../schema/issues'
 import { helpText, labelsFor, parseArgs, type ParsedValues, type ProgramSpec } from './args'
-import { defaultTimestamps, makeLogger } from './log'
-import { StatsLine } from './stats-line'
+import { announceAddresses, defaultTimestamps, makeLogger } from './log'
+import { lossLine, StatsLine } from './stats-line'
 
 type ProcessSettings = ReturnType<typeof processSchema.parse>
 
@@ -162,11 +162,8 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
     await metrics?.close()
     const stats = await handle.close()
     if (verbose) process.stderr.write(`${name}: counters\n${describeStats(stats)}\n`)
-    const t = stats.totals
-    const lost = t.kernelDrops + t.queueDrops + t.truncated + t.sendErrors + t.icmpErrors + t.writeErrors + t.bytesDropped
-    if (lost > 0 && !quiet) {
-      log({ level: 'warn', message: `some data was lost: kernelDrops ${t.kernelDrops}, queueDrops ${t.queueDrops}, truncated ${t.truncated}, sendErrors ${t.sendErrors}, icmpErrors ${t.icmpErrors}, writeErrors ${t.writeErrors}, bytesDropped ${t.bytesDropped}` })
-    }
+    const lost = lossLine(stats.totals)
+    if (lost) log({ level: 'warn', message: lost })
     process.exit(code)
   }
   process.on('SIGINT', () => void stop('SIGINT'))
@@ -179,11 +176,7 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
   // SIGUSR1 prints the counters; a listener also keeps Node's inspector from opening on it.
   process.on('SIGUSR1', () => process.stderr.write(`${name}: counters\n${describeStats(handle.stats())}\n`))
   // Announced only now: whoever waits for these lines may signal at once, and gets a clean stop.
-  const a = handle.addresses
-  for (const address of a.listen) log({ level: 'info', message: `listening on ${address} (udp)` })
-  for (const address of a.tcpListen) log({ level: 'info', message: `listening on ${address} (tcp input)` })
-  for (const address of a.tcpOutput) log({ level: 'info', message: `listening on ${address} (tcp output: clients receive the group stream)` })
-  if (a.group) log({ level: 'info', message: `multicast group ${a.group}` })
+  announceAddresses(log, handle)
   if (metrics) log({ level: 'info', message: `metrics at http://${metrics.address}/metrics` })
   if (settings.statsInterval) log({ level: 'info', message: `stats: every ${settings.statsInterval} s from now` })
   if (program.finite) {

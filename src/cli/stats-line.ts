@@ -39,3 +39,9 @@ export class StatsLine {
     return line
   }
 }
+
+/** The line a stop prints when anything was lost over a run (undefined when nothing was). */
+export function lossLine(totals: Totals): string | undefined {
+  if (!LOSSES.some((k) => totals[k] > 0)) return undefined
+  return `some data was lost: ${LOSSES.map((k) => `${k} ${totals[k]}`).join(', ')}`
+}
