@@ -378,5 +378,5 @@ test('rules a reverse proxy cannot honour are refused: by source on outputs, fil
   t.is(fromFlag.stderr, 'mproxy-reverseproxy: unknown flag --filter-from (see --help)\n')
   const zone = await runToEnd('reverseproxy', ['--tcp-output-addr', '127.0.0.1:0', '--multicast-addr', '239.1.2.3:9918', '--allow', 'fe80::1%lo'])
   t.is(zone.code, 2)
-  t.is(zone.stderr, 'mproxy-reverseproxy: --allow: "fe80::1%lo" is not an address or network (CIDR such as 10.0.0.0/8 or 2001:db8::/32)\n')
+  t.is(zone.stderr, 'mproxy-reverseproxy: --allow: fe80::1%lo is not an IP address or CIDR block (192.0.2.0/24)\n')
 })

@@ -9,7 +9,7 @@
 import { z } from 'zod'
 import type { LogEntry } from '../handle'
 import { outputAddrs, outputList, ruleShape, type OutputItem } from './rules'
-import { address, addressList, cidr, JSON_INPUT, filePath, flag, framing, listOf, MAX_DATAGRAM, rate, retention, rotation, seconds, show, text, wholeNumber } from './values'
+import { address, addressList, cidr, filePath, isObject, itemList, flag, framing, listOf, MAX_DATAGRAM, rate, retention, rotation, seconds, show, text, wholeNumber } from './values'
 
 const BUFFER = wholeNumber(1024, 2 ** 31 - 1)
 
@@ -140,27 +140,17 @@ const LISTENER_ACCESS_JSON = {
 }
 
 /** TCP input listeners: `[tls://]HOST:PORT`, or `{ addr, allow, maxClientsPerAddress, idleTimeout }`. */
-const tcpInputList = z
-  .preprocess(
-    (v) => (typeof v === 'string' || (v !== null && typeof v === 'object' && !Array.isArray(v)) ? [v] : v),
-    z.array(
-      z.unknown().transform((value, ctx) => {
-        const isObject = value !== null && typeof value === 'object' && !Array.isArray(value)
-        const schema = isObject ? z.strictObject({ addr: listenAddress, ...listenerAccessShape, idleTimeout: seconds(0.001, 86_400).optional() }) : listenAddress
-        const result = schema.safeParse(value)
-        if (result.success) return result.data as string | { addr: string; allow?: string[]; maxClientsPerAddress?: number; idleTimeout?: number }
-        for (const issue of result.error.issues) ctx.issues.push({ ...issue, input: value } as never)
-        return z.NEVER
-      }),
-      { error: (iss) => (iss.input === undefined ? 'is required' : `must be [tls://]HOST:PORT, { addr, allow, maxClientsPerAddress, idleTimeout } or a list of them, not ${show(iss.input)}`) },
-    ),
-  )
-  .meta({
-    [JSON_INPUT]: (() => {
-      const one = { anyOf: [{ type: 'string', description: '[tls://]HOST:PORT' }, { type: 'object', additionalProperties: false, required: ['addr'], properties: { addr: { type: 'string' }, ...LISTENER_ACCESS_JSON, idleTimeout: { type: 'number', exclusiveMinimum: 0 } } }] }
-      return { anyOf: [one, { type: 'array', items: one }] }
-    })(),
-  })
+const tcpInputObject = z.strictObject({ addr: listenAddress, ...listenerAccessShape, idleTimeout: seconds(0.001, 86_400).optional() })
+const tcpInputList = itemList<string | { addr: string; allow?: string[]; maxClientsPerAddress?: number; idleTimeout?: number }>(
+  (value) => (isObject(value) ? tcpInputObject : listenAddress),
+  '[tls://]HOST:PORT, { addr, allow, maxClientsPerAddress, idleTimeout }',
+  {
+    anyOf: [
+      { type: 'string', description: '[tls://]HOST:PORT' },
+      { type: 'object', additionalProperties: false, required: ['addr'], properties: { addr: { type: 'string' }, ...LISTENER_ACCESS_JSON, idleTimeout: { type: 'number', exclusiveMinimum: 0 } } },
+    ],
+  },
+)
 
 export const reverseProxyShape = {
   ...commonShape,

@@ -12,27 +12,12 @@
  * the Rust core (sink/rules.rs); the pattern is compiled there too, to check it here with
  * the same regular-expression dialect.
  */
-import { isIP } from 'node:net'
 import { z } from 'zod'
 import { native } from '../native'
-import { address, addressList, JSON_INPUT, listOf, text, wholeNumber } from './values'
+import { address, addressList, cidr, isObject, itemList, listOf, text, wholeNumber } from './values'
 
 export const BALANCES = ['round-robin', 'source-hash'] as const
 export type BalanceMode = (typeof BALANCES)[number]
-
-/** `IP` or `IP/BITS`, IPv4 or IPv6 (the messages are the core's). */
-export const cidr = z.string({ error: (iss) => `must be an IP address or CIDR block, not ${String(iss.input)}` }).check((ctx) => {
-  const [ip, bits, extra] = ctx.value.split('/')
-  const family = isIP(ip)
-  const fail = (message: string) => ctx.issues.push({ code: 'custom', input: ctx.value, message })
-  // No %scope: a sender's address carries none to compare with.
-  if (family === 0 || extra !== undefined || ip.includes('%')) {
-    fail(`${ctx.value} is not an IP address or CIDR block (192.0.2.0/24)`)
-    return
-  }
-  const max = family === 4 ? 32 : 128
-  if (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= max)) fail(`${ctx.value}: the prefix length must be 0 to ${max}`)
-})
 
 /** A regular expression in the core's dialect (Rust `regex`), within its size limit. */
 export const pattern = text('a regular expression').check((ctx) => {
@@ -98,26 +83,9 @@ export interface Rules {
  */
 export function outputList(portZero: boolean, withBalance: boolean, min = 0, addr?: z.ZodType<string>, extra: z.ZodRawShape = {}, extraJson: Record<string, unknown> = {}) {
   const f = forms(portZero, addr, extra)
-  const item = z.unknown().transform((value, ctx): OutputItem => {
-    const isObject = value !== null && typeof value === 'object' && !Array.isArray(value)
-    const schema = !isObject ? f.addr : withBalance && 'balance' in value ? f.group : f.one
-    const result = schema.safeParse(value)
-    if (result.success) return result.data as OutputItem
-    for (const issue of result.error.issues) ctx.issues.push({ ...issue, input: value } as never)
-    return z.NEVER
-  })
   const what = withBalance ? 'HOST:PORT, { addr, ...rules } or { balance, addrs, ...rules }' : 'HOST:PORT or { addr, ...rules }'
-  const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : String(v))
-  return z
-    .preprocess(
-      (v) => (typeof v === 'string' || (v !== null && typeof v === 'object' && !Array.isArray(v)) ? [v] : v),
-      z
-        .array(item, { error: (iss) => (iss.input === undefined ? 'is required' : `must be ${what} or a list of them, not ${show(iss.input)}`) })
-        .check((ctx) => {
-          if (ctx.value.length < min) ctx.issues.push({ code: 'custom', input: ctx.value, message: 'is required' })
-        }),
-    )
-    .meta({ [JSON_INPUT]: { anyOf: [itemJson(withBalance, extraJson), { type: 'array', items: itemJson(withBalance, extraJson), minItems: min }] } })
+  const pick = (value: unknown) => (!isObject(value) ? f.addr : withBalance && 'balance' in value ? f.group : f.one)
+  return itemList<OutputItem>(pick, what, itemJson(withBalance, extraJson), min)
 }
 
 /** The addresses of an output list, in order (each member of a balance group). */

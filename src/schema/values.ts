@@ -148,6 +148,33 @@ export function listOf<T extends z.ZodType>(item: T, what: string, min = 0) {
     .meta({ [JSON_INPUT]: { anyOf: [one, { type: 'array', items: one, minItems: min }] } })
 }
 
+/** A plain object (not null, not a list). */
+export const isObject = (v: unknown): v is object => v !== null && typeof v === 'object' && !Array.isArray(v)
+
+/**
+ * One item or a list of them, where an item is text or an object with settings of its own
+ * (an output with rules, a listener with an allow list): `pick` gives the schema an item is
+ * checked with. The result is always a list; a problem is named by the item's index.
+ */
+export function itemList<T>(pick: (value: unknown) => z.ZodType, what: string, itemJson: unknown, min = 0) {
+  const item = z.unknown().transform((value, ctx): T => {
+    const result = pick(value).safeParse(value)
+    if (result.success) return result.data as T
+    for (const issue of result.error.issues) ctx.issues.push({ ...issue, input: value } as never)
+    return z.NEVER
+  })
+  return z
+    .preprocess(
+      (v) => (typeof v === 'string' || isObject(v) ? [v] : v),
+      z
+        .array(item, { error: (iss) => (iss.input === undefined ? 'is required' : `must be ${what} or a list of them, not ${show(iss.input)}`) })
+        .check((ctx) => {
+          if (ctx.value.length < min) ctx.issues.push({ code: 'custom', input: ctx.value, message: 'is required' })
+        }),
+    )
+    .meta({ [JSON_INPUT]: { anyOf: [itemJson, { type: 'array', items: itemJson, minItems: min }] } })
+}
+
 /** Metadata key: the JSON Schema of what a preprocessed value accepts (see configJsonSchema). */
 export const JSON_INPUT = 'mproxyJsonInput'
 
@@ -164,14 +191,21 @@ export const framing = z.enum(FRAMINGS, { error: (iss) => `${show(iss.input)} is
 /** Largest UDP payload over IPv4; also the largest `maxDatagram` accepted. */
 export const MAX_DATAGRAM = 65507
 
-/** A network in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`) or one address (that host). */
-export const cidr = z.string({ error: (iss) => `must be an address or network such as 10.0.0.0/8, not ${show(iss.input)}` }).check((ctx) => {
+/**
+ * A network in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`) or one address (that host), for
+ * allow lists and rules by source; the messages are the core's (`sink/rules.rs`). No %scope:
+ * a peer's address carries none to compare with.
+ */
+export const cidr = z.string({ error: (iss) => `must be an IP address or CIDR block, not ${show(iss.input)}` }).check((ctx) => {
   const [ip, bits, extra] = ctx.value.split('/')
   const family = isIP(ip)
-  const width = family === 6 ? 128 : 32
-  // No %scope: a client's address carries none to compare with.
-  const ok = family !== 0 && !ip.includes('%') && extra === undefined && (bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= width))
-  if (!ok) ctx.issues.push({ code: 'custom', input: ctx.value, message: `${JSON.stringify(ctx.value)} is not an address or network (CIDR such as 10.0.0.0/8 or 2001:db8::/32)` })
+  const fail = (message: string) => ctx.issues.push({ code: 'custom', input: ctx.value, message })
+  if (family === 0 || extra !== undefined || ip.includes('%')) {
+    fail(`${ctx.value} is not an IP address or CIDR block (192.0.2.0/24)`)
+    return
+  }
+  const max = family === 4 ? 32 : 128
+  if (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= max)) fail(`${ctx.value}: the prefix length must be 0 to ${max}`)
 })
 
 /** A duration in seconds from `min` to `max`, fractions allowed; its text (`"2.5"`) is taken too. */
