@@ -707,16 +707,16 @@ fZZi7Xzh1MrFxGU=
         }
     }
 
-    #[cfg(unix)]
+    /// A folder of this test's own, removed by the caller.
+    fn test_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("mproxy-tls-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
     #[test]
     fn only_small_regular_files_are_read() {
-        let err = TlsClient::new(&ca_spec("/dev/zero")).err().unwrap();
-        assert_eq!(
-            err.message,
-            "cannot read CA file /dev/zero: it is a character device, not a regular file"
-        );
-        let dir = std::env::temp_dir().join(format!("mproxy-tls-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = test_dir("files");
         let big = dir.join("big.pem");
         std::fs::write(&big, vec![b'A'; MAX_PEM_BYTES as usize + 1]).unwrap();
         let big = big.to_str().unwrap();
@@ -724,6 +724,27 @@ fZZi7Xzh1MrFxGU=
             TlsClient::new(&ca_spec(big)).err().unwrap().message,
             format!("cannot read CA file {big}: it is larger than 1 MiB (1048577 bytes); a PEM file of certificates or a key is a few KiB")
         );
+        let d = dir.to_str().unwrap();
+        assert_eq!(
+            TlsClient::new(&ca_spec(d)).err().unwrap().message,
+            format!("cannot read CA file {d}: it is a directory")
+        );
+        let pem = dir.join("pinned.pem");
+        std::fs::write(&pem, SELF_SIGNED).unwrap();
+        assert!(TlsClient::new(&ca_spec(pem.to_str().unwrap())).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Devices and FIFOs, which reading could block on or never finish.
+    #[cfg(unix)]
+    #[test]
+    fn devices_and_fifos_are_not_read() {
+        let err = TlsClient::new(&ca_spec("/dev/zero")).err().unwrap();
+        assert_eq!(
+            err.message,
+            "cannot read CA file /dev/zero: it is a character device, not a regular file"
+        );
+        let dir = test_dir("fifo");
         let fifo = dir.join("fifo.pem");
         let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
         nix::unistd::mkfifo(
@@ -737,14 +758,6 @@ fZZi7Xzh1MrFxGU=
             TlsClient::new(&ca_spec(fifo)).err().unwrap().message,
             format!("cannot read CA file {fifo}: it is a FIFO, not a regular file")
         );
-        let d = dir.to_str().unwrap();
-        assert_eq!(
-            TlsClient::new(&ca_spec(d)).err().unwrap().message,
-            format!("cannot read CA file {d}: it is a directory")
-        );
-        let pem = dir.join("pinned.pem");
-        std::fs::write(&pem, SELF_SIGNED).unwrap();
-        assert!(TlsClient::new(&ca_spec(pem.to_str().unwrap())).is_ok());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -154,7 +154,8 @@ impl RecvBatch {
                 socket.as_raw_fd(),
                 self.headers.as_mut_ptr(),
                 self.headers.len() as libc::c_uint,
-                flags,
+                // A c_int on glibc, a c_uint on musl.
+                flags as _,
                 std::ptr::null_mut(),
             )
         };

@@ -323,7 +323,9 @@ impl Reader {
             }
             // The device hung up. Its settings are put back (where it still takes them)
             // before it closes.
-            drop(raw.take());
+            if let Some(terminal) = raw.take() {
+                terminal.restore();
+            }
             drop(input);
             if alive {
                 alive = false;

@@ -157,6 +157,13 @@ impl RawTerminal {
     }
 }
 
+impl RawTerminal {
+    /// Puts the device's settings back now (dropping the guard does the same).
+    pub fn restore(self) {
+        drop(self);
+    }
+}
+
 impl Drop for RawTerminal {
     fn drop(&mut self) {
         let _ = termios::tcsetattr(&self.device, SetArg::TCSANOW, &self.saved);

@@ -47,7 +47,8 @@ pub fn register_readable(_registry: &Registry, _file: &File, _token: Token) -> i
 
 pub fn deregister(_registry: &Registry, _file: &File) {}
 
-pub struct RawTerminal;
+/// Never made: Windows has no raw mode to hold.
+pub enum RawTerminal {}
 
 impl RawTerminal {
     /// No raw mode or line speed is set here: a speed is refused before this is reached
@@ -57,6 +58,10 @@ impl RawTerminal {
             Some(_) => Err(io::Error::from(io::ErrorKind::Unsupported)),
             None => Ok(None),
         }
+    }
+
+    pub fn restore(self) {
+        match self {}
     }
 }
 

@@ -54,9 +54,15 @@ pub fn default_ipv6_multicast_device() -> Option<String> {
 /// the tables serves every socket asked about.
 pub fn udp_drop_totals(sockets: &[socket2::SockRef<'_>]) -> Vec<Option<u64>> {
     use std::os::fd::AsFd;
+    // ino_t is 32 bits on 32-bit glibc targets (armv7), 64 elsewhere.
+    #[allow(clippy::useless_conversion)]
     let inodes: Vec<Option<u64>> = sockets
         .iter()
-        .map(|s| nix::sys::stat::fstat(s.as_fd()).ok().map(|st| st.st_ino))
+        .map(|s| {
+            nix::sys::stat::fstat(s.as_fd())
+                .ok()
+                .map(|st| u64::from(st.st_ino))
+        })
         .collect();
     let mut drops = std::collections::HashMap::new();
     for table in ["/proc/net/udp", "/proc/net/udp6"] {

@@ -112,7 +112,8 @@ impl Receiver {
                     fd,
                     self.hdrs.as_mut_ptr(),
                     RECV_BATCH as libc::c_uint,
-                    libc::MSG_DONTWAIT,
+                    // The flags are a c_int on glibc, a c_uint on musl.
+                    libc::MSG_DONTWAIT as _,
                     std::ptr::null_mut(),
                 )
             };
