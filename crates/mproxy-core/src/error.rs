@@ -91,10 +91,17 @@ pub fn describe_os_error(err: &io::Error) -> String {
         Some(at) => text[..at].to_string(),
         None => text,
     };
+    let text = text.trim_end().trim_end_matches('.');
+    // The OS's sentence goes on ours ("cannot listen on X: address already in use"), so its
+    // first word loses its capital; an acronym or a code ("OS Error 10048", "WSAEACCES")
+    // keeps its letters.
+    let first_word = text.split(' ').next().unwrap_or_default();
     let mut chars = text.chars();
     match chars.next() {
-        Some(first) => first.to_lowercase().collect::<String>() + chars.as_str(),
-        None => text,
+        Some(first) if first_word.chars().skip(1).all(|c| !c.is_uppercase()) => {
+            first.to_lowercase().collect::<String>() + chars.as_str()
+        }
+        _ => text.to_string(),
     }
 }
 
@@ -118,5 +125,21 @@ mod tests {
         );
         assert_eq!(err.kind, ErrorKind::AddressInUse);
         assert_eq!(err.message, "bind 127.0.0.1:9: address already in use");
+    }
+
+    #[test]
+    fn other_systems_texts_are_kept_readable() {
+        let os = |text: &str| describe_os_error(&io::Error::other(text.to_string()));
+        // Windows' own sentence, and Wine's when it has no text for a code.
+        assert_eq!(
+            os("Only one usage of each socket address (protocol/network address/port) is normally permitted. (os error 10048)"),
+            "only one usage of each socket address (protocol/network address/port) is normally permitted"
+        );
+        assert_eq!(
+            os("OS Error 10048 (FormatMessageW() returned error 317) (os error 10048)"),
+            "OS Error 10048 (FormatMessageW() returned error 317)"
+        );
+        assert_eq!(os("WSAEACCES"), "WSAEACCES");
+        assert_eq!(os(""), "");
     }
 }

@@ -419,9 +419,11 @@ fn retention_by_age_removes_old_rotated_files_at_start() {
     assert_eq!(events.logs(), vec![]);
 }
 
-#[test]
-fn a_rotation_that_fails_is_reported_once_and_writing_goes_on() {
-    let dir = TempDir::new("fail");
+/// Writes 6 batches of 90 bytes with a 100-byte size limit, calling `break_rotation` after
+/// the first, and checks that the failed rotation is reported once, as an error, and that
+/// nothing is lost or counted as a write error.
+fn rotation_fails_once_and_writing_goes_on(name: &str, break_rotation: impl FnOnce(&Path)) {
+    let dir = TempDir::new(name);
     let sub = dir.path("sub");
     std::fs::create_dir(&sub).unwrap();
     let path = sub.join("ais.log");
@@ -435,8 +437,7 @@ fn a_rotation_that_fails_is_reported_once_and_writing_goes_on() {
     let w = Writer::start(&spec, reporter);
     let mut seq = 0;
     w.put(&batch(&mut seq, 90));
-    // The directory goes away under the writer: the rename cannot be done.
-    std::fs::remove_dir_all(&sub).unwrap();
+    break_rotation(&path);
     for i in 0..5 {
         clock.set(utc("2026-11-27T17:00:00") + Duration::from_secs(i * 30));
         w.put(&batch(&mut seq, 90));
@@ -455,6 +456,31 @@ fn a_rotation_that_fails_is_reported_once_and_writing_goes_on() {
     );
     let c = w.registry.snapshot()[0].counters;
     assert_eq!(c.write_errors + c.bytes_dropped, 0);
+}
+
+#[test]
+fn a_rotation_that_finds_no_free_name_is_reported_once_and_writing_goes_on() {
+    // A rotated file with the highest number there is: no name is left after it for the
+    // stamp the file's data began with (every OS refuses nothing else here).
+    rotation_fails_once_and_writing_goes_on("no-name", |path| {
+        let mut blocker = path.as_os_str().to_owned();
+        blocker.push(format!(
+            ".{}.{}",
+            stamp(utc("2026-11-27T17:00:00"), Rotate::Size(100)),
+            u64::MAX
+        ));
+        std::fs::write(blocker, b"").unwrap();
+    });
+}
+
+/// Only where a directory holding an open file can be removed (POSIX; Windows refuses).
+#[cfg(unix)]
+#[test]
+fn a_rotation_whose_directory_went_away_is_reported_once_and_writing_goes_on() {
+    rotation_fails_once_and_writing_goes_on("gone", |path| {
+        // The directory goes away under the writer: the rename cannot be done.
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    });
 }
 
 #[test]

@@ -205,7 +205,7 @@ fn free_name(path: &Path, stamp: &str) -> io::Result<PathBuf> {
     }
     Err(io::Error::new(
         io::ErrorKind::AlreadyExists,
-        "10000 files with this time stamp already exist",
+        "no free name is left for files rotated with this time stamp",
     ))
 }
 
