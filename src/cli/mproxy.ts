@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** `mproxy <program> [flags]`: the four programs behind one command. */
+import { releaseSignals } from './early'
 import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { runProgram, version, EXIT_RUNTIME, EXIT_USAGE } from './run'
@@ -53,6 +54,8 @@ function usageError(message: string): never {
   process.stderr.write(`mproxy: ${message}\n`)
   process.exit(EXIT_USAGE)
 }
+const runsService = sub !== undefined && (sub.startsWith('--config') || (sub.startsWith('-') && sub !== '-h' && sub !== '--help' && sub !== '-V' && sub !== '--version') || Object.hasOwn(programs, sub))
+if (!runsService) releaseSignals()
 if (sub === '-h' || sub === '--help') {
   process.stdout.write(usage)
 } else if (sub === '-V' || sub === '--version') {
