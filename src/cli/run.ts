@@ -111,7 +111,8 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
     return fail(err)
   }
   // On a terminal the client keeps a progress line at the bottom of stderr; log lines go above it.
-  const progress = program.finite && process.stderr.isTTY === true && !quiet ? new ProgressLine(name) : undefined
+  // (Not when --tee writes the data to the same terminal.)
+  const progress = program.finite && process.stderr.isTTY === true && !quiet && !(values.tee === true && process.stdout.isTTY === true) ? new ProgressLine(name) : undefined
   const log = makeLogger(
     name,
     {
@@ -130,12 +131,6 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
   } catch (err) {
     return fail(err)
   }
-  try {
-    if (settings.metricsAddr) metrics = await serveMetricsAt(settings.metricsAddr, registerMetrics(() => [{ route: name, handle }]), labelOf(labels, 'metricsAddr'))
-  } catch (err) {
-    await handle.close()
-    return fail(err)
-  }
   const startedAt = process.hrtime.bigint()
   const elapsed = () => Number(process.hrtime.bigint() - startedAt) / 1e9
   // When each destination was first refused, and which took datagrams again (see everythingRefused).
@@ -145,6 +140,12 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
     if (!refusals.has(address)) refusals.set(address, { at: elapsed(), reason })
   })
   handle.on('reachable', ({ address }) => recovered.add(address))
+  try {
+    if (settings.metricsAddr) metrics = await serveMetricsAt(settings.metricsAddr, registerMetrics(() => [{ route: name, handle }]), labelOf(labels, 'metricsAddr'))
+  } catch (err) {
+    await handle.close()
+    return fail(err)
+  }
   if (progress) progress.start(() => progressLine(handle.stats(), elapsed(), size))
   let statsTimer: NodeJS.Timeout | undefined
   if (settings.statsInterval) {
