@@ -179,6 +179,14 @@ export interface ListenOptions {
   recvBuffer?: number
 }
 
+/**
+ * Tells the service manager (systemd, `Type=notify`) the service's state: `READY=1`,
+ * `RELOADING=1` (sent with the `MONOTONIC_USEC=` line systemd 253 and newer want),
+ * `STOPPING=1`, or other `KEY=VALUE` lines. `socket` is `NOTIFY_SOCKET`: a path, or `@name`
+ * for an abstract socket. Node has no unix datagram sockets, hence this. A no-op on Windows.
+ */
+export declare function notifyServiceManager(socket: string, state: string): void
+
 export interface OutputOptions {
   /** A path, or "-" for stdout. */
   path: string

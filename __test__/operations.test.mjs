@@ -72,7 +72,7 @@ test('SIGUSR1 prints the counters and the program keeps running', async (t) => {
   // Announced once the signal handlers are in place.
   await srv.listening
   srv.child.kill('SIGUSR1')
-  await waitFor(() => /counters\n(?: {2}.*\n)* {2}udp-listener 127\.0\.0\.1:\d+: in 0 datagrams\/0 bytes/.test(srv.stderr()), 10_000, 'counters')
+  await waitFor(() => /counters after \d+\.\d+ s\n(?: {2}.*\n)* {2}udp-listener 127\.0\.0\.1:\d+: received 0 datagrams, 0 bytes\n/.test(srv.stderr()), 10_000, 'counters')
   t.is(srv.child.exitCode, null)
   t.is((await stop(srv, 'SIGINT')).code, 0)
 })
@@ -127,7 +127,7 @@ test('--copy-path: the client keeps a local copy of exactly what it sent, rotate
   const copy = path.join(dir, 'sent.log')
   const r = await runToEnd('client', ['--path', writeTemp(dir, 'input.txt', data), '--server-addr', addr, '--copy-path', copy, '--rotate', '300k', '--keep', '7d', '--rate', '20M', '--verbose'])
   t.is(r.code, 0, r.stderr)
-  t.regex(r.stderr, /copy \S*sent\.log: in \d+ datagrams\/2000000 bytes, out \d+ datagrams\/2000000 bytes/)
+  t.regex(r.stderr, /copy \S*sent\.log: wrote [\d,]+ datagrams, 2,000,000 bytes \(2\.0 MB\)\n/)
   // The client reads 128 KiB at a time: each rotated copy holds whole reads, at most 300 KiB.
   const files = filesOf(dir, 'sent.log')
   t.true(files.length >= 6, files.join(' '))

@@ -130,7 +130,7 @@ test('a server stopped by SIGINT right after a burst has written everything it r
   const r = await stop(srv, 'SIGINT')
   t.is(r.code, 0)
   // Whatever the listener counted as received is in the file.
-  const received = Number(/udp-listener \S+: in \d+ datagrams\/(\d+) bytes/.exec(r.stderr)?.[1])
+  const received = Number(/udp-listener \S+: received [\d,]+ datagrams, ([\d,]+) bytes/.exec(r.stderr)?.[1].replaceAll(',', ''))
   t.is(readFile(out).length, received)
   t.true(readFile(out).equals(data.subarray(0, received)))
 })

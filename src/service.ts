@@ -2,8 +2,10 @@
  * A whole config in one process: `start(config)` runs every route of it and returns one
  * handle. `reload(config)` applies a new config without touching what did not change:
  * routes whose options are the same keep running (no datagram of theirs is lost), changed
- * routes restart, removed ones stop, new ones start. A config that fails validation changes
- * nothing; a route that cannot start again keeps its old options.
+ * routes restart, removed ones stop, new ones start. Removed and changed routes stop before
+ * any starts, so ports may move between routes (a swap, a port handed from one route to
+ * another). A config that fails validation changes nothing; one with a route that cannot
+ * start changes nothing either: the routes it started stop and the old ones run again.
  */
 import { EventEmitter } from 'node:events'
 import { isDeepStrictEqual } from 'node:util'
@@ -32,7 +34,10 @@ export interface ReloadResult {
   restarted: string[]
   started: string[]
   stopped: string[]
-  /** Routes that could not start with their new options (they keep the old ones). */
+  /**
+   * The route that could not start with its new options. The reload is then not applied:
+   * `restarted`, `started` and `stopped` are empty and the old routes run again.
+   */
   failed: string[]
 }
 
@@ -153,36 +158,53 @@ export class Service extends EventEmitter<ServiceEvents> {
     const next = parseWith(configSchema, input)
     const result: ReloadResult = { kept: [], restarted: [], started: [], stopped: [], failed: [] }
     const wanted = new Map(next.routes.map((r, i) => [r.name, { route: r, index: i }]))
-    for (const [name, r] of [...this.running]) {
-      const w = wanted.get(name)
-      if (!w) {
-        this.running.delete(name)
-        await r.handle.close()
-        result.stopped.push(name)
-      } else if (isDeepStrictEqual(w.route, r.config)) {
-        result.kept.push(name)
+    const before = [...this.running]
+    const oldIndex = new Map(this.config.routes.map((r, i) => [r.name, i]))
+    // Everything that goes away or changes stops first, so that the new routes find the ports
+    // they want free even when two routes swap theirs or one takes over another's.
+    const leaving = before.filter(([name, r]) => !wanted.has(name) || !isDeepStrictEqual(wanted.get(name)?.route, r.config))
+    for (const [name] of before) if (!leaving.some(([n]) => n === name)) result.kept.push(name)
+    for (const [name, r] of leaving) {
+      this.running.delete(name)
+      await r.handle.close()
+    }
+    const started: Array<[string, Running]> = []
+    let failure: { name: string; err: unknown } | undefined
+    for (const [name, { route, index }] of wanted) {
+      if (this.running.has(name)) continue
+      try {
+        started.push([name, { config: route, handle: await this.startRoute(route, index) }])
+      } catch (err) {
+        failure = { name, err }
+        break
       }
     }
-    for (const [name, { route, index }] of wanted) {
-      const old = this.running.get(name)
-      if (old && isDeepStrictEqual(route, old.config)) continue
-      // A changed route stops first: its new options may want the same ports.
-      if (old) await old.handle.close()
-      try {
-        this.running.set(name, { config: route, handle: await this.startRoute(route, index) })
-        ;(old ? result.restarted : result.started).push(name)
-      } catch (err) {
-        result.failed.push(name)
-        this.emit('log', { level: 'error', route: name, message: `cannot start with the new options: ${(err as Error).message}${old ? '; keeping the old ones' : ''}` })
-        if (old) {
-          try {
-            this.running.set(name, { config: old.config, handle: await this.startRoute(old.config, index) })
-          } catch (again) {
-            this.running.delete(name)
-            this.emit('log', { level: 'error', route: name, message: `cannot start again with the old options either: ${(again as Error).message}` })
-          }
+    if (failure) {
+      // All or nothing: what this reload started stops, and the routes it stopped run again.
+      for (const [, r] of started) await r.handle.close()
+      result.failed.push(failure.name)
+      this.emit('log', { level: 'error', route: failure.name, message: `cannot start with the new options: ${(failure.err as Error).message}; not reloaded, the old routes run again` })
+      for (const [name, r] of leaving) {
+        try {
+          this.running.set(name, { config: r.config, handle: await this.startRoute(r.config, oldIndex.get(name) ?? 0) })
+        } catch (again) {
+          this.emit('log', { level: 'error', route: name, message: `cannot start again with the old options either: ${(again as Error).message}` })
         }
       }
+    } else {
+      for (const [name, r] of started) this.running.set(name, r)
+      for (const [name] of leaving) if (!wanted.has(name)) result.stopped.push(name)
+      for (const [name] of started) (before.some(([n]) => n === name) ? result.restarted : result.started).push(name)
+    }
+    // The routes in the order the config (the new one, or the old one after a failure) gives them.
+    const order = (failure ? this.config.routes : next.routes).map((r) => r.name)
+    const sorted = [...this.running].sort(([a], [b]) => order.indexOf(a) - order.indexOf(b))
+    this.running.clear()
+    for (const [name, r] of sorted) this.running.set(name, r)
+    if (failure) {
+      // (Less any old route that could not start again.)
+      this.config = { ...this.config, routes: [...this.running.values()].map((r) => r.config) }
+      return result
     }
     const previous = this.config
     this.config = { ...next, routes: [...this.running.values()].map((r) => r.config) }

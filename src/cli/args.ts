@@ -42,7 +42,7 @@ export const COMMON_FLAGS: FlagSpec[] = [
   { name: 'log-format', field: 'logFormat', kind: 'string', value: 'text|json', process: true, help: 'Log lines as text (default) or one JSON object each' },
   { name: 'no-timestamps', field: 'noTimestamps', kind: 'boolean', process: true, help: 'Leave the time out of log lines (the default when journald reads stderr)' },
   { name: 'timestamps', field: 'timestamps', kind: 'boolean', process: true, help: 'Put the time in log lines even under journald' },
-  { name: 'verbose', field: 'verbose', kind: 'boolean', aliases: ['-v'], process: true, help: 'Also print the counters when stopping' },
+  { name: 'verbose', field: 'verbose', kind: 'boolean', aliases: ['-v'], process: true, help: 'Also print the counters when stopping (and the client its summary when stderr is not a terminal)' },
   { name: 'quiet', field: 'quiet', kind: 'boolean', aliases: ['-q'], process: true, help: 'Print errors only' },
   { name: 'help', field: 'help', kind: 'boolean', aliases: ['-h'], process: true, help: 'Prints help information' },
   { name: 'version', field: 'version', kind: 'boolean', aliases: ['-V'], process: true, help: 'Prints the version' },

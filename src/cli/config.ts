@@ -14,7 +14,10 @@ import type { Config } from '../schema/config'
 import { nameOf } from '../naming'
 import { start, type Service } from '../service'
 import { announceAddresses, defaultTimestamps, makeLogger, type LogFormat } from './log'
-import { EXIT_RUNTIME, EXIT_USAGE, holdSignals, installSignals } from './run'
+import { EXIT_RUNTIME, EXIT_USAGE } from './run'
+import { takeSignals } from './early'
+import { notifySystemd } from './systemd'
+import { count } from './transfer-report'
 import { lossLine, StatsLine } from './stats-line'
 
 export interface ConfigFlags {
@@ -113,14 +116,13 @@ export async function runConfig(flags: ConfigFlags): Promise<void> {
     timestamps: flags.timestamps ?? config.log?.timestamps ?? defaultTimestamps(),
     quiet: flags.quiet,
   })
-  const release = holdSignals()
   let service: Service
   try {
     service = await start(config, { onLog: log })
   } catch (err) {
     return fail(err)
   }
-  release()
+  const warn = (message: string) => log({ level: 'warn', message })
   const lines = new Map<string, StatsLine>()
   service.on('stats', (all) => {
     for (const [route, stats] of Object.entries(all)) {
@@ -130,40 +132,57 @@ export async function runConfig(flags: ConfigFlags): Promise<void> {
       if (!line) log({ level: 'info', route, message: `stats: every ${config.statsInterval} s from now` })
     }
   })
-  installSignals({
-    stop: async () => {
-      const finals = await service.close()
-      for (const [route, stats] of Object.entries(finals)) {
-        const lost = lossLine(stats.totals)
-        if (lost) log({ level: 'warn', route, message: lost })
-      }
-      return 0
-    },
-    hangup: async () => {
-      try {
-        const next = await readConfigFile(flags.config)
-        const r = await service.reload(next)
+  let stopping = false
+  const stop = async () => {
+    if (stopping) process.exit(EXIT_RUNTIME)
+    stopping = true
+    notifySystemd('STOPPING=1', warn)
+    const finals = await service.close()
+    for (const [route, stats] of Object.entries(finals)) {
+      const lost = lossLine(stats.totals)
+      if (lost) log({ level: 'warn', route, message: lost })
+    }
+    process.exit(0)
+  }
+  const hangup = async () => {
+    notifySystemd('RELOADING=1', warn)
+    try {
+      const next = await readConfigFile(flags.config)
+      const r = await service.reload(next)
+      if (r.failed.length) {
+        log({ level: 'error', message: `not reloaded ${flags.config}: ${r.failed.join(', ')} cannot start (see above); the old routes run again` })
+      } else {
         config = next
-        log({ level: 'info', message: `reloaded ${flags.config}: kept ${r.kept.length}, restarted ${r.restarted.length}, started ${r.started.length}, stopped ${r.stopped.length}${r.failed.length ? `, failed ${r.failed.join(', ')}` : ''}; output files reopened` })
+        log({ level: 'info', message: `reloaded ${flags.config}: kept ${r.kept.length}, restarted ${r.restarted.length}, started ${r.started.length}, stopped ${r.stopped.length}; output files reopened` })
         for (const name of [...r.restarted, ...r.started]) {
           const handle = service.routes.get(name)
           if (handle) announceAddresses(log, handle, name)
         }
-      } catch (err) {
-        log({ level: 'error', message: `not reloaded, the running config stays: ${(err as Error).message}` })
-      } finally {
-        // logrotate moved the files away: reopen them whatever became of the reload.
-        service.reopenOutputs()
       }
-    },
-    counters: () => {
-      for (const [route, stats] of Object.entries(service.stats())) {
-        const t = stats.totals
-        // Asked for: printed even with --quiet.
-        process.stderr.write(`${NAME}: [${route}] counters: in ${t.datagramsIn} datagrams/${t.bytesIn} bytes, out ${t.datagramsOut} datagrams/${t.bytesOut} bytes${lossLine(t) ? `; ${lossLine(t)}` : ''}\n`)
-      }
-    },
-  })
+    } catch (err) {
+      log({ level: 'error', message: `not reloaded, the running config stays: ${(err as Error).message}` })
+    } finally {
+      // logrotate moved the files away: reopen them whatever became of the reload.
+      service.reopenOutputs()
+      if (!stopping) notifySystemd('READY=1', warn)
+    }
+  }
+  const counters = () => {
+    for (const [route, stats] of Object.entries(service.stats())) {
+      const t = stats.totals
+      // Asked for: printed even with --quiet.
+      process.stderr.write(`${NAME}: [${route}] counters: in ${count(t.datagramsIn)} datagrams, ${count(t.bytesIn)} bytes; out ${count(t.datagramsOut)} datagrams, ${count(t.bytesOut)} bytes${lossLine(t) ? `; ${lossLine(t)}` : ''}\n`)
+    }
+  }
   if (service.metricsAddress) log({ level: 'info', message: `metrics at http://${service.metricsAddress}/metrics` })
   for (const [name, handle] of service.routes) announceAddresses(log, handle, name)
+  notifySystemd('READY=1', warn)
+  // From here on signals act; those that came while the routes started act now (see early.ts).
+  // Reloads run one after the other, each between its RELOADING=1 and READY=1.
+  let reloads = Promise.resolve()
+  takeSignals((signal) => {
+    if (signal === 'SIGINT' || signal === 'SIGTERM') void stop()
+    else if (signal === 'SIGHUP') reloads = reloads.then(hangup)
+    else counters()
+  })
 }

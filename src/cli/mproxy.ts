@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** `mproxy <program> [flags]`: the four programs behind one command. */
+import { releaseSignals } from './early'
 import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { runProgram, version, EXIT_RUNTIME, EXIT_USAGE } from './run'
@@ -53,11 +54,14 @@ function usageError(message: string): never {
   process.stderr.write(`mproxy: ${message}\n`)
   process.exit(EXIT_USAGE)
 }
+const configMode = sub === '--config' || sub?.startsWith('--config=') || (sub !== undefined && sub.startsWith('-') && process.argv.slice(2).some((a) => a === '--config' || a.startsWith('--config=')))
+// Only a service keeps the signals early.ts holds; for anything else they act as Node's defaults.
+if (sub === '-h' || sub === '--help' || sub === '-V' || sub === '--version' || !(configMode || (sub !== undefined && Object.hasOwn(programs, sub)))) releaseSignals()
 if (sub === '-h' || sub === '--help') {
   process.stdout.write(usage)
 } else if (sub === '-V' || sub === '--version') {
   process.stdout.write(`mproxy ${version()}\n`)
-} else if (sub === '--config' || sub?.startsWith('--config=') || (sub !== undefined && sub.startsWith('-') && process.argv.slice(2).some((a) => a === '--config' || a.startsWith('--config=')))) {
+} else if (configMode) {
   void runConfig(configFlags(process.argv.slice(2)))
 } else if (sub === 'keygen') {
   if (rest.length !== 1 || rest[0].startsWith('-')) usageError('keygen takes one argument: the FILE to create (see mproxy --help)')

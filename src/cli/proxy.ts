@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './early'
 import { runProgram } from './run'
 import { proxy } from './programs'
 

@@ -4,14 +4,18 @@
  * logs on stderr only (stdout belongs to --tee and `--path -`), clean stop on signals.
  */
 import { MproxyError, usageError } from '../errors'
-import type { Handle, LogEntry, Stats } from '../handle'
+import type { EndpointStats, Handle, LogEntry, Stats } from '../handle'
 import { registerMetrics, serveMetricsAt, type MetricsServer } from '../metrics'
 import { labelOf, type Labels } from '../options'
 import { processSchema } from '../schema/config'
 import { parseWith } from '../schema/issues'
 import { helpText, labelsFor, parseArgs, type ParsedValues, type ProgramSpec } from './args'
 import { announceAddresses, defaultTimestamps, makeLogger } from './log'
+import { releaseSignals, takeSignals } from './early'
 import { lossLine, StatsLine } from './stats-line'
+import { notifySystemd } from './systemd'
+import { bytes, count, everythingRefused, progressLine, seconds, summaryLine } from './transfer-report'
+import { fstatSync, statSync } from 'node:fs'
 
 type ProcessSettings = ReturnType<typeof processSchema.parse>
 
@@ -36,58 +40,45 @@ function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').trim()
 }
 
+/** `2,771 datagrams, 4,052,632 bytes (4.1 MB)`. */
+function amount(datagrams: number, byteCount: number): string {
+  return `${count(datagrams)} datagram${datagrams === 1 ? '' : 's'}, ${count(byteCount)} bytes${byteCount >= 1000 ? ` (${bytes(byteCount)})` : ''}`
+}
+
+/** What one endpoint did, in words: received, sent, read, wrote. */
+function describeEndpoint(e: EndpointStats): string {
+  switch (e.kind) {
+    case 'udp-listener':
+    case 'tap':
+      return `received ${amount(e.datagramsIn, e.bytesIn)}`
+    case 'udp-destination':
+      return `sent ${amount(e.datagramsOut, e.bytesOut)}`
+    case 'input':
+    case 'tcp-connection':
+    case 'tcp-listener':
+      return `read ${count(e.bytesIn)} bytes${e.bytesIn >= 1000 ? ` (${bytes(e.bytesIn)})` : ''} into ${count(e.datagramsOut)} datagram${e.datagramsOut === 1 ? '' : 's'}`
+    case 'send':
+      return `took ${amount(e.datagramsIn, e.bytesIn)}`
+    case 'rule':
+      return `${count(e.datagramsIn)} reached it`
+    case 'tcp-output':
+      // It writes a byte stream to each of its clients.
+      return `got ${count(e.datagramsIn)} datagram${e.datagramsIn === 1 ? '' : 's'}, wrote ${count(e.bytesOut)} bytes${e.bytesOut >= 1000 ? ` (${bytes(e.bytesOut)})` : ''} to its clients`
+    default:
+      return `wrote ${amount(e.datagramsIn, e.bytesOut)}`
+  }
+}
+
 function describeStats(stats: Stats): string {
   return stats.endpoints
     .map((e) => {
-      // A TCP output writes bytes to each of its clients: its out is in bytes.
-      const out = e.kind === 'tcp-output' ? `out ${e.bytesOut} bytes to its clients` : `out ${e.datagramsOut} datagrams/${e.bytesOut} bytes`
-      const parts = [`in ${e.datagramsIn} datagrams/${e.bytesIn} bytes`, out]
+      const parts = [describeEndpoint(e)]
       for (const [key, value] of Object.entries(e)) {
-        if (typeof value === 'number' && value > 0 && !/^(datagrams|bytes)(In|Out)$/.test(key) && key !== 'bufferBytes') parts.push(`${key} ${value}`)
+        if (typeof value === 'number' && value > 0 && !/^(datagrams|bytes)(In|Out)$/.test(key) && key !== 'bufferBytes') parts.push(`${key} ${count(value)}`)
       }
       return `  ${e.kind} ${e.name}: ${parts.join(', ')}`
     })
     .join('\n')
-}
-
-/** What a service does on each signal (see the README's signal table). */
-export interface SignalHandlers {
-  /** SIGINT/SIGTERM: stop cleanly; resolves with the exit code. A second one exits at once (1). */
-  stop(): Promise<number>
-  /** SIGHUP. */
-  hangup(): void | Promise<void>
-  /** SIGUSR1 (a listener also keeps Node's inspector from opening on it). */
-  counters(): void
-}
-
-/**
- * Until the real handlers are in place (starting may take a while: names resolve), SIGHUP
- * must not kill the process and SIGUSR1 must not open Node's inspector: both are ignored.
- */
-export function holdSignals(): () => void {
-  const ignore = () => undefined
-  process.on('SIGHUP', ignore)
-  process.on('SIGUSR1', ignore)
-  return () => {
-    process.off('SIGHUP', ignore)
-    process.off('SIGUSR1', ignore)
-  }
-}
-
-export function installSignals(h: SignalHandlers): void {
-  let stopping = false
-  const stop = () => {
-    if (stopping) process.exit(EXIT_RUNTIME)
-    stopping = true
-    h.stop().then(
-      (code) => process.exit(code),
-      () => process.exit(EXIT_RUNTIME),
-    )
-  }
-  process.on('SIGINT', stop)
-  process.on('SIGTERM', stop)
-  process.on('SIGHUP', () => void h.hangup())
-  process.on('SIGUSR1', () => h.counters())
 }
 
 export async function runProgram(program: Program, argv: readonly string[]): Promise<void> {
@@ -104,12 +95,9 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
   } catch (err) {
     return fail(err)
   }
-  if (values.help) {
-    process.stdout.write(helpText(program.spec))
-    return
-  }
-  if (values.version) {
-    process.stdout.write(`${name} ${version()}\n`)
+  if (values.help || values.version) {
+    releaseSignals()
+    process.stdout.write(values.help ? helpText(program.spec) : `${name} ${version()}\n`)
     return
   }
   const quiet = values.quiet === true
@@ -122,13 +110,20 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
   } catch (err) {
     return fail(err)
   }
-  const log = makeLogger(name, {
-    format: settings.logFormat ?? 'text',
-    timestamps: values.noTimestamps ? false : values.timestamps ? true : defaultTimestamps(),
-    quiet,
-  })
+  // On a terminal the client keeps a progress line at the bottom of stderr; log lines go above it.
+  // (Not when --tee writes the data to the same terminal.)
+  const progress = program.finite && process.stderr.isTTY === true && !quiet && !(values.tee === true && process.stdout.isTTY === true) ? new ProgressLine(name) : undefined
+  const log = makeLogger(
+    name,
+    {
+      format: settings.logFormat ?? 'text',
+      timestamps: values.noTimestamps ? false : values.timestamps ? true : defaultTimestamps(),
+      quiet,
+    },
+    (line) => (progress ? progress.print(line) : process.stderr.write(line)),
+  )
 
-  const release = holdSignals()
+  const size = program.finite ? knownSize(values) : undefined
   let handle: Handle
   let metrics: MetricsServer | undefined
   try {
@@ -136,13 +131,22 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
   } catch (err) {
     return fail(err)
   }
+  const startedAt = process.hrtime.bigint()
+  const elapsed = () => Number(process.hrtime.bigint() - startedAt) / 1e9
+  // When each destination was first refused, and which took datagrams again (see everythingRefused).
+  const refusals = new Map<string, { at: number; reason: string }>()
+  const recovered = new Set<string>()
+  handle.on('unreachable', ({ address, reason }) => {
+    if (!refusals.has(address)) refusals.set(address, { at: elapsed(), reason })
+  })
+  handle.on('reachable', ({ address }) => recovered.add(address))
   try {
     if (settings.metricsAddr) metrics = await serveMetricsAt(settings.metricsAddr, registerMetrics(() => [{ route: name, handle }]), labelOf(labels, 'metricsAddr'))
   } catch (err) {
     await handle.close()
     return fail(err)
   }
-  release()
+  if (progress) progress.start(() => progressLine(handle.stats(), elapsed(), size))
   let statsTimer: NodeJS.Timeout | undefined
   if (settings.statsInterval) {
     const line = new StatsLine(handle.stats().totals)
@@ -157,31 +161,100 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
       return
     }
     stopping = true
+    notifySystemd('STOPPING=1', (message) => log({ level: 'warn', message }))
     if (verbose) log({ level: 'info', message: `stopping (${reason})` })
     if (statsTimer) clearInterval(statsTimer)
     await metrics?.close()
     const stats = await handle.close()
-    if (verbose) process.stderr.write(`${name}: counters\n${describeStats(stats)}\n`)
+    const took = elapsed()
+    progress?.end()
+    if (verbose) process.stderr.write(`${name}: counters after ${seconds(took)}\n${describeStats(stats)}\n`)
+    // The client's summary: on a terminal, and elsewhere with --verbose.
+    if (program.finite && (progress || verbose)) log({ level: 'info', message: summaryLine(stats, took) })
     const lost = lossLine(stats.totals)
     if (lost) log({ level: 'warn', message: lost })
+    const refused = program.finite && reason === 'input complete' ? everythingRefused(stats, refusals, recovered) : undefined
+    if (refused) {
+      log({ level: 'error', message: refused })
+      code = EXIT_RUNTIME
+    }
     process.exit(code)
   }
-  process.on('SIGINT', () => void stop('SIGINT'))
-  process.on('SIGTERM', () => void stop('SIGTERM'))
-  // SIGHUP (logrotate's postrotate): reopen output files instead of dying.
-  process.on('SIGHUP', () => {
-    handle.reopenOutputs()
-    if (verbose) log({ level: 'info', message: 'output files reopened (SIGHUP)' })
-  })
-  // SIGUSR1 prints the counters; a listener also keeps Node's inspector from opening on it.
-  process.on('SIGUSR1', () => process.stderr.write(`${name}: counters\n${describeStats(handle.stats())}\n`))
   // Announced only now: whoever waits for these lines may signal at once, and gets a clean stop.
   announceAddresses(log, handle)
   if (metrics) log({ level: 'info', message: `metrics at http://${metrics.address}/metrics` })
   if (settings.statsInterval) log({ level: 'info', message: `stats: every ${settings.statsInterval} s from now` })
+  notifySystemd('READY=1', (message) => log({ level: 'warn', message }))
+  // Signals that came while starting are handled now (see early.ts).
+  takeSignals((signal) => {
+    if (signal === 'SIGINT' || signal === 'SIGTERM') return void stop(signal)
+    if (signal === 'SIGHUP') {
+      // logrotate's postrotate: reopen output files instead of dying.
+      handle.reopenOutputs()
+      if (verbose) log({ level: 'info', message: 'output files reopened (SIGHUP)' })
+      return
+    }
+    // SIGUSR1: the counters (asked for: printed even with --quiet).
+    const line = `${name}: counters after ${seconds(elapsed())}\n${describeStats(handle.stats())}\n`
+    if (progress) progress.print(line)
+    else process.stderr.write(line)
+  })
   if (program.finite) {
     const outcome = await handle.finished
     // A failed read was already reported on stderr; the exit code says it too.
     await stop(`input ${outcome}`, outcome === 'failed' ? EXIT_RUNTIME : 0)
+  }
+}
+
+/** The size of the client's input when it is known and fixed: a regular file, not followed. */
+function knownSize(values: ParsedValues): number | undefined {
+  if (values.follow === true) return undefined
+  try {
+    const st = values.path === '-' || values.path === undefined ? fstatSync(0) : statSync(String(values.path))
+    return st.isFile() ? st.size : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The progress line at the bottom of a terminal: redrawn four times a second in place
+ * (carriage return, erase to the end of the line); other lines are printed above it.
+ */
+class ProgressLine {
+  private timer?: NodeJS.Timeout
+  private render?: () => string
+  private shown = false
+
+  constructor(private readonly program: string) {}
+
+  start(render: () => string): void {
+    this.render = render
+    this.draw()
+    this.timer = setInterval(() => this.draw(), 250)
+    this.timer.unref()
+  }
+
+  private draw(): void {
+    if (!this.render) return
+    process.stderr.write(`\r${this.program}: ${this.render()}\x1b[K`)
+    this.shown = true
+  }
+
+  /** Prints whole lines above the progress line. */
+  print(text: string): void {
+    if (this.shown) process.stderr.write('\r\x1b[K')
+    process.stderr.write(text)
+    this.shown = false
+    if (this.timer) this.draw()
+  }
+
+  /** Takes the progress line away for good. */
+  end(): void {
+    if (this.timer) clearInterval(this.timer)
+    this.timer = undefined
+    this.render = undefined
+    if (this.shown) process.stderr.write('\r\x1b[K')
+    this.shown = false
   }
 }

@@ -920,3 +920,24 @@ pub fn resolve_interface(spec: String) -> Result<u32> {
 pub fn rule_pattern_problem(pattern: String) -> Option<String> {
     mproxy_core::sink::rules::compile_pattern(&pattern).err()
 }
+
+/// Tells the service manager (systemd, `Type=notify`) the service's state: `READY=1`,
+/// `RELOADING=1` (sent with the `MONOTONIC_USEC=` line systemd 253 and newer want),
+/// `STOPPING=1`, or other `KEY=VALUE` lines. `socket` is `NOTIFY_SOCKET`: a path, or `@name`
+/// for an abstract socket. Node has no unix datagram sockets, hence this. A no-op on Windows.
+#[napi]
+pub fn notify_service_manager(socket: String, state: String) -> Result<()> {
+    let io_error = |e: std::io::Error| {
+        to_js(CoreError::new(
+            mproxy_core::ErrorKind::Io,
+            format!("cannot notify the service manager at {socket}: {e}"),
+        ))
+    };
+    let message = if state.lines().any(|l| l == "RELOADING=1") {
+        let usec = mproxy_core::sys::monotonic_usec().map_err(io_error)?;
+        format!("{state}\nMONOTONIC_USEC={usec}")
+    } else {
+        state
+    };
+    mproxy_core::sys::notify_service_manager(&socket, &message).map_err(io_error)
+}

@@ -10,6 +10,8 @@
 //! - Files, stdio, terminals and devices: opening without blocking or a controlling
 //!   terminal, readiness through mio where the kernel's poller takes them, raw mode and line
 //!   speed, a device's hang-up, a file's identity (to notice it was replaced).
+//! - The service manager: systemd's readiness notifications (`NOTIFY_SOCKET`, a unix
+//!   datagram socket) and the monotonic clock they quote; no-ops on Windows.
 //!
 //! Readiness and wake-ups are mio's (epoll, kqueue, IOCP) and sockets are socket2's: both
 //! portable already, used directly above this layer.
@@ -39,16 +41,18 @@ pub use udp_single::{
 #[cfg(unix)]
 pub use unix::{
     baud_supported, deregister, file_identity, interface_index, is_absent, is_char_device,
-    is_hangup, is_no_such_device, is_nonblocking, not_a_regular_file, open_input, open_output,
-    readable_now, rebind_after_restart, register_readable, share_port, shared_file_problem, stdin,
-    stdout, terminal_speed, wait_writable, RawTerminal, PIPE_ATOMIC_WRITE,
+    is_hangup, is_no_such_device, is_nonblocking, monotonic_usec, not_a_regular_file,
+    notify_service_manager, open_input, open_output, readable_now, rebind_after_restart,
+    register_readable, share_port, shared_file_problem, stdin, stdout, terminal_speed,
+    wait_writable, RawTerminal, PIPE_ATOMIC_WRITE,
 };
 #[cfg(windows)]
 pub use windows::{
     baud_supported, deregister, file_identity, interface_index, is_absent, is_char_device,
-    is_hangup, is_no_such_device, is_nonblocking, not_a_regular_file, open_input, open_output,
-    readable_now, rebind_after_restart, register_readable, share_port, shared_file_problem, stdin,
-    stdout, terminal_speed, wait_writable, RawTerminal, PIPE_ATOMIC_WRITE,
+    is_hangup, is_no_such_device, is_nonblocking, monotonic_usec, not_a_regular_file,
+    notify_service_manager, open_input, open_output, readable_now, rebind_after_restart,
+    register_readable, share_port, shared_file_problem, stdin, stdout, terminal_speed,
+    wait_writable, RawTerminal, PIPE_ATOMIC_WRITE,
 };
 
 /// How often one datagram is sent again after meeting ICMP errors about earlier ones before

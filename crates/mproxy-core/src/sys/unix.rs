@@ -331,3 +331,38 @@ pub fn shared_file_problem(meta: &std::fs::Metadata) -> Option<&'static str> {
     (meta.permissions().mode() & 0o077 != 0)
         .then_some("it is readable or writable by group or others; make it private (chmod 600)")
 }
+
+/// Sends `state` (`READY=1`, `RELOADING=1\nMONOTONIC_USEC=...`, `STOPPING=1`) to the service
+/// manager's notification socket `socket` (systemd's `NOTIFY_SOCKET`): a path, or `@name` for
+/// an abstract socket (Linux). One datagram from an unbound unix datagram socket.
+pub fn notify_service_manager(socket: &str, state: &str) -> io::Result<()> {
+    use std::os::unix::net::UnixDatagram;
+    let sender = UnixDatagram::unbound()?;
+    if let Some(name) = socket.strip_prefix('@') {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            use std::os::linux::net::SocketAddrExt;
+            let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
+            sender.send_to_addr(state.as_bytes(), &addr)?;
+            return Ok(());
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            let _ = name;
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "abstract unix sockets exist on Linux only",
+            ));
+        }
+    }
+    sender.send_to(state.as_bytes(), socket)?;
+    Ok(())
+}
+
+/// `CLOCK_MONOTONIC` in microseconds, as systemd's `MONOTONIC_USEC=` wants it.
+pub fn monotonic_usec() -> io::Result<u64> {
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)?;
+    let secs = u64::try_from(now.tv_sec()).unwrap_or(0);
+    let nanos = u64::try_from(now.tv_nsec()).unwrap_or(0);
+    Ok(secs.saturating_mul(1_000_000).saturating_add(nanos / 1000))
+}

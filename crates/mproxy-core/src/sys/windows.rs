@@ -124,3 +124,13 @@ pub fn not_a_regular_file(meta: &std::fs::Metadata) -> &'static str {
 pub fn shared_file_problem(_meta: &std::fs::Metadata) -> Option<&'static str> {
     None
 }
+
+/// There is no systemd here: a notification goes nowhere.
+pub fn notify_service_manager(_socket: &str, _state: &str) -> io::Result<()> {
+    Ok(())
+}
+
+/// Not used without systemd.
+pub fn monotonic_usec() -> io::Result<u64> {
+    Ok(0)
+}
