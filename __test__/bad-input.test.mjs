@@ -72,8 +72,8 @@ check('a reverse proxy with nothing to do', 'reverseproxy', [], 2, `${R}: nothin
 check('a TCP output on a multicast address', 'reverseproxy', ['--tcp-output-addr', '239.1.1.1:5000', '--multicast-addr', '239.1.1.2:5000', '--multicast-interface', 'lo'], 2, `${R}: --tcp-output-addr: 239.1.1.1:5000 is a multicast address; TCP needs a unicast one`)
 check('a client limit of zero', 'reverseproxy', ['--tcp-output-addr', '127.0.0.1:0', '--max-tcp-clients', '0'], 2, `${R}: --max-tcp-clients: "0" is not a whole number from 1 to 1000000`)
 check('a client queue too small', 'reverseproxy', ['--tcp-output-addr', '127.0.0.1:0', '--tcp-client-queue', '10'], 2, `${R}: --tcp-client-queue: "10" is not a whole number from 1048576 to 4294967295`)
-check('the default group with no route (inputs)', 'reverseproxy', ['--udp-listen-addr', '127.0.0.1:0'], 1, `${R}: no interface reaches multicast group [ff02::1]:9918; name one with --multicast-interface (or [GROUP%NAME]:PORT for IPv6), for example lo for this host only`)
-check('the default group with no route (outputs)', 'reverseproxy', ['--udp-output-addr', '127.0.0.1:9'], 1, `${R}: cannot join multicast group [ff02::1]:9918: no interface reaches it; name one with --multicast-interface (or [GROUP%NAME]:PORT for IPv6), for example lo for this host only`)
+check('the default group with no route (inputs)', 'reverseproxy', ['--udp-listen-addr', '127.0.0.1:0'], 1, `${R}: no interface reaches multicast group [ff02::1]:9918; name one with --multicast-interface (or [GROUP%NAME]:PORT), for example eth0; for this host only, use an IPv4 group on lo instead: 239.255.0.1:9918 with --multicast-interface lo`)
+check('the default group with no route (outputs)', 'reverseproxy', ['--udp-output-addr', '127.0.0.1:9'], 1, `${R}: cannot join multicast group [ff02::1]:9918: no interface reaches it; name one with --multicast-interface (or [GROUP%NAME]:PORT), for example eth0; for this host only, use an IPv4 group on lo instead: 239.255.0.1:9918 with --multicast-interface lo`)
 check('proxy without downstream', 'proxy', ['--udp-listen-addr', '127.0.0.1:0'], 2, 'mproxy-proxy: --udp-downstream-addr is required')
 check('unknown program', 'mproxy', ['relay'], 2, 'mproxy: unknown program "relay"; expected one of client, server, proxy, reverseproxy (see mproxy --help)')
 
@@ -139,7 +139,7 @@ test('a group with no interface to reach it', async (t) => {
   // The test namespace has no route for 224.0.0.0/4, so the system cannot pick an interface.
   const r = await runToEnd('server', ['--path', path.join(dir, 'g.txt'), '--listen-addr', '239.1.2.3:0'])
   t.is(r.code, 1)
-  t.is(r.stderr.trimEnd(), 'mproxy-server: cannot join multicast group 239.1.2.3:0: no interface reaches it; name one with --multicast-interface (or [GROUP%NAME]:PORT for IPv6), for example lo for this host only')
+  t.is(r.stderr.trimEnd(), 'mproxy-server: cannot join multicast group 239.1.2.3:0: no interface reaches it; name one with --multicast-interface, for example lo for this host only')
 })
 
 test('a destination with no route fails at start, not at the first datagram', async (t) => {
@@ -154,7 +154,7 @@ test('an IPv6 group with no multicast route says how to name an interface', asyn
   requireIsolation()
   const r = await runToEnd('client', ['--path', input, '--server-addr', '[ff02::1]:9918'])
   t.is(r.code, 1)
-  t.is(r.stderr.trimEnd(), 'mproxy-client: no interface reaches multicast group [ff02::1]:9918; name one with --multicast-interface (or [GROUP%NAME]:PORT for IPv6), for example lo for this host only')
+  t.is(r.stderr.trimEnd(), 'mproxy-client: no interface reaches multicast group [ff02::1]:9918; name one with --multicast-interface (or [GROUP%NAME]:PORT), for example eth0; for this host only, use an IPv4 group on lo instead: 239.255.0.1:9918 with --multicast-interface lo')
 })
 
 test('a listener on port 0 that the system binds to the destination port is refused once bound', async (t) => {

@@ -185,5 +185,5 @@ test.serial('a reverse proxy counts each datagram in once and out once, and show
 test.serial('messages from the core name API options, not flags', async (t) => {
   requireIsolation() // a group with no route to it: only lo, no default route, in the test's namespace
   const err = await t.throwsAsync(createServer({ path: path.join(tempDir(), 'o.txt'), listenAddrs: '239.1.2.3:0' }))
-  t.is(err.message, 'cannot join multicast group 239.1.2.3:0: no interface reaches it; name one with multicastInterface (or [GROUP%NAME]:PORT for IPv6), for example lo for this host only')
+  t.is(err.message, 'cannot join multicast group 239.1.2.3:0: no interface reaches it; name one with multicastInterface, for example lo for this host only')
 })

@@ -45,8 +45,16 @@ pub struct Listener {
     pub recv_buffer: usize,
 }
 
+/// Every UDP socket of the core is made here: a listener's error must not come from what a
+/// destination did ([`sys::ignore_udp_resets`]).
+fn udp_socket(domain: Domain) -> std::io::Result<Socket> {
+    let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+    sys::ignore_udp_resets(&socket)?;
+    Ok(socket)
+}
+
 fn new_udp(addr: &SocketAddr) -> std::io::Result<Socket> {
-    let socket = Socket::new(Domain::for_address(*addr), Type::DGRAM, Some(Protocol::UDP))?;
+    let socket = udp_socket(Domain::for_address(*addr))?;
     if addr.is_ipv6() {
         // Keep families apart so `0.0.0.0:P` and `[::]:P` can both be listened on.
         socket.set_only_v6(true)?;
@@ -59,12 +67,23 @@ fn resolve_interface(spec: &Option<String>) -> Result<Option<Interface>> {
 }
 
 /// What to do when the system has no interface for a group. `{multicastInterface}` is the
-/// option's name: the TypeScript layer writes it as the flag or the API option.
-const NAME_AN_INTERFACE: &str =
-    "name one with {multicastInterface} (or [GROUP%NAME]:PORT for IPv6), for example lo for this host only";
+/// option's name: the TypeScript layer writes it as the flag or the API option. Linux's lo
+/// carries IPv4 multicast but no IPv6 multicast (it has no ff00::/8 route, and a join or a
+/// send there is "network is unreachable"), so for one host an IPv6 group is no way: an IPv4
+/// group on lo is.
+fn name_an_interface(group: &SocketAddr) -> &'static str {
+    if group.is_ipv6() {
+        "name one with {multicastInterface} (or [GROUP%NAME]:PORT), for example eth0; for this host only, use an IPv4 group on lo instead: 239.255.0.1:9918 with {multicastInterface} lo"
+    } else {
+        "name one with {multicastInterface}, for example lo for this host only"
+    }
+}
 
 fn no_interface_for(group: &SocketAddr) -> String {
-    format!("no interface reaches multicast group {group}; {NAME_AN_INTERFACE}")
+    format!(
+        "no interface reaches multicast group {group}; {}",
+        name_an_interface(group)
+    )
 }
 
 /// Binds a listener. A multicast group is joined on the named interface and shares its port
@@ -173,8 +192,9 @@ fn join_group(socket: &Socket, group: &SocketAddr, iface_spec: &Option<String>) 
             Error::new(
                 ErrorKind::NoRoute,
                 format!(
-                    "{}: no interface reaches it; {NAME_AN_INTERFACE}",
-                    context("")
+                    "{}: no interface reaches it; {}",
+                    context(""),
+                    name_an_interface(group)
                 ),
             )
         } else {
@@ -267,8 +287,7 @@ pub fn resolve_destination(spec: &DestinationSpec) -> Result<ResolvedDestination
 pub fn sender_socket(key: &SenderKey, send_buffer: usize) -> Result<Socket> {
     let family = if key.ipv6 { Domain::IPV6 } else { Domain::IPV4 };
     let context = "cannot create a sending socket";
-    let socket = Socket::new(family, Type::DGRAM, Some(Protocol::UDP))
-        .map_err(|e| Error::os(context, &e))?;
+    let socket = udp_socket(family).map_err(|e| Error::os(context, &e))?;
     if send_buffer > 0 {
         let _ = sys::grow_send_buffer(&socket, send_buffer);
     }
@@ -350,6 +369,35 @@ mod tests {
         assert!(err.message.starts_with(&ours), "{}", err.message);
         #[cfg(target_os = "linux")]
         assert_eq!(&err.message[ours.len()..], "address already in use");
+    }
+
+    /// On Windows an ICMP "port unreachable" about a datagram a socket sent makes its next
+    /// receive fail (WSAECONNRESET) unless SIO_UDP_CONNRESET is off, which `udp_socket` does.
+    /// Linux never reports it on an unconnected socket, and neither does Wine (it runs on
+    /// Linux's sockets): there the test shows only that the listener keeps receiving.
+    #[test]
+    fn a_refused_destination_does_not_break_a_listener_of_the_same_socket() {
+        let listener = bind_listener(&spec("127.0.0.1:0")).unwrap();
+        let nobody = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let closed = nobody.local_addr().unwrap();
+        drop(nobody);
+        for _ in 0..3 {
+            listener
+                .socket
+                .send_to(b"to nobody", &closed.into())
+                .unwrap();
+        }
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.send_to(b"hello", listener.local_addr).unwrap();
+        let socket: std::net::UdpSocket = listener.socket.try_clone().unwrap().into();
+        socket.set_nonblocking(false).unwrap();
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        let (n, from) = socket.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"hello");
+        assert_eq!(from, peer.local_addr().unwrap());
     }
 
     #[test]

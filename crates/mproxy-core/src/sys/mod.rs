@@ -40,19 +40,19 @@ pub use udp_single::{
 };
 #[cfg(unix)]
 pub use unix::{
-    baud_supported, deregister, file_identity, interface_index, is_absent, is_char_device,
-    is_hangup, is_no_such_device, is_nonblocking, monotonic_usec, not_a_regular_file,
-    notify_service_manager, open_input, open_output, readable_now, rebind_after_restart,
-    register_readable, share_port, shared_file_problem, stdin, stdout, terminal_speed,
-    wait_writable, RawTerminal, PIPE_ATOMIC_WRITE,
+    baud_supported, deregister, file_identity, ignore_udp_resets, interface_index, is_absent,
+    is_char_device, is_hangup, is_no_such_device, is_nonblocking, monotonic_usec,
+    not_a_regular_file, notify_service_manager, open_input, open_output, readable_now,
+    rebind_after_restart, register_readable, share_port, shared_file_problem, stdin, stdout,
+    terminal_speed, wait_writable, RawTerminal, PIPE_ATOMIC_WRITE,
 };
 #[cfg(windows)]
 pub use windows::{
-    baud_supported, deregister, file_identity, interface_index, is_absent, is_char_device,
-    is_hangup, is_no_such_device, is_nonblocking, monotonic_usec, not_a_regular_file,
-    notify_service_manager, open_input, open_output, readable_now, rebind_after_restart,
-    register_readable, share_port, shared_file_problem, stdin, stdout, terminal_speed,
-    wait_writable, RawTerminal, PIPE_ATOMIC_WRITE,
+    baud_supported, deregister, file_identity, ignore_udp_resets, interface_index, is_absent,
+    is_char_device, is_hangup, is_no_such_device, is_nonblocking, monotonic_usec,
+    not_a_regular_file, notify_service_manager, open_input, open_output, readable_now,
+    rebind_after_restart, register_readable, share_port, shared_file_problem, stdin, stdout,
+    terminal_speed, wait_writable, RawTerminal, PIPE_ATOMIC_WRITE,
 };
 
 /// How often one datagram is sent again after meeting ICMP errors about earlier ones before
@@ -61,6 +61,10 @@ pub(crate) const MAX_ICMP_RETRIES: usize = 16;
 
 /// How many datagrams one receive call may return.
 pub const RECV_BATCH: usize = 64;
+
+/// Whether the kernel counts the datagrams it drops on a full receive buffer
+/// ([`enable_drop_counter`], [`udp_drop_totals`]): Linux only.
+pub const HAS_DROP_COUNTER: bool = cfg!(target_os = "linux");
 
 /// Whether ICMP errors about sent datagrams are read from an error queue that names their
 /// destination ([`drain_errors`]). Without it, only a connected socket learns of them, as

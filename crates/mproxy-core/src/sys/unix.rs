@@ -366,3 +366,9 @@ pub fn monotonic_usec() -> io::Result<u64> {
     let nanos = u64::try_from(now.tv_nsec()).unwrap_or(0);
     Ok(secs.saturating_mul(1_000_000).saturating_add(nanos / 1000))
 }
+
+/// Unix reports ICMP errors on an unconnected UDP socket only where asked (the error queue):
+/// nothing to turn off. See the Windows version.
+pub fn ignore_udp_resets(_socket: &socket2::Socket) -> io::Result<()> {
+    Ok(())
+}

@@ -134,3 +134,39 @@ pub fn notify_service_manager(_socket: &str, _state: &str) -> io::Result<()> {
 pub fn monotonic_usec() -> io::Result<u64> {
     Ok(0)
 }
+
+/// Windows reports an ICMP "port unreachable" (or "TTL expired") about an earlier send as an
+/// error of the next receive on the same socket (WSAECONNRESET, WSAENETRESET): a listener
+/// would stop for something a destination did. Both reports are turned off on every UDP
+/// socket, as quinn-udp and others do; the refusals are still counted where they show, on
+/// sends.
+pub fn ignore_udp_resets(socket: &socket2::Socket) -> io::Result<()> {
+    use std::os::windows::io::AsRawSocket;
+    use windows_sys::Win32::Networking::WinSock::{
+        WSAIoctl, SIO_UDP_CONNRESET, SIO_UDP_NETRESET, SOCKET, SOCKET_ERROR,
+    };
+    for code in [SIO_UDP_CONNRESET, SIO_UDP_NETRESET] {
+        let off: u32 = 0; // a BOOL: FALSE
+        let mut returned: u32 = 0;
+        // SAFETY: the handle is the live socket borrowed for this call; the input buffer is
+        // a 4-byte BOOL that outlives the call, there is no output buffer, and no overlapped
+        // I/O or completion routine, so nothing is used after WSAIoctl returns.
+        let rc = unsafe {
+            WSAIoctl(
+                socket.as_raw_socket() as SOCKET,
+                code,
+                (&off as *const u32).cast(),
+                std::mem::size_of::<u32>() as u32,
+                std::ptr::null_mut(),
+                0,
+                &mut returned,
+                std::ptr::null_mut(),
+                None,
+            )
+        };
+        if rc == SOCKET_ERROR {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
