@@ -101,7 +101,8 @@ export interface EndpointStats {
   datagramsOut: number
   bytesOut: number
   sendErrors: number
-  kernelDrops: number
+  /** Absent where the OS does not count them (see `unknownCounters`). */
+  kernelDrops?: number
   truncated: number
   queueDrops: number
   writeErrors: number
@@ -364,3 +365,9 @@ export interface UdpOutputGroupOptions {
   rules?: RuleOptions
   balance?: string
 }
+
+/**
+ * The counters this OS cannot tell (`kernelDrops` on macOS and Windows): they are absent
+ * from every endpoint's stats there, and the TypeScript layer reports them as `null`.
+ */
+export declare function unknownCounters(): Array<string>

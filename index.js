@@ -842,3 +842,4 @@ module.exports.notifyServiceManager = nativeBinding.notifyServiceManager
 module.exports.resolveInterface = nativeBinding.resolveInterface
 module.exports.rulePatternProblem = nativeBinding.rulePatternProblem
 module.exports.startRoute = nativeBinding.startRoute
+module.exports.unknownCounters = nativeBinding.unknownCounters

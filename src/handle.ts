@@ -37,7 +37,7 @@ export interface LogEntry {
 export type EndpointKind = 'udp-listener' | 'udp-destination' | 'input' | 'file' | 'tee' | 'copy' | 'tcp-connection' | 'tcp-listener' | 'tcp-output' | 'tap' | 'send' | 'rule'
 
 /** Counters of one endpoint. Numbers are doubles: exact up to 2^53, far beyond any count. */
-export interface EndpointStats extends Omit<NativeEndpointStats, 'kind'> {
+export interface EndpointStats extends Omit<NativeEndpointStats, 'kind' | 'kernelDrops'> {
   /** What the endpoint is. */
   kind: EndpointKind
   /** Its address, path or URL, e.g. `127.0.0.1:9920`, `ais.log`, `tls://host:443`. */
@@ -54,8 +54,11 @@ export interface EndpointStats extends Omit<NativeEndpointStats, 'kind'> {
   bytesOut: number
   /** Datagrams a destination refused (no route, port unreachable, ...). */
   sendErrors: number
-  /** Datagrams the kernel dropped because a socket's receive buffer was full. */
-  kernelDrops: number
+  /**
+   * Datagrams the kernel dropped because a socket's receive buffer was full; `null` where the
+   * OS does not count them (macOS, Windows: see `Stats.unknownCounters`), never a made-up 0.
+   */
+  kernelDrops: number | null
   /** Datagrams larger than the receive buffer, cut short. */
   truncated: number
   /** Datagrams dropped because the queue in front of a slow writer was full. */
@@ -115,8 +118,8 @@ export interface Totals {
   sendErrors: number
   /** Datagrams a destination's host (or a router) refused with an ICMP error. */
   icmpErrors: number
-  /** Datagrams the kernel dropped on full receive buffers. */
-  kernelDrops: number
+  /** Datagrams the kernel dropped on full receive buffers; `null` where the OS does not count them. */
+  kernelDrops: number | null
   /** Datagrams cut short. */
   truncated: number
   /** Datagrams dropped in front of slow writers. */
@@ -150,7 +153,15 @@ export interface Stats {
    * from this process or another). Only the halves it runs are there.
    */
   routes?: { inputs?: Totals; outputs?: Totals }
+  /**
+   * The counters this OS cannot tell, which are `null` in `endpoints` and `totals` (and
+   * absent from the metrics): `['kernelDrops']` on macOS and Windows, `[]` on Linux.
+   */
+  unknownCounters: readonly UnknownCounter[]
 }
+
+/** A counter some OS cannot tell. */
+export type UnknownCounter = 'kernelDrops'
 
 /** Where a handle listens, with port 0 replaced by the port the system picked. */
 export interface Addresses {
@@ -190,7 +201,7 @@ function total(endpoints: EndpointStats[], inSources = endpoints, outSinks = end
     bytesOut: sum(outSinks, (e) => e.bytesOut, SINK_KINDS),
     sendErrors: sum(endpoints, (e) => e.sendErrors),
     icmpErrors: sum(endpoints, (e) => e.icmpErrors),
-    kernelDrops: sum(endpoints, (e) => e.kernelDrops),
+    kernelDrops: unknownCounters().includes('kernelDrops') ? null : sum(endpoints, (e) => e.kernelDrops ?? 0),
     truncated: sum(endpoints, (e) => e.truncated),
     queueDrops: sum(endpoints, (e) => e.queueDrops),
     writeErrors: sum(endpoints, (e) => e.writeErrors),
@@ -204,7 +215,14 @@ function total(endpoints: EndpointStats[], inSources = endpoints, outSinks = end
 
 function fromNativeStats(e: NativeEndpointStats): EndpointStats {
   // The core registers exactly the kinds EndpointKind lists (see its test).
-  return { ...e, kind: e.kind as EndpointKind }
+  return { ...e, kind: e.kind as EndpointKind, kernelDrops: e.kernelDrops ?? null }
+}
+
+let unknownOnThisOs: readonly UnknownCounter[] | undefined
+/** The counters this OS cannot tell, as the core says (asked once). */
+function unknownCounters(): readonly UnknownCounter[] {
+  unknownOnThisOs ??= Object.freeze(native().unknownCounters() as UnknownCounter[])
+  return unknownOnThisOs
 }
 
 /**
@@ -342,11 +360,12 @@ export class Handle extends EventEmitter<HandleEvents> {
     const endpoints = halves.flatMap((h) => h.endpoints)
     const inputs = halves.find((h) => h.role === 'inputs')?.endpoints
     const outputs = halves.find((h) => h.role === 'outputs')?.endpoints
-    if (!inputs && !outputs) return { endpoints, totals: total(endpoints) }
+    if (!inputs && !outputs) return { endpoints, totals: total(endpoints), unknownCounters: unknownCounters() }
     return {
       endpoints,
       totals: total(endpoints, inputs ?? outputs, outputs ?? inputs),
       routes: { ...(inputs ? { inputs: total(inputs) } : {}), ...(outputs ? { outputs: total(outputs) } : {}) },
+      unknownCounters: unknownCounters(),
     }
   }
 

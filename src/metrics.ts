@@ -19,7 +19,7 @@ export interface MetricsSource {
 }
 
 type CounterField = {
-  [K in keyof EndpointStats]-?: EndpointStats[K] extends number ? K : never
+  [K in keyof EndpointStats]-?: EndpointStats[K] extends number | null ? K : never
 }[keyof EndpointStats]
 
 /** Endpoint counters and how they are exported (all as `mproxy_<name>_total`). */
@@ -76,7 +76,9 @@ export function registerMetrics(sources: () => readonly MetricsSource[], registr
       collect() {
         this.reset()
         each((route, e) => {
-          if (e[field] > 0) this.inc(labelsOf(route, e), e[field])
+          // A counter this OS cannot tell (null) is absent, never a 0.
+          const value = e[field]
+          if (value !== null && value > 0) this.inc(labelsOf(route, e), value)
         })
       },
     })

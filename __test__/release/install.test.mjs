@@ -346,7 +346,7 @@ async function watch(handle: Handle): Promise<Totals> {
   const outcome: InputOutcome = await handle.finished
   const stats: Stats = handle.stats()
   const kinds: EndpointKind[] = stats.endpoints.map((e: EndpointStats) => e.kind)
-  const drops: number = stats.endpoints.reduce((n: number, e: EndpointStats) => n + e.kernelDrops + (e.bufferBytes ?? 0), 0)
+  const drops: number = stats.endpoints.reduce((n: number, e: EndpointStats) => n + (e.kernelDrops ?? 0) + (e.bufferBytes ?? 0), 0)
   console.error(event, outcome, kinds, drops)
   const final: Stats = await handle.close()
   return final.totals

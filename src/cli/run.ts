@@ -78,6 +78,7 @@ function describeStats(stats: Stats): string {
       }
       return `  ${e.kind} ${e.name}: ${parts.join(', ')}`
     })
+    .concat(stats.unknownCounters.length ? [`  not counted on this OS: ${stats.unknownCounters.join(', ')}`] : [])
     .join('\n')
 }
 

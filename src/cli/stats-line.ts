@@ -28,12 +28,12 @@ export class StatsLine {
 
   next(totals: Totals, now = Date.now()): string {
     const seconds = Math.max((now - this.at) / 1000, 1e-3)
-    const d = (k: keyof Totals) => totals[k] - this.last[k]
+    const d = (k: keyof Totals) => (totals[k] ?? 0) - (this.last[k] ?? 0)
     const lost = LOSSES.filter((k) => d(k) > 0).map((k) => `${k} ${d(k)}`)
     const line =
       `in ${perSecond(d('datagramsIn'), seconds)} datagrams/s ${megabytes(d('bytesIn'), seconds)} MB/s, ` +
       `out ${perSecond(d('datagramsOut'), seconds)} datagrams/s ${megabytes(d('bytesOut'), seconds)} MB/s; ` +
-      (lost.length ? `lost since last: ${lost.join(', ')}` : 'no loss')
+      (lost.length ? `lost since last: ${lost.join(', ')}` : totals.kernelDrops === null ? `no loss counted (${KERNEL_DROPS_UNKNOWN})` : 'no loss')
     this.last = totals
     this.at = now
     return line
@@ -42,6 +42,9 @@ export class StatsLine {
 
 /** The line a stop prints when anything was lost over a run (undefined when nothing was). */
 export function lossLine(totals: Totals): string | undefined {
-  if (!LOSSES.some((k) => totals[k] > 0)) return undefined
-  return `some data was lost: ${LOSSES.map((k) => `${k} ${totals[k]}`).join(', ')}`
+  if (!LOSSES.some((k) => (totals[k] ?? 0) > 0)) return undefined
+  return `some data was lost: ${LOSSES.map((k) => `${k} ${totals[k] ?? 'unknown'}`).join(', ')}`
 }
+
+/** Said wherever "no loss" would otherwise claim more than this OS can tell. */
+export const KERNEL_DROPS_UNKNOWN = 'this OS does not count datagrams its kernel drops'

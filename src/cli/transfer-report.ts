@@ -53,7 +53,7 @@ export function transferCounts(stats: Stats) {
     datagrams: sum(inputs, (e) => e.datagramsOut),
     destinations: destinations.length,
     refused: sum(destinations, (e) => e.sendErrors + e.icmpErrors),
-    lost: sum(stats.endpoints, (e) => e.kernelDrops + e.queueDrops + e.truncated + e.writeErrors),
+    lost: sum(stats.endpoints, (e) => (e.kernelDrops ?? 0) + e.queueDrops + e.truncated + e.writeErrors),
     filtered: stats.totals.filtered,
   }
 }

@@ -251,7 +251,8 @@ pub struct EndpointStats {
     pub datagrams_out: f64,
     pub bytes_out: f64,
     pub send_errors: f64,
-    pub kernel_drops: f64,
+    /// Absent where the OS does not count them (see `unknownCounters`).
+    pub kernel_drops: Option<f64>,
     pub truncated: f64,
     pub queue_drops: f64,
     pub write_errors: f64,
@@ -301,7 +302,7 @@ fn to_js_stats(e: EndpointSnapshot) -> EndpointStats {
         datagrams_out: c.datagrams_out as f64,
         bytes_out: c.bytes_out as f64,
         send_errors: c.send_errors as f64,
-        kernel_drops: c.kernel_drops as f64,
+        kernel_drops: c.kernel_drops.map(|n| n as f64),
         truncated: c.truncated as f64,
         queue_drops: c.queue_drops as f64,
         write_errors: c.write_errors as f64,
@@ -904,6 +905,16 @@ pub fn check_bus_key(path: String) -> Result<()> {
     mproxy_core::bus_key::read_key_file(&path)
         .map(|_| ())
         .map_err(to_js)
+}
+
+/// The counters this OS cannot tell (`kernelDrops` on macOS and Windows): they are absent
+/// from every endpoint's stats there, and the TypeScript layer reports them as `null`.
+#[napi]
+pub fn unknown_counters() -> Vec<String> {
+    mproxy_core::stats::unknown_counters()
+        .iter()
+        .map(|name| name.to_string())
+        .collect()
 }
 
 /// Resolves an interface name, address or index; used to validate options early.

@@ -85,7 +85,7 @@ impl Counters {
             datagrams_out: get(&self.datagrams_out),
             bytes_out: get(&self.bytes_out),
             send_errors: get(&self.send_errors),
-            kernel_drops: get(&self.kernel_drops),
+            kernel_drops: KERNEL_DROPS_COUNTED.then(|| get(&self.kernel_drops)),
             truncated: get(&self.truncated),
             queue_drops: get(&self.queue_drops),
             write_errors: get(&self.write_errors),
@@ -109,6 +109,19 @@ impl Counters {
     }
 }
 
+/// Whether this OS tells how many datagrams its kernel dropped on a full receive buffer
+/// (Linux does; macOS and Windows do not, and their snapshots say `None`).
+pub const KERNEL_DROPS_COUNTED: bool = crate::sys::HAS_DROP_COUNTER;
+
+/// The counters, by the names the TypeScript layer gives them, that this OS cannot tell.
+pub fn unknown_counters() -> &'static [&'static str] {
+    if KERNEL_DROPS_COUNTED {
+        &[]
+    } else {
+        &["kernelDrops"]
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CounterSnapshot {
     pub datagrams_in: u64,
@@ -116,7 +129,8 @@ pub struct CounterSnapshot {
     pub datagrams_out: u64,
     pub bytes_out: u64,
     pub send_errors: u64,
-    pub kernel_drops: u64,
+    /// `None` where the OS does not count them ([`KERNEL_DROPS_COUNTED`]): unknown, not 0.
+    pub kernel_drops: Option<u64>,
     pub truncated: u64,
     pub queue_drops: u64,
     pub write_errors: u64,
