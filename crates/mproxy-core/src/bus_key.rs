@@ -725,7 +725,11 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+        // MPROXY_FUZZ_CASES as in tests/fuzz.rs: fewer under emulation (check:platforms).
+        #![proptest_config(ProptestConfig {
+            cases: std::env::var("MPROXY_FUZZ_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(2000),
+            ..ProptestConfig::default()
+        })]
 
         /// Arbitrary bytes never panic, never deliver, never grow the output beyond them.
         #[test]
