@@ -50,6 +50,19 @@ fn server(listen: &str, out: &std::path::Path) -> Route {
     Route::start(&spec, Reporter::silent()).unwrap()
 }
 
+/// Where the kernel counts its drops (Linux), the client sends unpaced and any drop fails the
+/// test by name. Elsewhere a receiver that falls behind loses datagrams with nothing to say
+/// so (under Wine, whose receive path is slower than its send path, an unpaced 6 MB fills
+/// an 8 MiB buffer: 3,640 of 4,329 datagrams arrive), so the client sends at the programs'
+/// default pace (--rate 80M), as users' clients do.
+fn client_rate() -> u64 {
+    if mproxy_core::stats::KERNEL_DROPS_COUNTED {
+        0
+    } else {
+        80_000_000
+    }
+}
+
 fn client(
     input: &std::path::Path,
     dest: std::net::SocketAddr,
@@ -68,7 +81,7 @@ fn client(
                 framing,
                 max_datagram: max,
                 linger: DEFAULT_LINGER,
-                rate: 0,
+                rate: client_rate(),
             },
             baud: None,
             follow: false,
@@ -129,8 +142,7 @@ fn a_file_crosses_loopback_byte_for_byte_over_ipv4_and_ipv6() {
         assert_eq!(
             got.len(),
             data.len(),
-            "{family}: length differs; received {:?}, sent {:?}",
-            stats[0],
+            "{family}: length differs; received {stats:?}, sent {:?}",
             sent.iter().find(|e| e.kind == "udp-destination")
         );
         assert!(got == data, "{family}: content differs");

@@ -42,6 +42,10 @@ impl Receiver {
                     outcome.datagrams += 1;
                     outcome.bytes += len;
                 }
+                // Windows' report of an ICMP refusal of an earlier send from this socket
+                // (where SIO_UDP_CONNRESET could not be turned off): not an error of
+                // receiving, and no datagram; the send side counts refusals.
+                Err(e) if is_reset(&e) => continue,
                 Err(e) if outcome.datagrams == 0 => return Err(e),
                 Err(_) => break,
             }
@@ -59,6 +63,15 @@ pub fn is_reported_icmp(err: &io::Error) -> bool {
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::HostUnreachable
     )
+}
+
+fn is_reset(err: &io::Error) -> bool {
+    #[cfg(windows)]
+    const RESETS: &[i32] = &[10054, 10052]; // WSAECONNRESET, WSAENETRESET
+    #[cfg(not(windows))]
+    const RESETS: &[i32] = &[];
+    err.raw_os_error()
+        .is_some_and(|code| RESETS.contains(&code))
 }
 
 pub fn drain_errors(_socket: &Socket, _each: impl FnMut(SocketAddr, io::Error)) {}
