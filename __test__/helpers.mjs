@@ -250,20 +250,28 @@ export function portOf(address) {
 
 /**
  * A veth pair inside the test's namespace, up, with IPv6 duplicate address detection off so
- * link-local addresses (needed to send IPv6 multicast) are usable at once.
+ * link-local addresses (needed to send IPv6 multicast) are usable at once. Given the test
+ * (`makeVeth(name, t)`), the pair is removed when that test ends; in any case when the file is.
  */
-export function makeVeth(name) {
+export function makeVeth(name, t) {
   requireIsolation()
   for (const conf of ['all', 'default']) {
     writeFileSync(`/proc/sys/net/ipv6/conf/${conf}/accept_dad`, '0')
   }
   const ip = (...args) => execFileSync('ip', args, { stdio: 'pipe' })
-  try {
-    ip('link', 'del', `${name}a`)
-  } catch {
-    // not there yet
+  const remove = () => {
+    try {
+      ip('link', 'del', `${name}a`)
+    } catch {
+      // not there (any more)
+    }
   }
+  remove()
   ip('link', 'add', `${name}a`, 'type', 'veth', 'peer', 'name', `${name}b`)
+  // Removed (both ends) when the test ends if it is given, and when the file is done: a link
+  // left up would give the namespace a multicast route the later tests rely on not having.
+  t?.teardown(remove)
+  atCleanup(remove)
   ip('link', 'set', `${name}a`, 'up')
   ip('link', 'set', `${name}b`, 'up')
   return [`${name}a`, `${name}b`]

@@ -79,7 +79,7 @@ test('IPv4 multicast on loopback: two servers on one group each receive everythi
 
 test('IPv6 multicast on a named interface: stdin arrives byte for byte', async (t) => {
   requireIsolation()
-  const [link] = makeVeth('mpv6')
+  const [link] = makeVeth('mpv6', t)
   await waitLinkLocal(link)
   const dir = tempDir()
   const data = makeText(5 * MB, 4)
