@@ -28,8 +28,8 @@ const files = fs
 const rest = args.filter((a) => a !== '--no-source-build')
 const timeout = rest.some((a) => /^(--timeout|-T)(=|$)/.test(a)) ? [] : [`--timeout=${avaTimeout(3)}`]
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mproxy-test-install-'))
+process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }))
 // Ctrl-C reaches ava too, which stops; this process then removes the directory.
 process.on('SIGINT', () => {})
 const r = spawnSync(process.execPath, [ava, '--concurrency=1', ...timeout, ...files, ...rest], { cwd: root, stdio: 'inherit', env: { ...process.env, TMPDIR: tmp } })
-fs.rmSync(tmp, { recursive: true, force: true })
 process.exit(r.status ?? 1)

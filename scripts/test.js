@@ -66,8 +66,7 @@ if (built !== 0) process.exit(built)
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
 const unshareArgs = [isRoot ? '-n' : '-rn', '--', process.execPath, __filename, ...process.argv.slice(2)]
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mproxy-test-run-'))
+process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }))
 // Ctrl-C reaches ava too, which stops; this process then removes the directory.
 process.on('SIGINT', () => {})
-const status = run('unshare', unshareArgs, { MPROXY_TEST_NETNS: '1', TMPDIR: tmp })
-fs.rmSync(tmp, { recursive: true, force: true })
-process.exit(status)
+process.exit(run('unshare', unshareArgs, { MPROXY_TEST_NETNS: '1', TMPDIR: tmp }))
