@@ -27,9 +27,15 @@ const PLATFORMS = readdirSync(path.join(root, 'npm')).sort()
 
 const work = mkdtempSync(path.join(tmpdir(), 'mproxy-install-'))
 const children = new Set()
-test.after.always(() => {
+const cleanUp = () => {
   for (const child of children) child.kill('SIGKILL')
   rmSync(work, { recursive: true, force: true })
+}
+test.after.always(cleanUp)
+// ava ends a worker that timed out with SIGTERM, where 'exit' handlers would not run.
+process.once('SIGTERM', () => {
+  cleanUp()
+  process.exit(143)
 })
 
 /** The npm CLI this Node came with, run through this Node (PATH below may not hold it). */
