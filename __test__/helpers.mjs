@@ -1,10 +1,21 @@
 // Shared test helpers: programs as child processes, test data, files, and the network
 // namespace guard. Every test runs inside the namespace `npm test` creates (see
 // scripts/test.js); `requireIsolation` refuses to touch multicast or veth outside it.
+//
+// Deadlines: every wait here (waitFor, waitForSize, within, runToEnd's hangLimit) goes through
+// deadline(), which gives it at least MIN_DEADLINE_MS and multiplies it by MPROXY_TEST_SLOW
+// (scripts/test-slow.js; scripts/test.js scales ava's timeout by the same factor). Deadlines
+// only bound hangs: a wait ends as soon as its condition holds.
+//
+// Clean-up: programs and temporary directories of a test file are removed after its last
+// test (test.after.always), at exit, and when ava ends the worker with SIGTERM (its timeout),
+// where 'exit' handlers would not run. `npm test` also points TMPDIR at a directory of its
+// own that it removes when ava is done, for a worker that is killed outright.
+import test from 'ava'
 import { spawn, execFileSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -13,21 +24,64 @@ const require = createRequire(import.meta.url)
 /** The package as a user gets it. */
 export const mproxy = require(root)
 
+/** MPROXY_TEST_SLOW: the factor every deadline of the tests is multiplied by (1 when unset). */
+export const SLOW = require(path.join(root, 'scripts', 'test-slow.js')).slowFactor()
+/** The shortest deadline any wait gets (before the factor): a busy 2-core machine needs seconds for what takes milliseconds alone. */
+export const MIN_DEADLINE_MS = 10_000
+
+/** The one place deadlines are made: `ms` (at least MIN_DEADLINE_MS), times MPROXY_TEST_SLOW. */
+export function deadline(ms) {
+  return Math.max(ms, MIN_DEADLINE_MS) * SLOW
+}
+
 export function requireIsolation() {
   if (process.env.MPROXY_TEST_NETNS !== '1') {
     throw new Error('this test sends multicast or uses veth links: run it through `npm test`, which creates a network namespace')
   }
 }
 
-/** Temporary directories of this test process, removed when it exits. */
-const tempDirs = []
-process.on('exit', () => {
+/** Clean-up steps of this test process (see the top of the file): each runs once. */
+const cleanups = []
+let cleaned = false
+function cleanUp() {
+  if (cleaned) return
+  cleaned = true
+  for (const fn of cleanups.reverse()) {
+    try {
+      fn()
+    } catch {
+      // the others still run
+    }
+  }
+}
+/** Registers `fn` to run when this test file is done, at exit, or when the worker is ended. */
+export function atCleanup(fn) {
+  cleanups.push(fn)
+}
+test.after.always('helpers: stop programs and remove temporary directories', cleanUp)
+process.on('exit', cleanUp)
+process.once('SIGTERM', () => {
+  cleanUp()
+  process.exit(143)
+})
+
+/** Temporary directories of this test process, removed when its tests are done. */
+const tempDirs = new Set()
+atCleanup(() => {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
 })
 
-export function tempDir() {
+/**
+ * A new temporary directory. Given the test (`tempDir(t)`), it is removed when that test
+ * ends, passed or failed; otherwise after the file's last test.
+ */
+export function tempDir(t) {
   const dir = mkdtempSync(path.join(tmpdir(), 'mproxy-test-'))
-  tempDirs.push(dir)
+  tempDirs.add(dir)
+  t?.teardown(() => {
+    rmSync(dir, { recursive: true, force: true })
+    tempDirs.delete(dir)
+  })
   return dir
 }
 
@@ -59,20 +113,24 @@ export function fileSize(file) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
-/** Waits until `check()` is true, or fails after `ms`. */
+/**
+ * Waits until `check()` is true, or fails after deadline(ms). `what` names the condition in
+ * the failure; a function is called then, so it can say how far things got.
+ */
 export async function waitFor(check, ms = 20_000, what = 'condition') {
-  const deadline = Date.now() + ms
+  const limit = deadline(ms)
+  const end = Date.now() + limit
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    if (Date.now() > end) throw new Error(`timed out after ${limit / 1000} s waiting for ${typeof what === 'function' ? what() : what}`)
     await sleep(20)
   }
 }
 
-/** `promise`, or a rejection with `message` if it has not settled within `ms`. */
+/** `promise`, or a rejection with `message` if it has not settled within deadline(ms). */
 export async function within(promise, ms, message) {
   let timer
   const late = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms)
+    timer = setTimeout(() => reject(new Error(message)), deadline(ms))
   })
   try {
     return await Promise.race([promise, late])
@@ -82,7 +140,7 @@ export async function within(promise, ms, message) {
 }
 
 export async function waitForSize(file, size, ms = 30_000) {
-  await waitFor(() => fileSize(file) >= size, ms, `${file} to reach ${size} bytes (has ${fileSize(file)})`)
+  await waitFor(() => fileSize(file) >= size, ms, () => `${file} to reach ${size} bytes (has ${fileSize(file)})`)
 }
 
 export function readFile(file) {
@@ -91,7 +149,7 @@ export function readFile(file) {
 
 /** Programs started by the tests and not yet ended: none outlives the test process. */
 const running = new Set()
-process.on('exit', () => {
+atCleanup(() => {
   for (const child of running) child.kill('SIGKILL')
 })
 
@@ -141,9 +199,44 @@ export function untimed(text) {
   return text.replace(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /gm, '')
 }
 
-/** Runs a program to its end and returns code, stdout and stderr. */
-export function runToEnd(name, args, options) {
-  return runProgram(name, args, options).exited
+/**
+ * How many programs runToEnd runs at once in one test file; the others wait for a slot. A
+ * file of many short runs (bad-input's) would otherwise start them all together, and each
+ * would take as long as all of them on a machine of two cores.
+ */
+export const PROGRAM_SLOTS = Math.max(2, availableParallelism())
+let slotsInUse = 0
+const waitingForSlot = []
+async function takeSlot() {
+  if (slotsInUse < PROGRAM_SLOTS) slotsInUse++
+  else await new Promise((resolve) => waitingForSlot.push(resolve))
+}
+function giveSlot() {
+  const next = waitingForSlot.shift()
+  if (next) next()
+  else slotsInUse--
+}
+
+/**
+ * Runs a program to its end (once a slot is free, see PROGRAM_SLOTS) and returns code,
+ * stdout and stderr. `hangLimit` (ms, through deadline()) counts from the program's start,
+ * not from the wait for a slot: a program still running then is killed and the promise
+ * rejects with a line naming it.
+ */
+export async function runToEnd(name, args, { hangLimit, ...options } = {}) {
+  await takeSlot()
+  try {
+    const program = runProgram(name, args, options)
+    if (hangLimit === undefined) return await program.exited
+    try {
+      return await within(program.exited, hangLimit, `mproxy-${name} ${args.join(' ')} did not exit within ${deadline(hangLimit) / 1000} s of its start`.replace('mproxy-mproxy', 'mproxy'))
+    } catch (err) {
+      program.child.kill('SIGKILL')
+      throw err
+    }
+  } finally {
+    giveSlot()
+  }
 }
 
 export function stop(program, signal = 'SIGTERM') {
@@ -157,20 +250,28 @@ export function portOf(address) {
 
 /**
  * A veth pair inside the test's namespace, up, with IPv6 duplicate address detection off so
- * link-local addresses (needed to send IPv6 multicast) are usable at once.
+ * link-local addresses (needed to send IPv6 multicast) are usable at once. Given the test
+ * (`makeVeth(name, t)`), the pair is removed when that test ends; in any case when the file is.
  */
-export function makeVeth(name) {
+export function makeVeth(name, t) {
   requireIsolation()
   for (const conf of ['all', 'default']) {
     writeFileSync(`/proc/sys/net/ipv6/conf/${conf}/accept_dad`, '0')
   }
   const ip = (...args) => execFileSync('ip', args, { stdio: 'pipe' })
-  try {
-    ip('link', 'del', `${name}a`)
-  } catch {
-    // not there yet
+  const remove = () => {
+    try {
+      ip('link', 'del', `${name}a`)
+    } catch {
+      // not there (any more)
+    }
   }
+  remove()
   ip('link', 'add', `${name}a`, 'type', 'veth', 'peer', 'name', `${name}b`)
+  // Removed (both ends) when the test ends if it is given, and when the file is done: a link
+  // left up would give the namespace a multicast route the later tests rely on not having.
+  t?.teardown(remove)
+  atCleanup(remove)
   ip('link', 'set', `${name}a`, 'up')
   ip('link', 'set', `${name}b`, 'up')
   return [`${name}a`, `${name}b`]

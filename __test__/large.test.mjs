@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto'
 import { createReadStream, rmSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
-import { makeText, requireIsolation, runProgram, runToEnd, sleep, stop, tempDir, waitFor, waitForSize, writeTemp } from './helpers.mjs'
+import { makeText, requireIsolation, runProgram, runToEnd, stop, tempDir, waitFor, waitForSize, writeTemp } from './helpers.mjs'
 
 const SIZE = 100 * 1024 * 1024
 
@@ -41,9 +41,12 @@ for (const [family, listen] of [['IPv4', '127.0.0.1:0'], ['IPv6', '[::1]:0']]) {
 
 test.serial('the whole chain: client -> proxy -> reverse proxy (multicast) -> TCP output -> reader, 100 MiB byte-identical', async (t) => {
   requireIsolation()
-  const rp = runProgram('reverseproxy', ['--udp-listen-addr', '127.0.0.1:0', '--multicast-addr', '239.88.9.1:29918', '--multicast-interface', 'lo', '--tcp-output-addr', '127.0.0.1:0'], { listeners: 2 })
+  // The reader is this test process, which a busy machine may leave behind the 50 MB/s the
+  // chain carries: its queue at the reverse proxy holds the whole file, so a late reader is
+  // not disconnected (eviction has its own test in tcp.test.mjs).
+  const rp = runProgram('reverseproxy', ['--udp-listen-addr', '127.0.0.1:0', '--multicast-addr', '239.88.9.1:29918', '--multicast-interface', 'lo', '--tcp-output-addr', '127.0.0.1:0', '--tcp-client-queue', String(2 * SIZE), '--verbose'], { listeners: 2 })
   const [rpInput, rpOutput] = await rp.listening
-  const proxy = runProgram('proxy', ['--udp-listen-addr', '127.0.0.1:0', '--udp-downstream-addr', rpInput], { listeners: 1 })
+  const proxy = runProgram('proxy', ['--udp-listen-addr', '127.0.0.1:0', '--udp-downstream-addr', rpInput, '--verbose'], { listeners: 1 })
   // Whatever happens, no program outlives the test.
   t.teardown(() => {
     rp.child.kill('SIGKILL')
@@ -51,6 +54,7 @@ test.serial('the whole chain: client -> proxy -> reverse proxy (multicast) -> TC
   })
   const [proxyInput] = await proxy.listening
   const reader = net.connect({ host: '127.0.0.1', port: Number(rpOutput.split(':')[1]) })
+  t.teardown(() => reader.destroy())
   const hash = createHash('sha256')
   let received = 0
   reader.on('data', (d) => {
@@ -58,11 +62,21 @@ test.serial('the whole chain: client -> proxy -> reverse proxy (multicast) -> TC
     received += d.length
   })
   await new Promise((r) => reader.on('connect', r))
-  await sleep(200) // the output has accepted the reader before the first byte is published
+  // The output has accepted the reader before the first byte is published: its counters
+  // (SIGUSR1) say so.
+  await waitFor(() => {
+    rp.child.kill('SIGUSR1')
+    return /tcp-output \S+: .*\bconnects 1\b/.test(rp.stderr())
+  }, 10_000, 'the reverse proxy to count the reader')
   const started = process.hrtime.bigint()
   const client = await runToEnd('client', ['--path', input, '--server-addr', proxyInput])
   t.is(client.code, 0, client.stderr)
-  await waitFor(() => received >= SIZE, 60_000, `the reader to get ${SIZE} bytes (has ${received})`)
+  await waitFor(() => received >= SIZE, 60_000, () => `the reader to get ${SIZE} bytes (has ${received})`).catch(async (err) => {
+    // Where the bytes stopped: each hop's counters (drops, evictions) as it stops.
+    const [p, r] = await Promise.all([stop(proxy), stop(rp)])
+    t.log(`proxy:\n${p.stderr}\nreverse proxy:\n${r.stderr.replace(/^(?:.*\n)*?(?=.*counters\n)/, '')}`)
+    throw err
+  })
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
   reader.destroy()
   const [p, r] = await Promise.all([stop(proxy), stop(rp)])

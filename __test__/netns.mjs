@@ -9,7 +9,7 @@
 // and /run/netns is shared with the real host: give every test its own prefix.
 import { execFileSync, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { requireIsolation, sleep } from './helpers.mjs'
+import { atCleanup, deadline, requireIsolation, sleep } from './helpers.mjs'
 
 const ip = (args, input) => execFileSync('ip', args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], input, encoding: 'utf8' })
 
@@ -21,9 +21,9 @@ function tryIp(args) {
   }
 }
 
-/** Topologies not yet destroyed, removed at exit even if a test forgot or failed. */
+/** Topologies not yet destroyed, removed when the file is done (or ended) even if a test forgot or failed. */
 const live = new Set()
-process.on('exit', () => {
+atCleanup(() => {
   for (const topo of live) topo.destroy()
 })
 
@@ -114,7 +114,7 @@ export async function createHosts(prefix, names, { t } = {}) {
       ].join('\n'))
     })
     // The link-local address appears once eth0 has a carrier; with DAD off it is usable at once.
-    const deadline = Date.now() + 10_000
+    const end = Date.now() + deadline(10_000)
     for (const name of names) {
       for (;;) {
         const text = ip(['-n', hosts[name].ns, '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'link'])
@@ -123,7 +123,7 @@ export async function createHosts(prefix, names, { t } = {}) {
           hosts[name].linkLocal = m[1]
           break
         }
-        if (Date.now() > deadline) throw new Error(`createHosts: no link-local address on eth0 in ${hosts[name].ns}: ${text}`)
+        if (Date.now() > end) throw new Error(`createHosts: no link-local address on eth0 in ${hosts[name].ns}: ${text}`)
         await sleep(10)
       }
     }

@@ -43,9 +43,9 @@ test('two proxies forwarding to each other (a saturated loop) stop within 2 s of
   await sendDatagrams(addrA, Array.from({ length: 256 }, (_, i) => Buffer.from(`loop ${i}\n`)))
   await new Promise((r) => setTimeout(r, 500))
   for (const p of [a, b]) {
-    const r = await timeSignal(p, 'SIGINT')
+    // 2 s on an idle machine; a hang limit (through deadline()) on a busy one.
+    const r = await within(timeSignal(p, 'SIGINT'), 2000, 'a proxy of the loop did not stop on SIGINT')
     t.is(r.code, 0, r.stderr)
-    t.true(r.ms < 2000, `stopping took ${r.ms.toFixed(0)} ms`)
   }
 })
 
@@ -62,7 +62,8 @@ test('a second SIGTERM while stopping exits at once with code 1', async (t) => {
   t.is(srv.child.exitCode, null, 'still stopping after the first signal')
   const r = await timeSignal(srv, 'SIGTERM')
   t.is(r.code, 1)
-  t.true(r.ms < 200, `the second signal took ${r.ms.toFixed(0)} ms`)
+  // Well before the 5 s the first signal's stop waits for (about 10 ms on an idle machine).
+  t.true(r.ms < 4000, `the second signal took ${r.ms.toFixed(0)} ms`)
 })
 
 test('SIGUSR1 prints the counters and the program keeps running', async (t) => {

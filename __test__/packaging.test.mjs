@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process'
 import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
-import { root, tempDir } from './helpers.mjs'
+import { deadline, root, tempDir } from './helpers.mjs'
 
 const require = createRequire(import.meta.url)
 const manifest = require('../package.json')
@@ -64,7 +64,7 @@ function packageWithoutAddon(extra = () => undefined) {
 function run(dir, program, args) {
   const env = { ...process.env }
   delete env.NAPI_RS_NATIVE_LIBRARY_PATH
-  const r = spawnSync(process.execPath, [path.join(dir, 'dist', 'cli', `${program}.js`), ...args], { encoding: 'utf8', env, timeout: 15_000 })
+  const r = spawnSync(process.execPath, [path.join(dir, 'dist', 'cli', `${program}.js`), ...args], { encoding: 'utf8', env, timeout: deadline(15_000) })
   return { code: r.status, stdout: r.stdout, stderr: r.stderr }
 }
 

@@ -249,6 +249,7 @@ test('mproxy-proxy: UDP on 0.0.0.0:9920 and TCP from localhost:9925 to [::1]:992
   // The TCP source's text first: it connects and forwards by itself.
   for (const f of ['d6.log', 'd4.log']) await waitForSize(file(f), tcpText.length)
   for (const f of ['d6.log', 'd4.log']) t.true(readFile(file(f)).equals(tcpText), `${f}: the TCP text`)
+  await source.waitOut(/accepted/)
   t.is(source.stdout().toString(), 'listening\naccepted\n', 'one connection to localhost:9925')
   // Then datagrams to the UDP listener.
   put('udp.txt', udpText)

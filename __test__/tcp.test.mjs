@@ -4,7 +4,7 @@ import test from 'ava'
 import dgram from 'node:dgram'
 import net from 'node:net'
 import path from 'node:path'
-import { makeText, mproxy, readFile, requireIsolation, runProgram, runToEnd, stop, tempDir, waitFor, waitForSize, writeTemp } from './helpers.mjs'
+import { makeText, mproxy, readFile, requireIsolation, runProgram, runToEnd, sleep, stop, tempDir, waitFor, waitForSize, writeTemp } from './helpers.mjs'
 import { startTcpServer } from './tls-fixtures.mjs'
 
 const { createProxy, createReverseProxy, createServer, createClient } = mproxy
@@ -181,24 +181,33 @@ test('a stuck TCP output client is disconnected while the others keep receiving 
   const data = makeText(48_000_000, 36)
   const logs = []
   const rp = await createReverseProxy({ udpListenAddrs: ['127.0.0.1:0'], tcpOutputAddrs: ['127.0.0.1:0'], multicastAddr: g.addr, multicastInterface: g.iface, tcpClientQueue: 16 * 1024 * 1024, onLog: (e) => logs.push(e.message) })
+  let closed
+  const close = () => (closed ??= rp.close())
+  t.teardown(() => close().catch(() => undefined))
   const good = [tcpReader(rp.addresses.tcpOutput[0]), tcpReader(rp.addresses.tcpOutput[0])]
   const stuck = tcpReader(rp.addresses.tcpOutput[0])
   await Promise.all([...good, stuck].map((r) => r.connected))
   stuck.socket.pause() // reads nothing from now on
   await waitFor(() => rp.stats().endpoints.find((e) => e.kind === 'tcp-output').connects === 3, 5000, 'three clients')
-  const client = await createClient({ path: writeTemp(dir, 'in.txt', data), serverAddrs: rp.addresses.listen, rate: '12M' })
-  await client.finished
-  await client.close()
-  await waitFor(() => good.every((r) => r.size() >= data.length), 60_000, 'the good readers').catch((err) => {
-    t.log(JSON.stringify(rp.stats().endpoints), good.map((r) => r.size()))
-    throw err
-  })
+  // In pieces of 4 MB, each sent once the healthy readers have everything before it: however
+  // busy this process is, they are never more than a piece behind, the stuck one ever more.
+  const PIECE = 4_000_000
+  for (let at = 0; at < data.length; at += PIECE) {
+    const client = await createClient({ path: writeTemp(dir, 'in.txt', data.subarray(at, at + PIECE)), serverAddrs: rp.addresses.listen, rate: '12M' })
+    await client.finished
+    await client.close()
+    const sent = Math.min(at + PIECE, data.length)
+    await waitFor(() => good.every((r) => r.size() >= sent), 60_000, () => `the good readers to get ${sent} bytes (have ${good.map((r) => r.size())})`).catch((err) => {
+      t.log(JSON.stringify(rp.stats().endpoints), good.map((r) => r.size()))
+      throw err
+    })
+  }
   await waitFor(() => rp.stats().endpoints.find((e) => e.kind === 'tcp-output').evicted === 1, 10_000, 'the stuck client to be dropped')
   // Reading again, it finds its connection closed (after what the kernel still held).
   stuck.socket.resume()
   await stuck.ended
   t.true(stuck.size() < data.length)
-  const stats = await rp.close()
+  const stats = await close()
   for (const r of good) t.true(r.data().equals(data))
   t.is(stats.endpoints.find((e) => e.kind === 'tcp-output').evicted, 1)
   t.is(logs.filter((m) => m.includes('disconnected TCP client')).length, 1)
@@ -251,9 +260,9 @@ test('closing a reverse proxy right after the last input still delivers it to TC
 })
 
 test('forward proxy: an upstream that resets every connection right after accepting it is retried with a growing backoff, and said once', async (t) => {
-  let accepted = 0
+  const attempts = [] // when each connection was accepted
   const upstream = net.createServer((socket) => {
-    accepted++
+    attempts.push(Date.now())
     socket.resetAndDestroy()
   })
   await new Promise((r) => upstream.listen(0, '127.0.0.1', r))
@@ -262,13 +271,18 @@ test('forward proxy: an upstream that resets every connection right after accept
   const name = `127.0.0.1:${upstream.address().port}`
   const proxy = runProgram('proxy', ['--tcp-connect-addr', name, '--udp-downstream-addr', `127.0.0.1:${sink.address().port}`])
   t.teardown(() => proxy.child.kill('SIGKILL'))
-  await new Promise((r) => setTimeout(r, 5000))
+  // 0.5 s, 1 s, 2 s (each ±20%) between attempts: 4 in the 5 s from the first, not the 10
+  // of a reset backoff. A busy machine only delays attempts, so only the upper bound holds
+  // there: at most 4 in those 5 s, the fourth 1.6 s or more after the third.
+  await waitFor(() => attempts.length >= 4, 20_000, () => `four connections (${attempts.length})`)
+  await sleep(attempts[0] + 5000 - Date.now())
+  const inFiveSeconds = attempts.filter((at) => at < attempts[0] + 5000).length
   const r = await stop(proxy)
   upstream.close()
   sink.close()
   t.is(r.code, 0)
-  // 0.5 s, 1 s, 2 s (each ±20%) between attempts: 3 or 4 in 5 s, not the 10 of a reset backoff.
-  t.true(accepted >= 3 && accepted <= 4, `${accepted} connections in 5 s`)
+  t.true(inFiveSeconds <= 4, `${inFiveSeconds} connections in the 5 s from the first`)
+  t.true(attempts[3] - attempts[2] >= 1200, `${attempts[3] - attempts[2]} ms from the third connection to the fourth`)
   // Each attempt sees the reset either after connecting (`connected`, then `lost`) or while
   // connecting (`cannot connect`), by the timing of the kernel; either way the run of failures
   // is reported in a few lines, at most once each, and then no more.

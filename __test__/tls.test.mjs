@@ -4,7 +4,7 @@
 import test from 'ava'
 import { execFileSync } from 'node:child_process'
 import path from 'node:path'
-import { makeText, mproxy, readFile, runProgram, stop, tempDir, waitFor, waitForSize } from './helpers.mjs'
+import { makeText, mproxy, readFile, runProgram, sleep, stop, tempDir, waitFor, waitForSize } from './helpers.mjs'
 import { makePki, startTlsServer } from './tls-fixtures.mjs'
 
 const dir = tempDir()
@@ -124,14 +124,24 @@ test('a server that requires a client certificate: said in words, once, with a g
   const sink = await udpServer('no-client-cert.txt')
   const proxy = runProgram('proxy', ['--tcp-connect-addr', `tls://localhost:${tlsServer.port}`, '--udp-downstream-addr', sink.addr, '--tls-ca', pki.caCert])
   t.teardown(() => proxy.child.kill('SIGKILL'))
-  await new Promise((r) => setTimeout(r, 5000))
+  // 0.5 s, 1 s, 2 s (each ±20%) between attempts: 4 in the 5 s from the first, not the 10
+  // of a reset backoff. A busy machine only delays attempts, so only the upper bound holds
+  // there: at most 4 in those 5 s, the fourth 1.6 s or more after the third (seen within
+  // the 20 ms this polls at).
+  const count = () => tlsServer.clientErrors().length + tlsServer.accepted()
+  const attempts = []
+  await waitFor(() => {
+    for (let n = count(); attempts.length < n;) attempts.push(Date.now())
+    return attempts.length >= 4
+  }, 20_000, () => `four attempts (${count()})`)
+  await sleep(attempts[0] + 5000 - Date.now())
+  const inFiveSeconds = count()
   const r = await stop(proxy)
-  const attempts = tlsServer.clientErrors().length + tlsServer.accepted()
   await sink.server.close()
   await tlsServer.close()
   t.is(r.code, 0)
-  // 0.5 s, 1 s, 2 s (each ±20%) between attempts: 3 or 4 in 5 s, not the 10 of a reset backoff.
-  t.true(attempts >= 3 && attempts <= 4, `${attempts} attempts in 5 s`)
+  t.true(inFiveSeconds <= 4, `${inFiveSeconds} attempts in the 5 s from the first`)
+  t.true(attempts[3] - attempts[2] >= 1200, `${attempts[3] - attempts[2]} ms from the third attempt to the fourth`)
   const reason = 'the server requires a client certificate (see --tls-cert and --tls-key)'
   const name = `tls://localhost:${tlsServer.port}`
   t.deepEqual(r.stderr.trimEnd().split('\n'), [

@@ -10,6 +10,11 @@
 // 2.28), and the musl ones dynamically against musl (Node on Alpine loads it). Other
 // targets use the platform's own toolchain. A glibc build is then checked: no symbol
 // version newer than GLIBC_MAX may be referenced.
+//
+// Both tools are looked for first, as cargo-zigbuild looks for zig (`python3 -m ziglang`,
+// then `zig` on PATH; CARGO_ZIGBUILD_PYTHON_PATH and CARGO_ZIGBUILD_ZIG_PATH name others):
+// without them the build stops at once with the command that installs them, instead of
+// napi installing cargo-zigbuild into ~/.cargo unasked and cargo-zigbuild failing later.
 'use strict'
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -20,6 +25,23 @@ const root = path.join(__dirname, '..')
 const GLIBC_BASELINE = '2.17'
 /** The newest glibc symbol version a gnu addon may need (the issue's bar: RHEL 8, Debian 10). */
 const GLIBC_MAX = [2, 28]
+/** How to get zig and cargo-zigbuild, in the versions .ci/run and the release workflow use. */
+const ZIG_TOOLS = 'pip install cargo-zigbuild==0.24.1 ziglang==0.17.1'
+
+const runs = (cmd, args) => {
+  const r = spawnSync(cmd, args, { stdio: 'ignore', shell: false })
+  return !r.error && r.status === 0
+}
+
+/** What a Linux build lacks of zig and cargo-zigbuild (cargo-zigbuild's own search for zig; napi's for cargo-zigbuild). */
+function missingZigTools(env = process.env) {
+  const missing = []
+  if (!runs('cargo', ['help', 'zigbuild'])) missing.push('cargo-zigbuild')
+  const python = env.CARGO_ZIGBUILD_PYTHON_PATH || 'python3'
+  const zig = env.CARGO_ZIGBUILD_ZIG_PATH || 'zig'
+  if (!runs(python, ['-m', 'ziglang', 'version']) && !runs(zig, ['version'])) missing.push('zig')
+  return missing
+}
 
 /** napi-rs's name for a target triple: `x86_64-unknown-linux-gnu` -> `linux-x64-gnu`. */
 function platformOf(triple) {
@@ -54,11 +76,21 @@ function newestGlibc(file) {
   return versions.at(-1)
 }
 
+/** Stops with one line when the build of `triple` would lack its tools (Linux: zig, cargo-zigbuild). */
+function requireTools(triple) {
+  if (!triple.includes('-linux-')) return
+  const missing = missingZigTools()
+  if (missing.length === 0) return
+  console.error(`build-addon: a Linux addon is linked by zig through cargo-zigbuild, and ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not found; install both with: ${ZIG_TOOLS} (zig on PATH works too)`)
+  process.exit(1)
+}
+
 function build(triple, outDir) {
   const platform = platformOf(triple)
   const linux = triple.includes('-linux-')
   const gnu = linux && triple.includes('-gnu')
   const musl = linux && triple.includes('-musl')
+  requireTools(triple)
   const env = { ...process.env }
   const args = ['build', '--platform', '--release', '--manifest-path', 'crates/mproxy-binding/Cargo.toml', '--package-json-path', 'package.json', '--output-dir', outDir, '--no-js', '--dts', 'index.d.ts']
   if (linux) {
@@ -75,7 +107,7 @@ function build(triple, outDir) {
   console.error(`build-addon: ${triple} -> ${path.relative(root, outDir) || '.'}/mproxy.${platform}.node (napi ${args.join(' ')})`)
   const r = spawnSync(process.execPath, [napi, ...args], { cwd: root, stdio: 'inherit', env })
   if (r.status !== 0) {
-    console.error(`build-addon: the build for ${triple} failed${linux ? ' (Linux targets need zig and cargo-zigbuild: pip install cargo-zigbuild ziglang)' : ''}`)
+    console.error(`build-addon: the build for ${triple} failed`)
     process.exit(1)
   }
   // napi writes its type definitions next to the addon; the committed index.d.ts is the one used.
@@ -104,4 +136,4 @@ if (require.main === module) {
   build(triple, outDir)
 }
 
-module.exports = { build, hostTriple, platformOf, glibcVersions, newestGlibc }
+module.exports = { build, hostTriple, platformOf, glibcVersions, newestGlibc, missingZigTools, requireTools, ZIG_TOOLS }

@@ -89,12 +89,15 @@ function main() {
     if (!fs.existsSync(addonDir)) fail(`${addonDir} does not exist`)
     addons = findAddons(addonDir)
   }
+  const builder = addons ? undefined : require('./build-addon.js')
+  // Before anything is removed or built: the build's tools (zig for Linux) are there.
+  const triple = builder?.hostTriple()
+  if (builder) builder.requireTools(triple)
   fs.rmSync(packDir, { recursive: true, force: true })
   fs.mkdirSync(stageDir, { recursive: true })
   if (!addons) {
-    const { build, hostTriple } = require('./build-addon.js')
     const out = path.join(packDir, 'addons')
-    build(hostTriple(), out)
+    builder.build(triple, out)
     addons = findAddons(out)
   }
   // --all: a release, which must hold every platform's package.

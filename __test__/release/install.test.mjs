@@ -1,12 +1,14 @@
 // The release rehearsal (npm run test:install, after npm run pack:local): the tarballs in pack/
 // installed into a fresh project under the system's temp directory, the way a user installs
-// from the registry, with no Rust toolchain on PATH and no registry (npm --offline: the
-// other platforms' optional packages are skipped, as npm skips those that do not fit).
+// from the registry, with no Rust toolchain on PATH. The dependencies come from npm's cache
+// when it has them, from the registry otherwise (npm --prefer-offline: an empty cache works);
+// the other platforms' optional packages are skipped, as npm skips those that do not fit or
+// are not published.
 // Then every program, a transfer, the API through require and import, and the types under
 // tsc --strict, as a user meets them. Loopback and port 0 only.
 import test from 'ava'
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -25,9 +27,15 @@ const PLATFORMS = readdirSync(path.join(root, 'npm')).sort()
 
 const work = mkdtempSync(path.join(tmpdir(), 'mproxy-install-'))
 const children = new Set()
-test.after.always(() => {
+const cleanUp = () => {
   for (const child of children) child.kill('SIGKILL')
   rmSync(work, { recursive: true, force: true })
+}
+test.after.always(cleanUp)
+// ava ends a worker that timed out with SIGTERM, where 'exit' handlers would not run.
+process.once('SIGTERM', () => {
+  cleanUp()
+  process.exit(143)
 })
 
 /** The npm CLI this Node came with, run through this Node (PATH below may not hold it). */
@@ -42,22 +50,37 @@ function npmCli() {
 
 const exe = (name) => (windows ? [`${name}.exe`, `${name}.cmd`] : [name])
 const holdsRust = (dir) => ['cargo', 'rustc', 'rustup'].some((tool) => exe(tool).some((f) => existsSync(path.join(dir, f))))
+/** What the tests run by name besides node: npm's scripts and `npm exec` go through sh. */
+const TOOLS = ['sh', 'env']
 
-/** PATH without any directory holding cargo, rustc or rustup; Node stays reachable. */
-function pathWithoutRust() {
-  const dirs = (process.env.PATH ?? '').split(path.delimiter).filter((d) => d && !holdsRust(d))
-  if (!windows) {
-    const bin = path.join(work, 'node-bin')
-    mkdirSync(bin, { recursive: true })
-    if (!existsSync(path.join(bin, 'node'))) symlinkSync(process.execPath, path.join(bin, 'node'))
-    dirs.unshift(bin)
+/** Where `tool` is on this process's PATH, or undefined. */
+function which(tool) {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const file = dir && path.join(dir, tool)
+    if (file && existsSync(file) && statSync(file).isFile()) return file
   }
-  return dirs.join(path.delimiter)
+  return undefined
+}
+
+/**
+ * A PATH that reaches no cargo, rustc or rustup. Elsewhere than on Windows: one directory of
+ * links to Node and just the tools the tests need (TOOLS), so the shell stays even when cargo
+ * sits beside it (/usr/bin). On Windows: PATH without the directories that hold Rust.
+ */
+function pathWithoutRust() {
+  if (windows) return (process.env.PATH ?? '').split(path.delimiter).filter((d) => d && !holdsRust(d)).join(path.delimiter)
+  const bin = path.join(work, 'bin')
+  mkdirSync(bin, { recursive: true })
+  symlinkSync(process.execPath, path.join(bin, 'node'))
+  for (const tool of TOOLS) {
+    const file = which(tool)
+    if (!file) throw new Error(`${tool} is not on PATH, and the tests need it`)
+    symlinkSync(file, path.join(bin, tool))
+  }
+  return bin
 }
 
 const PATH = pathWithoutRust()
-// npm's own cache serves the package's dependencies (the repository's npm install put them
-// there): --offline never asks the registry, and the other platforms' packages are skipped.
 const env = { ...process.env, PATH, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' }
 for (const key of Object.keys(env)) if (/^(CARGO|RUSTUP)_/.test(key) || key === 'NAPI_RS_NATIVE_LIBRARY_PATH') delete env[key]
 
@@ -72,12 +95,12 @@ function npm(args, cwd) {
   return r
 }
 
-/** A fresh project with the given tarballs installed, offline. */
+/** A fresh project with the given tarballs installed (their dependencies from the cache or the registry). */
 function project(name, tarballs) {
   const dir = path.join(work, name)
   mkdirSync(dir)
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: `consumer-${name}`, version: '1.0.0', private: true }))
-  npm(['install', '--offline', '--no-audit', '--no-fund', ...tarballs], dir)
+  npm(['install', '--prefer-offline', '--no-audit', '--no-fund', ...tarballs], dir)
   return dir
 }
 
