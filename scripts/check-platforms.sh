@@ -25,6 +25,9 @@
 #   MPROXY_PLATFORMS_ONLY="clippy wine-core qemu-core wine-ava"   run only these parts
 #   MPROXY_WINE_AVA_BUDGET=900                                     seconds for the ava part
 set -uo pipefail
+# The whole script is one block, which bash reads before running any of it: an edit while it
+# runs cannot change what it does.
+{
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -237,3 +240,4 @@ fi
 say "summary"
 for line in "${report[@]}"; do printf '  %s\n' "$line"; done
 exit $failed
+}
