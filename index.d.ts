@@ -84,6 +84,13 @@ export interface BusKeyOptions {
  */
 export declare function checkBusKey(path: string): void
 
+/**
+ * Converts and checks the options as `startRoute` does (addresses, framing, rotation,
+ * rules, the bus key's files), without opening a socket or a data file: the start path of
+ * `mproxy check`.
+ */
+export declare function checkRoute(options: RouteOptions): void
+
 export interface DestinationOptions {
   address: string
   interface?: string

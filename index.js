@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports.NativeRoute = nativeBinding.NativeRoute
 module.exports.NativeTap = nativeBinding.NativeTap
 module.exports.checkBusKey = nativeBinding.checkBusKey
+module.exports.checkRoute = nativeBinding.checkRoute
 module.exports.notifyServiceManager = nativeBinding.notifyServiceManager
 module.exports.resolveInterface = nativeBinding.resolveInterface
 module.exports.rulePatternProblem = nativeBinding.rulePatternProblem

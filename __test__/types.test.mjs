@@ -66,7 +66,7 @@ function literals(checker, symbol) {
 
 test('error codes, endpoint kinds and log levels are closed unions', (t) => {
   const { checker, find } = entry()
-  t.deepEqual(literals(checker, find('MproxyErrorCode')), ['EMPROXY_ABORTED', 'EMPROXY_ADDON', 'EMPROXY_ADDRESS_IN_USE', 'EMPROXY_ADDRESS_NOT_AVAILABLE', 'EMPROXY_FILE', 'EMPROXY_INVALID_ARGUMENT', 'EMPROXY_IO', 'EMPROXY_NO_ROUTE', 'EMPROXY_NO_SUCH_INTERFACE', 'EMPROXY_RESOLVE'])
+  t.deepEqual(literals(checker, find('MproxyErrorCode')), ['EMPROXY_ABORTED', 'EMPROXY_ADDON', 'EMPROXY_ADDRESS_IN_USE', 'EMPROXY_ADDRESS_NOT_AVAILABLE', 'EMPROXY_FILE', 'EMPROXY_INTERNAL', 'EMPROXY_INVALID_ARGUMENT', 'EMPROXY_IO', 'EMPROXY_NO_ROUTE', 'EMPROXY_NO_SUCH_INTERFACE', 'EMPROXY_RESOLVE'])
   t.deepEqual(literals(checker, find('LogLevel')), ['error', 'info', 'warn'])
   const kinds = literals(checker, find('EndpointKind'))
   // Every kind the Rust core registers an endpoint under, and no other.

@@ -23,6 +23,8 @@ export type MproxyErrorCode =
   | 'EMPROXY_ADDON'
   /** The `signal` given to create…() was aborted before it had started. */
   | 'EMPROXY_ABORTED'
+  /** A bug in mproxy: the native code panicked (caught, so Node goes on); please report it. */
+  | 'EMPROXY_INTERNAL'
 
 const CODES: readonly MproxyErrorCode[] = [
   'EMPROXY_INVALID_ARGUMENT',
@@ -35,6 +37,7 @@ const CODES: readonly MproxyErrorCode[] = [
   'EMPROXY_RESOLVE',
   'EMPROXY_ADDON',
   'EMPROXY_ABORTED',
+  'EMPROXY_INTERNAL',
 ]
 
 /**

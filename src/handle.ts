@@ -9,6 +9,7 @@
  * leave out (they are marked internal, and tsconfig has stripInternal).
  */
 import { EventEmitter } from 'node:events'
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { fromNative, MproxyError, usageError } from './errors'
 import { MessageIterator, messagesOptions, type Message, type MessagesOptions } from './messages'
 import { withOptionNames, type Labels } from './options'
@@ -495,6 +496,18 @@ export async function ready(handle: Handle, settings: HandleSettings): Promise<H
   return handle
 }
 
+const checking = new AsyncLocalStorage<true>()
+
+/**
+ * @internal Runs `start` (a create…() of the programs) as `mproxy check` does: every step of
+ * the real start (the schema, resolution, the checks across options, the binding's own
+ * conversion), but no socket or data file is opened. Resolves with the handle, which has no
+ * routes; close it.
+ */
+export function checkOnly<T>(start: () => Promise<T>): Promise<T> {
+  return checking.run(true, start)
+}
+
 /** @internal A new handle, with nothing running yet; `labels`: how its messages name options. */
 export function newHandle(onLog?: (entry: LogEntry) => void, labels?: Labels): Handle {
   return create(onLog, labels)
@@ -504,8 +517,21 @@ export function newHandle(onLog?: (entry: LogEntry) => void, labels?: Labels): H
  * @internal Starts one native route as part of `handle`. A reverse proxy's 'outputs' route
  * listens on the group; that socket is not one of the handle's listen addresses.
  */
-export function startRoute(handle: Handle, options: RouteOptions, finite: boolean, role?: RouteRole): NativeRoute {
+export function startRoute(handle: Handle, options: RouteOptions, finite: boolean, role?: RouteRole): NativeRoute | undefined {
   const state = stateOf(handle)
+  if (checking.getStore()) {
+    // `mproxy check`: the binding converts and checks the options as it would to start, but
+    // opens nothing. Listeners count as bound where they were asked for (port 0 stays 0, which
+    // the checks after a start skip).
+    try {
+      native().checkRoute(options)
+    } catch (err) {
+      const e = fromNative(err)
+      throw new MproxyError(e.code, withOptionNames(e.message, state.labels), e.usage)
+    }
+    if (role !== 'outputs') state.addresses.listen.push(...(options.udpListeners ?? []).map((l) => l.address))
+    return undefined
+  }
   if (finite) state.pendingFinishes++
   let route: NativeRoute
   try {

@@ -13,8 +13,7 @@ import type { Registry } from 'prom-client'
 import { MproxyError } from './errors'
 import type { Handle, LogEntry, Stats } from './handle'
 import { registerMetrics, serveMetricsAt, type MetricsServer } from './metrics'
-import { configSchema, type Config, type RouteConfig } from './schema/config'
-import { parseWith } from './schema/issues'
+import { parseConfig, type LoadedConfig, type RouteInput } from './schema/config'
 import { startProgram } from './api/programs'
 
 /** A log entry of one route (or of the service itself, without a route). */
@@ -42,18 +41,13 @@ export interface ReloadResult {
 }
 
 interface Running {
-  config: RouteConfig
+  config: RouteInput
   handle: Handle
-}
-
-function optionsOf(route: RouteConfig): Record<string, unknown> {
-  const { name: _name, kind: _kind, ...options } = route
-  return options
 }
 
 export class Service extends EventEmitter<ServiceEvents> {
   private readonly running = new Map<string, Running>()
-  private config: Config
+  private config: LoadedConfig
   private metricsServer?: MetricsServer
   private registry?: Registry
   private statsTimer?: NodeJS.Timeout
@@ -62,7 +56,7 @@ export class Service extends EventEmitter<ServiceEvents> {
   private reloading: Promise<unknown> = Promise.resolve()
 
   /** @internal Use start(). */
-  constructor(config: Config) {
+  constructor(config: LoadedConfig) {
     super()
     this.config = config
   }
@@ -82,9 +76,9 @@ export class Service extends EventEmitter<ServiceEvents> {
     return Object.fromEntries([...this.running].map(([name, r]) => [name, r.handle.stats()]))
   }
 
-  private async startRoute(route: RouteConfig, index: number): Promise<Handle> {
+  private async startRoute(route: RouteInput, index: number): Promise<Handle> {
     const onLog = (entry: LogEntry) => this.emit('log', { ...entry, route: route.name })
-    return startProgram(route.kind, { ...optionsOf(route), onLog }, { prefix: ['routes', index] })
+    return startProgram(route.kind, { ...route.options, onLog }, { prefix: ['routes', index] })
   }
 
   /** @internal Starts every route (all or nothing) and the process-wide settings. */
@@ -105,7 +99,7 @@ export class Service extends EventEmitter<ServiceEvents> {
    * start a metrics port that cannot be bound is an error; on reload it is reported and the
    * endpoint stays where it was (the routes are already reloaded: nothing is half done).
    */
-  private async applySettings(previous: Config | undefined): Promise<void> {
+  private async applySettings(previous: LoadedConfig | undefined): Promise<void> {
     const metrics = this.config.metrics
     if (!isDeepStrictEqual(metrics, previous?.metrics)) {
       const old = this.metricsServer
@@ -155,7 +149,7 @@ export class Service extends EventEmitter<ServiceEvents> {
 
   private async reloadNow(input: unknown): Promise<ReloadResult> {
     if (this.closing) throw new MproxyError('EMPROXY_INVALID_ARGUMENT', 'the service is closed', true)
-    const next = parseWith(configSchema, input)
+    const next = parseConfig(input)
     const result: ReloadResult = { kept: [], restarted: [], started: [], stopped: [], failed: [] }
     const wanted = new Map(next.routes.map((r, i) => [r.name, { route: r, index: i }]))
     const before = [...this.running]
@@ -237,7 +231,7 @@ export class Service extends EventEmitter<ServiceEvents> {
  * when the config is not valid or a route cannot start; nothing is left running then.
  */
 export async function start(config: unknown, options: { onLog?: (entry: ServiceLogEntry) => void } = {}): Promise<Service> {
-  const service = new Service(parseWith(configSchema, config))
+  const service = new Service(parseConfig(config))
   if (options.onLog) service.on('log', options.onLog)
   await service.begin()
   return service

@@ -3,14 +3,13 @@
  * `mproxy check --config FILE` (validate it without starting anything). Exit codes as for the
  * programs: 2 for a config that is not valid, 1 for what the system refused.
  */
-import { outputAddrs, type OutputItem } from '../schema/rules'
 import { access, constants } from 'node:fs/promises'
 import path from 'node:path'
-import { readConfigFile } from '../config/file'
-import { fromNative, MproxyError } from '../errors'
-import { native } from '../native'
-import { resolveEndpoint } from '../resolve'
-import type { Config } from '../schema/config'
+import { readConfigData } from '../config/file'
+import { MproxyError } from '../errors'
+import { checkOnly } from '../handle'
+import { startProgram } from '../api/programs'
+import { parseConfig, type LoadedConfig, type RouteInput } from '../schema/config'
 import { nameOf } from '../naming'
 import { start, type Service } from '../service'
 import { announceAddresses, defaultTimestamps, makeLogger, type LogFormat } from './log'
@@ -36,67 +35,48 @@ function fail(err: unknown): never {
   process.exit(usage ? EXIT_USAGE : EXIT_RUNTIME)
 }
 
-/** Addresses in a route's options, with the option they are in (for `check`). */
-const ADDRESS_OPTIONS: Record<string, boolean> = {
-  serverAddrs: false,
-  listenAddrs: true,
-  udpListenAddrs: true,
-  udpDownstreamAddrs: false,
-  tcpListenAddrs: true,
-  tcpOutputAddrs: true,
-  udpOutputAddrs: false,
-  multicastAddr: false,
-}
-
-/** What `check` can find without starting: names that do not resolve, files that cannot be opened. */
-async function checkSystem(config: Config): Promise<void> {
-  for (const [i, route] of config.routes.entries()) {
-    const naming = { prefix: ['routes', i] as const }
-    const options = route as Record<string, unknown>
-    for (const [field, portZero] of Object.entries(ADDRESS_OPTIONS)) {
-      const value = options[field]
-      // Output options may hold routing-rule objects and balance groups: their addresses.
-      const list = Array.isArray(value) ? outputAddrs(value as OutputItem[]) : typeof value === 'string' ? [value] : []
-      // TCP listeners may be `tls://HOST:PORT`.
-      for (const text of list) await resolveEndpoint(text.replace(/^tls:\/\//, ''), nameOf(naming, field), { allowPortZero: portZero })
-    }
-    for (const text of (options.tcpConnectAddrs as string[] | undefined) ?? []) {
-      await resolveEndpoint(text.replace(/^tls:\/\//, ''), nameOf(naming, 'tcpConnectAddrs'), { allowPortZero: false })
-    }
-    const file = typeof options.path === 'string' ? options.path : '-'
-    const readable = route.kind === 'client' && file !== '-' ? [['path', file]] : []
-    for (const field of ['tlsCa', 'tlsCert', 'tlsKey', 'tlsClientCa']) if (typeof options[field] === 'string') readable.push([field, options[field] as string])
-    for (const [field, file] of readable) {
-      await access(file, constants.R_OK).catch((e: NodeJS.ErrnoException) => {
-        throw new MproxyError('EMPROXY_FILE', `${nameOf(naming, field)}: cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.code}`)
-      })
-    }
-    for (const field of ['busKey', 'busKeyNext']) {
-      if (typeof options[field] !== 'string') continue
-      try {
-        native().checkBusKey(options[field] as string)
-      } catch (err) {
-        throw fromNative(err, nameOf(naming, field))
-      }
-    }
-    const written: Array<[string, string]> = []
-    if (route.kind === 'server' && file !== '-') written.push(['path', file])
-    if (typeof options.copyPath === 'string') written.push(['copyPath', options.copyPath])
-    for (const [field, target] of written) {
-      const dir = path.dirname(path.resolve(target))
-      await access(dir, constants.W_OK).catch((e: NodeJS.ErrnoException) => {
-        throw new MproxyError('EMPROXY_FILE', `${nameOf(naming, field)}: cannot write in ${dir}: ${e.code === 'ENOENT' ? 'no such directory' : e.code}`)
-      })
-    }
+/**
+ * Files a route would open, which `check` tries without opening them for good (the binding's
+ * check opens no file): inputs and certificates readable, outputs' directories writable.
+ * The run refuses the same files (exit 1), when it opens them.
+ */
+async function checkFiles(route: RouteInput, index: number): Promise<void> {
+  const naming = { prefix: ['routes', index] as const }
+  const options = route.options
+  const file = typeof options.path === 'string' ? options.path : '-'
+  const readable = route.kind === 'client' && file !== '-' ? [['path', file]] : []
+  for (const field of ['tlsCa', 'tlsCert', 'tlsKey', 'tlsClientCa']) if (typeof options[field] === 'string') readable.push([field, options[field] as string])
+  for (const [field, file] of readable) {
+    await access(file, constants.R_OK).catch((e: NodeJS.ErrnoException) => {
+      throw new MproxyError('EMPROXY_FILE', `${nameOf(naming, field)}: cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.code}`)
+    })
+  }
+  const written: Array<[string, string]> = []
+  if (route.kind === 'server' && file !== '-') written.push(['path', file])
+  if (typeof options.copyPath === 'string') written.push(['copyPath', options.copyPath])
+  for (const [field, target] of written) {
+    const dir = path.dirname(path.resolve(target))
+    await access(dir, constants.W_OK).catch((e: NodeJS.ErrnoException) => {
+      throw new MproxyError('EMPROXY_FILE', `${nameOf(naming, field)}: cannot write in ${dir}: ${e.code === 'ENOENT' ? 'no such directory' : e.code}`)
+    })
   }
 }
 
-/** `mproxy check --config FILE`: 0 valid, 2 not valid, 1 the system would refuse it. */
+/**
+ * `mproxy check --config FILE`: 0 valid, 2 not valid, 1 the system would refuse it. Each
+ * route goes through its program's real start (the same checks, resolution and conversion,
+ * in the same order, with the same messages as `mproxy --config`), but opens no socket.
+ */
 export async function checkConfig(file: string): Promise<void> {
-  let config: Config
+  let config: LoadedConfig
   try {
-    config = await readConfigFile(file)
-    await checkSystem(config)
+    const data = await readConfigData(file)
+    config = parseConfig(data)
+    for (const [i, route] of config.routes.entries()) {
+      const handle = await checkOnly(() => startProgram(route.kind, route.options, { prefix: ['routes', i] }))
+      await handle.close()
+      await checkFiles(route, i)
+    }
   } catch (err) {
     return fail(err)
   }
@@ -105,9 +85,11 @@ export async function checkConfig(file: string): Promise<void> {
 
 /** `mproxy --config FILE`: runs every route until SIGINT/SIGTERM; SIGHUP reloads the file. */
 export async function runConfig(flags: ConfigFlags): Promise<void> {
-  let config: Config
+  let config: LoadedConfig
+  let data: unknown
   try {
-    config = await readConfigFile(flags.config)
+    data = await readConfigData(flags.config)
+    config = parseConfig(data)
   } catch (err) {
     return fail(err)
   }
@@ -118,7 +100,7 @@ export async function runConfig(flags: ConfigFlags): Promise<void> {
   })
   let service: Service
   try {
-    service = await start(config, { onLog: log })
+    service = await start(data, { onLog: log })
   } catch (err) {
     return fail(err)
   }
@@ -147,8 +129,9 @@ export async function runConfig(flags: ConfigFlags): Promise<void> {
   const hangup = async () => {
     notifySystemd('RELOADING=1', warn)
     try {
-      const next = await readConfigFile(flags.config)
-      const r = await service.reload(next)
+      const nextData = await readConfigData(flags.config)
+      const next = parseConfig(nextData)
+      const r = await service.reload(nextData)
       if (r.failed.length) {
         log({ level: 'error', message: `not reloaded ${flags.config}: ${r.failed.join(', ')} cannot start (see above); the old routes run again` })
       } else {

@@ -14,7 +14,7 @@ const usage = `mproxy: move files and raw socket data over UDP
 USAGE:
     mproxy <PROGRAM> [OPTIONS]
     mproxy --config FILE [--log-format text|json] [--no-timestamps] [--quiet]
-    mproxy check --config FILE
+    mproxy check [--config] FILE
     mproxy keygen FILE        (a new bus key: 64 hex digits, mode 600; FILE must not exist)
     mproxy -h | --help | -V | --version
 
@@ -74,7 +74,8 @@ if (sub === '-h' || sub === '--help') {
     process.exit(EXIT_RUNTIME)
   }
 } else if (sub === 'check') {
-  const flags = configFlags(rest)
+  // `mproxy check FILE` as well as `mproxy check --config FILE`.
+  const flags = configFlags(rest.length === 1 && !rest[0].startsWith('-') ? ['--config', rest[0]] : rest)
   void checkConfig(flags.config)
 } else if (sub === undefined) {
   // Nothing asked: the usage goes where errors go, and the exit code says it was not a run.

@@ -8,8 +8,7 @@ import path from 'node:path'
 import { parse as parseToml } from 'smol-toml'
 import { parse as parseYaml, YAMLParseError } from 'yaml'
 import { MproxyError, usageError } from '../errors'
-import { configSchema, type Config } from '../schema/config'
-import { parseWith } from '../schema/issues'
+import { parseConfig, type LoadedConfig } from '../schema/config'
 
 /** Config files larger than this are refused: a config is a page, not a data file. */
 export const MAX_CONFIG_BYTES = 1024 * 1024
@@ -61,10 +60,14 @@ export function parseConfigText(text: string, format: 'yaml' | 'json' | 'toml', 
   }
 }
 
-/** Reads, parses and checks a config file. */
-export async function readConfigFile(file: string): Promise<Config> {
+/** Reads and parses a config file, unchecked: what `start()` and `reload()` take. */
+export async function readConfigData(file: string): Promise<unknown> {
   const format = FORMATS[path.extname(file).toLowerCase()]
   if (!format) throw usageError(`--config: ${file} has no known extension; use .yaml, .yml, .json or .toml`)
-  const data = parseConfigText(await readBounded(file), format, file)
-  return parseWith(configSchema, data)
+  return parseConfigText(await readBounded(file), format, file)
+}
+
+/** Reads, parses and checks a config file. */
+export async function readConfigFile(file: string): Promise<LoadedConfig> {
+  return parseConfig(await readConfigData(file))
 }

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod'
 import { SHAPES, crossChecks, type ProgramKind } from './programs'
+import { parseWith } from './issues'
 import { address, JSON_INPUT, text, wholeNumber } from './values'
 
 const KINDS = ['client', 'server', 'proxy', 'reverseproxy'] as const satisfies readonly ProgramKind[]
@@ -68,6 +69,32 @@ export const configSchema = z
 
 export type Config = z.output<typeof configSchema>
 export type RouteConfig = z.output<typeof routeSchema>
+
+/**
+ * A route of a checked config, its options as the file gives them: the program parses them
+ * itself when it starts, as its create…() does. (Its parsed options would not do: parsing is
+ * not idempotent, `rotate: 100M` becomes `{ bytes }`, which the program's schema refuses.)
+ */
+export interface RouteInput {
+  name: string
+  kind: ProgramKind
+  options: Record<string, unknown>
+}
+
+/** A checked config, with each route's options as given. */
+export type LoadedConfig = Omit<Config, 'routes'> & { routes: RouteInput[] }
+
+/** Checks a config (the object a config file holds); the first problem is thrown, naming its path. */
+export function parseConfig(input: unknown): LoadedConfig {
+  const config = parseWith(configSchema, input)
+  // Checked: `routes` is a list of objects, in the same order.
+  const given = (input as { routes: Array<Record<string, unknown>> }).routes
+  const routes = config.routes.map((route, i) => {
+    const { name: _name, kind: _kind, ...options } = given[i]
+    return { name: route.name, kind: route.kind, options }
+  })
+  return { ...config, routes }
+}
 
 /** The JSON Schema of a config file, for editors. */
 export function configJsonSchema(): unknown {

@@ -32,8 +32,13 @@ export function text(what = 'text') {
   return z.string({ error: (iss) => (iss.input === undefined ? 'is required' : `must be ${what}`) }).min(1, { error: 'is empty' })
 }
 
-/** A file path (or `-`, where the option says so). */
-export const filePath = text('a file path')
+/**
+ * A file path (or `-`, where the option says so). No NUL byte: no system takes one in a
+ * file name (the message shows it as `\u0000`, not as an invisible character).
+ */
+export const filePath = text('a file path').check((ctx) => {
+  if (ctx.value.includes('\0')) ctx.issues.push({ code: 'custom', input: ctx.value, message: `${JSON.stringify(ctx.value)} holds a NUL byte (\\u0000), which no file name can` })
+})
 
 /** true or false (the flag alone on the command line). */
 export const flag = z.boolean({ error: (iss) => `must be true or false, not ${show(iss.input)}` })
@@ -55,6 +60,8 @@ export function wholeNumber(min: number, max: number) {
 }
 
 const RATE_UNITS: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9 }
+/** The highest rate taken: 100 GB/s, far beyond any link, and exact in the core's arithmetic. */
+export const MAX_RATE = 100e9
 const NOT_A_RATE = 'is not a rate in bytes per second (for example 50M, 800k or 0 for unlimited)'
 
 /**
@@ -72,6 +79,10 @@ export const rate = z.union([z.number(), z.string()], { error: (iss) => `${show(
   }
   if (!Number.isFinite(n) || n < 0) {
     ctx.issues.push({ code: 'custom', input: value, message: `${show(value)} ${NOT_A_RATE}` })
+    return z.NEVER
+  }
+  if (n > MAX_RATE) {
+    ctx.issues.push({ code: 'custom', input: value, message: `${show(value)} is above 100G, the highest rate in bytes per second (0 means unlimited)` })
     return z.NEVER
   }
   if (n > 0 && n < 1) {
@@ -105,6 +116,9 @@ export const rotation = z.union([z.number(), z.string()], { error: (iss) => `${s
   return { bytes: Math.floor(n) }
 })
 
+/** The longest age `keep` takes: 100 years (36500 days); an age is a Duration in the core. */
+export const MAX_KEEP_DAYS = 36_500
+const MAX_KEEP_SECONDS = MAX_KEEP_DAYS * 86_400
 const AGE_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 }
 const NOT_A_RETENTION = 'is not a number of files (for example 30) or an age (for example 7d, 12h, 90m)'
 
@@ -117,7 +131,12 @@ export const retention = z.union([z.number(), z.string()], { error: (iss) => `${
   const files = /^\d+$/.exec(text)
   if (files && Number(text) >= 1 && Number(text) <= 1_000_000) return { files: Number(text) }
   const age = /^(\d+(?:\.\d+)?)([smhdw])$/.exec(text)
-  if (age && Number(age[1]) > 0) return { ageSeconds: Number(age[1]) * AGE_UNITS[age[2]] }
+  if (age && Number(age[1]) > 0) {
+    const ageSeconds = Number(age[1]) * AGE_UNITS[age[2]]
+    if (ageSeconds <= MAX_KEEP_SECONDS) return { ageSeconds }
+    ctx.issues.push({ code: 'custom', input: value, message: `${show(value)} is longer than ${MAX_KEEP_DAYS} days (100 years), the longest age to keep` })
+    return z.NEVER
+  }
   ctx.issues.push({ code: 'custom', input: value, message: `${show(value)} ${NOT_A_RETENTION}` })
   return z.NEVER
 })

@@ -24,6 +24,9 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
+mod guard;
+use guard::guarded;
+
 /// Errors reach JavaScript as `[CODE] message`; the TypeScript layer turns the prefix into
 /// `error.code`.
 fn to_js(err: CoreError) -> napi::Error {
@@ -435,7 +438,11 @@ fn writer_spec(o: &OutputOptions) -> Result<WriterSpec> {
                     "keepAgeSeconds: {secs} is not a positive number of seconds"
                 )));
             }
-            Some(Keep::Age(Duration::from_secs_f64(secs)))
+            // Not `from_secs_f64`, which panics on an age too long for a Duration.
+            let age = Duration::try_from_secs_f64(secs).map_err(|_| {
+                invalid(format!("keepAgeSeconds: {secs} seconds is too long an age"))
+            })?;
+            Some(Keep::Age(age))
         }
         (None, None) => None,
     };
@@ -640,42 +647,48 @@ pub struct NativeRoute {
 impl NativeRoute {
     /// Bound listener addresses, in the order given (port 0 replaced by the real port).
     #[napi(getter)]
-    pub fn listen_addresses(&self) -> Vec<String> {
-        self.listen_addresses.clone()
+    pub fn listen_addresses(&self) -> Result<Vec<String>> {
+        guarded(|| Ok(self.listen_addresses.clone()))
     }
 
     /// Current counters; after `close()`, the final ones.
     /// Bound TCP listeners (inputs), in the order given.
     #[napi(getter)]
-    pub fn tcp_listen_addresses(&self) -> Vec<String> {
-        self.tcp_listen_addresses.clone()
+    pub fn tcp_listen_addresses(&self) -> Result<Vec<String>> {
+        guarded(|| Ok(self.tcp_listen_addresses.clone()))
     }
 
     /// Bound TCP output listeners, in the order given.
     #[napi(getter)]
-    pub fn tcp_output_addresses(&self) -> Vec<String> {
-        self.tcp_output_addresses.clone()
+    pub fn tcp_output_addresses(&self) -> Result<Vec<String>> {
+        guarded(|| Ok(self.tcp_output_addresses.clone()))
     }
 
     #[napi]
-    pub fn stats(&self) -> Vec<EndpointStats> {
+    pub fn stats(&self) -> Result<Vec<EndpointStats>> {
         // From the registry the route's endpoints count into: live while it runs, while it
         // stops (a drain takes a moment) and after.
-        self.counters
-            .snapshot()
-            .into_iter()
-            .map(to_js_stats)
-            .collect()
+        guarded(|| {
+            Ok(self
+                .counters
+                .snapshot()
+                .into_iter()
+                .map(to_js_stats)
+                .collect())
+        })
     }
 
     /// Every file output (outputs, tee, copy) closes and reopens its path before its next
     /// write (for logrotate's `postrotate`, or SIGHUP): what is delivered from now on goes
     /// to the file now at the path. Returns at once; a no-op after `close()`.
     #[napi]
-    pub fn reopen_outputs(&self) {
-        if let Some(route) = self.route.lock().ok().as_ref().and_then(|g| g.as_ref()) {
-            route.reopen_outputs();
-        }
+    pub fn reopen_outputs(&self) -> Result<()> {
+        guarded(|| {
+            if let Some(route) = self.route.lock().ok().as_ref().and_then(|g| g.as_ref()) {
+                route.reopen_outputs();
+            }
+            Ok(())
+        })
     }
 
     /// Attaches a tap holding at most `high_water_mark` datagrams. `on_ready` is called
@@ -686,31 +699,33 @@ impl NativeRoute {
         &self,
         high_water_mark: u32,
         on_ready: ThreadsafeFunction<u32, (), u32, Status, false>,
-    ) -> NativeTap {
-        let taps = self
-            .route
-            .lock()
-            .ok()
-            .and_then(|g| g.as_ref().map(Route::taps));
-        let taps = taps.unwrap_or_else(|| {
-            // A closed route: a tap that ends at once.
-            let t = Taps::new(&Registry::default(), Reporter::silent());
-            mproxy_core::sink::Sink::finish(&t);
-            Arc::new(t)
-        });
-        let tap = taps.attach(
-            high_water_mark as usize,
-            Box::new(move || {
-                on_ready.call(0, ThreadsafeFunctionCallMode::NonBlocking);
-            }),
-        );
-        NativeTap {
-            id: tap.id() as u32,
-            tap,
-            // Weak: a tap kept by a JavaScript object waiting for the collector must not keep
-            // the route's sinks (and their event callback) alive.
-            taps: Arc::downgrade(&taps),
-        }
+    ) -> Result<NativeTap> {
+        guarded(move || {
+            let taps = self
+                .route
+                .lock()
+                .ok()
+                .and_then(|g| g.as_ref().map(Route::taps));
+            let taps = taps.unwrap_or_else(|| {
+                // A closed route: a tap that ends at once.
+                let t = Taps::new(&Registry::default(), Reporter::silent());
+                mproxy_core::sink::Sink::finish(&t);
+                Arc::new(t)
+            });
+            let tap = taps.attach(
+                high_water_mark as usize,
+                Box::new(move || {
+                    on_ready.call(0, ThreadsafeFunctionCallMode::NonBlocking);
+                }),
+            );
+            Ok(NativeTap {
+                id: tap.id() as u32,
+                tap,
+                // Weak: a tap kept by a JavaScript object waiting for the collector must not keep
+                // the route's sinks (and their event callback) alive.
+                taps: Arc::downgrade(&taps),
+            })
+        })
     }
 
     /// Starts the queue `inject` fills (once; later calls do nothing). `on_room` is called
@@ -721,27 +736,29 @@ impl NativeRoute {
         &self,
         on_room: ThreadsafeFunction<u32, (), u32, Status, false>,
     ) -> Result<()> {
-        let mut slot = self
-            .injector
-            .lock()
-            .map_err(|_| invalid("send(): the handle failed".into()))?;
-        if slot.is_some() {
-            return Ok(());
-        }
-        let mut guard = self
-            .route
-            .lock()
-            .map_err(|_| invalid("send(): the handle failed".into()))?;
-        let Some(route) = guard.as_mut() else {
-            return Err(closed_error());
-        };
-        let injector = route
-            .injector(Box::new(move || {
-                on_room.call(0, ThreadsafeFunctionCallMode::NonBlocking);
-            }))
-            .map_err(to_js)?;
-        *slot = Some(injector);
-        Ok(())
+        guarded(move || {
+            let mut slot = self
+                .injector
+                .lock()
+                .map_err(|_| invalid("send(): the handle failed".into()))?;
+            if slot.is_some() {
+                return Ok(());
+            }
+            let mut guard = self
+                .route
+                .lock()
+                .map_err(|_| invalid("send(): the handle failed".into()))?;
+            let Some(route) = guard.as_mut() else {
+                return Err(closed_error());
+            };
+            let injector = route
+                .injector(Box::new(move || {
+                    on_room.call(0, ThreadsafeFunctionCallMode::NonBlocking);
+                }))
+                .map_err(to_js)?;
+            *slot = Some(injector);
+            Ok(())
+        })
     }
 
     /// Queues datagrams for the route's sinks, as if received: `data` holds them back to
@@ -749,31 +766,42 @@ impl NativeRoute {
     /// once `on_room` was called. Throws once the route is closed.
     #[napi]
     pub fn inject(&self, data: &[u8], lengths: &[u32]) -> Result<bool> {
-        let total: usize = lengths.iter().map(|&l| l as usize).sum();
-        if total != data.len() {
-            return Err(invalid(format!(
-                "send(): lengths add up to {total} bytes, the data has {}",
-                data.len()
-            )));
-        }
-        let injector = self
-            .injector
-            .lock()
-            .ok()
-            .and_then(|slot| slot.clone())
-            .ok_or_else(closed_error)?;
-        let mut batch = Batch::with_capacity(data.len(), lengths.len());
-        let mut offset = 0;
-        for &len in lengths {
-            let len = len as usize;
-            batch.push(&data[offset..offset + len]);
-            offset += len;
-        }
-        match injector.offer(batch) {
-            Offer::Queued => Ok(true),
-            Offer::Full => Ok(false),
-            Offer::Closed => Err(closed_error()),
-        }
+        guarded(|| {
+            // In u64, checked: on a 32-bit target a usize sum of u32 lengths can wrap around
+            // to the data's length and then slice past its end.
+            let total = lengths
+                .iter()
+                .try_fold(0u64, |sum, &l| sum.checked_add(u64::from(l)));
+            if total.and_then(|t| usize::try_from(t).ok()) != Some(data.len()) {
+                let total = total.map_or_else(|| "more than 2^64".into(), |t| t.to_string());
+                return Err(invalid(format!(
+                    "send(): lengths add up to {total} bytes, the data has {}",
+                    data.len()
+                )));
+            }
+            let injector = self
+                .injector
+                .lock()
+                .ok()
+                .and_then(|slot| slot.clone())
+                .ok_or_else(closed_error)?;
+            let mut batch = Batch::with_capacity(data.len(), lengths.len());
+            let mut offset = 0;
+            for &len in lengths {
+                let end = offset + len as usize;
+                // Within the data: the lengths add up to its length (checked above).
+                let Some(datagram) = data.get(offset..end) else {
+                    return Err(invalid("send(): the lengths overrun the data".into()));
+                };
+                batch.push(datagram);
+                offset = end;
+            }
+            match injector.offer(batch) {
+                Offer::Queued => Ok(true),
+                Offer::Full => Ok(false),
+                Offer::Closed => Err(closed_error()),
+            }
+        })
     }
 
     /// Stops the route off the JavaScript thread; resolves once every thread has ended and
@@ -785,24 +813,39 @@ impl NativeRoute {
     /// at once. A thread of our own is simply abandoned at exit.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
-        let (deferred, promise) = env.create_deferred::<(), _>()?;
-        let route = self.route.clone();
-        let spawned = std::thread::Builder::new()
-            .name("mproxy-close".into())
-            .spawn(move || {
-                let taken = route.lock().ok().and_then(|mut g| g.take());
-                if let Some(mut route) = taken {
-                    route.stop();
-                    // Dropping the route drops the last reporters, releasing the JS callback.
-                }
-                deferred.resolve(|_| Ok(()));
-            });
-        match spawned {
-            Ok(_) => Ok(promise),
-            Err(e) => Err(Error::from_reason(format!(
-                "[EMPROXY_IO] cannot start a thread to stop the route: {e}"
-            ))),
-        }
+        guarded(|| {
+            let (deferred, promise) = env.create_deferred::<(), _>()?;
+            let route = self.route.clone();
+            let spawned = std::thread::Builder::new()
+                .name("mproxy-close".into())
+                .spawn(move || {
+                    // Not a JavaScript call, but a panic here would leave the promise pending forever.
+                    let stopped = guard::catch(
+                        || {
+                            let taken = route.lock().ok().and_then(|mut g| g.take());
+                            if let Some(mut route) = taken {
+                                route.stop();
+                                // Dropping the route drops the last reporters, releasing the JS
+                                // callback.
+                            }
+                            Ok(())
+                        },
+                        |message| message,
+                    );
+                    match stopped {
+                        Ok(()) => deferred.resolve(|_| Ok(())),
+                        Err(message) => {
+                            deferred.reject(napi::Error::new(Status::GenericFailure, message))
+                        }
+                    }
+                });
+            match spawned {
+                Ok(_) => Ok(promise),
+                Err(e) => Err(Error::from_reason(format!(
+                    "[EMPROXY_IO] cannot start a thread to stop the route: {e}"
+                ))),
+            }
+        })
     }
 }
 
@@ -832,45 +875,50 @@ pub struct NativeTap {
 #[napi]
 impl NativeTap {
     #[napi(getter)]
-    pub fn id(&self) -> u32 {
-        self.id
+    pub fn id(&self) -> Result<u32> {
+        guarded(|| Ok(self.id))
     }
 
     /// Datagrams this tap dropped because its queue was full.
     #[napi(getter)]
-    pub fn drops(&self) -> f64 {
-        self.tap.drops() as f64
+    pub fn drops(&self) -> Result<f64> {
+        guarded(|| Ok(self.tap.drops() as f64))
     }
 
     /// Everything queued; null when nothing is (`onReady` is called when there is).
     #[napi]
-    pub fn take(&self) -> Option<TapChunk> {
-        match self.tap.take() {
-            Take::Empty => None,
-            Take::Ended => Some(TapChunk {
-                data: None,
-                lengths: None,
-                sources: None,
-                source_of: None,
-                ended: true,
-            }),
-            Take::Chunk(c) => Some(TapChunk {
-                data: Some(c.data.into()),
-                lengths: Some(Uint32Array::new(c.lengths)),
-                sources: Some(c.sources),
-                source_of: Some(Uint32Array::new(c.source_of)),
-                ended: false,
-            }),
-        }
+    pub fn take(&self) -> Result<Option<TapChunk>> {
+        guarded(|| {
+            Ok(match self.tap.take() {
+                Take::Empty => None,
+                Take::Ended => Some(TapChunk {
+                    data: None,
+                    lengths: None,
+                    sources: None,
+                    source_of: None,
+                    ended: true,
+                }),
+                Take::Chunk(c) => Some(TapChunk {
+                    data: Some(c.data.into()),
+                    lengths: Some(Uint32Array::new(c.lengths)),
+                    sources: Some(c.sources),
+                    source_of: Some(Uint32Array::new(c.source_of)),
+                    ended: false,
+                }),
+            })
+        })
     }
 
     /// Detaches the tap and releases its callback. Idempotent.
     #[napi]
-    pub fn close(&self) {
-        match self.taps.upgrade() {
-            Some(taps) => taps.detach(&self.tap),
-            None => self.tap.close(),
-        }
+    pub fn close(&self) -> Result<()> {
+        guarded(|| {
+            match self.taps.upgrade() {
+                Some(taps) => taps.detach(&self.tap),
+                None => self.tap.close(),
+            }
+            Ok(())
+        })
     }
 }
 
@@ -881,7 +929,22 @@ pub fn start_route(
     options: RouteOptions,
     on_event: ThreadsafeFunction<RouteEvent, (), RouteEvent, Status, false>,
 ) -> Result<NativeRoute> {
-    let spec = route_spec(&options)?;
+    guarded(move || start_route_now(&options, on_event))
+}
+
+/// Converts and checks the options as `startRoute` does (addresses, framing, rotation,
+/// rules, the bus key's files), without opening a socket or a data file: the start path of
+/// `mproxy check`.
+#[napi]
+pub fn check_route(options: RouteOptions) -> Result<()> {
+    guarded(|| route_spec(&options).map(|_| ()))
+}
+
+fn start_route_now(
+    options: &RouteOptions,
+    on_event: ThreadsafeFunction<RouteEvent, (), RouteEvent, Status, false>,
+) -> Result<NativeRoute> {
+    let spec = route_spec(options)?;
     let route = Route::start(&spec, reporter_for(on_event)).map_err(to_js)?;
     let strings = |addrs: &[SocketAddr]| addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>();
     let listen_addresses = strings(route.listen_addrs());
@@ -902,34 +965,40 @@ pub fn start_route(
 /// early, so the message can name the option. The key stays in Rust.
 #[napi]
 pub fn check_bus_key(path: String) -> Result<()> {
-    mproxy_core::bus_key::read_key_file(&path)
-        .map(|_| ())
-        .map_err(to_js)
+    guarded(|| {
+        mproxy_core::bus_key::read_key_file(&path)
+            .map(|_| ())
+            .map_err(to_js)
+    })
 }
 
 /// The counters this OS cannot tell (`kernelDrops` on macOS and Windows): they are absent
 /// from every endpoint's stats there, and the TypeScript layer reports them as `null`.
 #[napi]
-pub fn unknown_counters() -> Vec<String> {
-    mproxy_core::stats::unknown_counters()
-        .iter()
-        .map(|name| name.to_string())
-        .collect()
+pub fn unknown_counters() -> Result<Vec<String>> {
+    guarded(|| {
+        Ok(mproxy_core::stats::unknown_counters()
+            .iter()
+            .map(|name| name.to_string())
+            .collect())
+    })
 }
 
 /// Resolves an interface name, address or index; used to validate options early.
 #[napi]
 pub fn resolve_interface(spec: String) -> Result<u32> {
-    mproxy_core::interface::resolve(&spec)
-        .map(|i| i.index)
-        .map_err(to_js)
+    guarded(|| {
+        mproxy_core::interface::resolve(&spec)
+            .map(|i| i.index)
+            .map_err(to_js)
+    })
 }
 
 /// What is wrong with a routing rule's `match` pattern (in the core's regex dialect, within
 /// its size limit), or nothing: lets option checks name the option's path.
 #[napi]
-pub fn rule_pattern_problem(pattern: String) -> Option<String> {
-    mproxy_core::sink::rules::compile_pattern(&pattern).err()
+pub fn rule_pattern_problem(pattern: String) -> Result<Option<String>> {
+    guarded(|| Ok(mproxy_core::sink::rules::compile_pattern(&pattern).err()))
 }
 
 /// Tells the service manager (systemd, `Type=notify`) the service's state: `READY=1`,
@@ -938,6 +1007,10 @@ pub fn rule_pattern_problem(pattern: String) -> Option<String> {
 /// for an abstract socket. Node has no unix datagram sockets, hence this. A no-op on Windows.
 #[napi]
 pub fn notify_service_manager(socket: String, state: String) -> Result<()> {
+    guarded(move || notify_now(socket, state))
+}
+
+fn notify_now(socket: String, state: String) -> Result<()> {
     let io_error = |e: std::io::Error| {
         to_js(CoreError::new(
             mproxy_core::ErrorKind::Io,

@@ -28,15 +28,19 @@ impl Pacer {
             return Duration::ZERO;
         }
         let started = *self.started.get_or_insert(now);
-        self.sent += bytes;
-        let due =
-            started + Duration::from_secs_f64(self.sent as f64 / self.bytes_per_second as f64);
-        if due > now {
-            due - now
+        self.sent = self.sent.saturating_add(bytes);
+        // When the bytes sent are due, counted from the start: durations only, no
+        // `Instant + Duration` (which panics past the platform's range), and a schedule too
+        // long for a Duration is as long as one can be.
+        let due = Duration::try_from_secs_f64(self.sent as f64 / self.bytes_per_second as f64)
+            .unwrap_or(Duration::MAX);
+        let elapsed = now.saturating_duration_since(started);
+        if due > elapsed {
+            due - elapsed
         } else {
             // Far behind schedule (input paused): start a new schedule, so a pause is not
             // followed by an unpaced burst to catch up.
-            if now - due > Duration::from_millis(100) {
+            if elapsed - due > Duration::from_millis(100) {
                 self.started = Some(now);
                 self.sent = 0;
             }
@@ -68,6 +72,15 @@ mod tests {
             p.delay_after(100_000, t0 + Duration::from_millis(50)),
             Duration::from_millis(150)
         );
+    }
+
+    #[test]
+    fn a_schedule_past_any_duration_does_not_panic() {
+        let mut p = Pacer::new(1);
+        let t0 = Instant::now();
+        assert_eq!(p.delay_after(u64::MAX, t0), Duration::MAX);
+        // The count saturates instead of wrapping around to a small delay.
+        assert_eq!(p.delay_after(u64::MAX, t0), Duration::MAX);
     }
 
     #[test]

@@ -78,12 +78,17 @@ impl StopToken {
 
     /// Sleeps for `duration` unless the route stops first; returns false if it stopped.
     pub fn sleep(&self, duration: Duration) -> bool {
-        let deadline = Instant::now() + duration;
+        // Checked: a duration past the clock's range means until stopped.
+        let deadline = Instant::now().checked_add(duration);
         let Ok(mut guard) = self.inner.sleep.lock() else {
             return !self.is_stopped();
         };
         while !self.is_stopped() {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = match deadline {
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+                // Woken by a stop; a spurious wakeup waits again.
+                None => Duration::from_secs(3600),
+            };
             if left.is_zero() {
                 break;
             }
