@@ -35,7 +35,8 @@ export interface ReloadResult {
   stopped: string[]
   /**
    * The route that could not start with its new options. The reload is then not applied:
-   * `restarted`, `started` and `stopped` are empty and the old routes run again.
+   * `restarted` and `started` are empty and the old routes run again; `stopped` lists any
+   * old route that could not start again either (its error is logged).
    */
   failed: string[]
 }
@@ -158,10 +159,9 @@ export class Service extends EventEmitter<ServiceEvents> {
     // they want free even when two routes swap theirs or one takes over another's.
     const leaving = before.filter(([name, r]) => !wanted.has(name) || !isDeepStrictEqual(wanted.get(name)?.route, r.config))
     for (const [name] of before) if (!leaving.some(([n]) => n === name)) result.kept.push(name)
-    for (const [name, r] of leaving) {
-      this.running.delete(name)
-      await r.handle.close()
-    }
+    // All at once: a moved port is without a listener for the longest close, not their sum.
+    for (const [name] of leaving) this.running.delete(name)
+    await Promise.all(leaving.map(([, r]) => r.handle.close()))
     const started: Array<[string, Running]> = []
     let failure: { name: string; err: unknown } | undefined
     for (const [name, { route, index }] of wanted) {
@@ -175,14 +175,16 @@ export class Service extends EventEmitter<ServiceEvents> {
     }
     if (failure) {
       // All or nothing: what this reload started stops, and the routes it stopped run again.
-      for (const [, r] of started) await r.handle.close()
+      await Promise.all(started.map(([, r]) => r.handle.close()))
       result.failed.push(failure.name)
       this.emit('log', { level: 'error', route: failure.name, message: `cannot start with the new options: ${(failure.err as Error).message}; not reloaded, the old routes run again` })
       for (const [name, r] of leaving) {
         try {
           this.running.set(name, { config: r.config, handle: await this.startRoute(r.config, oldIndex.get(name) ?? 0) })
         } catch (again) {
-          this.emit('log', { level: 'error', route: name, message: `cannot start again with the old options either: ${(again as Error).message}` })
+          // Lost: reported as stopped, so the caller does not claim it runs.
+          result.stopped.push(name)
+          this.emit('log', { level: 'error', route: name, message: `cannot start again with the old options either: ${(again as Error).message}; it stays stopped` })
         }
       }
     } else {

@@ -127,13 +127,17 @@ export async function runConfig(flags: ConfigFlags): Promise<void> {
     process.exit(0)
   }
   const hangup = async () => {
+    // A stop came first: nothing to reload, and systemd was told STOPPING=1 already.
+    if (stopping) return
     notifySystemd('RELOADING=1', warn)
     try {
       const nextData = await readConfigData(flags.config)
       const next = parseConfig(nextData)
       const r = await service.reload(nextData)
       if (r.failed.length) {
-        log({ level: 'error', message: `not reloaded ${flags.config}: ${r.failed.join(', ')} cannot start (see above); the old routes run again` })
+        // An old route that could not start again is in `stopped` (its error was logged).
+        const lost = r.stopped.length ? `; ${r.stopped.join(', ')} could not start again and stays stopped` : ''
+        log({ level: 'error', message: `not reloaded ${flags.config}: ${r.failed.join(', ')} cannot start (see above); the old routes run again${lost}` })
       } else {
         config = next
         log({ level: 'info', message: `reloaded ${flags.config}: kept ${r.kept.length}, restarted ${r.restarted.length}, started ${r.started.length}, stopped ${r.stopped.length}; output files reopened` })
@@ -165,7 +169,7 @@ export async function runConfig(flags: ConfigFlags): Promise<void> {
   let reloads = Promise.resolve()
   takeSignals((signal) => {
     if (signal === 'SIGINT' || signal === 'SIGTERM') void stop()
-    else if (signal === 'SIGHUP') reloads = reloads.then(hangup)
+    else if (signal === 'SIGHUP' && !stopping) reloads = reloads.then(hangup)
     else counters()
   })
 }

@@ -8,7 +8,8 @@
  */
 export type SignalName = 'SIGINT' | 'SIGTERM' | 'SIGHUP' | 'SIGUSR1'
 
-const SIGNALS: readonly SignalName[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR1']
+// SIGHUP last: a test (or a supervisor) that waits for it to be caught then knows all are.
+const SIGNALS: readonly SignalName[] = ['SIGINT', 'SIGTERM', 'SIGUSR1', 'SIGHUP']
 const isStop = (s: SignalName) => s === 'SIGINT' || s === 'SIGTERM'
 
 const pending: SignalName[] = []

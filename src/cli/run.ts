@@ -238,7 +238,10 @@ class ProgressLine {
 
   private draw(): void {
     if (!this.render) return
-    process.stderr.write(`\r${this.program}: ${this.render()}\x1b[K`)
+    // One row only: a line wider than the terminal would wrap, and \r redraws only the last row.
+    const line = `${this.program}: ${this.render()}`
+    const width = process.stderr.columns
+    process.stderr.write(`\r${width && line.length >= width ? line.slice(0, width - 1) : line}\x1b[K`)
     this.shown = true
   }
 

@@ -63,7 +63,7 @@ pub(crate) fn catch<T, E>(
     to_error: impl FnOnce(String) -> E,
 ) -> Result<T, E> {
     install_hook();
-    DEPTH.with(|d| d.set(d.get() + 1));
+    DEPTH.with(|d| d.set(d.get().saturating_add(1)));
     // Unwind safety: after a panic nothing of the body's is used again but the error.
     let outcome = panic::catch_unwind(AssertUnwindSafe(body));
     DEPTH.with(|d| d.set(d.get().saturating_sub(1)));

@@ -45,16 +45,20 @@ pub struct Listener {
     pub recv_buffer: usize,
 }
 
-/// Every UDP socket of the core is made here: a listener's error must not come from what a
-/// destination did ([`sys::ignore_udp_resets`]).
-fn udp_socket(domain: Domain) -> std::io::Result<Socket> {
+/// Every UDP socket of the core is made here. A socket that receives must not fail for what
+/// a destination did, so Windows' reports of ICMP refusals are off there
+/// ([`sys::ignore_udp_resets`]). A sending socket keeps them: on Windows a refusal shows as
+/// an error of a later send from it, which is how `icmpErrors` learns of it.
+fn udp_socket(domain: Domain, receives: bool) -> std::io::Result<Socket> {
     let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
-    sys::ignore_udp_resets(&socket)?;
+    if receives {
+        sys::ignore_udp_resets(&socket)?;
+    }
     Ok(socket)
 }
 
 fn new_udp(addr: &SocketAddr) -> std::io::Result<Socket> {
-    let socket = udp_socket(Domain::for_address(*addr))?;
+    let socket = udp_socket(Domain::for_address(*addr), true)?;
     if addr.is_ipv6() {
         // Keep families apart so `0.0.0.0:P` and `[::]:P` can both be listened on.
         socket.set_only_v6(true)?;
@@ -287,7 +291,7 @@ pub fn resolve_destination(spec: &DestinationSpec) -> Result<ResolvedDestination
 pub fn sender_socket(key: &SenderKey, send_buffer: usize) -> Result<Socket> {
     let family = if key.ipv6 { Domain::IPV6 } else { Domain::IPV4 };
     let context = "cannot create a sending socket";
-    let socket = udp_socket(family).map_err(|e| Error::os(context, &e))?;
+    let socket = udp_socket(family, false).map_err(|e| Error::os(context, &e))?;
     if send_buffer > 0 {
         let _ = sys::grow_send_buffer(&socket, send_buffer);
     }

@@ -137,9 +137,9 @@ pub fn monotonic_usec() -> io::Result<u64> {
 
 /// Windows reports an ICMP "port unreachable" (or "TTL expired") about an earlier send as an
 /// error of the next receive on the same socket (WSAECONNRESET, WSAENETRESET): a listener
-/// would stop for something a destination did. Both reports are turned off on every UDP
-/// socket, as quinn-udp and others do; the refusals are still counted where they show, on
-/// sends. Where the control is refused as unknown, this is a no-op.
+/// would stop for something a destination did. Both reports are turned off on every socket
+/// that receives, as quinn-udp and others do; sending sockets keep them (a later send shows
+/// the refusal, which is counted). Where the control is refused as unknown, this is a no-op.
 pub fn ignore_udp_resets(socket: &socket2::Socket) -> io::Result<()> {
     use std::os::windows::io::AsRawSocket;
     use windows_sys::Win32::Networking::WinSock::{
