@@ -70,7 +70,7 @@ step() {
   shift
   step_timeout=$((budget - ($(date +%s) - started_at)))
   if [ "$step_timeout" -le 0 ]; then
-    report+=("$(printf '%-44s %5s    %s' "$name" - "NOT RUN (the check's budget of $budget s is spent)")")
+    report+=("$(printf '%-52s %5s    %s' "$name" - "NOT RUN (the check's budget of $budget s is spent)")")
     failed=1
     return 1
   fi
@@ -81,7 +81,7 @@ step() {
   [ $rc -eq 124 ] && say "$name: stopped at the check's budget ($budget s)"
   local status=ok
   [ $rc -eq 0 ] || { status="FAILED (exit $rc)"; failed=1; }
-  report+=("$(printf '%-44s %5d s  %s%s' "$name" $(($(date +%s) - t0)) "$status" "${detail:+  ($detail)}")")
+  report+=("$(printf '%-52s %5d s  %s%s' "$name" $(($(date +%s) - t0)) "$status" "${detail:+  ($detail)}")")
   detail=
   return $rc
 }
