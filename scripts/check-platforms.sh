@@ -56,8 +56,13 @@ declare -a report=()
 failed=0
 started_at=$(date +%s)
 budget=${MPROXY_PLATFORMS_BUDGET:-3000}
+# Every temporary file of the check (the cross compilers leave empty ccXXXXXX files behind,
+# the tests make theirs) goes into a folder of its own, removed at the end.
+export TMPDIR="$work/tmp"
+rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
 # finish CODE: the report, then exit (also where a step the rest needs failed).
 finish() {
+  rm -rf "$TMPDIR"
   say "summary (budget $budget s, used $(($(date +%s) - started_at)) s)"
   for line in "${report[@]}"; do printf '  %s\n' "$line"; done
   exit "$1"
