@@ -1,0 +1,35 @@
+// Which tests apply where. The suite runs on Linux (`npm test`) and, for Windows, under Wine
+// with the Windows node.exe (`npm run check:platforms`, windows.config.mjs). A test of what
+// Windows lacks is declared with `unixOnly(reason)` instead of `test`: on Windows it is
+// skipped, and the reason is in its title, e.g. "… [not on Windows: mkfifo]", so the run
+// says what it left out and why.
+import test from 'ava'
+
+export const onWindows = process.platform === 'win32'
+
+/** Reasons, named once so the run's output groups them. */
+export const WHY = {
+  fifo: 'mkfifo',
+  signals: 'POSIX signals',
+  namespaces: 'network namespaces (ip, veth)',
+  dev: '/dev paths',
+  proc: '/proc',
+  serial: 'serial devices',
+  drops: "the kernel's drop counter (Linux)",
+  openssl: 'the openssl command line',
+  unixSockets: 'Unix datagram sockets (systemd)',
+  terminal: 'a pseudo-terminal (script)',
+  sh: 'sh',
+  modes: 'POSIX file modes',
+}
+
+/**
+ * `test`, or on Windows `test.skip` with `[not on Windows: reason]` added to the title.
+ * Has `.serial` too. Macros and extra arguments pass through.
+ */
+export function unixOnly(reason) {
+  const wrap = (run) => (title, ...rest) => (onWindows ? test.skip(`${title} [not on Windows: ${reason}]`, ...rest) : run(title, ...rest))
+  const declare = wrap(test)
+  declare.serial = wrap(test.serial)
+  return declare
+}
