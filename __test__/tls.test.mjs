@@ -2,10 +2,9 @@
 // the test makes: verified connections work (names and IP literals), and a wrong name, an
 // unknown CA and an expired certificate each fail with a clear line, once.
 import test from 'ava'
-import { execFileSync } from 'node:child_process'
 import path from 'node:path'
 import { makeText, mproxy, readFile, runProgram, stop, tempDir, waitFor, waitForSize } from './helpers.mjs'
-import { makePki, startTlsServer } from './tls-fixtures.mjs'
+import { makePki, makeSelfSigned, startTlsServer } from './tls-fixtures.mjs'
 
 const dir = tempDir()
 const pkiReady = makePki(dir)
@@ -96,24 +95,19 @@ test('an expired certificate is refused with a clear reason', async (t) => {
   t.is(line, `mproxy-proxy: warn: cannot connect to tls://localhost:${port}: TLS handshake failed: certificate has expired; retrying every 0.5 s to 30 s`)
 })
 
-/** `openssl req -x509 -newkey ...` as a user makes a self-signed certificate (system config: CA:TRUE). */
-function selfSigned(name, subject = '/CN=localhost') {
-  const key = path.join(dir, `${name}.key`)
-  const cert = path.join(dir, `${name}.pem`)
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '30', '-subj', subject], { stdio: 'pipe' })
-  return { key, cert }
-}
+/** A self-signed certificate as `openssl req -x509 -newkey rsa:2048` makes it (system config: CA:TRUE). */
+const selfSigned = (name) => makeSelfSigned(dir, name)
 
 test('a self-signed certificate given with --tls-ca is pinned: the stream arrives byte for byte', async (t) => {
-  const pinned = selfSigned('pinned')
+  const pinned = await selfSigned('pinned')
   const { stderr } = await transferOver(t, 'localhost', { cert: pinned.cert, key: pinned.key }, ['--tls-ca', pinned.cert])
   t.regex(stderr, /connected to tls:\/\/localhost:\d+/)
   t.notRegex(stderr, /warn|error/)
 })
 
 test('a pinned certificate is no reason to accept a different self-signed one', async (t) => {
-  const pinned = selfSigned('pinned-only')
-  const other = selfSigned('impostor')
+  const pinned = await selfSigned('pinned-only')
+  const other = await selfSigned('impostor')
   const { line, port } = await refused(t, () => ({ cert: other.cert, key: other.key }), () => ['--tls-ca', pinned.cert])
   t.is(line, `mproxy-proxy: warn: cannot connect to tls://localhost:${port}: TLS handshake failed: the server presents a CA certificate as its own; to pin a self-signed certificate, give that exact certificate with --tls-ca; retrying every 0.5 s to 30 s`)
 })
