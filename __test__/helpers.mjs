@@ -22,7 +22,13 @@ export function requireIsolation() {
 /** Temporary directories of this test process, removed when it exits. */
 const tempDirs = []
 process.on('exit', () => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
+  for (const dir of tempDirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true })
+    } catch {
+      // Windows: a file some handle still holds open cannot go yet; it is a temp dir.
+    }
+  }
 })
 
 export function tempDir() {
