@@ -15,6 +15,7 @@ const CLIENT = path.join(root, 'dist/cli/client.js')
 // Runs argv on a new pseudo-terminal (its stdin, stdout and stderr) and passes on all it printed.
 const PTY = `
 import os, sys
+import { WHY, unixOnly } from './platform.mjs'
 pid, fd = os.forkpty()
 if pid == 0:
     os.execvp(sys.argv[1], sys.argv[1:])
@@ -73,7 +74,7 @@ const SIZE = /[\d.]+ (?:B|kB|MB|GB)/.source
 const LINE = '!AIVDM,1,1,,A,13u?etPv2;0n:dDPwUM1U1Cb069D,0*23\n'
 const data = (bytes) => Buffer.from(LINE.repeat(Math.ceil(bytes / LINE.length))).subarray(0, bytes)
 
-test('on a terminal: a progress line with percent, rate, time left and losses, then one summary line', async (t) => {
+unixOnly('a pseudo-terminal (python3 pty)')('on a terminal: a progress line with percent, rate, time left and losses, then one summary line', async (t) => {
   const dir = tempDir()
   const input = writeTemp(dir, 'in.txt', data(4_000_000))
   const s = await sink(t)
@@ -95,7 +96,7 @@ test('on a terminal: a progress line with percent, rate, time left and losses, t
   t.regex(lines[0], new RegExp(`^mproxy-client: sent ${s.datagrams.toLocaleString('en-US')} datagrams, 4\\.0 MB in \\d+\\.\\d+ s \\(${SIZE}/s\\); refused 0$`))
 })
 
-test('on a terminal, from a FIFO (size unknown): bytes, rate and time elapsed', async (t) => {
+unixOnly('mkfifo, a pseudo-terminal (python3 pty)')('on a terminal, from a FIFO (size unknown): bytes, rate and time elapsed', async (t) => {
   const dir = tempDir()
   const fifo = path.join(dir, 'feed')
   execFileSync('mkfifo', [fifo])
@@ -114,7 +115,7 @@ test('on a terminal, from a FIFO (size unknown): bytes, rate and time elapsed', 
   t.regex(lines[0], new RegExp(`^mproxy-client: sent ${s.datagrams.toLocaleString('en-US')} datagrams, 1\\.0 MB in \\d+\\.\\d+ s \\(${SIZE}/s\\); refused 0$`))
 })
 
-test('--quiet on a terminal prints nothing at all', async (t) => {
+unixOnly('a pseudo-terminal (python3 pty)')('--quiet on a terminal prints nothing at all', async (t) => {
   const dir = tempDir()
   const s = await sink(t)
   const r = await onTerminal(t, ['--path', writeTemp(dir, 'in.txt', data(500_000)), '--server-addr', s.addr, '--quiet'])

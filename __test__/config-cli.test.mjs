@@ -9,6 +9,7 @@ import net from 'node:net'
 import { renameSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileSize, readFile, requireIsolation, runProgram, runToEnd, sleep, tempDir, waitFor } from './helpers.mjs'
+import { WHY, unixOnly } from './platform.mjs'
 
 const dir = tempDir()
 test.after.always(() => rmSync(dir, { recursive: true, force: true }))
@@ -91,7 +92,7 @@ function listening(stderr) {
   return found
 }
 
-test('a config runs its routes; SIGHUP reopens output files and reloads; an invalid reload keeps the old config', async (t) => {
+unixOnly(WHY.signals)('a config runs its routes; SIGHUP reopens output files and reloads; an invalid reload keeps the old config', async (t) => {
   requireIsolation() // the reverse proxy joins a multicast group
   const sink = await udpSink()
   const out = path.join(dir, 'store.txt')

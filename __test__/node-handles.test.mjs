@@ -6,11 +6,13 @@ import { readdirSync, readFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { mproxy, requireIsolation, sleep, tempDir, waitFor } from './helpers.mjs'
+import { onWindows } from './platform.mjs'
 
 const { createServer, createProxy, createReverseProxy } = mproxy
 
-/** The core's threads in this process (named mproxy-…). */
+/** The core's threads in this process (named mproxy-…); Windows has no /proc: not counted there. */
 function mproxyThreads() {
+  if (onWindows) return 0
   return readdirSync('/proc/self/task').filter((t) => {
     try {
       return readFileSync(`/proc/self/task/${t}/comm`, 'utf8').startsWith('mproxy-')

@@ -5,6 +5,7 @@ import test from 'ava'
 import path from 'node:path'
 import { makeText, mproxy, readFile, runProgram, stop, tempDir, waitFor, waitForSize } from './helpers.mjs'
 import { makePki, makeSelfSigned, startTlsServer } from './tls-fixtures.mjs'
+import { stoppedCleanly } from './platform.mjs'
 
 const dir = tempDir()
 const pkiReady = makePki(dir)
@@ -25,7 +26,7 @@ async function transferOver(t, target, serverOptions, proxyFlags) {
   const r = await stop(proxy)
   await sink.server.close()
   await tlsServer.close()
-  t.is(r.code, 0, r.stderr)
+  stoppedCleanly(t, r)
   t.true(readFile(sink.out).equals(data))
   return { stderr: r.stderr, tlsServer }
 }
@@ -72,7 +73,7 @@ async function refused(t, serverOptions, flags = (pki) => ['--tls-ca', pki.caCer
   const r = await stop(proxy)
   await sink.server.close()
   await tlsServer.close()
-  t.is(r.code, 0)
+  stoppedCleanly(t, r)
   t.true(tlsServer.clientErrors().length + tlsServer.accepted() >= 2, 'it kept retrying')
   const lines = r.stderr.split('\n').filter((l) => l.includes('cannot connect'))
   t.is(lines.length, 1, r.stderr)
@@ -123,7 +124,7 @@ test('a server that requires a client certificate: said in words, once, with a g
   const attempts = tlsServer.clientErrors().length + tlsServer.accepted()
   await sink.server.close()
   await tlsServer.close()
-  t.is(r.code, 0)
+  stoppedCleanly(t, r)
   // 0.5 s, 1 s, 2 s (each ±20%) between attempts: 3 or 4 in 5 s, not the 10 of a reset backoff.
   t.true(attempts >= 3 && attempts <= 4, `${attempts} attempts in 5 s`)
   const reason = 'the server requires a client certificate (see --tls-cert and --tls-key)'
