@@ -9,13 +9,16 @@ import { spawn, execFileSync } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
 import path from 'node:path'
 import { root, requireIsolation, runToEnd, tempDir, waitFor, writeTemp } from './helpers.mjs'
+import { onWindows, unixOnly } from './platform.mjs'
+
+// How a refusal is named: Linux reads the ICMP error itself; Windows only learns that a send was refused.
+const REFUSED = onWindows ? 'refused by the destination (ICMP)' : 'port unreachable (ICMP from the destination)'
 
 const CLIENT = path.join(root, 'dist/cli/client.js')
 
 // Runs argv on a new pseudo-terminal (its stdin, stdout and stderr) and passes on all it printed.
 const PTY = `
 import os, sys
-import { WHY, unixOnly } from './platform.mjs'
 pid, fd = os.forkpty()
 if pid == 0:
     os.execvp(sys.argv[1], sys.argv[1:])
@@ -152,7 +155,7 @@ test('every datagram refused by every destination: exit 1 with one error line', 
     const r = await runToEnd('client', ['--path', input, '--no-timestamps', ...dests.flatMap((d) => ['--server-addr', d])])
     t.is(r.code, 1, r.stderr)
     const errors = r.stderr.split('\n').filter((l) => l.includes('error:'))
-    t.deepEqual(errors, [`mproxy-client: error: nothing was delivered: every datagram was refused (${dests.map((d) => `${d}: port unreachable (ICMP from the destination)`).join('; ')})`])
+    t.deepEqual(errors, [`mproxy-client: error: nothing was delivered: every datagram was refused (${dests.map((d) => `${d}: ${REFUSED}`).join('; ')})`])
     t.false(/\n\s+at /.test(r.stderr), 'no stack trace')
   }
   // One destination that takes them: the transfer did something, exit 0.

@@ -211,7 +211,8 @@ const BAD = [
 ]
 
 for (const [program, extra, expected] of BAD) {
-  test(`bad flag: ${program} ${extra.join(' ')}`, async (t) => {
+  const declare = expected?.includes('needs a serial device') ? unixOnly(WHY.serial) : test
+  declare(`bad flag: ${program} ${extra.join(' ')}`, async (t) => {
     const dir = tempDir()
     const file = writeTemp(dir, 'in.txt', 'x\n')
     let args

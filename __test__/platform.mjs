@@ -21,6 +21,12 @@ export const WHY = {
   terminal: 'a pseudo-terminal (script)',
   sh: 'sh',
   modes: 'POSIX file modes',
+  symlinks: 'a symlinked node_modules (Wine)',
+  npm: 'npm (a .cmd script on Windows)',
+  // Found by the Windows run and not explained yet: under ava in Windows node.exe (Wine), a
+  // TCP or TLS connect source delivers nothing to a server in the test, while the same
+  // transfer in a plain script works. Reported; the tests are skipped there until it is.
+  wineTcpSource: 'a TCP/TLS connect source delivers nothing under ava in Wine (open)',
 }
 
 /**

@@ -322,7 +322,7 @@ function nodeExamples() {
   return Object.fromEntries(blocks.map((code) => [/^\/\/ ([\w-]+\.[cm]js):/.exec(code)?.[1], code]))
 }
 
-test("the README's Node API examples run as written, as ESM and as CommonJS", async (t) => {
+unixOnly(WHY.symlinks)("the README's Node API examples run as written, as ESM and as CommonJS", async (t) => {
   const { 'service.mjs': _service, ...examples } = nodeExamples()
   t.deepEqual(Object.keys(examples).sort(), ['example-taps.mjs', 'example.cjs', 'example.mjs'])
   // A project directory where `mproxy` is installed (linked, as `npm install /path/to/clone` does).

@@ -186,7 +186,7 @@ test('several taps at once each get every datagram', async (t) => {
   t.is(endpoint(proxy, 'tap').datagramsOut, 3 * N)
 })
 
-test.serial('break and an AbortSignal detach a tap; close() leaves no thread behind', async (t) => {
+unixOnly(WHY.proc).serial('break and an AbortSignal detach a tap; close() leaves no thread behind', async (t) => {
   // Serial: no other test's route runs meanwhile.
   await waitFor(() => routeThreads() === 0, 2_000, 'no route thread before the test')
   const sink = await udpSink()

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { mproxy, readFile, requireIsolation, runProgram, runToEnd, sleep, stop, tempDir, waitFor, waitForSize, within } from './helpers.mjs'
 import { makePki } from './tls-fixtures.mjs'
-import { WHY, unixOnly } from './platform.mjs'
+import { WHY, onWindows, unixOnly } from './platform.mjs'
 
 const { createReverseProxy, createServer } = mproxy
 const dir = tempDir()
@@ -492,7 +492,7 @@ bad('--max-clients-per-address without a TCP listener', () => ['--udp-listen-add
 bad('--idle-timeout that is no number', () => ['--tcp-listen-addr', '127.0.0.1:0', '--idle-timeout', '5m'], 2, `${R}: --idle-timeout: "5m" is not a number of seconds from 0.001 to 86400`)
 bad('--idle-timeout 0', () => ['--tcp-listen-addr', '127.0.0.1:0', '--idle-timeout', '0'], 2, `${R}: --idle-timeout: "0" is not a number of seconds from 0.001 to 86400`)
 bad('--idle-timeout with outputs only', () => ['--tcp-output-addr', '127.0.0.1:0', '--idle-timeout', '30'], 2, `${R}: --idle-timeout needs a TCP input (--tcp-listen-addr); output clients are not expected to send`)
-bad('--tls-cert that does not exist', (p) => ['--tcp-listen-addr', 'tls://127.0.0.1:0', '--tls-cert', path.join(dir, 'missing.pem'), '--tls-key', p.serverKey], 1, `${R}: cannot read TLS certificate ${path.join(dir, 'missing.pem')}: no such file or directory`)
+bad('--tls-cert that does not exist', (p) => ['--tcp-listen-addr', 'tls://127.0.0.1:0', '--tls-cert', path.join(dir, 'missing.pem'), '--tls-key', p.serverKey], 1, `${R}: cannot read TLS certificate ${path.join(dir, 'missing.pem')}: ${onWindows ? 'file not found' : 'no such file or directory'}`)
 bad('--tls-key that holds no key', (p) => ['--tcp-listen-addr', 'tls://127.0.0.1:0', '--tls-cert', p.serverCert, '--tls-key', p.serverCert], 1, (p) => `${R}: TLS key ${p.serverCert} holds no PEM private key`)
 bad('--tls-key of another certificate', (p) => ['--tcp-output-addr', 'tls://127.0.0.1:0', '--tls-cert', p.serverCert, '--tls-key', p.clientKey], 1, (p) => `${R}: TLS key ${p.clientKey} does not belong to TLS certificate ${p.serverCert}`)
 bad('--tls-client-ca that is a directory', (p) => ['--tcp-listen-addr', 'tls://127.0.0.1:0', '--tls-cert', p.serverCert, '--tls-key', p.serverKey, '--tls-client-ca', dir], 1, `${R}: cannot read TLS client CA file ${dir}: it is a directory`)
