@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import path from 'node:path'
 import { makeText, mproxy, readFile, root, tempDir, waitFor, waitForSize, within, writeTemp } from './helpers.mjs'
+import { WHY, unixOnly } from './platform.mjs'
 
 const { createClient, createServer, createProxy, createReverseProxy, MproxyError } = mproxy
 
@@ -77,7 +78,7 @@ test('raw framing sends fixed-size chunks', async (t) => {
   sink.socket.close()
 })
 
-test('a partial line from a pipe is sent after the linger, without waiting for its end', async (t) => {
+unixOnly(WHY.fifo)('a partial line from a pipe is sent after the linger, without waiting for its end', async (t) => {
   const sink = await udpSink()
   const dir = tempDir()
   const fifo = path.join(dir, 'feed')
@@ -93,7 +94,7 @@ test('a partial line from a pipe is sent after the linger, without waiting for i
   sink.socket.close()
 })
 
-test('a full receive buffer is counted: received plus dropped equals sent', async (t) => {
+unixOnly(WHY.drops)('a full receive buffer is counted: received plus dropped equals sent', async (t) => {
   // A tiny receive buffer cannot absorb the client's bursts, so the kernel drops datagrams;
   // the counters must account for every one of them.
   const dir = tempDir()
@@ -143,7 +144,7 @@ test('bad options reject with an MproxyError naming the option', async (t) => {
   t.is(rp.code, 'EMPROXY_INVALID_ARGUMENT')
 })
 
-test('after close() nothing of the handles is left: the process exits by itself', async (t) => {
+unixOnly(WHY.proc)('after close() nothing of the handles is left: the process exits by itself', async (t) => {
   // A child creates one of each handle, uses them, closes them and returns: if any thread,
   // socket or timer were left, it would not exit. It also checks its own threads and fds.
   const script = `
@@ -191,7 +192,7 @@ test('package exports the four functions and the error class', (t) => {
   t.true(readdirSync(path.join(root, 'dist')).includes('index.d.ts'))
 })
 
-test('a client reading a FIFO that no writer ever opens closes at once', async (t) => {
+unixOnly(WHY.fifo)('a client reading a FIFO that no writer ever opens closes at once', async (t) => {
   const dir = tempDir()
   const fifo = path.join(dir, 'idle')
   await new Promise((resolve, reject) => spawn('mkfifo', [fifo]).on('close', (c) => (c === 0 ? resolve() : reject(new Error('mkfifo')))))

@@ -14,6 +14,7 @@ import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { makeText, mproxy, readFile, root, runToEnd, sleep, tempDir, waitFor, waitForSize, within } from './helpers.mjs'
 import { createHosts } from './netns.mjs'
+import { WHY, unixOnly } from './platform.mjs'
 
 const cli = (name) => path.join(root, 'dist/cli', `${name}.js`)
 const GROUP_IP = '239.77.3.1'
@@ -150,7 +151,7 @@ function program(topo, host, name, args) {
   }
 }
 
-test('a keyed group: byte-identical between key holders, nothing readable or injectable without the key, replays refused, rotation without loss', async (t) => {
+unixOnly(WHY.namespaces)('a keyed group: byte-identical between key holders, nothing readable or injectable without the key, replays refused, rotation without loss', async (t) => {
   const topo = await createHosts('bk', ['a', 'b', 'c'], { t })
   const dir = tempDir()
   const keyA = keyFile(dir, 'a.key')
@@ -289,7 +290,7 @@ test('loopback: client → proxy → server, every hop keyed, is byte-identical;
   t.is(s.totals.authFailures + s.totals.replays, 0)
 })
 
-test('mproxy keygen writes a private key file once and never overwrites it', async (t) => {
+unixOnly(WHY.modes)('mproxy keygen writes a private key file once and never overwrites it', async (t) => {
   const dir = tempDir()
   const file = path.join(dir, 'new.key')
   const made = await runToEnd('mproxy', ['keygen', file])
@@ -308,7 +309,7 @@ test('mproxy keygen writes a private key file once and never overwrites it', asy
   t.pass()
 })
 
-test('bad key files are refused with one line naming the flag or option', async (t) => {
+unixOnly(WHY.modes)('bad key files are refused with one line naming the flag or option', async (t) => {
   const dir = tempDir()
   const good = keyFile(dir, 'good.key')
   const open = keyFile(dir, 'open.key', 0o644)

@@ -9,6 +9,10 @@ import { spawn, execFileSync } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
 import path from 'node:path'
 import { root, requireIsolation, runToEnd, tempDir, waitFor, writeTemp } from './helpers.mjs'
+import { onWindows, unixOnly } from './platform.mjs'
+
+// How a refusal is named: Linux reads the ICMP error itself; Windows only learns that a send was refused.
+const REFUSED = onWindows ? 'refused by the destination (ICMP)' : 'port unreachable (ICMP from the destination)'
 
 const CLIENT = path.join(root, 'dist/cli/client.js')
 
@@ -73,7 +77,7 @@ const SIZE = /[\d.]+ (?:B|kB|MB|GB)/.source
 const LINE = '!AIVDM,1,1,,A,13u?etPv2;0n:dDPwUM1U1Cb069D,0*23\n'
 const data = (bytes) => Buffer.from(LINE.repeat(Math.ceil(bytes / LINE.length))).subarray(0, bytes)
 
-test('on a terminal: a progress line with percent, rate, time left and losses, then one summary line', async (t) => {
+unixOnly('a pseudo-terminal (python3 pty)')('on a terminal: a progress line with percent, rate, time left and losses, then one summary line', async (t) => {
   const dir = tempDir()
   const input = writeTemp(dir, 'in.txt', data(4_000_000))
   const s = await sink(t)
@@ -95,7 +99,7 @@ test('on a terminal: a progress line with percent, rate, time left and losses, t
   t.regex(lines[0], new RegExp(`^mproxy-client: sent ${s.datagrams.toLocaleString('en-US')} datagrams, 4\\.0 MB in \\d+\\.\\d+ s \\(${SIZE}/s\\); refused 0$`))
 })
 
-test('on a terminal, from a FIFO (size unknown): bytes, rate and time elapsed', async (t) => {
+unixOnly('mkfifo, a pseudo-terminal (python3 pty)')('on a terminal, from a FIFO (size unknown): bytes, rate and time elapsed', async (t) => {
   const dir = tempDir()
   const fifo = path.join(dir, 'feed')
   execFileSync('mkfifo', [fifo])
@@ -114,7 +118,7 @@ test('on a terminal, from a FIFO (size unknown): bytes, rate and time elapsed', 
   t.regex(lines[0], new RegExp(`^mproxy-client: sent ${s.datagrams.toLocaleString('en-US')} datagrams, 1\\.0 MB in \\d+\\.\\d+ s \\(${SIZE}/s\\); refused 0$`))
 })
 
-test('--quiet on a terminal prints nothing at all', async (t) => {
+unixOnly('a pseudo-terminal (python3 pty)')('--quiet on a terminal prints nothing at all', async (t) => {
   const dir = tempDir()
   const s = await sink(t)
   const r = await onTerminal(t, ['--path', writeTemp(dir, 'in.txt', data(500_000)), '--server-addr', s.addr, '--quiet'])
@@ -151,7 +155,7 @@ test('every datagram refused by every destination: exit 1 with one error line', 
     const r = await runToEnd('client', ['--path', input, '--no-timestamps', ...dests.flatMap((d) => ['--server-addr', d])])
     t.is(r.code, 1, r.stderr)
     const errors = r.stderr.split('\n').filter((l) => l.includes('error:'))
-    t.deepEqual(errors, [`mproxy-client: error: nothing was delivered: every datagram was refused (${dests.map((d) => `${d}: port unreachable (ICMP from the destination)`).join('; ')})`])
+    t.deepEqual(errors, [`mproxy-client: error: nothing was delivered: every datagram was refused (${dests.map((d) => `${d}: ${REFUSED}`).join('; ')})`])
     t.false(/\n\s+at /.test(r.stderr), 'no stack trace')
   }
   // One destination that takes them: the transfer did something, exit 0.

@@ -9,6 +9,7 @@ import net from 'node:net'
 import { renameSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileSize, readFile, requireIsolation, runProgram, runToEnd, sleep, tempDir, waitFor } from './helpers.mjs'
+import { WHY, unixOnly } from './platform.mjs'
 
 const dir = tempDir()
 test.after.always(() => rmSync(dir, { recursive: true, force: true }))
@@ -49,7 +50,7 @@ const BAD = [
   ['a name that does not resolve', 'routes:\n  - { name: a, kind: proxy, udpListenAddrs: "127.0.0.1:0", udpDownstreamAddrs: "no-such-host.invalid:9" }\n', 1, /^routes\[0\]\.udpDownstreamAddrs: host "no-such-host\.invalid" does not resolve/],
   ['keep without rotate', 'routes:\n  - { name: a, kind: server, path: x, listenAddrs: "127.0.0.1:0", keep: 7d }\n', 2, 'routes[0].keep needs routes[0].rotate: only rotated files are kept or removed'],
   ['a rotation that is not one', 'routes:\n  - { name: a, kind: server, path: x, listenAddrs: "127.0.0.1:0", rotate: weekly }\n', 2, 'routes[0].rotate: "weekly" is not hourly, daily or a size (for example 100M; k, M, G are 1024-based)'],
-  ['a copy in a directory that is not there', 'routes:\n  - { name: a, kind: client, path: /etc/hostname, serverAddrs: "127.0.0.1:9", copyPath: /nonexistent/sent.log, rotate: daily, keep: 30 }\n', 1, 'routes[0].copyPath: cannot write in /nonexistent: no such directory'],
+  ['a copy in a directory that is not there', 'routes:\n  - { name: a, kind: client, path: /etc/hostname, serverAddrs: "127.0.0.1:9", copyPath: /nonexistent/sent.log, rotate: daily, keep: 30 }\n', 1, `routes[0].copyPath: cannot write in ${path.resolve('/nonexistent')}: no such directory`],
   ['an input file that is not there', 'routes:\n  - { name: a, kind: client, path: /nonexistent/in.txt, serverAddrs: "127.0.0.1:9" }\n', 1, 'routes[0].path: cannot read /nonexistent/in.txt: no such file'],
 ]
 
@@ -91,7 +92,7 @@ function listening(stderr) {
   return found
 }
 
-test('a config runs its routes; SIGHUP reopens output files and reloads; an invalid reload keeps the old config', async (t) => {
+unixOnly(WHY.signals)('a config runs its routes; SIGHUP reopens output files and reloads; an invalid reload keeps the old config', async (t) => {
   requireIsolation() // the reverse proxy joins a multicast group
   const sink = await udpSink()
   const out = path.join(dir, 'store.txt')

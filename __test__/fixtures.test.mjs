@@ -1,13 +1,15 @@
-// The test fixtures themselves: the openssl-made PKI, the TLS and TCP servers, and the
-// multi-host network namespaces, checked with nothing but openssl and Node.
+// The test fixtures themselves: the PKI (@peculiar/x509), the TLS and TCP servers, and the
+// multi-host network namespaces, checked with nothing but Node (and, where it is, openssl).
 import test from 'ava'
 import { execFileSync } from 'node:child_process'
+import { X509Certificate, createPrivateKey } from 'node:crypto'
 import net from 'node:net'
 import tls from 'node:tls'
 import { readFileSync } from 'node:fs'
 import { makePki, startTcpServer, startTlsServer } from './tls-fixtures.mjs'
 import { createHosts } from './netns.mjs'
 import { requireIsolation, tempDir, waitFor, within } from './helpers.mjs'
+import { WHY, unixOnly } from './platform.mjs'
 
 function verify(caFile, certFile, extra = []) {
   try {
@@ -51,11 +53,52 @@ function tcpGet(port, want) {
   })
 }
 
-test('makePki: every certificate verifies against its own CA, and the bad ones fail for the right reason', async (t) => {
+test('makePki: every certificate is signed by its own CA, for its names, purposes and dates (node:crypto)', async (t) => {
   const started = Date.now()
-  // ~0.2-0.4 s alone; the hang limit (through deadline()) is generous for loaded machines.
+  // ~1 s alone; the hang limit (through deadline()) is generous for loaded machines.
   const pki = await within(makePki(tempDir(t)), 10_000, 'makePki did not finish')
   t.log(`makePki took ${Date.now() - started} ms`)
+  const cert = (file) => new X509Certificate(readFileSync(file))
+  const [ca, unknownCa] = [cert(pki.caCert), cert(pki.unknownCaCert)]
+  const SERVER_AUTH = '1.3.6.1.5.5.7.3.1'
+  const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'
+  t.true(ca.ca && unknownCa.ca, 'the CAs say CA:TRUE')
+  t.true(ca.verify(ca.publicKey) && ca.checkIssued(ca), 'the CA is self-signed')
+  t.is(ca.subject, 'CN=mproxy test CA')
+  for (const [file, issuer, eku] of [
+    [pki.serverCert, ca, SERVER_AUTH], [pki.otherNameCert, ca, SERVER_AUTH], [pki.expiredCert, ca, SERVER_AUTH],
+    [pki.clientCert, ca, CLIENT_AUTH], [pki.unknownCaServerCert, unknownCa, SERVER_AUTH], [pki.wrongCaClientCert, unknownCa, CLIENT_AUTH],
+  ]) {
+    const c = cert(file)
+    t.false(c.ca, `${file}: CA:FALSE`)
+    t.true(c.checkIssued(issuer) && c.verify(issuer.publicKey), `${file} is signed by ${issuer.subject}`)
+    t.false(c.verify((issuer === ca ? unknownCa : ca).publicKey), `${file} is not signed by the other CA`)
+    t.deepEqual(c.keyUsage, [eku], `${file}: extendedKeyUsage`)
+    t.is(c.publicKey.asymmetricKeyDetails.namedCurve, 'prime256v1')
+  }
+  const server = cert(pki.serverCert)
+  t.is(server.subjectAltName, 'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1')
+  t.is(server.checkHost('localhost'), 'localhost')
+  t.is(server.checkIP('127.0.0.1'), '127.0.0.1')
+  t.is(server.checkIP('::1'), '::1')
+  t.true(new Date(server.validFrom) < new Date() && new Date() < new Date(server.validTo))
+  const other = cert(pki.otherNameCert)
+  t.is(other.checkHost('other.example'), 'other.example')
+  t.is(other.checkHost('localhost'), undefined)
+  const expired = cert(pki.expiredCert)
+  t.is(expired.validFrom, 'Jan  1 00:00:00 2020 GMT')
+  t.is(expired.validTo, 'Jan  2 00:00:00 2020 GMT')
+  // Apart from its dates the expired certificate is a good one: only the time is wrong.
+  t.is(expired.subjectAltName, server.subjectAltName)
+  t.is(cert(pki.clientCert).subjectAltName, undefined)
+  for (const key of [pki.serverKey, pki.otherNameKey, pki.expiredKey, pki.unknownCaServerKey, pki.clientKey, pki.wrongCaClientKey]) {
+    t.regex(readFileSync(key, 'utf8'), /^-----BEGIN PRIVATE KEY-----\n/, 'PKCS#8 PEM')
+  }
+  t.true(server.checkPrivateKey(createPrivateKey(readFileSync(pki.serverKey))))
+})
+
+unixOnly(WHY.openssl)('makePki: every certificate verifies against its own CA, and the bad ones fail for the right reason (openssl verify)', async (t) => {
+  const pki = await makePki(tempDir())
   t.is(verify(pki.caCert, pki.serverCert, ['-purpose', 'sslserver', '-verify_hostname', 'localhost']), 'OK')
   t.is(verify(pki.caCert, pki.serverCert, ['-verify_ip', '127.0.0.1']), 'OK')
   t.is(verify(pki.caCert, pki.serverCert, ['-verify_ip', '::1']), 'OK')
@@ -70,6 +113,7 @@ test('makePki: every certificate verifies against its own CA, and the bad ones f
   t.regex(verify(pki.caCert, pki.unknownCaServerCert), /unable to get local issuer certificate/)
   t.is(verify(pki.caCert, pki.clientCert, ['-purpose', 'sslclient']), 'OK')
   t.regex(verify(pki.caCert, pki.clientCert, ['-purpose', 'sslserver']), /unsuitable certificate purpose/)
+  t.is(verify(pki.unknownCaCert, pki.wrongCaClientCert, ['-purpose', 'sslclient']), 'OK')
   for (const key of [pki.serverKey, pki.otherNameKey, pki.expiredKey, pki.unknownCaServerKey, pki.clientKey]) {
     t.regex(readFileSync(key, 'utf8'), /^-----BEGIN PRIVATE KEY-----\n/, 'PKCS#8 PEM')
   }
@@ -187,7 +231,7 @@ function send(topo, host, args) {
   return new Promise((resolve) => child.on('exit', resolve))
 }
 
-test('three hosts: multicast from A reaches B and C, over IPv4 and IPv6', async (t) => {
+unixOnly(WHY.namespaces)('three hosts: multicast from A reaches B and C, over IPv4 and IPv6', async (t) => {
   requireIsolation()
   const topo = await createHosts('mpfix-mc', ['a', 'b', 'c'], { t })
   const { a, b, c } = topo.hosts
@@ -207,7 +251,7 @@ test('three hosts: multicast from A reaches B and C, over IPv4 and IPv6', async 
   t.deepEqual(await Promise.all(v6.map((r) => r.got)), [`hello v6 from ${a.linkLocal}%eth0`, `hello v6 from ${a.linkLocal}%eth0`])
 })
 
-test('three hosts: unicast between namespaces over IPv4, IPv6 and link-local, and destroy() removes everything', async (t) => {
+unixOnly(WHY.namespaces)('three hosts: unicast between namespaces over IPv4, IPv6 and link-local, and destroy() removes everything', async (t) => {
   requireIsolation()
   const topo = await createHosts('mpfix-uc', ['a', 'b', 'c'])
   t.teardown(() => topo.destroy())

@@ -5,11 +5,13 @@
 // output host that stops misses only what is published while it is down, and receives again
 // once it is back. Once over IPv4 (a group on a named interface), once over IPv6 (a link-local
 // group carrying its interface as %scope).
-import test from 'ava'
 import path from 'node:path'
 import { writeFileSync } from 'node:fs'
 import { fileSize, makeText, readFile, root, sleep, tempDir, waitFor, waitForSize, within } from './helpers.mjs'
 import { createHosts } from './netns.mjs'
+import { WHY, unixOnly } from './platform.mjs'
+
+const test = unixOnly(WHY.namespaces)
 
 const cli = (name) => path.join(root, 'dist/cli', `${name}.js`)
 

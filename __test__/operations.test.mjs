@@ -8,6 +8,7 @@ import path from 'node:path'
 import {
   makeText, readFile, runProgram, runToEnd, stop, tempDir, waitFor, within, writeTemp,
 } from './helpers.mjs'
+import { WHY, unixOnly } from './platform.mjs'
 
 /** A UDP port nobody uses right now (for a route that must send to its own listener). */
 async function freePort() {
@@ -33,7 +34,7 @@ async function timeSignal(program, signal) {
   return { ...r, ms: Number(process.hrtime.bigint() - sent) / 1e6 }
 }
 
-test('two proxies forwarding to each other (a saturated loop) stop within 2 s of SIGINT', async (t) => {
+unixOnly(WHY.signals)('two proxies forwarding to each other (a saturated loop) stop within 2 s of SIGINT', async (t) => {
   const [portA, portB] = [await freePort(), await freePort()]
   const a = runProgram('proxy', ['--udp-listen-addr', `127.0.0.1:${portA}`, '--udp-downstream-addr', `127.0.0.1:${portB}`], { listeners: 1 })
   const b = runProgram('proxy', ['--udp-listen-addr', `127.0.0.1:${portB}`, '--udp-downstream-addr', `127.0.0.1:${portA}`], { listeners: 1 })
@@ -49,7 +50,7 @@ test('two proxies forwarding to each other (a saturated loop) stop within 2 s of
   }
 })
 
-test('a second SIGTERM while stopping exits at once with code 1', async (t) => {
+unixOnly(WHY.signals)('a second SIGTERM while stopping exits at once with code 1', async (t) => {
   const dir = tempDir()
   // Stopping waits (up to 5 s) for a stdout nobody reads: the first signal cannot finish soon.
   const srv = runProgram('server', ['--path', '-', '--listen-addr', '127.0.0.1:0'], { listeners: 1 })
@@ -66,7 +67,7 @@ test('a second SIGTERM while stopping exits at once with code 1', async (t) => {
   t.true(r.ms < 4000, `the second signal took ${r.ms.toFixed(0)} ms`)
 })
 
-test('SIGUSR1 prints the counters and the program keeps running', async (t) => {
+unixOnly(WHY.signals)('SIGUSR1 prints the counters and the program keeps running', async (t) => {
   const dir = tempDir()
   const out = path.join(dir, 'out.txt')
   const srv = runProgram('server', ['--path', out, '--listen-addr', '127.0.0.1:0'], { listeners: 1 })
@@ -83,7 +84,7 @@ function filesOf(dir, base) {
   return readdirSync(dir).filter((f) => f.startsWith(base)).sort((a, b) => (a === base ? 1 : b === base ? -1 : a.localeCompare(b, 'en', { numeric: true })))
 }
 
-test('--rotate SIZE on the server: no file passes the size, and together they hold every byte once, in order', async (t) => {
+unixOnly(WHY.signals)('--rotate SIZE on the server: no file passes the size, and together they hold every byte once, in order', async (t) => {
   const dir = tempDir()
   const out = path.join(dir, 'ais.log')
   const data = makeText(1_000_000, 5)
@@ -104,7 +105,7 @@ test('--rotate SIZE on the server: no file passes the size, and together they ho
   t.true(Buffer.concat(files.map((f) => readFile(path.join(dir, f)))).equals(data))
 })
 
-test('--keep N leaves the newest N rotated files and the active one', async (t) => {
+unixOnly(WHY.signals)('--keep N leaves the newest N rotated files and the active one', async (t) => {
   const dir = tempDir()
   const out = path.join(dir, 'feed.log')
   const data = makeText(200_000, 6)
@@ -119,7 +120,7 @@ test('--keep N leaves the newest N rotated files and the active one', async (t) 
   t.true(data.subarray(data.length - kept.length).equals(kept))
 })
 
-test('--copy-path: the client keeps a local copy of exactly what it sent, rotated by --rotate', async (t) => {
+unixOnly(WHY.signals)('--copy-path: the client keeps a local copy of exactly what it sent, rotated by --rotate', async (t) => {
   const dir = tempDir()
   const data = makeText(2_000_000, 7)
   const out = path.join(dir, 'received.log')
@@ -139,7 +140,7 @@ test('--copy-path: the client keeps a local copy of exactly what it sent, rotate
   await stop(srv)
 })
 
-test('--follow: the client sends what is appended to the file until it is stopped', async (t) => {
+unixOnly(WHY.signals)('--follow: the client sends what is appended to the file until it is stopped', async (t) => {
   const dir = tempDir()
   const out = path.join(dir, 'received.log')
   const srv = runProgram('server', ['--path', out, '--listen-addr', '127.0.0.1:0'], { listeners: 1 })
@@ -156,7 +157,7 @@ test('--follow: the client sends what is appended to the file until it is stoppe
   await stop(srv)
 })
 
-test('--metrics-addr serves the program\'s counters; --stats-interval prints rates; --log-format json', async (t) => {
+unixOnly(WHY.signals)('--metrics-addr serves the program\'s counters; --stats-interval prints rates; --log-format json', async (t) => {
   const dir = tempDir()
   const out = path.join(dir, 'out.txt')
   const srv = runProgram('server', ['--path', out, '--listen-addr', '127.0.0.1:0', '--metrics-addr', '127.0.0.1:0', '--stats-interval', '1', '--log-format', 'json'], { listeners: 1 })
@@ -211,7 +212,8 @@ const BAD = [
 ]
 
 for (const [program, extra, expected] of BAD) {
-  test(`bad flag: ${program} ${extra.join(' ')}`, async (t) => {
+  const declare = expected?.includes('needs a serial device') ? unixOnly(WHY.serial) : test
+  declare(`bad flag: ${program} ${extra.join(' ')}`, async (t) => {
     const dir = tempDir()
     const file = writeTemp(dir, 'in.txt', 'x\n')
     let args

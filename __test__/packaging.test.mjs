@@ -7,6 +7,7 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSyn
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { deadline, root, tempDir } from './helpers.mjs'
+import { WHY, unixOnly } from './platform.mjs'
 
 const require = createRequire(import.meta.url)
 const manifest = require('../package.json')
@@ -39,7 +40,7 @@ test('the scripts and the package name this platform alike', (t) => {
   t.is(require('../dist/platform.js').platformArchABI(), platform)
 })
 
-test('npm pack of the tree holds only what runs, and the MIT license', (t) => {
+unixOnly(WHY.npm)('npm pack of the tree holds only what runs, and the MIT license', (t) => {
   const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' })
   t.is(r.status, 0, r.stderr)
   const files = JSON.parse(r.stdout)[0].files.map((f) => f.path)
@@ -95,17 +96,17 @@ function checkNoAddon(t, dir, expected) {
   t.is(usage.code, 2)
 }
 
-test('without the addon package: help and version work, a run names the package to install', (t) => {
+unixOnly(WHY.symlinks)('without the addon package: help and version work, a run names the package to install', (t) => {
   const dir = packageWithoutAddon()
   checkNoAddon(t, dir, `the native addon for ${platform} is not installed: npm install mproxy-${platform}@${manifest.version} (npm skips this optional dependency of mproxy with --omit=optional or a lockfile made on another platform)`)
 })
 
-test('a clone whose addon is not built says how to build it', (t) => {
+unixOnly(WHY.symlinks)('a clone whose addon is not built says how to build it', (t) => {
   const dir = packageWithoutAddon((d) => mkdirSync(path.join(d, 'crates')))
   checkNoAddon(t, dir, `the native addon for ${platform} is not built in this clone: run npm run build:native (needs a Rust toolchain, https://rustup.rs)`)
 })
 
-test('an addon that does not load is named with the reason', (t) => {
+unixOnly(WHY.symlinks)('an addon that does not load is named with the reason', (t) => {
   const dir = packageWithoutAddon((d) => writeFileSync(path.join(d, `mproxy.${platform}.node`), 'not a shared library'))
   const r = run(dir, 'client', RUNS.client)
   t.is(r.code, 1)

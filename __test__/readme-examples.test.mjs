@@ -10,6 +10,9 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, w
 import { execFile, execFileSync, spawn } from 'node:child_process'
 import { fileSize, makeText, readFile, root, sleep, tempDir, waitFor, waitForSize, within } from './helpers.mjs'
 import { createHosts } from './netns.mjs'
+import { WHY, unixOnly } from './platform.mjs'
+
+const hostTest = unixOnly(`${WHY.namespaces}, sh`)
 
 /** The commands as the README gives them (the proxy's with its line continuations). */
 const EXAMPLES = {
@@ -185,7 +188,7 @@ test('the README examples are the ones each program lists in --help', (t) => {
   }
 })
 
-test('mproxy-client --path /dev/random to two servers, IPv4 and IPv6 (with the mproxy-server example)', async (t) => {
+hostTest('mproxy-client --path /dev/random to two servers, IPv4 and IPv6 (with the mproxy-server example)', async (t) => {
   const { sh, file } = await setup(t, 'rx-client1')
   const server = sh(EXAMPLES.server)
   await server.waitErr(/listening on/, 2)
@@ -204,7 +207,7 @@ test('mproxy-client --path /dev/random to two servers, IPv4 and IPv6 (with the m
   t.is(c.stdout.length, 0, 'no --tee: nothing on stdout')
 })
 
-test('mproxy-client --path - to IPv4 and IPv6 multicast with --tee >> logfile.log', async (t) => {
+hostTest('mproxy-client --path - to IPv4 and IPv6 multicast with --tee >> logfile.log', async (t) => {
   const { sh, file } = await setup(t, 'rx-client2')
   const text = makeText(1_000_000, 81)
   // Receivers for both groups, on the namespace's only link.
@@ -233,7 +236,7 @@ test('mproxy-client --path - to IPv4 and IPv6 multicast with --tee >> logfile.lo
   t.true(readFile(file('group6.log')).equals(text), '[ff02::1]:9923 got the input byte for byte')
 })
 
-test('mproxy-proxy: UDP on 0.0.0.0:9920 and TCP from localhost:9925 to [::1]:9921 and localhost:9922, --tee', async (t) => {
+hostTest('mproxy-proxy: UDP on 0.0.0.0:9920 and TCP from localhost:9925 to [::1]:9921 and localhost:9922, --tee', async (t) => {
   const { sh, helper, file, put, send } = await setup(t, 'rx-proxy')
   const tcpText = makeText(500_000, 82)
   const udpText = makeText(300_000, 83)
@@ -271,7 +274,7 @@ test('mproxy-proxy: UDP on 0.0.0.0:9920 and TCP from localhost:9925 to [::1]:992
   t.true(p.stdout.equals(both), '--tee copies both inputs to stdout')
 })
 
-test('mproxy-reverseproxy: UDP on 0.0.0.0:9920 to a TCP reader on [::1]:9921 through 224.0.0.1:9922', async (t) => {
+hostTest('mproxy-reverseproxy: UDP on 0.0.0.0:9920 to a TCP reader on [::1]:9921 through 224.0.0.1:9922', async (t) => {
   const { sh, helper, file, put, send } = await setup(t, 'rx-rproxy')
   const text = makeText(2_000_000, 84)
   const rp = sh(EXAMPLES.reverseproxy)
@@ -292,7 +295,7 @@ test('mproxy-reverseproxy: UDP on 0.0.0.0:9920 to a TCP reader on [::1]:9921 thr
   t.true(readFile(file('reader.txt')).equals(text), 'the reader got the datagrams byte for byte')
 })
 
-test('mproxy-server: datagrams to 127.0.0.1:9920 and [::1]:9921 appended to logfile.log', async (t) => {
+hostTest('mproxy-server: datagrams to 127.0.0.1:9920 and [::1]:9921 appended to logfile.log', async (t) => {
   const { sh, file, put, send } = await setup(t, 'rx-server')
   const one = makeText(400_000, 85)
   const two = makeText(300_000, 86)
@@ -320,7 +323,7 @@ function nodeExamples() {
   return Object.fromEntries(blocks.map((code) => [/^\/\/ ([\w-]+\.[cm]js):/.exec(code)?.[1], code]))
 }
 
-test("the README's Node API examples run as written, as ESM and as CommonJS", async (t) => {
+unixOnly(WHY.symlinks)("the README's Node API examples run as written, as ESM and as CommonJS", async (t) => {
   const { 'service.mjs': _service, ...examples } = nodeExamples()
   t.deepEqual(Object.keys(examples).sort(), ['example-taps.mjs', 'example.cjs', 'example.mjs'])
   // A project directory where `mproxy` is installed (linked, as `npm install /path/to/clone` does).
@@ -349,7 +352,7 @@ test("the README's Node API examples run as written, as ESM and as CommonJS", as
   }
 })
 
-test("the README's service example runs until SIGINT aborts its signal, then exits 0", async (t) => {
+unixOnly(WHY.signals)("the README's service example runs until SIGINT aborts its signal, then exits 0", async (t) => {
   const code = nodeExamples()['service.mjs']
   t.truthy(code)
   const project = tempDir()

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { mproxy, runProgram, runToEnd, stop, tempDir, waitFor, writeTemp } from './helpers.mjs'
+import { stoppedCleanly } from './platform.mjs'
 
 const { createClient, createProxy, createReverseProxy, createServer } = mproxy
 
@@ -279,8 +280,7 @@ test('the command line: --filter-prefix and --sample apply to every output; bad 
   await new Promise((r) => setTimeout(r, 100))
   t.deepEqual(a.texts(), expected)
   t.deepEqual(b.texts(), expected)
-  const r = await stop(proxy)
-  t.is(r.code, 0, r.stderr)
+  stoppedCleanly(t, await stop(proxy))
   s.close()
   for (const x of [a, b]) x.socket.close()
   const bad = [
@@ -355,8 +355,7 @@ test('a server: its file gets only what its rules keep; --filter-match and --sam
   await send(s, lines, listen)
   const gga = lines.filter((l) => l.startsWith('$GPGGA')).filter((_, i) => i % 20 === 0)
   await waitFor(() => existsSync(cliFile) && readFileSync(cliFile, 'utf8') === gga.join(''), 20_000, 'the file written')
-  const r = await stop(program)
-  t.is(r.code, 0, r.stderr)
+  stoppedCleanly(t, await stop(program))
   t.is(readFileSync(cliFile, 'utf8'), gga.join(''))
   s.close()
 })

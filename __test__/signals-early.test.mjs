@@ -4,12 +4,14 @@
 // /proc/PID/status SigCgt, shows SIGHUP caught: the earliest moment a handler can exist), and
 // 0, 50, 100 and 300 ms after the program's first line of output. A SIGHUP asked for before
 // the routes are up is applied once they are (mproxy --config reports the reload).
-import test from 'ava'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { root, sleep, tempDir, waitFor, writeTemp } from './helpers.mjs'
+import { WHY, unixOnly } from './platform.mjs'
+
+const test = unixOnly(`${WHY.signals}, ${WHY.proc}`)
 
 const dir = tempDir()
 const config = writeTemp(dir, 'c.yaml', 'routes:\n  - { name: relay, kind: proxy, udpListenAddrs: "127.0.0.1:0", udpDownstreamAddrs: "127.0.0.1:9" }\n')

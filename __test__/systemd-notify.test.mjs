@@ -1,11 +1,13 @@
 // systemd's Type=notify, against a real unix datagram socket (a python3 listener, as systemd
 // listens): READY=1 once every route is up, RELOADING=1 (with MONOTONIC_USEC) and READY=1
 // around a reload, STOPPING=1 on the way out; at a path and at an abstract @name.
-import test from 'ava'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import path from 'node:path'
 import { root, tempDir, waitFor, writeTemp } from './helpers.mjs'
+import { WHY, unixOnly } from './platform.mjs'
+
+const test = unixOnly(WHY.unixSockets)
 
 // Binds the socket, says "bound", then prints each datagram as one JSON string per line.
 const LISTENER = `

@@ -1,89 +1,81 @@
-// TLS test fixtures: a small PKI made with the `openssl` CLI (real PEM files in a directory),
-// and plain TLS and TCP servers to point the programs at. No npm dependencies.
+// TLS test fixtures: a small PKI made in-process with @peculiar/x509 on Node's webcrypto (real
+// PEM files in a directory; no `openssl` command, so it works on Windows too), and plain TLS
+// and TCP servers to point the programs at.
 //
 // Certificates are what strict verifiers (rustls/webpki as well as OpenSSL and Node) accept:
-// X.509 v3, EC P-256 keys as PKCS#8 PEM, CAs with basicConstraints CA:TRUE and keyCertSign,
-// leaves with CA:FALSE, a subjectAltName (names are never taken from the CN) and the
-// matching extendedKeyUsage (serverAuth or clientAuth). The system openssl.cnf is not used.
-import { execFileSync } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { randomBytes } from 'node:crypto'
+// X.509 v3, EC P-256 keys as PKCS#8 PEM, ECDSA with SHA-256, CAs with basicConstraints
+// CA:TRUE and keyCertSign, leaves with CA:FALSE, a subjectAltName (names are never taken from
+// the CN), the matching extendedKeyUsage (serverAuth or clientAuth), subject and authority
+// key identifiers, and positive serial numbers of 16 bytes.
+import 'reflect-metadata'
+import * as x509 from '@peculiar/x509'
+import { KeyObject, randomBytes, webcrypto } from 'node:crypto'
+import { readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import tls from 'node:tls'
 import path from 'node:path'
 
-function openssl(args, cwd) {
-  try {
-    return execFileSync('openssl', args, { cwd, stdio: 'pipe', env: { ...process.env, OPENSSL_CONF: '/dev/null' } })
-  } catch (e) {
-    throw new Error(`openssl ${args.join(' ')} failed: ${e.stderr?.toString() || e.message}`)
-  }
-}
+x509.cryptoProvider.set(webcrypto)
 
-// Used for `req` (no DN prompt: the subject comes from -subj) and, with the extension
-// sections, for `x509 -req -extfile` and `ca`.
-const baseConf = (dir) => `
-[ req ]
-distinguished_name = dn
-prompt = no
-[ dn ]
-CN = unused
-
-[ ca ]
-default_ca = ca_default
-[ ca_default ]
-database = ${dir}/ca-db/index.txt
-new_certs_dir = ${dir}/ca-db
-serial = ${dir}/ca-db/serial
-default_md = sha256
-policy = policy_any
-unique_subject = no
-email_in_dn = no
-copy_extensions = none
-
-[ policy_any ]
-commonName = supplied
-
-[ ca_ext ]
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-
-[ server_ext ]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-subjectAltName = @server_san
-
-[ server_san ]
-DNS.1 = localhost
-IP.1 = 127.0.0.1
-IP.2 = ::1
-
-[ other_ext ]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-subjectAltName = DNS:other.example
-
-[ client_ext ]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = clientAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-`
-
-// EC P-256, written by `req -newkey` as unencrypted PKCS#8 PEM ("BEGIN PRIVATE KEY").
-const newKey = (file) => ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-noenc', '-keyout', file]
+const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' }
+const RSA = { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }
+const DAY = 24 * 60 * 60 * 1000
 
 function serial() {
-  // Positive, at most 20 bytes, never starting with a zero byte.
-  return `0x${(0x40 | (randomBytes(1)[0] & 0x3f)).toString(16)}${randomBytes(15).toString('hex')}`
+  // Positive, 16 bytes, never starting with a zero byte.
+  return (0x40 | (randomBytes(1)[0] & 0x3f)).toString(16) + randomBytes(15).toString('hex')
+}
+
+const newKeys = (alg = EC) => webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])
+
+/** A private key as unencrypted PKCS#8 PEM ("BEGIN PRIVATE KEY"). */
+const keyPem = (key) => KeyObject.from(key).export({ type: 'pkcs8', format: 'pem' })
+
+const { KeyUsageFlags: K } = x509
+const caExtensions = async (keys) => [
+  new x509.BasicConstraintsExtension(true, undefined, true),
+  new x509.KeyUsagesExtension(K.keyCertSign | K.cRLSign, true),
+  await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+]
+const leafExtensions = async (keys, ca, usage, names) => [
+  new x509.BasicConstraintsExtension(false, undefined, true),
+  new x509.KeyUsagesExtension(K.digitalSignature, true),
+  new x509.ExtendedKeyUsageExtension([usage]),
+  await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+  await x509.AuthorityKeyIdentifierExtension.create(ca.keys.publicKey),
+  ...(names ? [new x509.SubjectAlternativeNameExtension(names)] : []),
+]
+const SERVER_NAMES = [{ type: 'dns', value: 'localhost' }, { type: 'ip', value: '127.0.0.1' }, { type: 'ip', value: '::1' }]
+
+/** Writes `name`.pem and `name`.key into `dir`; returns { cert, key, keys, subject } (paths, the key pair, the DN). */
+function write(dir, name, cert, keys, subject) {
+  const file = (ext) => path.join(dir, `${name}.${ext}`)
+  writeFileSync(file('pem'), cert.toString('pem') + '\n')
+  writeFileSync(file('key'), keyPem(keys.privateKey))
+  return { cert: file('pem'), key: file('key'), keys, subject }
+}
+
+async function makeCa(dir, name, cn) {
+  const keys = await newKeys()
+  const subject = `CN=${cn}`
+  const now = Date.now()
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial(), name: subject, keys, signingAlgorithm: EC,
+    notBefore: new Date(now - DAY), notAfter: new Date(now + 3650 * DAY),
+    extensions: await caExtensions(keys),
+  })
+  return write(dir, name, cert, keys, subject)
+}
+
+async function issue(dir, name, cn, ca, { usage = x509.ExtendedKeyUsage.serverAuth, names, notBefore, notAfter } = {}) {
+  const keys = await newKeys()
+  const now = Date.now()
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(), subject: `CN=${cn}`, issuer: ca.subject, publicKey: keys.publicKey, signingKey: ca.keys.privateKey,
+    signingAlgorithm: EC, notBefore: notBefore ?? new Date(now - DAY), notAfter: notAfter ?? new Date(now + 825 * DAY),
+    extensions: await leafExtensions(keys, ca, usage, names),
+  })
+  return write(dir, name, cert, keys)
 }
 
 /**
@@ -95,46 +87,19 @@ function serial() {
  * - unknownCaCert (+ unknownCaKey): a second, unrelated CA; unknownCaServerCert/Key: signed
  *   by that CA for localhost/127.0.0.1/::1.
  * - clientCert/clientKey: signed by the first CA, CN "mproxy test client", clientAuth.
+ * - wrongCaClientCert/Key: a client certificate (CN "intruder", clientAuth) from the unknown CA.
  */
 export async function makePki(dir) {
-  const conf = path.join(dir, 'openssl.cnf')
-  writeFileSync(conf, baseConf(dir))
-  const p = (name) => path.join(dir, name)
-
-  const makeCa = (name, cn) => {
-    const key = p(`${name}.key`)
-    openssl(['req', '-config', conf, '-new', '-x509', ...newKey(key), '-subj', `/CN=${cn}`, '-days', '3650',
-      '-sha256', '-set_serial', serial(), '-extensions', 'ca_ext', '-out', p(`${name}.pem`)])
-    return { cert: p(`${name}.pem`), key }
-  }
-  const csr = (name, cn) => {
-    const key = p(`${name}.key`)
-    openssl(['req', '-config', conf, '-new', ...newKey(key), '-subj', `/CN=${cn}`, '-out', p(`${name}.csr`)])
-    return { csr: p(`${name}.csr`), key }
-  }
-  const sign = (name, cn, ca, ext) => {
-    const r = csr(name, cn)
-    openssl(['x509', '-req', '-in', r.csr, '-CA', ca.cert, '-CAkey', ca.key, '-set_serial', serial(),
-      '-days', '825', '-sha256', '-extfile', conf, '-extensions', ext, '-out', p(`${name}.pem`)])
-    return { cert: p(`${name}.pem`), key: r.key }
-  }
-
-  const ca = makeCa('ca', 'mproxy test CA')
-  const server = sign('server', 'localhost', ca, 'server_ext')
-  const other = sign('other-name', 'other.example', ca, 'other_ext')
-  const client = sign('client', 'mproxy test client', ca, 'client_ext')
-  const unknownCa = makeCa('unknown-ca', 'mproxy unknown test CA')
-  const unknownServer = sign('unknown-ca-server', 'localhost', unknownCa, 'server_ext')
-
-  // `openssl x509 -req` (3.0) cannot set a start date; `openssl ca` can, with its small database.
-  mkdirSync(p('ca-db'), { recursive: true })
-  writeFileSync(p('ca-db/index.txt'), '')
-  writeFileSync(p('ca-db/serial'), `${randomBytes(8).toString('hex').replace(/^./, '4')}\n`)
-  const expired = csr('expired', 'localhost')
-  openssl(['ca', '-batch', '-config', conf, '-cert', ca.cert, '-keyfile', ca.key, '-in', expired.csr,
-    '-out', p('expired.pem'), '-notext', '-extensions', 'server_ext',
-    '-startdate', '20200101000000Z', '-enddate', '20200102000000Z'])
-
+  const ca = await makeCa(dir, 'ca', 'mproxy test CA')
+  const unknownCa = await makeCa(dir, 'unknown-ca', 'mproxy unknown test CA')
+  const [server, other, client, unknownServer, expired, wrongClient] = await Promise.all([
+    issue(dir, 'server', 'localhost', ca, { names: SERVER_NAMES }),
+    issue(dir, 'other-name', 'other.example', ca, { names: [{ type: 'dns', value: 'other.example' }] }),
+    issue(dir, 'client', 'mproxy test client', ca, { usage: x509.ExtendedKeyUsage.clientAuth }),
+    issue(dir, 'unknown-ca-server', 'localhost', unknownCa, { names: SERVER_NAMES }),
+    issue(dir, 'expired', 'localhost', ca, { names: SERVER_NAMES, notBefore: new Date('2020-01-01T00:00:00Z'), notAfter: new Date('2020-01-02T00:00:00Z') }),
+    issue(dir, 'wrong-client', 'intruder', unknownCa, { usage: x509.ExtendedKeyUsage.clientAuth }),
+  ])
   return {
     caCert: ca.cert,
     caKey: ca.key,
@@ -142,7 +107,7 @@ export async function makePki(dir) {
     serverKey: server.key,
     otherNameCert: other.cert,
     otherNameKey: other.key,
-    expiredCert: p('expired.pem'),
+    expiredCert: expired.cert,
     expiredKey: expired.key,
     unknownCaCert: unknownCa.cert,
     unknownCaKey: unknownCa.key,
@@ -150,7 +115,31 @@ export async function makePki(dir) {
     unknownCaServerKey: unknownServer.key,
     clientCert: client.cert,
     clientKey: client.key,
+    wrongCaClientCert: wrongClient.cert,
+    wrongCaClientKey: wrongClient.key,
   }
+}
+
+/**
+ * A self-signed certificate as `openssl req -x509 -newkey rsa:2048` makes it with the system
+ * configuration (v3_ca: basicConstraints critical CA:TRUE, subject and authority key
+ * identifiers; no subjectAltName), valid 30 days: what a user pins with --tls-ca. Writes
+ * `name`.pem and `name`.key into `dir` and returns { cert, key }.
+ */
+export async function makeSelfSigned(dir, name, cn = 'localhost') {
+  const keys = await newKeys(RSA)
+  const now = Date.now()
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial(), name: `CN=${cn}`, keys, signingAlgorithm: RSA,
+    notBefore: new Date(now), notAfter: new Date(now + 30 * DAY),
+    extensions: [
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(keys.publicKey),
+      new x509.BasicConstraintsExtension(true, undefined, true),
+    ],
+  })
+  const { cert: c, key } = write(dir, name, cert, keys)
+  return { cert: c, key }
 }
 
 /** A file path or PEM contents (string or Buffer) to PEM contents. */

@@ -2,10 +2,10 @@
 // the test makes: verified connections work (names and IP literals), and a wrong name, an
 // unknown CA and an expired certificate each fail with a clear line, once.
 import test from 'ava'
-import { execFileSync } from 'node:child_process'
 import path from 'node:path'
 import { makeText, mproxy, readFile, runProgram, sleep, stop, tempDir, waitFor, waitForSize } from './helpers.mjs'
-import { makePki, startTlsServer } from './tls-fixtures.mjs'
+import { makePki, makeSelfSigned, startTlsServer } from './tls-fixtures.mjs'
+import { WHY, bulk, stoppedCleanly, unixOnly } from './platform.mjs'
 
 const dir = tempDir()
 const pkiReady = makePki(dir)
@@ -17,7 +17,7 @@ async function udpServer(name) {
 }
 
 async function transferOver(t, target, serverOptions, proxyFlags) {
-  const data = makeText(2_000_000, 41)
+  const data = makeText(bulk(2_000_000), 41)
   const tlsServer = await startTlsServer({ ...serverOptions, lines: data })
   const sink = await udpServer('out.txt')
   const proxy = runProgram('proxy', ['--tcp-connect-addr', `tls://${target}:${tlsServer.port}`, '--udp-downstream-addr', sink.addr, ...proxyFlags])
@@ -26,24 +26,24 @@ async function transferOver(t, target, serverOptions, proxyFlags) {
   const r = await stop(proxy)
   await sink.server.close()
   await tlsServer.close()
-  t.is(r.code, 0, r.stderr)
+  stoppedCleanly(t, r)
   t.true(readFile(sink.out).equals(data))
   return { stderr: r.stderr, tlsServer }
 }
 
-test('verified TLS by host name: the stream arrives byte for byte', async (t) => {
+unixOnly(WHY.wineTcpSource)('verified TLS by host name: the stream arrives byte for byte', async (t) => {
   const pki = await pkiReady
   const { stderr } = await transferOver(t, 'localhost', { cert: pki.serverCert, key: pki.serverKey }, ['--tls-ca', pki.caCert])
   t.regex(stderr, /connected to tls:\/\/localhost:\d+/)
 })
 
-test('verified TLS to an IP literal (the certificate names 127.0.0.1)', async (t) => {
+unixOnly(WHY.wineTcpSource)('verified TLS to an IP literal (the certificate names 127.0.0.1)', async (t) => {
   const pki = await pkiReady
   const { stderr } = await transferOver(t, '127.0.0.1', { cert: pki.serverCert, key: pki.serverKey }, ['--tls-ca', pki.caCert])
   t.regex(stderr, /connected to tls:\/\/127\.0\.0\.1:\d+/)
 })
 
-test('a client certificate is accepted by a server that requires one', async (t) => {
+unixOnly(WHY.wineTcpSource)('a client certificate is accepted by a server that requires one', async (t) => {
   const pki = await pkiReady
   const { tlsServer } = await transferOver(
     t,
@@ -54,7 +54,7 @@ test('a client certificate is accepted by a server that requires one', async (t)
   t.is(tlsServer.authorizedClients(), 1)
 })
 
-test('--tls-insecure connects to a server no CA vouches for, and says so', async (t) => {
+unixOnly(WHY.wineTcpSource)('--tls-insecure connects to a server no CA vouches for, and says so', async (t) => {
   const pki = await pkiReady
   const { stderr } = await transferOver(t, 'localhost', { cert: pki.unknownCaServerCert, key: pki.unknownCaServerKey }, ['--tls-insecure'])
   t.regex(stderr, /^mproxy-proxy: warn: TLS certificate verification is off \(--tls-insecure\): the server's identity is not checked$/m)
@@ -73,7 +73,7 @@ async function refused(t, serverOptions, flags = (pki) => ['--tls-ca', pki.caCer
   const r = await stop(proxy)
   await sink.server.close()
   await tlsServer.close()
-  t.is(r.code, 0)
+  stoppedCleanly(t, r)
   t.true(tlsServer.clientErrors().length + tlsServer.accepted() >= 2, 'it kept retrying')
   const lines = r.stderr.split('\n').filter((l) => l.includes('cannot connect'))
   t.is(lines.length, 1, r.stderr)
@@ -96,29 +96,24 @@ test('an expired certificate is refused with a clear reason', async (t) => {
   t.is(line, `mproxy-proxy: warn: cannot connect to tls://localhost:${port}: TLS handshake failed: certificate has expired; retrying every 0.5 s to 30 s`)
 })
 
-/** `openssl req -x509 -newkey ...` as a user makes a self-signed certificate (system config: CA:TRUE). */
-function selfSigned(name, subject = '/CN=localhost') {
-  const key = path.join(dir, `${name}.key`)
-  const cert = path.join(dir, `${name}.pem`)
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '30', '-subj', subject], { stdio: 'pipe' })
-  return { key, cert }
-}
+/** A self-signed certificate as `openssl req -x509 -newkey rsa:2048` makes it (system config: CA:TRUE). */
+const selfSigned = (name) => makeSelfSigned(dir, name)
 
-test('a self-signed certificate given with --tls-ca is pinned: the stream arrives byte for byte', async (t) => {
-  const pinned = selfSigned('pinned')
+unixOnly(WHY.wineTcpSource)('a self-signed certificate given with --tls-ca is pinned: the stream arrives byte for byte', async (t) => {
+  const pinned = await selfSigned('pinned')
   const { stderr } = await transferOver(t, 'localhost', { cert: pinned.cert, key: pinned.key }, ['--tls-ca', pinned.cert])
   t.regex(stderr, /connected to tls:\/\/localhost:\d+/)
   t.notRegex(stderr, /warn|error/)
 })
 
 test('a pinned certificate is no reason to accept a different self-signed one', async (t) => {
-  const pinned = selfSigned('pinned-only')
-  const other = selfSigned('impostor')
+  const pinned = await selfSigned('pinned-only')
+  const other = await selfSigned('impostor')
   const { line, port } = await refused(t, () => ({ cert: other.cert, key: other.key }), () => ['--tls-ca', pinned.cert])
   t.is(line, `mproxy-proxy: warn: cannot connect to tls://localhost:${port}: TLS handshake failed: the server presents a CA certificate as its own; to pin a self-signed certificate, give that exact certificate with --tls-ca; retrying every 0.5 s to 30 s`)
 })
 
-test('a server that requires a client certificate: said in words, once, with a growing backoff', async (t) => {
+unixOnly(WHY.wineTcpSource)('a server that requires a client certificate: said in words, once, with a growing backoff', async (t) => {
   const pki = await pkiReady
   const tlsServer = await startTlsServer({ cert: pki.serverCert, key: pki.serverKey, ca: pki.caCert, requestCert: true, rejectUnauthorized: true, lines: 'never sent\n' })
   const sink = await udpServer('no-client-cert.txt')
@@ -139,7 +134,7 @@ test('a server that requires a client certificate: said in words, once, with a g
   const r = await stop(proxy)
   await sink.server.close()
   await tlsServer.close()
-  t.is(r.code, 0)
+  stoppedCleanly(t, r)
   t.true(inFiveSeconds <= 4, `${inFiveSeconds} attempts in the 5 s from the first`)
   t.true(attempts[3] - attempts[2] >= 1200, `${attempts[3] - attempts[2]} ms from the third attempt to the fourth`)
   const reason = 'the server requires a client certificate (see --tls-cert and --tls-key)'

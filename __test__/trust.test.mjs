@@ -8,24 +8,15 @@ import dgram from 'node:dgram'
 import net from 'node:net'
 import tls from 'node:tls'
 import path from 'node:path'
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { mproxy, readFile, requireIsolation, runProgram, runToEnd, sleep, stop, tempDir, waitFor, waitForSize, within } from './helpers.mjs'
 import { makePki } from './tls-fixtures.mjs'
+import { WHY, onWindows, unixOnly } from './platform.mjs'
 
 const { createReverseProxy, createServer } = mproxy
 const dir = tempDir()
-const pkiReady = makePki(dir).then((pki) => ({ ...pki, ...wrongCaClient(pki) }))
-
-/** A client certificate (clientAuth) signed by the CA the listeners do not trust. */
-function wrongCaClient(pki) {
-  const conf = path.join(dir, 'openssl.cnf')
-  const p = (name) => path.join(dir, name)
-  const env = { ...process.env, OPENSSL_CONF: '/dev/null' }
-  execFileSync('openssl', ['req', '-config', conf, '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-noenc', '-keyout', p('wrong-client.key'), '-subj', '/CN=intruder', '-out', p('wrong-client.csr')], { stdio: 'pipe', env })
-  execFileSync('openssl', ['x509', '-req', '-in', p('wrong-client.csr'), '-CA', pki.unknownCaCert, '-CAkey', pki.unknownCaKey, '-set_serial', '0x4d5052', '-days', '30', '-sha256', '-extfile', conf, '-extensions', 'client_ext', '-out', p('wrong-client.pem')], { stdio: 'pipe', env })
-  return { wrongClientCert: p('wrong-client.pem'), wrongClientKey: p('wrong-client.key') }
-}
+const pkiReady = makePki(dir)
 
 let nextGroup = 1
 /** A group of its own per test, on loopback. */
@@ -98,7 +89,7 @@ async function sendDatagrams(address, datagrams) {
   socket.close()
 }
 
-test('a TLS input beside a plain one: openssl s_client, node:tls and plain TCP bytes arrive exactly; a plain client on the TLS port is a counted TLS failure', async (t) => {
+unixOnly(WHY.openssl)('a TLS input beside a plain one: openssl s_client, node:tls and plain TCP bytes arrive exactly; a plain client on the TLS port is a counted TLS failure', async (t) => {
   const pki = await pkiReady
   const out = await sink('tls-input.txt')
   const logs = []
@@ -151,7 +142,7 @@ test('a TLS input beside a plain one: openssl s_client, node:tls and plain TCP b
   )
 })
 
-test('a TLS output beside a plain one: openssl s_client, node:tls and a plain reader each get the stream byte for byte', async (t) => {
+unixOnly(WHY.openssl)('a TLS output beside a plain one: openssl s_client, node:tls and a plain reader each get the stream byte for byte', async (t) => {
   const pki = await pkiReady
   const rp = await createReverseProxy({
     ...group(),
@@ -225,7 +216,7 @@ test('a stalled TLS handshake holds up no one and is closed after 10 s, counted 
   )
 })
 
-test('required client certificates: the right one is let in, no certificate and a wrong CA are refused, counted exactly and logged once per address', async (t) => {
+unixOnly(WHY.openssl)('required client certificates: the right one is let in, no certificate and a wrong CA are refused, counted exactly and logged once per address', async (t) => {
   const pki = await pkiReady
   const out = await sink('mtls.txt')
   const logs = []
@@ -263,7 +254,7 @@ test('required client certificates: the right one is let in, no certificate and 
   t.is(bareNode.error()?.code, 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED')
   await waitFor(() => failures() === 2, 10_000, 'failure 2')
   for (const [localAddress, n] of [['127.0.0.3', 3], ['127.0.0.1', 4]]) {
-    const wrong = tlsClient(t, port, { ca: pki.caCert, cert: pki.wrongClientCert, key: pki.wrongClientKey, localAddress })
+    const wrong = tlsClient(t, port, { ca: pki.caCert, cert: pki.wrongCaClientCert, key: pki.wrongCaClientKey, localAddress })
     wrong.secure.then(() => wrong.socket.write('wrong CA, must not arrive\n'))
     await wrong.closed
     t.truthy(wrong.error(), 'the client is told')
@@ -501,7 +492,7 @@ bad('--max-clients-per-address without a TCP listener', () => ['--udp-listen-add
 bad('--idle-timeout that is no number', () => ['--tcp-listen-addr', '127.0.0.1:0', '--idle-timeout', '5m'], 2, `${R}: --idle-timeout: "5m" is not a number of seconds from 0.001 to 86400`)
 bad('--idle-timeout 0', () => ['--tcp-listen-addr', '127.0.0.1:0', '--idle-timeout', '0'], 2, `${R}: --idle-timeout: "0" is not a number of seconds from 0.001 to 86400`)
 bad('--idle-timeout with outputs only', () => ['--tcp-output-addr', '127.0.0.1:0', '--idle-timeout', '30'], 2, `${R}: --idle-timeout needs a TCP input (--tcp-listen-addr); output clients are not expected to send`)
-bad('--tls-cert that does not exist', (p) => ['--tcp-listen-addr', 'tls://127.0.0.1:0', '--tls-cert', path.join(dir, 'missing.pem'), '--tls-key', p.serverKey], 1, `${R}: cannot read TLS certificate ${path.join(dir, 'missing.pem')}: no such file or directory`)
+bad('--tls-cert that does not exist', (p) => ['--tcp-listen-addr', 'tls://127.0.0.1:0', '--tls-cert', path.join(dir, 'missing.pem'), '--tls-key', p.serverKey], 1, `${R}: cannot read TLS certificate ${path.join(dir, 'missing.pem')}: ${onWindows ? 'file not found' : 'no such file or directory'}`)
 bad('--tls-key that holds no key', (p) => ['--tcp-listen-addr', 'tls://127.0.0.1:0', '--tls-cert', p.serverCert, '--tls-key', p.serverCert], 1, (p) => `${R}: TLS key ${p.serverCert} holds no PEM private key`)
 bad('--tls-key of another certificate', (p) => ['--tcp-output-addr', 'tls://127.0.0.1:0', '--tls-cert', p.serverCert, '--tls-key', p.clientKey], 1, (p) => `${R}: TLS key ${p.clientKey} does not belong to TLS certificate ${p.serverCert}`)
 bad('--tls-client-ca that is a directory', (p) => ['--tcp-listen-addr', 'tls://127.0.0.1:0', '--tls-cert', p.serverCert, '--tls-key', p.serverKey, '--tls-client-ca', dir], 1, `${R}: cannot read TLS client CA file ${dir}: it is a directory`)
@@ -514,7 +505,7 @@ test('bad input in a config file names the route and option', async (t) => {
   t.regex(r.stderr.trimEnd(), /routes\[0\]\.allow\[1\]: nonsense is not an IP address or CIDR block \(192\.0\.2\.0\/24\)$/)
 })
 
-test('a config file: one route of TLS inputs with client certificates and an allow list, one of plain outputs, on the same group', async (t) => {
+unixOnly(WHY.openssl)('a config file: one route of TLS inputs with client certificates and an allow list, one of plain outputs, on the same group', async (t) => {
   const pki = await pkiReady
   const g = group()
   const file = path.join(tempDir(), 'trust.json')

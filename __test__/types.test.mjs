@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { mproxy, root } from './helpers.mjs'
+import { onWindows } from './platform.mjs'
 
 const require = createRequire(import.meta.url)
 const ts = require(path.join(root, 'node_modules', 'typescript'))
@@ -93,7 +94,7 @@ test('a handle shows only its public members, in its type and at run time', asyn
   t.deepEqual(own.sort(), ['[Symbol.asyncDispose]', 'addresses', 'close', 'finished', 'messages', 'reopenOutputs', 'send', 'stats'])
   const construct = handle.members.get('__constructor').declarations[0]
   t.true(construct.modifiers.some((m) => m.kind === ts.SyntaxKind.PrivateKeyword), 'the constructor is private')
-  const server = await mproxy.createServer({ path: '/dev/null', listenAddrs: ['127.0.0.1:0'] })
+  const server = await mproxy.createServer({ path: onWindows ? 'NUL' : '/dev/null', listenAddrs: ['127.0.0.1:0'] })
   t.deepEqual(Object.getOwnPropertyNames(Object.getPrototypeOf(server)).sort(), ['addresses', 'close', 'constructor', 'messages', 'reopenOutputs', 'send', 'stats'])
   t.deepEqual(Object.getOwnPropertyNames(mproxy.Handle).filter((n) => !['length', 'name', 'prototype'].includes(n)), [])
   for (const name of ['startRoute', 'log', 'abort', 'routes']) t.is(server[name], undefined, name)

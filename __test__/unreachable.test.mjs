@@ -8,22 +8,26 @@
 // counts can be exact. Every datagram is one byte longer than the one before, which keeps UDP
 // GSO from merging them (a run is datagrams of one size, the last maybe shorter): on loopback
 // a merged run would reach the closed port as one packet and earn one ICMP error.
-import test from 'ava'
+import ava from 'ava'
 import dgram from 'node:dgram'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { mproxy, requireIsolation, sleep, waitFor } from './helpers.mjs'
+import { onWindows, unixOnly } from './platform.mjs'
+
+const test = unixOnly('/proc/sys/net/ipv4/icmp_ratemask (Linux)')
 
 const { createProxy } = mproxy
 const RATEMASK = '/proc/sys/net/ipv4/icmp_ratemask'
 const N = 2000
 
 let savedMask
-test.before(() => {
+ava.before(() => {
+  if (onWindows) return
   requireIsolation()
   savedMask = readFileSync(RATEMASK, 'utf8')
   writeFileSync(RATEMASK, '0')
 })
-test.after.always(() => {
+ava.after.always(() => {
   if (savedMask !== undefined) writeFileSync(RATEMASK, savedMask)
 })
 
