@@ -9,7 +9,7 @@ import { spawn, execFileSync } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
 import path from 'node:path'
 import { root, requireIsolation, runToEnd, tempDir, waitFor, writeTemp } from './helpers.mjs'
-import { onWindows, unixOnly } from './platform.mjs'
+import { notUnderWine, onWindows, unixOnly, WHY } from './platform.mjs'
 
 // How a refusal is named: Linux reads the ICMP error itself; Windows only learns that a send was refused.
 const REFUSED = onWindows ? 'refused by the destination (ICMP)' : 'port unreachable (ICMP from the destination)'
@@ -147,7 +147,7 @@ test('without a terminal: nothing, and with --verbose the summary and the counte
   ])
 })
 
-test('every datagram refused by every destination: exit 1 with one error line', async (t) => {
+notUnderWine(WHY.wineIcmp)('every datagram refused by every destination: exit 1 with one error line', async (t) => {
   const dir = tempDir()
   const input = writeTemp(dir, 'in.txt', data(300_000))
   const [a, b] = [await closedPort(), await closedPort()]

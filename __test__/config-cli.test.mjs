@@ -9,7 +9,7 @@ import net from 'node:net'
 import { renameSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileSize, readFile, requireIsolation, runProgram, runToEnd, sleep, tempDir, waitFor } from './helpers.mjs'
-import { WHY, unixOnly } from './platform.mjs'
+import { notUnderWine, unixOnly, WHY } from './platform.mjs'
 
 const dir = tempDir()
 test.after.always(() => rmSync(dir, { recursive: true, force: true }))
@@ -141,7 +141,7 @@ unixOnly(WHY.signals)('a config runs its routes; SIGHUP reopens output files and
   sink.socket.close()
 })
 
-test('metrics and periodic stats from the config', async (t) => {
+notUnderWine(WHY.wineMetricsLine)('metrics and periodic stats from the config', async (t) => {
   const file = configFile('routes:\n  - { name: relay, kind: proxy, udpListenAddrs: "127.0.0.1:0", udpDownstreamAddrs: "127.0.0.1:9" }\nmetrics: { addr: "127.0.0.1:0" }\nstatsInterval: 1\nlog: { format: json, timestamps: false }\n')
   const p = runProgram('mproxy', ['--config', file])
   t.teardown(() => p.child.kill('SIGKILL'))

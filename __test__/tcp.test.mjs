@@ -6,7 +6,7 @@ import net from 'node:net'
 import path from 'node:path'
 import { makeText, mproxy, readFile, requireIsolation, runProgram, runToEnd, sleep, stop, tempDir, waitFor, waitForSize, writeTemp } from './helpers.mjs'
 import { startTcpServer } from './tls-fixtures.mjs'
-import { WHY, stoppedCleanly, unixOnly } from './platform.mjs'
+import { notUnderWine, stoppedCleanly, unixOnly, WHY } from './platform.mjs'
 
 const { createProxy, createReverseProxy, createServer, createClient } = mproxy
 let nextGroup = 1
@@ -29,7 +29,7 @@ function tcpReader(address) {
   return { socket, connected, ended, data: () => Buffer.concat(chunks), size: () => chunks.reduce((n, c) => n + c.length, 0) }
 }
 
-unixOnly(WHY.wineTcpSource)('forward proxy: a TCP source reaches a UDP server byte for byte', async (t) => {
+notUnderWine(WHY.wineTcpSource)('forward proxy: a TCP source reaches a UDP server byte for byte', async (t) => {
   const dir = tempDir()
   const data = makeText(5_000_000, 31)
   const upstream = await startTcpServer({ data })
@@ -44,7 +44,7 @@ unixOnly(WHY.wineTcpSource)('forward proxy: a TCP source reaches a UDP server by
   t.regex(proxy.stderr(), /connected to localhost:\d+/)
 })
 
-unixOnly(WHY.wineTcpSource)('forward proxy: the upstream goes away and comes back; the proxy resumes by itself', async (t) => {
+notUnderWine(WHY.wineTcpSource)('forward proxy: the upstream goes away and comes back; the proxy resumes by itself', async (t) => {
   const dir = tempDir()
   const first = makeText(200_000, 32)
   const upstream = await startTcpServer({ data: first })
@@ -259,7 +259,7 @@ test('closing a reverse proxy right after the last input still delivers it to TC
   t.true(reader.data().equals(data.subarray(0, listener.bytesIn)))
 })
 
-test('forward proxy: an upstream that resets every connection right after accepting it is retried with a growing backoff, and said once', async (t) => {
+notUnderWine(WHY.wineReset)('forward proxy: an upstream that resets every connection right after accepting it is retried with a growing backoff, and said once', async (t) => {
   const attempts = [] // when each connection was accepted
   const upstream = net.createServer((socket) => {
     attempts.push(Date.now())

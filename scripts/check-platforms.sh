@@ -245,7 +245,7 @@ fi
 # The addon for windows-gnu, loaded by the real Windows node.exe; the ava tests that apply to
 # Windows (windows.config.mjs) with worker threads, since every node.exe start costs seconds.
 wine_ava() {
-  $cargo build -p mproxy-binding --target x86_64-pc-windows-gnu "${build_std[@]}" || return 1
+  timeout -k 10 "$step_timeout" $cargo build -p mproxy-binding --target x86_64-pc-windows-gnu "${build_std[@]}" || return 1
   local addon="$work/mproxy.win32-x64-gnu.node"
   cp "$CARGO_TARGET_DIR/x86_64-pc-windows-gnu/debug/mproxy_binding.dll" "$addon" || return 1
   local log="$work/logs/wine-ava.log"
@@ -253,7 +253,7 @@ wine_ava() {
   # The namespace has loopback with multicast on (in_netns), and Wine's sockets are the
   # host's: the multicast-on-loopback tests run (MPROXY_TEST_NETNS=1); those that need ip,
   # veth or /proc skip themselves on Windows (__test__/platform.mjs).
-  NAPI_RS_NATIVE_LIBRARY_PATH="Z:${addon//\//\\}" MPROXY_TEST_SLOW="${MPROXY_TEST_SLOW:-3}" MPROXY_TEST_NETNS=1 \
+  NAPI_RS_NATIVE_LIBRARY_PATH="Z:${addon//\//\\}" MPROXY_TEST_SLOW="${MPROXY_TEST_SLOW:-3}" MPROXY_TEST_NETNS=1 MPROXY_UNDER_WINE=1 \
     in_netns timeout -k 10 "$ava_budget" wine "$node_exe" node_modules/ava/entrypoints/cli.mjs \
     --config __test__/windows.config.mjs --verbose >"$log" 2>&1
   local rc=$?
