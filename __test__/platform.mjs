@@ -25,10 +25,6 @@ export const WHY = {
   modes: 'POSIX file modes',
   symlinks: 'a symlinked node_modules (Wine)',
   npm: 'npm (a .cmd script on Windows)',
-  // Found by the Windows run and not explained yet: under ava in Windows node.exe (Wine), a
-  // TCP or TLS connect source delivers nothing to a server in the test, while the same
-  // transfer in a plain script works. Reported; the tests are skipped there until it is.
-  wineTcpSource: 'a TCP/TLS connect source delivers nothing under ava in Wine (open)',
   // Wine's sockets are Linux's: what only Windows' own stack does cannot be shown there.
   wineIcmp: 'Wine does not report ICMP refusals of unconnected sends (Linux sockets underneath)',
   wineReset: 'Wine reports a TCP reset as a close by the peer',

@@ -29,7 +29,7 @@ function tcpReader(address) {
   return { socket, connected, ended, data: () => Buffer.concat(chunks), size: () => chunks.reduce((n, c) => n + c.length, 0) }
 }
 
-notUnderWine(WHY.wineTcpSource)('forward proxy: a TCP source reaches a UDP server byte for byte', async (t) => {
+test('forward proxy: a TCP source reaches a UDP server byte for byte', async (t) => {
   const dir = tempDir()
   const data = makeText(5_000_000, 31)
   const upstream = await startTcpServer({ data })
@@ -44,7 +44,7 @@ notUnderWine(WHY.wineTcpSource)('forward proxy: a TCP source reaches a UDP serve
   t.regex(proxy.stderr(), /connected to localhost:\d+/)
 })
 
-notUnderWine(WHY.wineTcpSource)('forward proxy: the upstream goes away and comes back; the proxy resumes by itself', async (t) => {
+test('forward proxy: the upstream goes away and comes back; the proxy resumes by itself', async (t) => {
   const dir = tempDir()
   const first = makeText(200_000, 32)
   const upstream = await startTcpServer({ data: first })

@@ -31,19 +31,19 @@ async function transferOver(t, target, serverOptions, proxyFlags) {
   return { stderr: r.stderr, tlsServer }
 }
 
-notUnderWine(WHY.wineTcpSource)('verified TLS by host name: the stream arrives byte for byte', async (t) => {
+test('verified TLS by host name: the stream arrives byte for byte', async (t) => {
   const pki = await pkiReady
   const { stderr } = await transferOver(t, 'localhost', { cert: pki.serverCert, key: pki.serverKey }, ['--tls-ca', pki.caCert])
   t.regex(stderr, /connected to tls:\/\/localhost:\d+/)
 })
 
-notUnderWine(WHY.wineTcpSource)('verified TLS to an IP literal (the certificate names 127.0.0.1)', async (t) => {
+test('verified TLS to an IP literal (the certificate names 127.0.0.1)', async (t) => {
   const pki = await pkiReady
   const { stderr } = await transferOver(t, '127.0.0.1', { cert: pki.serverCert, key: pki.serverKey }, ['--tls-ca', pki.caCert])
   t.regex(stderr, /connected to tls:\/\/127\.0\.0\.1:\d+/)
 })
 
-notUnderWine(WHY.wineTcpSource)('a client certificate is accepted by a server that requires one', async (t) => {
+test('a client certificate is accepted by a server that requires one', async (t) => {
   const pki = await pkiReady
   const { tlsServer } = await transferOver(
     t,
@@ -54,7 +54,7 @@ notUnderWine(WHY.wineTcpSource)('a client certificate is accepted by a server th
   t.is(tlsServer.authorizedClients(), 1)
 })
 
-notUnderWine(WHY.wineTcpSource)('--tls-insecure connects to a server no CA vouches for, and says so', async (t) => {
+test('--tls-insecure connects to a server no CA vouches for, and says so', async (t) => {
   const pki = await pkiReady
   const { stderr } = await transferOver(t, 'localhost', { cert: pki.unknownCaServerCert, key: pki.unknownCaServerKey }, ['--tls-insecure'])
   t.regex(stderr, /^mproxy-proxy: warn: TLS certificate verification is off \(--tls-insecure\): the server's identity is not checked$/m)
@@ -99,7 +99,7 @@ test('an expired certificate is refused with a clear reason', async (t) => {
 /** A self-signed certificate as `openssl req -x509 -newkey rsa:2048` makes it (system config: CA:TRUE). */
 const selfSigned = (name) => makeSelfSigned(dir, name)
 
-notUnderWine(WHY.wineTcpSource)('a self-signed certificate given with --tls-ca is pinned: the stream arrives byte for byte', async (t) => {
+test('a self-signed certificate given with --tls-ca is pinned: the stream arrives byte for byte', async (t) => {
   const pinned = await selfSigned('pinned')
   const { stderr } = await transferOver(t, 'localhost', { cert: pinned.cert, key: pinned.key }, ['--tls-ca', pinned.cert])
   t.regex(stderr, /connected to tls:\/\/localhost:\d+/)
@@ -113,7 +113,7 @@ test('a pinned certificate is no reason to accept a different self-signed one', 
   t.is(line, `mproxy-proxy: warn: cannot connect to tls://localhost:${port}: TLS handshake failed: the server presents a CA certificate as its own; to pin a self-signed certificate, give that exact certificate with --tls-ca; retrying every 0.5 s to 30 s`)
 })
 
-notUnderWine(WHY.wineTcpSource)('a server that requires a client certificate: said in words, once, with a growing backoff', async (t) => {
+test('a server that requires a client certificate: said in words, once, with a growing backoff', async (t) => {
   const pki = await pkiReady
   const tlsServer = await startTlsServer({ cert: pki.serverCert, key: pki.serverKey, ca: pki.caCert, requestCert: true, rejectUnauthorized: true, lines: 'never sent\n' })
   const sink = await udpServer('no-client-cert.txt')

@@ -5,7 +5,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::batch::Batch;
 use crate::framing::{Framer, Framing};
@@ -140,18 +140,39 @@ impl Framed {
     /// go out when the input pauses, a partial line after the linger. What is held when it
     /// returns has been flushed.
     pub fn pump(&mut self, input: &mut dyn ByteInput, buf: &mut [u8]) -> io::Result<End> {
+        // When what is held goes out if no more bytes come. Kept across wake-ups that bring
+        // no data (a writable event, a poller that reports readiness again, as Wine's does):
+        // the linger runs from the last bytes, not from the last wake-up.
+        let mut linger_deadline: Option<Instant> = None;
         let result = loop {
             if self.stop.is_stopped() {
                 break Ok(End::Stopped);
             }
             match input.read_now(buf) {
-                Ok(Read::Data(n)) => self.take(&buf[..n]),
+                Ok(Read::Data(n)) => {
+                    self.take(&buf[..n]);
+                    linger_deadline = None;
+                }
                 Ok(Read::End) => break Ok(End::Input),
                 Ok(Read::Pending) => {
                     self.pause();
-                    match input.wait(self.linger_timeout()) {
+                    let now = Instant::now();
+                    let left = self.linger_timeout().map(|linger| {
+                        let deadline = *linger_deadline
+                            .get_or_insert_with(|| now.checked_add(linger).unwrap_or(now));
+                        deadline.saturating_duration_since(now)
+                    });
+                    if left == Some(Duration::ZERO) {
+                        self.flush();
+                        linger_deadline = None;
+                        continue;
+                    }
+                    match input.wait(left) {
                         Wait::Stopped => break Ok(End::Stopped),
-                        Wait::TimedOut => self.flush(),
+                        Wait::TimedOut => {
+                            self.flush();
+                            linger_deadline = None;
+                        }
                         Wait::Ready => {}
                     }
                 }
