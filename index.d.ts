@@ -16,13 +16,11 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeRoute {
   /** Bound listener addresses, in the order given (port 0 replaced by the real port). */
   get listenAddresses(): Array<string>
-  /**
-   * Current counters; after `close()`, the final ones.
-   * Bound TCP listeners (inputs), in the order given.
-   */
+  /** Bound TCP listeners (inputs), in the order given. */
   get tcpListenAddresses(): Array<string>
   /** Bound TCP output listeners, in the order given. */
   get tcpOutputAddresses(): Array<string>
+  /** Current counters; after `close()`, the final ones. */
   stats(): Array<EndpointStats>
   /**
    * Every file output (outputs, tee, copy) closes and reopens its path before its next

@@ -651,7 +651,6 @@ impl NativeRoute {
         guarded(|| Ok(self.listen_addresses.clone()))
     }
 
-    /// Current counters; after `close()`, the final ones.
     /// Bound TCP listeners (inputs), in the order given.
     #[napi(getter)]
     pub fn tcp_listen_addresses(&self) -> Result<Vec<String>> {
@@ -664,6 +663,7 @@ impl NativeRoute {
         guarded(|| Ok(self.tcp_output_addresses.clone()))
     }
 
+    /// Current counters; after `close()`, the final ones.
     #[napi]
     pub fn stats(&self) -> Result<Vec<EndpointStats>> {
         // From the registry the route's endpoints count into: live while it runs, while it
