@@ -8,7 +8,7 @@ import dgram from 'node:dgram'
 import { spawn, execFileSync } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
 import path from 'node:path'
-import { root, requireIsolation, runToEnd, tempDir, waitFor, writeTemp } from './helpers.mjs'
+import { freeUdpPort, requireIsolation, root, runToEnd, tempDir, waitFor, writeTemp } from './helpers.mjs'
 import { notUnderWine, onWindows, unixOnly, WHY } from './platform.mjs'
 
 // How a refusal is named: Linux reads the ICMP error itself; Windows only learns that a send was refused.
@@ -56,14 +56,6 @@ async function sink(t) {
   t.teardown(() => socket.close())
   s.addr = `127.0.0.1:${socket.address().port}`
   return s
-}
-
-async function closedPort() {
-  const s = dgram.createSocket('udp4')
-  await new Promise((r) => s.bind(0, '127.0.0.1', r))
-  const port = s.address().port
-  await new Promise((r) => s.close(r))
-  return `127.0.0.1:${port}`
 }
 
 /** The terminal's text as the successive states of its last line, and the finished lines. */
@@ -152,7 +144,7 @@ test('without a terminal: nothing, and with --verbose the summary and the counte
 notUnderWine(WHY.wineIcmp)('every datagram refused by every destination: exit 1 with one error line', async (t) => {
   const dir = tempDir()
   const input = writeTemp(dir, 'in.txt', data(300_000))
-  const [a, b] = [await closedPort(), await closedPort()]
+  const [a, b] = [`127.0.0.1:${await freeUdpPort()}`, `127.0.0.1:${await freeUdpPort()}`]
   for (const dests of [[a], [a, b]]) {
     const r = await runToEnd('client', ['--path', input, '--no-timestamps', ...dests.flatMap((d) => ['--server-addr', d])])
     t.is(r.code, 1, r.stderr)
@@ -171,7 +163,7 @@ test('a multicast destination never counts as refusing', async (t) => {
   requireIsolation()
   const dir = tempDir()
   const input = writeTemp(dir, 'in.txt', data(300_000))
-  const closed = await closedPort()
+  const closed = `127.0.0.1:${await freeUdpPort()}`
   for (const dests of [['239.77.1.2:9999'], ['239.77.1.2:9999', closed]]) {
     const r = await runToEnd('client', ['--path', input, '--multicast-interface', 'lo', ...dests.flatMap((d) => ['--server-addr', d])])
     t.is(r.code, 0, r.stderr)

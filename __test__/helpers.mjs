@@ -12,6 +12,7 @@
 // where 'exit' handlers would not run. `npm test` also points TMPDIR at a directory of its
 // own that it removes when ava is done, for a worker that is killed outright.
 import test from 'ava'
+import dgram from 'node:dgram'
 import { spawn, execFileSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs'
@@ -289,4 +290,16 @@ export async function waitLinkLocal(iface) {
     const text = execFileSync('ip', ['-6', 'addr', 'show', 'dev', iface], { encoding: 'utf8' })
     return /inet6 fe80::\S+ scope link(?! tentative)/.test(text) && !/tentative/.test(text)
   }, 10_000, `${iface} link-local address`)
+}
+
+/**
+ * A loopback UDP port nobody uses right now: bound, read and let go. For a route that must
+ * own a fixed port (a reload that moves it) or a destination where nothing listens.
+ */
+export async function freeUdpPort() {
+  const s = dgram.createSocket('udp4')
+  await new Promise((resolve) => s.bind(0, '127.0.0.1', resolve))
+  const port = s.address().port
+  await new Promise((resolve) => s.close(resolve))
+  return port
 }

@@ -5,19 +5,8 @@ import test from 'ava'
 import dgram from 'node:dgram'
 import { appendFileSync, readdirSync } from 'node:fs'
 import path from 'node:path'
-import {
-  makeText, readFile, runProgram, runToEnd, stop, tempDir, waitFor, within, writeTemp,
-} from './helpers.mjs'
+import { freeUdpPort, makeText, readFile, runProgram, runToEnd, stop, tempDir, waitFor, within, writeTemp } from './helpers.mjs'
 import { WHY, unixOnly } from './platform.mjs'
-
-/** A UDP port nobody uses right now (for a route that must send to its own listener). */
-async function freePort() {
-  const s = dgram.createSocket('udp4')
-  await new Promise((r) => s.bind(0, '127.0.0.1', r))
-  const port = s.address().port
-  await new Promise((r) => s.close(r))
-  return port
-}
 
 async function sendDatagrams(address, datagrams) {
   const at = address.lastIndexOf(':')
@@ -35,7 +24,7 @@ async function timeSignal(program, signal) {
 }
 
 unixOnly(WHY.signals)('two proxies forwarding to each other (a saturated loop) stop within 2 s of SIGINT', async (t) => {
-  const [portA, portB] = [await freePort(), await freePort()]
+  const [portA, portB] = [await freeUdpPort(), await freeUdpPort()]
   const a = runProgram('proxy', ['--udp-listen-addr', `127.0.0.1:${portA}`, '--udp-downstream-addr', `127.0.0.1:${portB}`], { listeners: 1 })
   const b = runProgram('proxy', ['--udp-listen-addr', `127.0.0.1:${portB}`, '--udp-downstream-addr', `127.0.0.1:${portA}`], { listeners: 1 })
   const [addrA] = await a.listening

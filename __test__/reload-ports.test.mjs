@@ -3,7 +3,7 @@
 // the old routes back (and they work). An unchanged route beside them loses nothing.
 import test from 'ava'
 import dgram from 'node:dgram'
-import { mproxy, waitFor } from './helpers.mjs'
+import { freeUdpPort, mproxy, waitFor } from './helpers.mjs'
 
 const { start } = mproxy
 
@@ -15,14 +15,6 @@ async function sink(t) {
   t.teardown(() => socket.close())
   s.addr = `127.0.0.1:${socket.address().port}`
   return s
-}
-
-async function freePort() {
-  const s = dgram.createSocket('udp4')
-  await new Promise((r) => s.bind(0, '127.0.0.1', r))
-  const port = s.address().port
-  await new Promise((r) => s.close(r))
-  return port
 }
 
 const tx = dgram.createSocket('udp4')
@@ -41,7 +33,7 @@ async function reaches(port, s, text) {
 const proxy = (name, port, to) => ({ name, kind: 'proxy', udpListenAddrs: `127.0.0.1:${port}`, udpDownstreamAddrs: to })
 
 test('two routes swap their listen ports: applied, and each port reaches the other route', async (t) => {
-  const [p1, p2] = [await freePort(), await freePort()]
+  const [p1, p2] = [await freeUdpPort(), await freeUdpPort()]
   const [a, b] = [await sink(t), await sink(t)]
   const service = await start({ routes: [proxy('a', p1, a.addr), proxy('b', p2, b.addr)] })
   t.teardown(() => service.close())
@@ -56,7 +48,7 @@ test('two routes swap their listen ports: applied, and each port reaches the oth
 })
 
 test('a port moves from a removed route to a new one; the unchanged route loses nothing', async (t) => {
-  const [p1, p2] = [await freePort(), await freePort()]
+  const [p1, p2] = [await freeUdpPort(), await freeUdpPort()]
   const [old, neu, steady] = [await sink(t), await sink(t), await sink(t)]
   const service = await start({ routes: [proxy('steady', p2, steady.addr), proxy('old', p1, old.addr)] })
   t.teardown(() => service.close())
@@ -79,7 +71,7 @@ test('a port moves from a removed route to a new one; the unchanged route loses 
 })
 
 test('a route that cannot start: nothing of the reload stays, the old routes work again', async (t) => {
-  const [p1, p2] = [await freePort(), await freePort()]
+  const [p1, p2] = [await freeUdpPort(), await freeUdpPort()]
   const [a, b] = [await sink(t), await sink(t)]
   // A port held by someone else: the new route "c" cannot bind it.
   const holder = dgram.createSocket('udp4')

@@ -11,7 +11,7 @@
 import ava from 'ava'
 import dgram from 'node:dgram'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { mproxy, requireIsolation, sleep, waitFor } from './helpers.mjs'
+import { freeUdpPort, mproxy, requireIsolation, sleep, waitFor } from './helpers.mjs'
 import { onWindows, unixOnly } from './platform.mjs'
 
 const test = unixOnly('/proc/sys/net/ipv4/icmp_ratemask (Linux)')
@@ -40,15 +40,6 @@ async function udpSink() {
   return sink
 }
 
-/** A loopback port nobody listens on (bound once, then released). */
-async function closedPort() {
-  const s = dgram.createSocket('udp4')
-  await new Promise((resolve) => s.bind(0, '127.0.0.1', resolve))
-  const port = s.address().port
-  await new Promise((resolve) => s.close(resolve))
-  return port
-}
-
 /** Each datagram sent is one byte longer than the last (from 100 bytes on). */
 let nextSize = 100
 
@@ -68,7 +59,7 @@ const destination = (stats, addr) => stats.endpoints.find((e) => e.kind === 'udp
 for (const shared of [true, false]) {
   test.serial(`${shared ? 'a destination sharing a socket with a healthy one' : 'a lone (connected) destination'}: every ICMP error is charged to it, one warning`, async (t) => {
     const live = shared ? await udpSink() : undefined
-    const deadPort = await closedPort()
+    const deadPort = await freeUdpPort()
     const dead = `127.0.0.1:${deadPort}`
     const logs = []
     const proxy = await createProxy({
@@ -102,7 +93,7 @@ for (const shared of [true, false]) {
 }
 
 test.serial('a destination that comes back is reported as working again once, after a quiet second', async (t) => {
-  const deadPort = await closedPort()
+  const deadPort = await freeUdpPort()
   const dead = `127.0.0.1:${deadPort}`
   const logs = []
   const proxy = await createProxy({ udpListenAddrs: '127.0.0.1:0', udpDownstreamAddrs: dead, onLog: (e) => logs.push(`${e.level}: ${e.message}`) })
