@@ -222,7 +222,8 @@ function receive(topo, host, args) {
     })
     child.on('exit', () => reject(new Error(`receiver in ${host} exited: ${err}`)))
   })
-  const got = new Promise((resolve) => child.on('exit', () => resolve(out.replace('ready\n', '').trim())))
+  // 'close', not 'exit': the last of its output may still be in the pipe when it exits.
+  const got = new Promise((resolve) => child.on('close', () => resolve(out.replace('ready\n', '').trim())))
   return { ready, got }
 }
 
