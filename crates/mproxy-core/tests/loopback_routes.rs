@@ -14,8 +14,36 @@ use mproxy_core::source::framed::FramingSpec;
 use mproxy_core::source::stream::{StreamSpec, DEFAULT_LINGER};
 
 /// A file of this test process in the temporary directory (each test removes its own).
-fn temp_path(name: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("mproxy-core-test-{}-{name}", std::process::id()))
+/// A file of this test's own in the temp folder, removed when the guard goes (a failing
+/// assertion too: the panic drops it).
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn new(name: &str) -> TempFile {
+        let path =
+            std::env::temp_dir().join(format!("mproxy-core-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        TempFile(path)
+    }
+}
+
+impl std::ops::Deref for TempFile {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for TempFile {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 fn text(lines: usize) -> Vec<u8> {
@@ -122,9 +150,8 @@ fn wait_finished(rx: &mpsc::Receiver<Event>) {
 #[test]
 fn a_file_crosses_loopback_byte_for_byte_over_ipv4_and_ipv6() {
     for (family, listen) in [("v4", "127.0.0.1:0"), ("v6", "[::1]:0")] {
-        let input = temp_path(&format!("in-{family}.txt"));
-        let output = temp_path(&format!("out-{family}.txt"));
-        let _ = std::fs::remove_file(&output);
+        let input = TempFile::new(&format!("in-{family}.txt"));
+        let output = TempFile::new(&format!("out-{family}.txt"));
         let data = text(
             std::env::var("MPROXY_TEST_LINES")
                 .ok()
@@ -158,8 +185,6 @@ fn a_file_crosses_loopback_byte_for_byte_over_ipv4_and_ipv6() {
         let dest = sent.iter().find(|e| e.kind == "udp-destination").unwrap();
         assert_eq!(dest.counters.bytes_out, data.len() as u64);
         assert_eq!(stats[0].counters.datagrams_in, dest.counters.datagrams_out);
-        let _ = std::fs::remove_file(&input);
-        let _ = std::fs::remove_file(&output);
     }
 }
 
@@ -187,7 +212,7 @@ fn datagram_boundaries_survive_gso() {
     };
     let mut relay = Route::start(&relay_spec, Reporter::silent()).unwrap();
     // 3000 bytes in raw chunks of 100: thirty equal datagrams, a GSO run.
-    let input = temp_path("gso.bin");
+    let input = TempFile::new("gso.bin");
     let data: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(&input, &data).unwrap();
     let (mut client, events) = client(&input, relay.listen_addrs()[0], Framing::Raw, 100);
@@ -209,5 +234,4 @@ fn datagram_boundaries_survive_gso() {
     let relayed = relay.stats();
     let listener = relayed.iter().find(|e| e.kind == "udp-listener").unwrap();
     assert_eq!(listener.counters.datagrams_in, 30);
-    let _ = std::fs::remove_file(&input);
 }
