@@ -1,8 +1,8 @@
 // The README's quick start, run as written (npm run test:install, after npm run pack:local):
 // its commands are read from the README itself (the ```sh blocks under "## Quick start"), so
-// the two cannot drift. Its install line aside: the tarballs in pack/ are installed into a
-// fresh project, as `npm install -g` of them would, and that project's node_modules/.bin is put
-// first on PATH. Every command runs in one network namespace this file creates (`unshare -n`
+// the two cannot drift. The install too: the README's `npm install -g` line, run in a directory
+// holding the tarballs of pack/ (this platform's in place of the one the README names), with
+// npm's global prefix in this run's directory, whose bin/ then comes first on PATH. Every command runs in one network namespace this file creates (`unshare -n`
 // as root, `unshare -rn` otherwise), with only `lo`, brought up as on any host (its multicast
 // flag left as the kernel sets it), in one empty directory, as the README asks.
 //
@@ -17,7 +17,7 @@
 // exit 0 by itself, its stream ended. Files compared by `cmp` are compared here too, byte for byte.
 import test from 'ava'
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -68,6 +68,16 @@ const commandLines = (text) =>
     .filter((l) => l && !l.startsWith('#'))
 
 const STEPS = quickStart()
+
+/** The platform the README's install line names; this machine's takes its place. */
+const README_PLATFORM = 'linux-x64-gnu'
+/** The README's install line: the `npm install -g` of the two tarballs, in the first block under "## Install". */
+const INSTALL = (() => {
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8')
+  const section = readme.slice(readme.indexOf('\n## Install\n'))
+  const block = /^```sh\n([\s\S]*?)^```$/m.exec(section)?.[1] ?? ''
+  return commandLines(block).find((l) => l.startsWith('npm install -g ')) ?? ''
+})()
 
 // ---------------------------------------------------------------------------------------
 // Where it runs: a network namespace, a project with the tarballs, an empty directory.
@@ -128,17 +138,29 @@ test.before(async () => {
   for (const file of tarballs) {
     if (!existsSync(file)) throw new Error(`${path.relative(root, file)} is missing: run npm run pack:local first`)
   }
-  // The install: the tarballs into a project (their dependencies from npm's cache or the registry).
-  const project = path.join(work, 'project')
-  mkdirSync(project)
-  writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer-quickstart', version: '1.0.0', private: true }))
-  const npm = spawnSync(process.execPath, [npmCli(), 'install', '--prefer-offline', '--no-audit', '--no-fund', ...tarballs], {
-    cwd: project,
+  // The install, as the README gives it (`npm install -g` of the two tarballs, in the directory
+  // holding them), with npm's global prefix in this run's directory (npm_config_prefix) and
+  // this platform's package in place of the one the README names.
+  const downloads = path.join(work, 'downloads')
+  mkdirSync(downloads)
+  for (const file of tarballs) copyFileSync(file, path.join(downloads, path.basename(file)))
+  const prefix = path.join(work, 'global')
+  const line = INSTALL.replaceAll(README_PLATFORM, platform)
+  const npm = spawnSync('sh', ['-c', line], {
+    cwd: downloads,
     encoding: 'utf8',
-    env: { ...process.env, npm_config_update_notifier: 'false' },
+    env: {
+      ...process.env,
+      PATH: [path.dirname(process.execPath), process.env.PATH].join(path.delimiter),
+      npm_config_prefix: prefix,
+      npm_config_prefer_offline: 'true',
+      npm_config_audit: 'false',
+      npm_config_fund: 'false',
+      npm_config_update_notifier: 'false',
+    },
   })
-  if (npm.status !== 0) throw new Error(`npm install of the tarballs failed (${npm.status}): ${npm.stderr}`)
-  env = { ...process.env, PATH: [path.join(project, 'node_modules', '.bin'), path.dirname(process.execPath), process.env.PATH].join(path.delimiter) }
+  if (npm.status !== 0) throw new Error(`${line} failed (${npm.status}): ${npm.stderr}`)
+  env = { ...process.env, PATH: [path.join(prefix, 'bin'), path.dirname(process.execPath), process.env.PATH].join(path.delimiter) }
   for (const key of Object.keys(env)) if (/^(npm_|MPROXY_|NOTIFY_SOCKET$|INIT_CWD$)/.test(key)) delete env[key]
   dir = path.join(work, 'quickstart')
   mkdirSync(dir)
@@ -263,6 +285,11 @@ async function startRunning(block, running) {
 // The tests.
 
 const compared = []
+
+test('the README\'s install line installs the two tarballs pack/ holds, of this version', (t) => {
+  t.is(INSTALL, `npm install -g ./mproxy-${version}.tgz ./mproxy-${README_PLATFORM}-${version}.tgz`)
+  t.deepEqual(INSTALL.replaceAll(README_PLATFORM, platform).split(' ').slice(3), tarballs.map((f) => `./${path.basename(f)}`))
+})
 
 test('the README\'s quick start has the steps this test runs', (t) => {
   t.deepEqual(
