@@ -80,7 +80,7 @@ const INSTALL = (() => {
 })()
 
 // ---------------------------------------------------------------------------------------
-// Where it runs: a network namespace, a project with the tarballs, an empty directory.
+// Where it runs: a network namespace, the programs installed under a prefix of its own, an empty directory.
 
 const asRoot = typeof process.getuid === 'function' && process.getuid() === 0
 const UNSHARE = asRoot ? ['-n'] : ['-rn']
@@ -117,16 +117,6 @@ process.once('SIGTERM', () => {
   cleanUp()
   process.exit(143)
 })
-
-/** The npm CLI this Node came with. */
-function npmCli() {
-  if (process.env.npm_execpath && /npm-cli\.js$/.test(process.env.npm_execpath)) return process.env.npm_execpath
-  const dir = path.dirname(process.execPath)
-  for (const candidate of [path.join(dir, 'node_modules/npm/bin/npm-cli.js'), path.join(dir, '../lib/node_modules/npm/bin/npm-cli.js')]) {
-    if (existsSync(candidate)) return candidate
-  }
-  throw new Error('cannot find npm-cli.js next to this Node')
-}
 
 let env
 let dir
