@@ -14,7 +14,8 @@
 // `cmp A B` line the test waits until B is as long as A (UDP has no end marker: a person
 // typing the line takes longer than the last datagram). At the end of each step, every program
 // that keeps running gets SIGINT, as Ctrl-C sends it, and must exit 0; a TCP reader must then
-// exit 0 by itself, its stream ended. Files compared by `cmp` are compared here too, byte for byte.
+// exit 0 by itself, its stream ended. Files compared by `cmp` are compared here too, byte for byte,
+// and what the prose says a program prints (`listening on ...`) must be in its log.
 import test from 'ava'
 import { spawn, spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
@@ -55,7 +56,9 @@ function quickStart() {
         if (!first) throw new Error(`"${title}": a block does not start with "# terminal N: ...":\n${text}`)
         return { terminal: Number(first[1]), keepsRunning: /\(keeps running\)$/.test(first[2]), text }
       })
-      return { title, blocks }
+      // What the prose says a program prints (`listening on ...`, `TCP client ... connected`).
+      const printed = [...step.replace(/^```[\s\S]*?^```$/gm, '').matchAll(/`((?:listening on|TCP client) [^`]+)`/g)].map((m) => m[1])
+      return { title, blocks, printed }
     })
 }
 
@@ -293,6 +296,7 @@ test('the README\'s quick start has the steps this test runs', (t) => {
     t.deepEqual(blocks.map((b) => b.terminal), blocks.map((_, i) => i + 1), `${title}: terminals 1, 2, ...`)
     t.true(commandLines(blocks.at(-1).text).some((l) => /^cmp /.test(l)), `${title}: compares what arrived`)
   }
+  t.deepEqual(STEPS.map((s) => s.printed), [['listening on 127.0.0.1:9920 (udp)'], [], ['TCP client 127.0.0.1:PORT connected']])
 })
 
 for (const step of STEPS) {
@@ -320,6 +324,11 @@ for (const step of STEPS) {
           compared.push(cmp[2])
         }
       }
+    }
+    // What the README says the programs print, they print (PORT: any port).
+    for (const line of step.printed) {
+      const re = new RegExp(line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/PORT/g, '\\d+'))
+      t.true(running.some((p) => re.test(p.stderr())), `a program printed "${line}"`)
     }
     // Ctrl-C in every terminal of an mproxy program; a TCP reader then ends by itself.
     const isMproxy = (p) => commandLines(p.command)[0].startsWith('mproxy-')
