@@ -48,17 +48,13 @@ export interface ClientOptions extends CommonOptions {
   keep?: KeepOption
 }
 
-/** Default pacing, in bytes per second. */
-export const DEFAULT_RATE = 80_000_000
 
 /** @internal The function behind createClient(), with the CLI's flag names for messages. */
 export async function startClient(input: ClientOptions, labels?: Labels): Promise<Handle> {
   const o = parseWith(apiSchema('client'), input, labels)
   const { path, lingerMs } = o
   const servers = outputAddrs(o.serverAddrs)
-  const framing = o.framing ?? 'packed'
-  const rate = o.rate ?? DEFAULT_RATE
-  const tee = o.tee ?? false
+  const { framing, rate, tee } = o
   const common = checkCommon(o, labels)
   const destinations = await resolveEndpoints(servers, labelOf(labels, 'serverAddrs'), {
     allowPortZero: false,

@@ -44,13 +44,13 @@ export interface CommonOptions {
   statsInterval?: number
 }
 
-/** The common options as the schema returns them. */
+/** The common options as the schema returns them (with its defaults filled in). */
 export interface CheckedOptions {
   multicastInterface?: string
-  multicastTtl?: number
-  multicastLoop?: boolean
-  recvBuffer?: number
-  sendBuffer?: number
+  multicastTtl: number
+  multicastLoop: boolean
+  recvBuffer: number
+  sendBuffer: number
   busKey?: string
   busKeyNext?: string
 }
@@ -59,13 +59,13 @@ export interface CheckedCommon {
   multicastInterface?: string
   multicastTtl: number
   multicastLoop: boolean
-  recvBuffer?: number
-  sendBuffer?: number
+  recvBuffer: number
+  sendBuffer: number
   /** Bus key files, checked already (readable, private, a key). */
   busKey?: BusKeyOptions
 }
 
-/** Defaults for the common options (checked already by the schema), and the interface looked up. */
+/** The common options (checked, and their defaults filled in, by the schema), with the interface looked up and the key files checked. */
 export function checkCommon(o: CheckedOptions, labels?: Labels): CheckedCommon {
   const iface = o.multicastInterface
   if (iface !== undefined) {
@@ -91,8 +91,8 @@ export function checkCommon(o: CheckedOptions, labels?: Labels): CheckedCommon {
   return {
     busKey,
     multicastInterface: iface,
-    multicastTtl: o.multicastTtl ?? 1,
-    multicastLoop: o.multicastLoop ?? true,
+    multicastTtl: o.multicastTtl,
+    multicastLoop: o.multicastLoop,
     recvBuffer: o.recvBuffer,
     sendBuffer: o.sendBuffer,
   }

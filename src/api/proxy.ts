@@ -38,9 +38,7 @@ export async function startProxy(input: ProxyOptions, labels?: Labels): Promise<
   const listen = o.udpListenAddrs ?? []
   const tcp = o.tcpConnectAddrs ?? []
   const downstream = outputAddrs(o.udpDownstreamAddrs)
-  const tee = o.tee ?? false
-  const framing = o.framing ?? 'packed'
-  const { lingerMs } = o
+  const { tee, framing, lingerMs } = o
   const common = checkCommon(o, labels)
   const rules = { multicastInterface: common.multicastInterface }
   const [listeners, destinations] = await Promise.all([

@@ -16,7 +16,7 @@ import { ruleOptions, udpOutputs } from './outputs'
 import { outputAddrs } from '../schema/rules'
 import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions, type CommonOptions, type Framing } from './common'
 
-export const DEFAULT_MULTICAST_ADDR = '[ff02::1]:9918'
+export { DEFAULT_MULTICAST_ADDR } from '../schema/programs'
 
 export interface ReverseProxyOptions extends CommonOptions {
   /** UDP inputs: each datagram is published unchanged. */
@@ -116,13 +116,9 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   const tcpIn = outputAddrs(tcpInItems)
   const tcpOut = outputAddrs(o.tcpOutputAddrs ?? [])
   const udpOut = outputAddrs(o.udpOutputAddrs ?? [])
-  const tee = o.tee ?? false
-  const maxClients = o.maxTcpClients ?? 1024
-  const clientQueueBytes = o.tcpClientQueue
-  const framing = o.framing ?? 'packed'
-  const { lingerMs } = o
+  const { tee, framing, lingerMs, maxTcpClients: maxClients, tcpClientQueue: clientQueueBytes } = o
   const common = checkCommon(o, labels)
-  const groupText = o.multicastAddr ?? DEFAULT_MULTICAST_ADDR
+  const groupText = o.multicastAddr
   const group = await resolveEndpoint(groupText, L('multicastAddr'), { allowPortZero: false, kind: 'group', multicastInterface: common.multicastInterface })
   const rules = { multicastInterface: common.multicastInterface }
   const [udpListeners, tcpListeners, tcpOutputs, udpOutputEndpoints] = await Promise.all([

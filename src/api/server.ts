@@ -33,7 +33,7 @@ export async function startServer(input: ServerOptions, labels?: Labels): Promis
   const o = parseWith(apiSchema('server'), input, labels)
   const { path } = o
   const listen = o.listenAddrs
-  const tee = o.tee ?? false
+  const { tee } = o
   const common = checkCommon(o, labels)
   const listeners = await resolveEndpoints(listen, labelOf(labels, 'listenAddrs'), {
     allowPortZero: true,

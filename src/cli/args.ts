@@ -1,57 +1,53 @@
 /**
- * Command-line flags: `--flag value`, `--flag=value`, repeated flags for lists, the
- * original mproxy's underscore spellings as aliases, and one-line usage errors.
+ * Command-line flags, read from the option schemas (`option()` in schema/option.ts): `--flag
+ * value`, `--flag=value`, repeated flags for lists, the original mproxy's underscore
+ * spellings as aliases, and one-line usage errors (with the flag meant, for a misspelt one).
+ * The help is written from the same entries, so a flag and its help cannot part.
  */
+import type { z } from 'zod'
 import { usageError } from '../errors'
 import type { Labels } from '../options'
+import { closest } from '../schema/issues'
+import { defaultText, optionsOf, type FlagKind } from '../schema/option'
 
 export interface FlagSpec {
   /** Kebab-case name without dashes, e.g. `server-addr`. */
   name: string
   /** The option field it sets, e.g. `serverAddrs`. */
   field: string
-  kind: 'string' | 'list' | 'boolean'
+  kind: FlagKind
   /** Other spellings, with their dashes: `-t`, `--server_addr`. */
-  aliases?: string[]
+  aliases?: readonly string[]
   /** Placeholder in the help, e.g. `HOST:PORT`. */
   value?: string
   help: string
-  /** About the process (logging, metrics), not an option of the program's API. */
-  process?: boolean
 }
 
 export interface ProgramSpec {
   name: string
   summary: string
   usage: string
+  /** The program's own flags (help: OPTIONS). */
   flags: FlagSpec[]
+  /** Flags it shares with the other programs (help: COMMON OPTIONS). */
+  common: FlagSpec[]
   examples: string[]
   notes?: string[]
 }
 
-/** Flags every program has. */
-export const COMMON_FLAGS: FlagSpec[] = [
-  { name: 'multicast-interface', field: 'multicastInterface', kind: 'string', value: 'NAME|ADDRESS|INDEX', help: 'Interface for multicast groups without a %scope (join and send)' },
-  { name: 'multicast-ttl', field: 'multicastTtl', kind: 'string', value: 'N', help: 'TTL / hop limit of multicast sent (default 1)' },
-  { name: 'recv-buffer', field: 'recvBuffer', kind: 'string', value: 'BYTES', help: 'Receive buffer per listening socket (default 8388608)' },
-  { name: 'send-buffer', field: 'sendBuffer', kind: 'string', value: 'BYTES', help: 'Send buffer per sending socket (default 8388608)' },
-  { name: 'bus-key', field: 'busKey', kind: 'string', value: 'FILE', help: 'Seal every UDP datagram sent and accept only sealed ones (key: 64 hex digits, mode 600)' },
-  { name: 'bus-key-next', field: 'busKeyNext', kind: 'string', value: 'FILE', help: 'Also accept datagrams sealed with this key (rotation); needs --bus-key' },
-  { name: 'metrics-addr', field: 'metricsAddr', kind: 'string', value: 'HOST:PORT', process: true, help: 'Serve Prometheus metrics at http://HOST:PORT/metrics' },
-  { name: 'stats-interval', field: 'statsInterval', kind: 'string', value: 'SECONDS', process: true, help: 'Print rates and any loss every SECONDS on stderr' },
-  { name: 'log-format', field: 'logFormat', kind: 'string', value: 'text|json', process: true, help: 'Log lines as text (default) or one JSON object each' },
-  { name: 'no-timestamps', field: 'noTimestamps', kind: 'boolean', process: true, help: 'Leave the time out of log lines (the default when journald reads stderr)' },
-  { name: 'timestamps', field: 'timestamps', kind: 'boolean', process: true, help: 'Put the time in log lines even under journald' },
-  { name: 'verbose', field: 'verbose', kind: 'boolean', aliases: ['-v'], process: true, help: 'Also print the counters when stopping (and the client its summary when stderr is not a terminal)' },
-  { name: 'quiet', field: 'quiet', kind: 'boolean', aliases: ['-q'], process: true, help: 'Print errors only' },
-  { name: 'help', field: 'help', kind: 'boolean', aliases: ['-h'], process: true, help: 'Prints help information' },
-  { name: 'version', field: 'version', kind: 'boolean', aliases: ['-V'], process: true, help: 'Prints the version' },
-]
+/** The flags of a shape's options that have one, with `; default …` added to their help. */
+export function flagsOf(shape: Readonly<Record<string, z.ZodType>>, omit: Readonly<Record<string, unknown>> = {}): FlagSpec[] {
+  return optionsOf(shape).flatMap((o) => {
+    if (o.flag === false || Object.hasOwn(omit, o.field)) return []
+    const given = o.kind === 'boolean' ? undefined : defaultText(o)
+    return [{ name: o.flag, field: o.field, kind: o.kind, aliases: o.aliases, value: o.value, help: given === undefined ? o.help : `${o.help}; default ${given}` }]
+  })
+}
 
 export type ParsedValues = Record<string, string | string[] | boolean | undefined>
 
 function allFlags(spec: ProgramSpec): FlagSpec[] {
-  return [...spec.flags, ...COMMON_FLAGS]
+  return [...spec.flags, ...spec.common]
 }
 
 /** Flag names by option field, so that messages name the flag the user typed. */
@@ -60,6 +56,9 @@ export function labelsFor(spec: ProgramSpec): Labels {
   for (const f of allFlags(spec)) flags[f.field] = `--${f.name}`
   return { flags }
 }
+
+/** A negative number is a value (refused by its option with the right message), not a flag. */
+const NEGATIVE_NUMBER = /^-\d/
 
 export function parseArgs(argv: readonly string[], spec: ProgramSpec): ParsedValues {
   const bySpelling = new Map<string, FlagSpec>()
@@ -76,7 +75,7 @@ export function parseArgs(argv: readonly string[], spec: ProgramSpec): ParsedVal
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1
     const spelling = eq > 0 ? arg.slice(0, eq) : arg
     const flag = bySpelling.get(spelling)
-    if (!flag) throw usageError(`unknown flag ${spelling} (see --help)`)
+    if (!flag) throw usageError(unknownFlag(spelling, bySpelling))
     const shown = `--${flag.name}`
     if (flag.kind === 'boolean') {
       if (eq > 0) throw usageError(`${shown} takes no value`)
@@ -88,7 +87,7 @@ export function parseArgs(argv: readonly string[], spec: ProgramSpec): ParsedVal
       value = arg.slice(eq + 1)
     } else {
       const next = argv[i + 1]
-      if (next === undefined || (next.startsWith('-') && next !== '-')) throw usageError(`${shown} needs a value${flag.value ? ` (${flag.value})` : ''}`)
+      if (next === undefined || (next.startsWith('-') && next !== '-' && !NEGATIVE_NUMBER.test(next))) throw usageError(`${shown} needs a value${flag.value ? ` (${flag.value})` : ''}`)
       value = next
       i++
     }
@@ -105,17 +104,26 @@ export function parseArgs(argv: readonly string[], spec: ProgramSpec): ParsedVal
   return values
 }
 
+/** `unknown flag --servr-addr (did you mean --server-addr?)`: the closest spelling, by its main name. */
+function unknownFlag(spelling: string, bySpelling: ReadonlyMap<string, FlagSpec>): string {
+  const bare = (s: string) => s.replace(/^-+/, '')
+  const spellings = [...bySpelling.keys()].filter((s) => s.startsWith('--'))
+  const guess = spelling.startsWith('--') && spelling.length > 3 ? closest(bare(spelling), spellings.map(bare)) : undefined
+  const meant = guess === undefined ? undefined : bySpelling.get(`--${guess}`)
+  return meant ? `unknown flag ${spelling} (did you mean --${meant.name}?)` : `unknown flag ${spelling} (see --help)`
+}
+
 export function helpText(spec: ProgramSpec): string {
-  const lines = [spec.summary, '', 'USAGE:', `    ${spec.usage}`, '', 'OPTIONS:']
+  const lines = [spec.summary, '', 'USAGE:', `    ${spec.usage}`]
   const render = (f: FlagSpec) => {
     const names = [...(f.aliases ?? []).filter((a) => /^-[a-zA-Z]$/.test(a)), `--${f.name}`].join(', ')
     const left = f.value ? `${names} ${f.value}` : names
     return `    ${left.padEnd(44)} ${f.help}`
   }
-  for (const f of spec.flags) lines.push(render(f))
-  lines.push('', 'COMMON OPTIONS:')
-  for (const f of COMMON_FLAGS) lines.push(render(f))
+  if (spec.flags.length) lines.push('', 'OPTIONS:', ...spec.flags.map(render))
+  if (spec.common.length) lines.push('', spec.flags.length ? 'COMMON OPTIONS:' : 'OPTIONS:', ...spec.common.map(render))
   if (spec.notes?.length) lines.push('', ...spec.notes)
-  lines.push('', 'EXAMPLES:', ...spec.examples.map((e) => `    ${e}`), '')
+  if (spec.examples.length) lines.push('', 'EXAMPLES:', ...spec.examples.map((e) => `    ${e}`))
+  lines.push('')
   return lines.join('\n')
 }

@@ -2,7 +2,10 @@
 /** `mproxy <program> [flags]`: the four programs behind one command. */
 import { releaseSignals } from './early'
 import { randomBytes } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { statSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { flagsOf, helpText, parseArgs, type ParsedValues, type ProgramSpec } from './args'
+import { checkShape, configRunShape, keygenShape } from './flags'
 import { runProgram, version, EXIT_RUNTIME, EXIT_USAGE } from './run'
 import { programs } from './programs'
 import { checkConfig, runConfig } from './config'
@@ -14,8 +17,8 @@ const usage = `mproxy: move files and raw socket data over UDP
 USAGE:
     mproxy <PROGRAM> [OPTIONS]
     mproxy --config FILE [--log-format text|json] [--no-timestamps] [--quiet]
-    mproxy check [--config] FILE
-    mproxy keygen FILE        (a new bus key: 64 hex digits, mode 600; FILE must not exist)
+    mproxy check [--config] FILE   (every check of the run, no socket bound; see mproxy check --help)
+    mproxy keygen FILE             (a new bus key: 64 hex digits, mode 600; FILE must not exist)
     mproxy -h | --help | -V | --version
 
 PROGRAMS: ${names}
@@ -26,28 +29,57 @@ program (camelCase, as in the Node API), plus metrics, statsInterval and log set
 SIGHUP reloads it (unchanged routes keep running) and reopens output files.
 `
 
+const CONFIG_SPEC: ProgramSpec = { name: 'mproxy', summary: '', usage: 'mproxy --config FILE [OPTIONS]', flags: flagsOf(configRunShape), common: [], examples: [] }
+
+const checkSpec: ProgramSpec = {
+  name: 'mproxy check',
+  summary: 'mproxy check: check a config file without running it\nEvery check the run makes (options, files, keys, certificates, interfaces, names), with no socket bound,\nso it may run beside the service it checks.',
+  usage: 'mproxy check [--config] FILE',
+  flags: [],
+  common: flagsOf(checkShape),
+  examples: ['mproxy check /etc/mproxy/routes.yaml && systemctl reload mproxy'],
+  notes: ['Exit 0: the config is good; 2: it is not (one line on stderr naming the option); 1: a file could not be read.', 'Only what a socket alone can show (a port in use, a group join the system refuses) is left to the run.'],
+}
+
+const keygenSpec: ProgramSpec = {
+  name: 'mproxy keygen',
+  summary: 'mproxy keygen: write a new bus key\nA key of 32 random bytes as 64 hex digits, in a new file of mode 600 (never over an existing one).',
+  usage: 'mproxy keygen FILE',
+  flags: [],
+  common: flagsOf(keygenShape),
+  examples: ['mproxy keygen /etc/mproxy/bus.key && mproxy server --bus-key /etc/mproxy/bus.key --path - --listen-addr 239.255.0.1:9920 --multicast-interface lo'],
+}
+
+interface ConfigFlags {
+  config: string
+  logFormat?: 'text' | 'json'
+  timestamps?: boolean
+  quiet: boolean
+}
+
 /** `--config FILE` and the flags that go with it; a usage line for anything else. */
-function configFlags(args: readonly string[]): { config: string; logFormat?: 'text' | 'json'; timestamps?: boolean; quiet: boolean } {
-  const out: { config?: string; logFormat?: 'text' | 'json'; timestamps?: boolean; quiet: boolean } = { quiet: false }
-  for (let i = 0; i < args.length; i++) {
-    const [flag, inline] = args[i].startsWith('--') && args[i].includes('=') ? [args[i].slice(0, args[i].indexOf('=')), args[i].slice(args[i].indexOf('=') + 1)] : [args[i], undefined]
-    const value = () => {
-      const v = inline ?? args[++i]
-      if (v === undefined || v === '') usageError(`${flag} needs a value`)
-      return v as string
-    }
-    if (flag === '--config') out.config = value()
-    else if (flag === '--log-format') {
-      const v = value()
-      if (v !== 'text' && v !== 'json') usageError(`--log-format: ${JSON.stringify(v)} is not one of text, json`)
-      out.logFormat = v as 'text' | 'json'
-    } else if (flag === '--no-timestamps') out.timestamps = false
-    else if (flag === '--timestamps') out.timestamps = true
-    else if (flag === '-q' || flag === '--quiet') out.quiet = true
-    else usageError(`unknown flag ${flag} with --config (see mproxy --help)`)
+function configFlags(args: readonly string[], spec: ProgramSpec = CONFIG_SPEC): ConfigFlags | 'help' {
+  let values: ParsedValues
+  try {
+    values = parseArgs(args, spec)
+  } catch (err) {
+    return usageError(err instanceof Error ? err.message : String(err))
   }
-  if (!out.config) usageError('--config FILE is required')
-  return out as { config: string; logFormat?: 'text' | 'json'; timestamps?: boolean; quiet: boolean }
+  if (values.help) return 'help'
+  if (values.config === undefined) usageError('--config FILE is required')
+  if (values.timestamps && values.noTimestamps) usageError('--timestamps and --no-timestamps cannot both be given')
+  const logFormat = values.logFormat
+  if (logFormat !== undefined && logFormat !== 'text' && logFormat !== 'json') usageError(`--log-format: ${JSON.stringify(logFormat)} is not one of text, json`)
+  return { config: String(values.config), logFormat, timestamps: values.noTimestamps ? false : values.timestamps ? true : undefined, quiet: values.quiet === true }
+}
+
+/** A line for what keygen could not do: the folder that is not there, or the system's reason. */
+function keygenProblem(file: string, e: NodeJS.ErrnoException): string {
+  if (e.code === 'EEXIST') return 'it exists already; a key is never overwritten'
+  if (e.code === 'ENOENT') return `there is no folder ${path.dirname(path.resolve(file))}; create it first (mkdir -p, mode 700)`
+  if (e.code === 'ENOTDIR') return `${path.dirname(file)} is not a folder`
+  if (e.code === 'EACCES' || e.code === 'EPERM') return `permission denied in ${path.dirname(path.resolve(file))}`
+  return e.code ?? e.message
 }
 
 function usageError(message: string): never {
@@ -62,21 +94,29 @@ if (sub === '-h' || sub === '--help') {
 } else if (sub === '-V' || sub === '--version') {
   process.stdout.write(`mproxy ${version()}\n`)
 } else if (configMode) {
-  void runConfig(configFlags(process.argv.slice(2)))
+  const flags = configFlags(process.argv.slice(2))
+  if (flags === 'help') process.stdout.write(usage)
+  else void runConfig(flags)
 } else if (sub === 'keygen') {
-  if (rest.length !== 1 || rest[0].startsWith('-')) usageError('keygen takes one argument: the FILE to create (see mproxy --help)')
-  try {
-    // Created with mode 600 and never over an existing file (a key in use, or a symlink).
-    writeFileSync(rest[0], `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' })
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException
-    process.stderr.write(`mproxy: keygen: cannot create ${rest[0]}: ${e.code === 'EEXIST' ? 'it exists already; a key is never overwritten' : e.code ?? e.message}\n`)
-    process.exit(EXIT_RUNTIME)
+  if (rest.length === 1 && (rest[0] === '--help' || rest[0] === '-h')) {
+    process.stdout.write(helpText(keygenSpec))
+  } else {
+    if (rest.length !== 1 || rest[0].startsWith('-')) usageError('keygen takes one argument: the FILE to create (see mproxy keygen --help)')
+    const file = rest[0]
+    try {
+      // Created with mode 600 and never over an existing file (a key in use, or a symlink).
+      writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' })
+    } catch (err) {
+      process.stderr.write(`mproxy: keygen: cannot create ${file}: ${keygenProblem(file, err as NodeJS.ErrnoException)}\n`)
+      process.exit(EXIT_RUNTIME)
+    }
+    process.stderr.write(`mproxy: keygen: wrote a new bus key to ${file} (64 hex digits, mode ${(statSync(file).mode & 0o777).toString(8)}); give it with --bus-key ${file}\n`)
   }
 } else if (sub === 'check') {
   // `mproxy check FILE` as well as `mproxy check --config FILE`.
-  const flags = configFlags(rest.length === 1 && !rest[0].startsWith('-') ? ['--config', rest[0]] : rest)
-  void checkConfig(flags.config)
+  const flags = configFlags(rest.length === 1 && !rest[0].startsWith('-') ? ['--config', rest[0]] : rest, checkSpec)
+  if (flags === 'help') process.stdout.write(helpText(checkSpec))
+  else void checkConfig(flags.config)
 } else if (sub === undefined) {
   // Nothing asked: the usage goes where errors go, and the exit code says it was not a run.
   process.stderr.write(usage)

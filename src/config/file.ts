@@ -6,9 +6,43 @@
 import { readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { parse as parseToml } from 'smol-toml'
-import { parse as parseYaml, YAMLParseError } from 'yaml'
+import { isMap, isScalar, isSeq, parseDocument, parse as parseYaml, YAMLParseError } from 'yaml'
 import { MproxyError, usageError } from '../errors'
 import { parseConfig, type LoadedConfig } from '../schema/config'
+import { renderPath, type Path } from '../naming'
+
+/** The path of the key that starts at `offset` (a duplicate key the YAML parser found). */
+function keyPath(node: unknown, offset: number, path: PropertyKey[] = []): Path | undefined {
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? pair.key : undefined
+      const name = String(key?.value)
+      if (key?.range?.[0] === offset) return [...path, name]
+      const inner = keyPath(pair.value, offset, [...path, name])
+      if (inner) return inner
+    }
+  } else if (isSeq(node)) {
+    for (const [i, item] of node.items.entries()) {
+      const inner = keyPath(item, offset, [...path, i])
+      if (inner) return inner
+    }
+  }
+  return undefined
+}
+
+/**
+ * Refuses a key given twice in one object, as YAML and TOML do (JSON.parse would keep the
+ * last one silently), naming the key by its path. JSON is YAML, so the YAML parser finds them.
+ */
+function refuseDuplicateKeys(text: string, file: string): void {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true })
+  const duplicate = doc.errors.find((e) => e.code === 'DUPLICATE_KEY')
+  if (!duplicate) return
+  const at = duplicate.linePos?.[0]
+  const where = at ? `:${at.line}:${at.col}` : ''
+  const key = keyPath(doc.contents, duplicate.pos[0])
+  throw usageError(`${file}${where}: ${key ? `${renderPath(key)} is given twice` : 'a key is given twice'}; keys must be unique`)
+}
 
 /** Config files larger than this are refused: a config is a page, not a data file. */
 export const MAX_CONFIG_BYTES = 1024 * 1024
@@ -36,10 +70,16 @@ async function readBounded(file: string): Promise<string> {
 /** Parses config text of `format`; a syntax error names the file and where. */
 export function parseConfigText(text: string, format: 'yaml' | 'json' | 'toml', file: string): unknown {
   try {
-    if (format === 'json') return JSON.parse(text)
+    if (format === 'json') {
+      const data: unknown = JSON.parse(text)
+      refuseDuplicateKeys(text, file)
+      return data
+    }
     if (format === 'toml') return parseToml(text)
+    refuseDuplicateKeys(text, file)
     return parseYaml(text, { prettyErrors: true, uniqueKeys: true })
   } catch (err) {
+    if (err instanceof MproxyError) throw err
     if (err instanceof YAMLParseError) {
       const at = err.linePos?.[0]
       const where = at ? `:${at.line}:${at.col}` : ''

@@ -6,6 +6,7 @@
 import { z } from 'zod'
 import { SHAPES, crossChecks, type ProgramKind } from './programs'
 import { parseWith } from './issues'
+import { option } from './option'
 import { address, JSON_INPUT, text, wholeNumber } from './values'
 
 const KINDS = ['client', 'server', 'proxy', 'reverseproxy'] as const satisfies readonly ProgramKind[]
@@ -36,11 +37,12 @@ export const statsInterval = wholeNumber(1, 86_400)
 export const logFormat = z.enum(['text', 'json'], { error: (iss) => `${JSON.stringify(iss.input)} is not one of text, json` })
 
 /** The process settings a single program takes on its command line (a config file has them too). */
-export const processSchema = z.strictObject({
-  metricsAddr: address(true).optional(),
-  statsInterval: statsInterval.optional(),
-  logFormat: logFormat.optional(),
-})
+export const processSettingsShape = {
+  metricsAddr: option(address(true), { flag: 'metrics-addr', value: 'HOST:PORT', help: 'Serve Prometheus metrics at http://HOST:PORT/metrics' }),
+  statsInterval: option(statsInterval, { flag: 'stats-interval', value: 'SECONDS', help: 'Print rates and any loss every SECONDS on stderr' }),
+  logFormat: option(logFormat, { flag: 'log-format', value: 'text|json', help: 'Log lines as text or one JSON object each', default: 'text' }),
+}
+export const processSchema = z.strictObject(processSettingsShape)
 
 export const configSchema = z
   .strictObject({

@@ -4,6 +4,7 @@
  * the flag on the command line (`--udp-downstream-addr`). An unknown option gets the closest
  * known one as a suggestion.
  */
+import { distance } from 'fastest-levenshtein'
 import type { z } from 'zod'
 import { usageError, type MproxyError } from '../errors'
 import { nameOf, renderPath, type Naming, type Path } from '../naming'
@@ -19,27 +20,12 @@ function label(path: Path, naming: Naming): string {
   return renderPath([...(naming.prefix ?? []), ...path])
 }
 
-/** Edit distance, for suggestions. */
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0]
-    row[0] = i
-    for (let j = 1; j <= b.length; j++) {
-      const kept = row[j]
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1))
-      previous = kept
-    }
-  }
-  return row[b.length]
-}
-
 /** The known name closest to `key`, if close enough to be what was meant. */
 export function closest(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined
   let bestDistance = Infinity
   for (const k of known) {
-    const d = distance(key, k)
+    const d = distance(key.toLowerCase(), k.toLowerCase())
     if (d < bestDistance) {
       best = k
       bestDistance = d

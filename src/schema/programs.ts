@@ -9,79 +9,92 @@
 import { z } from 'zod'
 import type { LogEntry } from '../handle'
 import { outputAddrs, outputList, ruleShape, type OutputItem } from './rules'
+import { option, required } from './option'
 import { address, addressList, cidr, filePath, isObject, itemList, flag, framing, listOf, MAX_DATAGRAM, rate, retention, rotation, seconds, show, text, wholeNumber } from './values'
 
 const BUFFER = wholeNumber(1024, 2 ** 31 - 1)
+/** The core's socket buffer size when none is asked for (`socket::DEFAULT_SOCKET_BUFFER`). */
+export const DEFAULT_SOCKET_BUFFER = 8 * 1024 * 1024
+/** The group of the original mproxy, kept for compatibility (the start-up note says what it means). */
+export const DEFAULT_MULTICAST_ADDR = '[ff02::1]:9918'
+/** Default pacing of the client, in bytes per second. */
+export const DEFAULT_RATE = 80_000_000
+const DATAGRAM_DEFAULT = '1472 IPv4, 1452 IPv6, 30 less with --bus-key'
 
 /** Options every program has. */
 export const commonShape = {
   /** Interface for multicast groups that carry no `%scope`: name, IPv4 address or index. */
-  multicastInterface: text('an interface name, address or index').optional(),
-  /** TTL / hop limit of multicast sent; default 1 (this link only). */
-  multicastTtl: wholeNumber(0, 255).optional(),
-  /** Whether multicast we send is looped back to listeners on this host; default true. */
-  multicastLoop: flag.optional(),
-  /** Receive buffer to ask for per listening socket, in bytes (default 8 MiB). */
-  recvBuffer: BUFFER.optional(),
-  /** Send buffer to ask for per sending socket, in bytes (default 8 MiB). */
-  sendBuffer: BUFFER.optional(),
+  multicastInterface: option(text('an interface name, address or index'), { flag: 'multicast-interface', value: 'NAME|ADDRESS|INDEX', help: 'Interface for multicast groups without a %scope (join and send)' }),
+  /** TTL / hop limit of multicast sent (1: this link only). */
+  multicastTtl: option(wholeNumber(0, 255), { flag: 'multicast-ttl', value: 'N', help: 'TTL / hop limit of multicast sent', default: 1 }),
+  /** Whether multicast we send is looped back to listeners on this host. */
+  multicastLoop: option(flag, { flag: false, help: 'Whether multicast sent is looped back to listeners on this host', default: true }),
+  /** Receive buffer to ask for per listening socket, in bytes. */
+  recvBuffer: option(BUFFER, { flag: 'recv-buffer', value: 'BYTES', help: 'Receive buffer per listening socket', default: DEFAULT_SOCKET_BUFFER }),
+  /** Send buffer to ask for per sending socket, in bytes. */
+  sendBuffer: option(BUFFER, { flag: 'send-buffer', value: 'BYTES', help: 'Send buffer per sending socket', default: DEFAULT_SOCKET_BUFFER }),
   /** Bus key file: seal every UDP datagram sent, and accept only sealed ones on UDP listeners. */
-  busKey: filePath.optional(),
+  busKey: option(filePath, { flag: 'bus-key', value: 'FILE', help: 'Seal every UDP datagram sent and accept only sealed ones (key: 64 hex digits, mode 600)' }),
   /** A second key file also accepted on UDP listeners (key rotation); needs `busKey`. */
-  busKeyNext: filePath.optional(),
+  busKeyNext: option(filePath, { flag: 'bus-key-next', value: 'FILE', help: 'Also accept datagrams sealed with this key (rotation); needs --bus-key' }),
 }
 
-/** How byte streams become datagrams (the client's input, TCP streams). */
-const framingShape = {
-  /** `packed` (default): whole lines packed per datagram; `line`: one line each; `raw`: fixed chunks. */
-  framing: framing.optional(),
-  /** Largest datagram payload; default 1472 (IPv4 destinations) or 1452 (any IPv6). */
-  maxDatagram: wholeNumber(1, MAX_DATAGRAM).optional(),
-  /** How long a partial line waits for its end before it is sent anyway; default 20 ms. */
-  lingerMs: wholeNumber(0, 60_000).optional(),
+/** How byte streams become datagrams: the client's input, or (`of`) the TCP streams of a proxy. */
+function framingShape(of?: string) {
+  return {
+    /** `packed`: whole lines packed per datagram; `line`: one line each; `raw`: fixed chunks. */
+    framing: option(framing, { flag: 'framing', value: 'packed|line|raw', help: `${of ? `How ${of} become datagrams: ` : ''}packed: whole lines per datagram, line: one line each, raw: fixed chunks`, default: 'packed' }),
+    /** Largest datagram payload; by default the safe size for the destinations' family. */
+    maxDatagram: option(wholeNumber(1, MAX_DATAGRAM), { flag: 'max-datagram', value: 'BYTES', help: of ? `Largest datagram made from ${of}` : 'Largest datagram', defaultText: DATAGRAM_DEFAULT }),
+    /** How long a partial line waits for its end before it is sent anyway, in milliseconds. */
+    lingerMs: option(wholeNumber(0, 60_000), { flag: 'linger-ms', value: 'MS', help: of ? `How long a partial line from ${of} waits before it is sent anyway` : 'How long a partial line waits before it is sent anyway', default: 20 }),
+  }
 }
 
 /** Rotation and retention of a file output (the server's file, the client's copy). */
-const rotationShape = {
-  /** Start a new file at each UTC `hourly` or `daily` boundary, or before it grows past a size (`100M`). */
-  rotate: rotation.optional(),
-  /** Keep the newest N rotated files (`30`), or remove those older than an age (`7d`, `12h`). Needs `rotate`. */
-  keep: retention.optional(),
+function rotationShape(file: string) {
+  return {
+    /** Start a new file at each UTC `hourly` or `daily` boundary, or before it grows past a size (`100M`). */
+    rotate: option(rotation, { flag: 'rotate', value: 'hourly|daily|SIZE', help: `Rotate ${file} each UTC hour or day, or before it passes SIZE (e.g. 100M); old ones get dated names` }),
+    /** Keep the newest N rotated files (`30`), or remove those older than an age (`7d`, `12h`). Needs `rotate`. */
+    keep: option(retention, { flag: 'keep', value: 'N|AGE', help: 'Keep the newest N rotated files, or remove those older than AGE (e.g. 7d, 12h)' }),
+  }
 }
 
+const tee = (help: string) => option(flag, { flag: 'tee', aliases: ['-t'], help, default: false })
+
 export const clientShape = {
-  ...commonShape,
-  ...framingShape,
   /** File, FIFO, device (e.g. `/dev/ttyACM0`), or `-` for stdin. Read until its end. */
-  path: filePath,
+  path: required(filePath, { flag: 'path', value: 'FILE|DEVICE|-', help: 'Filepath, device, or "-" for stdin; read until its end' }),
   /** Where every datagram goes: `HOST:PORT`, `[IPv6]:PORT`, `[IPv6%iface]:PORT`; unicast or group (objects: with routing rules, or a balance group). */
-  serverAddrs: outputList(false, true, 1),
+  serverAddrs: required(outputList(false, true, 1), { flag: 'server-addr', aliases: ['--server_addr'], value: 'HOST:PORT', help: 'Downstream UDP server address (unicast or multicast). May be repeated' }),
   /** Copy the input to stdout, exactly. */
-  tee: flag.optional(),
+  tee: tee('Copy input to stdout'),
+  ...framingShape(),
   /** Most bytes per second to send (a number, or text like `50M`); 0 = as fast as the input is read. */
-  rate: rate.optional(),
+  rate: option(rate, { flag: 'rate', value: 'BYTES/S', help: 'Most bytes per second to send, e.g. 20M; 0 = unlimited', default: DEFAULT_RATE, defaultText: '80M' }),
   /** Serial device speed to set (e.g. 38400 for AIS receivers); kept as it is when not given. */
-  baud: wholeNumber(1, 4_000_000).optional(),
+  baud: option(wholeNumber(1, 4_000_000), { flag: 'baud', value: 'N', help: 'Serial device speed to set, e.g. 38400', defaultText: 'as the device is' }),
   /** Keep reading a file as it grows, and across its rotation, like `tail -F`. */
-  follow: flag.optional(),
+  follow: option(flag, { flag: 'follow', aliases: ['-F'], help: 'Keep reading the file as it grows and across rotation, like tail -F', default: false }),
   /** Also write what is sent to this local file (rotated and pruned with `rotate` and `keep`). */
-  copyPath: filePath.optional(),
-  ...rotationShape,
+  copyPath: option(filePath, { flag: 'copy-path', value: 'FILE', help: 'Also write what is sent to this local file (see --rotate, --keep)' }),
+  ...rotationShape('the --copy-path file'),
+  ...commonShape,
 }
 
 export const serverShape = {
-  ...commonShape,
   /** File to append every datagram's bytes to, unchanged; `-` for stdout. */
-  path: filePath,
+  path: required(filePath, { flag: 'path', value: 'FILE|-', help: 'File to append every datagram to, unchanged; "-" for stdout' }),
   /** `HOST:PORT` to listen on (port 0 picks one); a multicast group is joined. */
-  listenAddrs: addressList(true, 1),
+  listenAddrs: required(addressList(true, 1), { flag: 'listen-addr', aliases: ['--listen_addr'], value: 'HOST:PORT', help: 'Upstream UDP listening address (unicast or multicast group). May be repeated' }),
   /** Also copy what arrives to stdout (ignored when `path` is already `-`). */
-  tee: flag.optional(),
-  ...rotationShape,
+  tee: tee('Copy input to stdout'),
+  ...rotationShape('the file'),
   /** Routing rules of the `path` output: it gets only the datagrams they keep. */
-  rules: z.strictObject(ruleShape).optional(),
+  rules: option(z.strictObject(ruleShape), { flag: false, help: 'Routing rules of the path output: it gets only the datagrams they keep (the --filter-* flags)' }),
+  ...commonShape,
 }
-
 const TLS_PREFIX = 'tls://'
 
 /** `HOST:PORT` or `tls://HOST:PORT`. */
@@ -109,24 +122,24 @@ const listenAddress = z.string({ error: (iss) => `must be [tls://]HOST:PORT, not
 })
 
 export const proxyShape = {
-  ...commonShape,
-  ...framingShape,
   /** UDP addresses to listen on (port 0 picks one); a multicast group is joined. */
-  udpListenAddrs: addressList(true).optional(),
-  /** TCP hosts to connect to and keep connected: `HOST:PORT`, or `tls://HOST:PORT` for TLS. */
-  tcpConnectAddrs: listOf(connectAddress, '[tls://]HOST:PORT').optional(),
+  udpListenAddrs: option(addressList(true), { flag: 'udp-listen-addr', aliases: ['--udp_listen_addr'], value: 'HOST:PORT', help: 'UDP listening socket address (unicast or group). May be repeated' }),
   /** Every datagram goes, unchanged, to each of these (objects: with routing rules, or a balance group). */
-  udpDownstreamAddrs: outputList(false, true, 1),
-  /** Copy what the sources bring to stdout. */
-  tee: flag.optional(),
+  udpDownstreamAddrs: required(outputList(false, true, 1), { flag: 'udp-downstream-addr', aliases: ['--udp_downstream_addr', '--downstream_addr'], value: 'HOST:PORT', help: 'UDP downstream socket address. May be repeated' }),
+  /** TCP hosts to connect to and keep connected: `HOST:PORT`, or `tls://HOST:PORT` for TLS. */
+  tcpConnectAddrs: option(listOf(connectAddress, '[tls://]HOST:PORT'), { flag: 'tcp-connect-addr', aliases: ['--tcp_connect_addr'], value: '[tls://]HOST:PORT', help: 'Connect to TCP (or TLS) host, forwarding stream; reconnects. May be repeated' }),
   /** PEM file of extra CA certificates to trust (besides the system's roots), or a certificate to pin. */
-  tlsCa: filePath.optional(),
+  tlsCa: option(filePath, { flag: 'tls-ca', value: 'FILE', help: 'Also trust the CA certificates in this PEM file' }),
   /** PEM client certificate (chain), for servers that require one; needs `tlsKey`. */
-  tlsCert: filePath.optional(),
+  tlsCert: option(filePath, { flag: 'tls-cert', value: 'FILE', help: 'Client certificate (PEM) for servers that require one' }),
   /** PEM key of `tlsCert`. */
-  tlsKey: filePath.optional(),
+  tlsKey: option(filePath, { flag: 'tls-key', value: 'FILE', help: 'Key (PEM) of --tls-cert' }),
   /** Accept any server certificate. Says so on the log. */
-  tlsInsecure: flag.optional(),
+  tlsInsecure: option(flag, { flag: 'tls-insecure', help: 'Do not verify server certificates (says so on stderr)', default: false }),
+  ...framingShape('TCP streams'),
+  /** Copy what the sources bring to stdout. */
+  tee: tee('Copy input to stdout'),
+  ...commonShape,
 }
 
 /** Access settings a single TCP listener may have (they replace the route's for it). */
@@ -153,39 +166,39 @@ const tcpInputList = itemList<string | { addr: string; allow?: string[]; maxClie
 )
 
 export const reverseProxyShape = {
-  ...commonShape,
-  ...framingShape,
   /** UDP inputs: each datagram is published unchanged. */
-  udpListenAddrs: addressList(true).optional(),
+  udpListenAddrs: option(addressList(true), { flag: 'udp-listen-addr', aliases: ['--udp_listen_addr'], value: 'HOST:PORT', help: 'Input: a UDP listener whose datagrams go to --multicast-addr. May be repeated' }),
   /** TCP inputs: any number of clients; each client's stream is framed on its own. `tls://HOST:PORT` for TLS. */
-  tcpListenAddrs: tcpInputList.optional(),
-  /** The group inputs publish to and outputs subscribe to; default `[ff02::1]:9918`. */
-  multicastAddr: address(false).optional(),
+  tcpListenAddrs: option(tcpInputList, { flag: 'tcp-listen-addr', aliases: ['--tcp_listen_addr'], value: '[tls://]HOST:PORT', help: 'Input: accept TCP (or TLS) clients; their streams go to --multicast-addr. May be repeated' }),
+  /** The group inputs publish to and outputs subscribe to. */
+  multicastAddr: option(address(false), { flag: 'multicast-addr', aliases: ['--multicast_addr'], value: 'MULTICAST_IP:PORT', help: 'The group inputs publish to and outputs read', default: DEFAULT_MULTICAST_ADDR }),
   /**
    * TCP outputs: addresses to LISTEN on; every client receives the group's stream (an object:
    * only what its routing rules keep). `tls://HOST:PORT` for TLS.
    */
-  tcpOutputAddrs: outputList(true, false, 0, listenAddress, listenerAccessShape, LISTENER_ACCESS_JSON).optional(),
+  tcpOutputAddrs: option(outputList(true, false, 0, listenAddress, listenerAccessShape, LISTENER_ACCESS_JSON), { flag: 'tcp-output-addr', aliases: ['--tcp_output_addr'], value: '[tls://]HOST:PORT', help: 'Output: LISTEN here (TCP or TLS); every client that connects receives the group stream. May be repeated' }),
   /** UDP outputs: every group datagram is sent to each. */
-  udpOutputAddrs: outputList(false, true).optional(),
-  /** Print what the inputs publish to stdout. */
-  tee: flag.optional(),
-  /** Most TCP clients per TCP listener (inputs and outputs); default 1024. */
-  maxTcpClients: wholeNumber(1, 1_000_000).optional(),
-  /** Bytes a TCP output client may fall behind before it is disconnected; default 64 MiB. */
-  tcpClientQueue: wholeNumber(1_048_576, 2 ** 32 - 1).optional(),
+  udpOutputAddrs: option(outputList(false, true), { flag: 'udp-output-addr', aliases: ['--udp_output_addr'], value: 'HOST:PORT', help: 'Output: send every group datagram to this UDP address. May be repeated' }),
+  /** Most TCP clients per TCP listener (inputs and outputs). */
+  maxTcpClients: option(wholeNumber(1, 1_000_000), { flag: 'max-tcp-clients', value: 'N', help: 'Most clients per TCP listener; more are refused', default: 1024 }),
+  /** Bytes a TCP output client may fall behind before it is disconnected. */
+  tcpClientQueue: option(wholeNumber(1_048_576, 2 ** 32 - 1), { flag: 'tcp-client-queue', value: 'BYTES', help: 'How far a TCP output client may fall behind before it is disconnected', default: 64 * 1024 * 1024 }),
   /** PEM certificate (chain) the `tls://` listeners present; needs `tlsKey`. */
-  tlsCert: filePath.optional(),
+  tlsCert: option(filePath, { flag: 'tls-cert', value: 'FILE', help: 'Certificate (PEM) the tls:// listeners present' }),
   /** PEM private key of `tlsCert`. */
-  tlsKey: filePath.optional(),
+  tlsKey: option(filePath, { flag: 'tls-key', value: 'FILE', help: 'Key (PEM) of --tls-cert' }),
   /** PEM CA certificates: `tls://` listeners then require a client certificate signed by one of them (mutual TLS). */
-  tlsClientCa: filePath.optional(),
+  tlsClientCa: option(filePath, { flag: 'tls-client-ca', value: 'FILE', help: 'Require client certificates signed by a CA in this PEM file (mutual TLS)' }),
   /** Networks TCP clients may connect from (every TCP listener of the route), e.g. `10.0.0.0/8`; others are refused. Default: any. */
-  allow: listOf(cidr, 'CIDR').optional(),
+  allow: option(listOf(cidr, 'CIDR'), { flag: 'allow', value: 'CIDR', help: 'Let TCP clients in only from this network (e.g. 10.0.0.0/8) or address. May be repeated', defaultText: 'any address' }),
   /** Most clients at once from one address, per TCP listener; more are refused. Default: no cap but `maxTcpClients`. */
-  maxClientsPerAddress: wholeNumber(1, 1_000_000).optional(),
+  maxClientsPerAddress: option(wholeNumber(1, 1_000_000), { flag: 'max-clients-per-address', value: 'N', help: 'Most clients at once from one address, per TCP listener', defaultText: 'no cap but --max-tcp-clients' }),
   /** Close a TCP input client that sent nothing for this many seconds. Default: never. */
-  idleTimeout: seconds(0.001, 86_400).optional(),
+  idleTimeout: option(seconds(0.001, 86_400), { flag: 'idle-timeout', value: 'SECONDS', help: 'Close TCP input clients that send nothing for this long', defaultText: 'never' }),
+  ...framingShape('TCP streams'),
+  /** Print what the inputs publish to stdout. */
+  tee: tee('Print what the inputs publish to stdout'),
+  ...commonShape,
 }
 
 /** Checks that span options, with the path of the option they are about (`api`: the create…() functions'). */
@@ -279,19 +292,19 @@ export const SHAPES = {
 /** API-only options, beside a program's own. */
 export const apiShape = {
   /** Called for every state change and survived fault (also emitted as 'log'). */
-  onLog: z.custom<(entry: LogEntry) => void>((v) => typeof v === 'function', { error: 'must be a function' }).optional(),
+  onLog: option(z.custom<(entry: LogEntry) => void>((v) => typeof v === 'function', { error: 'must be a function' }), { flag: false, help: 'Called for every state change and survived fault (also emitted as log)' }),
   /** Aborting it closes the handle. */
-  signal: z.custom<AbortSignal>((v) => v instanceof AbortSignal, { error: 'must be an AbortSignal' }).optional(),
+  signal: option(z.custom<AbortSignal>((v) => v instanceof AbortSignal, { error: 'must be an AbortSignal' }), { flag: false, help: 'Aborting it closes the handle' }),
   /** Emit 'stats' with the counters every this many seconds. */
-  statsInterval: wholeNumber(1, 86_400).optional(),
+  statsInterval: option(wholeNumber(1, 86_400), { flag: false, help: "Emit 'stats' with the counters every this many seconds" }),
 }
 
 /** API-only options of the reverse proxy: JavaScript as an input or an output. */
 export const reverseProxyApiShape = {
   /** JavaScript publishes into the group with `handle.send()` (no socket input needed). */
-  publish: flag.optional(),
+  publish: option(flag, { flag: false, help: 'JavaScript publishes into the group with handle.send() (no socket input needed)' }),
   /** JavaScript receives the group with `handle.messages()` (no socket output needed). */
-  subscribe: flag.optional(),
+  subscribe: option(flag, { flag: false, help: 'JavaScript receives the group with handle.messages() (no socket output needed)' }),
 }
 
 const API = {

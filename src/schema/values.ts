@@ -9,6 +9,11 @@ import { z } from 'zod'
 import { addressProblem } from '../address'
 import type { Retention, Rotation } from '../rotation'
 
+/** Metadata key: the JSON Schema of what a preprocessed value accepts (see configJsonSchema). */
+export const JSON_INPUT = 'mproxyJsonInput'
+/** Metadata key: the value is a list (a flag that may be repeated). */
+export const LIST = 'mproxyList'
+
 /**
  * A value as a message shows it, on one line and short: text quoted, lists and objects as
  * (cut) JSON. Never throws, whatever was given (an object without a prototype, a cycle).
@@ -56,7 +61,7 @@ export function wholeNumber(min: number, max: number) {
       return z.NEVER
     }
     return n
-  })
+  }).meta({ [JSON_INPUT]: { anyOf: [{ type: 'integer', minimum: min, maximum: max }, { type: 'string', pattern: '^\\d+$' }] } })
 }
 
 const RATE_UNITS: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9 }
@@ -90,7 +95,7 @@ export const rate = z.union([z.number(), z.string()], { error: (iss) => `${show(
     return z.NEVER
   }
   return Math.round(n)
-})
+}).meta({ [JSON_INPUT]: { anyOf: [{ type: 'number', minimum: 0, maximum: MAX_RATE }, { type: 'string', pattern: '^\\d+(\\.\\d+)?[kKmMgG]?$' }] } })
 
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }
 
@@ -164,7 +169,7 @@ export function listOf<T extends z.ZodType>(item: T, what: string, min = 0) {
         if (ctx.value.length < min) ctx.issues.push({ code: 'custom', input: ctx.value, message: 'is required' })
       }),
     )
-    .meta({ [JSON_INPUT]: { anyOf: [one, { type: 'array', items: one, minItems: min }] } })
+    .meta({ [LIST]: true, [JSON_INPUT]: { anyOf: [one, { type: 'array', items: one, minItems: min }] } })
 }
 
 /** A plain object (not null, not a list). */
@@ -191,11 +196,9 @@ export function itemList<T>(pick: (value: unknown) => z.ZodType, what: string, i
           if (ctx.value.length < min) ctx.issues.push({ code: 'custom', input: ctx.value, message: 'is required' })
         }),
     )
-    .meta({ [JSON_INPUT]: { anyOf: [itemJson, { type: 'array', items: itemJson, minItems: min }] } })
+    .meta({ [LIST]: true, [JSON_INPUT]: { anyOf: [itemJson, { type: 'array', items: itemJson, minItems: min }] } })
 }
 
-/** Metadata key: the JSON Schema of what a preprocessed value accepts (see configJsonSchema). */
-export const JSON_INPUT = 'mproxyJsonInput'
 
 /** One address or a list of them. */
 export function addressList(portZero: boolean, min = 0) {
@@ -237,5 +240,5 @@ export function seconds(min: number, max: number) {
       return z.NEVER
     }
     return n
-  })
+  }).meta({ [JSON_INPUT]: { anyOf: [{ type: 'number', minimum: min, maximum: max }, { type: 'string', pattern: '^\\d+(\\.\\d+)?$' }] } })
 }

@@ -1,0 +1,59 @@
+/**
+ * Flags of the command line that are not options of a program's API: about the process
+ * (logging, metrics, help), and the routing-rule flags that give every output of a program
+ * the same rules. Described with `option()` like the programs' options, so the parser, the
+ * help and docs/options.md read them the same way.
+ */
+import { processSettingsShape } from '../schema/config'
+import { option } from '../schema/option'
+import { ruleShape } from '../schema/rules'
+import { cidr, flag, listOf, text } from '../schema/values'
+
+/** Every flag about the process, in the order `--help` lists them. */
+export const processShape = {
+  ...processSettingsShape,
+  noTimestamps: option(flag, { flag: 'no-timestamps', help: 'Leave the time out of log lines (the default when journald reads stderr)' }),
+  timestamps: option(flag, { flag: 'timestamps', help: 'Put the time in log lines even under journald' }),
+  verbose: option(flag, { flag: 'verbose', aliases: ['-v'], help: 'Also print the counters when stopping (and the client its summary when stderr is not a terminal)' }),
+  quiet: option(flag, { flag: 'quiet', aliases: ['-q'], help: 'Print errors only' }),
+  help: option(flag, { flag: 'help', aliases: ['-h'], help: 'Prints help information' }),
+  version: option(flag, { flag: 'version', aliases: ['-V'], help: 'Prints the version' }),
+}
+
+/** The process flags' fields: what the CLI keeps for itself rather than pass to create…(). */
+export const PROCESS_FIELDS = Object.keys(processShape)
+
+/**
+ * Routing rules on the command line: the same rules for every output of the program. Their
+ * values are checked by the rules' own schema (`ruleShape`), named by these flags.
+ */
+export const filterShape = {
+  filterFrom: option(listOf(cidr, 'CIDR'), { flag: 'filter-from', value: 'IP[/BITS]', help: 'Outputs get only datagrams from this address or CIDR block. May be repeated' }),
+  filterPrefix: option(text(), { flag: 'filter-prefix', value: 'TEXT', help: 'Outputs get only datagrams starting with TEXT, e.g. !AIVDM' }),
+  filterMatch: option(text(), { flag: 'filter-match', value: 'REGEX', help: 'Outputs get only datagrams REGEX matches (Rust regex syntax), e.g. ^!AIVDM,1,1,,[AB],[1-3]' }),
+  sample: option(ruleShape.sample, { flag: 'sample', value: 'N', help: 'Outputs get only 1 datagram in N' }),
+}
+
+/** The rule each filter flag sets. */
+export const FILTER_RULES = { filterFrom: 'from', filterPrefix: 'prefix', filterMatch: 'match', sample: 'sample' } as const
+
+/** The flags of `mproxy --config FILE` and `mproxy check FILE`. */
+export const configRunShape = {
+  config: option(text('a file path'), { flag: 'config', value: 'FILE', help: 'The config file: YAML, JSON or TOML (by its extension)' }),
+  logFormat: processShape.logFormat,
+  noTimestamps: processShape.noTimestamps,
+  timestamps: processShape.timestamps,
+  quiet: processShape.quiet,
+  help: processShape.help,
+}
+
+/** The flags of `mproxy check`. */
+export const checkShape = {
+  config: configRunShape.config,
+  help: processShape.help,
+}
+
+/** The flags of `mproxy keygen`. */
+export const keygenShape = {
+  help: processShape.help,
+}
