@@ -39,6 +39,13 @@ function pemCert() {
 const C = 'mproxy-client'
 
 check('unknown flag', 'client', ['--bogus'], 2, `${C}: unknown flag --bogus (see --help)`)
+check('a misspelt flag', 'client', ['--servr-addr', '127.0.0.1:9'], 2, `${C}: unknown flag --servr-addr (did you mean --server-addr?)`)
+check("a misspelt flag in the original's spelling", 'proxy', ['--udp_downstream_adr', '127.0.0.1:9'], 2, 'mproxy-proxy: unknown flag --udp_downstream_adr (did you mean --udp-downstream-addr?)')
+check('a misspelt flag with --config', 'mproxy', ['--config', 'x.yaml', '--log-formt', 'json'], 2, 'mproxy: unknown flag --log-formt (did you mean --log-format?)')
+check('a negative rate is a value, and refused as one', 'client', ['--path', input, '--server-addr', '127.0.0.1:9', '--rate', '-5'], 2, `${C}: --rate: "-5" is not a rate in bytes per second (for example 50M, 800k or 0 for unlimited)`)
+check('a negative TTL', 'server', ['--path', '-', '--listen-addr', '127.0.0.1:0', '--multicast-ttl', '-1'], 2, 'mproxy-server: --multicast-ttl: "-1" is not a whole number from 0 to 255')
+check('keygen into a folder that is not there', 'mproxy', ['keygen', path.join(dir, 'no-such-folder', 'bus.key')], 1, `mproxy: keygen: cannot create ${path.join(dir, 'no-such-folder', 'bus.key')}: there is no folder ${path.join(dir, 'no-such-folder')}; create it first (mkdir -p, mode 700)`)
+check('check with two files', 'mproxy', ['check', 'a.yaml', 'b.yaml'], 2, 'mproxy: unexpected argument "a.yaml" (flags take the form --flag VALUE; see --help)')
 check('missing --path', 'client', ['--server-addr', '127.0.0.1:9'], 2, `${C}: --path is required`)
 check('missing --server-addr', 'client', ['--path', input], 2, `${C}: --server-addr is required`)
 check('address without port', 'client', ['--path', input, '--server-addr', '127.0.0.1'], 2, `${C}: --server-addr: "127.0.0.1" has no port; expected HOST:PORT`)

@@ -295,6 +295,7 @@ unixOnly(WHY.modes)('mproxy keygen writes a private key file once and never over
   const file = path.join(dir, 'new.key')
   const made = await runToEnd('mproxy', ['keygen', file])
   t.is(made.code, 0, made.stderr)
+  t.is(made.stderr, `mproxy: keygen: wrote a new bus key to ${file} (64 hex digits, mode 600); give it with --bus-key ${file}\n`)
   t.is(statSync(file).mode & 0o777, 0o600)
   const text = readFileSync(file, 'utf8')
   t.regex(text, /^[0-9a-f]{64}\n$/)

@@ -67,6 +67,23 @@ for (const [what, text, code, expected] of BAD) {
   })
 }
 
+test('check refuses a key given twice in JSON, as in YAML, naming its path and line', async (t) => {
+  const json = configFile('{\n  "routes": [\n    { "name": "a", "kind": "server", "path": "x", "listenAddrs": "127.0.0.1:0", "path": "y" }\n  ]\n}\n', 'json')
+  const yaml = configFile('routes:\n  - name: a\n    kind: server\n    path: x\n    listenAddrs: "127.0.0.1:0"\n    path: y\n')
+  for (const [file, where] of [[json, '3:81'], [yaml, '6:5']]) {
+    const r = await runToEnd('mproxy', ['check', file])
+    t.is(r.code, 2, r.stderr)
+    t.is(r.stderr, `mproxy: ${file}:${where}: routes[0].path is given twice; keys must be unique\n`)
+  }
+})
+
+test('mproxy check --help says what check does', async (t) => {
+  const r = await runToEnd('mproxy', ['check', '--help'])
+  t.is(r.code, 0, r.stderr)
+  t.regex(r.stdout.toString(), /^mproxy check: check a config file without running it\n/)
+  t.regex(r.stdout.toString(), /    mproxy check \[--config\] FILE\n/)
+})
+
 test('check accepts a good config in each format', async (t) => {
   const yaml = configFile('routes:\n  - { name: store, kind: server, path: out.txt, listenAddrs: "127.0.0.1:0" }\n  - { name: relay, kind: proxy, udpListenAddrs: "127.0.0.1:0", udpDownstreamAddrs: "127.0.0.1:9" }\n')
   const json = configFile(JSON.stringify({ routes: [{ name: 'store', kind: 'server', path: 'out.txt', listenAddrs: '127.0.0.1:0' }] }), 'json')

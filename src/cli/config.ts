@@ -12,6 +12,7 @@ import { startProgram } from '../api/programs'
 import { parseConfig, type LoadedConfig, type RouteInput } from '../schema/config'
 import { nameOf } from '../naming'
 import { start, type Service } from '../service'
+import { withFix } from './hints'
 import { announceAddresses, defaultTimestamps, makeLogger, type LogFormat } from './log'
 import { EXIT_RUNTIME, EXIT_USAGE } from './run'
 import { takeSignals } from './early'
@@ -100,7 +101,7 @@ export async function runConfig(flags: ConfigFlags): Promise<void> {
   })
   let service: Service
   try {
-    service = await start(data, { onLog: log })
+    service = await start(data, { onLog: (entry) => log({ ...entry, message: withFix(entry.message, undefined) }) })
   } catch (err) {
     return fail(err)
   }

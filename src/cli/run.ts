@@ -14,6 +14,7 @@ import { announceAddresses, defaultTimestamps, makeLogger } from './log'
 import { releaseSignals, takeSignals } from './early'
 import { lossLine, StatsLine } from './stats-line'
 import { notifySystemd } from './systemd'
+import { withFix } from './hints'
 import { bytes, count, everythingRefused, progressLine, seconds, summaryLine } from './transfer-report'
 import { fstatSync, statSync } from 'node:fs'
 
@@ -128,7 +129,7 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
   let handle: Handle
   let metrics: MetricsServer | undefined
   try {
-    handle = await program.start(values, labels, log)
+    handle = await program.start(values, labels, (entry) => log({ ...entry, message: withFix(entry.message, labels) }))
   } catch (err) {
     return fail(err)
   }
