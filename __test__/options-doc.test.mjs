@@ -26,3 +26,28 @@ test('every option of every program is described, and every number has a bound',
     }
   }
 })
+
+test('the config JSON Schema is written from the option schemas: descriptions, defaults and bounds', (t) => {
+  const { configJsonSchema } = require(path.join(root, 'dist', 'schema', 'config.js'))
+  const json = configJsonSchema()
+  t.deepEqual(JSON.parse(readFileSync(path.join(root, 'dist', 'mproxy.schema.json'), 'utf8')), json, 'dist/mproxy.schema.json is current')
+  const kinds = json.properties.routes.items.oneOf
+  t.deepEqual(kinds.map((k) => k.properties.kind.const), ['client', 'server', 'proxy', 'reverseproxy'])
+  for (const route of kinds) {
+    const kind = route.properties.kind.const
+    for (const [name, option] of Object.entries(route.properties)) {
+      if (name === 'name' || name === 'kind') continue
+      t.true(typeof option.description === 'string' && option.description.length > 10, `${kind}.${name} has a description`)
+      const numeric = (option.anyOf ?? []).find((a) => a.type === 'integer' || a.type === 'number')
+      if (numeric) t.true(numeric.minimum !== undefined && numeric.maximum !== undefined, `${kind}.${name} has bounds`)
+    }
+  }
+  const rp = kinds[3].properties
+  t.is(rp.multicastAddr.default, '[ff02::1]:9918')
+  t.is(rp.maxTcpClients.default, 1024)
+  t.is(rp.multicastTtl.default, 1)
+  t.deepEqual(rp.maxTcpClients.anyOf[0], { type: 'integer', minimum: 1, maximum: 1_000_000 })
+  // A one-or-a-list option: its items as the item's own schema gives them.
+  t.deepEqual(kinds[1].properties.listenAddrs.anyOf.map((a) => a.type), ['string', 'array'])
+  t.is(kinds[1].properties.listenAddrs.anyOf[1].minItems, 1)
+})

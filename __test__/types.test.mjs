@@ -33,6 +33,12 @@ test('index.d.ts and every dist/*.d.ts compile on their own under tsc --strict',
   check(['--target', 'es2022', '--module', 'nodenext', ...files])
 })
 
+test('the public option types say what the option schemas take (__test__/types/option-types.ts)', (t) => {
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+  const r = spawnSync(process.execPath, [tsc, '-p', path.join(root, '__test__', 'types', 'tsconfig.json')], { cwd: root, encoding: 'utf8' })
+  t.is(r.status, 0, r.stdout + r.stderr)
+})
+
 /** The program over the package's entry, and the checker, as a user's compiler sees it. */
 function entry() {
   const file = path.join(root, 'dist', 'index.d.ts')

@@ -16,7 +16,6 @@ import { ruleOptions, udpOutputs } from './outputs'
 import { outputAddrs } from '../schema/rules'
 import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions, type CommonOptions, type Framing } from './common'
 
-export { DEFAULT_MULTICAST_ADDR } from '../schema/programs'
 
 export interface ReverseProxyOptions extends CommonOptions {
   /** UDP inputs: each datagram is published unchanged. */

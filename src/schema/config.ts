@@ -6,8 +6,8 @@
 import { z } from 'zod'
 import { SHAPES, crossChecks, type ProgramKind } from './programs'
 import { parseWith } from './issues'
-import { option } from './option'
-import { address, JSON_INPUT, text, wholeNumber } from './values'
+import { option, optionRegistry } from './option'
+import { address, JSON_INPUT, LIST, text, wholeNumber, type ListMeta } from './values'
 
 const KINDS = ['client', 'server', 'proxy', 'reverseproxy'] as const satisfies readonly ProgramKind[]
 
@@ -98,17 +98,48 @@ export function parseConfig(input: unknown): LoadedConfig {
   return { ...config, routes }
 }
 
-/** The JSON Schema of a config file, for editors. */
-export function configJsonSchema(): unknown {
-  return z.toJSONSchema(configSchema, {
+type Json = Record<string, unknown>
+
+/**
+ * The JSON Schema of `schema` as a file gives it (`io: 'input'`). zod writes it; what zod cannot
+ * see through is filled in from the schemas' metadata: the value a text-or-number option takes
+ * (`JSON_INPUT`), the items of a one-or-a-list option (`LIST`, written from the items' own
+ * schemas), and each option's help as its description.
+ */
+function inputJsonSchema(schema: z.ZodType): Json {
+  const { $schema: _, ...json } = z.toJSONSchema(schema, {
     io: 'input',
     unrepresentable: 'any',
     override: (ctx) => {
-      const input = (z.globalRegistry.get(ctx.zodSchema) as Record<string, unknown> | undefined)?.[JSON_INPUT]
-      if (input) {
-        for (const key of Object.keys(ctx.jsonSchema)) delete (ctx.jsonSchema as Record<string, unknown>)[key]
-        Object.assign(ctx.jsonSchema, input)
+      const meta = z.globalRegistry.get(ctx.zodSchema) as Json | undefined
+      const list = meta?.[LIST] as ListMeta | undefined
+      let replacement = meta?.[JSON_INPUT] as Json | undefined
+      if (list) {
+        const forms = list.items.map(inputJsonSchema)
+        const item = forms.length === 1 ? forms[0] : { anyOf: forms }
+        if (item.type === 'string' && item.description === undefined) item.description = list.what
+        replacement = { anyOf: [item, { type: 'array', items: item, minItems: list.min }] }
       }
+      const target = ctx.jsonSchema as Json
+      if (replacement) {
+        // What zod wrote about the value is replaced; a default or description it found stays.
+        const { default: given, description } = target
+        for (const key of Object.keys(target)) delete target[key]
+        Object.assign(target, structuredClone(replacement))
+        if (given !== undefined) target.default = given
+        if (description !== undefined) target.description = description
+      }
+      // zod leaves out the default of a value it transforms (it is the output's); ours are plain values.
+      const own = (ctx.zodSchema as unknown as { _zod: { def: { type: string; defaultValue?: unknown } } })._zod.def
+      if (own.type === 'default' && target.default === undefined && ['number', 'string', 'boolean'].includes(typeof own.defaultValue)) target.default = own.defaultValue
+      const option = optionRegistry.get(ctx.zodSchema)
+      if (option && target.description === undefined) target.description = option.help
     },
-  })
+  }) as Json
+  return json
+}
+
+/** The JSON Schema of a config file, for editors. */
+export function configJsonSchema(): unknown {
+  return { $schema: 'https://json-schema.org/draft/2020-12/schema', ...inputJsonSchema(configSchema) }
 }

@@ -144,25 +144,15 @@ export const proxyShape = {
 
 /** Access settings a single TCP listener may have (they replace the route's for it). */
 const listenerAccessShape = {
-  allow: listOf(cidr, 'CIDR').optional(),
-  maxClientsPerAddress: wholeNumber(1, 1_000_000).optional(),
+  allow: listOf(cidr, 'CIDR').optional().describe('Networks its clients may connect from'),
+  maxClientsPerAddress: wholeNumber(1, 1_000_000).optional().describe('Most clients at once from one address'),
 }
-const LISTENER_ACCESS_JSON = {
-  allow: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }], description: 'Networks its clients may connect from' },
-  maxClientsPerAddress: { type: 'integer', minimum: 1, description: 'Most clients at once from one address' },
-}
-
 /** TCP input listeners: `[tls://]HOST:PORT`, or `{ addr, allow, maxClientsPerAddress, idleTimeout }`. */
 const tcpInputObject = z.strictObject({ addr: listenAddress, ...listenerAccessShape, idleTimeout: seconds(0.001, 86_400).optional() })
 const tcpInputList = itemList<string | { addr: string; allow?: string[]; maxClientsPerAddress?: number; idleTimeout?: number }>(
   (value) => (isObject(value) ? tcpInputObject : listenAddress),
   '[tls://]HOST:PORT, { addr, allow, maxClientsPerAddress, idleTimeout }',
-  {
-    anyOf: [
-      { type: 'string', description: '[tls://]HOST:PORT' },
-      { type: 'object', additionalProperties: false, required: ['addr'], properties: { addr: { type: 'string' }, ...LISTENER_ACCESS_JSON, idleTimeout: { type: 'number', exclusiveMinimum: 0 } } },
-    ],
-  },
+  [listenAddress, tcpInputObject],
 )
 
 export const reverseProxyShape = {
@@ -176,7 +166,7 @@ export const reverseProxyShape = {
    * TCP outputs: addresses to LISTEN on; every client receives the group's stream (an object:
    * only what its routing rules keep). `tls://HOST:PORT` for TLS.
    */
-  tcpOutputAddrs: option(outputList(true, false, 0, listenAddress, listenerAccessShape, LISTENER_ACCESS_JSON), { flag: 'tcp-output-addr', aliases: ['--tcp_output_addr'], value: '[tls://]HOST:PORT', help: 'Output: LISTEN here (TCP or TLS); every client that connects receives the group stream. May be repeated' }),
+  tcpOutputAddrs: option(outputList(true, false, 0, listenAddress, listenerAccessShape), { flag: 'tcp-output-addr', aliases: ['--tcp_output_addr'], value: '[tls://]HOST:PORT', help: 'Output: LISTEN here (TCP or TLS); every client that connects receives the group stream. May be repeated' }),
   /** UDP outputs: every group datagram is sent to each. */
   udpOutputAddrs: option(outputList(false, true), { flag: 'udp-output-addr', aliases: ['--udp_output_addr'], value: 'HOST:PORT', help: 'Output: send every group datagram to this UDP address. May be repeated' }),
   /** Most TCP clients per TCP listener (inputs and outputs). */

@@ -27,13 +27,13 @@ export const pattern = text('a regular expression').check((ctx) => {
 
 export const ruleShape = {
   /** Keep only datagrams sent from these addresses or CIDR blocks (IPv4 or IPv6). */
-  from: listOf(cidr, 'an IP address or CIDR block', 1).optional(),
+  from: listOf(cidr, 'an IP address or CIDR block', 1).optional().describe('Keep only datagrams from these addresses or CIDR blocks'),
   /** Keep only datagrams that start with this text (its UTF-8 bytes), e.g. `!AIVDM`. */
-  prefix: text('text').optional(),
+  prefix: text('text').optional().describe('Keep only datagrams starting with this text'),
   /** Keep only datagrams this regular expression matches (Rust regex syntax, over the bytes). */
-  match: pattern.optional(),
+  match: pattern.optional().describe('Keep only datagrams this regular expression (Rust regex syntax) matches'),
   /** Keep 1 datagram in this many (the 1st, the N+1th, ...); 1 keeps all. */
-  sample: wholeNumber(1, 2 ** 32 - 1).optional(),
+  sample: wholeNumber(1, 2 ** 32 - 1).optional().describe('Keep 1 datagram in this many'),
 }
 
 const balance = z.enum(BALANCES, { error: (iss) => `${JSON.stringify(iss.input)} is not one of ${BALANCES.join(', ')}` })
@@ -44,24 +44,6 @@ function forms(portZero: boolean, addr: z.ZodType<string> = address(portZero), e
     one: z.strictObject({ addr, ...ruleShape, ...extra }),
     group: z.strictObject({ balance, addrs: addressList(portZero, 1), ...ruleShape }),
   }
-}
-
-const RULES_JSON = {
-  from: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }], description: 'Keep only datagrams from these addresses or CIDR blocks' },
-  prefix: { type: 'string', minLength: 1, description: 'Keep only datagrams starting with this text' },
-  match: { type: 'string', minLength: 1, description: 'Keep only datagrams this regular expression (Rust regex syntax) matches' },
-  sample: { type: 'integer', minimum: 1, description: 'Keep 1 datagram in this many' },
-}
-
-function itemJson(withBalance: boolean, extraJson: Record<string, unknown> = {}) {
-  const one = { type: 'object', additionalProperties: false, required: ['addr'], properties: { addr: { type: 'string' }, ...RULES_JSON, ...extraJson } }
-  const group = {
-    type: 'object',
-    additionalProperties: false,
-    required: ['balance', 'addrs'],
-    properties: { balance: { enum: [...BALANCES] }, addrs: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }] }, ...RULES_JSON },
-  }
-  return { anyOf: [{ type: 'string', description: 'HOST:PORT' }, one, ...(withBalance ? [group] : [])] }
 }
 
 /** An output as checked: plain, with rules, or a balance group with rules. */
@@ -81,11 +63,11 @@ export interface Rules {
  * One output or a list of them, each `HOST:PORT` or an object with rules; `balance`: balance
  * groups are allowed (UDP outputs).
  */
-export function outputList(portZero: boolean, withBalance: boolean, min = 0, addr?: z.ZodType<string>, extra: z.ZodRawShape = {}, extraJson: Record<string, unknown> = {}) {
+export function outputList(portZero: boolean, withBalance: boolean, min = 0, addr?: z.ZodType<string>, extra: z.ZodRawShape = {}) {
   const f = forms(portZero, addr, extra)
   const what = withBalance ? 'HOST:PORT, { addr, ...rules } or { balance, addrs, ...rules }' : 'HOST:PORT or { addr, ...rules }'
   const pick = (value: unknown) => (!isObject(value) ? f.addr : withBalance && 'balance' in value ? f.group : f.one)
-  return itemList<OutputItem>(pick, what, itemJson(withBalance, extraJson), min)
+  return itemList<OutputItem>(pick, what, withBalance ? [f.addr, f.one, f.group] : [f.addr, f.one], min)
 }
 
 /** The addresses of an output list, in order (each member of a balance group). */

@@ -11,8 +11,15 @@ import type { Retention, Rotation } from '../rotation'
 
 /** Metadata key: the JSON Schema of what a preprocessed value accepts (see configJsonSchema). */
 export const JSON_INPUT = 'mproxyJsonInput'
-/** Metadata key: the value is a list (a flag that may be repeated). */
+/** Metadata key: the value is one item or a list of them (a flag that may be repeated); see ListMeta. */
 export const LIST = 'mproxyList'
+
+/** What a list takes, for its JSON Schema (an item's schema for each form it may have). */
+export interface ListMeta {
+  items: readonly z.ZodType[]
+  min: number
+  what: string
+}
 
 /**
  * A value as a message shows it, on one line and short: text quoted, lists and objects as
@@ -159,17 +166,17 @@ export function address(portZero: boolean) {
  * by its index in the list (and by the option alone when one item was given).
  */
 export function listOf<T extends z.ZodType>(item: T, what: string, min = 0) {
-  const one = { type: 'string', description: what }
+  // Typed with what it takes (one item or a list), which a preprocess alone would call unknown.
   return z
     .preprocess(
-    (v) => (typeof v === 'string' ? [v] : v),
+    (v: z.input<T> | ReadonlyArray<z.input<T>>) => (typeof v === 'string' ? [v] : v),
     z
       .array(item, { error: (iss) => (iss.input === undefined ? 'is required' : `must be ${what} or a list of them, not ${show(iss.input)}`) })
       .check((ctx) => {
         if (ctx.value.length < min) ctx.issues.push({ code: 'custom', input: ctx.value, message: 'is required' })
       }),
     )
-    .meta({ [LIST]: true, [JSON_INPUT]: { anyOf: [one, { type: 'array', items: one, minItems: min }] } })
+    .meta({ [LIST]: { items: [item], min, what } satisfies ListMeta })
 }
 
 /** A plain object (not null, not a list). */
@@ -178,9 +185,10 @@ export const isObject = (v: unknown): v is object => v !== null && typeof v === 
 /**
  * One item or a list of them, where an item is text or an object with settings of its own
  * (an output with rules, a listener with an allow list): `pick` gives the schema an item is
- * checked with. The result is always a list; a problem is named by the item's index.
+ * checked with, out of `forms` (for the JSON Schema). The result is always a list; a problem is
+ * named by the item's index.
  */
-export function itemList<T>(pick: (value: unknown) => z.ZodType, what: string, itemJson: unknown, min = 0) {
+export function itemList<T>(pick: (value: unknown) => z.ZodType, what: string, forms: readonly z.ZodType[], min = 0) {
   const item = z.unknown().transform((value, ctx): T => {
     const result = pick(value).safeParse(value)
     if (result.success) return result.data as T
@@ -196,7 +204,7 @@ export function itemList<T>(pick: (value: unknown) => z.ZodType, what: string, i
           if (ctx.value.length < min) ctx.issues.push({ code: 'custom', input: ctx.value, message: 'is required' })
         }),
     )
-    .meta({ [LIST]: true, [JSON_INPUT]: { anyOf: [itemJson, { type: 'array', items: itemJson, minItems: min }] } })
+    .meta({ [LIST]: { items: forms, min, what } satisfies ListMeta })
 }
 
 
