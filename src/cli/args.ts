@@ -50,17 +50,21 @@ function allFlags(spec: ProgramSpec): FlagSpec[] {
   return [...spec.flags, ...spec.common]
 }
 
-/** Flag names by option field, so that messages name the flag the user typed. */
-export function labelsFor(spec: ProgramSpec): Labels {
+/**
+ * Flag names by option field, so that messages name the flag the user typed: its name, or the
+ * spelling given (`typed`, from parseArgs: the original's `--server_addr`).
+ */
+export function labelsFor(spec: ProgramSpec, typed: Readonly<Record<string, string>> = {}): Labels {
   const flags: Record<string, string> = {}
-  for (const f of allFlags(spec)) flags[f.field] = `--${f.name}`
+  for (const f of allFlags(spec)) flags[f.field] = typed[f.field] ?? `--${f.name}`
   return { flags }
 }
 
 /** A negative number is a value (refused by its option with the right message), not a flag. */
 const NEGATIVE_NUMBER = /^-\d/
 
-export function parseArgs(argv: readonly string[], spec: ProgramSpec): ParsedValues {
+/** Reads `argv`; `typed` (when given) gets the spelling each long flag was given with, by field. */
+export function parseArgs(argv: readonly string[], spec: ProgramSpec, typed?: Record<string, string>): ParsedValues {
   const bySpelling = new Map<string, FlagSpec>()
   for (const f of allFlags(spec)) {
     bySpelling.set(`--${f.name}`, f)
@@ -76,7 +80,8 @@ export function parseArgs(argv: readonly string[], spec: ProgramSpec): ParsedVal
     const spelling = eq > 0 ? arg.slice(0, eq) : arg
     const flag = bySpelling.get(spelling)
     if (!flag) throw usageError(unknownFlag(spelling, bySpelling))
-    const shown = `--${flag.name}`
+    if (typed && spelling.startsWith('--')) typed[flag.field] = spelling
+    const shown = spelling.startsWith('--') ? spelling : `--${flag.name}`
     if (flag.kind === 'boolean') {
       if (eq > 0) throw usageError(`${shown} takes no value`)
       values[flag.field] = true

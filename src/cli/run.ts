@@ -92,8 +92,9 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
     process.exit(usage ? EXIT_USAGE : EXIT_RUNTIME)
   }
   let values: ParsedValues
+  const typed: Record<string, string> = {}
   try {
-    values = parseArgs(argv, program.spec)
+    values = parseArgs(argv, program.spec, typed)
   } catch (err) {
     return fail(err)
   }
@@ -104,7 +105,7 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
   }
   const quiet = values.quiet === true
   const verbose = values.verbose === true
-  const labels = labelsFor(program.spec)
+  const labels = labelsFor(program.spec, typed)
   let settings: ProcessSettings
   try {
     settings = parseWith(processSchema, { metricsAddr: values.metricsAddr, statsInterval: values.statsInterval, logFormat: values.logFormat }, labels)
