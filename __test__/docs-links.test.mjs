@@ -11,11 +11,11 @@ const docs = path.join(root, 'docs')
 const PAGES = ['README.md', ...readdirSync(docs).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]
 
 /**
- * Pages another part of the build writes (docs/options.md: the option reference generated from
- * the schema, on its own branch until it is merged): a link to one is checked once it exists.
- * Remove an entry when its page is in the tree.
+ * Pages another part of the build writes, on its own branch until it is merged: a link to one
+ * is checked once it exists. Remove an entry when its page is in the tree. (docs/options.md is:
+ * scripts/write-options-doc.js writes it, and options-doc.test.mjs keeps it current.)
  */
-const GENERATED = new Set(['docs/options.md'])
+const GENERATED = new Set([])
 
 /** The text outside fenced code blocks and inline code, where a `[x](y)` is a link. */
 function prose(markdown) {
