@@ -119,6 +119,5 @@ export function optionsOf(shape: Readonly<Record<string, z.ZodType>>): OptionInf
 /** The default as the help and the reference write it. */
 export function defaultText(o: OptionInfo): string | undefined {
   if (o.defaultText !== undefined) return o.defaultText
-  if (o.default === undefined || o.default === false) return undefined
-  return String(o.default)
+  return o.default === undefined ? undefined : String(o.default)
 }
