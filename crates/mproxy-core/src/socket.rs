@@ -135,7 +135,7 @@ pub fn bind_listener(spec: &ListenSpec) -> Result<Listener> {
     };
     socket
         .bind(&SockAddr::from(bind_addr))
-        .map_err(|e| Error::os(&context, &e))?;
+        .map_err(|e| Error::os(&context, &e).at("bind", addr))?;
 
     if group {
         join_group(&socket, &addr, &spec.interface)?;
