@@ -105,6 +105,15 @@ test('the binding throws real errors with code, errno, syscall and address', asy
   t.is(err.syscall, 'bind')
   t.is(err.address, taken)
   t.is(err.errno, raw.errno)
+  // A file the system cannot open: the option, the path, and the OS's error.
+  const key = path.join(dir, 'no-such.key')
+  const missing = await t.throwsAsync(mproxy.createServer({ path: path.join(dir, 'keyed.log'), listenAddrs: '127.0.0.1:0', busKey: key }))
+  t.is(missing.code, 'EMPROXY_FILE')
+  t.is(missing.option, 'busKey')
+  t.is(missing.syscall, 'open')
+  t.is(missing.address, key)
+  t.is(typeof missing.errno, 'number')
+  t.false(missing.usage)
 })
 
 // Configs the run refuses before it opens anything: `check` must refuse them the same way.

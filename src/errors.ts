@@ -106,8 +106,10 @@ interface NativeErrorFields {
 
 /**
  * @internal The binding throws Errors whose `code` is an `EMPROXY_*` code, with `option`,
- * `errno`, `syscall` and `address` where known; this makes one an MproxyError. `context` is
- * put in front of the message; `name` writes an option's API name as the caller names it.
+ * `errno`, `syscall` and `address` where known; this makes one an MproxyError. `context`, the
+ * option the error is about as the caller names it, is put in front of the message (and is
+ * its `option` when the binding names none); `name` writes an option's API name as the caller
+ * names it.
  */
 export function fromNative(err: unknown, context?: string, name: (option: string) => string = (o) => o): MproxyError {
   if (err instanceof MproxyError) return context ? new MproxyError(err.code, `${context}: ${err.message}`, err) : err
@@ -118,7 +120,7 @@ export function fromNative(err: unknown, context?: string, name: (option: string
   const option = text(fields.option)
   return new MproxyError(code, context ? `${context}: ${message}` : message, {
     usage: code === 'EMPROXY_INVALID_ARGUMENT',
-    option: option === undefined ? undefined : name(option),
+    option: option === undefined ? context : name(option),
     errno: typeof fields.errno === 'number' ? fields.errno : undefined,
     syscall: text(fields.syscall),
     address: text(fields.address),
