@@ -154,6 +154,23 @@ mod tests {
     }
 
     #[test]
+    fn os_errors_keep_the_number_the_call_and_the_address() {
+        let refused = io::Error::from_raw_os_error(13);
+        let err = Error::file("/x/y", &refused);
+        assert_eq!(err.errno, Some(13));
+        assert_eq!(err.syscall, Some("open"));
+        assert_eq!(err.address.as_deref(), Some("/x/y"));
+        let err = Error::os("cannot listen on 127.0.0.1:9", &refused).at("bind", "127.0.0.1:9");
+        assert_eq!(
+            (err.errno, err.syscall, err.address.as_deref()),
+            (Some(13), Some("bind"), Some("127.0.0.1:9"))
+        );
+        // Not the OS's doing: nothing to tell.
+        let err = Error::invalid("{keep}: too long");
+        assert_eq!((err.errno, err.syscall, err.address), (None, None, None));
+    }
+
+    #[test]
     fn other_systems_texts_are_kept_readable() {
         let os = |text: &str| describe_os_error(&io::Error::other(text.to_string()));
         // Windows' own sentence, and Wine's when it has no text for a code.
