@@ -5,8 +5,11 @@
 import test from 'ava'
 import fc from 'fast-check'
 import { rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import path from 'node:path'
-import { mproxy, requireIsolation, tempDir, within } from './helpers.mjs'
+import { mproxy, requireIsolation, root, tempDir, within } from './helpers.mjs'
+
+const require = createRequire(import.meta.url)
 
 requireIsolation()
 
@@ -117,3 +120,55 @@ for (const [program, options] of Object.entries(programs)) {
     t.pass()
   })
 }
+
+// One level down: the binding's own conversion (checkRoute, the start path without sockets)
+// under any value its types let through, far past the schema's bounds (u32 to 2^32-1, any
+// double, NaN and the infinities). It may refuse, with an EMPROXY code, but never panic.
+const binding = require(path.join(root, 'index.js'))
+const u32 = fc.oneof(fc.constantFrom(0, 1, 2 ** 31 - 1, 2 ** 32 - 1), fc.nat({ max: 2 ** 32 - 1 }))
+const double = fc.oneof(fc.constantFrom(0, -0, -1, 0.5, 1e300, -1e300, Number.MAX_VALUE, Number.MIN_VALUE, NaN, Infinity, -Infinity), fc.double())
+const framingOptions = fc.record({ framing: maybe(fc.constantFrom('packed', 'line', 'raw')), maxDatagram: u32, lingerMs: maybe(u32) }).map(defined)
+const ruleOptions = fc.record({ sample: maybe(u32), prefix: maybe(fc.string()), from: maybe(fc.constantFrom(['127.0.0.1'], ['::ffff:127.0.0.1/128'], ['10.0.0.0/8', '::/0'])) }).map(defined)
+const fileOutput = (name) =>
+  fc
+    .record({
+      queueBytes: maybe(u32),
+      waitWhenFull: maybe(fc.boolean()),
+      rotate: maybe(fc.oneof(fc.constant({ every: 'hourly' }), fc.constant({ every: 'daily' }), double.map((bytes) => ({ every: 'size', bytes })))),
+      keep: maybe(fc.oneof(u32.map((count) => ({ keep: 'files', count })), double.map((seconds) => ({ keep: 'age', seconds })))),
+      rules: maybe(ruleOptions),
+    })
+    .map((o) => defined({ ...o, path: path.join(dir, name) }))
+const routeOptions = fc
+  .record({
+    udpListeners: maybe(fc.array(fc.record({ recvBuffer: maybe(u32) }).map((o) => defined({ ...o, address: '127.0.0.1:0' })), { maxLength: 2 })),
+    udpDestinations: maybe(fc.array(fc.record({ ttl: maybe(u32), multicastLoop: maybe(fc.boolean()) }).map((o) => defined({ ...o, address: '127.0.0.1:9' })), { maxLength: 2 })),
+    udpOutputGroups: maybe(fc.array(fc.record({ rules: maybe(ruleOptions), balance: maybe(fc.constantFrom('round-robin', 'source-hash')) }).map((o) => defined({ ...o, destinations: [{ address: '127.0.0.1:9' }, { address: '127.0.0.1:11' }] })), { maxLength: 2 })),
+    inputs: maybe(fc.array(fc.record({ framing: framingOptions, rate: maybe(double), baud: maybe(u32), follow: maybe(fc.boolean()) }).map((o) => defined({ ...o, path: input })), { maxLength: 1 })),
+    tcpConnects: maybe(fc.array(fc.record({ port: u32, framing: framingOptions, backoffMinMs: maybe(u32), backoffMaxMs: maybe(u32) }).map((o) => defined({ ...o, host: '127.0.0.1', address: '127.0.0.1:9' })), { maxLength: 1 })),
+    tcpListeners: maybe(fc.array(fc.record({ framing: framingOptions, maxClients: maybe(u32), maxClientsPerAddress: maybe(u32), idleTimeoutMs: maybe(u32) }).map((o) => defined({ ...o, address: '127.0.0.1:0' })), { maxLength: 1 })),
+    tcpOutputs: maybe(fc.array(fc.record({ maxClients: maybe(u32), clientQueueBytes: maybe(u32), maxClientsPerAddress: maybe(u32), rules: maybe(ruleOptions) }).map((o) => defined({ ...o, address: '127.0.0.1:0' })), { maxLength: 1 })),
+    outputs: maybe(fc.array(fileOutput('binding-out.log'), { maxLength: 2 })),
+    tee: maybe(fileOutput('binding-tee.log')),
+    copy: maybe(fileOutput('binding-copy.log')),
+    sendBuffer: maybe(u32),
+  })
+  .map(defined)
+
+test('the binding converts any value of its types without a panic: it accepts, or refuses with an EMPROXY code', (t) => {
+  const refused = new Map()
+  fc.assert(
+    fc.property(routeOptions, (options) => {
+      try {
+        binding.checkRoute(options)
+      } catch (err) {
+        if (!(err instanceof Error) || typeof err.code !== 'string' || !err.code.startsWith('EMPROXY_') || err.code === 'EMPROXY_INTERNAL') throw err
+        if (err.message.includes('\n')) throw new Error(`a message of more than one line: ${err.message}`)
+        refused.set(err.code, (refused.get(err.code) ?? 0) + 1)
+      }
+    }),
+    { numRuns: 2000, seed: Number(process.env.MPROXY_FC_SEED ?? 15), endOnFailure: true, includeErrorInReport: true },
+  )
+  t.log(`refused: ${JSON.stringify(Object.fromEntries(refused))}`)
+  t.pass()
+})
