@@ -100,7 +100,7 @@ fn camel_case(snake: &str) -> String {
 macro_rules! endpoint_stats {
     (
         in_totals { $( $(#[doc = $tdoc:tt])* $tfield:ident: $trule:ident, $tmetric:literal, $thelp:literal; )* }
-        in_totals_unless_unknown { $( $(#[doc = $udoc:tt])* $ufield:ident: $urule:ident, $umetric:literal, $uhelp:literal; )* }
+        in_totals_unless_unknown { $( $(#[doc = $udoc:tt])* $ufield:ident: $urule:ident if $uknown:expr, $umetric:literal, $uhelp:literal; )* }
         per_endpoint { $( $(#[doc = $pdoc:tt])* $pfield:ident, $pmetric:literal, $phelp:literal; )* }
     ) => {
         /// Counters of one endpoint. Numbers are doubles: exact up to 2^53, far beyond any count.

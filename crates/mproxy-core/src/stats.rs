@@ -10,9 +10,10 @@ use std::sync::{Arc, Mutex};
 /// it, the JavaScript `EndpointStats` and `Totals` types. A new counter is one entry here.
 ///
 /// Three sections: `in_totals` (each entry with the rule [`TotalRule`] it is summed by),
-/// `in_totals_unless_unknown` (counters some OS cannot tell: `None` there, never 0), and
+/// `in_totals_unless_unknown` (counters some OS cannot tell, each with the condition under
+/// which it is known: `None` where it is not, never 0), and
 /// `per_endpoint` (shown per endpoint only). Each entry: doc comment, `field: rule` (or
-/// `field`), the metric's name (`mproxy_<name>_total`) and its help text.
+/// `field`; `field: rule if known`), the metric's name (`mproxy_<name>_total`) and its help text.
 ///
 /// `callback!` receives the table; the caller's macro decides what to make of it. (The docs
 /// are `#[doc = "..."]` attributes, not `///`: through `macro_rules!` a `///` comment becomes
@@ -53,7 +54,7 @@ macro_rules! counter_table {
             }
             in_totals_unless_unknown {
                 #[doc = " Datagrams the kernel dropped because a socket's receive buffer was full; `null` where the OS does not count them (macOS, Windows: see `Stats.unknownCounters`), never a made-up 0."]
-                kernel_drops: Summed, "kernel_drops", "Datagrams the kernel dropped because a receive buffer was full";
+                kernel_drops: Summed if $crate::stats::KERNEL_DROPS_COUNTED, "kernel_drops", "Datagrams the kernel dropped because a receive buffer was full";
             }
             per_endpoint {
                 #[doc = " TCP connections made (kept connections) or accepted (listeners)."]
@@ -204,7 +205,7 @@ pub struct CounterInfo {
 macro_rules! declare_counters {
     (
         in_totals { $( $(#[doc = $tdoc:tt])* $tfield:ident: $trule:ident, $tmetric:literal, $thelp:literal; )* }
-        in_totals_unless_unknown { $( $(#[doc = $udoc:tt])* $ufield:ident: $urule:ident, $umetric:literal, $uhelp:literal; )* }
+        in_totals_unless_unknown { $( $(#[doc = $udoc:tt])* $ufield:ident: $urule:ident if $uknown:expr, $umetric:literal, $uhelp:literal; )* }
         per_endpoint { $( $(#[doc = $pdoc:tt])* $pfield:ident, $pmetric:literal, $phelp:literal; )* }
     ) => {
         /// The live counters of one endpoint (see [`counter_table!`]).
@@ -233,7 +234,7 @@ macro_rules! declare_counters {
         /// Every counter, in the order metrics list them.
         pub const COUNTERS: &[CounterInfo] = &[
             $( CounterInfo { field: stringify!($tfield), metric: $tmetric, help: $thelp, total: Some(TotalRule::$trule), known: true }, )*
-            $( CounterInfo { field: stringify!($ufield), metric: $umetric, help: $uhelp, total: Some(TotalRule::$urule), known: KERNEL_DROPS_COUNTED }, )*
+            $( CounterInfo { field: stringify!($ufield), metric: $umetric, help: $uhelp, total: Some(TotalRule::$urule), known: $uknown }, )*
             $( CounterInfo { field: stringify!($pfield), metric: $pmetric, help: $phelp, total: None, known: true }, )*
         ];
 
@@ -242,7 +243,7 @@ macro_rules! declare_counters {
                 let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
                 CounterSnapshot {
                     $( $tfield: get(&self.$tfield), )*
-                    $( $ufield: KERNEL_DROPS_COUNTED.then(|| get(&self.$ufield)), )*
+                    $( $ufield: ($uknown).then(|| get(&self.$ufield)), )*
                     $( $pfield: get(&self.$pfield), )*
                 }
             }
@@ -272,7 +273,7 @@ macro_rules! declare_counters {
                 let lists = (all, entered, left);
                 Totals {
                     $( $tfield: TotalRule::$trule.total(lists, |c| c.$tfield), )*
-                    $( $ufield: KERNEL_DROPS_COUNTED
+                    $( $ufield: ($uknown)
                         .then(|| TotalRule::$urule.total(lists, |c| c.$ufield.unwrap_or(0))), )*
                 }
             }
