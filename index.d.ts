@@ -69,6 +69,9 @@ export declare class NativeTap {
   close(): void
 }
 
+/** How a balance group spreads datagrams over its members. */
+export type Balance = 'round-robin' | 'source-hash'
+
 export interface BusKeyOptions {
   /** Key file sealed with and opened with. */
   path: string
@@ -83,11 +86,26 @@ export interface BusKeyOptions {
 export declare function checkBusKey(path: string): void
 
 /**
- * Converts and checks the options as `startRoute` does (addresses, framing, rotation,
- * rules, the bus key's files), without opening a socket or a data file: the start path of
- * `mproxy check`.
+ * Converts and checks the options as `startRoute` does (addresses, rules, the bus key's
+ * files), without opening a socket or a data file: the start path of `mproxy check`.
  */
 export declare function checkRoute(options: RouteOptions): void
+
+/** What happened to a client of a TCP listener. */
+export type ClientAction = 'joined' | 'left' | 'evicted' | 'refused'
+
+/** A counter (in `camelCase`, as in `EndpointStats`) and how it is exported as a metric. */
+export interface CounterName {
+  field: string
+  /** Exported as `mproxy_<metric>_total`. */
+  metric: string
+  help: string
+  /** Whether this OS can tell it (`kernelDrops` cannot be on macOS and Windows). */
+  known: boolean
+}
+
+/** Every counter, in the order metrics list them. */
+export declare function counters(): Array<CounterName>
 
 export interface DestinationOptions {
   address: string
@@ -96,63 +114,84 @@ export interface DestinationOptions {
   multicastLoop?: boolean
 }
 
+/**
+ * What an endpoint is: a UDP listening socket, a UDP destination, an input read from a
+ * file, device or stdin, the output file (or stdout), the `--tee` copy, a client's local
+ * copy of what it sent, a kept TCP/TLS connection, a TCP listener whose clients are inputs,
+ * a TCP output listener, the taps of `messages()` (all of a route's together), what
+ * `send()` was given, or one routing rule of an output (named `OUTPUT RULE`, e.g.
+ * `127.0.0.1:9921 prefix !AIVDM`).
+ */
+export type EndpointKind = 'udp-listener' | 'udp-destination' | 'input' | 'file' | 'tee' | 'copy' | 'tcp-connection' | 'tcp-listener' | 'tcp-output' | 'tap' | 'send' | 'rule'
+
 /** Counters of one endpoint. Numbers are doubles: exact up to 2^53, far beyond any count. */
 export interface EndpointStats {
-  kind: string
+  /** What the endpoint is. */
+  kind: EndpointKind
+  /** Its address, path or URL, e.g. `127.0.0.1:9920`, `ais.log`, `tls://host:443`. */
   name: string
-  bufferBytes?: number
+  /** The receive buffer the kernel granted a listener, in bytes (null elsewhere). */
+  bufferBytes: number | null
+  /** Datagrams into this endpoint: received by a listener, or handed to an output. */
   datagramsIn: number
+  /** Bytes that arrived or were read. */
   bytesIn: number
+  /** Datagrams out of this endpoint: sent, written, or framed from an input's bytes. */
   datagramsOut: number
+  /** Bytes sent on or written. */
   bytesOut: number
+  /** Datagrams a destination refused (no route, port unreachable, ...): the OS refused the send. */
   sendErrors: number
-  /** Absent where the OS does not count them (see `unknownCounters`). */
-  kernelDrops?: number
+  /** ICMP errors (port or host unreachable) a destination's host or a router sent back about datagrams sent to this destination: each stands for a datagram lost there. */
+  icmpErrors: number
+  /** Datagrams larger than the receive buffer (a receive slot), cut short. */
   truncated: number
+  /** Datagrams dropped because the bounded queue in front of a slow writer or consumer was full. */
   queueDrops: number
+  /** Writes to a file, stdout or TCP client that failed (their bytes are in `bytesDropped`). */
   writeErrors: number
+  /** Bytes lost with dropped datagrams and failed writes. */
   bytesDropped: number
+  /** Datagrams `messages()` iterators (taps) missed because JavaScript fell behind (their queue was full); the sockets and other outputs got them. */
+  tapDrops: number
+  /** Listeners with a bus key: datagrams dropped for not verifying (plain, another key, damaged). Not mproxy's data: nothing of the stream is lost. */
+  authFailures: number
+  /** Listeners with a bus key: verified datagrams dropped as replays (seen before, or too old). */
+  replays: number
+  /** Outputs: datagrams their routing rules kept from them (not for balance-group members: see the group's rules). Rules: datagrams this rule dropped. In totals: what rules kept from outputs, chosen, not lost. */
+  filtered: number
+  /** Datagrams the kernel dropped because a socket's receive buffer was full; `null` where the OS does not count them (macOS, Windows: see `Stats.unknownCounters`), never a made-up 0. */
+  kernelDrops: number | null
+  /** TCP connections made (kept connections) or accepted (listeners). */
   connects: number
+  /** TCP connections that ended. */
   disconnects: number
   /** TCP clients refused at the client limit. */
   refused: number
-  /** TCP clients disconnected for falling behind. */
+  /** TCP clients disconnected for falling behind (their queue overflowed). */
   evicted: number
-  /** ICMP errors (port or host unreachable) about datagrams sent to this destination. */
-  icmpErrors: number
-  /** Datagrams dropped for not verifying under the bus key. */
-  authFailures: number
-  /** Datagrams dropped as replays of ones delivered before. */
-  replays: number
-  /** TCP clients refused because their address is not in the allow list. */
+  /** TCP clients refused because their address is not in the listener's allow list (`allow`). */
   refusedNotAllowed: number
-  /** TCP clients refused because their address had its most clients already. */
+  /** TCP clients refused because their address already had `maxClientsPerAddress` clients. */
   refusedPerAddress: number
-  /** TCP input clients closed for sending nothing for the idle timeout. */
+  /** TCP input clients closed because they sent nothing for `idleTimeout` seconds. */
   idleTimeouts: number
-  /** TLS clients whose handshake failed. */
+  /** TLS clients whose handshake failed: no or a refused certificate, not TLS, or not done within 10 s. */
   tlsFailures: number
-  /**
-   * Outputs: datagrams their routing rules kept from them; rules: datagrams the rule
-   * dropped.
-   */
-  filtered: number
-  /** Rules: datagrams the rule's test held for. */
+  /** Rules: datagrams the rule's test held for (a rule's `datagramsIn` is what reached it). */
   matched: number
-  /** Rules: datagrams that went on to the next rule or the output. */
+  /** Rules: datagrams that went on to the next rule or the output(s). */
   passed: number
-  /**
-   * Destinations: datagrams sent there were refused or lost recently (no quiet second
-   * since).
-   */
+  /** Destinations: datagrams sent there were refused or lost recently (no quiet second since). */
   unreachable: boolean
-  /** Taps (`messages()`): datagrams dropped because JavaScript fell behind. */
-  tapDrops: number
 }
 
+/** How a byte stream is cut into datagrams. */
+export type Framing = 'packed' | 'line' | 'raw'
+
 export interface FramingOptions {
-  /** "packed" (default), "line" or "raw". */
-  framing?: string
+  /** Absent: packed. */
+  framing?: Framing
   maxDatagram: number
   lingerMs?: number
 }
@@ -177,6 +216,12 @@ export interface InputOptions {
   follow?: boolean
 }
 
+/**
+ * How a route's finite inputs ended: read to their end and sent, closed before the end,
+ * or a read failed (the error was logged).
+ */
+export type InputOutcome = 'complete' | 'stopped' | 'failed'
+
 export interface ListenOptions {
   /** `IP:PORT` or `[IPv6]:PORT`, already resolved. */
   address: string
@@ -184,6 +229,9 @@ export interface ListenOptions {
   interface?: string
   recvBuffer?: number
 }
+
+/** How serious a log entry is. */
+export type LogLevel = 'info' | 'warn' | 'error'
 
 /**
  * Tells the service manager (systemd, `Type=notify`) the service's state: `READY=1`,
@@ -200,23 +248,14 @@ export interface OutputOptions {
   /** Wait for the writer instead of dropping when its queue is full. */
   waitWhenFull?: boolean
   /**
-   * Rotate the file: "hourly" or "daily" (UTC), or a size in bytes as decimal digits
-   * ("104857600"). The active file stays at `path`; rotated files are named
+   * Rotate the file. The active file stays at `path`; rotated files are named
    * `path.2026-11-27T17` (hourly), `path.2026-11-27` (daily) or `path.2026-11-27T17-42-10`
    * (by size), for the UTC time their data begins, with `.1`, `.2`, ... on a clash.
    * Not for stdout.
    */
-  rotate?: string
-  /**
-   * Keep only the newest this many rotated files (at least 1). Needs `rotate`; not with
-   * `keepAgeSeconds`.
-   */
-  keepFiles?: number
-  /**
-   * Remove rotated files last modified more than this many seconds ago. Needs `rotate`;
-   * not with `keepFiles`.
-   */
-  keepAgeSeconds?: number
+  rotate?: Rotation
+  /** Which rotated files to keep (needs `rotate`). */
+  keep?: Retention
   /** Routing rules: the file gets only what they keep (outputs only, not tee or copy). */
   rules?: RuleOptions
 }
@@ -224,26 +263,26 @@ export interface OutputOptions {
 /** Resolves an interface name, address or index; used to validate options early. */
 export declare function resolveInterface(spec: string): number
 
-export interface RouteEvent {
-  /**
-   * "log"; "finished" (message: "complete", "stopped" or "failed"); or a state change:
-   * "connect", "disconnect", "client", "unreachable", "reachable".
-   */
-  kind: string
-  /** For logs: "info", "warn" or "error". */
-  level?: string
-  message?: string
-  /** The connection's target, or the destination (connect, disconnect, (un)reachable). */
-  address?: string
-  /** The other end: a connection's peer, a listener's client. */
-  peer?: string
-  /** The listener's bound address (client). */
-  listener?: string
-  /** "joined", "left", "evicted" or "refused" (client). */
-  action?: string
-  /** Why (disconnect, unreachable; client left, evicted or refused). */
-  reason?: string
-}
+/** Which rotated files a file output keeps. */
+export type Retention =
+  | { keep: 'files'; count: number }
+  | { keep: 'age'; seconds: number }
+
+/** When a file output rotates (UTC). */
+export type Rotation =
+  | { every: 'hourly' }
+  | { every: 'daily' }
+  | { every: 'size'; bytes: number }
+
+/** What a route reports to its owner, outside the data path. */
+export type RouteEvent =
+  | { kind: 'log'; level: LogLevel; message: string }
+  | { kind: 'finished'; outcome: InputOutcome }
+  | { kind: 'connect'; address: string; peer?: string }
+  | { kind: 'disconnect'; address: string; reason: string }
+  | { kind: 'client'; listener: string; peer: string; action: ClientAction; reason?: string }
+  | { kind: 'unreachable'; address: string; reason: string }
+  | { kind: 'reachable'; address: string }
 
 export interface RouteOptions {
   tcpConnects?: Array<TcpConnectOptions>
@@ -286,8 +325,8 @@ export interface RuleOptions {
 export declare function rulePatternProblem(pattern: string): string | null
 
 /**
- * Starts a route. Throws `[CODE] message` if any address, interface or file is bad;
- * nothing is left running then.
+ * Starts a route. Throws an error whose `code` says why (`EMPROXY_*`) if any address,
+ * interface or file is bad; nothing is left running then.
  */
 export declare function startRoute(options: RouteOptions, onEvent: ((arg: RouteEvent) => void)): NativeRoute
 
@@ -362,17 +401,61 @@ export interface TlsServerOptions {
 }
 
 /**
- * UDP destinations behind rules: each gets what they keep, or with `balance`
- * ("round-robin" or "source-hash") each datagram goes to one of them.
+ * The totals of `all` endpoints (of one handle). A reverse proxy's two routes are joined by
+ * the group: `entered` (its inputs half) counts what came in, `left` (its outputs half)
+ * what went out, so each datagram counts in once and out once. Absent: `all`.
+ */
+export declare function totals(all: Array<EndpointStats>, entered?: Array<EndpointStats> | undefined | null, left?: Array<EndpointStats> | undefined | null): Totals
+
+/**
+ * The sum of every endpoint's counters, the way a person reads a transfer: datagrams
+ * in where they entered, out where they left, losses wherever they happened.
+ */
+export interface Totals {
+  /** Datagrams into this endpoint: received by a listener, or handed to an output. */
+  datagramsIn: number
+  /** Bytes that arrived or were read. */
+  bytesIn: number
+  /** Datagrams out of this endpoint: sent, written, or framed from an input's bytes. */
+  datagramsOut: number
+  /** Bytes sent on or written. */
+  bytesOut: number
+  /** Datagrams a destination refused (no route, port unreachable, ...): the OS refused the send. */
+  sendErrors: number
+  /** ICMP errors (port or host unreachable) a destination's host or a router sent back about datagrams sent to this destination: each stands for a datagram lost there. */
+  icmpErrors: number
+  /** Datagrams larger than the receive buffer (a receive slot), cut short. */
+  truncated: number
+  /** Datagrams dropped because the bounded queue in front of a slow writer or consumer was full. */
+  queueDrops: number
+  /** Writes to a file, stdout or TCP client that failed (their bytes are in `bytesDropped`). */
+  writeErrors: number
+  /** Bytes lost with dropped datagrams and failed writes. */
+  bytesDropped: number
+  /** Datagrams `messages()` iterators (taps) missed because JavaScript fell behind (their queue was full); the sockets and other outputs got them. */
+  tapDrops: number
+  /** Listeners with a bus key: datagrams dropped for not verifying (plain, another key, damaged). Not mproxy's data: nothing of the stream is lost. */
+  authFailures: number
+  /** Listeners with a bus key: verified datagrams dropped as replays (seen before, or too old). */
+  replays: number
+  /** Outputs: datagrams their routing rules kept from them (not for balance-group members: see the group's rules). Rules: datagrams this rule dropped. In totals: what rules kept from outputs, chosen, not lost. */
+  filtered: number
+  /** Datagrams the kernel dropped because a socket's receive buffer was full; `null` where the OS does not count them (macOS, Windows: see `Stats.unknownCounters`), never a made-up 0. */
+  kernelDrops: number | null
+}
+
+/**
+ * UDP destinations behind rules: each gets what they keep, or with `balance` each datagram
+ * goes to one of them.
  */
 export interface UdpOutputGroupOptions {
   destinations: Array<DestinationOptions>
   rules?: RuleOptions
-  balance?: string
+  balance?: Balance
 }
 
 /**
- * The counters this OS cannot tell (`kernelDrops` on macOS and Windows): they are absent
- * from every endpoint's stats there, and the TypeScript layer reports them as `null`.
+ * The counters this OS cannot tell (`kernelDrops` on macOS and Windows): null in every
+ * endpoint's stats and in the totals there.
  */
 export declare function unknownCounters(): Array<string>

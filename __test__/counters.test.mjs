@@ -44,3 +44,25 @@ test('the stats line and the loss line say "unknown", not 0, for a counter the O
   )
   t.is(new StatsLine({ ...totals, kernelDrops: 0 }, 0).next({ ...totals, kernelDrops: 0 }, 1000), 'in 0.0 datagrams/s 0.00 MB/s, out 0.0 datagrams/s 0.00 MB/s; no loss')
 })
+
+test('every counter is declared once, in the core: endpoints, totals, metrics and unknowns all come from its table', async (t) => {
+  const binding = require(path.join(root, 'index.js'))
+  const table = binding.counters()
+  const dir = tempDir(t)
+  const server = await mproxy.createServer({ listenAddrs: ['127.0.0.1:0'], path: path.join(dir, 'out.txt') })
+  t.teardown(() => server.close())
+  const stats = server.stats()
+  const [listener] = stats.endpoints
+  // Each endpoint has exactly the table's counters, besides what names it and its states.
+  t.deepEqual(Object.keys(listener).sort(), [...table.map((c) => c.field), 'kind', 'name', 'bufferBytes', 'unreachable'].sort())
+  // The totals are a part of them, each a number (or null where unknown).
+  for (const key of Object.keys(stats.totals)) t.true(table.some((c) => c.field === key), key)
+  t.true(Object.keys(stats.totals).length >= 10)
+  // Unknown counters are the table's, and null where they are unknown.
+  t.deepEqual(stats.unknownCounters, table.filter((c) => !c.known).map((c) => c.field))
+  // Metrics: one counter per entry, named after it.
+  const metrics = require(path.join(root, 'dist/metrics.js'))
+  const registry = metrics.registerMetrics(() => [{ route: 'r', handle: server }])
+  const names = (await registry.getMetricsAsJSON()).map((m) => m.name).filter((n) => n.endsWith('_total'))
+  t.deepEqual(names, table.map((c) => `mproxy_${c.metric}_total`))
+})

@@ -65,19 +65,55 @@ test('a rate above the bound is refused by the schema, in the API and on the com
 
 test('the binding refuses an age too long for the core instead of panicking', (t) => {
   // Below the schema: the binding's own conversion is checked too.
-  const options = { outputs: [{ path: path.join(dir, 'binding.log'), rotate: 'daily', keepAgeSeconds: 4e13 * 604_800 }] }
-  const err = t.throws(() => binding.checkRoute(options))
-  t.regex(err.message, /^\[EMPROXY_INVALID_ARGUMENT\] keepAgeSeconds: .* seconds is too long an age$/)
-  t.throws(() => binding.startRoute(options, () => {}), { message: /^\[EMPROXY_INVALID_ARGUMENT\] keepAgeSeconds/ })
+  const options = { outputs: [{ path: path.join(dir, 'binding.log'), rotate: { every: 'daily' }, keep: { keep: 'age', seconds: 4e13 * 604_800 } }] }
+  for (const attempt of [() => binding.checkRoute(options), () => binding.startRoute(options, () => {})]) {
+    const err = t.throws(attempt)
+    t.true(err instanceof Error)
+    t.is(err.code, 'EMPROXY_INVALID_ARGUMENT')
+    t.is(err.option, 'keep')
+    t.regex(err.message, /^\{keep\}: .* seconds is not an age a file can have$/)
+  }
 })
 
 test('a caught panic reaches JavaScript as EMPROXY_INTERNAL, a runtime error', (t) => {
-  // The binding's guard throws this text (crates/mproxy-binding/src/guard.rs, unit-tested there
-  // with the real Duration panic); the TypeScript layer gives it its code.
-  const err = fromNative(new Error('[EMPROXY_INTERNAL] internal error: cannot convert float seconds to Duration'))
+  // The binding's guard throws this error (crates/mproxy-binding/src/guard.rs, unit-tested
+  // there with the real Duration panic); the TypeScript layer keeps its code.
+  const thrown = Object.assign(new Error('internal error: cannot convert float seconds to Duration'), { code: 'EMPROXY_INTERNAL' })
+  const err = fromNative(thrown)
   t.is(err.code, 'EMPROXY_INTERNAL')
   t.false(err.usage)
   t.is(err.message, 'internal error: cannot convert float seconds to Duration')
+  // An error without a code of ours is a system refusal, and its text is kept whole.
+  t.is(fromNative(new Error('[EMPROXY_FILE] not parsed')).code, 'EMPROXY_IO')
+})
+
+test('the binding throws real errors with code, errno, syscall and address', async (t) => {
+  const first = await mproxy.createServer({ path: path.join(dir, 'taken.log'), listenAddrs: '127.0.0.1:0' })
+  t.teardown(() => first.close())
+  const [taken] = first.addresses.listen
+  const raw = t.throws(() => binding.startRoute({ udpListeners: [{ address: taken }] }, () => {}))
+  t.true(raw instanceof Error)
+  t.is(raw.code, 'EMPROXY_ADDRESS_IN_USE')
+  t.is(raw.syscall, 'bind')
+  t.is(raw.address, taken)
+  t.is(typeof raw.errno, 'number')
+  t.true(raw.message.startsWith(`cannot listen on ${taken}: `), raw.message)
+  // Through the API: an MproxyError with the same fields.
+  const err = await t.throwsAsync(mproxy.createServer({ path: path.join(dir, 'taken-2.log'), listenAddrs: taken }))
+  t.true(err instanceof mproxy.MproxyError)
+  t.is(err.code, 'EMPROXY_ADDRESS_IN_USE')
+  t.is(err.syscall, 'bind')
+  t.is(err.address, taken)
+  t.is(err.errno, raw.errno)
+  // A file the system cannot open: the option, the path, and the OS's error.
+  const key = path.join(dir, 'no-such.key')
+  const missing = await t.throwsAsync(mproxy.createServer({ path: path.join(dir, 'keyed.log'), listenAddrs: '127.0.0.1:0', busKey: key }))
+  t.is(missing.code, 'EMPROXY_FILE')
+  t.is(missing.option, 'busKey')
+  t.is(missing.syscall, 'open')
+  t.is(missing.address, key)
+  t.is(typeof missing.errno, 'number')
+  t.false(missing.usage)
 })
 
 // Configs the run refuses before it opens anything: `check` must refuse them the same way.

@@ -40,21 +40,49 @@ const CODES: readonly MproxyErrorCode[] = [
   'EMPROXY_INTERNAL',
 ]
 
+/** What an MproxyError may say besides its code and message, where it is known. */
+export interface MproxyErrorDetails {
+  /** True when the input itself was wrong (a usage error), false when the system refused. */
+  usage?: boolean
+  /** The option concerned, as the caller names it: an API or config path, or a flag. */
+  option?: string
+  /** The operating system's error number (positive, as the OS gives it; Node's own errors carry libuv's negative numbers). */
+  errno?: number
+  /** What was asked of the system: `bind`, `open`, `sendto`, ... */
+  syscall?: string
+  /** The address or path concerned. */
+  address?: string
+}
+
 /**
  * One error class for everything mproxy reports. `code` is stable; `message` is one line
- * naming the option (or flag) and what was wrong with it.
+ * naming the option (or flag) and what was wrong with it. `option`, `errno`, `syscall` and
+ * `address` are there where they are known.
  */
 export class MproxyError extends Error {
   /** What went wrong, as a stable code to branch on. */
   readonly code: MproxyErrorCode
   /** True when the input itself was wrong (a usage error), false when the system refused. */
   readonly usage: boolean
+  /** The option concerned, as the caller names it (an API or config path, or a flag). */
+  readonly option?: string
+  /** The operating system's error number, where the system refused something. */
+  readonly errno?: number
+  /** What was asked of the system (`bind`, `open`, `sendto`, ...). */
+  readonly syscall?: string
+  /** The address or path concerned. */
+  readonly address?: string
 
-  constructor(code: MproxyErrorCode, message: string, usage = false) {
+  constructor(code: MproxyErrorCode, message: string, details: boolean | MproxyErrorDetails = false) {
     super(message)
+    const { usage = false, option, errno, syscall, address } = typeof details === 'boolean' ? { usage: details } : details
     this.name = 'MproxyError'
     this.code = code
     this.usage = usage
+    if (option !== undefined) this.option = option
+    if (errno !== undefined) this.errno = errno
+    if (syscall !== undefined) this.syscall = syscall
+    if (address !== undefined) this.address = address
   }
 }
 
@@ -63,18 +91,38 @@ export function usageError(message: string): MproxyError {
   return new MproxyError('EMPROXY_INVALID_ARGUMENT', message, true)
 }
 
-const NATIVE_PREFIX = /^\[(EMPROXY_[A-Z_]+)\] ([\s\S]*)$/
-
-function isCode(text: string): text is MproxyErrorCode {
-  return (CODES as readonly string[]).includes(text)
+function isCode(text: unknown): text is MproxyErrorCode {
+  return typeof text === 'string' && (CODES as readonly string[]).includes(text)
 }
 
-/** @internal The binding throws `[CODE] message`; this turns it into an MproxyError. */
-export function fromNative(err: unknown, context?: string): MproxyError {
-  if (err instanceof MproxyError) return context ? new MproxyError(err.code, `${context}: ${err.message}`, err.usage) : err
-  const text = err instanceof Error ? err.message : String(err)
-  const match = NATIVE_PREFIX.exec(text)
-  const code: MproxyErrorCode = match && isCode(match[1]) ? match[1] : 'EMPROXY_IO'
-  const message = match ? match[2] : text
-  return new MproxyError(code, context ? `${context}: ${message}` : message, code === 'EMPROXY_INVALID_ARGUMENT')
+/** The fields the binding sets on the errors it throws (crates/mproxy-binding/src/errors.rs). */
+interface NativeErrorFields {
+  code?: unknown
+  option?: unknown
+  errno?: unknown
+  syscall?: unknown
+  address?: unknown
+}
+
+/**
+ * @internal The binding throws Errors whose `code` is an `EMPROXY_*` code, with `option`,
+ * `errno`, `syscall` and `address` where known; this makes one an MproxyError. `context`, the
+ * option the error is about as the caller names it, is put in front of the message (and is
+ * its `option` when the binding names none); `name` writes an option's API name as the caller
+ * names it.
+ */
+export function fromNative(err: unknown, context?: string, name: (option: string) => string = (o) => o): MproxyError {
+  if (err instanceof MproxyError) return context ? new MproxyError(err.code, `${context}: ${err.message}`, err) : err
+  const fields: NativeErrorFields = typeof err === 'object' && err !== null ? (err as NativeErrorFields) : {}
+  const code: MproxyErrorCode = isCode(fields.code) ? fields.code : 'EMPROXY_IO'
+  const message = err instanceof Error ? err.message : String(err)
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined)
+  const option = text(fields.option)
+  return new MproxyError(code, context ? `${context}: ${message}` : message, {
+    usage: code === 'EMPROXY_INVALID_ARGUMENT',
+    option: option === undefined ? context : name(option),
+    errno: typeof fields.errno === 'number' ? fields.errno : undefined,
+    syscall: text(fields.syscall),
+    address: text(fields.address),
+  })
 }

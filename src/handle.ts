@@ -12,12 +12,12 @@ import { EventEmitter } from 'node:events'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { fromNative, MproxyError, usageError } from './errors'
 import { MessageIterator, messagesOptions, type Message, type MessagesOptions } from './messages'
-import { withOptionNames, type Labels } from './options'
-import { native, type NativeEndpointStats, type NativeRoute, type RouteEvent, type RouteOptions } from './native'
+import { labelOf, withOptionNames, type Labels } from './options'
+import { native, type NativeClientAction, type NativeEndpointKind, type NativeEndpointStats, type NativeInputOutcome, type NativeLogLevel, type NativeRoute, type NativeTotals, type RouteEvent, type RouteOptions } from './native'
 import { Sender, type Datagrams } from './send'
 
-/** How serious a log entry is. */
-export type LogLevel = 'info' | 'warn' | 'error'
+/** How serious a log entry is: `'info'`, `'warn'` or `'error'`. */
+export type LogLevel = NativeLogLevel
 
 /** One line of what a handle reports: state changes and faults it survived. */
 export interface LogEntry {
@@ -35,109 +35,21 @@ export interface LogEntry {
  * was given, or one routing rule of an output (named `OUTPUT RULE`, e.g.
  * `127.0.0.1:9921 prefix !AIVDM`).
  */
-export type EndpointKind = 'udp-listener' | 'udp-destination' | 'input' | 'file' | 'tee' | 'copy' | 'tcp-connection' | 'tcp-listener' | 'tcp-output' | 'tap' | 'send' | 'rule'
+export type EndpointKind = NativeEndpointKind
 
-/** Counters of one endpoint. Numbers are doubles: exact up to 2^53, far beyond any count. */
-export interface EndpointStats extends Omit<NativeEndpointStats, 'kind' | 'kernelDrops'> {
-  /** What the endpoint is. */
-  kind: EndpointKind
-  /** Its address, path or URL, e.g. `127.0.0.1:9920`, `ais.log`, `tls://host:443`. */
-  name: string
-  /** The receive buffer the kernel granted a listener, in bytes. */
-  bufferBytes?: number
-  /** Datagrams into this endpoint: received by a listener, or handed to an output. */
-  datagramsIn: number
-  /** Bytes that arrived or were read. */
-  bytesIn: number
-  /** Datagrams out of this endpoint: sent, written, or framed from an input's bytes. */
-  datagramsOut: number
-  /** Bytes sent on or written. */
-  bytesOut: number
-  /** Datagrams a destination refused (no route, port unreachable, ...). */
-  sendErrors: number
-  /**
-   * Datagrams the kernel dropped because a socket's receive buffer was full; `null` where the
-   * OS does not count them (macOS, Windows: see `Stats.unknownCounters`), never a made-up 0.
-   */
-  kernelDrops: number | null
-  /** Datagrams larger than the receive buffer, cut short. */
-  truncated: number
-  /** Datagrams dropped because the queue in front of a slow writer was full. */
-  queueDrops: number
-  /** Writes to a file, stdout or TCP client that failed. */
-  writeErrors: number
-  /** Bytes lost with dropped datagrams and failed writes. */
-  bytesDropped: number
-  /** TCP connections made (kept connections) or accepted (listeners). */
-  connects: number
-  /** TCP connections that ended. */
-  disconnects: number
-  /** TCP clients refused at the client limit. */
-  refused: number
-  /** TCP clients disconnected for falling behind. */
-  evicted: number
-  /** ICMP errors (port or host unreachable) about datagrams sent to this destination. */
-  icmpErrors: number
-  /** Listeners with a bus key: datagrams dropped for not verifying (plain, another key, damaged). */
-  authFailures: number
-  /** Listeners with a bus key: verified datagrams dropped as replays (seen before, or too old). */
-  replays: number
-  /** TCP clients refused because their address is not in the listener's allow list (`allow`). */
-  refusedNotAllowed: number
-  /** TCP clients refused because their address already had `maxClientsPerAddress` clients. */
-  refusedPerAddress: number
-  /** TCP input clients closed because they sent nothing for `idleTimeout` seconds. */
-  idleTimeouts: number
-  /** TLS clients whose handshake failed: no or a refused certificate, not TLS, or not done within 10 s. */
-  tlsFailures: number
-  /**
-   * Outputs: datagrams their routing rules kept from them (not for balance-group members:
-   * see the group's rules). Rules: datagrams this rule dropped.
-   */
-  filtered: number
-  /** Rules: datagrams the rule's test held for (a rule's `datagramsIn` is what reached it). */
-  matched: number
-  /** Rules: datagrams that went on to the next rule or the output(s). */
-  passed: number
-  /** Destinations: datagrams sent there were refused or lost recently (no quiet second since). */
-  unreachable: boolean
-  /** Datagrams `messages()` iterators missed because JavaScript fell behind (their queue was full). */
-  tapDrops: number
-}
+/**
+ * Counters of one endpoint. Numbers are doubles: exact up to 2^53, far beyond any count.
+ * Declared once, in the Rust core's table of counters (`counter_table!` in
+ * crates/mproxy-core/src/stats.rs), with their docs.
+ */
+export type EndpointStats = NativeEndpointStats
 
-/** The sum of every endpoint's counters, the way a person reads a transfer. */
-export interface Totals {
-  /** Datagrams received by listeners, or framed from inputs. */
-  datagramsIn: number
-  /** Bytes received by listeners or read from inputs. */
-  bytesIn: number
-  /** Datagrams delivered to destinations and outputs. */
-  datagramsOut: number
-  /** Bytes delivered to destinations and outputs. */
-  bytesOut: number
-  /** Datagrams destinations refused. */
-  sendErrors: number
-  /** Datagrams a destination's host (or a router) refused with an ICMP error. */
-  icmpErrors: number
-  /** Datagrams the kernel dropped on full receive buffers; `null` where the OS does not count them. */
-  kernelDrops: number | null
-  /** Datagrams cut short. */
-  truncated: number
-  /** Datagrams dropped in front of slow writers. */
-  queueDrops: number
-  /** Writes that failed. */
-  writeErrors: number
-  /** Bytes lost. */
-  bytesDropped: number
-  /** Datagrams `messages()` iterators missed because JavaScript fell behind. */
-  tapDrops: number
-  /** Datagrams refused by the bus key check (not mproxy's data: nothing of the stream is lost). */
-  authFailures: number
-  /** Replayed datagrams refused by the bus key check. */
-  replays: number
-  /** Datagrams routing rules kept from an output (or a balance group): chosen, not lost. */
-  filtered: number
-}
+/**
+ * The sum of every endpoint's counters, the way a person reads a transfer: datagrams in
+ * where they entered the handle, out where they left it, losses wherever they happened
+ * (the rule of each sum is in the core's table of counters).
+ */
+export type Totals = NativeTotals
 
 /** Counters: every endpoint's, and their totals. */
 export interface Stats {
@@ -161,8 +73,8 @@ export interface Stats {
   unknownCounters: readonly UnknownCounter[]
 }
 
-/** A counter some OS cannot tell. */
-export type UnknownCounter = 'kernelDrops'
+/** A counter some OS cannot tell: the counters that may be `null`. */
+export type UnknownCounter = { [K in keyof EndpointStats]-?: null extends EndpointStats[K] ? (K extends 'bufferBytes' ? never : K) : never }[keyof EndpointStats]
 
 /** Where a handle listens, with port 0 replaced by the port the system picked. */
 export interface Addresses {
@@ -183,42 +95,6 @@ interface MutableAddresses {
   group?: string
 }
 
-const SOURCE_KINDS: readonly EndpointKind[] = ['udp-listener', 'input', 'tcp-connection', 'tcp-listener', 'send']
-const SINK_KINDS: readonly EndpointKind[] = ['udp-destination', 'file', 'tcp-output', 'tap']
-
-/**
- * The sums of `endpoints`: in counts their sources, out their sinks. A reverse proxy is two
- * routes joined by the group; `inSources` and `outSinks` say which endpoints to count so a
- * datagram is counted in once (where it entered the process) and out once (where it left).
- */
-function total(endpoints: EndpointStats[], inSources = endpoints, outSinks = endpoints): Totals {
-  const sum = (list: EndpointStats[], pick: (e: EndpointStats) => number, kinds?: readonly EndpointKind[]) =>
-    list.filter((e) => !kinds || kinds.includes(e.kind)).reduce((n, e) => n + pick(e), 0)
-  return {
-    datagramsIn: sum(inSources, (e) => (e.kind === 'input' || e.kind.startsWith('tcp-') ? e.datagramsOut : e.datagramsIn), SOURCE_KINDS),
-    bytesIn: sum(inSources, (e) => e.bytesIn, SOURCE_KINDS),
-    // Files and TCP outputs count what was handed to them in datagrams and what was written in bytes.
-    datagramsOut: sum(outSinks, (e) => (e.kind === 'file' || e.kind === 'tcp-output' ? e.datagramsIn : e.datagramsOut), SINK_KINDS),
-    bytesOut: sum(outSinks, (e) => e.bytesOut, SINK_KINDS),
-    sendErrors: sum(endpoints, (e) => e.sendErrors),
-    icmpErrors: sum(endpoints, (e) => e.icmpErrors),
-    kernelDrops: unknownCounters().includes('kernelDrops') ? null : sum(endpoints, (e) => e.kernelDrops ?? 0),
-    truncated: sum(endpoints, (e) => e.truncated),
-    queueDrops: sum(endpoints, (e) => e.queueDrops),
-    writeErrors: sum(endpoints, (e) => e.writeErrors),
-    bytesDropped: sum(endpoints, (e) => e.bytesDropped),
-    tapDrops: sum(endpoints, (e) => e.tapDrops),
-    authFailures: sum(endpoints, (e) => e.authFailures),
-    replays: sum(endpoints, (e) => e.replays),
-    filtered: sum(endpoints, (e) => e.filtered, ['rule']),
-  }
-}
-
-function fromNativeStats(e: NativeEndpointStats): EndpointStats {
-  // The core registers exactly the kinds EndpointKind lists (see its test).
-  return { ...e, kind: e.kind as EndpointKind, kernelDrops: e.kernelDrops ?? null }
-}
-
 let unknownOnThisOs: readonly UnknownCounter[] | undefined
 /** The counters this OS cannot tell, as the core says (asked once). */
 function unknownCounters(): readonly UnknownCounter[] {
@@ -230,7 +106,7 @@ function unknownCounters(): readonly UnknownCounter[] {
  * How a client's input ended: `complete` (read to its end and sent), `stopped` (closed
  * before the end) or `failed` (a read failed; the error was logged).
  */
-export type InputOutcome = 'complete' | 'stopped' | 'failed'
+export type InputOutcome = NativeInputOutcome
 
 /** A kept TCP or TLS connection (forward proxy) was made. */
 export interface ConnectEvent {
@@ -248,7 +124,7 @@ export interface DisconnectEvent {
 }
 
 /** What happened to a client of a TCP listener. */
-export type ClientAction = 'joined' | 'left' | 'evicted' | 'refused'
+export type ClientAction = NativeClientAction
 
 /** A client of a TCP input or TCP output listener joined, left, was evicted or refused. */
 export interface ClientEvent {
@@ -357,15 +233,17 @@ export class Handle extends EventEmitter<HandleEvents> {
   /** Counters of every socket, input and output, plus totals. Cheap: no I/O. */
   stats(): Stats {
     const state = stateOf(this)
-    const halves = state.routes.map((r, i) => ({ role: state.roles[i], endpoints: r.stats().map(fromNativeStats) }))
+    const halves = state.routes.map((r, i) => ({ role: state.roles[i], endpoints: r.stats() }))
     const endpoints = halves.flatMap((h) => h.endpoints)
     const inputs = halves.find((h) => h.role === 'inputs')?.endpoints
     const outputs = halves.find((h) => h.role === 'outputs')?.endpoints
-    if (!inputs && !outputs) return { endpoints, totals: total(endpoints), unknownCounters: unknownCounters() }
+    // The sums are the core's (what counts toward which total is decided there).
+    const { totals } = native()
+    if (!inputs && !outputs) return { endpoints, totals: totals(endpoints), unknownCounters: unknownCounters() }
     return {
       endpoints,
-      totals: total(endpoints, inputs ?? outputs, outputs ?? inputs),
-      routes: { ...(inputs ? { inputs: total(inputs) } : {}), ...(outputs ? { outputs: total(outputs) } : {}) },
+      totals: totals(endpoints, inputs ?? outputs, outputs ?? inputs),
+      routes: { ...(inputs ? { inputs: totals(inputs) } : {}), ...(outputs ? { outputs: totals(outputs) } : {}) },
       unknownCounters: unknownCounters(),
     }
   }
@@ -434,35 +312,39 @@ export class Handle extends EventEmitter<HandleEvents> {
 
 function onEvent(handle: Handle, event: RouteEvent): void {
   const state = stateOf(handle)
-  if (event.kind === 'finished') {
-    state.pendingFinishes--
-    if (state.pendingFinishes === 0) {
-      const outcome = (event.message ?? 'complete') as InputOutcome
-      state.markFinished(outcome)
-      handle.emit('finished', outcome)
-    }
-    return
-  }
   switch (event.kind) {
+    case 'finished':
+      state.pendingFinishes--
+      if (state.pendingFinishes === 0) {
+        state.markFinished(event.outcome)
+        handle.emit('finished', event.outcome)
+      }
+      return
     case 'log':
-      handle.emit('log', { level: (event.level ?? 'info') as LogLevel, message: withOptionNames(event.message ?? '', state.labels) })
+      handle.emit('log', { level: event.level, message: withOptionNames(event.message, state.labels) })
       return
     case 'connect':
-      handle.emit('connect', { address: event.address ?? '', ...(event.peer ? { peer: event.peer } : {}) })
+      handle.emit('connect', { address: event.address, ...(event.peer ? { peer: event.peer } : {}) })
       return
     case 'disconnect':
-      handle.emit('disconnect', { address: event.address ?? '', reason: withOptionNames(event.reason ?? '', state.labels) })
+      handle.emit('disconnect', { address: event.address, reason: withOptionNames(event.reason, state.labels) })
       return
     case 'client':
-      handle.emit('client', { listener: event.listener ?? '', peer: event.peer ?? '', action: (event.action ?? 'joined') as ClientAction, ...(event.reason ? { reason: withOptionNames(event.reason, state.labels) } : {}) })
+      handle.emit('client', { listener: event.listener, peer: event.peer, action: event.action, ...(event.reason ? { reason: withOptionNames(event.reason, state.labels) } : {}) })
       return
     case 'unreachable':
-      handle.emit('unreachable', { address: event.address ?? '', reason: withOptionNames(event.reason ?? '', state.labels) })
+      handle.emit('unreachable', { address: event.address, reason: withOptionNames(event.reason, state.labels) })
       return
     case 'reachable':
-      handle.emit('reachable', { address: event.address ?? '' })
+      handle.emit('reachable', { address: event.address })
       return
   }
+}
+
+/** A native error with its options named as the caller names them. */
+function named(err: unknown, labels: Labels | undefined): MproxyError {
+  const e = fromNative(err, undefined, (option) => labelOf(labels, option))
+  return new MproxyError(e.code, withOptionNames(e.message, labels), e)
 }
 
 /** @internal What every create…() takes besides its program's options. */
@@ -526,8 +408,7 @@ export function startRoute(handle: Handle, options: RouteOptions, finite: boolea
     try {
       native().checkRoute(options)
     } catch (err) {
-      const e = fromNative(err)
-      throw new MproxyError(e.code, withOptionNames(e.message, state.labels), e.usage)
+      throw named(err, state.labels)
     }
     if (role !== 'outputs') state.addresses.listen.push(...(options.udpListeners ?? []).map((l) => l.address))
     return undefined
@@ -538,8 +419,7 @@ export function startRoute(handle: Handle, options: RouteOptions, finite: boolea
     route = native().startRoute(options, (event: RouteEvent) => onEvent(handle, event))
   } catch (err) {
     if (finite) state.pendingFinishes--
-    const e = fromNative(err)
-    throw new MproxyError(e.code, withOptionNames(e.message, state.labels), e.usage)
+    throw named(err, state.labels)
   }
   state.routes.push(route)
   state.roles.push(role)

@@ -11,6 +11,7 @@ import { createServer, type Server } from 'node:http'
 import { Counter, Gauge, Registry } from 'prom-client'
 import { MproxyError } from './errors'
 import type { EndpointStats, Handle } from './handle'
+import { native } from './native'
 
 /** A handle and the route name its metrics carry. */
 export interface MetricsSource {
@@ -22,34 +23,14 @@ type CounterField = {
   [K in keyof EndpointStats]-?: EndpointStats[K] extends number | null ? K : never
 }[keyof EndpointStats]
 
-/** Endpoint counters and how they are exported (all as `mproxy_<name>_total`). */
-const COUNTERS: ReadonlyArray<[CounterField, string, string]> = [
-  ['datagramsIn', 'datagrams_in', 'Datagrams received (listeners) or framed (inputs, TCP streams), or handed to an output'],
-  ['bytesIn', 'bytes_in', 'Bytes received, read or handed to an output'],
-  ['datagramsOut', 'datagrams_out', 'Datagrams sent or delivered'],
-  ['bytesOut', 'bytes_out', 'Bytes sent or written'],
-  ['sendErrors', 'send_errors', 'Datagrams the local stack refused to send (counted per destination)'],
-  ['icmpErrors', 'icmp_errors', 'Datagrams a destination host or router refused with an ICMP error'],
-  ['kernelDrops', 'kernel_drops', 'Datagrams the kernel dropped because a receive buffer was full'],
-  ['truncated', 'truncated', 'Datagrams cut because they were larger than a receive slot'],
-  ['queueDrops', 'queue_drops', 'Datagrams dropped because a bounded queue before a slow consumer was full'],
-  ['writeErrors', 'write_errors', 'Failed writes to a file or stream'],
-  ['bytesDropped', 'bytes_dropped', 'Bytes that could not be delivered (queue drops, failed writes, evicted clients)'],
-  ['connects', 'connects', 'TCP connections made or accepted'],
-  ['disconnects', 'disconnects', 'TCP connections lost or closed'],
-  ['refused', 'refused', 'TCP clients refused at the client limit'],
-  ['evicted', 'evicted', 'TCP output clients disconnected for falling behind'],
-  ['tapDrops', 'tap_drops', 'Datagrams messages() taps dropped because JavaScript fell behind'],
-  ['authFailures', 'auth_failures', 'Datagrams dropped because they did not verify under the bus key'],
-  ['replays', 'replays', 'Datagrams dropped as replays under the bus key'],
-  ['refusedNotAllowed', 'refused_not_allowed', 'TCP clients refused because their address is not in the allow list'],
-  ['refusedPerAddress', 'refused_per_address', 'TCP clients refused because their address had its most clients already'],
-  ['idleTimeouts', 'idle_timeouts', 'TCP input clients closed for sending nothing for the idle timeout'],
-  ['tlsFailures', 'tls_failures', 'TLS clients whose handshake failed (no or a refused certificate, not TLS, too slow)'],
-  ['filtered', 'filtered', 'Datagrams routing rules kept from an output (outputs), or dropped (kind "rule")'],
-  ['matched', 'rule_matched', 'Datagrams a routing rule\'s test held for'],
-  ['passed', 'rule_passed', 'Datagrams a routing rule passed on'],
-]
+/**
+ * Endpoint counters and how they are exported (all as `mproxy_<metric>_total`): the Rust
+ * core's table of counters, where each is declared once.
+ */
+function counterTable(): ReadonlyArray<{ field: CounterField; metric: string; help: string }> {
+  // The core's fields are EndpointStats' own (the binding generates both from one table).
+  return native().counters() as ReadonlyArray<{ field: CounterField; metric: string; help: string }>
+}
 
 const LABELS = ['route', 'kind', 'endpoint'] as const
 
@@ -67,9 +48,9 @@ export function registerMetrics(sources: () => readonly MetricsSource[], registr
       for (const e of handle.stats().endpoints) visit(route, e)
     }
   }
-  for (const [field, name, help] of COUNTERS) {
+  for (const { field, metric, help } of counterTable()) {
     new Counter({
-      name: `mproxy_${name}_total`,
+      name: `mproxy_${metric}_total`,
       help,
       labelNames: LABELS,
       registers: [registry],

@@ -130,8 +130,7 @@ export function fileOutput(path: string, rotate: Rotation | undefined, keep: Ret
   return {
     ...extra,
     path,
-    rotate: rotate === undefined ? undefined : typeof rotate === 'string' ? rotate : String(rotate.bytes),
-    keepFiles: keep && 'files' in keep ? keep.files : undefined,
-    keepAgeSeconds: keep && 'ageSeconds' in keep ? keep.ageSeconds : undefined,
+    rotate: rotate === undefined ? undefined : typeof rotate === 'string' ? { every: rotate } : { every: 'size', bytes: rotate.bytes },
+    keep: keep === undefined ? undefined : 'files' in keep ? { keep: 'files', count: keep.files } : { keep: 'age', seconds: keep.ageSeconds },
   }
 }

@@ -1,8 +1,8 @@
 //! The one place a panic may meet JavaScript. Node runs every export on its main thread, so a
 //! panic that unwinds out of an export aborts the whole process (exit 134, with a Rust
 //! backtrace on stderr). Every export's body runs inside [`guarded`]: a panic there becomes
-//! an ordinary thrown error, `[EMPROXY_INTERNAL] internal error: <message>`, which the
-//! TypeScript layer turns into an `MproxyError` with code `EMPROXY_INTERNAL`.
+//! an ordinary thrown error, `internal error: <message>` with the code `EMPROXY_INTERNAL`
+//! (see `errors.rs`), which the TypeScript layer turns into an `MproxyError`.
 //!
 //! While a guarded body runs, the panic hook stays quiet (the message goes into the error,
 //! not onto stderr as a second, multi-line report); panics anywhere else (the engine's own
@@ -12,6 +12,10 @@ use std::any::Any;
 use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
+
+use napi::bindgen_prelude::Env;
+
+use crate::errors::{NativeError, Result};
 
 thread_local! {
     /// How many guarded calls this thread is in (an export may call back into JavaScript,
@@ -49,19 +53,16 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The error a caught panic becomes, as the binding's other errors are: `[CODE] message`.
+/// The message of the `EMPROXY_INTERNAL` error a caught panic becomes.
 pub(crate) fn internal_message(payload: &(dyn Any + Send)) -> String {
-    format!(
-        "[EMPROXY_INTERNAL] internal error: {}",
-        panic_message(payload)
-    )
+    format!("internal error: {}", panic_message(payload))
 }
 
 /// Runs `body`, turning a panic in it into `Err` with [`internal_message`] (via `to_error`).
 pub(crate) fn catch<T, E>(
-    body: impl FnOnce() -> Result<T, E>,
+    body: impl FnOnce() -> std::result::Result<T, E>,
     to_error: impl FnOnce(String) -> E,
-) -> Result<T, E> {
+) -> std::result::Result<T, E> {
     install_hook();
     DEPTH.with(|d| d.set(d.get().saturating_add(1)));
     // Unwind safety: after a panic nothing of the body's is used again but the error.
@@ -73,11 +74,10 @@ pub(crate) fn catch<T, E>(
     }
 }
 
-/// [`catch`] for an export: a panic becomes a thrown JavaScript error.
-pub(crate) fn guarded<T>(body: impl FnOnce() -> napi::Result<T>) -> napi::Result<T> {
-    catch(body, |message| {
-        napi::Error::new(napi::Status::GenericFailure, message)
-    })
+/// [`catch`] for an export: an error, or a panic, becomes a thrown JavaScript error built
+/// in `env`.
+pub(crate) fn guarded<T>(env: &Env, body: impl FnOnce() -> Result<T>) -> napi::Result<T> {
+    catch(body, NativeError::internal).map_err(|e| e.into_js(env))
 }
 
 #[cfg(test)]
@@ -87,16 +87,12 @@ mod tests {
     #[test]
     #[allow(clippy::panic)]
     fn a_panic_becomes_one_line_of_error() {
-        let caught: Result<(), String> = catch(|| panic!("it broke\n  here"), |m| m);
-        assert_eq!(
-            caught,
-            Err("[EMPROXY_INTERNAL] internal error: it broke here".into())
-        );
-        let formatted: Result<(), String> = catch(|| panic!("{} of {}", 3, 4), |m| m);
-        assert_eq!(
-            formatted,
-            Err("[EMPROXY_INTERNAL] internal error: 3 of 4".into())
-        );
+        let caught: std::result::Result<(), String> = catch(|| panic!("it broke\n  here"), |m| m);
+        assert_eq!(caught, Err("internal error: it broke here".into()));
+        let formatted: std::result::Result<(), String> = catch(|| panic!("{} of {}", 3, 4), |m| m);
+        assert_eq!(formatted, Err("internal error: 3 of 4".into()));
+        let native: Result<()> = catch(|| panic!("boom"), NativeError::internal);
+        assert_eq!(native.err().map(|e| e.code), Some(crate::errors::INTERNAL));
         // The guard is left: an error returned normally passes through untouched.
         assert_eq!(
             catch(|| Err::<(), _>("plain".to_string()), |m| m),
@@ -109,13 +105,10 @@ mod tests {
     #[test]
     fn a_real_core_panic_is_caught() {
         // The crash of issue #15: a duration too long for `Duration`.
-        let caught: Result<std::time::Duration, String> =
+        let caught: std::result::Result<std::time::Duration, String> =
             catch(|| Ok(std::time::Duration::from_secs_f64(2.4e19)), |m| m);
         let message = caught.err().unwrap_or_default();
-        assert!(
-            message.starts_with("[EMPROXY_INTERNAL] internal error: "),
-            "{message}"
-        );
+        assert!(message.starts_with("internal error: "), "{message}");
         assert!(!message.contains('\n'));
     }
 }

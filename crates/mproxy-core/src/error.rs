@@ -40,6 +40,13 @@ impl ErrorKind {
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
+    /// The OS error number, where the OS refused something (JavaScript's `error.errno`).
+    pub errno: Option<i32>,
+    /// What was asked of the OS (`bind`, `connect`, `open`, ...), where known
+    /// (JavaScript's `error.syscall`, as Node names its own).
+    pub syscall: Option<&'static str>,
+    /// The address or path concerned, where known (JavaScript's `error.address`).
+    pub address: Option<String>,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -49,7 +56,19 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            errno: None,
+            syscall: None,
+            address: None,
         }
+    }
+
+    /// Says what was asked of the OS, and of which address or path, for `error.syscall` and
+    /// `error.address` in JavaScript.
+    #[must_use]
+    pub fn at(mut self, syscall: &'static str, address: impl fmt::Display) -> Self {
+        self.syscall = Some(syscall);
+        self.address = Some(address.to_string());
+        self
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -68,14 +87,21 @@ impl Error {
             _ if crate::sys::is_no_such_device(err) => ErrorKind::NoRoute,
             _ => ErrorKind::Io,
         };
-        Error::new(kind, format!("{context}: {}", describe_os_error(err)))
+        Error {
+            errno: err.raw_os_error(),
+            ..Error::new(kind, format!("{context}: {}", describe_os_error(err)))
+        }
     }
 
     pub fn file(path: &str, err: &io::Error) -> Self {
-        Error::new(
-            ErrorKind::File,
-            format!("cannot open {path}: {}", describe_os_error(err)),
-        )
+        Error {
+            errno: err.raw_os_error(),
+            ..Error::new(
+                ErrorKind::File,
+                format!("cannot open {path}: {}", describe_os_error(err)),
+            )
+            .at("open", path)
+        }
     }
 
     pub fn code(&self) -> &'static str {
@@ -125,6 +151,23 @@ mod tests {
         );
         assert_eq!(err.kind, ErrorKind::AddressInUse);
         assert_eq!(err.message, "bind 127.0.0.1:9: address already in use");
+    }
+
+    #[test]
+    fn os_errors_keep_the_number_the_call_and_the_address() {
+        let refused = io::Error::from_raw_os_error(13);
+        let err = Error::file("/x/y", &refused);
+        assert_eq!(err.errno, Some(13));
+        assert_eq!(err.syscall, Some("open"));
+        assert_eq!(err.address.as_deref(), Some("/x/y"));
+        let err = Error::os("cannot listen on 127.0.0.1:9", &refused).at("bind", "127.0.0.1:9");
+        assert_eq!(
+            (err.errno, err.syscall, err.address.as_deref()),
+            (Some(13), Some("bind"), Some("127.0.0.1:9"))
+        );
+        // Not the OS's doing: nothing to tell.
+        let err = Error::invalid("{keep}: too long");
+        assert_eq!((err.errno, err.syscall, err.address), (None, None, None));
     }
 
     #[test]

@@ -135,7 +135,7 @@ pub fn bind_listener(spec: &ListenSpec) -> Result<Listener> {
     };
     socket
         .bind(&SockAddr::from(bind_addr))
-        .map_err(|e| Error::os(&context, &e))?;
+        .map_err(|e| Error::os(&context, &e).at("bind", addr))?;
 
     if group {
         join_group(&socket, &addr, &spec.interface)?;
@@ -192,7 +192,7 @@ fn join_group(socket: &Socket, group: &SocketAddr, iface_spec: &Option<String>) 
             e.kind(),
             std::io::ErrorKind::NetworkUnreachable | std::io::ErrorKind::AddrNotAvailable
         ) || sys::is_no_such_device(&e);
-        if iface.is_none() && no_route {
+        let err = if iface.is_none() && no_route {
             Error::new(
                 ErrorKind::NoRoute,
                 format!(
@@ -203,7 +203,9 @@ fn join_group(socket: &Socket, group: &SocketAddr, iface_spec: &Option<String>) 
             )
         } else {
             Error::os(context(&on), &e)
-        }
+        };
+        // As Node's dgram names its own join failures.
+        err.at("addMembership", group)
     };
     match group.ip() {
         IpAddr::V4(g) => {
@@ -286,7 +288,7 @@ pub fn resolve_destination(spec: &DestinationSpec) -> Result<ResolvedDestination
         {
             return Err(Error::new(ErrorKind::NoRoute, no_interface_for(&spec.addr)));
         }
-        let mut err = Error::os(format!("no route to {}", spec.addr), &e);
+        let mut err = Error::os(format!("no route to {}", spec.addr), &e).at("connect", spec.addr);
         if err.kind == ErrorKind::Io {
             err.kind = ErrorKind::NoRoute;
         }

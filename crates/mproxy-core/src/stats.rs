@@ -4,58 +4,284 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub datagrams_in: AtomicU64,
-    pub bytes_in: AtomicU64,
-    pub datagrams_out: AtomicU64,
-    pub bytes_out: AtomicU64,
-    /// Sends the OS refused (unreachable, no buffer, ...); the datagram is lost for that
-    /// destination only.
-    pub send_errors: AtomicU64,
-    /// Datagrams the kernel dropped before we could read them (socket buffer full).
-    pub kernel_drops: AtomicU64,
-    /// Datagrams larger than a receive slot; their tail was cut.
-    pub truncated: AtomicU64,
-    /// Datagrams dropped because a bounded queue in front of a slow consumer was full.
-    pub queue_drops: AtomicU64,
-    /// Writes to a file or stream that failed; the bytes are counted in `queue_drops`'s
-    /// byte twin below.
-    pub write_errors: AtomicU64,
-    pub bytes_dropped: AtomicU64,
-    pub connects: AtomicU64,
-    pub disconnects: AtomicU64,
-    /// TCP clients turned away because the limit of clients was reached.
-    pub refused: AtomicU64,
-    /// TCP clients disconnected because they did not keep up (their queue overflowed).
-    pub evicted: AtomicU64,
-    /// ICMP errors (port or host unreachable) a destination's host or a router sent back
-    /// about datagrams we sent it: each stands for a datagram lost there.
-    pub icmp_errors: AtomicU64,
-    /// Datagrams a tap (`messages()` in JavaScript) dropped because JavaScript fell behind
-    /// and its queue was full; the sockets and other outputs got them.
-    pub tap_drops: AtomicU64,
-    /// Datagrams dropped because they did not verify under the bus key (plain, another
-    /// key, damaged).
-    pub auth_failures: AtomicU64,
-    /// Datagrams dropped because they verified but were delivered before (or are too old).
-    pub replays: AtomicU64,
-    /// TCP clients turned away because their address is not in the listener's allow list.
-    pub refused_not_allowed: AtomicU64,
-    /// TCP clients turned away because their address already had its most clients.
-    pub refused_per_address: AtomicU64,
-    /// TCP input clients disconnected because they sent nothing for the idle timeout.
-    pub idle_timeouts: AtomicU64,
-    /// TLS clients whose handshake failed (no or a refused certificate, not TLS, too slow).
-    pub tls_failures: AtomicU64,
-    /// Outputs: datagrams their routing rules kept from them. Rules: datagrams this rule
-    /// dropped (see `sink::rules`).
-    pub filtered: AtomicU64,
-    /// Rules: datagrams the rule's test held for.
-    pub matched: AtomicU64,
-    /// Rules: datagrams that went on to the next rule or the output.
-    pub passed: AtomicU64,
+/// Every counter of an endpoint, declared once: this table makes [`Counters`] (the atomics),
+/// [`CounterSnapshot`] (a reading), [`Totals`] (the sums), [`COUNTERS`] (names, metric names
+/// and help texts for the binding and the metrics), and, through the binding's own use of
+/// it, the JavaScript `EndpointStats` and `Totals` types. A new counter is one entry here.
+///
+/// Three sections: `in_totals` (each entry with the rule [`TotalRule`] it is summed by),
+/// `in_totals_unless_unknown` (counters some OS cannot tell, each with the condition under
+/// which it is known: `None` where it is not, never 0), and
+/// `per_endpoint` (shown per endpoint only). Each entry: doc comment, `field: rule` (or
+/// `field`; `field: rule if known`), the metric's name (`mproxy_<name>_total`) and its help text.
+///
+/// `callback!` receives the table; the caller's macro decides what to make of it. (The docs
+/// are `#[doc = "..."]` attributes, not `///`: through `macro_rules!` a `///` comment becomes
+/// a raw string, which napi's type generator does not read.)
+#[macro_export]
+macro_rules! counter_table {
+    ($callback:path) => {
+        $callback! {
+            in_totals {
+                #[doc = " Datagrams into this endpoint: received by a listener, or handed to an output."]
+                datagrams_in: EnteredDatagrams, "datagrams_in", "Datagrams received (listeners) or framed (inputs, TCP streams), or handed to an output";
+                #[doc = " Bytes that arrived or were read."]
+                bytes_in: Entered, "bytes_in", "Bytes received, read or handed to an output";
+                #[doc = " Datagrams out of this endpoint: sent, written, or framed from an input's bytes."]
+                datagrams_out: LeftDatagrams, "datagrams_out", "Datagrams sent or delivered";
+                #[doc = " Bytes sent on or written."]
+                bytes_out: Left, "bytes_out", "Bytes sent or written";
+                #[doc = " Datagrams a destination refused (no route, port unreachable, ...): the OS refused the send."]
+                send_errors: Summed, "send_errors", "Datagrams the local stack refused to send (counted per destination)";
+                #[doc = " ICMP errors (port or host unreachable) a destination's host or a router sent back about datagrams sent to this destination: each stands for a datagram lost there."]
+                icmp_errors: Summed, "icmp_errors", "Datagrams a destination host or router refused with an ICMP error";
+                #[doc = " Datagrams larger than the receive buffer (a receive slot), cut short."]
+                truncated: Summed, "truncated", "Datagrams cut because they were larger than a receive slot";
+                #[doc = " Datagrams dropped because the bounded queue in front of a slow writer or consumer was full."]
+                queue_drops: Summed, "queue_drops", "Datagrams dropped because a bounded queue before a slow consumer was full";
+                #[doc = " Writes to a file, stdout or TCP client that failed (their bytes are in `bytesDropped`)."]
+                write_errors: Summed, "write_errors", "Failed writes to a file or stream";
+                #[doc = " Bytes lost with dropped datagrams and failed writes."]
+                bytes_dropped: Summed, "bytes_dropped", "Bytes that could not be delivered (queue drops, failed writes, evicted clients)";
+                #[doc = " Datagrams `messages()` iterators (taps) missed because JavaScript fell behind (their queue was full); the sockets and other outputs got them."]
+                tap_drops: Summed, "tap_drops", "Datagrams messages() taps dropped because JavaScript fell behind";
+                #[doc = " Listeners with a bus key: datagrams dropped for not verifying (plain, another key, damaged). Not mproxy's data: nothing of the stream is lost."]
+                auth_failures: Summed, "auth_failures", "Datagrams dropped because they did not verify under the bus key";
+                #[doc = " Listeners with a bus key: verified datagrams dropped as replays (seen before, or too old)."]
+                replays: Summed, "replays", "Datagrams dropped as replays under the bus key";
+                #[doc = " Outputs: datagrams their routing rules kept from them (not for balance-group members: see the group's rules). Rules: datagrams this rule dropped. In totals: what rules kept from outputs, chosen, not lost."]
+                filtered: ChosenByRules, "filtered", "Datagrams routing rules kept from an output (outputs), or dropped (kind \"rule\")";
+            }
+            in_totals_unless_unknown {
+                #[doc = " Datagrams the kernel dropped because a socket's receive buffer was full; `null` where the OS does not count them (macOS, Windows: see `Stats.unknownCounters`), never a made-up 0."]
+                kernel_drops: Summed if $crate::stats::KERNEL_DROPS_COUNTED, "kernel_drops", "Datagrams the kernel dropped because a receive buffer was full";
+            }
+            per_endpoint {
+                #[doc = " TCP connections made (kept connections) or accepted (listeners)."]
+                connects, "connects", "TCP connections made or accepted";
+                #[doc = " TCP connections that ended."]
+                disconnects, "disconnects", "TCP connections lost or closed";
+                #[doc = " TCP clients refused at the client limit."]
+                refused, "refused", "TCP clients refused at the client limit";
+                #[doc = " TCP clients disconnected for falling behind (their queue overflowed)."]
+                evicted, "evicted", "TCP output clients disconnected for falling behind";
+                #[doc = " TCP clients refused because their address is not in the listener's allow list (`allow`)."]
+                refused_not_allowed, "refused_not_allowed", "TCP clients refused because their address is not in the allow list";
+                #[doc = " TCP clients refused because their address already had `maxClientsPerAddress` clients."]
+                refused_per_address, "refused_per_address", "TCP clients refused because their address had its most clients already";
+                #[doc = " TCP input clients closed because they sent nothing for `idleTimeout` seconds."]
+                idle_timeouts, "idle_timeouts", "TCP input clients closed for sending nothing for the idle timeout";
+                #[doc = " TLS clients whose handshake failed: no or a refused certificate, not TLS, or not done within 10 s."]
+                tls_failures, "tls_failures", "TLS clients whose handshake failed (no or a refused certificate, not TLS, too slow)";
+                #[doc = " Rules: datagrams the rule's test held for (a rule's `datagramsIn` is what reached it)."]
+                matched, "rule_matched", "Datagrams a routing rule's test held for";
+                #[doc = " Rules: datagrams that went on to the next rule or the output(s)."]
+                passed, "rule_passed", "Datagrams a routing rule passed on";
+            }
+        }
+    };
 }
+
+/// How a counter is summed into [`Totals`], the way a person reads a transfer: a datagram
+/// counts in once, where it entered (a source), and out once, where it left (a sink).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotalRule {
+    /// Over every endpoint.
+    Summed,
+    /// Over the sources (the endpoints datagrams enter by).
+    Entered,
+    /// Datagrams entering: a listener's `datagrams_in`, but what an input or a TCP stream
+    /// framed (`datagrams_out`): its `datagrams_in` are chunks of bytes.
+    EnteredDatagrams,
+    /// Over the sinks (the endpoints datagrams leave by).
+    Left,
+    /// Datagrams leaving: a destination's `datagrams_out`, but what a file or a TCP output
+    /// was handed (`datagrams_in`): their `datagrams_out` are writes.
+    LeftDatagrams,
+    /// Over the routing rules only (an output's own `filtered` repeats its rules').
+    ChosenByRules,
+}
+
+/// The kinds of endpoint the engine registers (`Endpoint::kind`).
+pub const ENDPOINT_KINDS: &[&str] = &[
+    "udp-listener",
+    "udp-destination",
+    "input",
+    "file",
+    "tee",
+    "copy",
+    "tcp-connection",
+    "tcp-listener",
+    "tcp-output",
+    "tap",
+    "send",
+    "rule",
+];
+
+/// Endpoints datagrams enter a route by.
+const SOURCE_KINDS: &[&str] = &[
+    "udp-listener",
+    "input",
+    "tcp-connection",
+    "tcp-listener",
+    "send",
+];
+/// Endpoints datagrams leave a route by (a tee or copy is a side copy, not the delivery).
+const SINK_KINDS: &[&str] = &["udp-destination", "file", "tcp-output", "tap"];
+
+impl TotalRule {
+    /// Which endpoints the rule sums over: every one, or the entering or leaving ones of
+    /// the lists `entered` and `left` (a reverse proxy counts its halves apart).
+    fn over<'a>(
+        self,
+        all: &'a [EndpointSnapshot],
+        entered: &'a [EndpointSnapshot],
+        left: &'a [EndpointSnapshot],
+    ) -> &'a [EndpointSnapshot] {
+        match self {
+            TotalRule::Summed | TotalRule::ChosenByRules => all,
+            TotalRule::Entered | TotalRule::EnteredDatagrams => entered,
+            TotalRule::Left | TotalRule::LeftDatagrams => left,
+        }
+    }
+
+    /// What endpoint `e`, whose counter reads `value`, adds to the total.
+    fn count(self, e: &EndpointSnapshot, value: u64) -> u64 {
+        let kind = e.kind;
+        let c = &e.counters;
+        match self {
+            TotalRule::Summed => value,
+            TotalRule::Entered if SOURCE_KINDS.contains(&kind) => value,
+            TotalRule::EnteredDatagrams if SOURCE_KINDS.contains(&kind) => {
+                if kind == "input" || kind.starts_with("tcp-") {
+                    c.datagrams_out
+                } else {
+                    value
+                }
+            }
+            TotalRule::Left if SINK_KINDS.contains(&kind) => value,
+            TotalRule::LeftDatagrams if SINK_KINDS.contains(&kind) => {
+                if kind == "file" || kind == "tcp-output" {
+                    c.datagrams_in
+                } else {
+                    value
+                }
+            }
+            TotalRule::ChosenByRules if kind == "rule" => value,
+            _ => 0,
+        }
+    }
+
+    fn total(
+        self,
+        (all, entered, left): (
+            &[EndpointSnapshot],
+            &[EndpointSnapshot],
+            &[EndpointSnapshot],
+        ),
+        read: impl Fn(&CounterSnapshot) -> u64,
+    ) -> u64 {
+        self.over(all, entered, left).iter().fold(0u64, |sum, e| {
+            sum.saturating_add(self.count(e, read(&e.counters)))
+        })
+    }
+}
+
+/// A counter's names, for those who list every counter (the binding, the metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CounterInfo {
+    /// The field, as in [`CounterSnapshot`] (`snake_case`).
+    pub field: &'static str,
+    /// The metric's name: exported as `mproxy_<metric>_total`.
+    pub metric: &'static str,
+    /// The metric's help text.
+    pub help: &'static str,
+    /// How it is summed into the totals, if it is.
+    pub total: Option<TotalRule>,
+    /// Whether this OS can tell it (`kernel_drops` is unknown on macOS and Windows).
+    pub known: bool,
+}
+
+macro_rules! declare_counters {
+    (
+        in_totals { $( $(#[doc = $tdoc:tt])* $tfield:ident: $trule:ident, $tmetric:literal, $thelp:literal; )* }
+        in_totals_unless_unknown { $( $(#[doc = $udoc:tt])* $ufield:ident: $urule:ident if $uknown:expr, $umetric:literal, $uhelp:literal; )* }
+        per_endpoint { $( $(#[doc = $pdoc:tt])* $pfield:ident, $pmetric:literal, $phelp:literal; )* }
+    ) => {
+        /// The live counters of one endpoint (see [`counter_table!`]).
+        #[derive(Debug, Default)]
+        pub struct Counters {
+            $( $(#[doc = $tdoc])* pub $tfield: AtomicU64, )*
+            $( $(#[doc = $udoc])* pub $ufield: AtomicU64, )*
+            $( $(#[doc = $pdoc])* pub $pfield: AtomicU64, )*
+        }
+
+        /// A reading of [`Counters`]. A counter this OS cannot tell is `None`: unknown, not 0.
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        pub struct CounterSnapshot {
+            $( $(#[doc = $tdoc])* pub $tfield: u64, )*
+            $( $(#[doc = $udoc])* pub $ufield: Option<u64>, )*
+            $( $(#[doc = $pdoc])* pub $pfield: u64, )*
+        }
+
+        /// The sums of a route's (or a handle's) endpoints, by each counter's [`TotalRule`].
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        pub struct Totals {
+            $( $(#[doc = $tdoc])* pub $tfield: u64, )*
+            $( $(#[doc = $udoc])* pub $ufield: Option<u64>, )*
+        }
+
+        /// Every counter, in the order metrics list them.
+        pub const COUNTERS: &[CounterInfo] = &[
+            $( CounterInfo { field: stringify!($tfield), metric: $tmetric, help: $thelp, total: Some(TotalRule::$trule), known: true }, )*
+            $( CounterInfo { field: stringify!($ufield), metric: $umetric, help: $uhelp, total: Some(TotalRule::$urule), known: $uknown }, )*
+            $( CounterInfo { field: stringify!($pfield), metric: $pmetric, help: $phelp, total: None, known: true }, )*
+        ];
+
+        impl Counters {
+            pub fn snapshot(&self) -> CounterSnapshot {
+                let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+                CounterSnapshot {
+                    $( $tfield: get(&self.$tfield), )*
+                    $( $ufield: ($uknown).then(|| get(&self.$ufield)), )*
+                    $( $pfield: get(&self.$pfield), )*
+                }
+            }
+        }
+
+        impl CounterSnapshot {
+            /// Every counter by its field name, in [`COUNTERS`]' order (`None`: unknown).
+            pub fn values(&self) -> Vec<(&'static str, Option<u64>)> {
+                vec![
+                    $( (stringify!($tfield), Some(self.$tfield)), )*
+                    $( (stringify!($ufield), self.$ufield), )*
+                    $( (stringify!($pfield), Some(self.$pfield)), )*
+                ]
+            }
+        }
+
+        impl Totals {
+            /// The totals of `all` endpoints: counters that enter count over `entered`, those
+            /// that leave over `left` (both `all` but for a reverse proxy, whose two halves are
+            /// joined by the group: a datagram is counted in where it entered the process and
+            /// out where it left it).
+            pub fn of(
+                all: &[EndpointSnapshot],
+                entered: &[EndpointSnapshot],
+                left: &[EndpointSnapshot],
+            ) -> Totals {
+                let lists = (all, entered, left);
+                Totals {
+                    $( $tfield: TotalRule::$trule.total(lists, |c| c.$tfield), )*
+                    $( $ufield: ($uknown)
+                        .then(|| TotalRule::$urule.total(lists, |c| c.$ufield.unwrap_or(0))), )*
+                }
+            }
+        }
+    };
+}
+
+counter_table!(declare_counters);
 
 impl Counters {
     pub fn add_in(&self, datagrams: u64, bytes: u64) {
@@ -76,80 +302,19 @@ impl Counters {
     pub fn raise_to(counter: &AtomicU64, total: u64) {
         counter.fetch_max(total, Ordering::Relaxed);
     }
-
-    pub fn snapshot(&self) -> CounterSnapshot {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        CounterSnapshot {
-            datagrams_in: get(&self.datagrams_in),
-            bytes_in: get(&self.bytes_in),
-            datagrams_out: get(&self.datagrams_out),
-            bytes_out: get(&self.bytes_out),
-            send_errors: get(&self.send_errors),
-            kernel_drops: KERNEL_DROPS_COUNTED.then(|| get(&self.kernel_drops)),
-            truncated: get(&self.truncated),
-            queue_drops: get(&self.queue_drops),
-            write_errors: get(&self.write_errors),
-            bytes_dropped: get(&self.bytes_dropped),
-            connects: get(&self.connects),
-            disconnects: get(&self.disconnects),
-            refused: get(&self.refused),
-            evicted: get(&self.evicted),
-            icmp_errors: get(&self.icmp_errors),
-            tap_drops: get(&self.tap_drops),
-            auth_failures: get(&self.auth_failures),
-            replays: get(&self.replays),
-            refused_not_allowed: get(&self.refused_not_allowed),
-            refused_per_address: get(&self.refused_per_address),
-            idle_timeouts: get(&self.idle_timeouts),
-            tls_failures: get(&self.tls_failures),
-            filtered: get(&self.filtered),
-            matched: get(&self.matched),
-            passed: get(&self.passed),
-        }
-    }
 }
 
 /// Whether this OS tells how many datagrams its kernel dropped on a full receive buffer
 /// (Linux does; macOS and Windows do not, and their snapshots say `None`).
 pub const KERNEL_DROPS_COUNTED: bool = crate::sys::HAS_DROP_COUNTER;
 
-/// The counters, by the names the TypeScript layer gives them, that this OS cannot tell.
-pub fn unknown_counters() -> &'static [&'static str] {
-    if KERNEL_DROPS_COUNTED {
-        &[]
-    } else {
-        &["kernelDrops"]
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CounterSnapshot {
-    pub datagrams_in: u64,
-    pub bytes_in: u64,
-    pub datagrams_out: u64,
-    pub bytes_out: u64,
-    pub send_errors: u64,
-    /// `None` where the OS does not count them ([`KERNEL_DROPS_COUNTED`]): unknown, not 0.
-    pub kernel_drops: Option<u64>,
-    pub truncated: u64,
-    pub queue_drops: u64,
-    pub write_errors: u64,
-    pub bytes_dropped: u64,
-    pub connects: u64,
-    pub disconnects: u64,
-    pub refused: u64,
-    pub evicted: u64,
-    pub icmp_errors: u64,
-    pub tap_drops: u64,
-    pub auth_failures: u64,
-    pub replays: u64,
-    pub refused_not_allowed: u64,
-    pub refused_per_address: u64,
-    pub idle_timeouts: u64,
-    pub tls_failures: u64,
-    pub filtered: u64,
-    pub matched: u64,
-    pub passed: u64,
+/// The counters (by field name) that this OS cannot tell.
+pub fn unknown_counters() -> Vec<&'static str> {
+    COUNTERS
+        .iter()
+        .filter(|c| !c.known)
+        .map(|c| c.field)
+        .collect()
 }
 
 /// One endpoint's identity and counters.
@@ -241,5 +406,64 @@ impl Registry {
             Ok(list) => list.iter().map(|e| e.snapshot()).collect(),
             Err(_) => Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(kind: &'static str, set: impl Fn(&Counters)) -> EndpointSnapshot {
+        let e = Endpoint::new(kind, kind);
+        set(&e.counters);
+        e.snapshot()
+    }
+
+    #[test]
+    fn totals_count_a_datagram_in_where_it_entered_and_out_where_it_left() {
+        let endpoints = [
+            endpoint("udp-listener", |c| c.add_in(3, 30)),
+            // An input's datagrams_in are chunks read; what it framed is its datagrams_out.
+            endpoint("input", |c| {
+                c.add_in(1, 100);
+                c.add_out(4, 100);
+            }),
+            endpoint("udp-destination", |c| {
+                c.add_in(7, 130);
+                c.add_out(7, 130);
+                Counters::add(&c.send_errors, 1);
+            }),
+            // A file counts datagrams handed to it in, writes out.
+            endpoint("file", |c| {
+                c.add_in(7, 130);
+                c.add_out(1, 130);
+                Counters::add(&c.filtered, 9);
+            }),
+            endpoint("tee", |c| c.add_out(7, 130)),
+            endpoint("rule", |c| {
+                Counters::add(&c.filtered, 2);
+                Counters::add(&c.matched, 5);
+            }),
+        ];
+        let t = Totals::of(&endpoints, &endpoints, &endpoints);
+        assert_eq!((t.datagrams_in, t.bytes_in), (7, 130));
+        assert_eq!((t.datagrams_out, t.bytes_out), (14, 260));
+        assert_eq!(t.send_errors, 1);
+        // Only the rules' filtered counts (an output's repeats its rules').
+        assert_eq!(t.filtered, 2);
+        assert_eq!(t.kernel_drops, KERNEL_DROPS_COUNTED.then_some(0));
+    }
+
+    #[test]
+    fn the_table_lists_every_counter_once() {
+        let snapshot = CounterSnapshot::default();
+        let fields: Vec<_> = snapshot.values().into_iter().map(|(f, _)| f).collect();
+        let listed: Vec<_> = COUNTERS.iter().map(|c| c.field).collect();
+        assert_eq!(fields, listed);
+        let mut metrics: Vec<_> = COUNTERS.iter().map(|c| c.metric).collect();
+        metrics.sort_unstable();
+        metrics.dedup();
+        assert_eq!(metrics.len(), COUNTERS.len());
+        assert_eq!(unknown_counters().is_empty(), KERNEL_DROPS_COUNTED);
     }
 }

@@ -36,7 +36,7 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener> {
     crate::sys::rebind_after_restart(&socket).map_err(|e| Error::os(&context, &e))?;
     socket
         .bind(&addr.into())
-        .map_err(|e| Error::os(&context, &e))?;
+        .map_err(|e| Error::os(&context, &e).at("bind", addr))?;
     socket.listen(1024).map_err(|e| Error::os(&context, &e))?;
     socket
         .set_nonblocking(true)

@@ -55,6 +55,14 @@ fn file_problem(what: &str, path: &str, why: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::File, format!("cannot read {what} {path}: {why}"))
 }
 
+/// A file the system would not let us read (with the OS's error number, for `error.errno`).
+fn os_file_problem(what: &str, path: &str, err: &std::io::Error) -> Error {
+    Error {
+        errno: err.raw_os_error(),
+        ..file_problem(what, path, describe_os_error(err)).at("open", path)
+    }
+}
+
 fn too_large(what: &str, path: &str, size: u64) -> Error {
     file_problem(
         what,
@@ -72,8 +80,7 @@ fn too_large(what: &str, path: &str, size: u64) -> Error {
 /// and the read itself is bounded too: files such as those in /proc report a size of 0.
 pub(crate) fn read_pem(path: &str, what: &str) -> Result<Vec<u8>> {
     // Checked before opening as well: opening some devices has effects of its own.
-    let meta =
-        std::fs::metadata(path).map_err(|e| file_problem(what, path, describe_os_error(&e)))?;
+    let meta = std::fs::metadata(path).map_err(|e| os_file_problem(what, path, &e))?;
     if !meta.is_file() {
         return Err(file_problem(
             what,
@@ -81,8 +88,7 @@ pub(crate) fn read_pem(path: &str, what: &str) -> Result<Vec<u8>> {
             crate::sys::not_a_regular_file(&meta),
         ));
     }
-    let file = crate::sys::open_input(path)
-        .map_err(|e| file_problem(what, path, describe_os_error(&e)))?;
+    let file = crate::sys::open_input(path).map_err(|e| os_file_problem(what, path, &e))?;
     let meta = file
         .metadata()
         .map_err(|e| file_problem(what, path, describe_os_error(&e)))?;

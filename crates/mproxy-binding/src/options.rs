@@ -1,0 +1,462 @@
+//! The options of a route as JavaScript gives them, and their conversion into the core's
+//! `RouteSpec`. The TypeScript schema has checked every value and applied the defaults it
+//! knows; what is left here is converting types (enums arrive typed, not as strings to parse
+//! again). The few checks below are what only Rust can tell, or a last line of defence
+//! against values no schema should let through (a Duration too long, a port past 65535).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mproxy_core::bus_key::Keyring;
+use mproxy_core::framing::Framing as CoreFraming;
+use mproxy_core::route::{RouteSpec, RuledUdpOutput};
+use mproxy_core::sink::rules::{Balance as CoreBalance, Cidr, RuleSpec};
+use mproxy_core::sink::writer::{Keep, Overflow, Rotate, WriterSpec, DEFAULT_QUEUE_BYTES};
+use mproxy_core::socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::source::framed::FramingSpec;
+use mproxy_core::source::stream::{StreamSpec, DEFAULT_LINGER};
+use napi_derive::napi;
+
+use crate::errors::{NativeError, Result};
+
+fn parse_addr(text: &str, what: &str) -> Result<SocketAddr> {
+    text.parse()
+        .map_err(|_| NativeError::usage(format!("{what}: {text} is not an IP:PORT socket address")))
+}
+
+#[napi(object)]
+pub struct ListenOptions {
+    /// `IP:PORT` or `[IPv6]:PORT`, already resolved.
+    pub address: String,
+    /// Interface to join a group on: name, IPv4 address or index.
+    pub interface: Option<String>,
+    pub recv_buffer: Option<u32>,
+}
+
+#[napi(object)]
+pub struct DestinationOptions {
+    pub address: String,
+    pub interface: Option<String>,
+    pub ttl: Option<u32>,
+    pub multicast_loop: Option<bool>,
+}
+
+/// Routing rules of one output or balance group; absent parts keep everything.
+#[napi(object)]
+pub struct RuleOptions {
+    /// Keep datagrams from these addresses or CIDR blocks.
+    pub from: Option<Vec<String>>,
+    /// Keep datagrams starting with these bytes (UTF-8).
+    pub prefix: Option<String>,
+    /// Keep datagrams a regular expression matches (over the bytes).
+    pub r#match: Option<String>,
+    /// Keep 1 datagram in this many.
+    pub sample: Option<u32>,
+}
+
+/// How a balance group spreads datagrams over its members.
+#[napi(string_enum = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Balance {
+    /// In turn.
+    RoundRobin,
+    /// By the sender's IP address.
+    SourceHash,
+}
+
+/// UDP destinations behind rules: each gets what they keep, or with `balance` each datagram
+/// goes to one of them.
+#[napi(object)]
+pub struct UdpOutputGroupOptions {
+    pub destinations: Vec<DestinationOptions>,
+    pub rules: Option<RuleOptions>,
+    pub balance: Option<Balance>,
+}
+
+#[napi(object)]
+pub struct InputOptions {
+    /// A path, or "-" for stdin.
+    pub path: String,
+    pub framing: FramingOptions,
+    /// Bytes per second to pace sending to; 0 or absent: unpaced.
+    pub rate: Option<f64>,
+    /// Line speed of a serial device in bits per second (e.g. 38400 for AIS), set with raw
+    /// mode. A speed the system does not support, stdin, or a path that is not a terminal
+    /// is an error at start. Absent: the port's speed is kept.
+    pub baud: Option<u32>,
+    /// Follow a regular file like `tail -F`: at its end wait for more, and read it again
+    /// from the start when it is replaced (renamed and created anew) or truncated. No effect
+    /// on FIFOs, devices or stdin.
+    pub follow: Option<bool>,
+}
+
+#[napi(object)]
+pub struct OutputOptions {
+    /// A path, or "-" for stdout.
+    pub path: String,
+    pub queue_bytes: Option<u32>,
+    /// Wait for the writer instead of dropping when its queue is full.
+    pub wait_when_full: Option<bool>,
+    /// Rotate the file. The active file stays at `path`; rotated files are named
+    /// `path.2026-11-27T17` (hourly), `path.2026-11-27` (daily) or `path.2026-11-27T17-42-10`
+    /// (by size), for the UTC time their data begins, with `.1`, `.2`, ... on a clash.
+    /// Not for stdout.
+    pub rotate: Option<Rotation>,
+    /// Which rotated files to keep (needs `rotate`).
+    pub keep: Option<Retention>,
+    /// Routing rules: the file gets only what they keep (outputs only, not tee or copy).
+    pub rules: Option<RuleOptions>,
+}
+
+/// How a byte stream is cut into datagrams.
+#[napi(string_enum = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// One datagram per line, as many lines per datagram as fit (the default).
+    Packed,
+    /// One datagram per line.
+    Line,
+    /// The bytes as they come, cut at the datagram size.
+    Raw,
+}
+
+/// When a file output rotates (UTC).
+#[napi(discriminant = "every", discriminant_case = "lowercase")]
+#[derive(Debug, PartialEq)]
+pub enum Rotation {
+    Hourly,
+    Daily,
+    /// Before a chunk that would take the file past `bytes` (at least 1).
+    Size {
+        bytes: f64,
+    },
+}
+
+/// Which rotated files a file output keeps.
+#[napi(discriminant = "keep", discriminant_case = "lowercase")]
+#[derive(Debug, PartialEq)]
+pub enum Retention {
+    /// The newest `count` (at least 1).
+    Files { count: u32 },
+    /// Those modified less than `seconds` ago.
+    Age { seconds: f64 },
+}
+
+#[napi(object)]
+pub struct FramingOptions {
+    /// Absent: packed.
+    pub framing: Option<Framing>,
+    pub max_datagram: u32,
+    pub linger_ms: Option<u32>,
+}
+
+#[napi(object)]
+pub struct TlsOptions {
+    /// Name to verify and send as SNI (host name or IP literal).
+    pub server_name: String,
+    pub ca_file: Option<String>,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    pub insecure: Option<bool>,
+}
+
+#[napi(object)]
+pub struct TcpConnectOptions {
+    /// Host as given, resolved again before each reconnect.
+    pub host: String,
+    pub port: u32,
+    /// The address resolved at start.
+    pub address: String,
+    /// The `%scope` of an IPv6 link-local address.
+    pub interface: Option<String>,
+    pub tls: Option<TlsOptions>,
+    pub framing: FramingOptions,
+    pub backoff_min_ms: Option<u32>,
+    pub backoff_max_ms: Option<u32>,
+}
+
+/// TLS on a listener: its certificate and key, and the CA client certificates must be
+/// signed by (given: every client must present one).
+#[napi(object)]
+pub struct TlsServerOptions {
+    pub cert_file: String,
+    pub key_file: String,
+    pub client_ca_file: Option<String>,
+}
+
+#[napi(object)]
+pub struct TcpListenOptions {
+    pub address: String,
+    pub interface: Option<String>,
+    pub framing: FramingOptions,
+    pub max_clients: Option<u32>,
+    pub tls: Option<TlsServerOptions>,
+    /// Networks (CIDR) clients may connect from; absent or empty: any.
+    pub allow: Option<Vec<String>>,
+    pub max_clients_per_address: Option<u32>,
+    /// Close a client that sent nothing for this long.
+    pub idle_timeout_ms: Option<u32>,
+}
+
+#[napi(object)]
+pub struct TcpOutputOptions {
+    pub address: String,
+    pub interface: Option<String>,
+    pub max_clients: Option<u32>,
+    pub client_queue_bytes: Option<u32>,
+    pub tls: Option<TlsServerOptions>,
+    /// Networks (CIDR) clients may connect from; absent or empty: any.
+    pub allow: Option<Vec<String>>,
+    pub max_clients_per_address: Option<u32>,
+    pub rules: Option<RuleOptions>,
+}
+
+#[napi(object)]
+pub struct RouteOptions {
+    pub tcp_connects: Option<Vec<TcpConnectOptions>>,
+    pub tcp_listeners: Option<Vec<TcpListenOptions>>,
+    pub tcp_outputs: Option<Vec<TcpOutputOptions>>,
+    pub udp_listeners: Option<Vec<ListenOptions>>,
+    pub inputs: Option<Vec<InputOptions>>,
+    pub udp_destinations: Option<Vec<DestinationOptions>>,
+    /// UDP destinations with routing rules or balancing.
+    pub udp_output_groups: Option<Vec<UdpOutputGroupOptions>>,
+    pub outputs: Option<Vec<OutputOptions>>,
+    pub tee: Option<OutputOptions>,
+    /// A local copy of everything the sources produce, written to a file (with `rotate` and
+    /// `keepFiles`/`keepAgeSeconds` for a dated copy pruned after a while). Its stats
+    /// endpoint has kind "copy".
+    pub copy: Option<OutputOptions>,
+    pub send_buffer: Option<u32>,
+    /// Seal what goes to `udpDestinations`, open what `udpListeners` receive.
+    pub bus_key: Option<BusKeyOptions>,
+}
+
+#[napi(object)]
+pub struct BusKeyOptions {
+    /// Key file sealed with and opened with.
+    pub path: String,
+    /// Key file also opened with, during a rotation.
+    pub next_path: Option<String>,
+}
+
+fn framing_spec(f: &FramingOptions) -> Result<FramingSpec> {
+    Ok(FramingSpec {
+        framing: match f.framing {
+            None | Some(Framing::Packed) => CoreFraming::Packed,
+            Some(Framing::Line) => CoreFraming::Line,
+            Some(Framing::Raw) => CoreFraming::Raw,
+        },
+        max_datagram: f.max_datagram.max(1) as usize,
+        linger: f
+            .linger_ms
+            .map_or(DEFAULT_LINGER, |ms| Duration::from_millis(ms as u64)),
+        rate: 0,
+    })
+}
+
+fn scoped(text: &str, interface: &Option<String>, what: &str) -> Result<SocketAddr> {
+    Ok(mproxy_core::socket::with_scope(
+        parse_addr(text, what)?,
+        interface,
+    )?)
+}
+
+fn tls_server(t: &Option<TlsServerOptions>) -> Option<mproxy_core::tls_server::TlsServerSpec> {
+    t.as_ref().map(|t| mproxy_core::tls_server::TlsServerSpec {
+        cert_file: t.cert_file.clone(),
+        key_file: t.key_file.clone(),
+        client_ca_file: t.client_ca_file.clone(),
+    })
+}
+
+fn access(
+    allow: &Option<Vec<String>>,
+    per_address: Option<u32>,
+) -> Result<mproxy_core::access::AccessSpec> {
+    use mproxy_core::access::AccessSpec;
+    Ok(AccessSpec {
+        allow: AccessSpec::parse_allow(allow.as_deref().unwrap_or_default())?,
+        max_per_address: per_address.unwrap_or(0) as usize,
+    })
+}
+
+fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
+    use mproxy_core::sink::tcp_output::{
+        TcpOutputSpec, DEFAULT_CLIENT_QUEUE_BYTES, DEFAULT_MAX_CLIENTS,
+    };
+    use mproxy_core::source::tcp_connect::TcpConnectSpec;
+    use mproxy_core::source::tcp_listen::TcpListenSpec;
+    use mproxy_core::tls::TlsSpec;
+    for c in o.tcp_connects.iter().flatten() {
+        spec.tcp_connects.push(TcpConnectSpec {
+            host: c.host.clone(),
+            port: u16::try_from(c.port)
+                .map_err(|_| NativeError::usage(format!("port {} is out of range", c.port)))?,
+            addr: scoped(&c.address, &c.interface, "TCP address")?,
+            tls: c.tls.as_ref().map(|t| TlsSpec {
+                server_name: t.server_name.clone(),
+                ca_file: t.ca_file.clone(),
+                cert_file: t.cert_file.clone(),
+                key_file: t.key_file.clone(),
+                insecure: t.insecure.unwrap_or(false),
+            }),
+            framing: framing_spec(&c.framing)?,
+            backoff_min: Duration::from_millis(c.backoff_min_ms.unwrap_or(500) as u64),
+            backoff_max: Duration::from_millis(c.backoff_max_ms.unwrap_or(30_000) as u64),
+        });
+    }
+    for l in o.tcp_listeners.iter().flatten() {
+        spec.tcp_listeners.push(TcpListenSpec {
+            addr: scoped(&l.address, &l.interface, "TCP listen address")?,
+            framing: framing_spec(&l.framing)?,
+            max_clients: l.max_clients.map_or(DEFAULT_MAX_CLIENTS, |m| m as usize),
+            access: access(&l.allow, l.max_clients_per_address)?,
+            idle_timeout: l.idle_timeout_ms.map(|ms| Duration::from_millis(ms as u64)),
+            tls: tls_server(&l.tls),
+        });
+    }
+    for t in o.tcp_outputs.iter().flatten() {
+        spec.tcp_outputs.push(TcpOutputSpec {
+            addr: scoped(&t.address, &t.interface, "TCP output address")?,
+            max_clients: t.max_clients.map_or(DEFAULT_MAX_CLIENTS, |m| m as usize),
+            client_queue_bytes: t
+                .client_queue_bytes
+                .map_or(DEFAULT_CLIENT_QUEUE_BYTES, |b| b as usize),
+            access: access(&t.allow, t.max_clients_per_address)?,
+            tls: tls_server(&t.tls),
+            rules: t.rules.as_ref().map(rule_spec).transpose()?,
+        });
+    }
+    Ok(())
+}
+
+fn writer_spec(o: &OutputOptions) -> Result<WriterSpec> {
+    let rotate = o.rotate.as_ref().map(|r| match *r {
+        Rotation::Hourly => Rotate::Hourly,
+        Rotation::Daily => Rotate::Daily,
+        // Whole bytes: the schema gives an integer of at least 1 (a fraction is cut off).
+        Rotation::Size { bytes } => Rotate::Size((bytes as u64).max(1)),
+    });
+    let keep = match o.keep {
+        None => None,
+        Some(Retention::Files { count }) => Some(Keep::Files(count.max(1) as usize)),
+        Some(Retention::Age { seconds }) => {
+            // Not `from_secs_f64`, which panics on an age too long for a Duration.
+            let age = Duration::try_from_secs_f64(seconds)
+                .ok()
+                .filter(|age| !age.is_zero())
+                .ok_or_else(|| {
+                    NativeError::invalid(
+                        "keep",
+                        format!("{seconds} seconds is not an age a file can have"),
+                    )
+                })?;
+            Some(Keep::Age(age))
+        }
+    };
+    Ok(WriterSpec {
+        overflow: if o.wait_when_full.unwrap_or(false) {
+            Overflow::Wait
+        } else {
+            Overflow::Drop
+        },
+        queue_bytes: o.queue_bytes.map_or(DEFAULT_QUEUE_BYTES, |b| b as usize),
+        rotate,
+        keep,
+        ..WriterSpec::new(o.path.clone())
+    })
+}
+
+fn destination_spec(d: &DestinationOptions) -> Result<DestinationSpec> {
+    Ok(DestinationSpec {
+        addr: parse_addr(&d.address, "destination address")?,
+        interface: d.interface.clone(),
+        ttl: d.ttl.unwrap_or(1),
+        multicast_loop: d.multicast_loop.unwrap_or(true),
+    })
+}
+
+/// Checked here too (the TypeScript schema checks first, naming the option's path).
+fn rule_spec(r: &RuleOptions) -> Result<RuleSpec> {
+    let from = r
+        .from
+        .iter()
+        .flatten()
+        .map(|t| Cidr::parse(t).map_err(|e| NativeError::invalid("from", e)))
+        .collect::<Result<_>>()?;
+    Ok(RuleSpec {
+        from,
+        prefix: r.prefix.as_ref().map(|p| p.as_bytes().to_vec()),
+        pattern: r.r#match.clone(),
+        sample: r.sample.map(u64::from),
+    })
+}
+
+/// The core's description of the route `o` describes.
+pub(crate) fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
+    let mut spec = RouteSpec {
+        send_buffer: o.send_buffer.map_or(DEFAULT_SOCKET_BUFFER, |b| b as usize),
+        ..Default::default()
+    };
+    for l in o.udp_listeners.iter().flatten() {
+        spec.udp_listeners.push(ListenSpec {
+            addr: parse_addr(&l.address, "listen address")?,
+            interface: l.interface.clone(),
+            recv_buffer: l.recv_buffer.map_or(DEFAULT_SOCKET_BUFFER, |b| b as usize),
+        });
+    }
+    for i in o.inputs.iter().flatten() {
+        let mut framing = framing_spec(&i.framing)?;
+        framing.rate = i.rate.map_or(0, |r| r.max(0.0) as u64);
+        spec.stream_inputs.push(StreamSpec {
+            path: i.path.clone(),
+            framing,
+            baud: i.baud,
+            follow: i.follow.unwrap_or(false),
+        });
+    }
+    for d in o.udp_destinations.iter().flatten() {
+        spec.udp_destinations.push(destination_spec(d)?);
+    }
+    for g in o.udp_output_groups.iter().flatten() {
+        let balance = g.balance.map(|b| match b {
+            Balance::RoundRobin => CoreBalance::RoundRobin,
+            Balance::SourceHash => CoreBalance::SourceHash,
+        });
+        spec.ruled_udp_outputs.push(RuledUdpOutput {
+            destinations: g
+                .destinations
+                .iter()
+                .map(destination_spec)
+                .collect::<Result<_>>()?,
+            rules: g
+                .rules
+                .as_ref()
+                .map(rule_spec)
+                .transpose()?
+                .unwrap_or_default(),
+            balance,
+        });
+    }
+    add_tcp(&mut spec, o)?;
+    spec.writers = o
+        .outputs
+        .iter()
+        .flatten()
+        .map(writer_spec)
+        .collect::<Result<_>>()?;
+    spec.writer_rules = o
+        .outputs
+        .iter()
+        .flatten()
+        .map(|w| w.rules.as_ref().map(rule_spec).transpose())
+        .collect::<Result<_>>()?;
+    spec.tee = o.tee.as_ref().map(writer_spec).transpose()?;
+    spec.copy = o.copy.as_ref().map(writer_spec).transpose()?;
+    if let Some(k) = &o.bus_key {
+        spec.bus_key = Some(Arc::new(Keyring::load(&k.path, k.next_path.as_deref())?));
+    }
+    Ok(spec)
+}
