@@ -110,8 +110,8 @@ export declare function counters(): Array<CounterName>
 export interface DestinationOptions {
   address: string
   interface?: string
-  ttl?: number
-  multicastLoop?: boolean
+  ttl: number
+  multicastLoop: boolean
 }
 
 /**
@@ -190,18 +190,17 @@ export interface EndpointStats {
 export type Framing = 'packed' | 'line' | 'raw'
 
 export interface FramingOptions {
-  /** Absent: packed. */
-  framing?: Framing
+  framing: Framing
   maxDatagram: number
-  lingerMs?: number
+  lingerMs: number
 }
 
 export interface InputOptions {
   /** A path, or "-" for stdin. */
   path: string
   framing: FramingOptions
-  /** Bytes per second to pace sending to; 0 or absent: unpaced. */
-  rate?: number
+  /** Bytes per second to pace sending to; 0: unpaced. */
+  rate: number
   /**
    * Line speed of a serial device in bits per second (e.g. 38400 for AIS), set with raw
    * mode. A speed the system does not support, stdin, or a path that is not a terminal
@@ -213,7 +212,7 @@ export interface InputOptions {
    * from the start when it is replaced (renamed and created anew) or truncated. No effect
    * on FIFOs, devices or stdin.
    */
-  follow?: boolean
+  follow: boolean
 }
 
 /**
@@ -227,7 +226,7 @@ export interface ListenOptions {
   address: string
   /** Interface to join a group on: name, IPv4 address or index. */
   interface?: string
-  recvBuffer?: number
+  recvBuffer: number
 }
 
 /** How serious a log entry is. */
@@ -360,7 +359,7 @@ export interface TcpListenOptions {
   address: string
   interface?: string
   framing: FramingOptions
-  maxClients?: number
+  maxClients: number
   tls?: TlsServerOptions
   /** Networks (CIDR) clients may connect from; absent or empty: any. */
   allow?: Array<string>
@@ -372,8 +371,8 @@ export interface TcpListenOptions {
 export interface TcpOutputOptions {
   address: string
   interface?: string
-  maxClients?: number
-  clientQueueBytes?: number
+  maxClients: number
+  clientQueueBytes: number
   tls?: TlsServerOptions
   /** Networks (CIDR) clients may connect from; absent or empty: any. */
   allow?: Array<string>

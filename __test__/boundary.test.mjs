@@ -127,7 +127,7 @@ for (const [program, options] of Object.entries(programs)) {
 const binding = require(path.join(root, 'index.js'))
 const u32 = fc.oneof(fc.constantFrom(0, 1, 2 ** 31 - 1, 2 ** 32 - 1), fc.nat({ max: 2 ** 32 - 1 }))
 const double = fc.oneof(fc.constantFrom(0, -0, -1, 0.5, 1e300, -1e300, Number.MAX_VALUE, Number.MIN_VALUE, NaN, Infinity, -Infinity), fc.double())
-const framingOptions = fc.record({ framing: maybe(fc.constantFrom('packed', 'line', 'raw')), maxDatagram: u32, lingerMs: maybe(u32) }).map(defined)
+const framingOptions = fc.record({ framing: fc.constantFrom('packed', 'line', 'raw'), maxDatagram: u32, lingerMs: u32 })
 const ruleOptions = fc.record({ sample: maybe(u32), prefix: maybe(fc.string()), from: maybe(fc.constantFrom(['127.0.0.1'], ['::ffff:127.0.0.1/128'], ['10.0.0.0/8', '::/0'])) }).map(defined)
 const fileOutput = (name) =>
   fc
@@ -141,13 +141,13 @@ const fileOutput = (name) =>
     .map((o) => defined({ ...o, path: path.join(dir, name) }))
 const routeOptions = fc
   .record({
-    udpListeners: maybe(fc.array(fc.record({ recvBuffer: maybe(u32) }).map((o) => defined({ ...o, address: '127.0.0.1:0' })), { maxLength: 2 })),
-    udpDestinations: maybe(fc.array(fc.record({ ttl: maybe(u32), multicastLoop: maybe(fc.boolean()) }).map((o) => defined({ ...o, address: '127.0.0.1:9' })), { maxLength: 2 })),
-    udpOutputGroups: maybe(fc.array(fc.record({ rules: maybe(ruleOptions), balance: maybe(fc.constantFrom('round-robin', 'source-hash')) }).map((o) => defined({ ...o, destinations: [{ address: '127.0.0.1:9' }, { address: '127.0.0.1:11' }] })), { maxLength: 2 })),
-    inputs: maybe(fc.array(fc.record({ framing: framingOptions, rate: maybe(double), baud: maybe(u32), follow: maybe(fc.boolean()) }).map((o) => defined({ ...o, path: input })), { maxLength: 1 })),
+    udpListeners: maybe(fc.array(fc.record({ recvBuffer: u32 }).map((o) => defined({ ...o, address: '127.0.0.1:0' })), { maxLength: 2 })),
+    udpDestinations: maybe(fc.array(fc.record({ ttl: u32, multicastLoop: fc.boolean() }).map((o) => defined({ ...o, address: '127.0.0.1:9' })), { maxLength: 2 })),
+    udpOutputGroups: maybe(fc.array(fc.record({ rules: maybe(ruleOptions), balance: maybe(fc.constantFrom('round-robin', 'source-hash')) }).map((o) => defined({ ...o, destinations: [{ address: '127.0.0.1:9', ttl: 1, multicastLoop: true }, { address: '127.0.0.1:11', ttl: 1, multicastLoop: true }] })), { maxLength: 2 })),
+    inputs: maybe(fc.array(fc.record({ framing: framingOptions, rate: double, baud: maybe(u32), follow: fc.boolean() }).map((o) => defined({ ...o, path: input })), { maxLength: 1 })),
     tcpConnects: maybe(fc.array(fc.record({ port: u32, framing: framingOptions, backoffMinMs: maybe(u32), backoffMaxMs: maybe(u32) }).map((o) => defined({ ...o, host: '127.0.0.1', address: '127.0.0.1:9' })), { maxLength: 1 })),
-    tcpListeners: maybe(fc.array(fc.record({ framing: framingOptions, maxClients: maybe(u32), maxClientsPerAddress: maybe(u32), idleTimeoutMs: maybe(u32) }).map((o) => defined({ ...o, address: '127.0.0.1:0' })), { maxLength: 1 })),
-    tcpOutputs: maybe(fc.array(fc.record({ maxClients: maybe(u32), clientQueueBytes: maybe(u32), maxClientsPerAddress: maybe(u32), rules: maybe(ruleOptions) }).map((o) => defined({ ...o, address: '127.0.0.1:0' })), { maxLength: 1 })),
+    tcpListeners: maybe(fc.array(fc.record({ framing: framingOptions, maxClients: u32, maxClientsPerAddress: maybe(u32), idleTimeoutMs: maybe(u32) }).map((o) => defined({ ...o, address: '127.0.0.1:0' })), { maxLength: 1 })),
+    tcpOutputs: maybe(fc.array(fc.record({ maxClients: u32, clientQueueBytes: u32, maxClientsPerAddress: maybe(u32), rules: maybe(ruleOptions) }).map((o) => defined({ ...o, address: '127.0.0.1:0' })), { maxLength: 1 })),
     outputs: maybe(fc.array(fileOutput('binding-out.log'), { maxLength: 2 })),
     tee: maybe(fileOutput('binding-tee.log')),
     copy: maybe(fileOutput('binding-copy.log')),

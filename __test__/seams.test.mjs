@@ -91,7 +91,7 @@ test('the binding throws real errors with code, errno, syscall and address', asy
   const first = await mproxy.createServer({ path: path.join(dir, 'taken.log'), listenAddrs: '127.0.0.1:0' })
   t.teardown(() => first.close())
   const [taken] = first.addresses.listen
-  const raw = t.throws(() => binding.startRoute({ udpListeners: [{ address: taken }] }, () => {}))
+  const raw = t.throws(() => binding.startRoute({ udpListeners: [{ address: taken, recvBuffer: 1 << 20 }] }, () => {}))
   t.true(raw instanceof Error)
   t.is(raw.code, 'EMPROXY_ADDRESS_IN_USE')
   t.is(raw.syscall, 'bind')

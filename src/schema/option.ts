@@ -38,7 +38,8 @@ type Given<D> = { default: D } | { default?: undefined }
 export function option<T extends z.ZodType, D extends z.output<T> | undefined = undefined>(
   schema: T,
   meta: OptionMeta & Given<D>,
-): D extends undefined ? z.ZodOptional<T> : z.ZodDefault<T> {
+  // Not distributive: a literal default (`'packed'`) may be inferred as `'packed' | undefined`.
+): [D] extends [undefined] ? z.ZodOptional<T> : z.ZodDefault<T> {
   const { default: value, ...rest } = meta
   const out = value === undefined ? schema.optional() : (schema as unknown as z.ZodType).default(value as never)
   optionRegistry.add(out as z.ZodType, rest)

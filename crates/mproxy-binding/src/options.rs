@@ -15,7 +15,7 @@ use mproxy_core::sink::rules::{Balance as CoreBalance, Cidr, RuleSpec};
 use mproxy_core::sink::writer::{Keep, Overflow, Rotate, WriterSpec, DEFAULT_QUEUE_BYTES};
 use mproxy_core::socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
 use mproxy_core::source::framed::FramingSpec;
-use mproxy_core::source::stream::{StreamSpec, DEFAULT_LINGER};
+use mproxy_core::source::stream::StreamSpec;
 use napi_derive::napi;
 
 use crate::errors::{NativeError, Result};
@@ -31,15 +31,15 @@ pub struct ListenOptions {
     pub address: String,
     /// Interface to join a group on: name, IPv4 address or index.
     pub interface: Option<String>,
-    pub recv_buffer: Option<u32>,
+    pub recv_buffer: u32,
 }
 
 #[napi(object)]
 pub struct DestinationOptions {
     pub address: String,
     pub interface: Option<String>,
-    pub ttl: Option<u32>,
-    pub multicast_loop: Option<bool>,
+    pub ttl: u32,
+    pub multicast_loop: bool,
 }
 
 /// Routing rules of one output or balance group; absent parts keep everything.
@@ -79,8 +79,8 @@ pub struct InputOptions {
     /// A path, or "-" for stdin.
     pub path: String,
     pub framing: FramingOptions,
-    /// Bytes per second to pace sending to; 0 or absent: unpaced.
-    pub rate: Option<f64>,
+    /// Bytes per second to pace sending to; 0: unpaced.
+    pub rate: f64,
     /// Line speed of a serial device in bits per second (e.g. 38400 for AIS), set with raw
     /// mode. A speed the system does not support, stdin, or a path that is not a terminal
     /// is an error at start. Absent: the port's speed is kept.
@@ -88,7 +88,7 @@ pub struct InputOptions {
     /// Follow a regular file like `tail -F`: at its end wait for more, and read it again
     /// from the start when it is replaced (renamed and created anew) or truncated. No effect
     /// on FIFOs, devices or stdin.
-    pub follow: Option<bool>,
+    pub follow: bool,
 }
 
 #[napi(object)]
@@ -145,10 +145,9 @@ pub enum Retention {
 
 #[napi(object)]
 pub struct FramingOptions {
-    /// Absent: packed.
-    pub framing: Option<Framing>,
+    pub framing: Framing,
     pub max_datagram: u32,
-    pub linger_ms: Option<u32>,
+    pub linger_ms: u32,
 }
 
 #[napi(object)]
@@ -190,7 +189,7 @@ pub struct TcpListenOptions {
     pub address: String,
     pub interface: Option<String>,
     pub framing: FramingOptions,
-    pub max_clients: Option<u32>,
+    pub max_clients: u32,
     pub tls: Option<TlsServerOptions>,
     /// Networks (CIDR) clients may connect from; absent or empty: any.
     pub allow: Option<Vec<String>>,
@@ -203,8 +202,8 @@ pub struct TcpListenOptions {
 pub struct TcpOutputOptions {
     pub address: String,
     pub interface: Option<String>,
-    pub max_clients: Option<u32>,
-    pub client_queue_bytes: Option<u32>,
+    pub max_clients: u32,
+    pub client_queue_bytes: u32,
     pub tls: Option<TlsServerOptions>,
     /// Networks (CIDR) clients may connect from; absent or empty: any.
     pub allow: Option<Vec<String>>,
@@ -244,14 +243,12 @@ pub struct BusKeyOptions {
 fn framing_spec(f: &FramingOptions) -> Result<FramingSpec> {
     Ok(FramingSpec {
         framing: match f.framing {
-            None | Some(Framing::Packed) => CoreFraming::Packed,
-            Some(Framing::Line) => CoreFraming::Line,
-            Some(Framing::Raw) => CoreFraming::Raw,
+            Framing::Packed => CoreFraming::Packed,
+            Framing::Line => CoreFraming::Line,
+            Framing::Raw => CoreFraming::Raw,
         },
         max_datagram: f.max_datagram.max(1) as usize,
-        linger: f
-            .linger_ms
-            .map_or(DEFAULT_LINGER, |ms| Duration::from_millis(ms as u64)),
+        linger: Duration::from_millis(u64::from(f.linger_ms)),
         rate: 0,
     })
 }
@@ -283,9 +280,7 @@ fn access(
 }
 
 fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
-    use mproxy_core::sink::tcp_output::{
-        TcpOutputSpec, DEFAULT_CLIENT_QUEUE_BYTES, DEFAULT_MAX_CLIENTS,
-    };
+    use mproxy_core::sink::tcp_output::TcpOutputSpec;
     use mproxy_core::source::tcp_connect::TcpConnectSpec;
     use mproxy_core::source::tcp_listen::TcpListenSpec;
     use mproxy_core::tls::TlsSpec;
@@ -311,7 +306,7 @@ fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
         spec.tcp_listeners.push(TcpListenSpec {
             addr: scoped(&l.address, &l.interface, "TCP listen address")?,
             framing: framing_spec(&l.framing)?,
-            max_clients: l.max_clients.map_or(DEFAULT_MAX_CLIENTS, |m| m as usize),
+            max_clients: l.max_clients as usize,
             access: access(&l.allow, l.max_clients_per_address)?,
             idle_timeout: l.idle_timeout_ms.map(|ms| Duration::from_millis(ms as u64)),
             tls: tls_server(&l.tls),
@@ -320,10 +315,8 @@ fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
     for t in o.tcp_outputs.iter().flatten() {
         spec.tcp_outputs.push(TcpOutputSpec {
             addr: scoped(&t.address, &t.interface, "TCP output address")?,
-            max_clients: t.max_clients.map_or(DEFAULT_MAX_CLIENTS, |m| m as usize),
-            client_queue_bytes: t
-                .client_queue_bytes
-                .map_or(DEFAULT_CLIENT_QUEUE_BYTES, |b| b as usize),
+            max_clients: t.max_clients as usize,
+            client_queue_bytes: t.client_queue_bytes as usize,
             access: access(&t.allow, t.max_clients_per_address)?,
             tls: tls_server(&t.tls),
             rules: t.rules.as_ref().map(rule_spec).transpose()?,
@@ -373,8 +366,8 @@ fn destination_spec(d: &DestinationOptions) -> Result<DestinationSpec> {
     Ok(DestinationSpec {
         addr: parse_addr(&d.address, "destination address")?,
         interface: d.interface.clone(),
-        ttl: d.ttl.unwrap_or(1),
-        multicast_loop: d.multicast_loop.unwrap_or(true),
+        ttl: d.ttl,
+        multicast_loop: d.multicast_loop,
     })
 }
 
@@ -404,17 +397,17 @@ pub(crate) fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
         spec.udp_listeners.push(ListenSpec {
             addr: parse_addr(&l.address, "listen address")?,
             interface: l.interface.clone(),
-            recv_buffer: l.recv_buffer.map_or(DEFAULT_SOCKET_BUFFER, |b| b as usize),
+            recv_buffer: l.recv_buffer as usize,
         });
     }
     for i in o.inputs.iter().flatten() {
         let mut framing = framing_spec(&i.framing)?;
-        framing.rate = i.rate.map_or(0, |r| r.max(0.0) as u64);
+        framing.rate = i.rate.max(0.0) as u64;
         spec.stream_inputs.push(StreamSpec {
             path: i.path.clone(),
             framing,
             baud: i.baud,
-            follow: i.follow.unwrap_or(false),
+            follow: i.follow,
         });
     }
     for d in o.udp_destinations.iter().flatten() {
