@@ -57,12 +57,12 @@ test('packed framing fills datagrams with whole lines up to maxDatagram', async 
 test('line framing sends exactly one line per datagram', async (t) => {
   const sink = await udpSink()
   const dir = tempDir()
-  const data = Buffer.from('alpha\nbeta\n\ngamma delta\n' + 'x'.repeat(30) + '\ntail')
+  const data = Buffer.from(`alpha\nbeta\n\ngamma delta\n${'x'.repeat(30)}\ntail`)
   const client = await createClient({ path: writeTemp(dir, 'in.txt', data), serverAddrs: [sink.addr], framing: 'line', maxDatagram: 20 })
   await client.finished
   await client.close()
   await waitFor(() => Buffer.concat(sink.messages).length === data.length, 10_000, 'all bytes')
-  t.deepEqual(sink.messages.map(String), ['alpha\n', 'beta\n', '\n', 'gamma delta\n', 'x'.repeat(20), 'x'.repeat(10) + '\n', 'tail'])
+  t.deepEqual(sink.messages.map(String), ['alpha\n', 'beta\n', '\n', 'gamma delta\n', 'x'.repeat(20), `${'x'.repeat(10)}\n`, 'tail'])
   sink.socket.close()
 })
 
@@ -74,7 +74,10 @@ test('raw framing sends fixed-size chunks', async (t) => {
   await client.finished
   await client.close()
   await waitFor(() => sink.messages.length === 3, 10_000, 'three chunks')
-  t.deepEqual(sink.messages.map((m) => m.length), [4096, 4096, 1808])
+  t.deepEqual(
+    sink.messages.map((m) => m.length),
+    [4096, 4096, 1808],
+  )
   sink.socket.close()
 })
 
@@ -124,7 +127,10 @@ test('proxy handle forwards and counts per destination', async (t) => {
   await waitFor(() => a.messages.length === 100 && b.messages.length === 100, 10_000, 'both sinks')
   const stats = await proxy.close()
   t.deepEqual(a.messages.map(String), b.messages.map(String))
-  t.deepEqual(stats.endpoints.filter((e) => e.kind === 'udp-destination').map((e) => e.datagramsOut), [100, 100])
+  t.deepEqual(
+    stats.endpoints.filter((e) => e.kind === 'udp-destination').map((e) => e.datagramsOut),
+    [100, 100],
+  )
   t.is(stats.totals.datagramsIn, 100)
   sender.close()
   a.socket.close()

@@ -63,11 +63,19 @@ const programs = {
     if (opts.keep !== undefined && opts.rotate === undefined) delete opts.keep
     return opts
   }),
-  client: fc.record({ ...common, ...framing, ...rotation, serverAddrs: downstreams, rate: maybe(fc.oneof(fc.constantFrom(0, 1, 100e9), fc.integer({ min: 1, max: 1e9 }))) }).map((o) => {
-    const opts = defined({ ...o, path: input, copyPath: o.rotate === undefined ? undefined : path.join(dir, 'copy.log') })
-    if (opts.copyPath === undefined) delete opts.keep
-    return opts
-  }),
+  client: fc
+    .record({
+      ...common,
+      ...framing,
+      ...rotation,
+      serverAddrs: downstreams,
+      rate: maybe(fc.oneof(fc.constantFrom(0, 1, 100e9), fc.integer({ min: 1, max: 1e9 }))),
+    })
+    .map((o) => {
+      const opts = defined({ ...o, path: input, copyPath: o.rotate === undefined ? undefined : path.join(dir, 'copy.log') })
+      if (opts.copyPath === undefined) delete opts.keep
+      return opts
+    }),
   proxy: fc.record({ ...common, ...framing, udpListenAddrs: fc.constant(['127.0.0.1:0']), udpDownstreamAddrs: downstreams }).map(defined),
   reverseProxy: fc
     .record({
@@ -128,26 +136,88 @@ const binding = require(path.join(root, 'index.js'))
 const u32 = fc.oneof(fc.constantFrom(0, 1, 2 ** 31 - 1, 2 ** 32 - 1), fc.nat({ max: 2 ** 32 - 1 }))
 const double = fc.oneof(fc.constantFrom(0, -0, -1, 0.5, 1e300, -1e300, Number.MAX_VALUE, Number.MIN_VALUE, NaN, Infinity, -Infinity), fc.double())
 const framingOptions = fc.record({ framing: fc.constantFrom('packed', 'line', 'raw'), maxDatagram: u32, lingerMs: u32 })
-const ruleOptions = fc.record({ sample: maybe(u32), prefix: maybe(fc.string()), from: maybe(fc.constantFrom(['127.0.0.1'], ['::ffff:127.0.0.1/128'], ['10.0.0.0/8', '::/0'])) }).map(defined)
+const ruleOptions = fc
+  .record({ sample: maybe(u32), prefix: maybe(fc.string()), from: maybe(fc.constantFrom(['127.0.0.1'], ['::ffff:127.0.0.1/128'], ['10.0.0.0/8', '::/0'])) })
+  .map(defined)
 const fileOutput = (name) =>
   fc
     .record({
       queueBytes: maybe(u32),
       waitWhenFull: maybe(fc.boolean()),
-      rotate: maybe(fc.oneof(fc.constant({ every: 'hourly' }), fc.constant({ every: 'daily' }), double.map((bytes) => ({ every: 'size', bytes })))),
-      keep: maybe(fc.oneof(u32.map((count) => ({ keep: 'files', count })), double.map((seconds) => ({ keep: 'age', seconds })))),
+      rotate: maybe(
+        fc.oneof(
+          fc.constant({ every: 'hourly' }),
+          fc.constant({ every: 'daily' }),
+          double.map((bytes) => ({ every: 'size', bytes })),
+        ),
+      ),
+      keep: maybe(
+        fc.oneof(
+          u32.map((count) => ({ keep: 'files', count })),
+          double.map((seconds) => ({ keep: 'age', seconds })),
+        ),
+      ),
       rules: maybe(ruleOptions),
     })
     .map((o) => defined({ ...o, path: path.join(dir, name) }))
 const routeOptions = fc
   .record({
-    udpListeners: maybe(fc.array(fc.record({ recvBuffer: u32 }).map((o) => defined({ ...o, address: '127.0.0.1:0' })), { maxLength: 2 })),
-    udpDestinations: maybe(fc.array(fc.record({ ttl: u32, multicastLoop: fc.boolean() }).map((o) => defined({ ...o, address: '127.0.0.1:9' })), { maxLength: 2 })),
-    udpOutputGroups: maybe(fc.array(fc.record({ rules: maybe(ruleOptions), balance: maybe(fc.constantFrom('round-robin', 'source-hash')) }).map((o) => defined({ ...o, destinations: [{ address: '127.0.0.1:9', ttl: 1, multicastLoop: true }, { address: '127.0.0.1:11', ttl: 1, multicastLoop: true }] })), { maxLength: 2 })),
-    inputs: maybe(fc.array(fc.record({ framing: framingOptions, rate: double, baud: maybe(u32), follow: fc.boolean() }).map((o) => defined({ ...o, path: input })), { maxLength: 1 })),
-    tcpConnects: maybe(fc.array(fc.record({ port: u32, framing: framingOptions, backoffMinMs: maybe(u32), backoffMaxMs: maybe(u32) }).map((o) => defined({ ...o, host: '127.0.0.1', address: '127.0.0.1:9' })), { maxLength: 1 })),
-    tcpListeners: maybe(fc.array(fc.record({ framing: framingOptions, maxClients: u32, maxClientsPerAddress: maybe(u32), idleTimeoutMs: maybe(u32) }).map((o) => defined({ ...o, address: '127.0.0.1:0' })), { maxLength: 1 })),
-    tcpOutputs: maybe(fc.array(fc.record({ maxClients: u32, clientQueueBytes: u32, maxClientsPerAddress: maybe(u32), rules: maybe(ruleOptions) }).map((o) => defined({ ...o, address: '127.0.0.1:0' })), { maxLength: 1 })),
+    udpListeners: maybe(
+      fc.array(
+        fc.record({ recvBuffer: u32 }).map((o) => defined({ ...o, address: '127.0.0.1:0' })),
+        { maxLength: 2 },
+      ),
+    ),
+    udpDestinations: maybe(
+      fc.array(
+        fc.record({ ttl: u32, multicastLoop: fc.boolean() }).map((o) => defined({ ...o, address: '127.0.0.1:9' })),
+        { maxLength: 2 },
+      ),
+    ),
+    udpOutputGroups: maybe(
+      fc.array(
+        fc.record({ rules: maybe(ruleOptions), balance: maybe(fc.constantFrom('round-robin', 'source-hash')) }).map((o) =>
+          defined({
+            ...o,
+            destinations: [
+              { address: '127.0.0.1:9', ttl: 1, multicastLoop: true },
+              { address: '127.0.0.1:11', ttl: 1, multicastLoop: true },
+            ],
+          }),
+        ),
+        { maxLength: 2 },
+      ),
+    ),
+    inputs: maybe(
+      fc.array(
+        fc.record({ framing: framingOptions, rate: double, baud: maybe(u32), follow: fc.boolean() }).map((o) => defined({ ...o, path: input })),
+        { maxLength: 1 },
+      ),
+    ),
+    tcpConnects: maybe(
+      fc.array(
+        fc
+          .record({ port: u32, framing: framingOptions, backoffMinMs: maybe(u32), backoffMaxMs: maybe(u32) })
+          .map((o) => defined({ ...o, host: '127.0.0.1', address: '127.0.0.1:9' })),
+        { maxLength: 1 },
+      ),
+    ),
+    tcpListeners: maybe(
+      fc.array(
+        fc
+          .record({ framing: framingOptions, maxClients: u32, maxClientsPerAddress: maybe(u32), idleTimeoutMs: maybe(u32) })
+          .map((o) => defined({ ...o, address: '127.0.0.1:0' })),
+        { maxLength: 1 },
+      ),
+    ),
+    tcpOutputs: maybe(
+      fc.array(
+        fc
+          .record({ maxClients: u32, clientQueueBytes: u32, maxClientsPerAddress: maybe(u32), rules: maybe(ruleOptions) })
+          .map((o) => defined({ ...o, address: '127.0.0.1:0' })),
+        { maxLength: 1 },
+      ),
+    ),
     outputs: maybe(fc.array(fileOutput('binding-out.log'), { maxLength: 2 })),
     tee: maybe(fileOutput('binding-tee.log')),
     copy: maybe(fileOutput('binding-copy.log')),

@@ -110,8 +110,7 @@ function talker(topo, host, script, args) {
   child.stderr.on('data', (d) => (err += d))
   child.stdout.on('data', (d) => {
     buffered += d
-    let i
-    while ((i = buffered.indexOf('\n')) >= 0) {
+    for (let i = buffered.indexOf('\n'); i >= 0; i = buffered.indexOf('\n')) {
       lines.push(JSON.parse(buffered.slice(0, i)))
       buffered = buffered.slice(i + 1)
     }
@@ -151,87 +150,124 @@ function program(topo, host, name, args) {
   }
 }
 
-unixOnly(WHY.namespaces)('a keyed group: byte-identical between key holders, nothing readable or injectable without the key, replays refused, rotation without loss', async (t) => {
-  const topo = await createHosts('bk', ['a', 'b', 'c'], { t })
-  const dir = tempDir()
-  const keyA = keyFile(dir, 'a.key')
-  const keyB = keyFile(dir, 'b.key')
-  const wrong = keyFile(dir, 'wrong.key')
-  const first = makeText(1_000_000, 81)
-  const second = makeText(700_000, 82)
-  const file = (name) => path.join(dir, name)
-  writeFileSync(file('first.txt'), first)
-  writeFileSync(file('second.txt'), second)
-  writeFileSync(file('forged.txt'), '!AIVDM,1,1,,A,forged1,0*00\n!AIVDM,1,1,,A,forged2,0*00\n!AIVDM,1,1,,A,forged3,0*00\n!AIVDM,1,1,,A,forged4,0*00\n')
+unixOnly(WHY.namespaces)(
+  'a keyed group: byte-identical between key holders, nothing readable or injectable without the key, replays refused, rotation without loss',
+  async (t) => {
+    const topo = await createHosts('bk', ['a', 'b', 'c'], { t })
+    const dir = tempDir()
+    const keyA = keyFile(dir, 'a.key')
+    const keyB = keyFile(dir, 'b.key')
+    const wrong = keyFile(dir, 'wrong.key')
+    const first = makeText(1_000_000, 81)
+    const second = makeText(700_000, 82)
+    const file = (name) => path.join(dir, name)
+    writeFileSync(file('first.txt'), first)
+    writeFileSync(file('second.txt'), second)
+    writeFileSync(file('forged.txt'), '!AIVDM,1,1,,A,forged1,0*00\n!AIVDM,1,1,,A,forged2,0*00\n!AIVDM,1,1,,A,forged3,0*00\n!AIVDM,1,1,,A,forged4,0*00\n')
 
-  const receiver = talker(topo, 'b', RECEIVER, [GROUP, keyA, keyB, file('received.txt')])
-  t.deepEqual(await receiver.ready(), { ready: true })
-  const eavesdropper = talker(topo, 'c', EAVESDROPPER, [GROUP_IP, String(GROUP_PORT), topo.hosts.c.ipv4])
-  t.deepEqual(await eavesdropper.ready(), { ready: true })
+    const receiver = talker(topo, 'b', RECEIVER, [GROUP, keyA, keyB, file('received.txt')])
+    t.deepEqual(await receiver.ready(), { ready: true })
+    const eavesdropper = talker(topo, 'c', EAVESDROPPER, [GROUP_IP, String(GROUP_PORT), topo.hosts.c.ipv4])
+    t.deepEqual(await eavesdropper.ready(), { ready: true })
 
-  const startInput = async (key, next) => {
-    const rp = program(topo, 'a', 'reverseproxy', ['--udp-listen-addr', `127.0.0.1:${INPUT_PORT}`, '--multicast-addr', GROUP, '--multicast-interface', 'eth0', '--bus-key', key, '--bus-key-next', next])
-    await rp.waitErr(/multicast group/)
-    return rp
-  }
-  // The client seals too: the hop into the reverse proxy's UDP input is keyed as well. Paced,
-  // so that C's plain JavaScript socket keeps up and captures every datagram.
-  const publish = async (name, key) => {
-    const r = await within(runIn(topo, 'a', 'client', ['--path', file(name), '--server-addr', `127.0.0.1:${INPUT_PORT}`, '--bus-key', key, '--rate', '2M']), 60_000, 'the client did not finish')
-    t.is(r.code, 0, r.stderr)
-  }
+    const startInput = async (key, next) => {
+      const rp = program(topo, 'a', 'reverseproxy', [
+        '--udp-listen-addr',
+        `127.0.0.1:${INPUT_PORT}`,
+        '--multicast-addr',
+        GROUP,
+        '--multicast-interface',
+        'eth0',
+        '--bus-key',
+        key,
+        '--bus-key-next',
+        next,
+      ])
+      await rp.waitErr(/multicast group/)
+      return rp
+    }
+    // The client seals too: the hop into the reverse proxy's UDP input is keyed as well. Paced,
+    // so that C's plain JavaScript socket keeps up and captures every datagram.
+    const publish = async (name, key) => {
+      const r = await within(
+        runIn(topo, 'a', 'client', ['--path', file(name), '--server-addr', `127.0.0.1:${INPUT_PORT}`, '--bus-key', key, '--rate', '2M']),
+        60_000,
+        'the client did not finish',
+      )
+      t.is(r.code, 0, r.stderr)
+    }
 
-  // 1. Key holders exchange the file; the third host sees only ciphertext.
-  let input = await startInput(keyA, keyB)
-  await publish('first.txt', keyA)
-  await waitFor(async () => (await receiver.ask('stats')).bytes >= first.length, 60_000, 'B to receive the first file')
-  const afterFirst = await receiver.ask('stats')
-  t.is(afterFirst.bytes, first.length)
-  t.is(afterFirst.listener.authFailures, 0)
-  t.is(afterFirst.listener.replays, 0)
-  const published = afterFirst.listener.datagramsIn
-  await waitFor(async () => (await eavesdropper.ask('count')).count >= published, 10_000, `C to capture every datagram (${published})`).catch(() => {})
-  const seen = await eavesdropper.ask('count')
-  // A plain JavaScript socket with the kernel's default buffer may miss a few of a burst;
-  // what matters is that it heard the stream and none of it was readable.
-  t.true(seen.count >= published - 16 && seen.count <= published, `C captured ${seen.count} of ${published} datagrams`)
-  t.false(seen.plaintext, 'no AIS line is readable on the wire')
+    // 1. Key holders exchange the file; the third host sees only ciphertext.
+    let input = await startInput(keyA, keyB)
+    await publish('first.txt', keyA)
+    await waitFor(async () => (await receiver.ask('stats')).bytes >= first.length, 60_000, 'B to receive the first file')
+    const afterFirst = await receiver.ask('stats')
+    t.is(afterFirst.bytes, first.length)
+    t.is(afterFirst.listener.authFailures, 0)
+    t.is(afterFirst.listener.replays, 0)
+    const published = afterFirst.listener.datagramsIn
+    await waitFor(async () => (await eavesdropper.ask('count')).count >= published, 10_000, `C to capture every datagram (${published})`).catch(() => {})
+    const seen = await eavesdropper.ask('count')
+    // A plain JavaScript socket with the kernel's default buffer may miss a few of a burst;
+    // what matters is that it heard the stream and none of it was readable.
+    t.true(seen.count >= published - 16 && seen.count <= published, `C captured ${seen.count} of ${published} datagrams`)
+    t.false(seen.plaintext, 'no AIS line is readable on the wire')
 
-  // 2. C injects: 5 plaintext datagrams, 4 sealed under another key, 3 replays of captured ones.
-  t.deepEqual(await eavesdropper.ask('plain 5'), { sent: 5 })
-  const forger = await within(runIn(topo, 'c', 'client', ['--path', file('forged.txt'), '--framing', 'line', '--server-addr', GROUP, '--multicast-interface', 'eth0', '--bus-key', wrong]), 30_000, 'the forging client did not finish')
-  t.is(forger.code, 0, forger.stderr)
-  t.deepEqual(await eavesdropper.ask('replay 3'), { sent: 3 })
-  await waitFor(async () => {
-    const l = (await receiver.ask('stats')).listener
-    return l.authFailures >= 9 && l.replays >= 3
-  }, 10_000, 'B to count the injections')
-  await sleep(300)
-  const afterInjection = await receiver.ask('stats')
-  t.is(afterInjection.listener.authFailures, 9, 'plaintext and wrong-key datagrams, each counted once')
-  t.is(afterInjection.listener.replays, 3)
-  t.is(afterInjection.listener.datagramsIn, published + 12)
-  t.is(afterInjection.bytes, first.length, 'nothing injected was delivered')
-  t.regex(receiver.stderr(), /not sealed with the bus key/)
-  t.regex(receiver.stderr(), /replayed datagrams/)
+    // 2. C injects: 5 plaintext datagrams, 4 sealed under another key, 3 replays of captured ones.
+    t.deepEqual(await eavesdropper.ask('plain 5'), { sent: 5 })
+    const forger = await within(
+      runIn(topo, 'c', 'client', [
+        '--path',
+        file('forged.txt'),
+        '--framing',
+        'line',
+        '--server-addr',
+        GROUP,
+        '--multicast-interface',
+        'eth0',
+        '--bus-key',
+        wrong,
+      ]),
+      30_000,
+      'the forging client did not finish',
+    )
+    t.is(forger.code, 0, forger.stderr)
+    t.deepEqual(await eavesdropper.ask('replay 3'), { sent: 3 })
+    await waitFor(
+      async () => {
+        const l = (await receiver.ask('stats')).listener
+        return l.authFailures >= 9 && l.replays >= 3
+      },
+      10_000,
+      'B to count the injections',
+    )
+    await sleep(300)
+    const afterInjection = await receiver.ask('stats')
+    t.is(afterInjection.listener.authFailures, 9, 'plaintext and wrong-key datagrams, each counted once')
+    t.is(afterInjection.listener.replays, 3)
+    t.is(afterInjection.listener.datagramsIn, published + 12)
+    t.is(afterInjection.bytes, first.length, 'nothing injected was delivered')
+    t.regex(receiver.stderr(), /not sealed with the bus key/)
+    t.regex(receiver.stderr(), /replayed datagrams/)
 
-  // 3. Rotation: A switches from key A to key B; B holds both and loses nothing.
-  const stopped = await input.stop()
-  t.is(stopped.code, 0, stopped.stderr)
-  t.notRegex(stopped.stderr, /warn|error/i)
-  input = await startInput(keyB, keyA)
-  await publish('second.txt', keyB)
-  const both = Buffer.concat([first, second])
-  await waitFor(async () => (await receiver.ask('stats')).bytes >= both.length, 60_000, 'B to receive the second file')
-  const final = await receiver.ask('close')
-  t.is((await receiver.exited).code, 0, receiver.stderr())
-  t.true(readFile(file('received.txt')).equals(both), 'B received both files, byte for byte')
-  t.is(final.listener.authFailures, 9)
-  t.is(final.listener.replays, 3)
-  t.false((await eavesdropper.ask('count')).plaintext)
-  const last = await input.stop()
-  t.is(last.code, 0, last.stderr)
-})
+    // 3. Rotation: A switches from key A to key B; B holds both and loses nothing.
+    const stopped = await input.stop()
+    t.is(stopped.code, 0, stopped.stderr)
+    t.notRegex(stopped.stderr, /warn|error/i)
+    input = await startInput(keyB, keyA)
+    await publish('second.txt', keyB)
+    const both = Buffer.concat([first, second])
+    await waitFor(async () => (await receiver.ask('stats')).bytes >= both.length, 60_000, 'B to receive the second file')
+    const final = await receiver.ask('close')
+    t.is((await receiver.exited).code, 0, receiver.stderr())
+    t.true(readFile(file('received.txt')).equals(both), 'B received both files, byte for byte')
+    t.is(final.listener.authFailures, 9)
+    t.is(final.listener.replays, 3)
+    t.false((await eavesdropper.ask('count')).plaintext)
+    const last = await input.stop()
+    t.is(last.code, 0, last.stderr)
+  },
+)
 
 /** Runs a CLI program in a host to its end. */
 function runIn(topo, host, name, args) {
@@ -350,7 +386,10 @@ test('loopback: outputs behind routing rules and balance groups are sealed too',
   const [ruled, a, b] = servers.map((s) => s.addresses.listen[0])
   const proxy = await mproxy.createProxy({
     udpListenAddrs: '127.0.0.1:0',
-    udpDownstreamAddrs: [{ addr: ruled, prefix: '!AIVDM' }, { balance: 'round-robin', addrs: [a, b] }],
+    udpDownstreamAddrs: [
+      { addr: ruled, prefix: '!AIVDM' },
+      { balance: 'round-robin', addrs: [a, b] },
+    ],
     busKey: key,
   })
   t.teardown(() => proxy.close())
@@ -363,9 +402,17 @@ test('loopback: outputs behind routing rules and balance groups are sealed too',
   tx.close()
   const client = await runToEnd('client', ['--path', input, '--server-addr', `127.0.0.1:${port}`, '--bus-key', key, '--framing', 'line'])
   t.is(client.code, 0, client.stderr)
-  await waitFor(() => readFileSync(outs[0], 'utf8').length === 24 && readFileSync(outs[1], 'utf8').length + readFileSync(outs[2], 'utf8').length === 47, 10_000, 'every output to get its share')
+  await waitFor(
+    () => readFileSync(outs[0], 'utf8').length === 24 && readFileSync(outs[1], 'utf8').length + readFileSync(outs[2], 'utf8').length === 47,
+    10_000,
+    'every output to get its share',
+  )
   await proxy.close()
   const finals = await Promise.all(servers.map((s) => s.close()))
   t.is(readFileSync(outs[0], 'utf8'), '!AIVDM,one\n!AIVDM,three\n')
-  t.is(finals.reduce((n, s) => n + s.totals.authFailures, 0), 0, 'every output got sealed datagrams')
+  t.is(
+    finals.reduce((n, s) => n + s.totals.authFailures, 0),
+    0,
+    'every output got sealed datagrams',
+  )
 })

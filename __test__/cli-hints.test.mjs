@@ -19,7 +19,10 @@ test('a kernel drop warning names the flags to change', (t) => {
 
 test('under --config the fix names the route options', (t) => {
   t.regex(withFix(DROPS, undefined), /raise recvBuffer .* lower the sender's rate \(counted in kernelDrops\)$/)
-  t.regex(withFix('x: dropping datagrams that are not sealed with the bus key; see stats().authFailures', undefined), /give every sender the same busKey \(and busKeyNext while rotating keys\) \(counted in authFailures\)$/)
+  t.regex(
+    withFix('x: dropping datagrams that are not sealed with the bus key; see stats().authFailures', undefined),
+    /give every sender the same busKey \(and busKeyNext while rotating keys\) \(counted in authFailures\)$/,
+  )
 })
 
 test('other messages are left as they are', (t) => {

@@ -61,7 +61,10 @@ async function sink(t) {
 /** The terminal's text as the successive states of its last line, and the finished lines. */
 function screens(text) {
   const lines = text.split('\r\n')
-  const redraws = lines.flatMap((l) => l.split('\r')).map((l) => l.replaceAll('\x1b[K', '')).filter((l) => l !== '')
+  const redraws = lines
+    .flatMap((l) => l.split('\r'))
+    .map((l) => l.replaceAll('\x1b[K', ''))
+    .filter((l) => l !== '')
   return { redraws, lines: lines.map((l) => l.split('\r').at(-1).replaceAll('\x1b[K', '')).filter((l) => l !== '') }
 }
 
@@ -130,15 +133,18 @@ test('without a terminal: nothing, and with --verbose the summary and the counte
   t.false(verbose.stderr.includes('\r'))
   const lines = verbose.stderr.trimEnd().split('\n')
   const datagrams = /into ([\d,]+) datagrams/.exec(verbose.stderr)?.[1]
-  t.deepEqual(lines.map((l) => l.replace(/\d+\.\d+ s/g, 'T s').replace(/\(\d+\.\d+ MB\/s\)/, '(R MB/s)')), [
-    'mproxy-client: stopping (input complete)',
-    'mproxy-client: counters after T s',
-    `  udp-destination ${s.addr}: sent ${datagrams} datagrams, 2,000,000 bytes (2.0 MB)`,
-    `  input ${input}: read 2,000,000 bytes (2.0 MB) into ${datagrams} datagrams`,
-    // Where the OS does not count its kernel's drops (macOS, Windows), the counters say so.
-    ...(process.platform === 'linux' ? [] : ['  not counted on this OS: kernelDrops']),
-    `mproxy-client: sent ${datagrams} datagrams, 2.0 MB in T s (R MB/s); refused 0`,
-  ])
+  t.deepEqual(
+    lines.map((l) => l.replace(/\d+\.\d+ s/g, 'T s').replace(/\(\d+\.\d+ MB\/s\)/, '(R MB/s)')),
+    [
+      'mproxy-client: stopping (input complete)',
+      'mproxy-client: counters after T s',
+      `  udp-destination ${s.addr}: sent ${datagrams} datagrams, 2,000,000 bytes (2.0 MB)`,
+      `  input ${input}: read 2,000,000 bytes (2.0 MB) into ${datagrams} datagrams`,
+      // Where the OS does not count its kernel's drops (macOS, Windows), the counters say so.
+      ...(process.platform === 'linux' ? [] : ['  not counted on this OS: kernelDrops']),
+      `mproxy-client: sent ${datagrams} datagrams, 2.0 MB in T s (R MB/s); refused 0`,
+    ],
+  )
 })
 
 notUnderWine(WHY.wineIcmp)('every datagram refused by every destination: exit 1 with one error line', async (t) => {

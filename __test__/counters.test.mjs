@@ -31,7 +31,23 @@ test(`stats() says which counters this OS (${process.platform}) cannot tell, and
 })
 
 test('the stats line and the loss line say "unknown", not 0, for a counter the OS cannot tell', (t) => {
-  const totals = { datagramsIn: 0, bytesIn: 0, datagramsOut: 0, bytesOut: 0, sendErrors: 0, icmpErrors: 0, kernelDrops: null, truncated: 0, queueDrops: 0, writeErrors: 0, bytesDropped: 0, tapDrops: 0, authFailures: 0, replays: 0, filtered: 0 }
+  const totals = {
+    datagramsIn: 0,
+    bytesIn: 0,
+    datagramsOut: 0,
+    bytesOut: 0,
+    sendErrors: 0,
+    icmpErrors: 0,
+    kernelDrops: null,
+    truncated: 0,
+    queueDrops: 0,
+    writeErrors: 0,
+    bytesDropped: 0,
+    tapDrops: 0,
+    authFailures: 0,
+    replays: 0,
+    filtered: 0,
+  }
   const line = new StatsLine(totals, 0)
   t.is(
     line.next({ ...totals, datagramsIn: 10, bytesIn: 1000, datagramsOut: 10, bytesOut: 1000 }, 1000),
@@ -42,7 +58,10 @@ test('the stats line and the loss line say "unknown", not 0, for a counter the O
     lossLine({ ...totals, queueDrops: 3 }),
     'some data was lost: kernelDrops unknown, queueDrops 3, truncated 0, sendErrors 0, icmpErrors 0, writeErrors 0, bytesDropped 0',
   )
-  t.is(new StatsLine({ ...totals, kernelDrops: 0 }, 0).next({ ...totals, kernelDrops: 0 }, 1000), 'in 0.0 datagrams/s 0.00 MB/s, out 0.0 datagrams/s 0.00 MB/s; no loss')
+  t.is(
+    new StatsLine({ ...totals, kernelDrops: 0 }, 0).next({ ...totals, kernelDrops: 0 }, 1000),
+    'in 0.0 datagrams/s 0.00 MB/s, out 0.0 datagrams/s 0.00 MB/s; no loss',
+  )
 })
 
 test('every counter is declared once, in the core: endpoints, totals, metrics and unknowns all come from its table', async (t) => {
@@ -56,13 +75,23 @@ test('every counter is declared once, in the core: endpoints, totals, metrics an
   // Each endpoint has exactly the table's counters, besides what names it and its states.
   t.deepEqual(Object.keys(listener).sort(), [...table.map((c) => c.field), 'kind', 'name', 'bufferBytes', 'unreachable'].sort())
   // The totals are a part of them, each a number (or null where unknown).
-  for (const key of Object.keys(stats.totals)) t.true(table.some((c) => c.field === key), key)
+  for (const key of Object.keys(stats.totals))
+    t.true(
+      table.some((c) => c.field === key),
+      key,
+    )
   t.true(Object.keys(stats.totals).length >= 10)
   // Unknown counters are the table's, and null where they are unknown.
-  t.deepEqual(stats.unknownCounters, table.filter((c) => !c.known).map((c) => c.field))
+  t.deepEqual(
+    stats.unknownCounters,
+    table.filter((c) => !c.known).map((c) => c.field),
+  )
   // Metrics: one counter per entry, named after it.
   const metrics = require(path.join(root, 'dist/metrics.js'))
   const registry = metrics.registerMetrics(() => [{ route: 'r', handle: server }])
   const names = (await registry.getMetricsAsJSON()).map((m) => m.name).filter((n) => n.endsWith('_total'))
-  t.deepEqual(names, table.map((c) => `mproxy_${c.metric}_total`))
+  t.deepEqual(
+    names,
+    table.map((c) => `mproxy_${c.metric}_total`),
+  )
 })

@@ -66,8 +66,12 @@ test('makePki: every certificate is signed by its own CA, for its names, purpose
   t.true(ca.verify(ca.publicKey) && ca.checkIssued(ca), 'the CA is self-signed')
   t.is(ca.subject, 'CN=mproxy test CA')
   for (const [file, issuer, eku] of [
-    [pki.serverCert, ca, SERVER_AUTH], [pki.otherNameCert, ca, SERVER_AUTH], [pki.expiredCert, ca, SERVER_AUTH],
-    [pki.clientCert, ca, CLIENT_AUTH], [pki.unknownCaServerCert, unknownCa, SERVER_AUTH], [pki.wrongCaClientCert, unknownCa, CLIENT_AUTH],
+    [pki.serverCert, ca, SERVER_AUTH],
+    [pki.otherNameCert, ca, SERVER_AUTH],
+    [pki.expiredCert, ca, SERVER_AUTH],
+    [pki.clientCert, ca, CLIENT_AUTH],
+    [pki.unknownCaServerCert, unknownCa, SERVER_AUTH],
+    [pki.wrongCaClientCert, unknownCa, CLIENT_AUTH],
   ]) {
     const c = cert(file)
     t.false(c.ca, `${file}: CA:FALSE`)

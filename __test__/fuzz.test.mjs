@@ -32,28 +32,66 @@ function rng(seed) {
 const OPTION_NAMES = [...new Set(Object.values(SHAPES).flatMap((s) => Object.keys(s)))]
 const KINDS = ['client', 'server', 'proxy', 'reverseproxy', 'Client', '', 'tcp']
 const STRINGS = [
-  '', ' ', '127.0.0.1:9920', '[::1]:0', '[ff02::1%eth0]:9918', '239.1.2.3:9920', 'localhost:99999', 'tls://h:1', 'tls://',
-  ':', '[', ']:1', '1.2.3.4', 'a'.repeat(300), '-', '/dev/null', 'packed', 'raw', 'line', '50M', '1e309', 'NaN', '\n', '\u0000',
-  '%', '[fe80::1%]:1', '0x10', '-1', '{"a":1}', 'hourly', '💥',
+  '',
+  ' ',
+  '127.0.0.1:9920',
+  '[::1]:0',
+  '[ff02::1%eth0]:9918',
+  '239.1.2.3:9920',
+  'localhost:99999',
+  'tls://h:1',
+  'tls://',
+  ':',
+  '[',
+  ']:1',
+  '1.2.3.4',
+  'a'.repeat(300),
+  '-',
+  '/dev/null',
+  'packed',
+  'raw',
+  'line',
+  '50M',
+  '1e309',
+  'NaN',
+  '\n',
+  '\u0000',
+  '%',
+  '[fe80::1%]:1',
+  '0x10',
+  '-1',
+  '{"a":1}',
+  'hourly',
+  '💥',
 ]
 
 function value(r, depth) {
   switch (r.int(depth > 2 ? 6 : 9)) {
-    case 0: return r.pick(STRINGS)
-    case 1: return r.pick([0, -1, 1, 1.5, 65535, 65536, 2 ** 53, -0, Infinity, NaN, 1024, 1472])
-    case 2: return r.pick([true, false, null, undefined])
-    case 3: return String.fromCharCode(...Array.from({ length: r.int(12) }, () => r.int(0x3000)))
-    case 4: return r.pick(STRINGS) + r.pick(STRINGS)
-    case 5: return r.int(100_000)
-    case 6: return Array.from({ length: r.int(4) }, () => value(r, depth + 1))
-    case 7: return object(r, depth + 1)
-    default: return route(r, depth + 1)
+    case 0:
+      return r.pick(STRINGS)
+    case 1:
+      return r.pick([0, -1, 1, 1.5, 65535, 65536, 2 ** 53, -0, Infinity, NaN, 1024, 1472])
+    case 2:
+      return r.pick([true, false, null, undefined])
+    case 3:
+      return String.fromCharCode(...Array.from({ length: r.int(12) }, () => r.int(0x3000)))
+    case 4:
+      return r.pick(STRINGS) + r.pick(STRINGS)
+    case 5:
+      return r.int(100_000)
+    case 6:
+      return Array.from({ length: r.int(4) }, () => value(r, depth + 1))
+    case 7:
+      return object(r, depth + 1)
+    default:
+      return route(r, depth + 1)
   }
 }
 
 function object(r, depth) {
   const o = {}
-  for (let i = r.int(5); i > 0; i--) o[r.next() < 0.8 ? r.pick(OPTION_NAMES) : r.pick(['routes', 'metrics', 'log', '__proto__', 'constructor', 'x'])] = value(r, depth)
+  for (let i = r.int(5); i > 0; i--)
+    o[r.next() < 0.8 ? r.pick(OPTION_NAMES) : r.pick(['routes', 'metrics', 'log', '__proto__', 'constructor', 'x'])] = value(r, depth)
   return o
 }
 
@@ -76,9 +114,12 @@ function nearlyValid(r) {
 
 function config(r) {
   switch (r.int(7)) {
-    case 6: return nearlyValid(r)
-    case 0: return value(r, 0)
-    case 1: return { routes: value(r, 1) }
+    case 6:
+      return nearlyValid(r)
+    case 0:
+      return value(r, 0)
+    case 1:
+      return { routes: value(r, 1) }
     default: {
       const c = { routes: Array.from({ length: r.int(4) }, () => route(r, 1)) }
       if (r.next() < 0.3) c.metrics = r.next() < 0.5 ? { addr: r.pick(STRINGS) } : value(r, 2)
@@ -104,7 +145,8 @@ function refusedCleanly(t, fn, input) {
       }
     })()
     if (!(err instanceof MproxyError)) t.fail(`threw ${err?.name}: ${err?.message} for ${shown}`)
-    else if (/[\r\n]/.test(err.message) || err.message.length === 0 || err.message.length > 1000) t.fail(`not one line: ${JSON.stringify(err.message)} for ${shown}`)
+    else if (/[\r\n]/.test(err.message) || err.message.length === 0 || err.message.length > 1000)
+      t.fail(`not one line: ${JSON.stringify(err.message)} for ${shown}`)
     return false
   }
 }

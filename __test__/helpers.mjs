@@ -147,7 +147,11 @@ export async function within(promise, ms, message) {
 }
 
 export async function waitForSize(file, size, ms = 30_000) {
-  await waitFor(() => fileSize(file) >= size, ms, () => `${file} to reach ${size} bytes (has ${fileSize(file)})`)
+  await waitFor(
+    () => fileSize(file) >= size,
+    ms,
+    () => `${file} to reach ${size} bytes (has ${fileSize(file)})`,
+  )
 }
 
 export function readFile(file) {
@@ -236,7 +240,11 @@ export async function runToEnd(name, args, { hangLimit, ...options } = {}) {
     const program = runProgram(name, args, options)
     if (hangLimit === undefined) return await program.exited
     try {
-      return await within(program.exited, hangLimit, `mproxy-${name} ${args.join(' ')} did not exit within ${deadline(hangLimit) / 1000} s of its start`.replace('mproxy-mproxy', 'mproxy'))
+      return await within(
+        program.exited,
+        hangLimit,
+        `mproxy-${name} ${args.join(' ')} did not exit within ${deadline(hangLimit) / 1000} s of its start`.replace('mproxy-mproxy', 'mproxy'),
+      )
     } catch (err) {
       program.child.kill('SIGKILL')
       throw err
@@ -286,10 +294,14 @@ export function makeVeth(name, t) {
 
 /** Waits until the interface has a usable IPv6 link-local address. */
 export async function waitLinkLocal(iface) {
-  await waitFor(() => {
-    const text = execFileSync('ip', ['-6', 'addr', 'show', 'dev', iface], { encoding: 'utf8' })
-    return /inet6 fe80::\S+ scope link(?! tentative)/.test(text) && !/tentative/.test(text)
-  }, 10_000, `${iface} link-local address`)
+  await waitFor(
+    () => {
+      const text = execFileSync('ip', ['-6', 'addr', 'show', 'dev', iface], { encoding: 'utf8' })
+      return /inet6 fe80::\S+ scope link(?! tentative)/.test(text) && !/tentative/.test(text)
+    },
+    10_000,
+    `${iface} link-local address`,
+  )
 }
 
 /**

@@ -43,11 +43,15 @@ function spawnIn(topo, host, cmd, args) {
   let done = false
   exited.then(() => (done = true))
   const wait = (get, re, ms) =>
-    waitFor(() => {
-      if (re.test(get())) return true
-      if (done) throw new Error(`${what} exited before printing ${re}: ${err}`)
-      return false
-    }, ms, `${what} to print ${re} (stderr: ${err})`)
+    waitFor(
+      () => {
+        if (re.test(get())) return true
+        if (done) throw new Error(`${what} exited before printing ${re}: ${err}`)
+        return false
+      },
+      ms,
+      `${what} to print ${re} (stderr: ${err})`,
+    )
   /** Its end, which must come within `ms`. */
   const ended = (ms = 60_000, since = 'its start') => within(exited, ms, `${what} did not exit within ${ms} ms of ${since} (stderr: ${err})`)
   return {
@@ -87,7 +91,15 @@ async function multihost(t, { prefix, group, common }) {
   const servers = {}
   const outputs = {}
   const startOutput = async (h) => {
-    const rp = node(topo, h, 'reverseproxy', ['--multicast-addr', group, ...common, '--udp-output-addr', `127.0.0.1:${SERVER_PORT}`, '--tcp-output-addr', `127.0.0.1:${READER_PORT}`])
+    const rp = node(topo, h, 'reverseproxy', [
+      '--multicast-addr',
+      group,
+      ...common,
+      '--udp-output-addr',
+      `127.0.0.1:${SERVER_PORT}`,
+      '--tcp-output-addr',
+      `127.0.0.1:${READER_PORT}`,
+    ])
     await rp.waitErr(/multicast group/)
     t.regex(rp.stderr(), new RegExp(`listening on 127\\.0\\.0\\.1:${READER_PORT} \\(tcp output`))
     t.notRegex(rp.stderr(), /\(udp\)|tcp input/)
@@ -124,7 +136,7 @@ async function multihost(t, { prefix, group, common }) {
   // 2. B's output stops (its reader is disconnected); C still receives everything.
   const stoppedB = await outputs.b.stop()
   t.is(stoppedB.code, 0, stoppedB.stderr)
-  const endedB1 = await readerB1.ended(15_000, 'B\'s reverse proxy stopping')
+  const endedB1 = await readerB1.ended(15_000, "B's reverse proxy stopping")
   t.is(endedB1.code, 0, endedB1.stderr)
   await publish('second.txt')
   const firstSecond = Buffer.concat([first, second])

@@ -104,14 +104,17 @@ export async function createHosts(prefix, names, { t } = {}) {
       veths.push(veth)
       ip(['netns', 'exec', ns, 'sh', '-c', 'echo 0 > /proc/sys/net/ipv6/conf/eth0/accept_dad'])
       ip(['link', 'set', veth, 'master', bridge, 'up'])
-      ip(['-n', ns, '-batch', '-'], [
-        'link set lo up',
-        `addr add 192.0.2.${n}/24 dev eth0`,
-        `addr add 2001:db8:77::${n}/64 dev eth0 nodad`,
-        'link set eth0 up',
-        'route add 224.0.0.0/4 dev eth0',
-        '',
-      ].join('\n'))
+      ip(
+        ['-n', ns, '-batch', '-'],
+        [
+          'link set lo up',
+          `addr add 192.0.2.${n}/24 dev eth0`,
+          `addr add 2001:db8:77::${n}/64 dev eth0 nodad`,
+          'link set eth0 up',
+          'route add 224.0.0.0/4 dev eth0',
+          '',
+        ].join('\n'),
+      )
     })
     // The link-local address appears once eth0 has a carrier; with DAD off it is usable at once.
     const end = Date.now() + deadline(10_000)

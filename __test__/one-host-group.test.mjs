@@ -38,10 +38,12 @@ function inOwnNamespace(t, script) {
   child.stdout.on('data', (d) => (out += d))
   child.stderr.on('data', (d) => (err += d))
   const timer = setTimeout(endGroup, deadline(60_000))
-  return new Promise((resolve) => child.on('close', (code) => {
-    clearTimeout(timer)
-    resolve({ code, out, err })
-  }))
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, out, err })
+    }),
+  )
 }
 
 const script = String.raw`

@@ -30,7 +30,10 @@ unixOnly(WHY.signals)('two proxies forwarding to each other (a saturated loop) s
   const [addrA] = await a.listening
   await b.listening
   // Datagrams that circle forever: both routes are as busy as they can be.
-  await sendDatagrams(addrA, Array.from({ length: 256 }, (_, i) => Buffer.from(`loop ${i}\n`)))
+  await sendDatagrams(
+    addrA,
+    Array.from({ length: 256 }, (_, i) => Buffer.from(`loop ${i}\n`)),
+  )
   await new Promise((r) => setTimeout(r, 500))
   for (const p of [a, b]) {
     // 2 s on an idle machine; a hang limit (through deadline()) on a busy one.
@@ -63,14 +66,20 @@ unixOnly(WHY.signals)('SIGUSR1 prints the counters and the program keeps running
   // Announced once the signal handlers are in place.
   await srv.listening
   srv.child.kill('SIGUSR1')
-  await waitFor(() => /counters after \d+\.\d+ s\n(?: {2}.*\n)* {2}udp-listener 127\.0\.0\.1:\d+: received 0 datagrams, 0 bytes\n/.test(srv.stderr()), 10_000, 'counters')
+  await waitFor(
+    () => /counters after \d+\.\d+ s\n(?: {2}.*\n)* {2}udp-listener 127\.0\.0\.1:\d+: received 0 datagrams, 0 bytes\n/.test(srv.stderr()),
+    10_000,
+    'counters',
+  )
   t.is(srv.child.exitCode, null)
   t.is((await stop(srv, 'SIGINT')).code, 0)
 })
 
 /** Files of `dir` whose names start with `base`, in name order (rotated ones sort by time). */
 function filesOf(dir, base) {
-  return readdirSync(dir).filter((f) => f.startsWith(base)).sort((a, b) => (a === base ? 1 : b === base ? -1 : a.localeCompare(b, 'en', { numeric: true })))
+  return readdirSync(dir)
+    .filter((f) => f.startsWith(base))
+    .sort((a, b) => (a === base ? 1 : b === base ? -1 : a.localeCompare(b, 'en', { numeric: true })))
 }
 
 unixOnly(WHY.signals)('--rotate SIZE on the server: no file passes the size, and together they hold every byte once, in order', async (t) => {
@@ -116,7 +125,21 @@ unixOnly(WHY.signals)('--copy-path: the client keeps a local copy of exactly wha
   const srv = runProgram('server', ['--path', out, '--listen-addr', '127.0.0.1:0'], { listeners: 1 })
   const [addr] = await srv.listening
   const copy = path.join(dir, 'sent.log')
-  const r = await runToEnd('client', ['--path', writeTemp(dir, 'input.txt', data), '--server-addr', addr, '--copy-path', copy, '--rotate', '300k', '--keep', '7d', '--rate', '20M', '--verbose'])
+  const r = await runToEnd('client', [
+    '--path',
+    writeTemp(dir, 'input.txt', data),
+    '--server-addr',
+    addr,
+    '--copy-path',
+    copy,
+    '--rotate',
+    '300k',
+    '--keep',
+    '7d',
+    '--rate',
+    '20M',
+    '--verbose',
+  ])
   t.is(r.code, 0, r.stderr)
   t.regex(r.stderr, /copy \S*sent\.log: wrote [\d,]+ datagrams, 2,000,000 bytes \(2\.0 MB\)\n/)
   // The client reads 128 KiB at a time: each rotated copy holds whole reads, at most 300 KiB.
@@ -146,10 +169,14 @@ unixOnly(WHY.signals)('--follow: the client sends what is appended to the file u
   await stop(srv)
 })
 
-unixOnly(WHY.signals)('--metrics-addr serves the program\'s counters; --stats-interval prints rates; --log-format json', async (t) => {
+unixOnly(WHY.signals)("--metrics-addr serves the program's counters; --stats-interval prints rates; --log-format json", async (t) => {
   const dir = tempDir()
   const out = path.join(dir, 'out.txt')
-  const srv = runProgram('server', ['--path', out, '--listen-addr', '127.0.0.1:0', '--metrics-addr', '127.0.0.1:0', '--stats-interval', '1', '--log-format', 'json'], { listeners: 1 })
+  const srv = runProgram(
+    'server',
+    ['--path', out, '--listen-addr', '127.0.0.1:0', '--metrics-addr', '127.0.0.1:0', '--stats-interval', '1', '--log-format', 'json'],
+    { listeners: 1 },
+  )
   const [addr] = await srv.listening
   const metricsAt = await within(
     (async () => {
@@ -167,7 +194,10 @@ unixOnly(WHY.signals)('--metrics-addr serves the program\'s counters; --stats-in
   await waitFor(() => /stats: in /.test(srv.stderr()), 5000, 'a stats line')
   const r = await stop(srv, 'SIGINT')
   t.is(r.code, 0)
-  const lines = r.stderr.trimEnd().split('\n').map((l) => JSON.parse(l))
+  const lines = r.stderr
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l))
   t.true(lines.every((l) => l.program === 'mproxy-server' && typeof l.time === 'string' && typeof l.message === 'string'))
   t.true(lines.some((l) => /^stats: in [\d.]+ datagrams\/s [\d.]+ MB\/s, out [\d.]+ datagrams\/s [\d.]+ MB\/s; no loss$/.test(l.message)))
 })

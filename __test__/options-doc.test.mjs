@@ -18,7 +18,11 @@ test('docs/options.md is as the option schemas write it', (t) => {
 test('every option of every program is described, and every number has a bound', (t) => {
   for (const [kind, shape] of Object.entries(SHAPES)) {
     const described = optionsOf(shape)
-    t.deepEqual(described.map((o) => o.field), Object.keys(shape), `${kind}: an option without option() metadata`)
+    t.deepEqual(
+      described.map((o) => o.field),
+      Object.keys(shape),
+      `${kind}: an option without option() metadata`,
+    )
     for (const o of described) {
       t.true(o.help.length > 10, `${kind}.${o.field} has help`)
       const numeric = /^(max|min)|Ms$|Buffer$|Ttl$|Queue$|Clients|Timeout$|^(baud|rate|sample)$/.test(o.field)
@@ -32,7 +36,10 @@ test('the config JSON Schema is written from the option schemas: descriptions, d
   const json = configJsonSchema()
   t.deepEqual(JSON.parse(readFileSync(path.join(root, 'dist', 'mproxy.schema.json'), 'utf8')), json, 'dist/mproxy.schema.json is current')
   const kinds = json.properties.routes.items.oneOf
-  t.deepEqual(kinds.map((k) => k.properties.kind.const), ['client', 'server', 'proxy', 'reverseproxy'])
+  t.deepEqual(
+    kinds.map((k) => k.properties.kind.const),
+    ['client', 'server', 'proxy', 'reverseproxy'],
+  )
   for (const route of kinds) {
     const kind = route.properties.kind.const
     for (const [name, option] of Object.entries(route.properties)) {
@@ -48,6 +55,9 @@ test('the config JSON Schema is written from the option schemas: descriptions, d
   t.is(rp.multicastTtl.default, 1)
   t.deepEqual(rp.maxTcpClients.anyOf[0], { type: 'integer', minimum: 1, maximum: 1_000_000 })
   // A one-or-a-list option: its items as the item's own schema gives them.
-  t.deepEqual(kinds[1].properties.listenAddrs.anyOf.map((a) => a.type), ['string', 'array'])
+  t.deepEqual(
+    kinds[1].properties.listenAddrs.anyOf.map((a) => a.type),
+    ['string', 'array'],
+  )
   t.is(kinds[1].properties.listenAddrs.anyOf[1].minItems, 1)
 })

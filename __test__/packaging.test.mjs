@@ -98,7 +98,11 @@ function checkNoAddon(t, dir, expected) {
 
 unixOnly(WHY.symlinks)('without the addon package: help and version work, a run names the package to install', (t) => {
   const dir = packageWithoutAddon()
-  checkNoAddon(t, dir, `the native addon for ${platform} is not installed: npm install mproxy-${platform}@${manifest.version} (npm skips this optional dependency of mproxy with --omit=optional or a lockfile made on another platform)`)
+  checkNoAddon(
+    t,
+    dir,
+    `the native addon for ${platform} is not installed: npm install mproxy-${platform}@${manifest.version} (npm skips this optional dependency of mproxy with --omit=optional or a lockfile made on another platform)`,
+  )
 })
 
 unixOnly(WHY.symlinks)('a clone whose addon is not built says how to build it', (t) => {
@@ -110,6 +114,11 @@ unixOnly(WHY.symlinks)('an addon that does not load is named with the reason', (
   const dir = packageWithoutAddon((d) => writeFileSync(path.join(d, `mproxy.${platform}.node`), 'not a shared library'))
   const r = run(dir, 'client', RUNS.client)
   t.is(r.code, 1)
-  t.regex(r.stderr, new RegExp(`^mproxy-client: the native addon for ${platform} does not load \\(.*mproxy\\.${platform}\\.node: .+\\); reinstall mproxy-${platform}@${manifest.version.replace(/\./g, '\\.')} or build mproxy from source\\n$`))
+  t.regex(
+    r.stderr,
+    new RegExp(
+      `^mproxy-client: the native addon for ${platform} does not load \\(.*mproxy\\.${platform}\\.node: .+\\); reinstall mproxy-${platform}@${manifest.version.replace(/\./g, '\\.')} or build mproxy from source\\n$`,
+    ),
+  )
   t.notRegex(r.stderr, /npm has a bug/)
 })

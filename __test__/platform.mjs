@@ -37,7 +37,10 @@ export const WHY = {
  * Windows (the release workflow's runners) does and Wine cannot show.
  */
 export function notUnderWine(reason) {
-  const wrap = (run) => (title, ...rest) => (underWine ? test.skip(`${title} [not under Wine: ${reason}]`, ...rest) : run(title, ...rest))
+  const wrap =
+    (run) =>
+    (title, ...rest) =>
+      underWine ? test.skip(`${title} [not under Wine: ${reason}]`, ...rest) : run(title, ...rest)
   const declare = wrap(test)
   declare.serial = wrap(test.serial)
   return declare
@@ -48,7 +51,10 @@ export function notUnderWine(reason) {
  * Has `.serial` too. Macros and extra arguments pass through.
  */
 export function unixOnly(reason) {
-  const wrap = (run) => (title, ...rest) => (onWindows ? test.skip(`${title} [not on Windows: ${reason}]`, ...rest) : run(title, ...rest))
+  const wrap =
+    (run) =>
+    (title, ...rest) =>
+      onWindows ? test.skip(`${title} [not on Windows: ${reason}]`, ...rest) : run(title, ...rest)
   const declare = wrap(test)
   declare.serial = wrap(test.serial)
   return declare

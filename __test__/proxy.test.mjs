@@ -37,7 +37,21 @@ test('one unreachable downstream does not hold up the others', async (t) => {
   await new Promise((r) => dead.bind(0, '127.0.0.1', r))
   const deadAddr = `127.0.0.1:${dead.address().port}`
   dead.close()
-  const proxy = runProgram('proxy', ['--udp-listen-addr', '127.0.0.1:0', '--udp-downstream-addr', good[0].addr, '--udp-downstream-addr', deadAddr, '--udp-downstream-addr', good[1].addr, '--verbose'], { listeners: 1 })
+  const proxy = runProgram(
+    'proxy',
+    [
+      '--udp-listen-addr',
+      '127.0.0.1:0',
+      '--udp-downstream-addr',
+      good[0].addr,
+      '--udp-downstream-addr',
+      deadAddr,
+      '--udp-downstream-addr',
+      good[1].addr,
+      '--verbose',
+    ],
+    { listeners: 1 },
+  )
   const [proxyAddr] = await proxy.listening
   const c = await runToEnd('client', ['--path', writeTemp(dir, 'in.txt', data), '--server-addr', proxyAddr, '--server-addr', deadAddr])
   t.is(c.code, 0, c.stderr)
@@ -61,7 +75,10 @@ test('datagram boundaries survive the proxy', async (t) => {
   const port = Number(proxyAddr.split(':')[1])
   for (const m of sent) await new Promise((r) => sender.send(m, port, '127.0.0.1', r))
   await waitFor(() => got.length === sent.length, 10_000, 'all datagrams')
-  t.deepEqual(got.map((m) => m.toString('hex')), sent.map((m) => m.toString('hex')))
+  t.deepEqual(
+    got.map((m) => m.toString('hex')),
+    sent.map((m) => m.toString('hex')),
+  )
   sender.close()
   sink.close()
   await stop(proxy)

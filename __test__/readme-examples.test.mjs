@@ -98,8 +98,10 @@ async function setup(t, prefix) {
   for (const [name, text] of Object.entries(HELPERS)) writeFileSync(path.join(helpers, name), text)
   const env = { ...process.env, PATH: `${binDir()}:${process.env.PATH}` }
   /** A shell command line in the namespace; `stdin: 'pipe'` to feed it. */
-  const sh = (command, { stdin = 'ignore' } = {}) => spawnIn(topo, groups, 'sh', ['-c', command], { cwd: work, env, stdio: [stdin, 'pipe', 'pipe'], detached: true })
-  const helper = (name, ...args) => spawnIn(topo, groups, process.execPath, [path.join(helpers, name), ...args], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  const sh = (command, { stdin = 'ignore' } = {}) =>
+    spawnIn(topo, groups, 'sh', ['-c', command], { cwd: work, env, stdio: [stdin, 'pipe', 'pipe'], detached: true })
+  const helper = (name, ...args) =>
+    spawnIn(topo, groups, process.execPath, [path.join(helpers, name), ...args], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   const file = (name) => path.join(work, name)
   const put = (name, data) => {
     writeFileSync(file(name), data)
@@ -156,11 +158,15 @@ function spawnIn(topo, groups, cmd, args, opts) {
   const what = (cmd === 'sh' ? args[1] : [path.basename(cmd), ...args.map((a) => path.basename(a))].join(' ')).slice(0, 120)
   const ended = (ms = 60_000, since = 'its start') => within(exited, ms, `${what} did not exit within ${ms} ms of ${since} (stderr: ${err})`)
   const wait = (get, re, count, ms) =>
-    waitFor(() => {
-      if ((get().match(new RegExp(re.source, 'g')) ?? []).length >= count) return true
-      if (done) throw new Error(`${what} exited before printing ${re}: ${err}`)
-      return false
-    }, ms, `${what} to print ${re} (stderr: ${err})`)
+    waitFor(
+      () => {
+        if ((get().match(new RegExp(re.source, 'g')) ?? []).length >= count) return true
+        if (done) throw new Error(`${what} exited before printing ${re}: ${err}`)
+        return false
+      },
+      ms,
+      `${what} to print ${re} (stderr: ${err})`,
+    )
   return {
     child,
     exited,
@@ -291,7 +297,7 @@ hostTest('mproxy-reverseproxy: UDP on 127.0.0.1:9920 to a TCP reader on [::1]:99
   const r = await rp.stop()
   t.is(r.code, 0, r.stderr)
   t.notRegex(r.stderr, /warn|error/i)
-  t.is((await reader.ended(15_000, 'the reverse proxy\'s SIGTERM')).code, 0, 'the reader sees its stream end')
+  t.is((await reader.ended(15_000, "the reverse proxy's SIGTERM")).code, 0, 'the reader sees its stream end')
   t.true(readFile(file('reader.txt')).equals(text), 'the reader got the datagrams byte for byte')
 })
 
@@ -334,7 +340,9 @@ unixOnly(WHY.symlinks)("the README's Node API examples run as written, as ESM an
   writeFileSync(path.join(project, 'ais.txt'), ais)
   const run = (file) =>
     within(
-      new Promise((resolve) => execFile(process.execPath, [file], { cwd: project }, (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }))),
+      new Promise((resolve) =>
+        execFile(process.execPath, [file], { cwd: project }, (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr })),
+      ),
       30_000,
       `${file} did not finish`,
     )

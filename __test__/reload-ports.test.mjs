@@ -23,11 +23,15 @@ const send = (port, text) => new Promise((r, j) => tx.send(text, port, '127.0.0.
 
 /** Sends `text` to `port` until `s` has it (a datagram to a port no route holds yet is lost). */
 async function reaches(port, s, text) {
-  await waitFor(async () => {
-    if (s.got.includes(text)) return true
-    await send(port, text)
-    return s.got.includes(text)
-  }, 10_000, `${text} to arrive`)
+  await waitFor(
+    async () => {
+      if (s.got.includes(text)) return true
+      await send(port, text)
+      return s.got.includes(text)
+    },
+    10_000,
+    `${text} to arrive`,
+  )
 }
 
 const proxy = (name, port, to) => ({ name, kind: 'proxy', udpListenAddrs: `127.0.0.1:${port}`, udpDownstreamAddrs: to })
@@ -84,7 +88,10 @@ test('a route that cannot start: nothing of the reload stays, the old routes wor
   const r = await service.reload({ routes: [proxy('a', p2, a.addr), proxy('b', p1, b.addr), proxy('c', taken, a.addr)] })
   t.deepEqual(r, { kept: [], restarted: [], started: [], stopped: [], failed: ['c'] })
   t.is(logs.filter((l) => l.includes('error')).length, 1, logs.join('\n'))
-  t.regex(logs.find((l) => l.includes('error')), new RegExp(`^c: error: cannot start with the new options: .*127\\.0\\.0\\.1:${taken}.*; not reloaded, the old routes run again$`))
+  t.regex(
+    logs.find((l) => l.includes('error')),
+    new RegExp(`^c: error: cannot start with the new options: .*127\\.0\\.0\\.1:${taken}.*; not reloaded, the old routes run again$`),
+  )
   t.deepEqual([...service.routes.keys()], ['a', 'b'])
   t.deepEqual(service.routes.get('a').addresses.listen, [`127.0.0.1:${p1}`])
   t.deepEqual(service.routes.get('b').addresses.listen, [`127.0.0.1:${p2}`])

@@ -86,8 +86,14 @@ test('prefix, regex, sampling and a 50/50 round robin, each with exact counts an
   t.deepEqual(aisSampled.texts(), expected.aisSampled)
   t.is(aisSampled.got.length, 10)
   // Round robin: the 1st, 3rd, ... to the first member, exactly half each.
-  t.deepEqual(left.texts(), lines.filter((_, i) => i % 2 === 0))
-  t.deepEqual(right.texts(), lines.filter((_, i) => i % 2 === 1))
+  t.deepEqual(
+    left.texts(),
+    lines.filter((_, i) => i % 2 === 0),
+  )
+  t.deepEqual(
+    right.texts(),
+    lines.filter((_, i) => i % 2 === 1),
+  )
 
   const stats = proxy.stats()
   const members = `${left.addr},${right.addr}`
@@ -100,15 +106,18 @@ test('prefix, regex, sampling and a 50/50 round robin, each with exact counts an
     [`${members} round-robin`, 200, 200, 200, 0],
   ])
   const out = (addr) => endpoint(stats, 'udp-destination', addr)
-  t.deepEqual([all, ais, types13, sampled, aisSampled, left, right].map((r) => [out(r.addr).datagramsOut, out(r.addr).filtered]), [
-    [200, 0],
-    [100, 100],
-    [75, 125],
-    [20, 180],
-    [10, 190],
-    [100, 0],
-    [100, 0],
-  ])
+  t.deepEqual(
+    [all, ais, types13, sampled, aisSampled, left, right].map((r) => [out(r.addr).datagramsOut, out(r.addr).filtered]),
+    [
+      [200, 0],
+      [100, 100],
+      [75, 125],
+      [20, 180],
+      [10, 190],
+      [100, 0],
+      [100, 0],
+    ],
+  )
   t.is(stats.totals.filtered, 100 + 125 + 180 + 190)
   t.is(stats.totals.datagramsOut, 200 + 100 + 75 + 20 + 10 + 200)
   // One line per output whose rules started keeping datagrams from it; none for the group.
@@ -144,7 +153,11 @@ notUnderWine(WHY.wineLoopbackSources)('a source-hash group keeps each sender on 
   // Two sockets on the first host: different ports, the same exporter.
   const senders = await Promise.all([...hosts, hosts[0]].map((h) => sender(h)))
   for (const [k, s] of senders.entries()) {
-    await send(s, Array.from({ length: 20 }, (_, i) => `!AIVDM,${s.address().address},${k},${i}`), proxy.addresses.listen[0])
+    await send(
+      s,
+      Array.from({ length: 20 }, (_, i) => `!AIVDM,${s.address().address},${k},${i}`),
+      proxy.addresses.listen[0],
+    )
   }
   const total = senders.length * 20
   await waitFor(() => first.got.length + second.got.length === total && picked.got.length === 80, 20_000, 'every datagram delivered')
@@ -160,10 +173,7 @@ notUnderWine(WHY.wineLoopbackSources)('a source-hash group keeps each sender on 
     t.is(n(first) + n(second), ip === hosts[0] ? 40 : 20, ip)
     t.true(n(first) === 0 || n(second) === 0, `${ip} always reaches the same output`)
   }
-  t.deepEqual(
-    [...new Set(picked.got.map((g) => g.from))].sort(),
-    ['127.0.0.2', '127.0.0.4', '127.0.0.5'],
-  )
+  t.deepEqual([...new Set(picked.got.map((g) => g.from))].sort(), ['127.0.0.2', '127.0.0.4', '127.0.0.5'])
   const stats = proxy.stats()
   t.deepEqual(ruleCounts(stats), [
     [`${first.addr},${second.addr} source-hash`, total, total, total, 0],
@@ -195,7 +205,10 @@ test('reverse proxy: a UDP output and a TCP output with rules get only what they
   const type5 = lines.filter((l) => /^!AIVDM,1,1,,[AB],5/.test(l))
   t.is(type5.length, 25)
   await waitFor(() => udp.got.length === 100 && received.length === type5.join('').length, 20_000, 'outputs filled')
-  t.deepEqual(udp.texts(), lines.filter((l) => l.startsWith('$GPGGA')))
+  t.deepEqual(
+    udp.texts(),
+    lines.filter((l) => l.startsWith('$GPGGA')),
+  )
   t.is(received, type5.join(''))
   const stats = rp.stats()
   const tcpName = rp.addresses.tcpOutput[0]
@@ -214,19 +227,40 @@ test('reverse proxy: a UDP output and a TCP output with rules get only what they
 test('bad rule options: one line naming the path', async (t) => {
   const base = { udpListenAddrs: '127.0.0.1:0' }
   const cases = [
-    [{ udpDownstreamAddrs: ['127.0.0.1:9', { addr: '127.0.0.1:10', match: '([' }] }, 'udpDownstreamAddrs[1].match: not a valid regular expression (unclosed character class)'],
-    [{ udpDownstreamAddrs: ['127.0.0.1:9', { addr: '127.0.0.1:10', match: 'a{1000}{1000}' }] }, 'udpDownstreamAddrs[1].match: the pattern is too large (over 1048576 bytes compiled)'],
+    [
+      { udpDownstreamAddrs: ['127.0.0.1:9', { addr: '127.0.0.1:10', match: '([' }] },
+      'udpDownstreamAddrs[1].match: not a valid regular expression (unclosed character class)',
+    ],
+    [
+      { udpDownstreamAddrs: ['127.0.0.1:9', { addr: '127.0.0.1:10', match: 'a{1000}{1000}' }] },
+      'udpDownstreamAddrs[1].match: the pattern is too large (over 1048576 bytes compiled)',
+    ],
     [{ udpDownstreamAddrs: [{ addr: '127.0.0.1:10', from: '10.0.0.0/33' }] }, 'udpDownstreamAddrs[0].from: 10.0.0.0/33: the prefix length must be 0 to 32'],
-    [{ udpDownstreamAddrs: [{ addr: '127.0.0.1:10', from: ['10.0.0.0/8', 'example.com'] }] }, 'udpDownstreamAddrs[0].from[1]: example.com is not an IP address or CIDR block (192.0.2.0/24)'],
-    [{ udpDownstreamAddrs: [{ addr: '127.0.0.1:10', from: ['2001:db8::/129'] }] }, 'udpDownstreamAddrs[0].from: 2001:db8::/129: the prefix length must be 0 to 128'],
-    [{ udpDownstreamAddrs: [{ addr: '127.0.0.1:10', from: 'fe80::1%lo' }] }, 'udpDownstreamAddrs[0].from: fe80::1%lo is not an IP address or CIDR block (192.0.2.0/24)'],
+    [
+      { udpDownstreamAddrs: [{ addr: '127.0.0.1:10', from: ['10.0.0.0/8', 'example.com'] }] },
+      'udpDownstreamAddrs[0].from[1]: example.com is not an IP address or CIDR block (192.0.2.0/24)',
+    ],
+    [
+      { udpDownstreamAddrs: [{ addr: '127.0.0.1:10', from: ['2001:db8::/129'] }] },
+      'udpDownstreamAddrs[0].from: 2001:db8::/129: the prefix length must be 0 to 128',
+    ],
+    [
+      { udpDownstreamAddrs: [{ addr: '127.0.0.1:10', from: 'fe80::1%lo' }] },
+      'udpDownstreamAddrs[0].from: fe80::1%lo is not an IP address or CIDR block (192.0.2.0/24)',
+    ],
     [{ udpDownstreamAddrs: { addr: '127.0.0.1:10', sample: 0 } }, 'udpDownstreamAddrs[0].sample: 0 is not a whole number from 1 to 4294967295'],
     [{ udpDownstreamAddrs: [{ addr: '127.0.0.1:10', prefix: '' }] }, 'udpDownstreamAddrs[0].prefix is empty'],
     [{ udpDownstreamAddrs: [{ addr: '127.0.0.1:10', prefx: '!AIVDM' }] }, 'udpDownstreamAddrs[0].prefx: unknown option'],
     [{ udpDownstreamAddrs: [{ prefix: '!AIVDM' }] }, 'udpDownstreamAddrs[0].addr must be HOST:PORT, not undefined'],
-    [{ udpDownstreamAddrs: [{ balance: 'random', addrs: ['127.0.0.1:10'] }] }, 'udpDownstreamAddrs[0].balance: "random" is not one of round-robin, source-hash'],
+    [
+      { udpDownstreamAddrs: [{ balance: 'random', addrs: ['127.0.0.1:10'] }] },
+      'udpDownstreamAddrs[0].balance: "random" is not one of round-robin, source-hash',
+    ],
     [{ udpDownstreamAddrs: [{ balance: 'round-robin', addrs: [] }] }, 'udpDownstreamAddrs[0].addrs is required'],
-    [{ udpDownstreamAddrs: [{ balance: 'round-robin', addrs: ['127.0.0.1:10', 'nope'] }] }, 'udpDownstreamAddrs[0].addrs[1]: "nope" has no port; expected HOST:PORT'],
+    [
+      { udpDownstreamAddrs: [{ balance: 'round-robin', addrs: ['127.0.0.1:10', 'nope'] }] },
+      'udpDownstreamAddrs[0].addrs[1]: "nope" has no port; expected HOST:PORT',
+    ],
     [{ udpDownstreamAddrs: [42] }, 'udpDownstreamAddrs[0] must be HOST:PORT, not 42'],
   ]
   for (const [options, message] of cases) {
@@ -234,7 +268,9 @@ test('bad rule options: one line naming the path', async (t) => {
     t.is(err.message, message)
     t.is(err.code, 'EMPROXY_INVALID_ARGUMENT')
   }
-  const err = await t.throwsAsync(createReverseProxy({ multicastAddr: '239.77.9.2:29791', multicastInterface: 'lo', tcpOutputAddrs: [{ balance: 'round-robin', addrs: ['127.0.0.1:0'] }] }))
+  const err = await t.throwsAsync(
+    createReverseProxy({ multicastAddr: '239.77.9.2:29791', multicastInterface: 'lo', tcpOutputAddrs: [{ balance: 'round-robin', addrs: ['127.0.0.1:0'] }] }),
+  )
   t.is(err.message, 'tcpOutputAddrs[0].balance: unknown option; tcpOutputAddrs[0].addrs: unknown option')
 })
 
@@ -262,7 +298,11 @@ test('a config file with rules passes mproxy check; a bad rule fails it with the
   )
   const ok = await runToEnd('mproxy', ['check', '--config', good])
   t.is(ok.code, 0, ok.stderr)
-  const bad = writeTemp(dir, 'bad.yaml', 'routes:\n  - { name: relay, kind: proxy, udpListenAddrs: 127.0.0.1:0, udpDownstreamAddrs: [127.0.0.1:9001, { addr: 127.0.0.1:9002, match: "(?<", sample: 0 }] }\n')
+  const bad = writeTemp(
+    dir,
+    'bad.yaml',
+    'routes:\n  - { name: relay, kind: proxy, udpListenAddrs: 127.0.0.1:0, udpDownstreamAddrs: [127.0.0.1:9001, { addr: 127.0.0.1:9002, match: "(?<", sample: 0 }] }\n',
+  )
   const r = await runToEnd('mproxy', ['check', '--config', bad])
   t.is(r.code, 2)
   t.is(r.stderr, 'mproxy: routes[0].udpDownstreamAddrs[1].match: not a valid regular expression (unclosed capture group name)\n')
@@ -270,7 +310,11 @@ test('a config file with rules passes mproxy check; a bad rule fails it with the
 
 test('the command line: --filter-prefix and --sample apply to every output; bad filter flags are named', async (t) => {
   const [a, b] = await Promise.all([receiver(), receiver()])
-  const proxy = runProgram('proxy', ['--udp-listen-addr', '127.0.0.1:0', '--udp-downstream-addr', a.addr, '--udp-downstream-addr', b.addr, '--filter-prefix', '!AIVDM', '--sample', '10'], { listeners: 1 })
+  const proxy = runProgram(
+    'proxy',
+    ['--udp-listen-addr', '127.0.0.1:0', '--udp-downstream-addr', a.addr, '--udp-downstream-addr', b.addr, '--filter-prefix', '!AIVDM', '--sample', '10'],
+    { listeners: 1 },
+  )
   const [listen] = await proxy.listening
   const lines = feed()
   const s = await sender()
@@ -293,7 +337,16 @@ test('the command line: --filter-prefix and --sample apply to every output; bad 
     t.is(e.code, 2)
     t.is(e.stderr, `${message}\n`)
   }
-  const rp = await runToEnd('reverseproxy', ['--tcp-output-addr', '127.0.0.1:0', '--multicast-addr', '239.77.9.4:29793', '--multicast-interface', 'lo', '--filter-match', '[nope'])
+  const rp = await runToEnd('reverseproxy', [
+    '--tcp-output-addr',
+    '127.0.0.1:0',
+    '--multicast-addr',
+    '239.77.9.4:29793',
+    '--multicast-interface',
+    'lo',
+    '--filter-match',
+    '[nope',
+  ])
   t.is(rp.code, 2)
   t.regex(rp.stderr, /^mproxy-reverseproxy: --filter-match: .+\n$/)
 })
@@ -317,9 +370,18 @@ test('a client: a server with a regex rule and a round-robin pair of servers; a 
   await waitFor(() => types5.got.length === 25 && even.got.length + odd.got.length === 200, 20_000, 'servers filled')
   await new Promise((r) => setTimeout(r, 100))
   const withEnd = lines.map((l) => `${l}\n`)
-  t.deepEqual(types5.texts(), withEnd.filter((l) => /^!AIVDM,1,1,,[AB],5/.test(l)))
-  t.deepEqual(even.texts(), withEnd.filter((_, i) => i % 2 === 0))
-  t.deepEqual(odd.texts(), withEnd.filter((_, i) => i % 2 === 1))
+  t.deepEqual(
+    types5.texts(),
+    withEnd.filter((l) => /^!AIVDM,1,1,,[AB],5/.test(l)),
+  )
+  t.deepEqual(
+    even.texts(),
+    withEnd.filter((_, i) => i % 2 === 0),
+  )
+  t.deepEqual(
+    odd.texts(),
+    withEnd.filter((_, i) => i % 2 === 1),
+  )
   t.is(fromNet.got.length, 0)
   const stats = client.stats()
   t.deepEqual(ruleCounts(stats), [
@@ -364,12 +426,31 @@ test('rules a reverse proxy cannot honour are refused: by source on outputs, fil
   const err = await t.throwsAsync(
     mproxy.createReverseProxy({ multicastAddr: '239.1.2.3:9918', multicastInterface: 'lo', udpOutputAddrs: [{ addr: '127.0.0.1:9', from: '10.0.0.0/8' }] }),
   )
-  t.is(err.message, "udpOutputAddrs[0].from: cannot apply to a reverse proxy's outputs: they read the group, where every datagram comes from the host that published it; filter by source where datagrams enter (a forward proxy's outputs)")
-  const hash = await t.throwsAsync(
-    mproxy.createReverseProxy({ multicastAddr: '239.1.2.3:9918', multicastInterface: 'lo', udpOutputAddrs: [{ balance: 'source-hash', addrs: ['127.0.0.1:9', '127.0.0.1:10'] }] }),
+  t.is(
+    err.message,
+    "udpOutputAddrs[0].from: cannot apply to a reverse proxy's outputs: they read the group, where every datagram comes from the host that published it; filter by source where datagrams enter (a forward proxy's outputs)",
   )
-  t.is(hash.message, "udpOutputAddrs[0].balance: source-hash cannot spread a reverse proxy's outputs: every group datagram comes from the publishing host; use round-robin")
-  const noOutputs = await runToEnd('reverseproxy', ['--udp-listen-addr', '127.0.0.1:0', '--multicast-addr', '239.1.2.3:9918', '--multicast-interface', 'lo', '--filter-prefix', '!AIVDM'])
+  const hash = await t.throwsAsync(
+    mproxy.createReverseProxy({
+      multicastAddr: '239.1.2.3:9918',
+      multicastInterface: 'lo',
+      udpOutputAddrs: [{ balance: 'source-hash', addrs: ['127.0.0.1:9', '127.0.0.1:10'] }],
+    }),
+  )
+  t.is(
+    hash.message,
+    "udpOutputAddrs[0].balance: source-hash cannot spread a reverse proxy's outputs: every group datagram comes from the publishing host; use round-robin",
+  )
+  const noOutputs = await runToEnd('reverseproxy', [
+    '--udp-listen-addr',
+    '127.0.0.1:0',
+    '--multicast-addr',
+    '239.1.2.3:9918',
+    '--multicast-interface',
+    'lo',
+    '--filter-prefix',
+    '!AIVDM',
+  ])
   t.is(noOutputs.code, 2)
   t.is(noOutputs.stderr, 'mproxy-reverseproxy: --filter-prefix filters outputs, and this program has none (filters apply to every output given)\n')
   const fromFlag = await runToEnd('reverseproxy', ['--udp-output-addr', '127.0.0.1:9', '--filter-from', '10.0.0.0/8'])

@@ -119,14 +119,55 @@ test('the binding throws real errors with code, errno, syscall and address', asy
 // Configs the run refuses before it opens anything: `check` must refuse them the same way.
 const route = (fields) => `routes:\n  - { name: a, ${fields} }\n`
 const BAD = [
-  ['a multicastAddr that is not a group', route('kind: reverseproxy, udpListenAddrs: "127.0.0.1:0", multicastAddr: "127.0.0.1:9611"'), 2, 'routes[0].multicastAddr: 127.0.0.1:9611 is not a multicast group (224.0.0.0/4 or ff00::/8)'],
-  ['a NUL byte in a path', JSON.stringify({ routes: [{ name: 'a', kind: 'server', path: 'out\u0000x.txt', listenAddrs: '127.0.0.1:0' }] }), 2, 'routes[0].path: "out\\u0000x.txt" holds a NUL byte (\\u0000), which no file name can', 'json'],
-  ['a keep age too long for the core', route(`kind: server, path: out.txt, listenAddrs: "127.0.0.1:0", rotate: daily, keep: ${HUGE_KEEP}`), 2, `routes[0].keep: ${KEEP_LINE}`],
-  ['a rate too high', route('kind: client, path: /etc/hostname, serverAddrs: "127.0.0.1:9", rate: 200G'), 2, 'routes[0].rate: "200G" is above 100G, the highest rate in bytes per second (0 means unlimited)'],
-  ['a destination that is its own listener', route('kind: proxy, udpListenAddrs: "127.0.0.1:9612", udpDownstreamAddrs: "127.0.0.1:9612"'), 2, "routes[0].udpDownstreamAddrs: 127.0.0.1:9612 reaches this process's own routes[0].udpListenAddrs 127.0.0.1:9612; every datagram would come back to it forever"],
-  ['a listener given twice', route('kind: server, path: out.txt, listenAddrs: ["127.0.0.1:9613", "127.0.0.1:9613"]'), 2, 'routes[0].listenAddrs: 127.0.0.1:9613 is given twice'],
-  ['a multicast interface that does not exist', route('kind: server, path: out.txt, listenAddrs: "239.255.0.9:9614", multicastInterface: nosuch0'), 1, /^routes\[0\]\.multicastInterface: .*nosuch0/],
-  ['a bus key file that is not there', route(`kind: server, path: out.txt, listenAddrs: "127.0.0.1:0", busKey: ${path.join('/nonexistent', 'bus.key')}`), 1, /^routes\[0\]\.busKey: .*[\\/]nonexistent[\\/]bus\.key/],
+  [
+    'a multicastAddr that is not a group',
+    route('kind: reverseproxy, udpListenAddrs: "127.0.0.1:0", multicastAddr: "127.0.0.1:9611"'),
+    2,
+    'routes[0].multicastAddr: 127.0.0.1:9611 is not a multicast group (224.0.0.0/4 or ff00::/8)',
+  ],
+  [
+    'a NUL byte in a path',
+    JSON.stringify({ routes: [{ name: 'a', kind: 'server', path: 'out\u0000x.txt', listenAddrs: '127.0.0.1:0' }] }),
+    2,
+    'routes[0].path: "out\\u0000x.txt" holds a NUL byte (\\u0000), which no file name can',
+    'json',
+  ],
+  [
+    'a keep age too long for the core',
+    route(`kind: server, path: out.txt, listenAddrs: "127.0.0.1:0", rotate: daily, keep: ${HUGE_KEEP}`),
+    2,
+    `routes[0].keep: ${KEEP_LINE}`,
+  ],
+  [
+    'a rate too high',
+    route('kind: client, path: /etc/hostname, serverAddrs: "127.0.0.1:9", rate: 200G'),
+    2,
+    'routes[0].rate: "200G" is above 100G, the highest rate in bytes per second (0 means unlimited)',
+  ],
+  [
+    'a destination that is its own listener',
+    route('kind: proxy, udpListenAddrs: "127.0.0.1:9612", udpDownstreamAddrs: "127.0.0.1:9612"'),
+    2,
+    "routes[0].udpDownstreamAddrs: 127.0.0.1:9612 reaches this process's own routes[0].udpListenAddrs 127.0.0.1:9612; every datagram would come back to it forever",
+  ],
+  [
+    'a listener given twice',
+    route('kind: server, path: out.txt, listenAddrs: ["127.0.0.1:9613", "127.0.0.1:9613"]'),
+    2,
+    'routes[0].listenAddrs: 127.0.0.1:9613 is given twice',
+  ],
+  [
+    'a multicast interface that does not exist',
+    route('kind: server, path: out.txt, listenAddrs: "239.255.0.9:9614", multicastInterface: nosuch0'),
+    1,
+    /^routes\[0\]\.multicastInterface: .*nosuch0/,
+  ],
+  [
+    'a bus key file that is not there',
+    route(`kind: server, path: out.txt, listenAddrs: "127.0.0.1:0", busKey: ${path.join('/nonexistent', 'bus.key')}`),
+    1,
+    /^routes\[0\]\.busKey: .*[\\/]nonexistent[\\/]bus\.key/,
+  ],
 ]
 
 for (const [what, text, code, expected, ext] of BAD) {
@@ -134,7 +175,10 @@ for (const [what, text, code, expected, ext] of BAD) {
     const file = configFile(text, ext)
     const checked = await runBounded('mproxy', ['check', file])
     const ran = await runBounded('mproxy', ['--config', file])
-    for (const [how, r] of [['check', checked], ['run', ran]]) {
+    for (const [how, r] of [
+      ['check', checked],
+      ['run', ran],
+    ]) {
       t.is(r.code, code, `${how}: ${r.stderr}`)
       t.is(r.stdout.length, 0, how)
       const line = r.stderr.trimEnd()

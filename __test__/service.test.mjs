@@ -74,7 +74,10 @@ test('five reloads: the unchanged route loses nothing, the changed one restarts'
   }
   await sending
   await waitFor(() => sink.got.length === N, 10_000, `all ${N} datagrams (have ${sink.got.length})`)
-  t.deepEqual(sink.got, Array.from({ length: N }, (_, i) => `datagram ${i}\n`))
+  t.deepEqual(
+    sink.got,
+    Array.from({ length: N }, (_, i) => `datagram ${i}\n`),
+  )
   for (const r of results) t.deepEqual(r, { kept: ['steady'], restarted: ['churn'], started: [], stopped: [], failed: [] })
   t.is(service.routes.get('steady'), steady, 'the unchanged route is the same handle')
   await service.close()
@@ -88,7 +91,9 @@ test('a reload that does not validate changes nothing and says why in one line',
   const service = await start(good)
   t.teardown(() => service.close())
   const before = service.routes.get('a')
-  const err = await t.throwsAsync(service.reload({ routes: [{ name: 'a', kind: 'proxy', udpListenAddrs: '127.0.0.1:0', udpDownstremAddrs: sink.addr }] }), { instanceOf: MproxyError })
+  const err = await t.throwsAsync(service.reload({ routes: [{ name: 'a', kind: 'proxy', udpListenAddrs: '127.0.0.1:0', udpDownstremAddrs: sink.addr }] }), {
+    instanceOf: MproxyError,
+  })
   t.is(err.message, 'routes[0].udpDownstremAddrs: unknown option; did you mean udpDownstreamAddrs?')
   t.is(err.code, 'EMPROXY_INVALID_ARGUMENT')
   t.is(service.routes.get('a'), before)

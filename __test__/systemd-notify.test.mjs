@@ -37,7 +37,10 @@ async function listener(t, name) {
 }
 
 function runConfig(t, file, env) {
-  const child = spawn(process.execPath, [path.join(root, 'dist/cli/mproxy.js'), '--config', file, '--no-timestamps'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } })
+  const child = spawn(process.execPath, [path.join(root, 'dist/cli/mproxy.js'), '--config', file, '--no-timestamps'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
+  })
   t.teardown(() => child.kill('SIGKILL'))
   let stderr = ''
   child.stderr.on('data', (d) => (stderr += d))
@@ -73,7 +76,10 @@ test('a program: READY=1 once listening, STOPPING=1 on SIGTERM', async (t) => {
   const dir = tempDir()
   const name = path.join(dir, 'notify.sock')
   const got = await listener(t, name)
-  const child = spawn(process.execPath, [path.join(root, 'dist/cli/server.js'), '--path', path.join(dir, 'out'), '--listen-addr', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NOTIFY_SOCKET: name } })
+  const child = spawn(process.execPath, [path.join(root, 'dist/cli/server.js'), '--path', path.join(dir, 'out'), '--listen-addr', '127.0.0.1:0'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, NOTIFY_SOCKET: name },
+  })
   t.teardown(() => child.kill('SIGKILL'))
   await waitFor(() => got.length >= 1, 20_000, 'READY=1')
   child.kill('SIGTERM')
@@ -93,7 +99,13 @@ test('a NOTIFY_SOCKET nobody listens on: one warning, and the program runs on', 
   p.child.kill('SIGTERM')
   const [code] = await p.exited
   t.is(code, 0)
-  const warnings = p.stderr().split('\n').filter((l) => l.includes('warn:'))
+  const warnings = p
+    .stderr()
+    .split('\n')
+    .filter((l) => l.includes('warn:'))
   t.is(warnings.length, 1, p.stderr())
-  t.regex(warnings[0], /^mproxy: warn: cannot notify the service manager at \S+nobody\.sock: .+ \(NOTIFY_SOCKET; telling systemd READY=1 and later states failed\)$/)
+  t.regex(
+    warnings[0],
+    /^mproxy: warn: cannot notify the service manager at \S+nobody\.sock: .+ \(NOTIFY_SOCKET; telling systemd READY=1 and later states failed\)$/,
+  )
 })

@@ -24,8 +24,7 @@ async function udpSender() {
   return socket
 }
 
-const sendTo = (socket, data, addr) =>
-  new Promise((resolve, reject) => socket.send(data, portOf(addr), '127.0.0.1', (err) => (err ? reject(err) : resolve())))
+const sendTo = (socket, data, addr) => new Promise((resolve, reject) => socket.send(data, portOf(addr), '127.0.0.1', (err) => (err ? reject(err) : resolve())))
 
 /** The endpoint of kind `kind` in a handle's stats. */
 const endpoint = (handle, kind) => handle.stats().endpoints.find((e) => e.kind === kind)
@@ -35,13 +34,15 @@ const payload = (source, seq) => Buffer.from(`${source}:${seq}:${'x'.repeat((seq
 
 /** Threads of this process that belong to a route (the core names them all `mproxy-…`); not counted on Windows (no /proc). */
 const routeThreads = () =>
-  onWindows ? 0 : readdirSync('/proc/self/task').filter((task) => {
-    try {
-      return readFileSync(`/proc/self/task/${task}/comm`, 'utf8').startsWith('mproxy-')
-    } catch {
-      return false // ended meanwhile
-    }
-  }).length
+  onWindows
+    ? 0
+    : readdirSync('/proc/self/task').filter((task) => {
+        try {
+          return readFileSync(`/proc/self/task/${task}/comm`, 'utf8').startsWith('mproxy-')
+        } catch {
+          return false // ended meanwhile
+        }
+      }).length
 
 unixOnly(WHY.drops)('a Node service reads 100,000 datagrams from a reverse proxy with subscribe: true, byte-identical and in order per source', async (t) => {
   requireIsolation() // the group is multicast
@@ -49,7 +50,9 @@ unixOnly(WHY.drops)('a Node service reads 100,000 datagrams from a reverse proxy
   t.teardown(() => bus.close())
   const input = bus.addresses.listen[0]
   const senders = [await udpSender(), await udpSender()]
-  t.teardown(() => senders.forEach((s) => s.close()))
+  t.teardown(() => {
+    for (const s of senders) s.close()
+  })
   const PER_SOURCE = 50_000
   // What a reverse proxy's outputs receive comes from the group: `from` is the socket that
   // published it (this proxy's own inputs), the same for both sources; each datagram says
@@ -63,7 +66,8 @@ unixOnly(WHY.drops)('a Node service reads 100,000 datagrams from a reverse proxy
       publishers.add(from)
       const source = Number(data.toString('latin1', 0, 1))
       const expected = { source, seq: next[source] }
-      if (!data.equals(payload(expected.source, expected.seq))) throw new Error(`source ${source}: datagram ${expected.seq} is ${JSON.stringify(data.toString())}`)
+      if (!data.equals(payload(expected.source, expected.seq)))
+        throw new Error(`source ${source}: datagram ${expected.seq} is ${JSON.stringify(data.toString())}`)
       next[source]++
       if (++received === 2 * PER_SOURCE) break
     }
@@ -94,7 +98,13 @@ test('publish: true: send() reaches a UDP output and a TCP output client, exactl
   requireIsolation()
   const sink = await udpSink()
   t.teardown(() => sink.socket.close())
-  const bus = await createReverseProxy({ publish: true, udpOutputAddrs: sink.addr, tcpOutputAddrs: '127.0.0.1:0', multicastAddr: '239.77.9.2:29702', multicastInterface: 'lo' })
+  const bus = await createReverseProxy({
+    publish: true,
+    udpOutputAddrs: sink.addr,
+    tcpOutputAddrs: '127.0.0.1:0',
+    multicastAddr: '239.77.9.2:29702',
+    multicastInterface: 'lo',
+  })
   t.teardown(() => bus.close())
   t.deepEqual(bus.addresses.listen, [])
   const client = net.connect(portOf(bus.addresses.tcpOutput[0]), '127.0.0.1')
@@ -155,7 +165,10 @@ test('a slow tap drops and counts while a UDP output gets everything', async (t)
   t.is(tap.drops, tapStats.tapDrops)
   t.is(finals.totals.tapDrops, tapStats.tapDrops)
   t.is(tapStats.datagramsOut, seen.length)
-  t.deepEqual(seen, [...seen].sort((a, b) => a - b))
+  t.deepEqual(
+    seen,
+    [...seen].sort((a, b) => a - b),
+  )
   t.is(new Set(seen).size, seen.length)
   t.is(finals.endpoints.find((e) => e.kind === 'udp-destination').datagramsOut, SENT)
   const dropLogs = logs.filter((e) => e.message.includes('not keeping up'))
@@ -303,16 +316,28 @@ test('what cannot take send() or messages() says why', async (t) => {
   const noPublish = await t.throwsAsync(subscriber.send('x'), { instanceOf: MproxyError })
   t.is(noPublish.message, 'send(): this reverse proxy does not publish to its group: give it inputs or publish: true')
   t.is(noPublish.code, 'EMPROXY_INVALID_ARGUMENT')
-  t.throws(() => publisher.messages(), { instanceOf: MproxyError, message: 'messages(): this reverse proxy does not subscribe to its group: give it outputs or subscribe: true' })
+  t.throws(() => publisher.messages(), {
+    instanceOf: MproxyError,
+    message: 'messages(): this reverse proxy does not subscribe to its group: give it outputs or subscribe: true',
+  })
   // The two halves in one process, linked only by the group.
   const tap = subscriber.messages()
   await publisher.send(['p1', 'p2'])
   t.deepEqual([(await tap.next()).value.data.toString(), (await tap.next()).value.data.toString()], ['p1', 'p2'])
   await t.throwsAsync(publisher.send(42), { instanceOf: MproxyError, message: 'send(): data is not a Buffer or a string' })
   await t.throwsAsync(publisher.send(['ok', null]), { instanceOf: MproxyError, message: 'send(): data[1] is not a Buffer or a string' })
-  t.throws(() => subscriber.messages({ highWaterMark: 0 }), { instanceOf: MproxyError, message: 'messages(): highWaterMark: 0 is not a whole number of datagrams from 1 to 16777216' })
-  t.throws(() => subscriber.messages({ highWatermark: 5 }), { instanceOf: MproxyError, message: 'messages(): highWatermark is not an option (highWaterMark, signal)' })
-  await t.throwsAsync(createReverseProxy({ ...group }), { instanceOf: MproxyError, message: 'nothing to do: give inputs (udpListenAddrs, tcpListenAddrs, publish) and/or outputs (tcpOutputAddrs, udpOutputAddrs, subscribe)' })
+  t.throws(() => subscriber.messages({ highWaterMark: 0 }), {
+    instanceOf: MproxyError,
+    message: 'messages(): highWaterMark: 0 is not a whole number of datagrams from 1 to 16777216',
+  })
+  t.throws(() => subscriber.messages({ highWatermark: 5 }), {
+    instanceOf: MproxyError,
+    message: 'messages(): highWatermark is not an option (highWaterMark, signal)',
+  })
+  await t.throwsAsync(createReverseProxy({ ...group }), {
+    instanceOf: MproxyError,
+    message: 'nothing to do: give inputs (udpListenAddrs, tcpListenAddrs, publish) and/or outputs (tcpOutputAddrs, udpOutputAddrs, subscribe)',
+  })
   await publisher.close()
   await t.throwsAsync(publisher.send('late'), { instanceOf: MproxyError, message: 'send(): the handle is closed' })
   const ended = await publisher.messages().next()

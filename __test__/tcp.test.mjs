@@ -4,7 +4,7 @@ import test from 'ava'
 import dgram from 'node:dgram'
 import net from 'node:net'
 import path from 'node:path'
-import { makeText, mproxy, readFile, requireIsolation, runProgram, runToEnd, sleep, stop, tempDir, waitFor, waitForSize, writeTemp } from './helpers.mjs'
+import { makeText, mproxy, readFile, requireIsolation, runProgram, sleep, stop, tempDir, waitFor, waitForSize, writeTemp } from './helpers.mjs'
 import { startTcpServer } from './tls-fixtures.mjs'
 import { notUnderWine, stoppedCleanly, unixOnly, WHY } from './platform.mjs'
 
@@ -51,7 +51,11 @@ test('forward proxy: the upstream goes away and comes back; the proxy resumes by
   const out = path.join(dir, 'out.txt')
   const server = await createServer({ path: out, listenAddrs: ['127.0.0.1:0'] })
   const logs = []
-  const proxy = await createProxy({ tcpConnectAddrs: [`127.0.0.1:${upstream.port}`], udpDownstreamAddrs: server.addresses.listen, onLog: (e) => logs.push(e.message) })
+  const proxy = await createProxy({
+    tcpConnectAddrs: [`127.0.0.1:${upstream.port}`],
+    udpDownstreamAddrs: server.addresses.listen,
+    onLog: (e) => logs.push(e.message),
+  })
   await waitForSize(out, first.length)
   await upstream.close()
   await waitFor(() => proxy.stats().endpoints.find((e) => e.kind === 'tcp-connection').disconnects === 1, 10_000, 'the disconnect')
@@ -92,7 +96,11 @@ test('reverse proxy: TCP in, UDP out, byte for byte, through the CLI', async (t)
   const data = makeText(3_000_000, 34)
   const out = path.join(dir, 'out.txt')
   const server = await createServer({ path: out, listenAddrs: ['127.0.0.1:0'] })
-  const rp = runProgram('reverseproxy', ['--tcp-listen-addr', '127.0.0.1:0', '--multicast-addr', g.addr, '--multicast-interface', g.iface, '--udp-output-addr', server.addresses.listen[0]], { listeners: 1 })
+  const rp = runProgram(
+    'reverseproxy',
+    ['--tcp-listen-addr', '127.0.0.1:0', '--multicast-addr', g.addr, '--multicast-interface', g.iface, '--udp-output-addr', server.addresses.listen[0]],
+    { listeners: 1 },
+  )
   const [input] = await rp.listening
   const socket = net.connect({ host: '127.0.0.1', port: Number(input.split(':')[1]) })
   await new Promise((r) => socket.on('connect', r))
@@ -109,7 +117,12 @@ test('many TCP input clients at once: every line arrives, no datagram mixes two 
   const datagrams = []
   sink.on('message', (m) => datagrams.push(m.toString()))
   await new Promise((r) => sink.bind(0, '127.0.0.1', r))
-  const rp = await createReverseProxy({ tcpListenAddrs: ['127.0.0.1:0'], multicastAddr: g.addr, multicastInterface: g.iface, udpOutputAddrs: [`127.0.0.1:${sink.address().port}`] })
+  const rp = await createReverseProxy({
+    tcpListenAddrs: ['127.0.0.1:0'],
+    multicastAddr: g.addr,
+    multicastInterface: g.iface,
+    udpOutputAddrs: [`127.0.0.1:${sink.address().port}`],
+  })
   const port = Number(rp.addresses.tcpListen[0].split(':')[1])
   const clients = 20
   const lines = 300
@@ -118,17 +131,21 @@ test('many TCP input clients at once: every line arrives, no datagram mixes two 
   // Line i of a client is its letter 1 + i % 50 times: order shows in the lengths.
   const textOf = (c) => Array.from({ length: lines }, (_, i) => `${letter(c).repeat(1 + (i % 50))}\n`).join('')
   await Promise.all(
-    Array.from({ length: clients }, (_, c) => new Promise((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port }, async () => {
-        // Small uneven pieces, so reads split lines anywhere.
-        const text = textOf(c)
-        for (let at = 0, n = 0; at < text.length; at += 37 + c, n++) {
-          s.write(text.slice(at, at + 37 + c))
-          if (n % 10 === 0) await new Promise((r) => setImmediate(r))
-        }
-        s.end(resolve)
-      })
-    })),
+    Array.from(
+      { length: clients },
+      (_, c) =>
+        new Promise((resolve) => {
+          const s = net.connect({ host: '127.0.0.1', port }, async () => {
+            // Small uneven pieces, so reads split lines anywhere.
+            const text = textOf(c)
+            for (let at = 0, n = 0; at < text.length; at += 37 + c, n++) {
+              s.write(text.slice(at, at + 37 + c))
+              if (n % 10 === 0) await new Promise((r) => setImmediate(r))
+            }
+            s.end(resolve)
+          })
+        }),
+    ),
   )
   const total = Array.from({ length: clients }, (_, c) => textOf(c).length).reduce((a, b) => a + b, 0)
   await waitFor(() => datagrams.reduce((n, d) => n + d.length, 0) >= total, 20_000, 'all bytes')
@@ -173,14 +190,21 @@ test('200 TCP output clients each receive everything', async (t) => {
   t.is(out.evicted, 0)
 })
 
-unixOnly('48 MB paced at 12 MB/s, beyond Wine\'s sockets')('a stuck TCP output client is disconnected while the others keep receiving everything', async (t) => {
+unixOnly("48 MB paced at 12 MB/s, beyond Wine's sockets")('a stuck TCP output client is disconnected while the others keep receiving everything', async (t) => {
   const g = group()
   const dir = tempDir()
   // Paced so that healthy readers in this (busy) test process keep up easily, while the
   // stuck one falls behind by more than the kernel's buffers plus its 16 MiB backlog.
   const data = makeText(48_000_000, 36)
   const logs = []
-  const rp = await createReverseProxy({ udpListenAddrs: ['127.0.0.1:0'], tcpOutputAddrs: ['127.0.0.1:0'], multicastAddr: g.addr, multicastInterface: g.iface, tcpClientQueue: 16 * 1024 * 1024, onLog: (e) => logs.push(e.message) })
+  const rp = await createReverseProxy({
+    udpListenAddrs: ['127.0.0.1:0'],
+    tcpOutputAddrs: ['127.0.0.1:0'],
+    multicastAddr: g.addr,
+    multicastInterface: g.iface,
+    tcpClientQueue: 16 * 1024 * 1024,
+    onLog: (e) => logs.push(e.message),
+  })
   let closed
   const close = () => (closed ??= rp.close())
   t.teardown(() => close().catch(() => undefined))
@@ -197,8 +221,15 @@ unixOnly('48 MB paced at 12 MB/s, beyond Wine\'s sockets')('a stuck TCP output c
     await client.finished
     await client.close()
     const sent = Math.min(at + PIECE, data.length)
-    await waitFor(() => good.every((r) => r.size() >= sent), 60_000, () => `the good readers to get ${sent} bytes (have ${good.map((r) => r.size())})`).catch((err) => {
-      t.log(JSON.stringify(rp.stats().endpoints), good.map((r) => r.size()))
+    await waitFor(
+      () => good.every((r) => r.size() >= sent),
+      60_000,
+      () => `the good readers to get ${sent} bytes (have ${good.map((r) => r.size())})`,
+    ).catch((err) => {
+      t.log(
+        JSON.stringify(rp.stats().endpoints),
+        good.map((r) => r.size()),
+      )
       throw err
     })
   }
@@ -215,7 +246,13 @@ unixOnly('48 MB paced at 12 MB/s, beyond Wine\'s sockets')('a stuck TCP output c
 
 test('a client leaving is cleaned up at once, and the next ones work', async (t) => {
   const g = group()
-  const rp = await createReverseProxy({ udpListenAddrs: ['127.0.0.1:0'], tcpOutputAddrs: ['127.0.0.1:0'], multicastAddr: g.addr, multicastInterface: g.iface, maxTcpClients: 2 })
+  const rp = await createReverseProxy({
+    udpListenAddrs: ['127.0.0.1:0'],
+    tcpOutputAddrs: ['127.0.0.1:0'],
+    multicastAddr: g.addr,
+    multicastInterface: g.iface,
+    maxTcpClients: 2,
+  })
   const out = () => rp.stats().endpoints.find((e) => e.kind === 'tcp-output')
   for (let round = 1; round <= 5; round++) {
     const r = tcpReader(rp.addresses.tcpOutput[0])
@@ -259,42 +296,49 @@ test('closing a reverse proxy right after the last input still delivers it to TC
   t.true(reader.data().equals(data.subarray(0, listener.bytesIn)))
 })
 
-notUnderWine(WHY.wineReset)('forward proxy: an upstream that resets every connection right after accepting it is retried with a growing backoff, and said once', async (t) => {
-  const attempts = [] // when each connection was accepted
-  const upstream = net.createServer((socket) => {
-    attempts.push(Date.now())
-    socket.resetAndDestroy()
-  })
-  await new Promise((r) => upstream.listen(0, '127.0.0.1', r))
-  const sink = dgram.createSocket('udp4')
-  await new Promise((r) => sink.bind(0, '127.0.0.1', r))
-  const name = `127.0.0.1:${upstream.address().port}`
-  const proxy = runProgram('proxy', ['--tcp-connect-addr', name, '--udp-downstream-addr', `127.0.0.1:${sink.address().port}`])
-  t.teardown(() => proxy.child.kill('SIGKILL'))
-  // 0.5 s, 1 s, 2 s (each ±20%) between attempts: 4 in the 5 s from the first, not the 10
-  // of a reset backoff. A busy machine only delays attempts, so only the upper bound holds
-  // there: at most 4 in those 5 s, the fourth 1.6 s or more after the third.
-  await waitFor(() => attempts.length >= 4, 20_000, () => `four connections (${attempts.length})`)
-  await sleep(attempts[0] + 5000 - Date.now())
-  const inFiveSeconds = attempts.filter((at) => at < attempts[0] + 5000).length
-  const r = await stop(proxy)
-  upstream.close()
-  sink.close()
-  stoppedCleanly(t, r)
-  t.true(inFiveSeconds <= 4, `${inFiveSeconds} connections in the 5 s from the first`)
-  t.true(attempts[3] - attempts[2] >= 1200, `${attempts[3] - attempts[2]} ms from the third connection to the fourth`)
-  // Each attempt sees the reset either after connecting (`connected`, then `lost`) or while
-  // connecting (`cannot connect`), by the timing of the kernel; either way the run of failures
-  // is reported in a few lines, at most once each, and then no more.
-  const lines = r.stderr.trimEnd().split('\n')
-  const known = {
-    connected: `mproxy-proxy: connected to ${name}`,
-    lost: `mproxy-proxy: warn: connection to ${name} lost (connection reset by peer); reconnecting`,
-    refused: `mproxy-proxy: warn: cannot connect to ${name}: connection reset by peer; retrying every 0.5 s to 30 s`,
-    keepsFailing: `mproxy-proxy: warn: connection to ${name} keeps failing within 10 s of connecting (connection reset by peer); reconnecting with growing delays up to 30 s, without reporting each attempt`,
-  }
-  const count = (line) => lines.filter((l) => l === line).length
-  for (const line of lines) t.true(Object.values(known).includes(line), line)
-  t.true(lines.length <= 5, r.stderr)
-  t.true(count(known.connected) <= 2 && count(known.lost) <= 1 && count(known.refused) <= 1 && count(known.keepsFailing) <= 1, r.stderr)
-})
+notUnderWine(WHY.wineReset)(
+  'forward proxy: an upstream that resets every connection right after accepting it is retried with a growing backoff, and said once',
+  async (t) => {
+    const attempts = [] // when each connection was accepted
+    const upstream = net.createServer((socket) => {
+      attempts.push(Date.now())
+      socket.resetAndDestroy()
+    })
+    await new Promise((r) => upstream.listen(0, '127.0.0.1', r))
+    const sink = dgram.createSocket('udp4')
+    await new Promise((r) => sink.bind(0, '127.0.0.1', r))
+    const name = `127.0.0.1:${upstream.address().port}`
+    const proxy = runProgram('proxy', ['--tcp-connect-addr', name, '--udp-downstream-addr', `127.0.0.1:${sink.address().port}`])
+    t.teardown(() => proxy.child.kill('SIGKILL'))
+    // 0.5 s, 1 s, 2 s (each ±20%) between attempts: 4 in the 5 s from the first, not the 10
+    // of a reset backoff. A busy machine only delays attempts, so only the upper bound holds
+    // there: at most 4 in those 5 s, the fourth 1.6 s or more after the third.
+    await waitFor(
+      () => attempts.length >= 4,
+      20_000,
+      () => `four connections (${attempts.length})`,
+    )
+    await sleep(attempts[0] + 5000 - Date.now())
+    const inFiveSeconds = attempts.filter((at) => at < attempts[0] + 5000).length
+    const r = await stop(proxy)
+    upstream.close()
+    sink.close()
+    stoppedCleanly(t, r)
+    t.true(inFiveSeconds <= 4, `${inFiveSeconds} connections in the 5 s from the first`)
+    t.true(attempts[3] - attempts[2] >= 1200, `${attempts[3] - attempts[2]} ms from the third connection to the fourth`)
+    // Each attempt sees the reset either after connecting (`connected`, then `lost`) or while
+    // connecting (`cannot connect`), by the timing of the kernel; either way the run of failures
+    // is reported in a few lines, at most once each, and then no more.
+    const lines = r.stderr.trimEnd().split('\n')
+    const known = {
+      connected: `mproxy-proxy: connected to ${name}`,
+      lost: `mproxy-proxy: warn: connection to ${name} lost (connection reset by peer); reconnecting`,
+      refused: `mproxy-proxy: warn: cannot connect to ${name}: connection reset by peer; retrying every 0.5 s to 30 s`,
+      keepsFailing: `mproxy-proxy: warn: connection to ${name} keeps failing within 10 s of connecting (connection reset by peer); reconnecting with growing delays up to 30 s, without reporting each attempt`,
+    }
+    const count = (line) => lines.filter((l) => l === line).length
+    for (const line of lines) t.true(Object.values(known).includes(line), line)
+    t.true(lines.length <= 5, r.stderr)
+    t.true(count(known.connected) <= 2 && count(known.lost) <= 1 && count(known.refused) <= 1 && count(known.keepsFailing) <= 1, r.stderr)
+  },
+)

@@ -45,12 +45,16 @@ const leafExtensions = async (keys, ca, usage, names) => [
   await x509.AuthorityKeyIdentifierExtension.create(ca.keys.publicKey),
   ...(names ? [new x509.SubjectAlternativeNameExtension(names)] : []),
 ]
-const SERVER_NAMES = [{ type: 'dns', value: 'localhost' }, { type: 'ip', value: '127.0.0.1' }, { type: 'ip', value: '::1' }]
+const SERVER_NAMES = [
+  { type: 'dns', value: 'localhost' },
+  { type: 'ip', value: '127.0.0.1' },
+  { type: 'ip', value: '::1' },
+]
 
 /** Writes `name`.pem and `name`.key into `dir`; returns { cert, key, keys, subject } (paths, the key pair, the DN). */
 function write(dir, name, cert, keys, subject) {
   const file = (ext) => path.join(dir, `${name}.${ext}`)
-  writeFileSync(file('pem'), cert.toString('pem') + '\n')
+  writeFileSync(file('pem'), `${cert.toString('pem')}\n`)
   writeFileSync(file('key'), keyPem(keys.privateKey))
   return { cert: file('pem'), key: file('key'), keys, subject }
 }
@@ -60,8 +64,12 @@ async function makeCa(dir, name, cn) {
   const subject = `CN=${cn}`
   const now = Date.now()
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(), name: subject, keys, signingAlgorithm: EC,
-    notBefore: new Date(now - DAY), notAfter: new Date(now + 3650 * DAY),
+    serialNumber: serial(),
+    name: subject,
+    keys,
+    signingAlgorithm: EC,
+    notBefore: new Date(now - DAY),
+    notAfter: new Date(now + 3650 * DAY),
     extensions: await caExtensions(keys),
   })
   return write(dir, name, cert, keys, subject)
@@ -71,8 +79,14 @@ async function issue(dir, name, cn, ca, { usage = x509.ExtendedKeyUsage.serverAu
   const keys = await newKeys()
   const now = Date.now()
   const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serial(), subject: `CN=${cn}`, issuer: ca.subject, publicKey: keys.publicKey, signingKey: ca.keys.privateKey,
-    signingAlgorithm: EC, notBefore: notBefore ?? new Date(now - DAY), notAfter: notAfter ?? new Date(now + 825 * DAY),
+    serialNumber: serial(),
+    subject: `CN=${cn}`,
+    issuer: ca.subject,
+    publicKey: keys.publicKey,
+    signingKey: ca.keys.privateKey,
+    signingAlgorithm: EC,
+    notBefore: notBefore ?? new Date(now - DAY),
+    notAfter: notAfter ?? new Date(now + 825 * DAY),
     extensions: await leafExtensions(keys, ca, usage, names),
   })
   return write(dir, name, cert, keys)
@@ -130,8 +144,12 @@ export async function makeSelfSigned(dir, name, cn = 'localhost') {
   const keys = await newKeys(RSA)
   const now = Date.now()
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(), name: `CN=${cn}`, keys, signingAlgorithm: RSA,
-    notBefore: new Date(now), notAfter: new Date(now + 30 * DAY),
+    serialNumber: serial(),
+    name: `CN=${cn}`,
+    keys,
+    signingAlgorithm: RSA,
+    notBefore: new Date(now),
+    notAfter: new Date(now + 30 * DAY),
     extensions: [
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(keys.publicKey),

@@ -5,7 +5,7 @@ import test from 'ava'
 import path from 'node:path'
 import { makeText, mproxy, readFile, runProgram, sleep, stop, tempDir, waitFor, waitForSize } from './helpers.mjs'
 import { makePki, makeSelfSigned, startTlsServer } from './tls-fixtures.mjs'
-import { bulk, notUnderWine, stoppedCleanly, unixOnly, WHY } from './platform.mjs'
+import { bulk, stoppedCleanly } from './platform.mjs'
 
 const dir = tempDir()
 const pkiReady = makePki(dir)
@@ -83,12 +83,18 @@ async function refused(t, serverOptions, flags = (pki) => ['--tls-ca', pki.caCer
 
 test('a certificate for another name is refused with a clear reason', async (t) => {
   const { line, port } = await refused(t, (pki) => ({ cert: pki.otherNameCert, key: pki.otherNameKey }))
-  t.is(line, `mproxy-proxy: warn: cannot connect to tls://localhost:${port}: TLS handshake failed: certificate is not valid for this host name; retrying every 0.5 s to 30 s`)
+  t.is(
+    line,
+    `mproxy-proxy: warn: cannot connect to tls://localhost:${port}: TLS handshake failed: certificate is not valid for this host name; retrying every 0.5 s to 30 s`,
+  )
 })
 
 test('a certificate from an unknown CA is refused with a clear reason', async (t) => {
   const { line, port } = await refused(t, (pki) => ({ cert: pki.unknownCaServerCert, key: pki.unknownCaServerKey }))
-  t.is(line, `mproxy-proxy: warn: cannot connect to tls://localhost:${port}: TLS handshake failed: certificate is not signed by a trusted CA (unknown issuer; see --tls-ca); retrying every 0.5 s to 30 s`)
+  t.is(
+    line,
+    `mproxy-proxy: warn: cannot connect to tls://localhost:${port}: TLS handshake failed: certificate is not signed by a trusted CA (unknown issuer; see --tls-ca); retrying every 0.5 s to 30 s`,
+  )
 })
 
 test('an expired certificate is refused with a clear reason', async (t) => {
@@ -109,13 +115,27 @@ test('a self-signed certificate given with --tls-ca is pinned: the stream arrive
 test('a pinned certificate is no reason to accept a different self-signed one', async (t) => {
   const pinned = await selfSigned('pinned-only')
   const other = await selfSigned('impostor')
-  const { line, port } = await refused(t, () => ({ cert: other.cert, key: other.key }), () => ['--tls-ca', pinned.cert])
-  t.is(line, `mproxy-proxy: warn: cannot connect to tls://localhost:${port}: TLS handshake failed: the server presents a CA certificate as its own; to pin a self-signed certificate, give that exact certificate with --tls-ca; retrying every 0.5 s to 30 s`)
+  const { line, port } = await refused(
+    t,
+    () => ({ cert: other.cert, key: other.key }),
+    () => ['--tls-ca', pinned.cert],
+  )
+  t.is(
+    line,
+    `mproxy-proxy: warn: cannot connect to tls://localhost:${port}: TLS handshake failed: the server presents a CA certificate as its own; to pin a self-signed certificate, give that exact certificate with --tls-ca; retrying every 0.5 s to 30 s`,
+  )
 })
 
 test('a server that requires a client certificate: said in words, once, with a growing backoff', async (t) => {
   const pki = await pkiReady
-  const tlsServer = await startTlsServer({ cert: pki.serverCert, key: pki.serverKey, ca: pki.caCert, requestCert: true, rejectUnauthorized: true, lines: 'never sent\n' })
+  const tlsServer = await startTlsServer({
+    cert: pki.serverCert,
+    key: pki.serverKey,
+    ca: pki.caCert,
+    requestCert: true,
+    rejectUnauthorized: true,
+    lines: 'never sent\n',
+  })
   const sink = await udpServer('no-client-cert.txt')
   const proxy = runProgram('proxy', ['--tcp-connect-addr', `tls://localhost:${tlsServer.port}`, '--udp-downstream-addr', sink.addr, '--tls-ca', pki.caCert])
   t.teardown(() => proxy.child.kill('SIGKILL'))
@@ -125,10 +145,14 @@ test('a server that requires a client certificate: said in words, once, with a g
   // the 20 ms this polls at).
   const count = () => tlsServer.clientErrors().length + tlsServer.accepted()
   const attempts = []
-  await waitFor(() => {
-    for (let n = count(); attempts.length < n;) attempts.push(Date.now())
-    return attempts.length >= 4
-  }, 20_000, () => `four attempts (${count()})`)
+  await waitFor(
+    () => {
+      for (let n = count(); attempts.length < n; ) attempts.push(Date.now())
+      return attempts.length >= 4
+    },
+    20_000,
+    () => `four attempts (${count()})`,
+  )
   await sleep(attempts[0] + 5000 - Date.now())
   const inFiveSeconds = count()
   const r = await stop(proxy)

@@ -3,7 +3,19 @@
 import test from 'ava'
 import path from 'node:path'
 import {
-  makeText, makeVeth, readFile, requireIsolation, runProgram, runToEnd, stop, tempDir, waitForSize, waitLinkLocal, within, writeTemp, portOf,
+  makeText,
+  makeVeth,
+  readFile,
+  requireIsolation,
+  runProgram,
+  runToEnd,
+  stop,
+  tempDir,
+  waitForSize,
+  waitLinkLocal,
+  within,
+  writeTemp,
+  portOf,
 } from './helpers.mjs'
 import { WHY, bulk, onWindows, unixOnly } from './platform.mjs'
 

@@ -37,10 +37,14 @@ async function sink(name) {
 
 /** `openssl s_client` to 127.0.0.1:port; collects what it prints and can be fed. */
 function sClient(t, port, ca, extra = []) {
-  const child = spawn('openssl', ['s_client', '-quiet', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', '-CAfile', ca, '-verify_return_error', ...extra], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, OPENSSL_CONF: '/dev/null' },
-  })
+  const child = spawn(
+    'openssl',
+    ['s_client', '-quiet', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', '-CAfile', ca, '-verify_return_error', ...extra],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, OPENSSL_CONF: '/dev/null' },
+    },
+  )
   const out = []
   let err = ''
   child.stdout.on('data', (d) => out.push(d))
@@ -54,7 +58,15 @@ function sClient(t, port, ca, extra = []) {
 /** A node:tls client to 127.0.0.1:port (verifying the listener as `localhost`). */
 function tlsClient(t, port, { ca, cert, key, localAddress } = {}) {
   const chunks = []
-  const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: readFileSync(ca), cert: cert && readFileSync(cert), key: key && readFileSync(key), localAddress })
+  const socket = tls.connect({
+    host: '127.0.0.1',
+    port,
+    servername: 'localhost',
+    ca: readFileSync(ca),
+    cert: cert && readFileSync(cert),
+    key: key && readFileSync(key),
+    localAddress,
+  })
   let error
   socket.on('error', (e) => (error = e))
   socket.on('data', (d) => chunks.push(d))
@@ -89,58 +101,61 @@ async function sendDatagrams(address, datagrams) {
   socket.close()
 }
 
-unixOnly(WHY.openssl)('a TLS input beside a plain one: openssl s_client, node:tls and plain TCP bytes arrive exactly; a plain client on the TLS port is a counted TLS failure', async (t) => {
-  const pki = await pkiReady
-  const out = await sink('tls-input.txt')
-  const logs = []
-  const rp = await createReverseProxy({
-    ...group(),
-    tcpListenAddrs: ['tls://127.0.0.1:0', '127.0.0.1:0'],
-    udpOutputAddrs: [out.addr],
-    tlsCert: pki.serverCert,
-    tlsKey: pki.serverKey,
-    onLog: (e) => logs.push(e.message),
-  })
-  t.teardown(() => rp.close())
-  const [tlsAddr, plainAddr] = rp.addresses.tcpListen
-  const lines = ['from openssl s_client over TLS\n', 'from node:tls over TLS\n', 'from plain TCP\n']
-  const openssl = sClient(t, portOf(tlsAddr), pki.caCert)
-  openssl.child.stdin.write(lines[0])
-  await waitForSize(out.out, lines[0].length)
-  const node = tlsClient(t, portOf(tlsAddr), { ca: pki.caCert })
-  await node.secure
-  node.socket.write(lines[1])
-  await waitForSize(out.out, lines[0].length + lines[1].length)
-  const plain = tcpClient(t, portOf(plainAddr))
-  await plain.connected
-  plain.socket.write(lines[2])
-  const expected = lines.join('')
-  await waitForSize(out.out, expected.length)
-  // Plain text on the TLS port: no TLS, nothing delivered.
-  const stray = tcpClient(t, portOf(tlsAddr))
-  await stray.connected
-  stray.socket.write('GET / HTTP/1.0\r\n\r\n')
-  await stray.closed
-  await waitFor(() => endpoint(rp, 'tcp-listener', tlsAddr).tlsFailures === 1, 10_000, 'the TLS failure')
-  node.socket.end()
-  plain.socket.end()
-  openssl.child.kill('SIGTERM')
-  await Promise.all([node.closed, plain.closed, openssl.exited])
-  await waitFor(() => endpoint(rp, 'tcp-listener', tlsAddr).disconnects === 3, 10_000, 'three TLS clients gone')
-  const stats = await rp.close()
-  await out.server.close()
-  t.true(readFile(out.out).equals(Buffer.from(expected)), readFile(out.out).toString())
-  const tlsIn = stats.endpoints.find((e) => e.kind === 'tcp-listener' && e.name === tlsAddr)
-  t.is(tlsIn.connects, 3)
-  t.is(tlsIn.tlsFailures, 1)
-  t.is(tlsIn.datagramsOut, 2)
-  t.is(stats.endpoints.find((e) => e.kind === 'tcp-listener' && e.name === plainAddr).tlsFailures, 0)
-  t.is(logs.filter((m) => m.startsWith(`${tlsAddr}: TLS client 127.0.0.1:`) && m.endsWith(' connected')).length, 2, logs.join('\n'))
-  t.deepEqual(
-    logs.filter((m) => m.includes('TLS handshake')).map((m) => m.replace(/127\.0\.0\.1:\d+ failed/, '127.0.0.1:P failed')),
-    [`${tlsAddr}: TLS handshake with 127.0.0.1:P failed: the client does not speak TLS (is it a plain TCP client?)`],
-  )
-})
+unixOnly(WHY.openssl)(
+  'a TLS input beside a plain one: openssl s_client, node:tls and plain TCP bytes arrive exactly; a plain client on the TLS port is a counted TLS failure',
+  async (t) => {
+    const pki = await pkiReady
+    const out = await sink('tls-input.txt')
+    const logs = []
+    const rp = await createReverseProxy({
+      ...group(),
+      tcpListenAddrs: ['tls://127.0.0.1:0', '127.0.0.1:0'],
+      udpOutputAddrs: [out.addr],
+      tlsCert: pki.serverCert,
+      tlsKey: pki.serverKey,
+      onLog: (e) => logs.push(e.message),
+    })
+    t.teardown(() => rp.close())
+    const [tlsAddr, plainAddr] = rp.addresses.tcpListen
+    const lines = ['from openssl s_client over TLS\n', 'from node:tls over TLS\n', 'from plain TCP\n']
+    const openssl = sClient(t, portOf(tlsAddr), pki.caCert)
+    openssl.child.stdin.write(lines[0])
+    await waitForSize(out.out, lines[0].length)
+    const node = tlsClient(t, portOf(tlsAddr), { ca: pki.caCert })
+    await node.secure
+    node.socket.write(lines[1])
+    await waitForSize(out.out, lines[0].length + lines[1].length)
+    const plain = tcpClient(t, portOf(plainAddr))
+    await plain.connected
+    plain.socket.write(lines[2])
+    const expected = lines.join('')
+    await waitForSize(out.out, expected.length)
+    // Plain text on the TLS port: no TLS, nothing delivered.
+    const stray = tcpClient(t, portOf(tlsAddr))
+    await stray.connected
+    stray.socket.write('GET / HTTP/1.0\r\n\r\n')
+    await stray.closed
+    await waitFor(() => endpoint(rp, 'tcp-listener', tlsAddr).tlsFailures === 1, 10_000, 'the TLS failure')
+    node.socket.end()
+    plain.socket.end()
+    openssl.child.kill('SIGTERM')
+    await Promise.all([node.closed, plain.closed, openssl.exited])
+    await waitFor(() => endpoint(rp, 'tcp-listener', tlsAddr).disconnects === 3, 10_000, 'three TLS clients gone')
+    const stats = await rp.close()
+    await out.server.close()
+    t.true(readFile(out.out).equals(Buffer.from(expected)), readFile(out.out).toString())
+    const tlsIn = stats.endpoints.find((e) => e.kind === 'tcp-listener' && e.name === tlsAddr)
+    t.is(tlsIn.connects, 3)
+    t.is(tlsIn.tlsFailures, 1)
+    t.is(tlsIn.datagramsOut, 2)
+    t.is(stats.endpoints.find((e) => e.kind === 'tcp-listener' && e.name === plainAddr).tlsFailures, 0)
+    t.is(logs.filter((m) => m.startsWith(`${tlsAddr}: TLS client 127.0.0.1:`) && m.endsWith(' connected')).length, 2, logs.join('\n'))
+    t.deepEqual(
+      logs.filter((m) => m.includes('TLS handshake')).map((m) => m.replace(/127\.0\.0\.1:\d+ failed/, '127.0.0.1:P failed')),
+      [`${tlsAddr}: TLS handshake with 127.0.0.1:P failed: the client does not speak TLS (is it a plain TCP client?)`],
+    )
+  },
+)
 
 unixOnly(WHY.openssl)('a TLS output beside a plain one: openssl s_client, node:tls and a plain reader each get the stream byte for byte', async (t) => {
   const pki = await pkiReady
@@ -161,7 +176,11 @@ unixOnly(WHY.openssl)('a TLS output beside a plain one: openssl s_client, node:t
   const datagrams = Array.from({ length: 400 }, (_, i) => Buffer.from(`line ${String(i).padStart(4, '0')} ${'x'.repeat(i % 97)}\n`))
   const expected = Buffer.concat(datagrams)
   await sendDatagrams(rp.addresses.listen[0], datagrams)
-  await waitFor(() => openssl.data().length >= expected.length && node.data().length >= expected.length && plain.data().length >= expected.length, 20_000, 'every reader has the stream')
+  await waitFor(
+    () => openssl.data().length >= expected.length && node.data().length >= expected.length && plain.data().length >= expected.length,
+    20_000,
+    'every reader has the stream',
+  )
   openssl.child.kill('SIGTERM')
   node.socket.end()
   plain.socket.end()
@@ -216,69 +235,75 @@ test('a stalled TLS handshake holds up no one and is closed after 10 s, counted 
   )
 })
 
-unixOnly(WHY.openssl)('required client certificates: the right one is let in, no certificate and a wrong CA are refused, counted exactly and logged once per address', async (t) => {
-  const pki = await pkiReady
-  const out = await sink('mtls.txt')
-  const logs = []
-  const rp = await createReverseProxy({
-    ...group(),
-    tcpListenAddrs: ['tls://127.0.0.1:0'],
-    udpOutputAddrs: [out.addr],
-    tlsCert: pki.serverCert,
-    tlsKey: pki.serverKey,
-    tlsClientCa: pki.caCert,
-    onLog: (e) => logs.push(e.message),
-  })
-  t.teardown(() => rp.close())
-  const addr = rp.addresses.tcpListen[0]
-  const port = portOf(addr)
-  const failures = () => endpoint(rp, 'tcp-listener', addr).tlsFailures
-  const lines = ['openssl s_client with the right certificate\n', 'node:tls with the right certificate\n']
-  const good = sClient(t, port, pki.caCert, ['-cert', pki.clientCert, '-key', pki.clientKey])
-  good.child.stdin.write(lines[0])
-  await waitForSize(out.out, lines[0].length)
-  const goodNode = tlsClient(t, port, { ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey })
-  await goodNode.secure
-  goodNode.socket.write(lines[1])
-  await waitForSize(out.out, lines[0].length + lines[1].length)
+unixOnly(WHY.openssl)(
+  'required client certificates: the right one is let in, no certificate and a wrong CA are refused, counted exactly and logged once per address',
+  async (t) => {
+    const pki = await pkiReady
+    const out = await sink('mtls.txt')
+    const logs = []
+    const rp = await createReverseProxy({
+      ...group(),
+      tcpListenAddrs: ['tls://127.0.0.1:0'],
+      udpOutputAddrs: [out.addr],
+      tlsCert: pki.serverCert,
+      tlsKey: pki.serverKey,
+      tlsClientCa: pki.caCert,
+      onLog: (e) => logs.push(e.message),
+    })
+    t.teardown(() => rp.close())
+    const addr = rp.addresses.tcpListen[0]
+    const port = portOf(addr)
+    const failures = () => endpoint(rp, 'tcp-listener', addr).tlsFailures
+    const lines = ['openssl s_client with the right certificate\n', 'node:tls with the right certificate\n']
+    const good = sClient(t, port, pki.caCert, ['-cert', pki.clientCert, '-key', pki.clientKey])
+    good.child.stdin.write(lines[0])
+    await waitForSize(out.out, lines[0].length)
+    const goodNode = tlsClient(t, port, { ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey })
+    await goodNode.secure
+    goodNode.socket.write(lines[1])
+    await waitForSize(out.out, lines[0].length + lines[1].length)
 
-  // No certificate (openssl, then node), a certificate from another CA (from 127.0.0.3, then 127.0.0.1).
-  const bare = sClient(t, port, pki.caCert)
-  bare.child.stdin.write('no certificate, must not arrive\n')
-  t.not(await within(bare.exited, 10_000, 's_client without a certificate did not end'), 0)
-  t.regex(bare.stderr(), /alert certificate required/)
-  await waitFor(() => failures() === 1, 10_000, 'failure 1')
-  const bareNode = tlsClient(t, port, { ca: pki.caCert })
-  bareNode.secure.then(() => bareNode.socket.write('no certificate, must not arrive\n'))
-  await bareNode.closed
-  t.is(bareNode.error()?.code, 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED')
-  await waitFor(() => failures() === 2, 10_000, 'failure 2')
-  for (const [localAddress, n] of [['127.0.0.3', 3], ['127.0.0.1', 4]]) {
-    const wrong = tlsClient(t, port, { ca: pki.caCert, cert: pki.wrongCaClientCert, key: pki.wrongCaClientKey, localAddress })
-    wrong.secure.then(() => wrong.socket.write('wrong CA, must not arrive\n'))
-    await wrong.closed
-    t.truthy(wrong.error(), 'the client is told')
-    await waitFor(() => failures() === n, 10_000, `failure ${n}`)
-  }
-  good.child.kill('SIGTERM')
-  goodNode.socket.end()
-  await Promise.all([good.exited, goodNode.closed])
-  await sleep(200)
-  const stats = await rp.close()
-  await out.server.close()
-  t.is(readFile(out.out).toString(), lines.join(''))
-  const listener = stats.endpoints.find((e) => e.kind === 'tcp-listener')
-  t.is(listener.tlsFailures, 4)
-  t.is(listener.connects, 6)
-  t.deepEqual(
-    logs.filter((m) => m.includes('TLS handshake')).map((m) => m.replace(/with (127\.0\.0\.\d):\d+/, 'with $1:P')),
-    [
-      `${addr}: TLS handshake with 127.0.0.1:P failed: the client presented no certificate (one is required: tlsClientCa)`,
-      `${addr}: TLS handshake with 127.0.0.3:P failed: the client certificate is not signed by the CA of tlsClientCa`,
-    ],
-    logs.join('\n'),
-  )
-})
+    // No certificate (openssl, then node), a certificate from another CA (from 127.0.0.3, then 127.0.0.1).
+    const bare = sClient(t, port, pki.caCert)
+    bare.child.stdin.write('no certificate, must not arrive\n')
+    t.not(await within(bare.exited, 10_000, 's_client without a certificate did not end'), 0)
+    t.regex(bare.stderr(), /alert certificate required/)
+    await waitFor(() => failures() === 1, 10_000, 'failure 1')
+    const bareNode = tlsClient(t, port, { ca: pki.caCert })
+    bareNode.secure.then(() => bareNode.socket.write('no certificate, must not arrive\n'))
+    await bareNode.closed
+    t.is(bareNode.error()?.code, 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED')
+    await waitFor(() => failures() === 2, 10_000, 'failure 2')
+    for (const [localAddress, n] of [
+      ['127.0.0.3', 3],
+      ['127.0.0.1', 4],
+    ]) {
+      const wrong = tlsClient(t, port, { ca: pki.caCert, cert: pki.wrongCaClientCert, key: pki.wrongCaClientKey, localAddress })
+      wrong.secure.then(() => wrong.socket.write('wrong CA, must not arrive\n'))
+      await wrong.closed
+      t.truthy(wrong.error(), 'the client is told')
+      await waitFor(() => failures() === n, 10_000, `failure ${n}`)
+    }
+    good.child.kill('SIGTERM')
+    goodNode.socket.end()
+    await Promise.all([good.exited, goodNode.closed])
+    await sleep(200)
+    const stats = await rp.close()
+    await out.server.close()
+    t.is(readFile(out.out).toString(), lines.join(''))
+    const listener = stats.endpoints.find((e) => e.kind === 'tcp-listener')
+    t.is(listener.tlsFailures, 4)
+    t.is(listener.connects, 6)
+    t.deepEqual(
+      logs.filter((m) => m.includes('TLS handshake')).map((m) => m.replace(/with (127\.0\.0\.\d):\d+/, 'with $1:P')),
+      [
+        `${addr}: TLS handshake with 127.0.0.1:P failed: the client presented no certificate (one is required: tlsClientCa)`,
+        `${addr}: TLS handshake with 127.0.0.3:P failed: the client certificate is not signed by the CA of tlsClientCa`,
+      ],
+      logs.join('\n'),
+    )
+  },
+)
 
 test('--allow: 127.0.0.1/32 is let in, a client from 127.0.0.2 is refused on inputs and outputs, counted and logged once', async (t) => {
   const out = await sink('allow.txt')
@@ -337,7 +362,10 @@ test('--allow: 127.0.0.1/32 is let in, a client from 127.0.0.2 is refused on inp
   )
   t.deepEqual(
     logs.filter((m) => m.includes('not allowed')).map((m) => m.replace(/127\.0\.0\.2:\d+/, '127.0.0.2:P')),
-    [`${inAddr}: refused TCP client 127.0.0.2:P: its address is not allowed (allow)`, `${outAddr}: refused TCP client 127.0.0.2:P: its address is not allowed (allow)`],
+    [
+      `${inAddr}: refused TCP client 127.0.0.2:P: its address is not allowed (allow)`,
+      `${outAddr}: refused TCP client 127.0.0.2:P: its address is not allowed (allow)`,
+    ],
   )
 })
 
@@ -366,7 +394,11 @@ test('--max-clients-per-address: idle clients from one address are capped and a 
       idle.push(c)
     }
   }
-  await waitFor(() => endpoint(rp, 'tcp-listener', inAddr).refusedPerAddress === 3 && endpoint(rp, 'tcp-output', outAddr).refusedPerAddress === 3, 10_000, 'three refusals each')
+  await waitFor(
+    () => endpoint(rp, 'tcp-listener', inAddr).refusedPerAddress === 3 && endpoint(rp, 'tcp-output', outAddr).refusedPerAddress === 3,
+    10_000,
+    'three refusals each',
+  )
   const writer = tcpClient(t, portOf(inAddr), '127.0.0.1')
   const reader = tcpClient(t, portOf(outAddr), '127.0.0.1')
   await Promise.all([writer.connected, reader.connected])
@@ -389,7 +421,10 @@ test('--max-clients-per-address: idle clients from one address are capped and a 
   }
   t.deepEqual(
     logs.filter((m) => m.includes('(maxClientsPerAddress)')).map((m) => m.replace(/127\.0\.0\.2:\d+/, '127.0.0.2:P')),
-    [`${inAddr}: refused TCP client 127.0.0.2:P: 127.0.0.2 already has 2 clients (maxClientsPerAddress)`, `${outAddr}: refused TCP client 127.0.0.2:P: 127.0.0.2 already has 2 clients (maxClientsPerAddress)`],
+    [
+      `${inAddr}: refused TCP client 127.0.0.2:P: 127.0.0.2 already has 2 clients (maxClientsPerAddress)`,
+      `${outAddr}: refused TCP client 127.0.0.2:P: 127.0.0.2 already has 2 clients (maxClientsPerAddress)`,
+    ],
   )
 })
 
@@ -437,21 +472,37 @@ test('--idle-timeout: clients that send nothing are closed and counted, once log
 test('an all-hosts group gets a one-line note at start; a dedicated group none', async (t) => {
   requireIsolation()
   const logs = []
-  const rp = await createReverseProxy({ udpListenAddrs: ['127.0.0.1:0'], multicastAddr: '224.0.0.1:21999', multicastInterface: 'lo', onLog: (e) => logs.push(e.message) })
+  const rp = await createReverseProxy({
+    udpListenAddrs: ['127.0.0.1:0'],
+    multicastAddr: '224.0.0.1:21999',
+    multicastInterface: 'lo',
+    onLog: (e) => logs.push(e.message),
+  })
   await rp.close()
   t.deepEqual(
     logs.filter((m) => m.startsWith('note:')),
-    ['note: the group 224.0.0.1:21999 is received by every host on the link (all-hosts): any of them can read the stream and send into it; use a dedicated group (e.g. [ff02::4d50%IFACE]:9918 or 239.x.y.z) and a bus key'],
+    [
+      'note: the group 224.0.0.1:21999 is received by every host on the link (all-hosts): any of them can read the stream and send into it; use a dedicated group (e.g. [ff02::4d50%IFACE]:9918 or 239.x.y.z) and a bus key',
+    ],
   )
   const quiet = []
   const dedicated = await createReverseProxy({ ...group(), udpListenAddrs: ['127.0.0.1:0'], onLog: (e) => quiet.push(e.message) })
   await dedicated.close()
-  t.deepEqual(quiet.filter((m) => m.startsWith('note:')), [])
+  t.deepEqual(
+    quiet.filter((m) => m.startsWith('note:')),
+    [],
+  )
 })
 
 test('metrics export the new counters', async (t) => {
   const pki = await pkiReady
-  const rp = await createReverseProxy({ ...group(), tcpListenAddrs: ['tls://127.0.0.1:0'], tlsCert: pki.serverCert, tlsKey: pki.serverKey, udpOutputAddrs: ['127.0.0.1:9'] })
+  const rp = await createReverseProxy({
+    ...group(),
+    tcpListenAddrs: ['tls://127.0.0.1:0'],
+    tlsCert: pki.serverCert,
+    tlsKey: pki.serverKey,
+    udpOutputAddrs: ['127.0.0.1:9'],
+  })
   t.teardown(() => rp.close())
   const addr = rp.addresses.tcpListen[0]
   const stray = tcpClient(t, portOf(addr))
@@ -461,7 +512,8 @@ test('metrics export the new counters', async (t) => {
   const registry = mproxy.registerMetrics(() => [{ route: 'rp', handle: rp }])
   const text = await registry.metrics()
   t.true(text.includes(`mproxy_tls_failures_total{route="rp",kind="tcp-listener",endpoint="${addr}"} 1`), text)
-  for (const name of ['refused_not_allowed', 'refused_per_address', 'idle_timeouts', 'tls_failures']) t.true(text.includes(`# HELP mproxy_${name}_total `), name)
+  for (const name of ['refused_not_allowed', 'refused_per_address', 'idle_timeouts', 'tls_failures'])
+    t.true(text.includes(`# HELP mproxy_${name}_total `), name)
 })
 
 // Bad input: one line naming the flag, exit 2 (usage) or 1 (a file the system refuses).
@@ -478,72 +530,194 @@ function bad(name, args, code, message) {
     t.is(lines[0], typeof message === 'function' ? message(pki) : message)
   })
 }
-bad('a tls:// listener without --tls-cert and --tls-key', () => ['--tcp-listen-addr', 'tls://127.0.0.1:0'], 2, `${R}: --tls-cert is required with a tls:// listener (--tcp-listen-addr or --tcp-output-addr)`)
-bad('--tls-cert without --tls-key', (p) => ['--tcp-output-addr', 'tls://127.0.0.1:0', '--tls-cert', p.serverCert], 2, `${R}: --tls-key is required with a tls:// listener (--tcp-listen-addr or --tcp-output-addr)`)
-bad('--tls-cert without a tls:// listener', (p) => ['--tcp-listen-addr', '127.0.0.1:0', '--tls-cert', p.serverCert, '--tls-key', p.serverKey], 2, `${R}: --tls-cert needs a --tcp-listen-addr or --tcp-output-addr of the form tls://HOST:PORT`)
-bad('--tls-client-ca without a tls:// listener', (p) => ['--tcp-output-addr', '127.0.0.1:0', '--tls-client-ca', p.caCert], 2, `${R}: --tls-client-ca needs a --tcp-listen-addr or --tcp-output-addr of the form tls://HOST:PORT`)
-bad('an unknown scheme on --tcp-output-addr', () => ['--tcp-output-addr', 'ssl://127.0.0.1:0'], 2, `${R}: --tcp-output-addr: "ssl://127.0.0.1:0" has an unknown scheme; use HOST:PORT or tls://HOST:PORT`)
-bad('a tls:// listener without a port', (p) => ['--tcp-listen-addr', 'tls://127.0.0.1', '--tls-cert', p.serverCert, '--tls-key', p.serverKey], 2, `${R}: --tcp-listen-addr: "127.0.0.1" has no port; expected HOST:PORT`)
-bad('--allow that is no network', () => ['--tcp-listen-addr', '127.0.0.1:0', '--allow', '10.0.0.0/33'], 2, `${R}: --allow: 10.0.0.0/33: the prefix length must be 0 to 32`)
-bad('--allow a host name', () => ['--tcp-listen-addr', '127.0.0.1:0', '--allow', 'localhost'], 2, `${R}: --allow: localhost is not an IP address or CIDR block (192.0.2.0/24)`)
-bad('--allow without a TCP listener', () => ['--udp-listen-addr', '127.0.0.1:0', '--allow', '10.0.0.0/8'], 2, `${R}: --allow needs a TCP listener (--tcp-listen-addr or --tcp-output-addr)`)
-bad('--max-clients-per-address 0', () => ['--tcp-listen-addr', '127.0.0.1:0', '--max-clients-per-address', '0'], 2, `${R}: --max-clients-per-address: "0" is not a whole number from 1 to 1000000`)
-bad('--max-clients-per-address without a TCP listener', () => ['--udp-listen-addr', '127.0.0.1:0', '--max-clients-per-address', '2'], 2, `${R}: --max-clients-per-address needs a TCP listener (--tcp-listen-addr or --tcp-output-addr)`)
-bad('--idle-timeout that is no number', () => ['--tcp-listen-addr', '127.0.0.1:0', '--idle-timeout', '5m'], 2, `${R}: --idle-timeout: "5m" is not a number of seconds from 0.001 to 86400`)
-bad('--idle-timeout 0', () => ['--tcp-listen-addr', '127.0.0.1:0', '--idle-timeout', '0'], 2, `${R}: --idle-timeout: "0" is not a number of seconds from 0.001 to 86400`)
-bad('--idle-timeout with outputs only', () => ['--tcp-output-addr', '127.0.0.1:0', '--idle-timeout', '30'], 2, `${R}: --idle-timeout needs a TCP input (--tcp-listen-addr); output clients are not expected to send`)
-bad('--tls-cert that does not exist', (p) => ['--tcp-listen-addr', 'tls://127.0.0.1:0', '--tls-cert', path.join(dir, 'missing.pem'), '--tls-key', p.serverKey], 1, `${R}: cannot read TLS certificate ${path.join(dir, 'missing.pem')}: ${onWindows ? 'file not found' : 'no such file or directory'}`)
-bad('--tls-key that holds no key', (p) => ['--tcp-listen-addr', 'tls://127.0.0.1:0', '--tls-cert', p.serverCert, '--tls-key', p.serverCert], 1, (p) => `${R}: TLS key ${p.serverCert} holds no PEM private key`)
-bad('--tls-key of another certificate', (p) => ['--tcp-output-addr', 'tls://127.0.0.1:0', '--tls-cert', p.serverCert, '--tls-key', p.clientKey], 1, (p) => `${R}: TLS key ${p.clientKey} does not belong to TLS certificate ${p.serverCert}`)
-bad('--tls-client-ca that is a directory', (p) => ['--tcp-listen-addr', 'tls://127.0.0.1:0', '--tls-cert', p.serverCert, '--tls-key', p.serverKey, '--tls-client-ca', dir], 1, `${R}: cannot read TLS client CA file ${dir}: it is a directory`)
+bad(
+  'a tls:// listener without --tls-cert and --tls-key',
+  () => ['--tcp-listen-addr', 'tls://127.0.0.1:0'],
+  2,
+  `${R}: --tls-cert is required with a tls:// listener (--tcp-listen-addr or --tcp-output-addr)`,
+)
+bad(
+  '--tls-cert without --tls-key',
+  (p) => ['--tcp-output-addr', 'tls://127.0.0.1:0', '--tls-cert', p.serverCert],
+  2,
+  `${R}: --tls-key is required with a tls:// listener (--tcp-listen-addr or --tcp-output-addr)`,
+)
+bad(
+  '--tls-cert without a tls:// listener',
+  (p) => ['--tcp-listen-addr', '127.0.0.1:0', '--tls-cert', p.serverCert, '--tls-key', p.serverKey],
+  2,
+  `${R}: --tls-cert needs a --tcp-listen-addr or --tcp-output-addr of the form tls://HOST:PORT`,
+)
+bad(
+  '--tls-client-ca without a tls:// listener',
+  (p) => ['--tcp-output-addr', '127.0.0.1:0', '--tls-client-ca', p.caCert],
+  2,
+  `${R}: --tls-client-ca needs a --tcp-listen-addr or --tcp-output-addr of the form tls://HOST:PORT`,
+)
+bad(
+  'an unknown scheme on --tcp-output-addr',
+  () => ['--tcp-output-addr', 'ssl://127.0.0.1:0'],
+  2,
+  `${R}: --tcp-output-addr: "ssl://127.0.0.1:0" has an unknown scheme; use HOST:PORT or tls://HOST:PORT`,
+)
+bad(
+  'a tls:// listener without a port',
+  (p) => ['--tcp-listen-addr', 'tls://127.0.0.1', '--tls-cert', p.serverCert, '--tls-key', p.serverKey],
+  2,
+  `${R}: --tcp-listen-addr: "127.0.0.1" has no port; expected HOST:PORT`,
+)
+bad(
+  '--allow that is no network',
+  () => ['--tcp-listen-addr', '127.0.0.1:0', '--allow', '10.0.0.0/33'],
+  2,
+  `${R}: --allow: 10.0.0.0/33: the prefix length must be 0 to 32`,
+)
+bad(
+  '--allow a host name',
+  () => ['--tcp-listen-addr', '127.0.0.1:0', '--allow', 'localhost'],
+  2,
+  `${R}: --allow: localhost is not an IP address or CIDR block (192.0.2.0/24)`,
+)
+bad(
+  '--allow without a TCP listener',
+  () => ['--udp-listen-addr', '127.0.0.1:0', '--allow', '10.0.0.0/8'],
+  2,
+  `${R}: --allow needs a TCP listener (--tcp-listen-addr or --tcp-output-addr)`,
+)
+bad(
+  '--max-clients-per-address 0',
+  () => ['--tcp-listen-addr', '127.0.0.1:0', '--max-clients-per-address', '0'],
+  2,
+  `${R}: --max-clients-per-address: "0" is not a whole number from 1 to 1000000`,
+)
+bad(
+  '--max-clients-per-address without a TCP listener',
+  () => ['--udp-listen-addr', '127.0.0.1:0', '--max-clients-per-address', '2'],
+  2,
+  `${R}: --max-clients-per-address needs a TCP listener (--tcp-listen-addr or --tcp-output-addr)`,
+)
+bad(
+  '--idle-timeout that is no number',
+  () => ['--tcp-listen-addr', '127.0.0.1:0', '--idle-timeout', '5m'],
+  2,
+  `${R}: --idle-timeout: "5m" is not a number of seconds from 0.001 to 86400`,
+)
+bad(
+  '--idle-timeout 0',
+  () => ['--tcp-listen-addr', '127.0.0.1:0', '--idle-timeout', '0'],
+  2,
+  `${R}: --idle-timeout: "0" is not a number of seconds from 0.001 to 86400`,
+)
+bad(
+  '--idle-timeout with outputs only',
+  () => ['--tcp-output-addr', '127.0.0.1:0', '--idle-timeout', '30'],
+  2,
+  `${R}: --idle-timeout needs a TCP input (--tcp-listen-addr); output clients are not expected to send`,
+)
+bad(
+  '--tls-cert that does not exist',
+  (p) => ['--tcp-listen-addr', 'tls://127.0.0.1:0', '--tls-cert', path.join(dir, 'missing.pem'), '--tls-key', p.serverKey],
+  1,
+  `${R}: cannot read TLS certificate ${path.join(dir, 'missing.pem')}: ${onWindows ? 'file not found' : 'no such file or directory'}`,
+)
+bad(
+  '--tls-key that holds no key',
+  (p) => ['--tcp-listen-addr', 'tls://127.0.0.1:0', '--tls-cert', p.serverCert, '--tls-key', p.serverCert],
+  1,
+  (p) => `${R}: TLS key ${p.serverCert} holds no PEM private key`,
+)
+bad(
+  '--tls-key of another certificate',
+  (p) => ['--tcp-output-addr', 'tls://127.0.0.1:0', '--tls-cert', p.serverCert, '--tls-key', p.clientKey],
+  1,
+  (p) => `${R}: TLS key ${p.clientKey} does not belong to TLS certificate ${p.serverCert}`,
+)
+bad(
+  '--tls-client-ca that is a directory',
+  (p) => ['--tcp-listen-addr', 'tls://127.0.0.1:0', '--tls-cert', p.serverCert, '--tls-key', p.serverKey, '--tls-client-ca', dir],
+  1,
+  `${R}: cannot read TLS client CA file ${dir}: it is a directory`,
+)
 
 test('bad input in a config file names the route and option', async (t) => {
   const file = path.join(tempDir(), 'bad.json')
-  writeFileSync(file, JSON.stringify({ routes: [{ name: 'rp', kind: 'reverseproxy', multicastAddr: '239.89.9.9:21998', tcpListenAddrs: ['127.0.0.1:0'], allow: ['10.0.0.0/8', 'nonsense'] }] }))
+  writeFileSync(
+    file,
+    JSON.stringify({
+      routes: [{ name: 'rp', kind: 'reverseproxy', multicastAddr: '239.89.9.9:21998', tcpListenAddrs: ['127.0.0.1:0'], allow: ['10.0.0.0/8', 'nonsense'] }],
+    }),
+  )
   const r = await within(runToEnd('mproxy', ['check', '--config', file]), 60_000, 'did not exit')
   t.is(r.code, 2, r.stderr)
   t.regex(r.stderr.trimEnd(), /routes\[0\]\.allow\[1\]: nonsense is not an IP address or CIDR block \(192\.0\.2\.0\/24\)$/)
 })
 
-unixOnly(WHY.openssl)('a config file: one route of TLS inputs with client certificates and an allow list, one of plain outputs, on the same group', async (t) => {
-  const pki = await pkiReady
-  const g = group()
-  const file = path.join(tempDir(), 'trust.json')
-  const routes = [
-    { name: 'sensors', kind: 'reverseproxy', tcpListenAddrs: 'tls://127.0.0.1:0', ...g, tlsCert: pki.serverCert, tlsKey: pki.serverKey, tlsClientCa: pki.caCert, allow: '127.0.0.1' },
-    { name: 'readers', kind: 'reverseproxy', tcpOutputAddrs: '127.0.0.1:0', ...g, allow: ['127.0.0.0/30'], maxClientsPerAddress: 1 },
-  ]
-  writeFileSync(file, JSON.stringify({ routes }))
-  const checked = await runToEnd('mproxy', ['check', '--config', file])
-  t.is(checked.code, 0, checked.stderr)
-  const p = runProgram('mproxy', ['--config', file], { listeners: 2 })
-  t.teardown(() => p.child.kill('SIGKILL'))
-  const [inAddr, outAddr] = await p.listening
-  const reader = tcpClient(t, portOf(outAddr))
-  await reader.connected
-  const second = tcpClient(t, portOf(outAddr))
-  await second.closed
-  await waitFor(() => /\[readers\] warn: .*127\.0\.0\.1 already has 1 clients/.test(p.stderr()), 10_000, 'the refusal')
-  const line = 'through a config file, with a certificate\n'
-  const writer = sClient(t, portOf(inAddr), pki.caCert, ['-cert', pki.clientCert, '-key', pki.clientKey])
-  writer.child.stdin.write(line)
-  await waitFor(() => reader.data().length >= line.length, 10_000, 'the reader has the line')
-  const outsider = tlsClient(t, portOf(inAddr), { ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey, localAddress: '127.0.0.2' })
-  await outsider.closed
-  await waitFor(() => /\[sensors\] warn: .*127\.0\.0\.2:\d+: its address is not allowed/.test(p.stderr()), 10_000, 'the refusal')
-  writer.child.kill('SIGTERM')
-  reader.socket.end()
-  const r = await stop(p)
-  t.is(r.code, 0, r.stderr)
-  t.is(reader.data().toString(), line)
-  t.is(second.data().length, 0)
-})
+unixOnly(WHY.openssl)(
+  'a config file: one route of TLS inputs with client certificates and an allow list, one of plain outputs, on the same group',
+  async (t) => {
+    const pki = await pkiReady
+    const g = group()
+    const file = path.join(tempDir(), 'trust.json')
+    const routes = [
+      {
+        name: 'sensors',
+        kind: 'reverseproxy',
+        tcpListenAddrs: 'tls://127.0.0.1:0',
+        ...g,
+        tlsCert: pki.serverCert,
+        tlsKey: pki.serverKey,
+        tlsClientCa: pki.caCert,
+        allow: '127.0.0.1',
+      },
+      { name: 'readers', kind: 'reverseproxy', tcpOutputAddrs: '127.0.0.1:0', ...g, allow: ['127.0.0.0/30'], maxClientsPerAddress: 1 },
+    ]
+    writeFileSync(file, JSON.stringify({ routes }))
+    const checked = await runToEnd('mproxy', ['check', '--config', file])
+    t.is(checked.code, 0, checked.stderr)
+    const p = runProgram('mproxy', ['--config', file], { listeners: 2 })
+    t.teardown(() => p.child.kill('SIGKILL'))
+    const [inAddr, outAddr] = await p.listening
+    const reader = tcpClient(t, portOf(outAddr))
+    await reader.connected
+    const second = tcpClient(t, portOf(outAddr))
+    await second.closed
+    await waitFor(() => /\[readers\] warn: .*127\.0\.0\.1 already has 1 clients/.test(p.stderr()), 10_000, 'the refusal')
+    const line = 'through a config file, with a certificate\n'
+    const writer = sClient(t, portOf(inAddr), pki.caCert, ['-cert', pki.clientCert, '-key', pki.clientKey])
+    writer.child.stdin.write(line)
+    await waitFor(() => reader.data().length >= line.length, 10_000, 'the reader has the line')
+    const outsider = tlsClient(t, portOf(inAddr), { ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey, localAddress: '127.0.0.2' })
+    await outsider.closed
+    await waitFor(() => /\[sensors\] warn: .*127\.0\.0\.2:\d+: its address is not allowed/.test(p.stderr()), 10_000, 'the refusal')
+    writer.child.kill('SIGTERM')
+    reader.socket.end()
+    const r = await stop(p)
+    t.is(r.code, 0, r.stderr)
+    t.is(reader.data().toString(), line)
+    t.is(second.data().length, 0)
+  },
+)
 
 test('mproxy check --config reads tlsClientCa like the other certificate files', async (t) => {
   const pki = await pkiReady
   const file = path.join(tempDir(), 'missing-ca.json')
   const missing = path.join(dir, 'missing-ca.pem')
-  writeFileSync(file, JSON.stringify({ routes: [{ name: 'rp', kind: 'reverseproxy', multicastAddr: '239.89.9.9:21998', tcpListenAddrs: 'tls://127.0.0.1:0', tlsCert: pki.serverCert, tlsKey: pki.serverKey, tlsClientCa: missing }] }))
+  writeFileSync(
+    file,
+    JSON.stringify({
+      routes: [
+        {
+          name: 'rp',
+          kind: 'reverseproxy',
+          multicastAddr: '239.89.9.9:21998',
+          tcpListenAddrs: 'tls://127.0.0.1:0',
+          tlsCert: pki.serverCert,
+          tlsKey: pki.serverKey,
+          tlsClientCa: missing,
+        },
+      ],
+    }),
+  )
   const r = await runToEnd('mproxy', ['check', '--config', file])
   t.is(r.code, 1, r.stderr)
   t.is(r.stderr.trimEnd(), `mproxy: routes[0].tlsClientCa: cannot read ${missing}: no such file`)
@@ -553,7 +727,10 @@ test('access settings per listener: each TCP listener of one route keeps its own
   const rp = await createReverseProxy({
     ...group(),
     tcpListenAddrs: [{ addr: '127.0.0.1:0', allow: '127.0.0.1/32' }, '127.0.0.1:0'],
-    tcpOutputAddrs: [{ addr: '127.0.0.1:0', allow: ['127.0.0.1/32'] }, { addr: '127.0.0.1:0', maxClientsPerAddress: 1 }],
+    tcpOutputAddrs: [
+      { addr: '127.0.0.1:0', allow: ['127.0.0.1/32'] },
+      { addr: '127.0.0.1:0', maxClientsPerAddress: 1 },
+    ],
     allow: ['127.0.0.0/8'],
   })
   t.teardown(() => rp.close())
@@ -583,7 +760,10 @@ test('access settings per listener: each TCP listener of one route keeps its own
 test('access settings per listener in a config file: bad values name their path', async (t) => {
   const dir = tempDir()
   const file = path.join(dir, 'bad.yaml')
-  writeFileSync(file, 'routes:\n  - { name: bus, kind: reverseproxy, multicastAddr: "239.89.9.9:9918", tcpListenAddrs: [{ addr: "127.0.0.1:0", allow: "10.0.0.0/33" }] }\n')
+  writeFileSync(
+    file,
+    'routes:\n  - { name: bus, kind: reverseproxy, multicastAddr: "239.89.9.9:9918", tcpListenAddrs: [{ addr: "127.0.0.1:0", allow: "10.0.0.0/33" }] }\n',
+  )
   const r = await runToEnd('mproxy', ['check', '--config', file])
   t.is(r.code, 2)
   t.regex(r.stderr, /^mproxy: routes\[0\]\.tcpListenAddrs\[0\]\.allow(\[0\])?: .*10\.0\.0\.0\/33.*\n$/)

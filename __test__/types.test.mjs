@@ -14,7 +14,9 @@ const require = createRequire(import.meta.url)
 const ts = require(path.join(root, 'node_modules', 'typescript'))
 
 function declarationFiles(dir) {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? declarationFiles(path.join(dir, e.name)) : e.name.endsWith('.d.ts') ? [path.join(dir, e.name)] : []))
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? declarationFiles(path.join(dir, e.name)) : e.name.endsWith('.d.ts') ? [path.join(dir, e.name)] : [],
+  )
 }
 
 test('index.d.ts and every dist/*.d.ts compile on their own under tsc --strict', (t) => {
@@ -73,12 +75,27 @@ function literals(checker, symbol) {
 
 test('error codes, endpoint kinds and log levels are closed unions', (t) => {
   const { checker, find } = entry()
-  t.deepEqual(literals(checker, find('MproxyErrorCode')), ['EMPROXY_ABORTED', 'EMPROXY_ADDON', 'EMPROXY_ADDRESS_IN_USE', 'EMPROXY_ADDRESS_NOT_AVAILABLE', 'EMPROXY_FILE', 'EMPROXY_INTERNAL', 'EMPROXY_INVALID_ARGUMENT', 'EMPROXY_IO', 'EMPROXY_NO_ROUTE', 'EMPROXY_NO_SUCH_INTERFACE', 'EMPROXY_RESOLVE'])
+  t.deepEqual(literals(checker, find('MproxyErrorCode')), [
+    'EMPROXY_ABORTED',
+    'EMPROXY_ADDON',
+    'EMPROXY_ADDRESS_IN_USE',
+    'EMPROXY_ADDRESS_NOT_AVAILABLE',
+    'EMPROXY_FILE',
+    'EMPROXY_INTERNAL',
+    'EMPROXY_INVALID_ARGUMENT',
+    'EMPROXY_IO',
+    'EMPROXY_NO_ROUTE',
+    'EMPROXY_NO_SUCH_INTERFACE',
+    'EMPROXY_RESOLVE',
+  ])
   t.deepEqual(literals(checker, find('LogLevel')), ['error', 'info', 'warn'])
   const kinds = literals(checker, find('EndpointKind'))
   // Every kind the Rust core registers an endpoint under, and no other.
   const registered = new Set()
-  const rustFiles = (dir) => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? rustFiles(path.join(dir, e.name)) : e.name.endsWith('.rs') ? [path.join(dir, e.name)] : []))
+  const rustFiles = (dir) =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? rustFiles(path.join(dir, e.name)) : e.name.endsWith('.rs') ? [path.join(dir, e.name)] : [],
+    )
   for (const file of rustFiles(path.join(root, 'crates', 'mproxy-core', 'src'))) {
     const text = readFileSync(file, 'utf8')
     for (const m of text.matchAll(/register\("([a-z-]+)"/g)) registered.add(m[1])
@@ -96,13 +113,31 @@ test('error codes, endpoint kinds and log levels are closed unions', (t) => {
 test('a handle shows only its public members, in its type and at run time', async (t) => {
   const { checker, find } = entry()
   const handle = find('Handle')
-  const own = checker.getDeclaredTypeOfSymbol(handle).getProperties().filter((p) => p.parent === handle).map((p) => p.name.replace(/^__@(\w+)@\d+$/, '[Symbol.$1]'))
+  const own = checker
+    .getDeclaredTypeOfSymbol(handle)
+    .getProperties()
+    .filter((p) => p.parent === handle)
+    .map((p) => p.name.replace(/^__@(\w+)@\d+$/, '[Symbol.$1]'))
   t.deepEqual(own.sort(), ['[Symbol.asyncDispose]', 'addresses', 'close', 'finished', 'messages', 'reopenOutputs', 'send', 'stats'])
   const construct = handle.members.get('__constructor').declarations[0]
-  t.true(construct.modifiers.some((m) => m.kind === ts.SyntaxKind.PrivateKeyword), 'the constructor is private')
+  t.true(
+    construct.modifiers.some((m) => m.kind === ts.SyntaxKind.PrivateKeyword),
+    'the constructor is private',
+  )
   const server = await mproxy.createServer({ path: onWindows ? 'NUL' : '/dev/null', listenAddrs: ['127.0.0.1:0'] })
-  t.deepEqual(Object.getOwnPropertyNames(Object.getPrototypeOf(server)).sort(), ['addresses', 'close', 'constructor', 'messages', 'reopenOutputs', 'send', 'stats'])
-  t.deepEqual(Object.getOwnPropertyNames(mproxy.Handle).filter((n) => !['length', 'name', 'prototype'].includes(n)), [])
+  t.deepEqual(Object.getOwnPropertyNames(Object.getPrototypeOf(server)).sort(), [
+    'addresses',
+    'close',
+    'constructor',
+    'messages',
+    'reopenOutputs',
+    'send',
+    'stats',
+  ])
+  t.deepEqual(
+    Object.getOwnPropertyNames(mproxy.Handle).filter((n) => !['length', 'name', 'prototype'].includes(n)),
+    [],
+  )
   for (const name of ['startRoute', 'log', 'abort', 'routes']) t.is(server[name], undefined, name)
   await server.close()
 })
@@ -129,6 +164,10 @@ export async function run(signal: AbortSignal): Promise<number> {
 `,
   )
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')
-  const r = spawnSync(process.execPath, [tsc, '--strict', '--noEmit', '--types', 'node', '--target', 'es2022', '--lib', 'es2022,esnext.disposable', '--module', 'nodenext', file], { cwd: root, encoding: 'utf8' })
+  const r = spawnSync(
+    process.execPath,
+    [tsc, '--strict', '--noEmit', '--types', 'node', '--target', 'es2022', '--lib', 'es2022,esnext.disposable', '--module', 'nodenext', file],
+    { cwd: root, encoding: 'utf8' },
+  )
   t.is(r.status, 0, r.stdout + r.stderr)
 })

@@ -57,39 +57,42 @@ async function sendTo(port, count) {
 const destination = (stats, addr) => stats.endpoints.find((e) => e.kind === 'udp-destination' && e.name === addr)
 
 for (const shared of [true, false]) {
-  test.serial(`${shared ? 'a destination sharing a socket with a healthy one' : 'a lone (connected) destination'}: every ICMP error is charged to it, one warning`, async (t) => {
-    const live = shared ? await udpSink() : undefined
-    const deadPort = await freeUdpPort()
-    const dead = `127.0.0.1:${deadPort}`
-    const logs = []
-    const proxy = await createProxy({
-      udpListenAddrs: '127.0.0.1:0',
-      udpDownstreamAddrs: live ? [live.addr, dead] : [dead],
-      onLog: (e) => logs.push(`${e.level}: ${e.message}`),
-    })
-    t.teardown(() => proxy.close())
-    const port = Number(proxy.addresses.listen[0].split(':')[1])
-    await sendTo(port, N)
-    await waitFor(() => destination(proxy.stats(), dead).icmpErrors === N, 10_000, `${N} ICMP errors (have ${destination(proxy.stats(), dead).icmpErrors})`)
-    const running = destination(proxy.stats(), dead)
-    t.true(running.unreachable)
-    const stats = await proxy.close()
-    const d = destination(stats, dead)
-    t.is(d.datagramsOut, N)
-    t.is(d.icmpErrors, N)
-    t.is(d.sendErrors, 0)
-    t.is(stats.totals.icmpErrors, N)
-    const warnings = logs.filter((l) => l.startsWith('warn:'))
-    t.deepEqual(warnings, [`warn: sending to ${dead} failed: port unreachable (ICMP from the destination) (counting lost datagrams, will keep trying)`])
-    if (live) {
-      await waitFor(() => live.count === N, 5_000, `the healthy destination to get ${N} (has ${live.count})`)
-      const l = destination(stats, live.addr)
-      t.is(l.datagramsOut, N)
-      t.is(l.icmpErrors, 0)
-      t.false(l.unreachable)
-      live.socket.close()
-    }
-  })
+  test.serial(
+    `${shared ? 'a destination sharing a socket with a healthy one' : 'a lone (connected) destination'}: every ICMP error is charged to it, one warning`,
+    async (t) => {
+      const live = shared ? await udpSink() : undefined
+      const deadPort = await freeUdpPort()
+      const dead = `127.0.0.1:${deadPort}`
+      const logs = []
+      const proxy = await createProxy({
+        udpListenAddrs: '127.0.0.1:0',
+        udpDownstreamAddrs: live ? [live.addr, dead] : [dead],
+        onLog: (e) => logs.push(`${e.level}: ${e.message}`),
+      })
+      t.teardown(() => proxy.close())
+      const port = Number(proxy.addresses.listen[0].split(':')[1])
+      await sendTo(port, N)
+      await waitFor(() => destination(proxy.stats(), dead).icmpErrors === N, 10_000, `${N} ICMP errors (have ${destination(proxy.stats(), dead).icmpErrors})`)
+      const running = destination(proxy.stats(), dead)
+      t.true(running.unreachable)
+      const stats = await proxy.close()
+      const d = destination(stats, dead)
+      t.is(d.datagramsOut, N)
+      t.is(d.icmpErrors, N)
+      t.is(d.sendErrors, 0)
+      t.is(stats.totals.icmpErrors, N)
+      const warnings = logs.filter((l) => l.startsWith('warn:'))
+      t.deepEqual(warnings, [`warn: sending to ${dead} failed: port unreachable (ICMP from the destination) (counting lost datagrams, will keep trying)`])
+      if (live) {
+        await waitFor(() => live.count === N, 5_000, `the healthy destination to get ${N} (has ${live.count})`)
+        const l = destination(stats, live.addr)
+        t.is(l.datagramsOut, N)
+        t.is(l.icmpErrors, 0)
+        t.false(l.unreachable)
+        live.socket.close()
+      }
+    },
+  )
 }
 
 test.serial('a destination that comes back is reported as working again once, after a quiet second', async (t) => {

@@ -81,7 +81,9 @@ function requireTools(triple) {
   if (!triple.includes('-linux-')) return
   const missing = missingZigTools()
   if (missing.length === 0) return
-  console.error(`build-addon: a Linux addon is linked by zig through cargo-zigbuild, and ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not found; install both with: ${ZIG_TOOLS} (zig on PATH works too)`)
+  console.error(
+    `build-addon: a Linux addon is linked by zig through cargo-zigbuild, and ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not found; install both with: ${ZIG_TOOLS} (zig on PATH works too)`,
+  )
   process.exit(1)
 }
 
@@ -92,7 +94,20 @@ function build(triple, outDir) {
   const musl = linux && triple.includes('-musl')
   requireTools(triple)
   const env = { ...process.env }
-  const args = ['build', '--platform', '--release', '--manifest-path', 'crates/mproxy-binding/Cargo.toml', '--package-json-path', 'package.json', '--output-dir', outDir, '--no-js', '--dts', 'index.d.ts']
+  const args = [
+    'build',
+    '--platform',
+    '--release',
+    '--manifest-path',
+    'crates/mproxy-binding/Cargo.toml',
+    '--package-json-path',
+    'package.json',
+    '--output-dir',
+    outDir,
+    '--no-js',
+    '--dts',
+    'index.d.ts',
+  ]
   if (linux) {
     args.push('--cross-compile', '--target', gnu ? `${triple}.${GLIBC_BASELINE}` : triple)
     // An addon is loaded into Node, which brings its own libc: link musl dynamically.

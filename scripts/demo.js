@@ -16,7 +16,7 @@ function aisLikeText(bytes) {
   const lines = []
   let size = 0
   for (let i = 0; size < bytes; i++) {
-    const line = `!AIVDM,1,1,,A,${(i * 2654435761 >>> 0).toString(36).padStart(7, '0')},0*${(i % 256).toString(16).padStart(2, '0')} ship ${i}\n`
+    const line = `!AIVDM,1,1,,A,${((i * 2654435761) >>> 0).toString(36).padStart(7, '0')},0*${(i % 256).toString(16).padStart(2, '0')} ship ${i}\n`
     lines.push(line)
     size += line.length
   }
@@ -54,7 +54,10 @@ async function main() {
   const forwarded = await proxy.close()
   const received = await server.close()
 
-  const row = (hop, t) => console.log(`  ${hop.padEnd(8)} in ${String(t.datagramsIn).padStart(7)} datagrams ${mb(t.bytesIn).padStart(7)} MB   out ${String(t.datagramsOut).padStart(7)} datagrams ${mb(t.bytesOut).padStart(7)} MB   dropped ${t.kernelDrops + t.queueDrops + t.truncated} send errors ${t.sendErrors}`)
+  const row = (hop, t) =>
+    console.log(
+      `  ${hop.padEnd(8)} in ${String(t.datagramsIn).padStart(7)} datagrams ${mb(t.bytesIn).padStart(7)} MB   out ${String(t.datagramsOut).padStart(7)} datagrams ${mb(t.bytesOut).padStart(7)} MB   dropped ${t.kernelDrops + t.queueDrops + t.truncated} send errors ${t.sendErrors}`,
+    )
   row('client', sent.totals)
   row('proxy', forwarded.totals)
   row('server', received.totals)

@@ -60,7 +60,21 @@ const insideNodeModules = path.resolve(root).split(path.sep).includes('node_modu
 say(`compiling the native addon for ${platform} from source (release); this takes a minute or two, cargo shows its progress below`)
 const napi = path.join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'napi.cmd' : 'napi')
 if (fs.existsSync(napi)) {
-  run(napi, ['build', '--platform', '--release', '--manifest-path', 'crates/mproxy-binding/Cargo.toml', '--package-json-path', 'package.json', '--output-dir', '.', '--js', 'index.js', '--dts', 'index.d.ts'])
+  run(napi, [
+    'build',
+    '--platform',
+    '--release',
+    '--manifest-path',
+    'crates/mproxy-binding/Cargo.toml',
+    '--package-json-path',
+    'package.json',
+    '--output-dir',
+    '.',
+    '--js',
+    'index.js',
+    '--dts',
+    'index.d.ts',
+  ])
 } else {
   // Without the dev tools (a copy inside node_modules): build with cargo and name the
   // library the way the committed loader (index.js) looks for it.

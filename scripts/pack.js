@@ -77,7 +77,7 @@ function main() {
   const at = argv.indexOf('--addons')
   const addonDir = at >= 0 ? path.resolve(argv[at + 1] ?? fail('--addons needs a directory')) : undefined
   const all = argv.includes('--all')
-  if (!addonDir && !argv.includes('--build')) fail('give --build (build this host\'s addon) or --addons DIR')
+  if (!addonDir && !argv.includes('--build')) fail("give --build (build this host's addon) or --addons DIR")
   if (addonDir && !path.relative(packDir, addonDir).startsWith('..')) fail('--addons must be outside pack/, which is emptied first')
 
   const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))

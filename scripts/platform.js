@@ -11,8 +11,8 @@ function isMusl() {
   } catch {
     // no ldd: ask Node what it runs on
   }
-  const report = process.report && process.report.getReport()
-  return !(report && report.header && report.header.glibcVersionRuntime)
+  const report = process.report?.getReport()
+  return !report?.header?.glibcVersionRuntime
 }
 
 function platformArchABI() {

@@ -31,5 +31,9 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mproxy-test-install-'))
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }))
 // Ctrl-C reaches ava too, which stops; this process then removes the directory.
 process.on('SIGINT', () => {})
-const r = spawnSync(process.execPath, [ava, '--concurrency=1', ...timeout, ...files, ...rest], { cwd: root, stdio: 'inherit', env: { ...process.env, TMPDIR: tmp } })
+const r = spawnSync(process.execPath, [ava, '--concurrency=1', ...timeout, ...files, ...rest], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, TMPDIR: tmp },
+})
 process.exit(r.status ?? 1)

@@ -35,7 +35,10 @@ function run(cmd, args, env) {
 
 if (process.env.MPROXY_TEST_NETNS === '1') {
   // Inside the namespace: bring loopback up (with multicast), then run the suites.
-  for (const args of [['link', 'set', 'lo', 'up'], ['link', 'set', 'lo', 'multicast', 'on']]) {
+  for (const args of [
+    ['link', 'set', 'lo', 'up'],
+    ['link', 'set', 'lo', 'multicast', 'on'],
+  ]) {
     if (run('ip', args) !== 0) process.exit(1)
   }
   const cargo = run('cargo', ['test', '--offline', '-p', 'mproxy-core'])
@@ -47,7 +50,10 @@ function runAva(args) {
   const ava = path.join(root, 'node_modules', '.bin', 'ava')
   const timeout = args.some((a) => /^(--timeout|-T)(=|$)/.test(a)) ? [] : [`--timeout=${avaTimeout(AVA_TIMEOUT_MINUTES)}`]
   if (args.length > 0) return run(ava, [...timeout, ...args])
-  const all = fs.readdirSync(path.join(root, '__test__')).filter((f) => f.endsWith('.test.mjs')).sort()
+  const all = fs
+    .readdirSync(path.join(root, '__test__'))
+    .filter((f) => f.endsWith('.test.mjs'))
+    .sort()
   const light = all.filter((f) => !HEAVY.includes(f))
   const heavy = HEAVY.filter((f) => all.includes(f))
   const files = (list) => list.map((f) => path.join('__test__', f))

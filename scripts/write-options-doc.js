@@ -28,7 +28,9 @@ function table({ optionsOf, defaultText }, shape, { withOption = true } = {}) {
     const cells = [cell(flag), o.required ? 'required' : given === undefined ? '' : cell(code(given)), cell(bounds), cell(o.help)]
     return `| ${withOption ? `${code(o.field)} | ` : ''}${cells.join(' | ')} |`
   })
-  const head = withOption ? '| Option | Flag | Default | Bounds | Description |\n|---|---|---|---|---|' : '| Flag | Default | Bounds | Description |\n|---|---|---|---|'
+  const head = withOption
+    ? '| Option | Flag | Default | Bounds | Description |\n|---|---|---|---|---|'
+    : '| Flag | Default | Bounds | Description |\n|---|---|---|---|'
   return `${head}\n${rows.join('\n')}\n`
 }
 

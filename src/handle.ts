@@ -13,7 +13,18 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { fromNative, MproxyError, usageError } from './errors'
 import { MessageIterator, messagesOptions, type Message, type MessagesOptions } from './messages'
 import { labelOf, withOptionNames, type Labels } from './options'
-import { native, type NativeClientAction, type NativeEndpointKind, type NativeEndpointStats, type NativeInputOutcome, type NativeLogLevel, type NativeRoute, type NativeTotals, type RouteEvent, type RouteOptions } from './native'
+import {
+  native,
+  type NativeClientAction,
+  type NativeEndpointKind,
+  type NativeEndpointStats,
+  type NativeInputOutcome,
+  type NativeLogLevel,
+  type NativeRoute,
+  type NativeTotals,
+  type RouteEvent,
+  type RouteOptions,
+} from './native'
 import { Sender, type Datagrams } from './send'
 
 /** How serious a log entry is: `'info'`, `'warn'` or `'error'`. */
@@ -74,7 +85,9 @@ export interface Stats {
 }
 
 /** A counter some OS cannot tell: the counters that may be `null`. */
-export type UnknownCounter = { [K in keyof EndpointStats]-?: null extends EndpointStats[K] ? (K extends 'bufferBytes' ? never : K) : never }[keyof EndpointStats]
+export type UnknownCounter = {
+  [K in keyof EndpointStats]-?: null extends EndpointStats[K] ? (K extends 'bufferBytes' ? never : K) : never
+}[keyof EndpointStats]
 
 /** Where a handle listens, with port 0 replaced by the port the system picked. */
 export interface Addresses {
@@ -330,7 +343,12 @@ function onEvent(handle: Handle, event: RouteEvent): void {
       handle.emit('disconnect', { address: event.address, reason: withOptionNames(event.reason, state.labels) })
       return
     case 'client':
-      handle.emit('client', { listener: event.listener, peer: event.peer, action: event.action, ...(event.reason ? { reason: withOptionNames(event.reason, state.labels) } : {}) })
+      handle.emit('client', {
+        listener: event.listener,
+        peer: event.peer,
+        action: event.action,
+        ...(event.reason ? { reason: withOptionNames(event.reason, state.labels) } : {}),
+      })
       return
     case 'unreachable':
       handle.emit('unreachable', { address: event.address, reason: withOptionNames(event.reason, state.labels) })

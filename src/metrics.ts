@@ -134,7 +134,8 @@ export async function serveMetrics(host: string, port: number, registry: Registr
   // A scrape must never keep the process alive on its own.
   server.unref()
   const bound = server.address()
-  const address = typeof bound === 'object' && bound ? (bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`) : `${host}:${port}`
+  const address =
+    typeof bound === 'object' && bound ? (bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`) : `${host}:${port}`
   return {
     address,
     close: () =>
@@ -156,7 +157,14 @@ export async function serveMetricsAt(addr: string, registry: Registry, label: st
     return await serveMetrics(host, Number(addr.slice(at + 1)), registry)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    const why = code === 'EADDRINUSE' ? 'address already in use' : code === 'EADDRNOTAVAIL' ? 'address not available' : code === 'EACCES' ? 'permission denied' : (code ?? String(err))
+    const why =
+      code === 'EADDRINUSE'
+        ? 'address already in use'
+        : code === 'EADDRNOTAVAIL'
+          ? 'address not available'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : (code ?? String(err))
     const kind = code === 'EADDRINUSE' ? 'EMPROXY_ADDRESS_IN_USE' : code === 'EADDRNOTAVAIL' ? 'EMPROXY_ADDRESS_NOT_AVAILABLE' : 'EMPROXY_IO'
     throw new MproxyError(kind, `${label}: cannot listen on ${addr}: ${why}`)
   }

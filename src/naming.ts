@@ -27,4 +27,3 @@ export function renderPath(path: Path): string {
   }
   return out
 }
-

@@ -125,7 +125,10 @@ export class Service extends EventEmitter<ServiceEvents> {
       } catch (err) {
         if (!previous) throw err
         this.config = { ...this.config, metrics: this.metricsServer ? previous.metrics : undefined }
-        this.emit('log', { level: 'error', message: `${(err as Error).message}; ${this.metricsServer ? `metrics stay at ${this.metricsServer.address}` : 'no metrics endpoint now'}` })
+        this.emit('log', {
+          level: 'error',
+          message: `${(err as Error).message}; ${this.metricsServer ? `metrics stay at ${this.metricsServer.address}` : 'no metrics endpoint now'}`,
+        })
       }
     }
     if (this.config.statsInterval !== previous?.statsInterval) {
@@ -177,14 +180,22 @@ export class Service extends EventEmitter<ServiceEvents> {
       // All or nothing: what this reload started stops, and the routes it stopped run again.
       await Promise.all(started.map(([, r]) => r.handle.close()))
       result.failed.push(failure.name)
-      this.emit('log', { level: 'error', route: failure.name, message: `cannot start with the new options: ${(failure.err as Error).message}; not reloaded, the old routes run again` })
+      this.emit('log', {
+        level: 'error',
+        route: failure.name,
+        message: `cannot start with the new options: ${(failure.err as Error).message}; not reloaded, the old routes run again`,
+      })
       for (const [name, r] of leaving) {
         try {
           this.running.set(name, { config: r.config, handle: await this.startRoute(r.config, oldIndex.get(name) ?? 0) })
         } catch (again) {
           // Lost: reported as stopped, so the caller does not claim it runs.
           result.stopped.push(name)
-          this.emit('log', { level: 'error', route: name, message: `cannot start again with the old options either: ${(again as Error).message}; it stays stopped` })
+          this.emit('log', {
+            level: 'error',
+            route: name,
+            message: `cannot start again with the old options either: ${(again as Error).message}; it stays stopped`,
+          })
         }
       }
     } else {

@@ -68,7 +68,11 @@ function which(tool) {
  * sits beside it (/usr/bin). On Windows: PATH without the directories that hold Rust.
  */
 function pathWithoutRust() {
-  if (windows) return (process.env.PATH ?? '').split(path.delimiter).filter((d) => d && !holdsRust(d)).join(path.delimiter)
+  if (windows)
+    return (process.env.PATH ?? '')
+      .split(path.delimiter)
+      .filter((d) => d && !holdsRust(d))
+      .join(path.delimiter)
   const bin = path.join(work, 'bin')
   mkdirSync(bin, { recursive: true })
   symlinkSync(process.execPath, path.join(bin, 'node'))
@@ -111,7 +115,7 @@ function text(bytes, seed) {
   const lines = []
   let size = 0
   for (let i = 0; size < bytes; i++) {
-    const line = `!AIVDM,1,1,,A,${((i + seed) * 2654435761 >>> 0).toString(36)},0*${(i % 256).toString(16)} ${'x'.repeat(i % 40)}\n`
+    const line = `!AIVDM,1,1,,A,${(((i + seed) * 2654435761) >>> 0).toString(36)},0*${(i % 256).toString(16)} ${'x'.repeat(i % 40)}\n`
     lines.push(line)
     size += line.length
   }
@@ -129,7 +133,7 @@ test.before(() => {
   bare = project('bare', [mainTarball])
 })
 
-test('no Rust toolchain is reachable from the tests\' PATH', (t) => {
+test("no Rust toolchain is reachable from the tests' PATH", (t) => {
   const which = run(windows ? 'where' : 'sh', windows ? ['cargo'] : ['-c', 'command -v cargo || command -v rustc'])
   t.not(which.code, 0, which.stdout)
 })
@@ -242,19 +246,25 @@ test('the API through require() and through import', (t) => {
   const input = path.join(work, 'api-in.txt')
   writeFileSync(input, data)
   const programs = {
-    'api.cjs': API_PROGRAM("const { createClient, createServer, MproxyError } = require('mproxy')") + 'main()\n',
-    'api.mjs': API_PROGRAM("import { createClient, createServer, MproxyError } from 'mproxy'\nimport { createRequire } from 'node:module'\nconst require = createRequire(import.meta.url)") + 'await main()\n',
+    'api.cjs': `${API_PROGRAM("const { createClient, createServer, MproxyError } = require('mproxy')")}main()\n`,
+    'api.mjs': `${API_PROGRAM(
+      "import { createClient, createServer, MproxyError } from 'mproxy'\nimport { createRequire } from 'node:module'\nconst require = createRequire(import.meta.url)",
+    )}await main()\n`,
   }
   for (const [file, source] of Object.entries(programs)) {
     writeFileSync(path.join(installed, file), source)
     const r = run(process.execPath, [file, input, path.join(work, `${file}.out`)], { cwd: installed })
     t.is(r.code, 0, `${file}: ${r.stderr}`)
-    t.deepEqual(JSON.parse(r.stdout), {
-      outcome: 'complete',
-      identical: true,
-      bytes: data.length,
-      refused: 'EMPROXY_INVALID_ARGUMENT recvBuffer: 1 is not a whole number from 1024 to 2147483647',
-    }, file)
+    t.deepEqual(
+      JSON.parse(r.stdout),
+      {
+        outcome: 'complete',
+        identical: true,
+        bytes: data.length,
+        refused: 'EMPROXY_INVALID_ARGUMENT recvBuffer: 1 is not a whole number from 1024 to 2147483647',
+      },
+      file,
+    )
   }
 })
 
@@ -438,7 +448,10 @@ function exportedTypes(ts, dir) {
   const source = program.getSourceFile(path.join(dir, 'node_modules', 'mproxy', 'dist', 'index.d.ts'))
   const symbols = checker.getExportsOfModule(checker.getSymbolAtLocation(source))
   const typeFlags = ts.SymbolFlags.Class | ts.SymbolFlags.Interface | ts.SymbolFlags.TypeAlias
-  return symbols.filter((s) => (checker.getAliasedSymbol(s).flags & typeFlags) !== 0).map((s) => s.name).sort()
+  return symbols
+    .filter((s) => (checker.getAliasedSymbol(s).flags & typeFlags) !== 0)
+    .map((s) => s.name)
+    .sort()
 }
 
 test('the types compile for a consumer under tsc --strict, without skipLibCheck', (t) => {
@@ -447,12 +460,72 @@ test('the types compile for a consumer under tsc --strict, without skipLibCheck'
   const ts = require(path.join(root, 'node_modules', 'typescript'))
   const used = exportedTypes(ts, installed)
   // The list is here so that a new export shows up as a failure until consumer.ts uses it.
-  t.deepEqual(used, ['Addresses', 'BalanceGroup', 'ClientAction', 'ClientEvent', 'ClientOptions', 'CommonOptions', 'ConnectEvent', 'Datagrams', 'DisconnectEvent', 'EndpointKind', 'EndpointStats', 'Framing', 'Handle', 'HandleEvents', 'InputOutcome', 'ListenerAccess', 'LogEntry', 'LogLevel', 'Message', 'MessagesOptions', 'MetricsServer', 'MetricsSource', 'MproxyError', 'MproxyErrorCode', 'OutputRules', 'ProxyOptions', 'ReachableEvent', 'ReloadResult', 'ReverseProxyOptions', 'RuledOutput', 'ServerOptions', 'Service', 'ServiceEvents', 'ServiceLogEntry', 'Stats', 'TcpListener', 'TcpOutput', 'TlsOptions', 'Totals', 'UdpOutput', 'UnreachableEvent'])
+  t.deepEqual(used, [
+    'Addresses',
+    'BalanceGroup',
+    'ClientAction',
+    'ClientEvent',
+    'ClientOptions',
+    'CommonOptions',
+    'ConnectEvent',
+    'Datagrams',
+    'DisconnectEvent',
+    'EndpointKind',
+    'EndpointStats',
+    'Framing',
+    'Handle',
+    'HandleEvents',
+    'InputOutcome',
+    'ListenerAccess',
+    'LogEntry',
+    'LogLevel',
+    'Message',
+    'MessagesOptions',
+    'MetricsServer',
+    'MetricsSource',
+    'MproxyError',
+    'MproxyErrorCode',
+    'OutputRules',
+    'ProxyOptions',
+    'ReachableEvent',
+    'ReloadResult',
+    'ReverseProxyOptions',
+    'RuledOutput',
+    'ServerOptions',
+    'Service',
+    'ServiceEvents',
+    'ServiceLogEntry',
+    'Stats',
+    'TcpListener',
+    'TcpOutput',
+    'TlsOptions',
+    'Totals',
+    'UdpOutput',
+    'UnreachableEvent',
+  ])
   for (const name of used) t.regex(CONSUMER_TS, new RegExp(`\\b${name}\\b`), `consumer.ts uses ${name}`)
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')
   const typeRoots = path.join(root, 'node_modules', '@types')
   // Node's module resolution as today's projects use it (package exports), CommonJS and ESM.
-  const modern = run(process.execPath, [tsc, '--strict', '--noEmit', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--typeRoots', typeRoots, '--types', 'node', 'consumer.ts', 'consumer-esm.mts'], { cwd: installed })
+  const modern = run(
+    process.execPath,
+    [
+      tsc,
+      '--strict',
+      '--noEmit',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--typeRoots',
+      typeRoots,
+      '--types',
+      'node',
+      'consumer.ts',
+      'consumer-esm.mts',
+    ],
+    { cwd: installed },
+  )
   t.is(modern.code, 0, modern.stdout + modern.stderr)
   // And the compiler's defaults (ES5 target, node10 resolution through "types").
   const defaults = run(process.execPath, [tsc, '--strict', '--noEmit', '--typeRoots', typeRoots, '--types', 'node', 'consumer.ts'], { cwd: installed })
@@ -484,7 +557,11 @@ test('without the platform package: help works, a run says in one line what to i
   }
   const viaUmbrella = run(bin(bare, 'mproxy'), ['server', ...cases['mproxy-server']])
   t.is(viaUmbrella.stderr, `mproxy-server: ${expected}\n`)
-  const api = run(process.execPath, ['-e', "require('mproxy').createServer({ path: 'x', listenAddrs: '127.0.0.1:0' }).catch((e) => console.log(e.name, e.code))"], { cwd: bare })
+  const api = run(
+    process.execPath,
+    ['-e', "require('mproxy').createServer({ path: 'x', listenAddrs: '127.0.0.1:0' }).catch((e) => console.log(e.name, e.code))"],
+    { cwd: bare },
+  )
   t.is(api.stdout, 'MproxyError EMPROXY_ADDON\n', api.stderr)
 })
 
@@ -496,4 +573,3 @@ test('the addon in the platform package needs no glibc newer than 2.28', (t) => 
   const newest = versions.at(-1)
   t.true(newest[0] === 2 && newest[1] <= 28, `needs GLIBC_${newest.join('.')}`)
 })
-

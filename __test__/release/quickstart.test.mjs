@@ -18,7 +18,7 @@
 // and what the prose says a program prints (`listening on ...`) must be in its log.
 import test from 'ava'
 import { spawn, spawnSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -91,7 +91,8 @@ const UNSHARE = asRoot ? ['-n'] : ['-rn']
 function cannotRun() {
   if (process.platform !== 'linux') return 'the quick start is written for Linux (lo, seq)'
   const probe = spawnSync('unshare', [...UNSHARE, '--', 'ip', 'link', 'set', 'lo', 'up'], { encoding: 'utf8' })
-  if (probe.error || probe.status !== 0) return `no network namespace can be made here (unshare ${UNSHARE.join(' ')}: ${probe.error?.message ?? probe.stderr.trim()})`
+  if (probe.error || probe.status !== 0)
+    return `no network namespace can be made here (unshare ${UNSHARE.join(' ')}: ${probe.error?.message ?? probe.stderr.trim()})`
   for (const tool of ['nsenter', 'seq', 'cmp']) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `${tool} is not installed`
   }
@@ -173,7 +174,8 @@ test.before(async () => {
     await new Promise((r) => setTimeout(r, 20))
   }
   const nsenter = ['nsenter', `--target=${holder.pid}`, ...(asRoot ? [] : ['--user', '--preserve-credentials']), '--net', '--']
-  enter = (command, options = {}) => spawn(nsenter[0], [...nsenter.slice(1), 'sh', '-c', command], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...options })
+  enter = (command, options = {}) =>
+    spawn(nsenter[0], [...nsenter.slice(1), 'sh', '-c', command], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...options })
   const up = spawnSync(nsenter[0], [...nsenter.slice(1), 'ip', 'link', 'set', 'lo', 'up'], { encoding: 'utf8' })
   if (up.status !== 0) throw new Error(`ip link set lo up: ${up.stderr}`)
 })
@@ -261,12 +263,20 @@ async function startRunning(block, running) {
   }
   if (line.startsWith('mproxy-')) {
     const listeners = count(line, /--(udp-|tcp-)?listen-addr[ =]|--tcp-output-addr[ =]/)
-    await waitFor(() => (failIfDone(), count(p.stderr(), /listening on /) >= listeners), 15_000, `"${line}" to print ${listeners} "listening on" lines (stderr: ${p.stderr()})`)
-    if (line.startsWith('mproxy-reverseproxy')) await waitFor(() => (failIfDone(), /multicast group /.test(p.stderr())), 15_000, `"${line}" to join its group`)
-  } else {
-    if (proxies.length === 0) throw new Error(`terminal ${block.terminal}: "${line}" keeps running, but the test knows only mproxy programs and TCP readers of a reverse proxy`)
     await waitFor(
-      () => (failIfDone(), proxies.reduce((n, q) => n + count(q.stderr(), /TCP client \S+ connected/), 0) > clientsBefore),
+      () => {
+        failIfDone()
+        return count(p.stderr(), /listening on /) >= listeners
+      },
+      15_000,
+      `"${line}" to print ${listeners} "listening on" lines (stderr: ${p.stderr()})`,
+    )
+    if (line.startsWith('mproxy-reverseproxy')) await waitFor(() => !failIfDone() && /multicast group /.test(p.stderr()), 15_000, `"${line}" to join its group`)
+  } else {
+    if (proxies.length === 0)
+      throw new Error(`terminal ${block.terminal}: "${line}" keeps running, but the test knows only mproxy programs and TCP readers of a reverse proxy`)
+    await waitFor(
+      () => !failIfDone() && proxies.reduce((n, q) => n + count(q.stderr(), /TCP client \S+ connected/), 0) > clientsBefore,
       15_000,
       `the reverse proxy to log the client of "${line}"`,
     )
@@ -279,12 +289,15 @@ async function startRunning(block, running) {
 
 const compared = []
 
-test('the README\'s install line installs the two tarballs pack/ holds, of this version', (t) => {
+test("the README's install line installs the two tarballs pack/ holds, of this version", (t) => {
   t.is(INSTALL, `npm install -g ./mproxy-${version}.tgz ./mproxy-${README_PLATFORM}-${version}.tgz`)
-  t.deepEqual(INSTALL.replaceAll(README_PLATFORM, platform).split(' ').slice(3), tarballs.map((f) => `./${path.basename(f)}`))
+  t.deepEqual(
+    INSTALL.replaceAll(README_PLATFORM, platform).split(' ').slice(3),
+    tarballs.map((f) => `./${path.basename(f)}`),
+  )
 })
 
-test('the README\'s quick start has the steps this test runs', (t) => {
+test("the README's quick start has the steps this test runs", (t) => {
   t.deepEqual(
     STEPS.map((s) => s.title),
     ['1. A client sends a file to a server', '2. A proxy in the middle, a multicast group behind it', '3. The reverse proxy and a TCP reader'],
@@ -292,11 +305,24 @@ test('the README\'s quick start has the steps this test runs', (t) => {
   for (const { title, blocks } of STEPS) {
     t.true(blocks.length >= 2, title)
     t.false(blocks.at(-1).keepsRunning, `${title}: its last block runs to its end`)
-    t.true(blocks.slice(0, -1).every((b) => b.keepsRunning), `${title}: the blocks before the last keep running`)
-    t.deepEqual(blocks.map((b) => b.terminal), blocks.map((_, i) => i + 1), `${title}: terminals 1, 2, ...`)
-    t.true(commandLines(blocks.at(-1).text).some((l) => /^cmp /.test(l)), `${title}: compares what arrived`)
+    t.true(
+      blocks.slice(0, -1).every((b) => b.keepsRunning),
+      `${title}: the blocks before the last keep running`,
+    )
+    t.deepEqual(
+      blocks.map((b) => b.terminal),
+      blocks.map((_, i) => i + 1),
+      `${title}: terminals 1, 2, ...`,
+    )
+    t.true(
+      commandLines(blocks.at(-1).text).some((l) => /^cmp /.test(l)),
+      `${title}: compares what arrived`,
+    )
   }
-  t.deepEqual(STEPS.map((s) => s.printed), [['listening on 127.0.0.1:9920 (udp)'], [], ['TCP client 127.0.0.1:PORT connected']])
+  t.deepEqual(
+    STEPS.map((s) => s.printed),
+    [['listening on 127.0.0.1:9920 (udp)'], [], ['TCP client 127.0.0.1:PORT connected']],
+  )
 })
 
 for (const step of STEPS) {
@@ -328,7 +354,10 @@ for (const step of STEPS) {
     // What the README says the programs print, they print (PORT: any port).
     for (const line of step.printed) {
       const re = new RegExp(line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/PORT/g, '\\d+'))
-      t.true(running.some((p) => re.test(p.stderr())), `a program printed "${line}"`)
+      t.true(
+        running.some((p) => re.test(p.stderr())),
+        `a program printed "${line}"`,
+      )
     }
     // Ctrl-C in every terminal of an mproxy program; a TCP reader then ends by itself.
     const isMproxy = (p) => commandLines(p.command)[0].startsWith('mproxy-')
@@ -338,7 +367,7 @@ for (const step of STEPS) {
       t.notRegex(r.stderr, /warn|error/i, p.command)
     }
     for (const p of running.filter((q) => !isMproxy(q))) {
-      const r = await p.ended(15_000, 'the reverse proxy\'s stop')
+      const r = await p.ended(15_000, "the reverse proxy's stop")
       t.is(r.code, 0, `${p.command}: ${r.stderr}`)
     }
   })

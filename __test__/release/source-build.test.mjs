@@ -37,7 +37,10 @@ const cleanUp = () => {
 test.after.always(cleanUp)
 // ava ends a worker that timed out with SIGTERM, where 'exit' handlers would not run; Ctrl-C
 // does not reach the build's own process group.
-for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130]]) {
+for (const [signal, code] of [
+  ['SIGTERM', 143],
+  ['SIGINT', 130],
+]) {
   process.once(signal, () => {
     cleanUp()
     process.exit(code)
@@ -73,7 +76,10 @@ test('the install hook inside node_modules builds the addon with progress, then 
   t.is(r.status, 0, r.stderr)
   const lines = r.stderr.split('\n')
   t.is(lines[0], `mproxy: compiling the native addon for ${platform} from source (release); this takes a minute or two, cargo shows its progress below`)
-  t.true(lines.some((l) => /^\s*Compiling mproxy-core v/.test(l)), 'cargo shows which crate it compiles')
+  t.true(
+    lines.some((l) => /^\s*Compiling mproxy-core v/.test(l)),
+    'cargo shows which crate it compiles',
+  )
   t.regex(lines.filter(Boolean).at(-1), /^mproxy: built in \d+ s; removed the build directory \(target\/\), only the addon is kept$/)
   t.false(existsSync(path.join(copy, 'target')), 'no build directory left in node_modules')
   const addon = require(path.join(copy, 'index.js'))

@@ -18,7 +18,9 @@ type SameKeys<Type, Schema> = [Exclude<keyof Type, keyof Schema>, Exclude<keyof 
 type SameRequired<Type, Schema> = [Exclude<RequiredKeys<Type>, RequiredKeys<Schema>>, Exclude<RequiredKeys<Schema>, RequiredKeys<Type>>] extends [never, never]
   ? true
   : { requiredInTheTypeOnly: Exclude<RequiredKeys<Type>, RequiredKeys<Schema>>; requiredInTheSchemaOnly: Exclude<RequiredKeys<Schema>, RequiredKeys<Type>> }
-type Accepted<Type, Schema> = [Type] extends [Schema] ? true : { notAcceptedByTheSchema: { [K in keyof Type & keyof Schema]: Type[K] extends Schema[K] ? never : K }[keyof Type & keyof Schema] }
+type Accepted<Type, Schema> = [Type] extends [Schema]
+  ? true
+  : { notAcceptedByTheSchema: { [K in keyof Type & keyof Schema]: Type[K] extends Schema[K] ? never : K }[keyof Type & keyof Schema] }
 
 type Check<Type, K extends ProgramKind> = [SameKeys<Type, SchemaInput<K>>, SameRequired<Type, SchemaInput<K>>, Accepted<Type, SchemaInput<K>>]
 type Assert<T extends [true, true, true]> = T

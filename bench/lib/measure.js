@@ -1,4 +1,4 @@
-'use strict';
+'use strict'
 /**
  * The two numbers per (relay, size):
  *
@@ -8,38 +8,31 @@
  *  B. max lossless rate: the highest paced offered rate for which a LOSSLESS_TRIAL_SECONDS
  *     trial delivered exactly as many datagrams as were sent (binary search).
  */
-const {
-  SIZES,
-  OVERLOAD_SECONDS,
-  OVERLOAD_WINDOW,
-  OVERLOAD_REPEATS,
-  LOSSLESS_TRIAL_SECONDS,
-  LOSSLESS_STEPS,
-} = require('./settings');
-const { note } = require('./log');
-const { sleep, waitExit } = require('./processes');
-const { Sink, blast } = require('./loadgen');
-const { cpuSeconds, memory, udpDrops, receiveBuffer } = require('./procfs');
-const { fmt } = require('./format');
+const { SIZES, OVERLOAD_SECONDS, OVERLOAD_WINDOW, OVERLOAD_REPEATS, LOSSLESS_TRIAL_SECONDS, LOSSLESS_STEPS } = require('./settings')
+const { note } = require('./log')
+const { sleep, waitExit } = require('./processes')
+const { Sink, blast } = require('./loadgen')
+const { cpuSeconds, memory, udpDrops, receiveBuffer } = require('./procfs')
+const { fmt } = require('./format')
 
 /** Overload: flat-out blast; steady-window delivery rate plus whole-trial totals. */
 async function measureOverload(relay, sink, size) {
-  const before = await sink.report();
-  const inputDropsBefore = udpDrops(relay.port);
-  const cpuBefore = cpuSeconds(relay.child.pid);
-  const started = Date.now();
-  const sending = blast(relay.port, size, OVERLOAD_SECONDS);
-  await sleep(OVERLOAD_WINDOW[0] * 1000);
-  const windowStart = await sink.report();
-  const cpuWindowStart = cpuSeconds(relay.child.pid);
-  await sleep(Math.max(0, OVERLOAD_WINDOW[1] * 1000 - (Date.now() - started)));
-  const windowEnd = await sink.report();
-  const cpuWindowEnd = cpuSeconds(relay.child.pid);
-  const sent = await sending;
-  const after = await sink.settle(before.datagrams, sent.sent);
-  const inputDropsAfter = udpDrops(relay.port);
-  const windowSeconds = windowEnd.t - windowStart.t;
-  const delivered = after.datagrams - before.datagrams;
+  const before = await sink.report()
+  const inputDropsBefore = udpDrops(relay.port)
+  const cpuBefore = cpuSeconds(relay.child.pid)
+  const started = Date.now()
+  const sending = blast(relay.port, size, OVERLOAD_SECONDS)
+  await sleep(OVERLOAD_WINDOW[0] * 1000)
+  const windowStart = await sink.report()
+  const cpuWindowStart = cpuSeconds(relay.child.pid)
+  await sleep(Math.max(0, OVERLOAD_WINDOW[1] * 1000 - (Date.now() - started)))
+  const windowEnd = await sink.report()
+  const cpuWindowEnd = cpuSeconds(relay.child.pid)
+  const sent = await sending
+  const after = await sink.settle(before.datagrams, sent.sent)
+  const inputDropsAfter = udpDrops(relay.port)
+  const windowSeconds = windowEnd.t - windowStart.t
+  const delivered = after.datagrams - before.datagrams
   return {
     sent: sent.sent,
     offeredPerSecond: sent.rate_achieved,
@@ -49,18 +42,17 @@ async function measureOverload(relay, sink, size) {
     lossPercent: sent.sent > 0 ? (100 * (sent.sent - delivered)) / sent.sent : 0,
     relayInputDrops: inputDropsBefore === null || inputDropsAfter === null ? null : inputDropsAfter - inputDropsBefore,
     sinkDrops: after.drops - before.drops,
-    relayCpuPercent:
-      cpuWindowStart === null || cpuWindowEnd === null ? null : (100 * (cpuWindowEnd - cpuWindowStart)) / windowSeconds,
+    relayCpuPercent: cpuWindowStart === null || cpuWindowEnd === null ? null : (100 * (cpuWindowEnd - cpuWindowStart)) / windowSeconds,
     cpuTotalSeconds: cpuBefore === null || cpuWindowEnd === null ? null : cpuWindowEnd - cpuBefore,
-  };
+  }
 }
 
 /** OVERLOAD_REPEATS blasts; the run with the median delivery rate stands for all. */
 async function measureOverloadMedian(relay, sink, size) {
-  const runs = [];
-  for (let i = 0; i < OVERLOAD_REPEATS; i += 1) runs.push(await measureOverload(relay, sink, size));
-  const sorted = [...runs].sort((a, b) => a.deliveredPerSecond - b.deliveredPerSecond);
-  const median = sorted[Math.floor(sorted.length / 2)];
+  const runs = []
+  for (let i = 0; i < OVERLOAD_REPEATS; i += 1) runs.push(await measureOverload(relay, sink, size))
+  const sorted = [...runs].sort((a, b) => a.deliveredPerSecond - b.deliveredPerSecond)
+  const median = sorted[Math.floor(sorted.length / 2)]
   return {
     ...median,
     offeredPerSecond: Math.max(...runs.map((r) => r.offeredPerSecond)),
@@ -68,15 +60,15 @@ async function measureOverloadMedian(relay, sink, size) {
     deliveredMin: sorted[0].deliveredPerSecond,
     deliveredMax: sorted[sorted.length - 1].deliveredPerSecond,
     runs,
-  };
+  }
 }
 
 /** One paced trial: did the sink get every datagram that was sent? */
 async function pacedTrial(relay, sink, size, rate) {
-  const before = await sink.report();
-  const sent = await blast(relay.port, size, LOSSLESS_TRIAL_SECONDS, rate);
-  const after = await sink.settle(before.datagrams, sent.sent);
-  const delivered = after.datagrams - before.datagrams;
+  const before = await sink.report()
+  const sent = await blast(relay.port, size, LOSSLESS_TRIAL_SECONDS, rate)
+  const after = await sink.settle(before.datagrams, sent.sent)
+  const delivered = after.datagrams - before.datagrams
   return {
     target: Math.round(rate),
     offered: Math.round(sent.rate_achieved),
@@ -86,7 +78,7 @@ async function pacedTrial(relay, sink, size, rate) {
     // The generator could not keep its pace: something else had the CPU, so this trial
     // says less about the relay than the others.
     short: sent.rate_achieved < 0.95 * rate,
-  };
+  }
 }
 
 /**
@@ -98,25 +90,25 @@ async function pacedTrial(relay, sink, size, rate) {
  * The answer is the offered rate actually achieved by the best lossless trial.
  */
 async function measureLossless(relay, sink, size, overload) {
-  const ceiling = Math.max(1000, overload.offeredPerSecond);
-  let low = 0;
-  let high = ceiling;
-  let best = null;
-  const trials = [];
+  const ceiling = Math.max(1000, overload.offeredPerSecond)
+  let low = 0
+  let high = ceiling
+  let best = null
+  const trials = []
   for (let step = 0; step < LOSSLESS_STEPS; step += 1) {
-    const rate = step === 0 ? Math.min(overload.deliveredPerSecond, ceiling * 0.9) : (low + high) / 2;
-    const trial = await pacedTrial(relay, sink, size, rate);
-    trials.push(trial);
+    const rate = step === 0 ? Math.min(overload.deliveredPerSecond, ceiling * 0.9) : (low + high) / 2
+    const trial = await pacedTrial(relay, sink, size, rate)
+    trials.push(trial)
     if (trial.lossless) {
-      low = rate;
-      if (!best || trial.offered > best.offered) best = trial;
+      low = rate
+      if (!best || trial.offered > best.offered) best = trial
     } else {
-      high = rate;
+      high = rate
     }
   }
   // If every probe passed, the relay may do better still: the generator was the limit.
-  const generatorLimited = best !== null && high === ceiling;
-  return { perSecond: best ? best.offered : 0, searchedUpTo: Math.round(ceiling), generatorLimited, trials };
+  const generatorLimited = best !== null && high === ceiling
+  return { perSecond: best ? best.offered : 0, searchedUpTo: Math.round(ceiling), generatorLimited, trials }
 }
 
 /**
@@ -124,36 +116,34 @@ async function measureLossless(relay, sink, size, overload) {
  * exit and stderr for the report. Throws if the path does not work at all.
  */
 async function benchRelay(key, spec) {
-  const sink = await Sink.start();
-  const relay = await spec.start(sink.port);
-  let crashed = null;
+  const sink = await Sink.start()
+  const relay = await spec.start(sink.port)
+  let crashed = null
   relay.child.once('exit', (code, signal) => {
-    if (!relay.stopping) crashed = `exited during the run (code ${code}, signal ${signal})`;
-  });
-  const rcvbuf = receiveBuffer(relay.port);
-  const results = [];
+    if (!relay.stopping) crashed = `exited during the run (code ${code}, signal ${signal})`
+  })
+  const rcvbuf = receiveBuffer(relay.port)
+  const results = []
   try {
     for (const size of SIZES) {
       // Warm-up: JIT, page faults, socket buffers; also proves the path works end to end.
-      const warm = await pacedTrial(relay, sink, size, 20_000).catch((e) => ({ error: e }));
+      const warm = await pacedTrial(relay, sink, size, 20_000).catch((e) => ({ error: e }))
       if (warm.error || warm.delivered === 0) {
-        throw new Error(`${spec.label}: warm-up delivered nothing${warm.error ? `: ${warm.error.message}` : ''}`);
+        throw new Error(`${spec.label}: warm-up delivered nothing${warm.error ? `: ${warm.error.message}` : ''}`)
       }
-      const overload = await measureOverloadMedian(relay, sink, size);
-      const lossless = await measureLossless(relay, sink, size, overload);
-      results.push({ relay: key, size, overload, lossless });
-      note(
-        `${spec.label} ${size} B: overload ${fmt(overload.deliveredPerSecond)}/s delivered, lossless ${fmt(lossless.perSecond)}/s`,
-      );
-      if (crashed) break;
+      const overload = await measureOverloadMedian(relay, sink, size)
+      const lossless = await measureLossless(relay, sink, size, overload)
+      results.push({ relay: key, size, overload, lossless })
+      note(`${spec.label} ${size} B: overload ${fmt(overload.deliveredPerSecond)}/s delivered, lossless ${fmt(lossless.perSecond)}/s`)
+      if (crashed) break
     }
   } finally {
-    const mem = memory(relay.child.pid);
-    relay.stopping = true;
-    relay.child.kill('SIGTERM');
-    const exited = await waitExit(relay.child, 5000);
-    if (!exited) relay.child.kill('SIGKILL');
-    await sink.stop();
+    const mem = memory(relay.child.pid)
+    relay.stopping = true
+    relay.child.kill('SIGTERM')
+    const exited = await waitExit(relay.child, 5000)
+    if (!exited) relay.child.kill('SIGKILL')
+    await sink.stop()
     relay.summary = {
       memory: mem,
       rcvbuf,
@@ -161,9 +151,9 @@ async function benchRelay(key, spec) {
       crashed,
       stderr: relay.stderr.text().trim(),
       sinkRcvbuf: sink.rcvbuf,
-    };
+    }
   }
-  return { results, summary: relay.summary };
+  return { results, summary: relay.summary }
 }
 
-module.exports = { benchRelay };
+module.exports = { benchRelay }

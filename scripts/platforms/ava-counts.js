@@ -37,5 +37,5 @@ const say = (c) => `${c.passed + c.failed} ran (${c.passed} passed, ${c.failed} 
 const skipped = (text.match(/\[not on Windows: [^\]]*\]/g) ?? []).reduce((m, r) => m.set(r, (m.get(r) ?? 0) + 1), new Map())
 const out = [...files].sort().map(([file, counts]) => `  ${file.padEnd(26)} ${say(counts)}`)
 for (const [reason, n] of [...skipped].sort((a, b) => b[1] - a[1])) out.push(`  skipped ${String(n).padStart(3)} ${reason}`)
-process.stderr.write(out.join('\n') + '\n')
+process.stderr.write(`${out.join('\n')}\n`)
 process.stdout.write(`ava: ${say(total)}\n`)

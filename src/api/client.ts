@@ -48,7 +48,6 @@ export interface ClientOptions extends CommonOptions {
   keep?: KeepOption
 }
 
-
 /** @internal The function behind createClient(), with the CLI's flag names for messages. */
 export async function startClient(input: ClientOptions, labels?: Labels): Promise<Handle> {
   const o = parseWith(apiSchema('client'), input, labels)

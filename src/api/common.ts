@@ -118,8 +118,6 @@ export function defaultMaxDatagram(destinations: Endpoint[], common?: CheckedCom
   return common?.busKey ? safe - BUS_KEY_OVERHEAD : safe
 }
 
-
-
 /** How a file output rotates: `'hourly'`, `'daily'`, or a size (`'100M'`; k, M, G are 1024-based). */
 export type RotateOption = 'hourly' | 'daily' | number | string
 /** Rotated files to keep: the newest N (`30`), or those younger than an age (`'7d'`, `'12h'`). */

@@ -16,7 +16,6 @@ import { ruleOptions, udpOutputs } from './outputs'
 import { outputAddrs } from '../schema/rules'
 import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions, type CommonOptions, type Framing } from './common'
 
-
 export interface ReverseProxyOptions extends CommonOptions {
   /** UDP inputs: each datagram is published unchanged. */
   udpListenAddrs?: string | readonly string[]
@@ -85,7 +84,7 @@ const TLS_PREFIX = 'tls://'
 const ALL_HOSTS_GROUPS = ['ff02::1', '224.0.0.1']
 
 /**
-* @internal The start-up note for a group every host of the link receives. Returns undefined when there
+ * @internal The start-up note for a group every host of the link receives. Returns undefined when there
  * is nothing to say: a dedicated group, or (once the bus key exists) a bus key is set, which
  * makes what is published unreadable to hosts without the key — pass `keyed: true` then.
  */
@@ -127,7 +126,8 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
     resolveEndpoints(udpOut, L('udpOutputAddrs'), { ...rules, allowPortZero: false }),
   ])
   for (const t of [...tcpListeners, ...tcpOutputs]) {
-    if (t.multicast) throw usageError(`${tcpListeners.includes(t) ? L('tcpListenAddrs') : L('tcpOutputAddrs')}: ${t.text} is a multicast address; TCP needs a unicast one`)
+    if (t.multicast)
+      throw usageError(`${tcpListeners.includes(t) ? L('tcpListenAddrs') : L('tcpOutputAddrs')}: ${t.text} is a multicast address; TCP needs a unicast one`)
   }
   refuseDuplicates(udpListeners, L('udpListenAddrs'))
   refuseDuplicates(tcpListeners, L('tcpListenAddrs'))
@@ -162,7 +162,15 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
         {
           udpListeners: [listenOptions(group, common)],
           ...udpOutputs(o.udpOutputAddrs ?? [], udpOutputEndpoints, (d) => destinationOptions(d, common)),
-          tcpOutputs: tcpOutputs.map((t, i) => ({ address: t.address, interface: t.interface, maxClients, clientQueueBytes, tls: t.tls ? tlsFiles : undefined, ...accessOf((o.tcpOutputAddrs ?? [])[i]), rules: ruleOptions((o.tcpOutputAddrs ?? [])[i]) })),
+          tcpOutputs: tcpOutputs.map((t, i) => ({
+            address: t.address,
+            interface: t.interface,
+            maxClients,
+            clientQueueBytes,
+            tls: t.tls ? tlsFiles : undefined,
+            ...accessOf((o.tcpOutputAddrs ?? [])[i]),
+            rules: ruleOptions((o.tcpOutputAddrs ?? [])[i]),
+          })),
           sendBuffer: common.sendBuffer,
           busKey: common.busKey,
         },
@@ -178,7 +186,15 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
           tcpListeners: tcpListeners.map((t, i) => {
             const item = tcpInItems[i]
             const idle = typeof item === 'object' && item.idleTimeout !== undefined ? Math.max(1, Math.round(item.idleTimeout * 1000)) : idleTimeoutMs
-            return { address: t.address, interface: t.interface, framing: framingOptions, maxClients, tls: t.tls ? tlsFiles : undefined, ...accessOf(item), idleTimeoutMs: idle }
+            return {
+              address: t.address,
+              interface: t.interface,
+              framing: framingOptions,
+              maxClients,
+              tls: t.tls ? tlsFiles : undefined,
+              ...accessOf(item),
+              idleTimeoutMs: idle,
+            }
           }),
           udpDestinations: [destinationOptions(group, common)],
           tee: tee ? { path: '-' } : undefined,

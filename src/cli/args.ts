@@ -40,7 +40,9 @@ export function flagsOf(shape: Readonly<Record<string, z.ZodType>>, omit: Readon
   return optionsOf(shape).flatMap((o) => {
     if (o.flag === false || Object.hasOwn(omit, o.field)) return []
     const given = o.kind === 'boolean' ? undefined : defaultText(o)
-    return [{ name: o.flag, field: o.field, kind: o.kind, aliases: o.aliases, value: o.value, help: given === undefined ? o.help : `${o.help}; default ${given}` }]
+    return [
+      { name: o.flag, field: o.field, kind: o.kind, aliases: o.aliases, value: o.value, help: given === undefined ? o.help : `${o.help}; default ${given}` },
+    ]
   })
 }
 
@@ -92,7 +94,8 @@ export function parseArgs(argv: readonly string[], spec: ProgramSpec, typed?: Re
       value = arg.slice(eq + 1)
     } else {
       const next = argv[i + 1]
-      if (next === undefined || (next.startsWith('-') && next !== '-' && !NEGATIVE_NUMBER.test(next))) throw usageError(`${shown} needs a value${flag.value ? ` (${flag.value})` : ''}`)
+      if (next === undefined || (next.startsWith('-') && next !== '-' && !NEGATIVE_NUMBER.test(next)))
+        throw usageError(`${shown} needs a value${flag.value ? ` (${flag.value})` : ''}`)
       value = next
       i++
     }

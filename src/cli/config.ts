@@ -81,7 +81,9 @@ export async function checkConfig(file: string): Promise<void> {
   } catch (err) {
     return fail(err)
   }
-  process.stdout.write(`${file}: ${config.routes.length} route${config.routes.length === 1 ? '' : 's'} (${config.routes.map((r) => `${r.name}: ${r.kind}`).join(', ')}): ok\n`)
+  process.stdout.write(
+    `${file}: ${config.routes.length} route${config.routes.length === 1 ? '' : 's'} (${config.routes.map((r) => `${r.name}: ${r.kind}`).join(', ')}): ok\n`,
+  )
 }
 
 /** `mproxy --config FILE`: runs every route until SIGINT/SIGTERM; SIGHUP reloads the file. */
@@ -141,7 +143,10 @@ export async function runConfig(flags: ConfigFlags): Promise<void> {
         log({ level: 'error', message: `not reloaded ${flags.config}: ${r.failed.join(', ')} cannot start (see above); the old routes run again${lost}` })
       } else {
         config = next
-        log({ level: 'info', message: `reloaded ${flags.config}: kept ${r.kept.length}, restarted ${r.restarted.length}, started ${r.started.length}, stopped ${r.stopped.length}; output files reopened` })
+        log({
+          level: 'info',
+          message: `reloaded ${flags.config}: kept ${r.kept.length}, restarted ${r.restarted.length}, started ${r.started.length}, stopped ${r.stopped.length}; output files reopened`,
+        })
         for (const name of [...r.restarted, ...r.started]) {
           const handle = service.routes.get(name)
           if (handle) announceAddresses(log, handle, name)
@@ -159,7 +164,9 @@ export async function runConfig(flags: ConfigFlags): Promise<void> {
     for (const [route, stats] of Object.entries(service.stats())) {
       const t = stats.totals
       // Asked for: printed even with --quiet.
-      process.stderr.write(`${NAME}: [${route}] counters: in ${count(t.datagramsIn)} datagrams, ${count(t.bytesIn)} bytes; out ${count(t.datagramsOut)} datagrams, ${count(t.bytesOut)} bytes${lossLine(t) ? `; ${lossLine(t)}` : ''}\n`)
+      process.stderr.write(
+        `${NAME}: [${route}] counters: in ${count(t.datagramsIn)} datagrams, ${count(t.bytesIn)} bytes; out ${count(t.datagramsOut)} datagrams, ${count(t.bytesOut)} bytes${lossLine(t) ? `; ${lossLine(t)}` : ''}\n`,
+      )
     }
   }
   if (service.metricsAddress) log({ level: 'info', message: `metrics at http://${service.metricsAddress}/metrics` })

@@ -14,7 +14,11 @@ export const processShape = {
   ...processSettingsShape,
   noTimestamps: option(flag, { flag: 'no-timestamps', help: 'Leave the time out of log lines (the default when journald reads stderr)' }),
   timestamps: option(flag, { flag: 'timestamps', help: 'Put the time in log lines even under journald' }),
-  verbose: option(flag, { flag: 'verbose', aliases: ['-v'], help: 'Also print the counters when stopping (and the client its summary when stderr is not a terminal)' }),
+  verbose: option(flag, {
+    flag: 'verbose',
+    aliases: ['-v'],
+    help: 'Also print the counters when stopping (and the client its summary when stderr is not a terminal)',
+  }),
   quiet: option(flag, { flag: 'quiet', aliases: ['-q'], help: 'Print errors only' }),
   help: option(flag, { flag: 'help', aliases: ['-h'], help: 'Prints help information' }),
   version: option(flag, { flag: 'version', aliases: ['-V'], help: 'Prints the version' }),
@@ -28,9 +32,17 @@ export const PROCESS_FIELDS = Object.keys(processShape)
  * values are checked by the rules' own schema (`ruleShape`), named by these flags.
  */
 export const filterShape = {
-  filterFrom: option(listOf(cidr, 'CIDR'), { flag: 'filter-from', value: 'IP[/BITS]', help: 'Outputs get only datagrams from this address or CIDR block. May be repeated' }),
+  filterFrom: option(listOf(cidr, 'CIDR'), {
+    flag: 'filter-from',
+    value: 'IP[/BITS]',
+    help: 'Outputs get only datagrams from this address or CIDR block. May be repeated',
+  }),
   filterPrefix: option(text(), { flag: 'filter-prefix', value: 'TEXT', help: 'Outputs get only datagrams starting with TEXT, e.g. !AIVDM' }),
-  filterMatch: option(text(), { flag: 'filter-match', value: 'REGEX', help: 'Outputs get only datagrams REGEX matches (Rust regex syntax), e.g. ^!AIVDM,1,1,,[AB],[1-3]' }),
+  filterMatch: option(text(), {
+    flag: 'filter-match',
+    value: 'REGEX',
+    help: 'Outputs get only datagrams REGEX matches (Rust regex syntax), e.g. ^!AIVDM,1,1,,[AB],[1-3]',
+  }),
   sample: option(ruleShape.sample, { flag: 'sample', value: 'N', help: 'Outputs get only 1 datagram in N' }),
 }
 

@@ -7,9 +7,9 @@ import { labelOf, type Labels } from '../options'
 
 /** Counter named in a warning → what to change, with `{option}` for the options it names. */
 const FIXES: Record<string, string> = {
-  kernelDrops: 'raise {recvBuffer} (the system caps it at net.core.rmem_max), or lower the sender\'s {rate}',
+  kernelDrops: "raise {recvBuffer} (the system caps it at net.core.rmem_max), or lower the sender's {rate}",
   authFailures: 'give every sender the same {busKey} (and {busKeyNext} while rotating keys)',
-  replays: 'a datagram came twice or too late: check that no one resends captured datagrams and that the hosts\' clocks agree',
+  replays: "a datagram came twice or too late: check that no one resends captured datagrams and that the hosts' clocks agree",
 }
 
 /** The warning with its `see stats().x` replaced by the fix, in the caller's names. */

@@ -36,7 +36,13 @@ export function makeLogger(program: string, settings: LogSettings, write: (line:
       write(`${JSON.stringify({ time, level: entry.level, program, route: entry.route, message: oneLine(entry.message) })}\n`)
       return
     }
-    const parts = [time, `${program}:`, entry.route ? `[${entry.route}]` : undefined, entry.level === 'info' ? undefined : `${entry.level}:`, oneLine(entry.message)]
+    const parts = [
+      time,
+      `${program}:`,
+      entry.route ? `[${entry.route}]` : undefined,
+      entry.level === 'info' ? undefined : `${entry.level}:`,
+      oneLine(entry.message),
+    ]
     write(`${parts.filter((p) => p !== undefined).join(' ')}\n`)
   }
 }

@@ -29,16 +29,27 @@ program (camelCase, as in the Node API), plus metrics, statsInterval and log set
 SIGHUP reloads it (unchanged routes keep running) and reopens output files.
 `
 
-const CONFIG_SPEC: ProgramSpec = { name: 'mproxy', summary: '', usage: 'mproxy --config FILE [OPTIONS]', flags: flagsOf(configRunShape), common: [], examples: [] }
+const CONFIG_SPEC: ProgramSpec = {
+  name: 'mproxy',
+  summary: '',
+  usage: 'mproxy --config FILE [OPTIONS]',
+  flags: flagsOf(configRunShape),
+  common: [],
+  examples: [],
+}
 
 const checkSpec: ProgramSpec = {
   name: 'mproxy check',
-  summary: 'mproxy check: check a config file without running it\nEvery check the run makes (options, files, keys, certificates, interfaces, names), with no socket bound,\nso it may run beside the service it checks.',
+  summary:
+    'mproxy check: check a config file without running it\nEvery check the run makes (options, files, keys, certificates, interfaces, names), with no socket bound,\nso it may run beside the service it checks.',
   usage: 'mproxy check [--config] FILE',
   flags: [],
   common: flagsOf(checkShape),
   examples: ['mproxy check /etc/mproxy/routes.yaml && systemctl reload mproxy'],
-  notes: ['Exit 0: the config is good; 2: it is not (one line on stderr naming the option); 1: a file could not be read.', 'Only what a socket alone can show (a port in use, a group join the system refuses) is left to the run.'],
+  notes: [
+    'Exit 0: the config is good; 2: it is not (one line on stderr naming the option); 1: a file could not be read.',
+    'Only what a socket alone can show (a port in use, a group join the system refuses) is left to the run.',
+  ],
 }
 
 const keygenSpec: ProgramSpec = {
@@ -47,7 +58,9 @@ const keygenSpec: ProgramSpec = {
   usage: 'mproxy keygen FILE',
   flags: [],
   common: flagsOf(keygenShape),
-  examples: ['mproxy keygen /etc/mproxy/bus.key && mproxy server --bus-key /etc/mproxy/bus.key --path - --listen-addr 239.255.0.1:9920 --multicast-interface lo'],
+  examples: [
+    'mproxy keygen /etc/mproxy/bus.key && mproxy server --bus-key /etc/mproxy/bus.key --path - --listen-addr 239.255.0.1:9920 --multicast-interface lo',
+  ],
 }
 
 interface ConfigFlags {
@@ -70,7 +83,12 @@ function configFlags(args: readonly string[], spec: ProgramSpec = CONFIG_SPEC): 
   if (values.timestamps && values.noTimestamps) usageError('--timestamps and --no-timestamps cannot both be given')
   const logFormat = values.logFormat
   if (logFormat !== undefined && logFormat !== 'text' && logFormat !== 'json') usageError(`--log-format: ${JSON.stringify(logFormat)} is not one of text, json`)
-  return { config: String(values.config), logFormat, timestamps: values.noTimestamps ? false : values.timestamps ? true : undefined, quiet: values.quiet === true }
+  return {
+    config: String(values.config),
+    logFormat,
+    timestamps: values.noTimestamps ? false : values.timestamps ? true : undefined,
+    quiet: values.quiet === true,
+  }
 }
 
 /** A line for what keygen could not do: the folder that is not there, or the system's reason. */
@@ -86,9 +104,13 @@ function usageError(message: string): never {
   process.stderr.write(`mproxy: ${message}\n`)
   process.exit(EXIT_USAGE)
 }
-const configMode = sub === '--config' || sub?.startsWith('--config=') || (sub !== undefined && sub.startsWith('-') && process.argv.slice(2).some((a) => a === '--config' || a.startsWith('--config=')))
+const configMode =
+  sub === '--config' ||
+  sub?.startsWith('--config=') ||
+  (sub?.startsWith('-') && process.argv.slice(2).some((a) => a === '--config' || a.startsWith('--config=')))
 // Only a service keeps the signals early.ts holds; for anything else they act as Node's defaults.
-if (sub === '-h' || sub === '--help' || sub === '-V' || sub === '--version' || !(configMode || (sub !== undefined && Object.hasOwn(programs, sub)))) releaseSignals()
+if (sub === '-h' || sub === '--help' || sub === '-V' || sub === '--version' || !(configMode || (sub !== undefined && Object.hasOwn(programs, sub))))
+  releaseSignals()
 if (sub === '-h' || sub === '--help') {
   process.stdout.write(usage)
 } else if (sub === '-V' || sub === '--version') {
@@ -110,7 +132,9 @@ if (sub === '-h' || sub === '--help') {
       process.stderr.write(`mproxy: keygen: cannot create ${file}: ${keygenProblem(file, err as NodeJS.ErrnoException)}\n`)
       process.exit(EXIT_RUNTIME)
     }
-    process.stderr.write(`mproxy: keygen: wrote a new bus key to ${file} (64 hex digits, mode ${(statSync(file).mode & 0o777).toString(8)}); give it with --bus-key ${file}\n`)
+    process.stderr.write(
+      `mproxy: keygen: wrote a new bus key to ${file} (64 hex digits, mode ${(statSync(file).mode & 0o777).toString(8)}); give it with --bus-key ${file}\n`,
+    )
   }
 } else if (sub === 'check') {
   // `mproxy check FILE` as well as `mproxy check --config FILE`.

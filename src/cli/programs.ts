@@ -109,7 +109,8 @@ export const reverseproxy: Program = {
     name: 'mproxy-reverseproxy',
     summary:
       'MPROXY: Reverse-proxy\nForward upstream TCP and/or UDP endpoints to downstream listeners.\nMessages are routed via UDP multicast (--multicast-addr): inputs publish to the group, outputs\nsubscribe to it, so outputs may run in other processes or on other hosts.',
-    usage: 'mproxy-reverseproxy [--udp-listen-addr HOST:PORT ...] [--tcp-listen-addr [tls://]HOST:PORT ...] [--multicast-addr GROUP:PORT] [--tcp-output-addr [tls://]HOST:PORT ...] [--udp-output-addr HOST:PORT ...] [OPTIONS]',
+    usage:
+      'mproxy-reverseproxy [--udp-listen-addr HOST:PORT ...] [--tcp-listen-addr [tls://]HOST:PORT ...] [--multicast-addr GROUP:PORT] [--tcp-output-addr [tls://]HOST:PORT ...] [--udp-output-addr HOST:PORT ...] [OPTIONS]',
     // Not --filter-from: the outputs read the group, where every datagram comes from its publisher.
     flags: ownFlags(reverseProxyShape, ['filterPrefix', 'filterMatch', 'sample']),
     common: COMMON_FLAGS,

@@ -115,7 +115,8 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
   }
   // On a terminal the client keeps a progress line at the bottom of stderr; log lines go above it.
   // (Not when --tee writes the data to the same terminal.)
-  const progress = program.finite && process.stderr.isTTY === true && !quiet && !(values.tee === true && process.stdout.isTTY === true) ? new ProgressLine(name) : undefined
+  const progress =
+    program.finite && process.stderr.isTTY === true && !quiet && !(values.tee === true && process.stdout.isTTY === true) ? new ProgressLine(name) : undefined
   const log = makeLogger(
     name,
     {
@@ -144,7 +145,12 @@ export async function runProgram(program: Program, argv: readonly string[]): Pro
   })
   handle.on('reachable', ({ address }) => recovered.add(address))
   try {
-    if (settings.metricsAddr) metrics = await serveMetricsAt(settings.metricsAddr, registerMetrics(() => [{ route: name, handle }]), labelOf(labels, 'metricsAddr'))
+    if (settings.metricsAddr)
+      metrics = await serveMetricsAt(
+        settings.metricsAddr,
+        registerMetrics(() => [{ route: name, handle }]),
+        labelOf(labels, 'metricsAddr'),
+      )
   } catch (err) {
     await handle.close()
     return fail(err)

@@ -88,7 +88,11 @@ const MULTICAST = /^(2(2[4-9]|3\d)\.|\[ff)/i
  * say it: hosts rate-limit ICMP errors, so `icmpErrors` stays below what was sent. A multicast
  * destination, or one that never answered, is never taken as refusing.
  */
-export function everythingRefused(stats: Stats, refusals: ReadonlyMap<string, { at: number; reason: string }>, recovered: ReadonlySet<string>): string | undefined {
+export function everythingRefused(
+  stats: Stats,
+  refusals: ReadonlyMap<string, { at: number; reason: string }>,
+  recovered: ReadonlySet<string>,
+): string | undefined {
   const destinations = of(stats, 'udp-destination')
   if (destinations.length === 0 || transferCounts(stats).datagrams === 0) return undefined
   const reasons: string[] = []

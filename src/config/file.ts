@@ -51,12 +51,15 @@ const FORMATS: Record<string, 'yaml' | 'json' | 'toml'> = { '.yaml': 'yaml', '.y
 
 /** The file's text, if it is a readable regular file within the bound. */
 async function readBounded(file: string): Promise<string> {
-  let info
+  let info: Awaited<ReturnType<typeof stat>>
   try {
     info = await stat(file)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    throw new MproxyError('EMPROXY_FILE', `cannot read config ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code ?? err)}`)
+    throw new MproxyError(
+      'EMPROXY_FILE',
+      `cannot read config ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code ?? err)}`,
+    )
   }
   if (!info.isFile()) throw new MproxyError('EMPROXY_FILE', `cannot read config ${file}: not a regular file`)
   if (info.size > MAX_CONFIG_BYTES) throw new MproxyError('EMPROXY_FILE', `cannot read config ${file}: larger than ${MAX_CONFIG_BYTES} bytes`)

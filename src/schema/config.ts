@@ -47,7 +47,9 @@ export const processSchema = z.strictObject(processSettingsShape)
 export const configSchema = z
   .strictObject({
     /** The routes to run. */
-    routes: z.array(routeSchema, { error: (iss) => (iss.input === undefined ? 'is required: a list of routes' : 'must be a list of routes') }).min(1, { error: 'is empty: give at least one route' }),
+    routes: z
+      .array(routeSchema, { error: (iss) => (iss.input === undefined ? 'is required: a list of routes' : 'must be a list of routes') })
+      .min(1, { error: 'is empty: give at least one route' }),
     /** Serve Prometheus metrics of every route at `http://ADDR/metrics`. */
     metrics: z.strictObject({ addr: address(true) }).optional(),
     /** Print one line of rates and losses per route every this many seconds (stderr). */
@@ -64,7 +66,12 @@ export const configSchema = z
     const seen = new Map<string, number>()
     config.routes.forEach((route, i) => {
       const first = seen.get(route.name)
-      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['routes', i, 'name'], message: `${JSON.stringify(route.name)} is also the name of routes[${first}]; route names must be unique` })
+      if (first !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routes', i, 'name'],
+          message: `${JSON.stringify(route.name)} is also the name of routes[${first}]; route names must be unique`,
+        })
       else seen.set(route.name, i)
     })
   })
@@ -131,7 +138,8 @@ function inputJsonSchema(schema: z.ZodType): Json {
       }
       // zod leaves out the default of a value it transforms (it is the output's); ours are plain values.
       const own = (ctx.zodSchema as unknown as { _zod: { def: { type: string; defaultValue?: unknown } } })._zod.def
-      if (own.type === 'default' && target.default === undefined && ['number', 'string', 'boolean'].includes(typeof own.defaultValue)) target.default = own.defaultValue
+      if (own.type === 'default' && target.default === undefined && ['number', 'string', 'boolean'].includes(typeof own.defaultValue))
+        target.default = own.defaultValue
       const option = optionRegistry.get(ctx.zodSchema)
       if (option && target.description === undefined) target.description = option.help
     },

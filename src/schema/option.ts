@@ -113,7 +113,9 @@ export function optionsOf(shape: Readonly<Record<string, z.ZodType>>): OptionInf
     const meta = optionRegistry.get(schema)
     if (!meta) return []
     const type = defOf(schema).type
-    return [{ ...meta, field, kind: flagKind(schema), default: defaultOf(schema), bounds: boundsOf(schema), required: type !== 'optional' && type !== 'default' }]
+    return [
+      { ...meta, field, kind: flagKind(schema), default: defaultOf(schema), bounds: boundsOf(schema), required: type !== 'optional' && type !== 'default' },
+    ]
   })
 }
 

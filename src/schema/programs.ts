@@ -10,7 +10,25 @@ import { z } from 'zod'
 import type { LogEntry } from '../handle'
 import { outputAddrs, outputList, ruleShape, type OutputItem } from './rules'
 import { option, required } from './option'
-import { address, addressList, cidr, filePath, isObject, itemList, flag, framing, listOf, MAX_DATAGRAM, rate, retention, rotation, seconds, show, text, wholeNumber } from './values'
+import {
+  address,
+  addressList,
+  cidr,
+  filePath,
+  isObject,
+  itemList,
+  flag,
+  framing,
+  listOf,
+  MAX_DATAGRAM,
+  rate,
+  retention,
+  rotation,
+  seconds,
+  show,
+  text,
+  wholeNumber,
+} from './values'
 
 const BUFFER = wholeNumber(1024, 2 ** 31 - 1)
 /** The core's socket buffer size when none is asked for (`socket::DEFAULT_SOCKET_BUFFER`). */
@@ -24,7 +42,11 @@ const DATAGRAM_DEFAULT = '1472 IPv4, 1452 IPv6, 30 less with --bus-key'
 /** Options every program has. */
 export const commonShape = {
   /** Interface for multicast groups that carry no `%scope`: name, IPv4 address or index. */
-  multicastInterface: option(text('an interface name, address or index'), { flag: 'multicast-interface', value: 'NAME|ADDRESS|INDEX', help: 'Interface for multicast groups without a %scope (join and send)' }),
+  multicastInterface: option(text('an interface name, address or index'), {
+    flag: 'multicast-interface',
+    value: 'NAME|ADDRESS|INDEX',
+    help: 'Interface for multicast groups without a %scope (join and send)',
+  }),
   /** TTL / hop limit of multicast sent (1: this link only). */
   multicastTtl: option(wholeNumber(0, 255), { flag: 'multicast-ttl', value: 'N', help: 'TTL / hop limit of multicast sent', default: 1 }),
   /** Whether multicast we send is looped back to listeners on this host. */
@@ -43,11 +65,26 @@ export const commonShape = {
 function framingShape(of?: string) {
   return {
     /** `packed`: whole lines packed per datagram; `line`: one line each; `raw`: fixed chunks. */
-    framing: option(framing, { flag: 'framing', value: 'packed|line|raw', help: `${of ? `How ${of} become datagrams: ` : ''}packed: whole lines per datagram, line: one line each, raw: fixed chunks`, default: 'packed' }),
+    framing: option(framing, {
+      flag: 'framing',
+      value: 'packed|line|raw',
+      help: `${of ? `How ${of} become datagrams: ` : ''}packed: whole lines per datagram, line: one line each, raw: fixed chunks`,
+      default: 'packed',
+    }),
     /** Largest datagram payload; by default the safe size for the destinations' family. */
-    maxDatagram: option(wholeNumber(1, MAX_DATAGRAM), { flag: 'max-datagram', value: 'BYTES', help: of ? `Largest datagram made from ${of}` : 'Largest datagram', defaultText: DATAGRAM_DEFAULT }),
+    maxDatagram: option(wholeNumber(1, MAX_DATAGRAM), {
+      flag: 'max-datagram',
+      value: 'BYTES',
+      help: of ? `Largest datagram made from ${of}` : 'Largest datagram',
+      defaultText: DATAGRAM_DEFAULT,
+    }),
     /** How long a partial line waits for its end before it is sent anyway, in milliseconds. */
-    lingerMs: option(wholeNumber(0, 60_000), { flag: 'linger-ms', value: 'MS', help: of ? `How long a partial line from ${of} waits before it is sent anyway` : 'How long a partial line waits before it is sent anyway', default: 20 }),
+    lingerMs: option(wholeNumber(0, 60_000), {
+      flag: 'linger-ms',
+      value: 'MS',
+      help: of ? `How long a partial line from ${of} waits before it is sent anyway` : 'How long a partial line waits before it is sent anyway',
+      default: 20,
+    }),
   }
 }
 
@@ -55,7 +92,11 @@ function framingShape(of?: string) {
 function rotationShape(file: string) {
   return {
     /** Start a new file at each UTC `hourly` or `daily` boundary, or before it grows past a size (`100M`). */
-    rotate: option(rotation, { flag: 'rotate', value: 'hourly|daily|SIZE', help: `Rotate ${file} each UTC hour or day, or before it passes SIZE (e.g. 100M); old ones get dated names` }),
+    rotate: option(rotation, {
+      flag: 'rotate',
+      value: 'hourly|daily|SIZE',
+      help: `Rotate ${file} each UTC hour or day, or before it passes SIZE (e.g. 100M); old ones get dated names`,
+    }),
     /** Keep the newest N rotated files (`30`), or remove those older than an age (`7d`, `12h`). Needs `rotate`. */
     keep: option(retention, { flag: 'keep', value: 'N|AGE', help: 'Keep the newest N rotated files, or remove those older than AGE (e.g. 7d, 12h)' }),
   }
@@ -67,12 +108,23 @@ export const clientShape = {
   /** File, FIFO, device (e.g. `/dev/ttyACM0`), or `-` for stdin. Read until its end. */
   path: required(filePath, { flag: 'path', value: 'FILE|DEVICE|-', help: 'Filepath, device, or "-" for stdin; read until its end' }),
   /** Where every datagram goes: `HOST:PORT`, `[IPv6]:PORT`, `[IPv6%iface]:PORT`; unicast or group (objects: with routing rules, or a balance group). */
-  serverAddrs: required(outputList(false, true, 1), { flag: 'server-addr', aliases: ['--server_addr'], value: 'HOST:PORT', help: 'Downstream UDP server address (unicast or multicast). May be repeated' }),
+  serverAddrs: required(outputList(false, true, 1), {
+    flag: 'server-addr',
+    aliases: ['--server_addr'],
+    value: 'HOST:PORT',
+    help: 'Downstream UDP server address (unicast or multicast). May be repeated',
+  }),
   /** Copy the input to stdout, exactly. */
   tee: tee('Copy input to stdout'),
   ...framingShape(),
   /** Most bytes per second to send (a number, or text like `50M`); 0 = as fast as the input is read. */
-  rate: option(rate, { flag: 'rate', value: 'BYTES/S', help: 'Most bytes per second to send, e.g. 20M; 0 = unlimited', default: DEFAULT_RATE, defaultText: '80M' }),
+  rate: option(rate, {
+    flag: 'rate',
+    value: 'BYTES/S',
+    help: 'Most bytes per second to send, e.g. 20M; 0 = unlimited',
+    default: DEFAULT_RATE,
+    defaultText: '80M',
+  }),
   /** Serial device speed to set (e.g. 38400 for AIS receivers); kept as it is when not given. */
   baud: option(wholeNumber(1, 4_000_000), { flag: 'baud', value: 'N', help: 'Serial device speed to set, e.g. 38400', defaultText: 'as the device is' }),
   /** Keep reading a file as it grows, and across its rotation, like `tail -F`. */
@@ -87,12 +139,20 @@ export const serverShape = {
   /** File to append every datagram's bytes to, unchanged; `-` for stdout. */
   path: required(filePath, { flag: 'path', value: 'FILE|-', help: 'File to append every datagram to, unchanged; "-" for stdout' }),
   /** `HOST:PORT` to listen on (port 0 picks one); a multicast group is joined. */
-  listenAddrs: required(addressList(true, 1), { flag: 'listen-addr', aliases: ['--listen_addr'], value: 'HOST:PORT', help: 'Upstream UDP listening address (unicast or multicast group). May be repeated' }),
+  listenAddrs: required(addressList(true, 1), {
+    flag: 'listen-addr',
+    aliases: ['--listen_addr'],
+    value: 'HOST:PORT',
+    help: 'Upstream UDP listening address (unicast or multicast group). May be repeated',
+  }),
   /** Also copy what arrives to stdout (ignored when `path` is already `-`). */
   tee: tee('Copy input to stdout'),
   ...rotationShape('the file'),
   /** Routing rules of the `path` output: it gets only the datagrams they keep. */
-  rules: option(z.strictObject(ruleShape), { flag: false, help: 'Routing rules of the path output: it gets only the datagrams they keep (the --filter-* flags)' }),
+  rules: option(z.strictObject(ruleShape), {
+    flag: false,
+    help: 'Routing rules of the path output: it gets only the datagrams they keep (the --filter-* flags)',
+  }),
   ...commonShape,
 }
 const TLS_PREFIX = 'tls://'
@@ -123,11 +183,26 @@ const listenAddress = z.string({ error: (iss) => `must be [tls://]HOST:PORT, not
 
 export const proxyShape = {
   /** UDP addresses to listen on (port 0 picks one); a multicast group is joined. */
-  udpListenAddrs: option(addressList(true), { flag: 'udp-listen-addr', aliases: ['--udp_listen_addr'], value: 'HOST:PORT', help: 'UDP listening socket address (unicast or group). May be repeated' }),
+  udpListenAddrs: option(addressList(true), {
+    flag: 'udp-listen-addr',
+    aliases: ['--udp_listen_addr'],
+    value: 'HOST:PORT',
+    help: 'UDP listening socket address (unicast or group). May be repeated',
+  }),
   /** Every datagram goes, unchanged, to each of these (objects: with routing rules, or a balance group). */
-  udpDownstreamAddrs: required(outputList(false, true, 1), { flag: 'udp-downstream-addr', aliases: ['--udp_downstream_addr', '--downstream_addr'], value: 'HOST:PORT', help: 'UDP downstream socket address. May be repeated' }),
+  udpDownstreamAddrs: required(outputList(false, true, 1), {
+    flag: 'udp-downstream-addr',
+    aliases: ['--udp_downstream_addr', '--downstream_addr'],
+    value: 'HOST:PORT',
+    help: 'UDP downstream socket address. May be repeated',
+  }),
   /** TCP hosts to connect to and keep connected: `HOST:PORT`, or `tls://HOST:PORT` for TLS. */
-  tcpConnectAddrs: option(listOf(connectAddress, '[tls://]HOST:PORT'), { flag: 'tcp-connect-addr', aliases: ['--tcp_connect_addr'], value: '[tls://]HOST:PORT', help: 'Connect to TCP (or TLS) host, forwarding stream; reconnects. May be repeated' }),
+  tcpConnectAddrs: option(listOf(connectAddress, '[tls://]HOST:PORT'), {
+    flag: 'tcp-connect-addr',
+    aliases: ['--tcp_connect_addr'],
+    value: '[tls://]HOST:PORT',
+    help: 'Connect to TCP (or TLS) host, forwarding stream; reconnects. May be repeated',
+  }),
   /** PEM file of extra CA certificates to trust (besides the system's roots), or a certificate to pin. */
   tlsCa: option(filePath, { flag: 'tls-ca', value: 'FILE', help: 'Also trust the CA certificates in this PEM file' }),
   /** PEM client certificate (chain), for servers that require one; needs `tlsKey`. */
@@ -157,22 +232,58 @@ const tcpInputList = itemList<string | { addr: string; allow?: string[]; maxClie
 
 export const reverseProxyShape = {
   /** UDP inputs: each datagram is published unchanged. */
-  udpListenAddrs: option(addressList(true), { flag: 'udp-listen-addr', aliases: ['--udp_listen_addr'], value: 'HOST:PORT', help: 'Input: a UDP listener whose datagrams go to --multicast-addr. May be repeated' }),
+  udpListenAddrs: option(addressList(true), {
+    flag: 'udp-listen-addr',
+    aliases: ['--udp_listen_addr'],
+    value: 'HOST:PORT',
+    help: 'Input: a UDP listener whose datagrams go to --multicast-addr. May be repeated',
+  }),
   /** TCP inputs: any number of clients; each client's stream is framed on its own. `tls://HOST:PORT` for TLS. */
-  tcpListenAddrs: option(tcpInputList, { flag: 'tcp-listen-addr', aliases: ['--tcp_listen_addr'], value: '[tls://]HOST:PORT', help: 'Input: accept TCP (or TLS) clients; their streams go to --multicast-addr. May be repeated' }),
+  tcpListenAddrs: option(tcpInputList, {
+    flag: 'tcp-listen-addr',
+    aliases: ['--tcp_listen_addr'],
+    value: '[tls://]HOST:PORT',
+    help: 'Input: accept TCP (or TLS) clients; their streams go to --multicast-addr. May be repeated',
+  }),
   /** The group inputs publish to and outputs subscribe to. */
-  multicastAddr: option(address(false), { flag: 'multicast-addr', aliases: ['--multicast_addr'], value: 'MULTICAST_IP:PORT', help: 'The group inputs publish to and outputs read', default: DEFAULT_MULTICAST_ADDR }),
+  multicastAddr: option(address(false), {
+    flag: 'multicast-addr',
+    aliases: ['--multicast_addr'],
+    value: 'MULTICAST_IP:PORT',
+    help: 'The group inputs publish to and outputs read',
+    default: DEFAULT_MULTICAST_ADDR,
+  }),
   /**
    * TCP outputs: addresses to LISTEN on; every client receives the group's stream (an object:
    * only what its routing rules keep). `tls://HOST:PORT` for TLS.
    */
-  tcpOutputAddrs: option(outputList(true, false, 0, listenAddress, listenerAccessShape), { flag: 'tcp-output-addr', aliases: ['--tcp_output_addr'], value: '[tls://]HOST:PORT', help: 'Output: LISTEN here (TCP or TLS); every client that connects receives the group stream. May be repeated' }),
+  tcpOutputAddrs: option(outputList(true, false, 0, listenAddress, listenerAccessShape), {
+    flag: 'tcp-output-addr',
+    aliases: ['--tcp_output_addr'],
+    value: '[tls://]HOST:PORT',
+    help: 'Output: LISTEN here (TCP or TLS); every client that connects receives the group stream. May be repeated',
+  }),
   /** UDP outputs: every group datagram is sent to each. */
-  udpOutputAddrs: option(outputList(false, true), { flag: 'udp-output-addr', aliases: ['--udp_output_addr'], value: 'HOST:PORT', help: 'Output: send every group datagram to this UDP address. May be repeated' }),
+  udpOutputAddrs: option(outputList(false, true), {
+    flag: 'udp-output-addr',
+    aliases: ['--udp_output_addr'],
+    value: 'HOST:PORT',
+    help: 'Output: send every group datagram to this UDP address. May be repeated',
+  }),
   /** Most TCP clients per TCP listener (inputs and outputs). */
-  maxTcpClients: option(wholeNumber(1, 1_000_000), { flag: 'max-tcp-clients', value: 'N', help: 'Most clients per TCP listener; more are refused', default: 1024 }),
+  maxTcpClients: option(wholeNumber(1, 1_000_000), {
+    flag: 'max-tcp-clients',
+    value: 'N',
+    help: 'Most clients per TCP listener; more are refused',
+    default: 1024,
+  }),
   /** Bytes a TCP output client may fall behind before it is disconnected. */
-  tcpClientQueue: option(wholeNumber(1_048_576, 2 ** 32 - 1), { flag: 'tcp-client-queue', value: 'BYTES', help: 'How far a TCP output client may fall behind before it is disconnected', default: 64 * 1024 * 1024 }),
+  tcpClientQueue: option(wholeNumber(1_048_576, 2 ** 32 - 1), {
+    flag: 'tcp-client-queue',
+    value: 'BYTES',
+    help: 'How far a TCP output client may fall behind before it is disconnected',
+    default: 64 * 1024 * 1024,
+  }),
   /** PEM certificate (chain) the `tls://` listeners present; needs `tlsKey`. */
   tlsCert: option(filePath, { flag: 'tls-cert', value: 'FILE', help: 'Certificate (PEM) the tls:// listeners present' }),
   /** PEM private key of `tlsCert`. */
@@ -180,11 +291,26 @@ export const reverseProxyShape = {
   /** PEM CA certificates: `tls://` listeners then require a client certificate signed by one of them (mutual TLS). */
   tlsClientCa: option(filePath, { flag: 'tls-client-ca', value: 'FILE', help: 'Require client certificates signed by a CA in this PEM file (mutual TLS)' }),
   /** Networks TCP clients may connect from (every TCP listener of the route), e.g. `10.0.0.0/8`; others are refused. Default: any. */
-  allow: option(listOf(cidr, 'CIDR'), { flag: 'allow', value: 'CIDR', help: 'Let TCP clients in only from this network (e.g. 10.0.0.0/8) or address. May be repeated', defaultText: 'any address' }),
+  allow: option(listOf(cidr, 'CIDR'), {
+    flag: 'allow',
+    value: 'CIDR',
+    help: 'Let TCP clients in only from this network (e.g. 10.0.0.0/8) or address. May be repeated',
+    defaultText: 'any address',
+  }),
   /** Most clients at once from one address, per TCP listener; more are refused. Default: no cap but `maxTcpClients`. */
-  maxClientsPerAddress: option(wholeNumber(1, 1_000_000), { flag: 'max-clients-per-address', value: 'N', help: 'Most clients at once from one address, per TCP listener', defaultText: 'no cap but --max-tcp-clients' }),
+  maxClientsPerAddress: option(wholeNumber(1, 1_000_000), {
+    flag: 'max-clients-per-address',
+    value: 'N',
+    help: 'Most clients at once from one address, per TCP listener',
+    defaultText: 'no cap but --max-tcp-clients',
+  }),
   /** Close a TCP input client that sent nothing for this many seconds. Default: never. */
-  idleTimeout: option(seconds(0.001, 86_400), { flag: 'idle-timeout', value: 'SECONDS', help: 'Close TCP input clients that send nothing for this long', defaultText: 'never' }),
+  idleTimeout: option(seconds(0.001, 86_400), {
+    flag: 'idle-timeout',
+    value: 'SECONDS',
+    help: 'Close TCP input clients that send nothing for this long',
+    defaultText: 'never',
+  }),
   ...framingShape('TCP streams'),
   /** Print what the inputs publish to stdout. */
   tee: tee('Print what the inputs publish to stdout'),
@@ -216,9 +342,14 @@ function crossChecks(kind: ProgramKind, api = false) {
     }
     if (kind === 'client' || kind === 'server') {
       const file = kind === 'client' ? 'copyPath' : 'path'
-      if (o.keep !== undefined && o.rotate === undefined) ctx.addIssue({ code: 'custom', path: ['keep'], message: 'needs {rotate}: only rotated files are kept or removed' })
+      if (o.keep !== undefined && o.rotate === undefined)
+        ctx.addIssue({ code: 'custom', path: ['keep'], message: 'needs {rotate}: only rotated files are kept or removed' })
       if (o.rotate !== undefined && (o[file] === undefined || o[file] === '-')) {
-        ctx.addIssue({ code: 'custom', path: ['rotate'], message: kind === 'client' ? 'needs {copyPath}: the client rotates only its local copy' : 'needs a file {path}, not - (stdout)' })
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rotate'],
+          message: kind === 'client' ? 'needs {copyPath}: the client rotates only its local copy' : 'needs a file {path}, not - (stdout)',
+        })
       }
     }
     if (kind === 'client') {
@@ -230,10 +361,19 @@ function crossChecks(kind: ProgramKind, api = false) {
       // The API may have JavaScript as the only input or output; the CLI and config cannot.
       if (api) {
         if (o.publish !== true && o.subscribe !== true) {
-          ctx.addIssue({ code: 'custom', path: [], message: 'nothing to do: give inputs ({udpListenAddrs}, {tcpListenAddrs}, {publish}) and/or outputs ({tcpOutputAddrs}, {udpOutputAddrs}, {subscribe})' })
+          ctx.addIssue({
+            code: 'custom',
+            path: [],
+            message:
+              'nothing to do: give inputs ({udpListenAddrs}, {tcpListenAddrs}, {publish}) and/or outputs ({tcpOutputAddrs}, {udpOutputAddrs}, {subscribe})',
+          })
         }
       } else {
-        ctx.addIssue({ code: 'custom', path: [], message: 'nothing to do: give inputs ({udpListenAddrs}, {tcpListenAddrs}) and/or outputs ({tcpOutputAddrs}, {udpOutputAddrs})' })
+        ctx.addIssue({
+          code: 'custom',
+          path: [],
+          message: 'nothing to do: give inputs ({udpListenAddrs}, {tcpListenAddrs}) and/or outputs ({tcpOutputAddrs}, {udpOutputAddrs})',
+        })
       }
     }
     if (kind === 'reverseproxy') {
@@ -244,8 +384,19 @@ function crossChecks(kind: ProgramKind, api = false) {
         const list = Array.isArray(o[field]) ? (o[field] as OutputItem[]) : []
         list.forEach((item, i) => {
           if (typeof item !== 'object') return
-          if (item.from !== undefined) ctx.addIssue({ code: 'custom', path: [field, i, 'from'], message: "cannot apply to a reverse proxy's outputs: they read the group, where every datagram comes from the host that published it; filter by source where datagrams enter (a forward proxy's outputs)" })
-          if ('balance' in item && item.balance === 'source-hash') ctx.addIssue({ code: 'custom', path: [field, i, 'balance'], message: "source-hash cannot spread a reverse proxy's outputs: every group datagram comes from the publishing host; use round-robin" })
+          if (item.from !== undefined)
+            ctx.addIssue({
+              code: 'custom',
+              path: [field, i, 'from'],
+              message:
+                "cannot apply to a reverse proxy's outputs: they read the group, where every datagram comes from the host that published it; filter by source where datagrams enter (a forward proxy's outputs)",
+            })
+          if ('balance' in item && item.balance === 'source-hash')
+            ctx.addIssue({
+              code: 'custom',
+              path: [field, i, 'balance'],
+              message: "source-hash cannot spread a reverse proxy's outputs: every group datagram comes from the publishing host; use round-robin",
+            })
         })
       }
     }
@@ -267,7 +418,8 @@ function listenerChecks(o: Record<string, unknown>, ctx: z.core.$RefinementCtx, 
   if (Array.isArray(o.allow) && o.allow.length === 0) issue('allow', 'is empty: give at least one network, or leave it out to let any address in')
   const accessOption = ['allow', 'maxClientsPerAddress'].find((k) => o[k] !== undefined)
   if (accessOption && listeners.length === 0) issue(accessOption, 'needs a TCP listener ({tcpListenAddrs} or {tcpOutputAddrs})')
-  if (o.idleTimeout !== undefined && empty('tcpListenAddrs')) issue('idleTimeout', 'needs a TCP input ({tcpListenAddrs}); output clients are not expected to send')
+  if (o.idleTimeout !== undefined && empty('tcpListenAddrs'))
+    issue('idleTimeout', 'needs a TCP input ({tcpListenAddrs}); output clients are not expected to send')
 }
 
 export type ProgramKind = 'client' | 'server' | 'proxy' | 'reverseproxy'
@@ -282,9 +434,15 @@ export const SHAPES = {
 /** API-only options, beside a program's own. */
 export const apiShape = {
   /** Called for every state change and survived fault (also emitted as 'log'). */
-  onLog: option(z.custom<(entry: LogEntry) => void>((v) => typeof v === 'function', { error: 'must be a function' }), { flag: false, help: 'Called for every state change and survived fault (also emitted as log)' }),
+  onLog: option(
+    z.custom<(entry: LogEntry) => void>((v) => typeof v === 'function', { error: 'must be a function' }),
+    { flag: false, help: 'Called for every state change and survived fault (also emitted as log)' },
+  ),
   /** Aborting it closes the handle. */
-  signal: option(z.custom<AbortSignal>((v) => v instanceof AbortSignal, { error: 'must be an AbortSignal' }), { flag: false, help: 'Aborting it closes the handle' }),
+  signal: option(
+    z.custom<AbortSignal>((v) => v instanceof AbortSignal, { error: 'must be an AbortSignal' }),
+    { flag: false, help: 'Aborting it closes the handle' },
+  ),
   /** Emit 'stats' with the counters every this many seconds. */
   statsInterval: option(wholeNumber(1, 86_400), { flag: false, help: "Emit 'stats' with the counters every this many seconds" }),
 }

@@ -33,7 +33,9 @@ export const ruleShape = {
   /** Keep only datagrams this regular expression matches (Rust regex syntax, over the bytes). */
   match: pattern.optional().describe('Keep only datagrams this regular expression (Rust regex syntax) matches'),
   /** Keep 1 datagram in this many (the 1st, the N+1th, ...); 1 keeps all. */
-  sample: wholeNumber(1, 2 ** 32 - 1).optional().describe('Keep 1 datagram in this many'),
+  sample: wholeNumber(1, 2 ** 32 - 1)
+    .optional()
+    .describe('Keep 1 datagram in this many'),
 }
 
 const balance = z.enum(BALANCES, { error: (iss) => `${JSON.stringify(iss.input)} is not one of ${BALANCES.join(', ')}` })

@@ -49,7 +49,8 @@ export function text(what = 'text') {
  * file name (the message shows it as `\u0000`, not as an invisible character).
  */
 export const filePath = text('a file path').check((ctx) => {
-  if (ctx.value.includes('\0')) ctx.issues.push({ code: 'custom', input: ctx.value, message: `${JSON.stringify(ctx.value)} holds a NUL byte (\\u0000), which no file name can` })
+  if (ctx.value.includes('\0'))
+    ctx.issues.push({ code: 'custom', input: ctx.value, message: `${JSON.stringify(ctx.value)} holds a NUL byte (\\u0000), which no file name can` })
 })
 
 /** true or false (the flag alone on the command line). */
@@ -61,14 +62,24 @@ export const flag = z.boolean({ error: (iss) => `must be true or false, not ${sh
  */
 export function wholeNumber(min: number, max: number) {
   const message = (input: unknown) => `${show(input)} is not a whole number from ${min} to ${max}`
-  return z.union([z.number(), z.string()], { error: (iss) => message(iss.input) }).transform((value, ctx) => {
-    const n = typeof value === 'string' ? (/^\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN) : value
-    if (!Number.isInteger(n) || n < min || n > max) {
-      ctx.issues.push({ code: 'custom', input: value, message: message(value) })
-      return z.NEVER
-    }
-    return n
-  }).meta({ [JSON_INPUT]: { anyOf: [{ type: 'integer', minimum: min, maximum: max }, { type: 'string', pattern: '^\\d+$' }] } })
+  return z
+    .union([z.number(), z.string()], { error: (iss) => message(iss.input) })
+    .transform((value, ctx) => {
+      const n = typeof value === 'string' ? (/^\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN) : value
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.issues.push({ code: 'custom', input: value, message: message(value) })
+        return z.NEVER
+      }
+      return n
+    })
+    .meta({
+      [JSON_INPUT]: {
+        anyOf: [
+          { type: 'integer', minimum: min, maximum: max },
+          { type: 'string', pattern: '^\\d+$' },
+        ],
+      },
+    })
 }
 
 const RATE_UNITS: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9 }
@@ -81,28 +92,38 @@ const NOT_A_RATE = 'is not a rate in bytes per second (for example 50M, 800k or 
  * 0 = unlimited. A rate between 0 and 1 is refused rather than rounded to 0, which would mean
  * the opposite (unlimited).
  */
-export const rate = z.union([z.number(), z.string()], { error: (iss) => `${show(iss.input)} ${NOT_A_RATE}` }).transform((value, ctx) => {
-  let n = Number.NaN
-  if (typeof value === 'number') {
-    n = value
-  } else {
-    const match = /^(\d+(?:\.\d+)?)([kKmMgG]?)$/.exec(value.trim())
-    if (match) n = Number(match[1]) * RATE_UNITS[match[2].toLowerCase()]
-  }
-  if (!Number.isFinite(n) || n < 0) {
-    ctx.issues.push({ code: 'custom', input: value, message: `${show(value)} ${NOT_A_RATE}` })
-    return z.NEVER
-  }
-  if (n > MAX_RATE) {
-    ctx.issues.push({ code: 'custom', input: value, message: `${show(value)} is above 100G, the highest rate in bytes per second (0 means unlimited)` })
-    return z.NEVER
-  }
-  if (n > 0 && n < 1) {
-    ctx.issues.push({ code: 'custom', input: value, message: `${show(value)} is below 1 byte per second; the smallest rate is 1 (0 means unlimited)` })
-    return z.NEVER
-  }
-  return Math.round(n)
-}).meta({ [JSON_INPUT]: { anyOf: [{ type: 'number', minimum: 0, maximum: MAX_RATE }, { type: 'string', pattern: '^\\d+(\\.\\d+)?[kKmMgG]?$' }] } })
+export const rate = z
+  .union([z.number(), z.string()], { error: (iss) => `${show(iss.input)} ${NOT_A_RATE}` })
+  .transform((value, ctx) => {
+    let n = Number.NaN
+    if (typeof value === 'number') {
+      n = value
+    } else {
+      const match = /^(\d+(?:\.\d+)?)([kKmMgG]?)$/.exec(value.trim())
+      if (match) n = Number(match[1]) * RATE_UNITS[match[2].toLowerCase()]
+    }
+    if (!Number.isFinite(n) || n < 0) {
+      ctx.issues.push({ code: 'custom', input: value, message: `${show(value)} ${NOT_A_RATE}` })
+      return z.NEVER
+    }
+    if (n > MAX_RATE) {
+      ctx.issues.push({ code: 'custom', input: value, message: `${show(value)} is above 100G, the highest rate in bytes per second (0 means unlimited)` })
+      return z.NEVER
+    }
+    if (n > 0 && n < 1) {
+      ctx.issues.push({ code: 'custom', input: value, message: `${show(value)} is below 1 byte per second; the smallest rate is 1 (0 means unlimited)` })
+      return z.NEVER
+    }
+    return Math.round(n)
+  })
+  .meta({
+    [JSON_INPUT]: {
+      anyOf: [
+        { type: 'number', minimum: 0, maximum: MAX_RATE },
+        { type: 'string', pattern: '^\\d+(\\.\\d+)?[kKmMgG]?$' },
+      ],
+    },
+  })
 
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }
 
@@ -169,12 +190,12 @@ export function listOf<T extends z.ZodType>(item: T, what: string, min = 0) {
   // Typed with what it takes (one item or a list), which a preprocess alone would call unknown.
   return z
     .preprocess(
-    (v: z.input<T> | ReadonlyArray<z.input<T>>) => (typeof v === 'string' ? [v] : v),
-    z
-      .array(item, { error: (iss) => (iss.input === undefined ? 'is required' : `must be ${what} or a list of them, not ${show(iss.input)}`) })
-      .check((ctx) => {
-        if (ctx.value.length < min) ctx.issues.push({ code: 'custom', input: ctx.value, message: 'is required' })
-      }),
+      (v: z.input<T> | ReadonlyArray<z.input<T>>) => (typeof v === 'string' ? [v] : v),
+      z
+        .array(item, { error: (iss) => (iss.input === undefined ? 'is required' : `must be ${what} or a list of them, not ${show(iss.input)}`) })
+        .check((ctx) => {
+          if (ctx.value.length < min) ctx.issues.push({ code: 'custom', input: ctx.value, message: 'is required' })
+        }),
     )
     .meta({ [LIST]: { items: [item], min, what } satisfies ListMeta })
 }
@@ -206,7 +227,6 @@ export function itemList<T>(pick: (value: unknown) => z.ZodType, what: string, f
     )
     .meta({ [LIST]: { items: forms, min, what } satisfies ListMeta })
 }
-
 
 /** One address or a list of them. */
 export function addressList(portZero: boolean, min = 0) {
@@ -241,12 +261,22 @@ export const cidr = z.string({ error: (iss) => `must be an IP address or CIDR bl
 /** A duration in seconds from `min` to `max`, fractions allowed; its text (`"2.5"`) is taken too. */
 export function seconds(min: number, max: number) {
   const message = (input: unknown) => `${show(input)} is not a number of seconds from ${min} to ${max}`
-  return z.union([z.number(), z.string()], { error: (iss) => message(iss.input) }).transform((value, ctx) => {
-    const n = typeof value === 'string' ? (/^\d+(\.\d+)?$/.test(value.trim()) ? Number(value.trim()) : Number.NaN) : value
-    if (!Number.isFinite(n) || n < min || n > max) {
-      ctx.issues.push({ code: 'custom', input: value, message: message(value) })
-      return z.NEVER
-    }
-    return n
-  }).meta({ [JSON_INPUT]: { anyOf: [{ type: 'number', minimum: min, maximum: max }, { type: 'string', pattern: '^\\d+(\\.\\d+)?$' }] } })
+  return z
+    .union([z.number(), z.string()], { error: (iss) => message(iss.input) })
+    .transform((value, ctx) => {
+      const n = typeof value === 'string' ? (/^\d+(\.\d+)?$/.test(value.trim()) ? Number(value.trim()) : Number.NaN) : value
+      if (!Number.isFinite(n) || n < min || n > max) {
+        ctx.issues.push({ code: 'custom', input: value, message: message(value) })
+        return z.NEVER
+      }
+      return n
+    })
+    .meta({
+      [JSON_INPUT]: {
+        anyOf: [
+          { type: 'number', minimum: min, maximum: max },
+          { type: 'string', pattern: '^\\d+(\\.\\d+)?$' },
+        ],
+      },
+    })
 }
