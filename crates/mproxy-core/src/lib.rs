@@ -22,6 +22,10 @@
 //!   rules (allow list, per-address cap, client limit) and TLS on listeners; [`tls`]: the
 //!   TLS client side.
 
+// Every `unsafe` block is in `sys` (allowed there alone) and says why it is sound.
+#![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
 pub mod access;
 pub mod batch;
 pub mod bus_key;
@@ -37,6 +41,7 @@ pub mod socket;
 pub mod source;
 pub mod stats;
 pub mod stop;
+#[allow(unsafe_code)]
 pub mod sys;
 pub mod tcp_accept;
 pub mod tls;

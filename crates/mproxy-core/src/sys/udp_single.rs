@@ -1,5 +1,6 @@
 //! One datagram per syscall, for systems without `recvmmsg`/`sendmmsg` (macOS, Windows):
-//! the same surface as Linux's batched module, so everything above is the same.
+//! the same surface as Linux's batched module, so everything above is the same. The socket
+//! options only Linux has are no-ops here, reported as not granted (or unknown).
 
 use std::io;
 use std::net::SocketAddr;
@@ -7,7 +8,7 @@ use std::net::SocketAddr;
 use socket2::{SockAddr, Socket};
 
 use crate::batch::{Batch, Entry, SLOT_SIZE};
-use crate::sys::{RecvOutcome, SendOutcome, RECV_BATCH};
+use super::{RecvOutcome, SendOutcome, RECV_BATCH};
 
 #[derive(Default)]
 pub struct Receiver;
@@ -65,11 +66,19 @@ pub fn is_reported_icmp(err: &io::Error) -> bool {
     )
 }
 
+/// Windows' codes for an ICMP refusal reported on a later receive; none elsewhere.
+#[cfg(windows)]
+const RESETS: &[i32] = &[10054, 10052]; // WSAECONNRESET, WSAENETRESET
+#[cfg(not(windows))]
+const RESETS: &[i32] = &[];
+
+/// "Message too long".
+#[cfg(windows)]
+const EMSGSIZE: i32 = 10040; // WSAEMSGSIZE
+#[cfg(not(windows))]
+const EMSGSIZE: i32 = libc::EMSGSIZE;
+
 fn is_reset(err: &io::Error) -> bool {
-    #[cfg(windows)]
-    const RESETS: &[i32] = &[10054, 10052]; // WSAECONNRESET, WSAENETRESET
-    #[cfg(not(windows))]
-    const RESETS: &[i32] = &[];
     err.raw_os_error()
         .is_some_and(|code| RESETS.contains(&code))
 }
@@ -103,16 +112,56 @@ impl SendState {
         outcomes: &mut [SendOutcome],
     ) {
         for (addr, outcome) in dests.iter().zip(outcomes.iter_mut()) {
-            crate::sys::send_each(socket, batch.datagrams(), addr, connected, outcome);
+            super::send_each(socket, batch.datagrams(), addr, connected, outcome);
         }
     }
 }
 
 /// "Message too long": larger than the path (or the protocol) takes.
 pub fn is_message_too_long(err: &io::Error) -> bool {
-    #[cfg(windows)]
-    const EMSGSIZE: i32 = 10040; // WSAEMSGSIZE
-    #[cfg(not(windows))]
-    const EMSGSIZE: i32 = libc::EMSGSIZE;
     err.raw_os_error() == Some(EMSGSIZE)
+}
+
+/// No drop counter here: the kernel's drops are unknown, not zero.
+pub const HAS_DROP_COUNTER: bool = false;
+
+/// No error queue: only a connected socket learns of an ICMP error, on its next send.
+pub const HAS_ERROR_QUEUE: bool = false;
+
+/// Asks for `bytes` of receive buffer (within the system limit) and returns what the
+/// kernel really granted.
+pub fn grow_recv_buffer(socket: &Socket, bytes: usize) -> usize {
+    let _ = socket.set_recv_buffer_size(bytes);
+    socket.recv_buffer_size().unwrap_or(0)
+}
+
+/// Same for the send side.
+pub fn grow_send_buffer(socket: &Socket, bytes: usize) -> usize {
+    let _ = socket.set_send_buffer_size(bytes);
+    socket.send_buffer_size().unwrap_or(0)
+}
+
+/// No per-batch drop counter to turn on.
+pub fn enable_drop_counter(_socket: &Socket) -> bool {
+    false
+}
+
+/// No error queue to turn on.
+pub fn enable_error_queue(_socket: &Socket, _ipv6: bool) -> bool {
+    false
+}
+
+/// A group listener already receives only the groups it joined.
+pub fn deliver_joined_groups_only(_socket: &Socket, _ipv6: bool) -> io::Result<()> {
+    Ok(())
+}
+
+/// The OS does not say how many datagrams it dropped: unknown for every socket.
+pub fn udp_drop_totals(sockets: &[socket2::SockRef<'_>]) -> Vec<Option<u64>> {
+    vec![None; sockets.len()]
+}
+
+/// The kernel chooses the IPv6 multicast interface at send time; nothing to read before.
+pub fn default_ipv6_multicast_device() -> Option<String> {
+    None
 }

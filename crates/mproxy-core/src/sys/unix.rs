@@ -372,3 +372,22 @@ pub fn monotonic_usec() -> io::Result<u64> {
 pub fn ignore_udp_resets(_socket: &socket2::Socket) -> io::Result<()> {
     Ok(())
 }
+
+/// TCP keep-alive: the first probe after `time` idle, then every `interval`, giving up
+/// after `retries` unanswered probes.
+pub fn tcp_keepalive(
+    time: std::time::Duration,
+    interval: std::time::Duration,
+    retries: u32,
+) -> socket2::TcpKeepalive {
+    socket2::TcpKeepalive::new()
+        .with_time(time)
+        .with_interval(interval)
+        .with_retries(retries)
+}
+
+/// The address a group listener binds: the group itself, which filters out unicast to the
+/// same port.
+pub fn group_bind_addr(group: std::net::SocketAddr) -> std::net::SocketAddr {
+    group
+}

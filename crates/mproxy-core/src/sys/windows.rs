@@ -178,3 +178,26 @@ pub fn ignore_udp_resets(socket: &socket2::Socket) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// TCP keep-alive: the first probe after `time` idle, then every `interval`; Windows does
+/// not let the number of probes be set (it gives up after its own count).
+pub fn tcp_keepalive(
+    time: std::time::Duration,
+    interval: std::time::Duration,
+    _retries: u32,
+) -> socket2::TcpKeepalive {
+    socket2::TcpKeepalive::new()
+        .with_time(time)
+        .with_interval(interval)
+}
+
+/// The address a group listener binds: Windows only accepts the unspecified address of the
+/// group's family there.
+pub fn group_bind_addr(group: std::net::SocketAddr) -> std::net::SocketAddr {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let ip = match group {
+        std::net::SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        std::net::SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    std::net::SocketAddr::new(ip, group.port())
+}

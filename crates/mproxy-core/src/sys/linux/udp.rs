@@ -16,7 +16,7 @@ use socket2::{SockAddr, Socket};
 
 use super::cmsg::{self, ControlBuffer, Incoming, Outgoing};
 use crate::batch::{Batch, Entry, SLOT_SIZE};
-use crate::sys::{RecvOutcome, SendOutcome, MAX_ICMP_RETRIES, RECV_BATCH};
+use crate::sys::{send_each, RecvOutcome, SendOutcome, MAX_ICMP_RETRIES, RECV_BATCH};
 
 /// Room per received message for the drop counter (and a GRO segment size, were GRO on).
 const CONTROL_SIZE: usize = 64;
@@ -78,8 +78,8 @@ impl Receiver {
         batch.entries.clear();
         let base = batch.buf.as_mut_ptr();
         for (i, iov) in self.iovs.iter_mut().enumerate() {
-            // SAFETY: slot i lies inside batch.buf, which holds RECV_BATCH slots.
             *iov = libc::iovec {
+                // SAFETY: slot i lies inside batch.buf, which holds RECV_BATCH slots.
                 iov_base: unsafe { base.add(i * SLOT_SIZE) }.cast(),
                 iov_len: SLOT_SIZE,
             };
@@ -133,8 +133,8 @@ impl Receiver {
             }
             // One datagram per entry: UDP GRO stays off, because the kernel counts a dropped
             // coalesced packet as one drop, and drops must be counted per datagram.
-            // SAFETY: the kernel wrote a socket address of msg_namelen bytes into names[i].
             let name = std::mem::replace(&mut self.names[i], socket2::SockAddrStorage::zeroed());
+            // SAFETY: the kernel wrote a socket address of msg_namelen bytes into names[i].
             let from = unsafe { SockAddr::new(name, hdr.msg_hdr.msg_namelen) }.as_socket();
             batch.entries.push(Entry {
                 offset: i * SLOT_SIZE,
@@ -398,7 +398,7 @@ impl SendState {
                     self.gso = false;
                 }
                 let datagrams = batch.datagrams().skip(run.first).take(run.end - run.first);
-                crate::sys::send_each(
+                send_each(
                     socket,
                     datagrams,
                     &dests[dest],
