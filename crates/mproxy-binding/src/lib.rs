@@ -14,7 +14,7 @@ use mproxy_core::route::{Route, RouteSpec, RuledUdpOutput};
 use mproxy_core::sink::rules::{Balance, Cidr, RuleSpec};
 use mproxy_core::sink::tap::{Take, Tap, Taps};
 use mproxy_core::sink::writer::{Keep, Overflow, Rotate, WriterSpec, DEFAULT_QUEUE_BYTES};
-use mproxy_core::socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::udp_socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
 use mproxy_core::source::framed::FramingSpec;
 use mproxy_core::source::inject::{Injector, Offer};
 use mproxy_core::source::stream::{StreamSpec, DEFAULT_LINGER};
@@ -344,11 +344,11 @@ fn framing_spec(f: &FramingOptions) -> Result<FramingSpec> {
 }
 
 fn scoped(text: &str, interface: &Option<String>, what: &str) -> Result<SocketAddr> {
-    mproxy_core::socket::with_scope(parse_addr(text, what)?, interface).map_err(to_js)
+    mproxy_core::udp_socket::with_scope(parse_addr(text, what)?, interface).map_err(to_js)
 }
 
-fn tls_server(t: &Option<TlsServerOptions>) -> Option<mproxy_core::tls_server::TlsServerSpec> {
-    t.as_ref().map(|t| mproxy_core::tls_server::TlsServerSpec {
+fn tls_server(t: &Option<TlsServerOptions>) -> Option<mproxy_core::tls::TlsServerSpec> {
+    t.as_ref().map(|t| mproxy_core::tls::TlsServerSpec {
         cert_file: t.cert_file.clone(),
         key_file: t.key_file.clone(),
         client_ca_file: t.client_ca_file.clone(),
@@ -358,8 +358,8 @@ fn tls_server(t: &Option<TlsServerOptions>) -> Option<mproxy_core::tls_server::T
 fn access(
     allow: &Option<Vec<String>>,
     per_address: Option<u32>,
-) -> Result<mproxy_core::access::AccessSpec> {
-    use mproxy_core::access::AccessSpec;
+) -> Result<mproxy_core::tcp::access::AccessSpec> {
+    use mproxy_core::tcp::access::AccessSpec;
     Ok(AccessSpec {
         allow: AccessSpec::parse_allow(allow.as_deref().unwrap_or_default()).map_err(to_js)?,
         max_per_address: per_address.unwrap_or(0) as usize,

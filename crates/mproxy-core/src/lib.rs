@@ -13,20 +13,18 @@
 //!   is the same on every OS.
 //! - [`stop`] / [`poller`]: a route's stop signal, and waiting for readiness (mio) together
 //!   with it, so stopping never waits on a timer.
-//! - [`interface`] / [`socket`]: interface lookup, socket creation, multicast setup.
+//! - [`interface`] / [`udp_socket`]: interface lookup, UDP socket creation, multicast setup.
 //! - [`batch`]: the unit of work.
 //! - [`framing`]: stream bytes to datagrams; [`pacing`]: spreading a fast input over time.
 //! - [`source`] / [`sink`] / [`route`]: the engine.
 //! - [`bus_key`]: authenticated encryption of the datagrams mproxies send each other.
-//! - [`tcp_accept`] / [`access`] / [`tls_server`]: accepting TCP clients under a listener's
-//!   rules (allow list, per-address cap, client limit) and TLS on listeners; [`tls`]: the
-//!   TLS client side.
+//! - [`tcp`]: accepting TCP clients under a listener's rules (allow list, per-address cap,
+//!   client limit); [`tls`]: TLS on listeners (server) and on connections (client).
 
 // Every `unsafe` block is in `sys` (allowed there alone) and says why it is sound.
 #![deny(unsafe_code)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-pub mod access;
 pub mod batch;
 pub mod bus_key;
 pub mod error;
@@ -37,14 +35,13 @@ pub mod pacing;
 pub mod poller;
 pub mod route;
 pub mod sink;
-pub mod socket;
 pub mod source;
 pub mod stats;
 pub mod stop;
 #[allow(unsafe_code)]
 pub mod sys;
-pub mod tcp_accept;
+pub mod tcp;
 pub mod tls;
-pub mod tls_server;
+pub mod udp_socket;
 
 pub use error::{Error, ErrorKind, Result};

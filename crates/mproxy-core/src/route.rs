@@ -16,7 +16,6 @@ use crate::sink::tcp_output::{TcpOutputSink, TcpOutputSpec};
 use crate::sink::udp::UdpSink;
 use crate::sink::writer::{WriterSink, WriterSpec};
 use crate::sink::{Fanout, Sink};
-use crate::socket::{DestinationSpec, ListenSpec};
 use crate::source::inject::{Injector, RoomFn};
 use crate::source::stream::{self, StreamSpec};
 use crate::source::tcp_connect::{self, TcpConnectSpec};
@@ -24,6 +23,7 @@ use crate::source::tcp_listen::{self, TcpListenSpec};
 use crate::source::{udp, FiniteSources};
 use crate::stats::{EndpointSnapshot, Registry};
 use crate::stop::StopToken;
+use crate::udp_socket::{DestinationSpec, ListenSpec};
 
 #[derive(Debug, Clone, Default)]
 pub struct RouteSpec {

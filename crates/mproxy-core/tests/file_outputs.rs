@@ -14,9 +14,9 @@ use mproxy_core::route::{Route, RouteSpec};
 use mproxy_core::sink::rotate::{parse_rotated, stamp};
 use mproxy_core::sink::writer::{Clock, Keep, Overflow, Rotate, WriterSink, WriterSpec};
 use mproxy_core::sink::Sink;
-use mproxy_core::socket::{ListenSpec, DEFAULT_SOCKET_BUFFER};
 use mproxy_core::stats::Registry;
 use mproxy_core::stop::StopToken;
+use mproxy_core::udp_socket::{ListenSpec, DEFAULT_SOCKET_BUFFER};
 
 /// A directory of its own per test, removed when the test ends (also when it fails).
 struct TempDir(PathBuf);

@@ -113,7 +113,7 @@ proptest! {
         "[0-9.]{0,20}:[0-9]{0,6}",
     ], scope in proptest::option::of("[a-z0-9]{0,8}")) {
         if let Ok(addr) = text.parse::<std::net::SocketAddr>() {
-            match mproxy_core::socket::with_scope(addr, &scope) {
+            match mproxy_core::udp_socket::with_scope(addr, &scope) {
                 Ok(scoped) => prop_assert_eq!(scoped.port(), addr.port()),
                 Err(e) => prop_assert!(!e.message.contains('\n')),
             }

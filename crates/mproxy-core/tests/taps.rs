@@ -12,8 +12,8 @@ use mproxy_core::event::Reporter;
 use mproxy_core::route::{Route, RouteSpec};
 use mproxy_core::sink::tap::{Take, TapChunk};
 use mproxy_core::sink::writer::WriterSpec;
-use mproxy_core::socket::{ListenSpec, DEFAULT_SOCKET_BUFFER};
 use mproxy_core::source::inject::Offer;
+use mproxy_core::udp_socket::{ListenSpec, DEFAULT_SOCKET_BUFFER};
 
 fn temp_file(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("mproxy-taps-{}-{name}", std::process::id()))

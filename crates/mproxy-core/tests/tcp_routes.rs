@@ -9,10 +9,10 @@ use mproxy_core::event::Reporter;
 use mproxy_core::framing::Framing;
 use mproxy_core::route::{Route, RouteSpec};
 use mproxy_core::sink::tcp_output::TcpOutputSpec;
-use mproxy_core::socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
 use mproxy_core::source::framed::FramingSpec;
 use mproxy_core::source::tcp_connect::TcpConnectSpec;
 use mproxy_core::source::tcp_listen::TcpListenSpec;
+use mproxy_core::udp_socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
 
 fn framing(max: usize) -> FramingSpec {
     FramingSpec {

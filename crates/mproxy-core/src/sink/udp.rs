@@ -22,9 +22,9 @@ use super::Sink;
 use crate::batch::Batch;
 use crate::error::{describe_os_error, Result};
 use crate::event::{Notice, Reporter};
-use crate::socket::{self, DestinationSpec, SenderKey};
 use crate::stats::{Counters, Endpoint, Registry};
 use crate::sys::{self, SendOutcome, SendState};
+use crate::udp_socket::{self, DestinationSpec, SenderKey};
 
 /// How long a destination must go without errors before it is reported as working again.
 const QUIET_PERIOD: Duration = Duration::from_secs(1);
@@ -72,11 +72,11 @@ impl UdpSink {
         let mut by_key: HashMap<SenderKey, usize> = HashMap::new();
         let mut groups: Vec<SenderGroup> = Vec::new();
         for spec in specs {
-            let resolved = socket::resolve_destination(spec)?;
+            let resolved = udp_socket::resolve_destination(spec)?;
             let index = match by_key.get(&resolved.key) {
                 Some(i) => *i,
                 None => {
-                    let sock = socket::sender_socket(&resolved.key, send_buffer)?;
+                    let sock = udp_socket::sender_socket(&resolved.key, send_buffer)?;
                     // A send never blocks a route for long, even if the kernel has no room.
                     let _ = sock.set_write_timeout(Some(Duration::from_secs(1)));
                     groups.push(SenderGroup {

@@ -4,7 +4,7 @@
 //! interleave.
 //!
 //! The listener may speak TLS (each client's handshake driven by readiness like its reads),
-//! admit only some addresses (see [`crate::access`]), and close clients that send nothing
+//! admit only some addresses (see [`crate::tcp::access`]), and close clients that send nothing
 //! for its idle timeout, so idle connections cannot hold its places forever.
 
 use std::collections::HashMap;
@@ -17,15 +17,15 @@ use std::time::{Duration, Instant};
 use mio::{Interest, Token};
 
 use super::framed::{Framed, FramingSpec, READ_SIZE};
-use crate::access::AccessSpec;
 use crate::error::{describe_os_error, Error, Result};
 use crate::event::{ClientAction, Notice, Reporter};
 use crate::poller::{Poller, Wait};
 use crate::sink::Fanout;
 use crate::stats::{Counters, Endpoint, Registry};
 use crate::stop::StopToken;
-use crate::tcp_accept::{self, Acceptor, LogOnce};
-use crate::tls_server::{ClientStream, TlsServer, TlsServerSpec};
+use crate::tcp::accept::{self, Acceptor, LogOnce};
+use crate::tcp::access::AccessSpec;
+use crate::tls::{ClientStream, TlsServer, TlsServerSpec};
 
 #[derive(Debug, Clone)]
 pub struct TcpListenSpec {
@@ -60,7 +60,7 @@ pub fn start(
     stop: StopToken,
 ) -> Result<TcpListenSource> {
     let tls = spec.tls.as_ref().map(TlsServer::new).transpose()?;
-    let mut listener = tcp_accept::bind(spec.addr)?;
+    let mut listener = accept::bind(spec.addr)?;
     let local_addr = listener.local_addr().unwrap_or(spec.addr);
     let endpoint = registry.register("tcp-listener", local_addr.to_string());
     let poller = Poller::new(&stop)?;

@@ -21,10 +21,10 @@ use crate::error::{describe_os_error, Error, Result};
 use crate::event::Reporter;
 use crate::poller::{Poller, Wait};
 use crate::sink::Fanout;
-use crate::socket::{self, ListenSpec};
 use crate::stats::{Counters, Endpoint, Registry};
 use crate::stop::StopToken;
 use crate::sys::{self, Receiver, RecvOutcome, RECV_BATCH};
+use crate::udp_socket::{self, ListenSpec};
 
 /// At most this many receive threads per route, however many listeners: enough to use the
 /// cores of an ordinary host, few enough that listeners stay cheap.
@@ -64,7 +64,7 @@ pub fn start(
 ) -> Result<UdpListeners> {
     let mut bound = Vec::with_capacity(specs.len());
     for spec in specs {
-        let listener = socket::bind_listener(spec)?;
+        let listener = udp_socket::bind_listener(spec)?;
         let endpoint = registry.register("udp-listener", listener.local_addr.to_string());
         endpoint.set_buffer_bytes(listener.recv_buffer as u64);
         if listener.recv_buffer < spec.recv_buffer {

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 
 use socket2::{SockAddr, Socket};
 
-use crate::batch::{Batch, Entry, SLOT_SIZE};
 use super::{RecvOutcome, SendOutcome, RECV_BATCH};
+use crate::batch::{Batch, Entry, SLOT_SIZE};
 
 #[derive(Default)]
 pub struct Receiver;

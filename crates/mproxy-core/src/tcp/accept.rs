@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 
-use crate::access::{AccessSpec, OncePerAddress, PerAddress};
 use crate::error::{describe_os_error, Error, Result};
 use crate::event::{ClientAction, Notice, Reporter};
 use crate::stats::{Counters, Endpoint};
-use crate::tls_server::{ClientStream, TlsServer};
+use crate::tcp::access::{AccessSpec, OncePerAddress, PerAddress};
+use crate::tls::{ClientStream, TlsServer};
 
 const ACCEPT_PAUSE: Duration = Duration::from_millis(200);
 
