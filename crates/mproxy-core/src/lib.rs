@@ -14,7 +14,7 @@
 //! - [`stop`] / [`poller`]: a route's stop signal, and waiting for readiness (mio) together
 //!   with it, so stopping never waits on a timer.
 //! - [`interface`] / [`udp_socket`]: interface lookup, UDP socket creation, multicast setup.
-//! - [`batch`]: the unit of work.
+//! - [`batch`]: the unit of work; [`cidr`]: IP networks, for allow lists and rules alike.
 //! - [`framing`]: stream bytes to datagrams; [`pacing`]: spreading a fast input over time.
 //! - [`source`] / [`sink`] / [`route`]: the engine.
 //! - [`bus_key`]: authenticated encryption of the datagrams mproxies send each other.
@@ -27,6 +27,7 @@
 
 pub mod batch;
 pub mod bus_key;
+pub mod cidr;
 pub mod error;
 pub mod event;
 pub mod framing;
