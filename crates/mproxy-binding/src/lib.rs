@@ -6,18 +6,18 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mproxy_core::batch::Batch;
-use mproxy_core::bus_key::Keyring;
+use mproxy_core::Batch;
+use mproxy_core::Keyring;
 use mproxy_core::event::{Event, Level, Notice, Reporter};
-use mproxy_core::framing::Framing;
-use mproxy_core::route::{Route, RouteSpec, RuledUdpOutput};
-use mproxy_core::sink::rules::{Balance, Cidr, RuleSpec};
-use mproxy_core::sink::tap::{Take, Tap, Taps};
-use mproxy_core::sink::writer::{Keep, Overflow, Rotate, WriterSpec, DEFAULT_QUEUE_BYTES};
-use mproxy_core::udp_socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
-use mproxy_core::source::framed::FramingSpec;
-use mproxy_core::source::inject::{Injector, Offer};
-use mproxy_core::source::stream::{StreamSpec, DEFAULT_LINGER};
+use mproxy_core::Framing;
+use mproxy_core::{Route, RouteSpec, RuledUdpOutput};
+use mproxy_core::{Balance, Cidr, RuleSpec};
+use mproxy_core::{Take, Tap, Taps};
+use mproxy_core::{Keep, Overflow, Rotate, WriterSpec, DEFAULT_QUEUE_BYTES};
+use mproxy_core::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::FramingSpec;
+use mproxy_core::{Injector, Offer};
+use mproxy_core::{StreamSpec, DEFAULT_LINGER};
 use mproxy_core::stats::{EndpointSnapshot, Registry};
 use mproxy_core::Error as CoreError;
 use napi::bindgen_prelude::*;
@@ -344,11 +344,11 @@ fn framing_spec(f: &FramingOptions) -> Result<FramingSpec> {
 }
 
 fn scoped(text: &str, interface: &Option<String>, what: &str) -> Result<SocketAddr> {
-    mproxy_core::udp_socket::with_scope(parse_addr(text, what)?, interface).map_err(to_js)
+    mproxy_core::with_scope(parse_addr(text, what)?, interface).map_err(to_js)
 }
 
-fn tls_server(t: &Option<TlsServerOptions>) -> Option<mproxy_core::tls::TlsServerSpec> {
-    t.as_ref().map(|t| mproxy_core::tls::TlsServerSpec {
+fn tls_server(t: &Option<TlsServerOptions>) -> Option<mproxy_core::TlsServerSpec> {
+    t.as_ref().map(|t| mproxy_core::TlsServerSpec {
         cert_file: t.cert_file.clone(),
         key_file: t.key_file.clone(),
         client_ca_file: t.client_ca_file.clone(),
@@ -358,8 +358,8 @@ fn tls_server(t: &Option<TlsServerOptions>) -> Option<mproxy_core::tls::TlsServe
 fn access(
     allow: &Option<Vec<String>>,
     per_address: Option<u32>,
-) -> Result<mproxy_core::tcp::access::AccessSpec> {
-    use mproxy_core::tcp::access::AccessSpec;
+) -> Result<mproxy_core::AccessSpec> {
+    use mproxy_core::AccessSpec;
     Ok(AccessSpec {
         allow: AccessSpec::parse_allow(allow.as_deref().unwrap_or_default()).map_err(to_js)?,
         max_per_address: per_address.unwrap_or(0) as usize,
@@ -367,12 +367,12 @@ fn access(
 }
 
 fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
-    use mproxy_core::sink::tcp_output::{
+    use mproxy_core::{
         TcpOutputSpec, DEFAULT_CLIENT_QUEUE_BYTES, DEFAULT_MAX_CLIENTS,
     };
-    use mproxy_core::source::tcp_connect::TcpConnectSpec;
-    use mproxy_core::source::tcp_listen::TcpListenSpec;
-    use mproxy_core::tls::TlsSpec;
+    use mproxy_core::TcpConnectSpec;
+    use mproxy_core::TcpListenSpec;
+    use mproxy_core::TlsSpec;
     for c in o.tcp_connects.iter().flatten() {
         spec.tcp_connects.push(TcpConnectSpec {
             host: c.host.clone(),
@@ -709,7 +709,7 @@ impl NativeRoute {
             let taps = taps.unwrap_or_else(|| {
                 // A closed route: a tap that ends at once.
                 let t = Taps::new(&Registry::default(), Reporter::silent());
-                mproxy_core::sink::Sink::finish(&t);
+                mproxy_core::Sink::finish(&t);
                 Arc::new(t)
             });
             let tap = taps.attach(
@@ -966,7 +966,7 @@ fn start_route_now(
 #[napi]
 pub fn check_bus_key(path: String) -> Result<()> {
     guarded(|| {
-        mproxy_core::bus_key::read_key_file(&path)
+        mproxy_core::read_key_file(&path)
             .map(|_| ())
             .map_err(to_js)
     })
@@ -988,7 +988,7 @@ pub fn unknown_counters() -> Result<Vec<String>> {
 #[napi]
 pub fn resolve_interface(spec: String) -> Result<u32> {
     guarded(|| {
-        mproxy_core::interface::resolve(&spec)
+        mproxy_core::resolve_interface(&spec)
             .map(|i| i.index)
             .map_err(to_js)
     })
@@ -998,7 +998,7 @@ pub fn resolve_interface(spec: String) -> Result<u32> {
 /// its size limit), or nothing: lets option checks name the option's path.
 #[napi]
 pub fn rule_pattern_problem(pattern: String) -> Result<Option<String>> {
-    guarded(|| Ok(mproxy_core::sink::rules::compile_pattern(&pattern).err()))
+    guarded(|| Ok(mproxy_core::compile_pattern(&pattern).err()))
 }
 
 /// Tells the service manager (systemd, `Type=notify`) the service's state: `READY=1`,
@@ -1018,10 +1018,10 @@ fn notify_now(socket: String, state: String) -> Result<()> {
         ))
     };
     let message = if state.lines().any(|l| l == "RELOADING=1") {
-        let usec = mproxy_core::sys::monotonic_usec().map_err(io_error)?;
+        let usec = mproxy_core::os::monotonic_usec().map_err(io_error)?;
         format!("{state}\nMONOTONIC_USEC={usec}")
     } else {
         state
     };
-    mproxy_core::sys::notify_service_manager(&socket, &message).map_err(io_error)
+    mproxy_core::os::notify_service_manager(&socket, &message).map_err(io_error)
 }

@@ -121,15 +121,36 @@ mod tests {
     fn bad_blocks_are_refused_with_a_reason() {
         for (bad, why) in [
             ("", " is not an IP address or CIDR block (192.0.2.0/24)"),
-            ("host/8", "host/8 is not an IP address or CIDR block (192.0.2.0/24)"),
-            ("10.0.0/8", "10.0.0/8 is not an IP address or CIDR block (192.0.2.0/24)"),
-            ("fe80::1%eth0", "fe80::1%eth0 is not an IP address or CIDR block (192.0.2.0/24)"),
-            ("10.0.0.0/33", "10.0.0.0/33: the prefix length must be 0 to 32"),
+            (
+                "host/8",
+                "host/8 is not an IP address or CIDR block (192.0.2.0/24)",
+            ),
+            (
+                "10.0.0/8",
+                "10.0.0/8 is not an IP address or CIDR block (192.0.2.0/24)",
+            ),
+            (
+                "fe80::1%eth0",
+                "fe80::1%eth0 is not an IP address or CIDR block (192.0.2.0/24)",
+            ),
+            (
+                "10.0.0.0/33",
+                "10.0.0.0/33: the prefix length must be 0 to 32",
+            ),
             ("::/129", "::/129: the prefix length must be 0 to 128"),
             ("10.0.0.0/", "10.0.0.0/: the prefix length must be 0 to 32"),
-            ("10.0.0.0/+8", "10.0.0.0/+8: the prefix length must be 0 to 32"),
-            ("10.0.0.0/0008", "10.0.0.0/0008: the prefix length must be 0 to 32"),
-            ("1.2.3.4/8/8", "1.2.3.4/8/8 is not an IP address or CIDR block (192.0.2.0/24)"),
+            (
+                "10.0.0.0/+8",
+                "10.0.0.0/+8: the prefix length must be 0 to 32",
+            ),
+            (
+                "10.0.0.0/0008",
+                "10.0.0.0/0008: the prefix length must be 0 to 32",
+            ),
+            (
+                "1.2.3.4/8/8",
+                "1.2.3.4/8/8 is not an IP address or CIDR block (192.0.2.0/24)",
+            ),
         ] {
             assert_eq!(Cidr::parse(bad), Err(why.to_string()), "{bad}");
         }

@@ -49,7 +49,7 @@ pub fn resolve(spec: &str) -> Result<Interface> {
 
 /// Interfaces of this host with an address, with their index (through if-addrs, which
 /// reads them the same way on every OS).
-pub fn list() -> Result<Vec<Interface>> {
+pub(crate) fn list() -> Result<Vec<Interface>> {
     let all =
         if_addrs::get_if_addrs().map_err(|e| Error::os("cannot list network interfaces", &e))?;
     let mut out: Vec<Interface> = Vec::new();
@@ -74,7 +74,7 @@ pub fn list() -> Result<Vec<Interface>> {
 }
 
 /// (interface name, address) for every address configured on this host.
-pub fn addresses() -> Result<Vec<(String, IpAddr)>> {
+pub(crate) fn addresses() -> Result<Vec<(String, IpAddr)>> {
     let all =
         if_addrs::get_if_addrs().map_err(|e| Error::os("cannot list interface addresses", &e))?;
     Ok(all
@@ -86,7 +86,7 @@ pub fn addresses() -> Result<Vec<(String, IpAddr)>> {
 /// The interface the system would use for IPv6 multicast when none is named: the
 /// device of the best `ff00::/8` route, where the OS tells (Linux); elsewhere the kernel
 /// decides at send time.
-pub fn default_ipv6_multicast() -> Option<Interface> {
+pub(crate) fn default_ipv6_multicast() -> Option<Interface> {
     let device = crate::sys::default_ipv6_multicast_device()?;
     resolve(&device).ok()
 }

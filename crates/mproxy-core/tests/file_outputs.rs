@@ -8,15 +8,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use mproxy_core::batch::Batch;
 use mproxy_core::event::{Event, Level, Reporter};
-use mproxy_core::route::{Route, RouteSpec};
-use mproxy_core::sink::rotate::{parse_rotated, stamp};
-use mproxy_core::sink::writer::{Clock, Keep, Overflow, Rotate, WriterSink, WriterSpec};
-use mproxy_core::sink::Sink;
 use mproxy_core::stats::Registry;
-use mproxy_core::stop::StopToken;
-use mproxy_core::udp_socket::{ListenSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::Batch;
+use mproxy_core::Sink;
+use mproxy_core::StopToken;
+use mproxy_core::{parse_rotated, rotation_stamp as stamp};
+use mproxy_core::{Clock, Keep, Overflow, Rotate, WriterSink, WriterSpec};
+use mproxy_core::{ListenSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::{Route, RouteSpec};
 
 /// A directory of its own per test, removed when the test ends (also when it fails).
 struct TempDir(PathBuf);

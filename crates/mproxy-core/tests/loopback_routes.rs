@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mproxy_core::event::{Event, Reporter};
-use mproxy_core::framing::Framing;
-use mproxy_core::route::{Route, RouteSpec};
-use mproxy_core::sink::writer::{Overflow, WriterSpec, DEFAULT_QUEUE_BYTES};
-use mproxy_core::source::framed::FramingSpec;
-use mproxy_core::source::stream::{StreamSpec, DEFAULT_LINGER};
-use mproxy_core::udp_socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::Framing;
+use mproxy_core::FramingSpec;
+use mproxy_core::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::{Overflow, WriterSpec, DEFAULT_QUEUE_BYTES};
+use mproxy_core::{Route, RouteSpec};
+use mproxy_core::{StreamSpec, DEFAULT_LINGER};
 
 /// A file of this test process in the temporary directory (each test removes its own).
 /// A file of this test's own in the temp folder, removed when the guard goes (a failing

@@ -10,11 +10,11 @@ use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use mproxy_core::event::{Event, Level, Outcome, Reporter};
-use mproxy_core::framing::Framing;
-use mproxy_core::route::{Route, RouteSpec};
-use mproxy_core::sink::writer::WriterSpec;
-use mproxy_core::source::framed::FramingSpec;
-use mproxy_core::source::stream::{StreamSpec, DEFAULT_LINGER};
+use mproxy_core::Framing;
+use mproxy_core::FramingSpec;
+use mproxy_core::WriterSpec;
+use mproxy_core::{Route, RouteSpec};
+use mproxy_core::{StreamSpec, DEFAULT_LINGER};
 
 /// These tests count the route threads of the process, so they run one at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -281,7 +281,7 @@ mod devices {
         let mut pty = Pty::new();
         std::os::unix::fs::symlink(&pty.slave_path, &link).unwrap();
         let before =
-            mproxy_core::sys::terminal_speed(&File::from(pty.slave.try_clone().unwrap())).unwrap();
+            mproxy_core::os::terminal_speed(&File::from(pty.slave.try_clone().unwrap())).unwrap();
         let want = if before == Some(38400) { 4800 } else { 38400 };
 
         let (mut route, _events) = start(
@@ -292,10 +292,7 @@ mod devices {
             &out,
         );
         let slave = File::from(pty.slave.try_clone().unwrap());
-        assert_eq!(
-            mproxy_core::sys::terminal_speed(&slave).unwrap(),
-            Some(want)
-        );
+        assert_eq!(mproxy_core::os::terminal_speed(&slave).unwrap(), Some(want));
         let t = termios::tcgetattr(&slave).unwrap();
         assert!(
             !t.local_flags.contains(termios::LocalFlags::ECHO),
@@ -305,7 +302,7 @@ mod devices {
         wait_until("data", || counters(&route, "file").bytes_out == 9);
         route.stop();
         // The port's settings come back when reading ends.
-        assert_eq!(mproxy_core::sys::terminal_speed(&slave).unwrap(), before);
+        assert_eq!(mproxy_core::os::terminal_speed(&slave).unwrap(), before);
 
         let refused = |spec: StreamSpec| {
             let spec = RouteSpec {
@@ -350,8 +347,8 @@ mod devices {
                 "{baud}: 9600 needs a serial device, not stdin".into()
             ))
         );
-        assert!(!mproxy_core::sys::baud_supported(0));
-        assert!(mproxy_core::sys::baud_supported(115200));
+        assert!(!mproxy_core::os::baud_supported(0));
+        assert!(mproxy_core::os::baud_supported(115200));
     }
 }
 

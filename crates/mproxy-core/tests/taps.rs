@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mproxy_core::batch::Batch;
 use mproxy_core::event::Reporter;
-use mproxy_core::route::{Route, RouteSpec};
-use mproxy_core::sink::tap::{Take, TapChunk};
-use mproxy_core::sink::writer::WriterSpec;
-use mproxy_core::source::inject::Offer;
-use mproxy_core::udp_socket::{ListenSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::Batch;
+use mproxy_core::Offer;
+use mproxy_core::WriterSpec;
+use mproxy_core::{ListenSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::{Route, RouteSpec};
+use mproxy_core::{Take, TapChunk};
 
 fn temp_file(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("mproxy-taps-{}-{name}", std::process::id()))

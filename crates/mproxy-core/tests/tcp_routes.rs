@@ -6,13 +6,13 @@ use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 use mproxy_core::event::Reporter;
-use mproxy_core::framing::Framing;
-use mproxy_core::route::{Route, RouteSpec};
-use mproxy_core::sink::tcp_output::TcpOutputSpec;
-use mproxy_core::source::framed::FramingSpec;
-use mproxy_core::source::tcp_connect::TcpConnectSpec;
-use mproxy_core::source::tcp_listen::TcpListenSpec;
-use mproxy_core::udp_socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::Framing;
+use mproxy_core::FramingSpec;
+use mproxy_core::TcpConnectSpec;
+use mproxy_core::TcpListenSpec;
+use mproxy_core::TcpOutputSpec;
+use mproxy_core::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::{Route, RouteSpec};
 
 fn framing(max: usize) -> FramingSpec {
     FramingSpec {

@@ -8,12 +8,12 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use mproxy_core::event::{Event, Reporter};
-use mproxy_core::framing::Framing;
-use mproxy_core::route::{Route, RouteSpec};
-use mproxy_core::source::framed::FramingSpec;
-use mproxy_core::source::tcp_connect::TcpConnectSpec;
-use mproxy_core::tls::TlsSpec;
-use mproxy_core::udp_socket::DestinationSpec;
+use mproxy_core::DestinationSpec;
+use mproxy_core::Framing;
+use mproxy_core::FramingSpec;
+use mproxy_core::TcpConnectSpec;
+use mproxy_core::TlsSpec;
+use mproxy_core::{Route, RouteSpec};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 

@@ -26,7 +26,7 @@ use regex::bytes::{Regex, RegexBuilder};
 
 use super::Sink;
 use crate::batch::Batch;
-pub use crate::cidr::Cidr;
+pub(crate) use crate::cidr::Cidr;
 use crate::error::{Error, Result};
 use crate::event::Reporter;
 use crate::stats::{Counters, Endpoint, Registry};
@@ -187,7 +187,7 @@ impl Balancer {
 /// FNV-1a over the address's octets: fixed (the same member for the same exporter across
 /// restarts of mproxy, unlike a randomly seeded hasher) and spreads neighbouring
 /// addresses.
-pub fn source_hash(ip: IpAddr) -> u64 {
+pub(crate) fn source_hash(ip: IpAddr) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
         for b in bytes {
@@ -210,7 +210,7 @@ struct Scratch {
 }
 
 /// An output (or a balance group of outputs) behind its rules.
-pub struct RuledSink {
+pub(crate) struct RuledSink {
     rules: Vec<Rule>,
     balancer: Option<Balancer>,
     /// One target, or one per balance member.
@@ -229,7 +229,7 @@ impl RuledSink {
     /// `name` names the output or group in the rule endpoints ("127.0.0.1:9000 prefix
     /// !AIVDM"); `outputs` are the endpoints the target sinks registered. A bad pattern or
     /// a sample of 0 is an invalid-argument error.
-    pub fn new(
+    pub(crate) fn new(
         spec: &RuleSpec,
         balance: Option<Balance>,
         name: &str,

@@ -28,10 +28,9 @@ use crate::batch::Batch;
 use crate::error::{describe_os_error, Error, Result};
 use crate::event::{ClientAction, Notice, Reporter};
 use crate::poller::{Poller, Wait, Wakeup};
-use crate::source::tcp_listen::HANDSHAKE_LIMIT;
 use crate::stats::{Counters, Endpoint, Registry};
 use crate::stop::StopToken;
-use crate::tcp::accept::{self, Acceptor, LogOnce};
+use crate::tcp::accept::{self, Acceptor, LogOnce, HANDSHAKE_LIMIT};
 use crate::tcp::access::AccessSpec;
 use crate::tls::{ClientStream, TlsServer, TlsServerSpec};
 
@@ -68,7 +67,7 @@ struct Handoff {
 /// How long a stopping output keeps writing what its clients still have queued.
 const FINAL_WRITE_LIMIT: Duration = Duration::from_secs(2);
 
-pub struct TcpOutputSink {
+pub(crate) struct TcpOutputSink {
     handoff: Arc<Handoff>,
     endpoint: Arc<Endpoint>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -76,7 +75,11 @@ pub struct TcpOutputSink {
 }
 
 impl TcpOutputSink {
-    pub fn new(spec: &TcpOutputSpec, registry: &Registry, reporter: Reporter) -> Result<Self> {
+    pub(crate) fn new(
+        spec: &TcpOutputSpec,
+        registry: &Registry,
+        reporter: Reporter,
+    ) -> Result<Self> {
         let tls = spec.tls.as_ref().map(TlsServer::new).transpose()?;
         let mut listener = accept::bind(spec.addr)?;
         let local_addr = listener.local_addr().unwrap_or(spec.addr);

@@ -55,7 +55,7 @@ struct SenderGroup {
     spare: Mutex<Vec<Scratch>>,
 }
 
-pub struct UdpSink {
+pub(crate) struct UdpSink {
     groups: Vec<SenderGroup>,
     reporter: Reporter,
     started: Instant,
@@ -63,7 +63,7 @@ pub struct UdpSink {
 
 impl UdpSink {
     /// Resolves and route-checks every destination now, so a bad one fails the start.
-    pub fn new(
+    pub(crate) fn new(
         specs: &[DestinationSpec],
         send_buffer: usize,
         registry: &Registry,

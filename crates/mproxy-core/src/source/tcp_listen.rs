@@ -23,7 +23,7 @@ use crate::poller::{Poller, Wait};
 use crate::sink::Fanout;
 use crate::stats::{Counters, Endpoint, Registry};
 use crate::stop::StopToken;
-use crate::tcp::accept::{self, Acceptor, LogOnce};
+use crate::tcp::accept::{self, Acceptor, LogOnce, HANDSHAKE_LIMIT};
 use crate::tcp::access::AccessSpec;
 use crate::tls::{ClientStream, TlsServer, TlsServerSpec};
 
@@ -38,11 +38,7 @@ pub struct TcpListenSpec {
     pub tls: Option<TlsServerSpec>,
 }
 
-/// How long a TLS client may take to finish its handshake before it is closed (counted as a
-/// TLS failure), so connections that never handshake do not hold places.
-pub const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
-
-pub struct TcpListenSource {
+pub(crate) struct TcpListenSource {
     pub local_addr: SocketAddr,
     pub thread: JoinHandle<()>,
 }
@@ -52,7 +48,7 @@ const LISTENER: Token = Token(0);
 /// the others.
 const READS_PER_TURN: usize = 16;
 
-pub fn start(
+pub(crate) fn start(
     spec: &TcpListenSpec,
     fanout: Fanout,
     registry: &Registry,

@@ -36,7 +36,7 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 /// drops at the end of a burst reach no later datagram, so nothing else would count them.
 const DROP_REFRESH: Duration = Duration::from_secs(1);
 
-pub struct UdpListeners {
+pub(crate) struct UdpListeners {
     /// Bound addresses, in the order given (port 0 replaced by the real port).
     pub local_addrs: Vec<SocketAddr>,
     pub threads: Vec<JoinHandle<()>>,
@@ -54,7 +54,7 @@ struct Listener {
 
 /// Binds every listener (any failure fails the start, with nothing left running), then
 /// spreads them over the receive threads.
-pub fn start(
+pub(crate) fn start(
     specs: &[ListenSpec],
     bus_key: Option<Arc<Keyring>>,
     fanout: Fanout,

@@ -39,11 +39,11 @@ use socket2::{SockAddr, Socket};
 pub(crate) const MAX_ICMP_RETRIES: usize = 16;
 
 /// How many datagrams one receive call may return.
-pub const RECV_BATCH: usize = 64;
+pub(crate) const RECV_BATCH: usize = 64;
 
 /// What one receive call brought.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct RecvOutcome {
+pub(crate) struct RecvOutcome {
     pub datagrams: usize,
     pub bytes: usize,
     pub truncated: usize,
@@ -53,7 +53,7 @@ pub struct RecvOutcome {
 
 /// What sending one batch did for one destination.
 #[derive(Debug, Default)]
-pub struct SendOutcome {
+pub(crate) struct SendOutcome {
     pub datagrams: u64,
     pub bytes: u64,
     pub errors: u64,
@@ -64,7 +64,7 @@ pub struct SendOutcome {
 }
 
 impl SendOutcome {
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         *self = SendOutcome::default();
     }
 }
@@ -72,7 +72,7 @@ impl SendOutcome {
 /// Sends datagrams one syscall each to one destination, counting into `outcome`: the
 /// portable path, and Linux's fallback for a GSO run a path refused. A send that meets an
 /// ICMP error about an earlier datagram is tried once more.
-pub fn send_each<'a>(
+pub(crate) fn send_each<'a>(
     socket: &Socket,
     datagrams: impl IntoIterator<Item = &'a [u8]>,
     dest: &SockAddr,

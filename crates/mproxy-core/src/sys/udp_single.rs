@@ -11,15 +11,15 @@ use super::{RecvOutcome, SendOutcome, RECV_BATCH};
 use crate::batch::{Batch, Entry, SLOT_SIZE};
 
 #[derive(Default)]
-pub struct Receiver;
+pub(crate) struct Receiver;
 
 impl Receiver {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Receiver
     }
 
     /// Up to one batch of what is queued, without waiting; `WouldBlock` when nothing is.
-    pub fn recv(
+    pub(crate) fn recv(
         &mut self,
         socket: &mio::net::UdpSocket,
         batch: &mut Batch,
@@ -57,7 +57,7 @@ impl Receiver {
 
 /// No error queue here: a connected socket reports an ICMP error on its next send
 /// ([`is_reported_icmp`]), an unconnected one not at all.
-pub fn is_reported_icmp(err: &io::Error) -> bool {
+pub(crate) fn is_reported_icmp(err: &io::Error) -> bool {
     matches!(
         err.kind(),
         io::ErrorKind::ConnectionRefused
@@ -83,27 +83,27 @@ fn is_reset(err: &io::Error) -> bool {
         .is_some_and(|code| RESETS.contains(&code))
 }
 
-pub fn drain_errors(_socket: &Socket, _each: impl FnMut(SocketAddr, io::Error)) {}
+pub(crate) fn drain_errors(_socket: &Socket, _each: impl FnMut(SocketAddr, io::Error)) {}
 
 /// No GSO on this path.
-pub fn gso_supported(_socket: &Socket) -> bool {
+pub(crate) fn gso_supported(_socket: &Socket) -> bool {
     false
 }
 
 /// Per-socket send state; nothing to keep without GSO.
-pub struct SendState;
+pub(crate) struct SendState;
 
 impl SendState {
-    pub fn new(_gso: bool) -> Self {
+    pub(crate) fn new(_gso: bool) -> Self {
         SendState
     }
 
-    pub fn gso(&self) -> bool {
+    pub(crate) fn gso(&self) -> bool {
         false
     }
 
     /// One `send` per datagram and destination.
-    pub fn send(
+    pub(crate) fn send(
         &mut self,
         socket: &Socket,
         batch: &Batch,
@@ -118,15 +118,15 @@ impl SendState {
 }
 
 /// "Message too long": larger than the path (or the protocol) takes.
-pub fn is_message_too_long(err: &io::Error) -> bool {
+pub(crate) fn is_message_too_long(err: &io::Error) -> bool {
     err.raw_os_error() == Some(EMSGSIZE)
 }
 
 /// No drop counter here: the kernel's drops are unknown, not zero.
-pub const HAS_DROP_COUNTER: bool = false;
+pub(crate) const HAS_DROP_COUNTER: bool = false;
 
 /// No error queue: only a connected socket learns of an ICMP error, on its next send.
-pub const HAS_ERROR_QUEUE: bool = false;
+pub(crate) const HAS_ERROR_QUEUE: bool = false;
 
 /// Asks for `bytes` of receive buffer (within the system limit) and returns what the
 /// kernel really granted.
@@ -142,17 +142,17 @@ pub fn grow_send_buffer(socket: &Socket, bytes: usize) -> usize {
 }
 
 /// No per-batch drop counter to turn on.
-pub fn enable_drop_counter(_socket: &Socket) -> bool {
+pub(crate) fn enable_drop_counter(_socket: &Socket) -> bool {
     false
 }
 
 /// No error queue to turn on.
-pub fn enable_error_queue(_socket: &Socket, _ipv6: bool) -> bool {
+pub(crate) fn enable_error_queue(_socket: &Socket, _ipv6: bool) -> bool {
     false
 }
 
 /// A group listener already receives only the groups it joined.
-pub fn deliver_joined_groups_only(_socket: &Socket, _ipv6: bool) -> io::Result<()> {
+pub(crate) fn deliver_joined_groups_only(_socket: &Socket, _ipv6: bool) -> io::Result<()> {
     Ok(())
 }
 
@@ -162,6 +162,6 @@ pub fn udp_drop_totals(sockets: &[socket2::SockRef<'_>]) -> Vec<Option<u64>> {
 }
 
 /// The kernel chooses the IPv6 multicast interface at send time; nothing to read before.
-pub fn default_ipv6_multicast_device() -> Option<String> {
+pub(crate) fn default_ipv6_multicast_device() -> Option<String> {
     None
 }

@@ -43,20 +43,20 @@ impl AccessSpec {
 
 /// Connected clients per peer address, to hold each address to its cap.
 #[derive(Debug, Default)]
-pub struct PerAddress {
+pub(crate) struct PerAddress {
     counts: HashMap<IpAddr, usize>,
 }
 
 impl PerAddress {
-    pub fn count(&self, ip: IpAddr) -> usize {
+    pub(crate) fn count(&self, ip: IpAddr) -> usize {
         self.counts.get(&ip.to_canonical()).copied().unwrap_or(0)
     }
 
-    pub fn add(&mut self, ip: IpAddr) {
+    pub(crate) fn add(&mut self, ip: IpAddr) {
         *self.counts.entry(ip.to_canonical()).or_insert(0) += 1;
     }
 
-    pub fn remove(&mut self, ip: IpAddr) {
+    pub(crate) fn remove(&mut self, ip: IpAddr) {
         let ip = ip.to_canonical();
         if let Some(n) = self.counts.get_mut(&ip) {
             *n -= 1;
@@ -68,7 +68,7 @@ impl PerAddress {
 }
 
 /// How often one address may be spoken about in the log.
-pub const LOG_INTERVAL: Duration = Duration::from_secs(60);
+pub(crate) const LOG_INTERVAL: Duration = Duration::from_secs(60);
 /// Addresses remembered at most; beyond it the oldest half of the memory is forgotten, so a
 /// scan from many addresses costs bounded memory (and at worst a few more lines).
 const REMEMBERED: usize = 4096;
@@ -76,12 +76,12 @@ const REMEMBERED: usize = 4096;
 /// Says yes at most once per address per [`LOG_INTERVAL`] (for each kind of line: keep one
 /// per kind).
 #[derive(Debug, Default)]
-pub struct OncePerAddress {
+pub(crate) struct OncePerAddress {
     last: HashMap<IpAddr, Instant>,
 }
 
 impl OncePerAddress {
-    pub fn should_log(&mut self, ip: IpAddr, now: Instant) -> bool {
+    pub(crate) fn should_log(&mut self, ip: IpAddr, now: Instant) -> bool {
         let ip = ip.to_canonical();
         if let Some(at) = self.last.get(&ip) {
             if now.duration_since(*at) < LOG_INTERVAL {

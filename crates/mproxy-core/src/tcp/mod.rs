@@ -2,5 +2,5 @@
 //! reverse proxy (`sink::tcp_output`): binding and accepting ([`accept`]) under the
 //! listener's rules ([`access`]: allow list, per-address cap, a log once per address).
 
-pub mod accept;
-pub mod access;
+pub(crate) mod accept;
+pub(crate) mod access;

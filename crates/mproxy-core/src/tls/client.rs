@@ -36,7 +36,7 @@ pub struct TlsSpec {
 
 /// A checked TLS setup: the shared config and the name to present.
 #[derive(Clone)]
-pub struct TlsClient {
+pub(crate) struct TlsClient {
     pub config: Arc<ClientConfig>,
     pub server_name: ServerName<'static>,
 }
@@ -47,7 +47,7 @@ fn provider() -> Arc<CryptoProvider> {
 
 impl TlsClient {
     /// Loads every file now, so a missing or malformed one fails the start.
-    pub fn new(spec: &TlsSpec) -> Result<Self> {
+    pub(crate) fn new(spec: &TlsSpec) -> Result<Self> {
         let server_name = ServerName::try_from(spec.server_name.clone()).map_err(|_| {
             Error::invalid(format!(
                 "{} is not a valid TLS server name",
@@ -225,7 +225,7 @@ fn describe_alert(alert: &AlertDescription) -> String {
 
 /// Words for a failed handshake, e.g. "certificate has expired": always a sentence, never
 /// Rust's debug text.
-pub fn describe(err: &rustls::Error) -> String {
+pub(crate) fn describe(err: &rustls::Error) -> String {
     match err {
         rustls::Error::InvalidCertificate(cert) => describe_certificate(cert),
         rustls::Error::AlertReceived(alert) => describe_alert(alert),

@@ -7,5 +7,5 @@ mod pem;
 mod server;
 
 pub use self::client::*;
-pub use self::pem::*;
+pub(crate) use self::pem::*;
 pub use self::server::*;

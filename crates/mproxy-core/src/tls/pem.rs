@@ -11,7 +11,7 @@ use crate::error::{describe_os_error, Error, ErrorKind, Result};
 
 /// The largest PEM file read. A chain of certificates or a key is a few KiB; a file above
 /// this is not what the option wants, and reading it whole would cost its size in memory.
-pub const MAX_PEM_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_PEM_BYTES: u64 = 1024 * 1024;
 
 fn file_problem(what: &str, path: &str, why: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::File, format!("cannot read {what} {path}: {why}"))

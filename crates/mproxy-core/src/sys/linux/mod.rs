@@ -4,19 +4,19 @@
 mod cmsg;
 mod udp;
 
-pub use self::udp::*;
+pub(crate) use self::udp::*;
 
 use nix::sys::socket::{setsockopt, sockopt};
 use socket2::Socket;
 
 /// The kernel counts the datagrams it drops on a full receive buffer
 /// ([`enable_drop_counter`], [`udp_drop_totals`]).
-pub const HAS_DROP_COUNTER: bool = true;
+pub(crate) const HAS_DROP_COUNTER: bool = true;
 
 /// ICMP errors about sent datagrams are read from an error queue that names their
 /// destination ([`drain_errors`]). Without it, only a connected socket learns of them, as
 /// an error on its next send.
-pub const HAS_ERROR_QUEUE: bool = true;
+pub(crate) const HAS_ERROR_QUEUE: bool = true;
 
 /// Asks for `bytes` of receive buffer, beyond `net.core.rmem_max` where we may (root,
 /// CAP_NET_ADMIN), and returns what the kernel really granted.
@@ -36,13 +36,13 @@ pub fn grow_send_buffer(socket: &Socket, bytes: usize) -> usize {
 }
 
 /// With every received batch the kernel then says how many datagrams it dropped so far.
-pub fn enable_drop_counter(socket: &Socket) -> bool {
+pub(crate) fn enable_drop_counter(socket: &Socket) -> bool {
     setsockopt(socket, sockopt::RxqOvfl, &1).is_ok()
 }
 
 /// ICMP errors about datagrams we sent are queued on the socket with the destination they
 /// were about, for connected and unconnected sockets alike.
-pub fn enable_error_queue(socket: &Socket, ipv6: bool) -> bool {
+pub(crate) fn enable_error_queue(socket: &Socket, ipv6: bool) -> bool {
     if ipv6 {
         setsockopt(socket, sockopt::Ipv6RecvErr, &true).is_ok()
     } else {
@@ -52,7 +52,7 @@ pub fn enable_error_queue(socket: &Socket, ipv6: bool) -> bool {
 
 /// Only the groups this socket joined are delivered to it, not every group any socket on the
 /// host joined for the same port.
-pub fn deliver_joined_groups_only(socket: &Socket, ipv6: bool) -> std::io::Result<()> {
+pub(crate) fn deliver_joined_groups_only(socket: &Socket, ipv6: bool) -> std::io::Result<()> {
     if ipv6 {
         socket.set_multicast_all_v6(false)
     } else {
@@ -62,7 +62,7 @@ pub fn deliver_joined_groups_only(socket: &Socket, ipv6: bool) -> std::io::Resul
 
 /// The interface the system would use for IPv6 multicast when none is named: the device of
 /// the best `ff00::/8` route.
-pub fn default_ipv6_multicast_device() -> Option<String> {
+pub(crate) fn default_ipv6_multicast_device() -> Option<String> {
     let table = std::fs::read_to_string("/proc/net/ipv6_route").ok()?;
     best_multicast_route_device(&table)
 }
