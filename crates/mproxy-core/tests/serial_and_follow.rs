@@ -3,13 +3,16 @@
 //! Devices are Unix only (pseudo-terminals, termios); following a file runs everywhere.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
+mod common;
+
 use std::fs::File;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use mproxy_core::event::{Event, Level, Outcome, Reporter};
+use common::{counters, reporter, wait_until, Events, TempDir};
+use mproxy_core::event::{Level, Outcome, Reporter};
 use mproxy_core::Framing;
 use mproxy_core::FramingSpec;
 use mproxy_core::WriterSpec;
@@ -34,71 +37,6 @@ fn route_threads() -> Option<usize> {
     )
 }
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("mproxy-serial-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-struct Events(mpsc::Receiver<Event>, Vec<Event>);
-
-impl Events {
-    fn pull(&mut self) {
-        self.1.extend(self.0.try_iter());
-    }
-
-    fn logs(&mut self) -> Vec<(Level, String)> {
-        self.pull();
-        self.1
-            .iter()
-            .filter_map(|e| match e {
-                Event::Log { level, message } => Some((*level, message.clone())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn finished(&mut self) -> Vec<Outcome> {
-        self.pull();
-        self.1
-            .iter()
-            .filter_map(|e| match e {
-                Event::Finished(o) => Some(*o),
-                _ => None,
-            })
-            .collect()
-    }
-
-    #[cfg(unix)] // the device tests'
-    fn wait_for_log(&mut self, text: &str) {
-        wait_until(text, || self.logs().iter().any(|(_, m)| m == text));
-    }
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    // A hang limit, not a timing: a busy machine must not fail it.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 fn input(path: &Path) -> StreamSpec {
     StreamSpec::new(
         path.to_string_lossy(),
@@ -112,29 +50,13 @@ fn input(path: &Path) -> StreamSpec {
 }
 
 fn start(input: StreamSpec, out: &Path) -> (Route, Events) {
-    let (tx, rx) = mpsc::channel();
-    let tx = Mutex::new(tx);
-    let reporter = Reporter::new(Arc::new(move |e| {
-        let _ = tx.lock().unwrap().send(e);
-    }));
+    let (reporter, events) = reporter();
     let spec = RouteSpec {
         stream_inputs: vec![input],
         writers: vec![WriterSpec::new(out.to_string_lossy())],
         ..Default::default()
     };
-    (
-        Route::start(&spec, reporter).unwrap(),
-        Events(rx, Vec::new()),
-    )
-}
-
-fn counters(route: &Route, kind: &str) -> mproxy_core::stats::CounterSnapshot {
-    route
-        .stats()
-        .into_iter()
-        .find(|e| e.kind == kind)
-        .unwrap()
-        .counters
+    (Route::start(&spec, reporter).unwrap(), events)
 }
 
 fn lines(tag: &str, n: usize) -> Vec<u8> {
