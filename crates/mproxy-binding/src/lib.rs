@@ -6,20 +6,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mproxy_core::Batch;
-use mproxy_core::Keyring;
 use mproxy_core::event::{Event, Level, Notice, Reporter};
-use mproxy_core::Framing;
-use mproxy_core::{Route, RouteSpec, RuledUdpOutput};
-use mproxy_core::{Balance, Cidr, RuleSpec};
-use mproxy_core::{Take, Tap, Taps};
-use mproxy_core::{Keep, Overflow, Rotate, WriterSpec, DEFAULT_QUEUE_BYTES};
-use mproxy_core::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
-use mproxy_core::FramingSpec;
-use mproxy_core::{Injector, Offer};
-use mproxy_core::{StreamSpec, DEFAULT_LINGER};
 use mproxy_core::stats::{EndpointSnapshot, Registry};
-use mproxy_core::Error as CoreError;
+use mproxy_core::{
+    Balance, Batch, Cidr, DestinationSpec, Error as CoreError, Framing, FramingSpec, Injector,
+    Keep, Keyring, ListenSpec, Offer, Overflow, Rotate, Route, RouteSpec, RuleSpec, RuledUdpOutput,
+    StreamSpec, Take, Tap, Taps, WriterSpec, DEFAULT_LINGER, DEFAULT_QUEUE_BYTES,
+    DEFAULT_SOCKET_BUFFER,
+};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
@@ -367,12 +361,10 @@ fn access(
 }
 
 fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
-    use mproxy_core::{
-        TcpOutputSpec, DEFAULT_CLIENT_QUEUE_BYTES, DEFAULT_MAX_CLIENTS,
-    };
     use mproxy_core::TcpConnectSpec;
     use mproxy_core::TcpListenSpec;
     use mproxy_core::TlsSpec;
+    use mproxy_core::{TcpOutputSpec, DEFAULT_CLIENT_QUEUE_BYTES, DEFAULT_MAX_CLIENTS};
     for c in o.tcp_connects.iter().flatten() {
         spec.tcp_connects.push(TcpConnectSpec {
             host: c.host.clone(),
@@ -965,11 +957,7 @@ fn start_route_now(
 /// early, so the message can name the option. The key stays in Rust.
 #[napi]
 pub fn check_bus_key(path: String) -> Result<()> {
-    guarded(|| {
-        mproxy_core::read_key_file(&path)
-            .map(|_| ())
-            .map_err(to_js)
-    })
+    guarded(|| mproxy_core::read_key_file(&path).map(|_| ()).map_err(to_js))
 }
 
 /// The counters this OS cannot tell (`kernelDrops` on macOS and Windows): they are absent
