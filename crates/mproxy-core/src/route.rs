@@ -45,7 +45,7 @@ pub struct RouteSpec {
     /// TCP listeners whose clients receive the stream (reverse proxy outputs).
     pub tcp_outputs: Vec<TcpOutputSpec>,
     /// With a bus key, every datagram sent to `udp_destinations` is sealed and every one
-    /// received on `udp_listeners` must open (see [`crate::bus_key`]).
+    /// received on `udp_listeners` must open (see [`Keyring`]).
     pub bus_key: Option<Arc<Keyring>>,
     /// UDP destinations behind routing rules, each group a sink of its own so that
     /// `udp_destinations` (no rules) keep sharing one plain sink.
