@@ -7,12 +7,12 @@ mod common;
 
 use std::fs::File;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{counters, reporter, wait_until, Events, TempDir};
-use mproxy_core::event::{Level, Outcome, Reporter};
+use mproxy_core::event::{Level, Outcome};
 use mproxy_core::Framing;
 use mproxy_core::FramingSpec;
 use mproxy_core::WriterSpec;
@@ -68,6 +68,11 @@ fn lines(tag: &str, n: usize) -> Vec<u8> {
 /// Serial devices: pseudo-terminals and termios, Unix only.
 #[cfg(unix)]
 mod devices {
+    use std::path::PathBuf;
+    use std::time::Instant;
+
+    use mproxy_core::event::Reporter;
+
     use super::*;
     use nix::sys::termios;
     use std::os::fd::OwnedFd;
