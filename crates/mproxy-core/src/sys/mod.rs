@@ -10,7 +10,8 @@
 //! - Batched UDP (`linux` on Linux, `udp_single` elsewhere): `Receiver` (one batch per call;
 //!   `recvmmsg` on Linux), `SendState` (per-socket send state; `sendmmsg` with GSO on Linux),
 //!   `drain_errors` (ICMP errors from the socket's error queue), `gso_supported`,
-//!   `is_reported_icmp`, `is_message_too_long`, `HAS_DROP_COUNTER`, `HAS_ERROR_QUEUE`.
+//!   `HAS_DROP_COUNTER`; and in `send_errors` (its file chosen per OS) `is_reported_icmp`,
+//!   `is_message_too_long`, `HAS_ERROR_QUEUE`.
 //! - Socket options beyond the portable set (same modules): `grow_recv_buffer`,
 //!   `grow_send_buffer`, `enable_drop_counter`, `enable_error_queue`,
 //!   `deliver_joined_groups_only`, `udp_drop_totals`, `default_ipv6_multicast_device`; no-ops
@@ -26,101 +27,22 @@
 //!
 //! Nothing here imports the engine: the only module of the crate used below this line is
 //! [`crate::batch`], the buffer type that receive fills and send reads, which itself imports
-//! nothing (`scripts/check-core-modules.mjs`, run by `npm run lint`, keeps both so).
+//! nothing. Nor does anything below import this file back: the OS modules take the portable
+//! part from `udp_common` and `send_errors` directly, so the modules form no cycle
+//! (`scripts/check-core-modules.mjs`, run by `npm run lint`, keeps all three so).
 //! Readiness and wake-ups are mio's (epoll, kqueue, IOCP) and sockets are socket2's: both
 //! portable already, used directly above this layer.
 
-use std::io;
+/// What a failed send means on this OS: one module name, its file chosen per OS (as
+/// quinn-udp chooses its `imp`), a leaf that both the portable send path and Linux's
+/// batched one read.
+#[cfg_attr(target_os = "linux", path = "linux/send_errors.rs")]
+#[cfg_attr(not(target_os = "linux"), path = "udp_single/send_errors.rs")]
+mod send_errors;
+mod udp_common;
 
-use socket2::{SockAddr, Socket};
-
-/// How often one datagram is sent again after meeting ICMP errors about earlier ones before
-/// its own failure is believed (each send consumes one pending error).
-pub(crate) const MAX_ICMP_RETRIES: usize = 16;
-
-/// How many datagrams one receive call may return.
-pub(crate) const RECV_BATCH: usize = 64;
-
-/// What one receive call brought.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RecvOutcome {
-    pub datagrams: usize,
-    pub bytes: usize,
-    pub truncated: usize,
-    /// The kernel's running total of datagrams dropped on this socket, where it says.
-    pub kernel_drops_total: Option<u64>,
-}
-
-/// What sending one batch did for one destination.
-#[derive(Debug, Default)]
-pub(crate) struct SendOutcome {
-    pub datagrams: u64,
-    pub bytes: u64,
-    pub errors: u64,
-    /// The first error, so the caller can report a state change once.
-    pub first_error: Option<io::Error>,
-    /// Sends that met an ICMP error about an earlier datagram (and were sent again).
-    pub icmp_reported: u64,
-}
-
-impl SendOutcome {
-    pub(crate) fn clear(&mut self) {
-        *self = SendOutcome::default();
-    }
-}
-
-/// Sends datagrams one syscall each to one destination, counting into `outcome`: the
-/// portable path, and Linux's fallback for a GSO run a path refused. A send that meets an
-/// ICMP error about an earlier datagram is tried once more.
-pub(crate) fn send_each<'a>(
-    socket: &Socket,
-    datagrams: impl IntoIterator<Item = &'a [u8]>,
-    dest: &SockAddr,
-    connected: bool,
-    outcome: &mut SendOutcome,
-) {
-    for d in datagrams {
-        let send = || {
-            if connected {
-                socket.send(d)
-            } else {
-                socket.send_to(d, dest)
-            }
-        };
-        let mut sent = send();
-        let mut size_retried = false;
-        for _ in 0..MAX_ICMP_RETRIES {
-            match &sent {
-                Err(e) if is_reported_icmp(e) => {
-                    outcome.icmp_reported += 1;
-                    sent = send();
-                }
-                // "Message too long" may be a path-MTU report about an earlier datagram
-                // (the path shrank); then this one goes through on a second try.
-                Err(e) if is_message_too_long(e) && !size_retried => {
-                    size_retried = true;
-                    // Only where an error queue says whose report it was: elsewhere "too
-                    // long" is this datagram's own, and a second failure counts it once.
-                    if HAS_ERROR_QUEUE {
-                        outcome.icmp_reported += 1;
-                    }
-                    sent = send();
-                }
-                _ => break,
-            }
-        }
-        match sent {
-            Ok(n) => {
-                outcome.datagrams += 1;
-                outcome.bytes += n as u64;
-            }
-            Err(e) => {
-                outcome.errors += 1;
-                outcome.first_error.get_or_insert(e);
-            }
-        }
-    }
-}
+pub(crate) use self::send_errors::*;
+pub(crate) use self::udp_common::*;
 
 #[cfg(target_os = "linux")]
 mod linux;

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use socket2::{SockAddr, Socket};
 
-use super::{RecvOutcome, SendOutcome, RECV_BATCH};
+use super::udp_common::{send_each, RecvOutcome, SendOutcome, RECV_BATCH};
 use crate::batch::{Batch, Entry, SLOT_SIZE};
 
 #[derive(Default)]
@@ -55,28 +55,11 @@ impl Receiver {
     }
 }
 
-/// No error queue here: a connected socket reports an ICMP error on its next send
-/// ([`is_reported_icmp`]), an unconnected one not at all.
-pub(crate) fn is_reported_icmp(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::HostUnreachable
-    )
-}
-
 /// Windows' codes for an ICMP refusal reported on a later receive; none elsewhere.
 #[cfg(windows)]
 const RESETS: &[i32] = &[10054, 10052]; // WSAECONNRESET, WSAENETRESET
 #[cfg(not(windows))]
 const RESETS: &[i32] = &[];
-
-/// "Message too long".
-#[cfg(windows)]
-const EMSGSIZE: i32 = 10040; // WSAEMSGSIZE
-#[cfg(not(windows))]
-const EMSGSIZE: i32 = libc::EMSGSIZE;
 
 fn is_reset(err: &io::Error) -> bool {
     err.raw_os_error()
@@ -112,21 +95,13 @@ impl SendState {
         outcomes: &mut [SendOutcome],
     ) {
         for (addr, outcome) in dests.iter().zip(outcomes.iter_mut()) {
-            super::send_each(socket, batch.datagrams(), addr, connected, outcome);
+            send_each(socket, batch.datagrams(), addr, connected, outcome);
         }
     }
 }
 
-/// "Message too long": larger than the path (or the protocol) takes.
-pub(crate) fn is_message_too_long(err: &io::Error) -> bool {
-    err.raw_os_error() == Some(EMSGSIZE)
-}
-
 /// No drop counter here: the kernel's drops are unknown, not zero.
 pub(crate) const HAS_DROP_COUNTER: bool = false;
-
-/// No error queue: only a connected socket learns of an ICMP error, on its next send.
-pub(crate) const HAS_ERROR_QUEUE: bool = false;
 
 /// Asks for `bytes` of receive buffer (within the system limit) and returns what the
 /// kernel really granted.

@@ -16,8 +16,9 @@ use rustls::crypto::ring;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{CertificateError, RootCertStore, ServerConfig, ServerConnection};
 
+use super::client::{describe, words};
+use super::pem::{read_certs, read_key};
 use crate::error::{Error, ErrorKind, Result};
-use crate::tls::{read_certs, read_key, words};
 
 /// The files of a TLS listener.
 #[derive(Debug, Clone, Default)]
@@ -38,10 +39,7 @@ pub(crate) struct TlsServer {
 }
 
 fn setup_failed(e: &rustls::Error) -> Error {
-    Error::new(
-        ErrorKind::Io,
-        format!("TLS setup failed: {}", crate::tls::describe(e)),
-    )
+    Error::new(ErrorKind::Io, format!("TLS setup failed: {}", describe(e)))
 }
 
 impl TlsServer {
@@ -65,7 +63,7 @@ impl TlsServer {
                             format!(
                                 "TLS client CA file {ca}: certificate {} cannot be used: {}",
                                 n + 1,
-                                crate::tls::describe(&e)
+                                describe(&e)
                             ),
                         )
                     })?;
@@ -94,7 +92,7 @@ impl TlsServer {
                 }
                 other => format!(
                     "TLS certificate {cert} cannot be used with key {key}: {}",
-                    crate::tls::describe(&other)
+                    describe(&other)
                 ),
             };
             Error::new(ErrorKind::File, why)

@@ -13,11 +13,6 @@ use socket2::Socket;
 /// ([`enable_drop_counter`], [`udp_drop_totals`]).
 pub(crate) const HAS_DROP_COUNTER: bool = true;
 
-/// ICMP errors about sent datagrams are read from an error queue that names their
-/// destination ([`drain_errors`]). Without it, only a connected socket learns of them, as
-/// an error on its next send.
-pub(crate) const HAS_ERROR_QUEUE: bool = true;
-
 /// Asks for `bytes` of receive buffer, beyond `net.core.rmem_max` where we may (root,
 /// CAP_NET_ADMIN), and returns what the kernel really granted.
 pub fn grow_recv_buffer(socket: &Socket, bytes: usize) -> usize {

@@ -16,7 +16,8 @@ use socket2::{SockAddr, Socket};
 
 use super::cmsg::{self, ControlBuffer, Incoming, Outgoing};
 use crate::batch::{Batch, Entry, SLOT_SIZE};
-use crate::sys::{send_each, RecvOutcome, SendOutcome, MAX_ICMP_RETRIES, RECV_BATCH};
+use crate::sys::send_errors::{is_message_too_long, is_reported_icmp};
+use crate::sys::udp_common::{send_each, RecvOutcome, SendOutcome, MAX_ICMP_RETRIES, RECV_BATCH};
 
 /// Room per received message for the drop counter (and a GRO segment size, were GRO on).
 const CONTROL_SIZE: usize = 64;
@@ -211,29 +212,6 @@ fn gso_unsupported(err: &io::Error) -> bool {
         err.raw_os_error(),
         Some(libc::EIO | libc::EINVAL | libc::EMSGSIZE | libc::EOPNOTSUPP | libc::ENOPROTOOPT)
     )
-}
-
-/// Errors a send returns for an earlier datagram: an ICMP error that arrived since the last
-/// send (the socket's pending error). The message that met it was not sent; with the error
-/// queue on, the error itself is read from there and charged to the destination it names.
-pub(crate) fn is_reported_icmp(err: &io::Error) -> bool {
-    matches!(
-        err.raw_os_error(),
-        Some(
-            libc::ECONNREFUSED
-                | libc::EHOSTUNREACH
-                | libc::ENETUNREACH
-                | libc::EHOSTDOWN
-                | libc::ENONET
-                | libc::EPROTO
-        )
-    )
-}
-
-/// "Message too long": larger than the path (or the protocol) takes. With the error queue
-/// on, a path-MTU report about an earlier datagram also fails the next send this way.
-pub(crate) fn is_message_too_long(err: &io::Error) -> bool {
-    err.raw_os_error() == Some(libc::EMSGSIZE)
 }
 
 /// Whether this kernel takes UDP GSO at all (Linux 4.18+): setting a socket-wide segment
