@@ -27,7 +27,7 @@ use guard::guarded;
 #[napi]
 pub fn check_bus_key(env: &Env, path: String) -> napi::Result<()> {
     guarded(env, || {
-        mproxy_core::bus_key::read_key_file(&path)?;
+        mproxy_core::read_key_file(&path)?;
         Ok(())
     })
 }
@@ -35,16 +35,14 @@ pub fn check_bus_key(env: &Env, path: String) -> napi::Result<()> {
 /// Resolves an interface name, address or index; used to validate options early.
 #[napi]
 pub fn resolve_interface(env: &Env, spec: String) -> napi::Result<u32> {
-    guarded(env, || Ok(mproxy_core::interface::resolve(&spec)?.index))
+    guarded(env, || Ok(mproxy_core::resolve_interface(&spec)?.index))
 }
 
 /// What is wrong with a routing rule's `match` pattern (in the core's regex dialect, within
 /// its size limit), or nothing: lets option checks name the option's path.
 #[napi]
 pub fn rule_pattern_problem(env: &Env, pattern: String) -> napi::Result<Option<String>> {
-    guarded(env, || {
-        Ok(mproxy_core::sink::rules::compile_pattern(&pattern).err())
-    })
+    guarded(env, || Ok(mproxy_core::compile_pattern(&pattern).err()))
 }
 
 /// Tells the service manager (systemd, `Type=notify`) the service's state: `READY=1`,
@@ -62,11 +60,11 @@ fn notify_now(socket: String, state: String) -> Result<()> {
             .at("sendto", &socket)
     };
     let message = if state.lines().any(|l| l == "RELOADING=1") {
-        let usec = mproxy_core::sys::monotonic_usec().map_err(io_error)?;
+        let usec = mproxy_core::os::monotonic_usec().map_err(io_error)?;
         format!("{state}\nMONOTONIC_USEC={usec}")
     } else {
         state
     };
-    mproxy_core::sys::notify_service_manager(&socket, &message).map_err(io_error)?;
+    mproxy_core::os::notify_service_manager(&socket, &message).map_err(io_error)?;
     Ok(())
 }

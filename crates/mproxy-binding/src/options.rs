@@ -8,14 +8,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mproxy_core::bus_key::Keyring;
-use mproxy_core::framing::Framing as CoreFraming;
-use mproxy_core::route::{RouteSpec, RuledUdpOutput};
-use mproxy_core::sink::rules::{Balance as CoreBalance, Cidr, RuleSpec};
-use mproxy_core::sink::writer::{Keep, Overflow, Rotate, WriterSpec, DEFAULT_QUEUE_BYTES};
-use mproxy_core::socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
-use mproxy_core::source::framed::FramingSpec;
-use mproxy_core::source::stream::StreamSpec;
+use mproxy_core::Framing as CoreFraming;
+use mproxy_core::FramingSpec;
+use mproxy_core::Keyring;
+use mproxy_core::StreamSpec;
+use mproxy_core::{Balance as CoreBalance, Cidr, RuleSpec};
+use mproxy_core::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::{Keep, Overflow, Rotate, WriterSpec, DEFAULT_QUEUE_BYTES};
+use mproxy_core::{RouteSpec, RuledUdpOutput};
 use napi_derive::napi;
 
 use crate::errors::{NativeError, Result};
@@ -254,14 +254,11 @@ fn framing_spec(f: &FramingOptions) -> Result<FramingSpec> {
 }
 
 fn scoped(text: &str, interface: &Option<String>, what: &str) -> Result<SocketAddr> {
-    Ok(mproxy_core::socket::with_scope(
-        parse_addr(text, what)?,
-        interface,
-    )?)
+    Ok(mproxy_core::with_scope(parse_addr(text, what)?, interface)?)
 }
 
-fn tls_server(t: &Option<TlsServerOptions>) -> Option<mproxy_core::tls_server::TlsServerSpec> {
-    t.as_ref().map(|t| mproxy_core::tls_server::TlsServerSpec {
+fn tls_server(t: &Option<TlsServerOptions>) -> Option<mproxy_core::TlsServerSpec> {
+    t.as_ref().map(|t| mproxy_core::TlsServerSpec {
         cert_file: t.cert_file.clone(),
         key_file: t.key_file.clone(),
         client_ca_file: t.client_ca_file.clone(),
@@ -271,8 +268,8 @@ fn tls_server(t: &Option<TlsServerOptions>) -> Option<mproxy_core::tls_server::T
 fn access(
     allow: &Option<Vec<String>>,
     per_address: Option<u32>,
-) -> Result<mproxy_core::access::AccessSpec> {
-    use mproxy_core::access::AccessSpec;
+) -> Result<mproxy_core::AccessSpec> {
+    use mproxy_core::AccessSpec;
     Ok(AccessSpec {
         allow: AccessSpec::parse_allow(allow.as_deref().unwrap_or_default())?,
         max_per_address: per_address.unwrap_or(0) as usize,
@@ -280,10 +277,10 @@ fn access(
 }
 
 fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
-    use mproxy_core::sink::tcp_output::TcpOutputSpec;
-    use mproxy_core::source::tcp_connect::TcpConnectSpec;
-    use mproxy_core::source::tcp_listen::TcpListenSpec;
-    use mproxy_core::tls::TlsSpec;
+    use mproxy_core::TcpConnectSpec;
+    use mproxy_core::TcpListenSpec;
+    use mproxy_core::TcpOutputSpec;
+    use mproxy_core::TlsSpec;
     for c in o.tcp_connects.iter().flatten() {
         spec.tcp_connects.push(TcpConnectSpec {
             host: c.host.clone(),

@@ -4,12 +4,12 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use mproxy_core::batch::Batch;
 use mproxy_core::event::Reporter;
-use mproxy_core::route::Route;
-use mproxy_core::sink::tap::Taps;
-use mproxy_core::source::inject::{Injector, Offer};
 use mproxy_core::stats::Registry;
+use mproxy_core::Batch;
+use mproxy_core::Route;
+use mproxy_core::Taps;
+use mproxy_core::{Injector, Offer};
 use napi::bindgen_prelude::{Env, Object, Status};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
@@ -110,7 +110,7 @@ impl NativeRoute {
             let taps = taps.unwrap_or_else(|| {
                 // A closed route: a tap that ends at once.
                 let t = Taps::new(&Registry::default(), Reporter::silent());
-                mproxy_core::sink::Sink::finish(&t);
+                mproxy_core::Sink::finish(&t);
                 Arc::new(t)
             });
             let tap = taps.attach(

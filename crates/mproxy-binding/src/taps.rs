@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Weak};
 
-use mproxy_core::sink::tap::{Take, Tap, Taps};
+use mproxy_core::{Take, Tap, Taps};
 use napi::bindgen_prelude::{Buffer, Env, Uint32Array};
 use napi_derive::napi;
 

@@ -7,7 +7,7 @@
 
 /// A receive slot holds the largest UDP payload there is (65,507 bytes over IPv4, 65,527 over
 /// IPv6), so nothing is cut; a datagram that still does not fit is counted as truncated.
-pub const SLOT_SIZE: usize = 64 * 1024;
+pub(crate) const SLOT_SIZE: usize = 64 * 1024;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -54,16 +54,16 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::event::Reporter;
 use crate::stats::{Counters, Endpoint};
 
-pub const VERSION: u8 = 1;
-pub const HEADER_LEN: usize = 14;
-pub const TAG_LEN: usize = 16;
+pub(crate) const VERSION: u8 = 1;
+pub(crate) const HEADER_LEN: usize = 14;
+pub(crate) const TAG_LEN: usize = 16;
 /// Bytes a sealed datagram is longer than the plain one.
-pub const OVERHEAD: usize = HEADER_LEN + TAG_LEN;
+pub(crate) const OVERHEAD: usize = HEADER_LEN + TAG_LEN;
 pub const KEY_LEN: usize = 32;
 /// How far behind a sender's newest counter a datagram may arrive and still be taken.
-pub const REPLAY_WINDOW: u32 = 1024;
+pub(crate) const REPLAY_WINDOW: u32 = 1024;
 /// Sender ids tracked per listener for replays.
-pub const MAX_SENDERS: usize = 256;
+pub(crate) const MAX_SENDERS: usize = 256;
 
 const WINDOW_WORDS: usize = REPLAY_WINDOW as usize / 64;
 
@@ -136,7 +136,7 @@ pub fn read_key_file(path: &str) -> Result<[u8; KEY_LEN]> {
 }
 
 /// The key in a key file's text: 64 hex digits, surrounding white space ignored.
-pub fn parse_key(text: &[u8]) -> std::result::Result<[u8; KEY_LEN], String> {
+pub(crate) fn parse_key(text: &[u8]) -> std::result::Result<[u8; KEY_LEN], String> {
     let text = text.trim_ascii();
     let expected =
         "it must hold 64 hexadecimal digits (32 random bytes, e.g. from `openssl rand -hex 32`)";
@@ -284,7 +284,7 @@ fn seal_one(
 
 /// Why a datagram was not delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// Not sealed under a key held here (or damaged, or not sealed at all).
     AuthFailure,
     /// Sealed correctly, but already delivered or too old.
@@ -393,7 +393,7 @@ pub struct OpenOutcome {
 }
 
 /// Opens one datagram into the end of `out`. On refusal `out` is left as it was.
-pub fn open_into(
+pub(crate) fn open_into(
     keys: &Keyring,
     guard: &mut ReplayGuard,
     sealed: &[u8],
@@ -474,7 +474,7 @@ pub fn open_batch(
 /// The receive side of one thread of UDP listeners: opens each listener's batches with the
 /// listener's own replay windows (the same sealed datagram may rightly reach two listeners),
 /// counts refusals on the listener, and says once per listener when they begin.
-pub struct Opener {
+pub(crate) struct Opener {
     keys: Arc<Keyring>,
     listeners: Vec<ListenerState>,
     out: Batch,
@@ -488,7 +488,7 @@ struct ListenerState {
 }
 
 impl Opener {
-    pub fn new(keys: Arc<Keyring>, listeners: usize) -> Opener {
+    pub(crate) fn new(keys: Arc<Keyring>, listeners: usize) -> Opener {
         Opener {
             keys,
             listeners: (0..listeners).map(|_| ListenerState::default()).collect(),
@@ -497,7 +497,7 @@ impl Opener {
     }
 
     /// Opens the batch listener `i` received; returns what is to be delivered.
-    pub fn open(
+    pub(crate) fn open(
         &mut self,
         i: usize,
         batch: &Batch,

@@ -49,7 +49,7 @@ pub fn resolve(spec: &str) -> Result<Interface> {
 
 /// Interfaces of this host with an address, with their index (through if-addrs, which
 /// reads them the same way on every OS).
-pub fn list() -> Result<Vec<Interface>> {
+pub(crate) fn list() -> Result<Vec<Interface>> {
     let all =
         if_addrs::get_if_addrs().map_err(|e| Error::os("cannot list network interfaces", &e))?;
     let mut out: Vec<Interface> = Vec::new();
@@ -74,7 +74,7 @@ pub fn list() -> Result<Vec<Interface>> {
 }
 
 /// (interface name, address) for every address configured on this host.
-pub fn addresses() -> Result<Vec<(String, IpAddr)>> {
+pub(crate) fn addresses() -> Result<Vec<(String, IpAddr)>> {
     let all =
         if_addrs::get_if_addrs().map_err(|e| Error::os("cannot list interface addresses", &e))?;
     Ok(all
@@ -86,32 +86,9 @@ pub fn addresses() -> Result<Vec<(String, IpAddr)>> {
 /// The interface the system would use for IPv6 multicast when none is named: the
 /// device of the best `ff00::/8` route, where the OS tells (Linux); elsewhere the kernel
 /// decides at send time.
-pub fn default_ipv6_multicast() -> Option<Interface> {
+pub(crate) fn default_ipv6_multicast() -> Option<Interface> {
     let device = crate::sys::default_ipv6_multicast_device()?;
     resolve(&device).ok()
-}
-
-/// Picks the lowest-metric `ff00::/8` route from `/proc/net/ipv6_route` text, skipping
-/// loopback (which the kernel never uses to leave the host).
-pub fn best_multicast_route_device(table: &str) -> Option<String> {
-    let mut best: Option<(u32, String)> = None;
-    for line in table.lines() {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        if fields.len() < 10 {
-            continue;
-        }
-        let (dest, prefix, metric, device) = (fields[0], fields[1], fields[5], fields[9]);
-        if !dest.starts_with("ff00") || prefix != "08" || device == "lo" {
-            continue;
-        }
-        let Ok(metric) = u32::from_str_radix(metric, 16) else {
-            continue;
-        };
-        if best.as_ref().is_none_or(|(m, _)| metric < *m) {
-            best = Some((metric, device.to_string()));
-        }
-    }
-    best.map(|(_, d)| d)
 }
 
 #[cfg(test)]
@@ -135,17 +112,5 @@ mod tests {
         assert_eq!(err.kind, ErrorKind::NoSuchInterface);
         assert_eq!(err.message, "no network interface named nosuch0");
         assert_eq!(resolve("").unwrap_err().kind, ErrorKind::InvalidArgument);
-    }
-
-    #[test]
-    fn multicast_route_choice_prefers_lowest_metric_and_skips_loopback() {
-        let table = "\
-ff000000000000000000000000000000 08 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     lo
-ff000000000000000000000000000000 08 00000000000000000000000000000000 00 00000000000000000000000000000000 00000400 00000001 00000000 00000001   eth1
-ff000000000000000000000000000000 08 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001   eth0
-fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001   eth0
-";
-        assert_eq!(best_multicast_route_device(table).as_deref(), Some("eth0"));
-        assert_eq!(best_multicast_route_device(""), None);
     }
 }

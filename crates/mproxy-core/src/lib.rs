@@ -1,45 +1,94 @@
 //! mproxy's data plane, free of any JavaScript binding.
 //!
-//! Every program is a [`route::Route`]: sources (UDP listeners, byte streams read through a
-//! [`framing::Framer`]) feed batches of datagrams into a fan-out of sinks (UDP destinations,
+//! Every program is a [`Route`]: sources (UDP listeners, byte streams read through a
+//! [`Framer`]) feed batches of datagrams into a fan-out of sinks (UDP destinations,
 //! file writers). A batch is what one `recvmmsg` returned or what one read of a stream framed,
 //! so per-datagram work stays inside tight loops and syscalls are paid per batch.
+//!
+//! The front door is this file: what the binding, the load generator and the integration
+//! tests use is re-exported here, and every module behind it is private to the crate
+//! (`unreachable_pub` warns of a `pub` that no one outside can reach). The exceptions are
+//! [`error`], [`event`] and [`stats`]: the types that cross to JavaScript, public as modules.
 //!
 //! Module map:
 //! - [`error`]: one error type whose kinds map to stable codes for JavaScript.
 //! - [`stats`]: lock-free counters per endpoint, cheap snapshots.
-//! - [`sys`]: the OS layer. Every `unsafe` block and every OS-specific `cfg` of the crate is
+//! - `sys`: the OS layer. Every `unsafe` block and every OS-specific `cfg` of the crate is
 //!   there (batched UDP, the error queue, socket options, files, terminals); everything else
 //!   is the same on every OS.
-//! - [`stop`] / [`poller`]: a route's stop signal, and waiting for readiness (mio) together
+//! - `stop` / `poller`: a route's stop signal, and waiting for readiness (mio) together
 //!   with it, so stopping never waits on a timer.
-//! - [`interface`] / [`socket`]: interface lookup, socket creation, multicast setup.
-//! - [`batch`]: the unit of work.
-//! - [`framing`]: stream bytes to datagrams; [`pacing`]: spreading a fast input over time.
-//! - [`source`] / [`sink`] / [`route`]: the engine.
-//! - [`bus_key`]: authenticated encryption of the datagrams mproxies send each other.
-//! - [`tcp_accept`] / [`access`] / [`tls_server`]: accepting TCP clients under a listener's
-//!   rules (allow list, per-address cap, client limit) and TLS on listeners; [`tls`]: the
-//!   TLS client side.
+//! - `interface` / `udp_socket`: interface lookup, UDP socket creation, multicast setup.
+//! - `batch`: the unit of work; `cidr`: IP networks, for allow lists and rules alike.
+//! - `framing`: stream bytes to datagrams; `pacing`: spreading a fast input over time.
+//! - `source` / `sink` / `route`: the engine.
+//! - `bus_key`: authenticated encryption of the datagrams mproxies send each other.
+//! - `tcp`: accepting TCP clients under a listener's rules (allow list, per-address cap,
+//!   client limit); `tls`: TLS on listeners (server) and on connections (client).
 
-pub mod access;
-pub mod batch;
-pub mod bus_key;
+// Every `unsafe` block is in `sys` (allowed there alone) and says why it is sound.
+#![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+#![warn(unreachable_pub)]
+
+mod batch;
+mod bus_key;
+mod cidr;
 pub mod error;
 pub mod event;
-pub mod framing;
-pub mod interface;
-pub mod pacing;
-pub mod poller;
-pub mod route;
-pub mod sink;
-pub mod socket;
-pub mod source;
+mod framing;
+mod interface;
+mod pacing;
+mod poller;
+mod route;
+mod sink;
+mod source;
 pub mod stats;
-pub mod stop;
-pub mod sys;
-pub mod tcp_accept;
-pub mod tls;
-pub mod tls_server;
+mod stop;
+#[allow(unsafe_code)]
+mod sys;
+mod tcp;
+mod tls;
+mod udp_socket;
 
-pub use error::{Error, ErrorKind, Result};
+pub use crate::error::{Error, ErrorKind, Result};
+
+// Routes and what they are made of.
+pub use crate::route::{Route, RouteSpec, RuledUdpOutput};
+pub use crate::stop::StopToken;
+// Inputs.
+pub use crate::framing::{Framer, Framing};
+pub use crate::source::framed::FramingSpec;
+pub use crate::source::inject::{Injector, Offer};
+pub use crate::source::stream::{StreamSpec, DEFAULT_LINGER};
+pub use crate::source::tcp_connect::TcpConnectSpec;
+pub use crate::source::tcp_listen::TcpListenSpec;
+pub use crate::udp_socket::{with_scope, DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
+// Outputs and what goes between.
+pub use crate::batch::{Batch, Entry};
+pub use crate::cidr::Cidr;
+pub use crate::sink::rotate::{parse_rotated, stamp as rotation_stamp};
+pub use crate::sink::rules::{compile_pattern, Balance, RuleSpec};
+pub use crate::sink::tap::{Take, Tap, TapChunk, Taps};
+pub use crate::sink::tcp_output::{TcpOutputSpec, DEFAULT_CLIENT_QUEUE_BYTES, DEFAULT_MAX_CLIENTS};
+pub use crate::sink::writer::{
+    Clock, Keep, Overflow, Rotate, WriterSink, WriterSpec, DEFAULT_QUEUE_BYTES,
+};
+pub use crate::sink::Sink;
+// Listeners' rules, TLS and the bus key.
+pub use crate::bus_key::{
+    open_batch as open_bus_batch, read_key_file, Keyring, ReplayGuard, Sealer,
+    KEY_LEN as BUS_KEY_LEN,
+};
+pub use crate::interface::resolve as resolve_interface;
+pub use crate::tcp::access::AccessSpec;
+pub use crate::tls::{TlsServerSpec, TlsSpec};
+
+/// What the programs use of the OS layer beside routes: the service manager's notifications,
+/// serial line speeds, and (for the load generator) socket buffers and the kernel's drops.
+pub mod os {
+    pub use crate::sys::{
+        baud_supported, grow_recv_buffer, grow_send_buffer, monotonic_usec, notify_service_manager,
+        terminal_speed, udp_drop_totals,
+    };
+}

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::stop::StopToken;
 
-pub struct Pacer {
+pub(crate) struct Pacer {
     bytes_per_second: u64,
     started: Option<Instant>,
     sent: u64,
@@ -14,7 +14,7 @@ pub struct Pacer {
 
 impl Pacer {
     /// `bytes_per_second == 0` means unpaced.
-    pub fn new(bytes_per_second: u64) -> Self {
+    pub(crate) fn new(bytes_per_second: u64) -> Self {
         Pacer {
             bytes_per_second,
             started: None,
@@ -23,7 +23,7 @@ impl Pacer {
     }
 
     /// How long to wait before the batch after `bytes` more may go.
-    pub fn delay_after(&mut self, bytes: u64, now: Instant) -> Duration {
+    pub(crate) fn delay_after(&mut self, bytes: u64, now: Instant) -> Duration {
         if self.bytes_per_second == 0 || bytes == 0 {
             return Duration::ZERO;
         }
@@ -49,7 +49,7 @@ impl Pacer {
     }
 
     /// Sleeps for the pacing delay; returns false if the route stopped meanwhile.
-    pub fn pace(&mut self, bytes: u64, stop: &StopToken) -> bool {
+    pub(crate) fn pace(&mut self, bytes: u64, stop: &StopToken) -> bool {
         let delay = self.delay_after(bytes, Instant::now());
         if delay.is_zero() {
             return !stop.is_stopped();

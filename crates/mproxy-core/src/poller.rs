@@ -17,7 +17,7 @@ const WAKE: Token = Token(usize::MAX);
 
 /// What a wait ended with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wait {
+pub(crate) enum Wait {
     Ready,
     TimedOut,
     Stopped,
@@ -25,7 +25,7 @@ pub enum Wait {
 
 /// One thread's readiness queue. mio reports edges: a source is ready once until an
 /// operation on it returns `WouldBlock`, so callers read or write until then.
-pub struct Poller {
+pub(crate) struct Poller {
     poll: Poll,
     events: Events,
     stop: StopToken,
@@ -34,7 +34,7 @@ pub struct Poller {
 }
 
 impl Poller {
-    pub fn new(stop: &StopToken) -> Result<Self> {
+    pub(crate) fn new(stop: &StopToken) -> Result<Self> {
         let fail = |e: io::Error| Error::os("cannot create a poller", &e);
         let poll = Poll::new().map_err(fail)?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), WAKE).map_err(fail)?);
@@ -47,16 +47,16 @@ impl Poller {
         })
     }
 
-    pub fn registry(&self) -> &Registry {
+    pub(crate) fn registry(&self) -> &Registry {
         self.poll.registry()
     }
 
-    pub fn stop_token(&self) -> &StopToken {
+    pub(crate) fn stop_token(&self) -> &StopToken {
         &self.stop
     }
 
     /// A wake-up other threads can give this poller.
-    pub fn wakeup(&self) -> Wakeup {
+    pub(crate) fn wakeup(&self) -> Wakeup {
         Wakeup {
             waker: self.waker.clone(),
             pending: AtomicBool::new(false),
@@ -65,7 +65,7 @@ impl Poller {
 
     /// Blocks until something registered is ready, the timeout passes, or the route stops.
     /// A stop wins over readiness, so a stopping thread does not start new work.
-    pub fn wait(&mut self, timeout: Option<Duration>) -> Wait {
+    pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> Wait {
         if self.stop.is_stopped() {
             return Wait::Stopped;
         }
@@ -88,7 +88,7 @@ impl Poller {
     }
 
     /// The sources the last wait found ready (their tokens), with what they are ready for.
-    pub fn ready(&self) -> impl Iterator<Item = &mio::event::Event> {
+    pub(crate) fn ready(&self) -> impl Iterator<Item = &mio::event::Event> {
         self.events.iter().filter(|e| e.token() != WAKE)
     }
 }
@@ -97,13 +97,13 @@ impl Poller {
 /// ([`Poller::wakeup`]); the consumer's wait then returns `Ready`. Wakes are coalesced: the
 /// producer pays for a syscall only when the consumer has taken the last one, so a busy
 /// producer costs almost nothing.
-pub struct Wakeup {
+pub(crate) struct Wakeup {
     waker: Arc<mio::Waker>,
     pending: AtomicBool,
 }
 
 impl Wakeup {
-    pub fn wake(&self) {
+    pub(crate) fn wake(&self) {
         if !self.pending.swap(true, Ordering::AcqRel) {
             let _ = self.waker.wake();
         }
@@ -111,7 +111,7 @@ impl Wakeup {
 
     /// Called by the consumer when woken, BEFORE it looks for work: a producer that adds
     /// work after this wakes it again, one that added work before finds it taken.
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         self.pending.store(false, Ordering::Release);
     }
 }

@@ -16,7 +16,6 @@ use crate::sink::tcp_output::{TcpOutputSink, TcpOutputSpec};
 use crate::sink::udp::UdpSink;
 use crate::sink::writer::{WriterSink, WriterSpec};
 use crate::sink::{Fanout, Sink};
-use crate::socket::{DestinationSpec, ListenSpec};
 use crate::source::inject::{Injector, RoomFn};
 use crate::source::stream::{self, StreamSpec};
 use crate::source::tcp_connect::{self, TcpConnectSpec};
@@ -24,6 +23,7 @@ use crate::source::tcp_listen::{self, TcpListenSpec};
 use crate::source::{udp, FiniteSources};
 use crate::stats::{EndpointSnapshot, Registry};
 use crate::stop::StopToken;
+use crate::udp_socket::{DestinationSpec, ListenSpec};
 
 #[derive(Debug, Clone, Default)]
 pub struct RouteSpec {
@@ -45,7 +45,7 @@ pub struct RouteSpec {
     /// TCP listeners whose clients receive the stream (reverse proxy outputs).
     pub tcp_outputs: Vec<TcpOutputSpec>,
     /// With a bus key, every datagram sent to `udp_destinations` is sealed and every one
-    /// received on `udp_listeners` must open (see [`crate::bus_key`]).
+    /// received on `udp_listeners` must open (see [`Keyring`]).
     pub bus_key: Option<Arc<Keyring>>,
     /// UDP destinations behind routing rules, each group a sink of its own so that
     /// `udp_destinations` (no rules) keep sharing one plain sink.

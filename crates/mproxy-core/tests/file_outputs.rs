@@ -2,44 +2,24 @@
 //! delivered is found exactly once, in order, across the rotated files and the active one.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
+mod common;
+
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mproxy_core::batch::Batch;
-use mproxy_core::event::{Event, Level, Reporter};
-use mproxy_core::route::{Route, RouteSpec};
-use mproxy_core::sink::rotate::{parse_rotated, stamp};
-use mproxy_core::sink::writer::{Clock, Keep, Overflow, Rotate, WriterSink, WriterSpec};
-use mproxy_core::sink::Sink;
-use mproxy_core::socket::{ListenSpec, DEFAULT_SOCKET_BUFFER};
+use common::{reporter, wait_until, Events, TempDir};
+use mproxy_core::event::{Level, Reporter};
 use mproxy_core::stats::Registry;
-use mproxy_core::stop::StopToken;
-
-/// A directory of its own per test, removed when the test ends (also when it fails).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("mproxy-outputs-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use mproxy_core::Batch;
+use mproxy_core::Sink;
+use mproxy_core::StopToken;
+use mproxy_core::{parse_rotated, rotation_stamp as stamp};
+use mproxy_core::{Clock, Keep, Overflow, Rotate, WriterSink, WriterSpec};
+use mproxy_core::{ListenSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::{Route, RouteSpec};
 
 /// A clock the test sets (seconds since the epoch, with milliseconds).
 #[derive(Clone)]
@@ -77,38 +57,6 @@ fn utc(text: &str) -> SystemTime {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     UNIX_EPOCH + Duration::from_secs((days * 86_400 + hh * 3600 + mm * 60 + ss) as u64)
-}
-
-struct Events(mpsc::Receiver<Event>);
-
-fn reporter() -> (Reporter, Events) {
-    let (tx, rx) = mpsc::channel();
-    let tx = Mutex::new(tx);
-    let reporter = Reporter::new(Arc::new(move |e| {
-        let _ = tx.lock().unwrap().send(e);
-    }));
-    (reporter, Events(rx))
-}
-
-impl Events {
-    /// Every log line so far, with its level.
-    fn logs(&self) -> Vec<(Level, String)> {
-        self.0
-            .try_iter()
-            .filter_map(|e| match e {
-                Event::Log { level, message } => Some((level, message)),
-                _ => None,
-            })
-            .collect()
-    }
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// A batch of datagrams, each one a numbered line, `bytes` long in all (roughly).
@@ -186,7 +134,7 @@ fn rotation_by_size_keeps_every_byte_once_and_every_chunk_whole() {
         clock: clock.clock(),
         ..WriterSpec::new(path.to_string_lossy())
     };
-    let (reporter, events) = reporter();
+    let (reporter, mut events) = reporter();
     let w = Writer::start(&spec, reporter);
     let mut seq = 0;
     let mut delivered = Vec::new();
@@ -262,7 +210,7 @@ fn hourly_rotation_follows_the_clock_also_when_no_data_comes() {
         clock: clock.clock(),
         ..WriterSpec::new(path.to_string_lossy())
     };
-    let (reporter, events) = reporter();
+    let (reporter, mut events) = reporter();
     let w = Writer::start(&spec, reporter);
     let mut seq = 0;
     let (a, b, c) = (
@@ -349,7 +297,7 @@ fn retention_keeps_the_newest_n_and_touches_nothing_else() {
         clock: clock.clock(),
         ..WriterSpec::new(path.to_string_lossy())
     };
-    let (reporter, events) = reporter();
+    let (reporter, mut events) = reporter();
     let w = Writer::start(&spec, reporter);
     let mut seq = 0;
     let mut chunks = Vec::new();
@@ -409,7 +357,7 @@ fn retention_by_age_removes_old_rotated_files_at_start() {
         keep: Some(Keep::Age(Duration::from_secs(5 * 86_400))),
         ..WriterSpec::new(path.to_string_lossy())
     };
-    let (reporter, events) = reporter();
+    let (reporter, mut events) = reporter();
     let w = Writer::start(&spec, reporter);
     wait_until("old files to go", || old.iter().all(|p| !p.exists()));
     w.sink.finish();
@@ -433,7 +381,7 @@ fn rotation_fails_once_and_writing_goes_on(name: &str, break_rotation: impl FnOn
         clock: clock.clock(),
         ..WriterSpec::new(path.to_string_lossy())
     };
-    let (reporter, events) = reporter();
+    let (reporter, mut events) = reporter();
     let w = Writer::start(&spec, reporter);
     let mut seq = 0;
     w.put(&batch(&mut seq, 90));
@@ -523,7 +471,7 @@ fn bad_rotation_settings_fail_the_start() {
         }),
         Some(format!("{file}: keep at least 1 rotated file"))
     );
-    let d = dir.0.to_string_lossy().into_owned();
+    let d = dir.text("");
     assert!(start(WriterSpec {
         rotate: Some(Rotate::Daily),
         ..WriterSpec::new(d.clone())
@@ -583,7 +531,7 @@ fn reopen_after_logrotate_moved_the_file_away() {
     let out = dir.path("server.log");
     let moved = dir.path("server.log.1");
     let copy = dir.path("copy.log");
-    let (mut route, events) = udp_to_file(&out, Some(&copy));
+    let (mut route, mut events) = udp_to_file(&out, Some(&copy));
     let first = send_lines(&route, "before", 500);
     wait_until("the first lines", || {
         bytes_written(&route, "file") == first.len() as u64
@@ -619,7 +567,7 @@ fn a_reopen_that_fails_keeps_the_old_file_and_is_tried_again() {
     let sub = dir.path("sub");
     std::fs::create_dir(&sub).unwrap();
     let path = sub.join("server.log");
-    let (reporter, events) = reporter();
+    let (reporter, mut events) = reporter();
     let w = Writer::start(&WriterSpec::new(path.to_string_lossy()), reporter);
     let mut seq = 0;
     let a = batch(&mut seq, 1000);

@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
-use mproxy_core::batch::Batch;
-use mproxy_core::bus_key::{self, Keyring, ReplayGuard, Sealer};
-use mproxy_core::framing::{Framer, Framing};
+use mproxy_core::Batch;
+use mproxy_core::{open_bus_batch, Keyring, ReplayGuard, Sealer, BUS_KEY_LEN};
+use mproxy_core::{Framer, Framing};
 use proptest::prelude::*;
 
 /// 500 cases per property in ordinary test runs; `MPROXY_FUZZ_CASES=N` for a longer run
@@ -99,7 +99,7 @@ proptest! {
         "[a-z]{1,16}[0-9]{0,3}",
         "(fe80::[0-9a-f]{1,4}|[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3})",
     ]) {
-        match mproxy_core::interface::resolve(&spec) {
+        match mproxy_core::resolve_interface(&spec) {
             Ok(iface) => prop_assert!(iface.index > 0),
             Err(e) => prop_assert!(!e.message.contains('\n') && !e.message.is_empty(), "{}", e.message),
         }
@@ -113,7 +113,7 @@ proptest! {
         "[0-9.]{0,20}:[0-9]{0,6}",
     ], scope in proptest::option::of("[a-z0-9]{0,8}")) {
         if let Ok(addr) = text.parse::<std::net::SocketAddr>() {
-            match mproxy_core::socket::with_scope(addr, &scope) {
+            match mproxy_core::with_scope(addr, &scope) {
                 Ok(scoped) => prop_assert_eq!(scoped.port(), addr.port()),
                 Err(e) => prop_assert!(!e.message.contains('\n')),
             }
@@ -129,14 +129,14 @@ proptest! {
         flip_at in any::<prop::sample::Index>(),
         flip in 1u8..=255,
     ) {
-        let keys = Arc::new(Keyring::new(&[9; bus_key::KEY_LEN], Some(&[10; bus_key::KEY_LEN])).map_err(|e| TestCaseError::fail(e.message))?);
+        let keys = Arc::new(Keyring::new(&[9; BUS_KEY_LEN], Some(&[10; BUS_KEY_LEN])).map_err(|e| TestCaseError::fail(e.message))?);
         let mut guard = ReplayGuard::default();
         let mut batch = Batch::default();
         for g in &garbage {
             batch.push(g);
         }
         let mut out = Batch::default();
-        let outcome = bus_key::open_batch(&keys, &mut guard, &batch, &mut out);
+        let outcome = open_bus_batch(&keys, &mut guard, &batch, &mut out);
         prop_assert_eq!(outcome.auth_failures as usize, garbage.len());
         prop_assert!(out.is_empty());
         prop_assert!(out.buf.capacity() <= 2 * batch.buf.len() + 64);
@@ -148,7 +148,7 @@ proptest! {
         prop_assert!(sealer.seal_batch(&one, &mut sealed));
         let at = flip_at.index(sealed.buf.len());
         sealed.buf[at] ^= flip;
-        let damaged = bus_key::open_batch(&keys, &mut guard, &sealed, &mut out);
+        let damaged = open_bus_batch(&keys, &mut guard, &sealed, &mut out);
         prop_assert_eq!(damaged.auth_failures, 1);
         prop_assert!(out.is_empty());
         prop_assert_eq!(guard.senders(), 0);

@@ -1,51 +1,21 @@
 //! Routes end to end over loopback unicast with real sockets and files.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
-use std::sync::mpsc;
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
-use mproxy_core::event::{Event, Reporter};
-use mproxy_core::framing::Framing;
-use mproxy_core::route::{Route, RouteSpec};
-use mproxy_core::sink::writer::{Overflow, WriterSpec, DEFAULT_QUEUE_BYTES};
-use mproxy_core::socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
-use mproxy_core::source::framed::FramingSpec;
-use mproxy_core::source::stream::{StreamSpec, DEFAULT_LINGER};
+use common::{destination, receive_datagrams, reporter, udp_sink, Events, TempDir};
+use mproxy_core::event::Outcome;
+use mproxy_core::event::Reporter;
+use mproxy_core::Framing;
+use mproxy_core::FramingSpec;
+use mproxy_core::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::{Overflow, WriterSpec, DEFAULT_QUEUE_BYTES};
+use mproxy_core::{Route, RouteSpec};
+use mproxy_core::{StreamSpec, DEFAULT_LINGER};
 
 /// A file of this test process in the temporary directory (each test removes its own).
-/// A file of this test's own in the temp folder, removed when the guard goes (a failing
-/// assertion too: the panic drops it).
-struct TempFile(std::path::PathBuf);
-
-impl TempFile {
-    fn new(name: &str) -> TempFile {
-        let path =
-            std::env::temp_dir().join(format!("mproxy-core-test-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_file(&path);
-        TempFile(path)
-    }
-}
-
-impl std::ops::Deref for TempFile {
-    type Target = std::path::Path;
-    fn deref(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl AsRef<std::path::Path> for TempFile {
-    fn as_ref(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 fn text(lines: usize) -> Vec<u8> {
     let mut out = Vec::new();
     for i in 0..lines {
@@ -105,12 +75,8 @@ fn client(
     dest: std::net::SocketAddr,
     framing: Framing,
     max: usize,
-) -> (Route, mpsc::Receiver<Event>) {
-    let (tx, rx) = mpsc::channel();
-    let tx = std::sync::Mutex::new(tx);
-    let reporter = Reporter::new(Arc::new(move |e| {
-        let _ = tx.lock().unwrap().send(e);
-    }));
+) -> (Route, Events) {
+    let (reporter, events) = reporter();
     let spec = RouteSpec {
         stream_inputs: vec![StreamSpec {
             path: input.to_string_lossy().into(),
@@ -132,26 +98,15 @@ fn client(
         send_buffer: DEFAULT_SOCKET_BUFFER,
         ..Default::default()
     };
-    (Route::start(&spec, reporter).unwrap(), rx)
-}
-
-fn wait_finished(rx: &mpsc::Receiver<Event>) {
-    loop {
-        match rx.recv_timeout(Duration::from_secs(60)).unwrap() {
-            Event::Finished(outcome) => {
-                assert_eq!(outcome, mproxy_core::event::Outcome::Complete);
-                return;
-            }
-            Event::Log { .. } | Event::Notice(_) => {}
-        }
-    }
+    (Route::start(&spec, reporter).unwrap(), events)
 }
 
 #[test]
 fn a_file_crosses_loopback_byte_for_byte_over_ipv4_and_ipv6() {
     for (family, listen) in [("v4", "127.0.0.1:0"), ("v6", "[::1]:0")] {
-        let input = TempFile::new(&format!("in-{family}.txt"));
-        let output = TempFile::new(&format!("out-{family}.txt"));
+        let dir = TempDir::new(&format!("transfer-{family}"));
+        let input = dir.path("in.txt");
+        let output = dir.path("out.txt");
         let data = text(
             std::env::var("MPROXY_TEST_LINES")
                 .ok()
@@ -161,8 +116,8 @@ fn a_file_crosses_loopback_byte_for_byte_over_ipv4_and_ipv6() {
         std::fs::write(&input, &data).unwrap();
         let mut srv = server(listen, &output);
         let addr = srv.listen_addrs()[0];
-        let (mut cli, events) = client(&input, addr, Framing::Packed, 1452);
-        wait_finished(&events);
+        let (mut cli, mut events) = client(&input, addr, Framing::Packed, 1452);
+        assert_eq!(events.wait_finished(), Outcome::Complete);
         cli.stop();
         let sent = cli.stats();
         // Let the last datagrams land, then stop: the server drains its socket and queue.
@@ -192,37 +147,27 @@ fn a_file_crosses_loopback_byte_for_byte_over_ipv4_and_ipv6() {
 /// every datagram keeps its own boundary.
 #[test]
 fn datagram_boundaries_survive_gso() {
-    let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    // A hang limit, not a timing: under qemu-user on a busy machine the chain takes seconds.
-    sink.set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
+    // Reads wait up to the hang limit: under qemu-user on a busy machine the chain takes
+    // seconds.
+    let sink = udp_sink();
     let relay_spec = RouteSpec {
         udp_listeners: vec![ListenSpec {
             addr: "127.0.0.1:0".parse().unwrap(),
             interface: None,
             recv_buffer: DEFAULT_SOCKET_BUFFER,
         }],
-        udp_destinations: vec![DestinationSpec {
-            addr: sink.local_addr().unwrap(),
-            interface: None,
-            ttl: 1,
-            multicast_loop: true,
-        }],
+        udp_destinations: vec![destination(&sink)],
         ..Default::default()
     };
     let mut relay = Route::start(&relay_spec, Reporter::silent()).unwrap();
     // 3000 bytes in raw chunks of 100: thirty equal datagrams, a GSO run.
-    let input = TempFile::new("gso.bin");
+    let dir = TempDir::new("gso");
+    let input = dir.path("gso.bin");
     let data: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(&input, &data).unwrap();
-    let (mut client, events) = client(&input, relay.listen_addrs()[0], Framing::Raw, 100);
-    wait_finished(&events);
-    let mut got = Vec::new();
-    let mut buf = [0u8; 65536];
-    while got.len() < 30 {
-        let n = sink.recv(&mut buf).unwrap();
-        got.push(buf[..n].to_vec());
-    }
+    let (mut client, mut events) = client(&input, relay.listen_addrs()[0], Framing::Raw, 100);
+    assert_eq!(events.wait_finished(), Outcome::Complete);
+    let got = receive_datagrams(&sink, data.len());
     client.stop();
     relay.stop();
     assert!(

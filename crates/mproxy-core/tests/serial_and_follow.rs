@@ -3,18 +3,21 @@
 //! Devices are Unix only (pseudo-terminals, termios); following a file runs everywhere.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
+mod common;
+
 use std::fs::File;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
-use mproxy_core::event::{Event, Level, Outcome, Reporter};
-use mproxy_core::framing::Framing;
-use mproxy_core::route::{Route, RouteSpec};
-use mproxy_core::sink::writer::WriterSpec;
-use mproxy_core::source::framed::FramingSpec;
-use mproxy_core::source::stream::{StreamSpec, DEFAULT_LINGER};
+use common::{counters, reporter, wait_until, Events, TempDir};
+use mproxy_core::event::{Level, Outcome};
+use mproxy_core::Framing;
+use mproxy_core::FramingSpec;
+use mproxy_core::WriterSpec;
+use mproxy_core::{Route, RouteSpec};
+use mproxy_core::{StreamSpec, DEFAULT_LINGER};
 
 /// These tests count the route threads of the process, so they run one at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -34,71 +37,6 @@ fn route_threads() -> Option<usize> {
     )
 }
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("mproxy-serial-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-struct Events(mpsc::Receiver<Event>, Vec<Event>);
-
-impl Events {
-    fn pull(&mut self) {
-        self.1.extend(self.0.try_iter());
-    }
-
-    fn logs(&mut self) -> Vec<(Level, String)> {
-        self.pull();
-        self.1
-            .iter()
-            .filter_map(|e| match e {
-                Event::Log { level, message } => Some((*level, message.clone())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn finished(&mut self) -> Vec<Outcome> {
-        self.pull();
-        self.1
-            .iter()
-            .filter_map(|e| match e {
-                Event::Finished(o) => Some(*o),
-                _ => None,
-            })
-            .collect()
-    }
-
-    #[cfg(unix)] // the device tests'
-    fn wait_for_log(&mut self, text: &str) {
-        wait_until(text, || self.logs().iter().any(|(_, m)| m == text));
-    }
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    // A hang limit, not a timing: a busy machine must not fail it.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 fn input(path: &Path) -> StreamSpec {
     StreamSpec::new(
         path.to_string_lossy(),
@@ -112,29 +50,13 @@ fn input(path: &Path) -> StreamSpec {
 }
 
 fn start(input: StreamSpec, out: &Path) -> (Route, Events) {
-    let (tx, rx) = mpsc::channel();
-    let tx = Mutex::new(tx);
-    let reporter = Reporter::new(Arc::new(move |e| {
-        let _ = tx.lock().unwrap().send(e);
-    }));
+    let (reporter, events) = reporter();
     let spec = RouteSpec {
         stream_inputs: vec![input],
         writers: vec![WriterSpec::new(out.to_string_lossy())],
         ..Default::default()
     };
-    (
-        Route::start(&spec, reporter).unwrap(),
-        Events(rx, Vec::new()),
-    )
-}
-
-fn counters(route: &Route, kind: &str) -> mproxy_core::stats::CounterSnapshot {
-    route
-        .stats()
-        .into_iter()
-        .find(|e| e.kind == kind)
-        .unwrap()
-        .counters
+    (Route::start(&spec, reporter).unwrap(), events)
 }
 
 fn lines(tag: &str, n: usize) -> Vec<u8> {
@@ -146,6 +68,11 @@ fn lines(tag: &str, n: usize) -> Vec<u8> {
 /// Serial devices: pseudo-terminals and termios, Unix only.
 #[cfg(unix)]
 mod devices {
+    use std::path::PathBuf;
+    use std::time::Instant;
+
+    use mproxy_core::event::Reporter;
+
     use super::*;
     use nix::sys::termios;
     use std::os::fd::OwnedFd;
@@ -281,7 +208,7 @@ mod devices {
         let mut pty = Pty::new();
         std::os::unix::fs::symlink(&pty.slave_path, &link).unwrap();
         let before =
-            mproxy_core::sys::terminal_speed(&File::from(pty.slave.try_clone().unwrap())).unwrap();
+            mproxy_core::os::terminal_speed(&File::from(pty.slave.try_clone().unwrap())).unwrap();
         let want = if before == Some(38400) { 4800 } else { 38400 };
 
         let (mut route, _events) = start(
@@ -292,10 +219,7 @@ mod devices {
             &out,
         );
         let slave = File::from(pty.slave.try_clone().unwrap());
-        assert_eq!(
-            mproxy_core::sys::terminal_speed(&slave).unwrap(),
-            Some(want)
-        );
+        assert_eq!(mproxy_core::os::terminal_speed(&slave).unwrap(), Some(want));
         let t = termios::tcgetattr(&slave).unwrap();
         assert!(
             !t.local_flags.contains(termios::LocalFlags::ECHO),
@@ -305,7 +229,7 @@ mod devices {
         wait_until("data", || counters(&route, "file").bytes_out == 9);
         route.stop();
         // The port's settings come back when reading ends.
-        assert_eq!(mproxy_core::sys::terminal_speed(&slave).unwrap(), before);
+        assert_eq!(mproxy_core::os::terminal_speed(&slave).unwrap(), before);
 
         let refused = |spec: StreamSpec| {
             let spec = RouteSpec {
@@ -350,8 +274,8 @@ mod devices {
                 "{baud}: 9600 needs a serial device, not stdin".into()
             ))
         );
-        assert!(!mproxy_core::sys::baud_supported(0));
-        assert!(mproxy_core::sys::baud_supported(115200));
+        assert!(!mproxy_core::os::baud_supported(0));
+        assert!(mproxy_core::os::baud_supported(115200));
     }
 }
 

@@ -19,14 +19,14 @@ fn notifies_a_socket_at_a_path() -> std::io::Result<()> {
     let listener = UnixDatagram::bind(&path)?;
     listener.set_read_timeout(Some(Duration::from_secs(10)))?;
     let text = path.to_string_lossy().into_owned();
-    mproxy_core::sys::notify_service_manager(&text, "READY=1")?;
+    mproxy_core::os::notify_service_manager(&text, "READY=1")?;
     assert_eq!(receive(&listener), "READY=1");
-    mproxy_core::sys::notify_service_manager(&text, "STOPPING=1")?;
+    mproxy_core::os::notify_service_manager(&text, "STOPPING=1")?;
     assert_eq!(receive(&listener), "STOPPING=1");
     drop(listener);
     std::fs::remove_dir_all(&dir)?;
     // Nobody listening there any more: an error, not a panic.
-    assert!(mproxy_core::sys::notify_service_manager(&text, "READY=1").is_err());
+    assert!(mproxy_core::os::notify_service_manager(&text, "READY=1").is_err());
     Ok(())
 }
 
@@ -38,15 +38,15 @@ fn notifies_an_abstract_socket() -> std::io::Result<()> {
     let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
     let listener = UnixDatagram::bind_addr(&addr)?;
     listener.set_read_timeout(Some(Duration::from_secs(10)))?;
-    mproxy_core::sys::notify_service_manager(&format!("@{name}"), "READY=1")?;
+    mproxy_core::os::notify_service_manager(&format!("@{name}"), "READY=1")?;
     assert_eq!(receive(&listener), "READY=1");
     Ok(())
 }
 
 #[test]
 fn the_monotonic_clock_moves_forward() -> std::io::Result<()> {
-    let a = mproxy_core::sys::monotonic_usec()?;
-    let b = mproxy_core::sys::monotonic_usec()?;
+    let a = mproxy_core::os::monotonic_usec()?;
+    let b = mproxy_core::os::monotonic_usec()?;
     assert!(a > 0 && b >= a);
     Ok(())
 }

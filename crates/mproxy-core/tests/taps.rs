@@ -1,23 +1,21 @@
 //! A route's taps and injector end to end: real UDP sockets and a real output file.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 
+mod common;
+
 use std::net::UdpSocket;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mproxy_core::batch::Batch;
+use common::TempDir;
 use mproxy_core::event::Reporter;
-use mproxy_core::route::{Route, RouteSpec};
-use mproxy_core::sink::tap::{Take, TapChunk};
-use mproxy_core::sink::writer::WriterSpec;
-use mproxy_core::socket::{ListenSpec, DEFAULT_SOCKET_BUFFER};
-use mproxy_core::source::inject::Offer;
-
-fn temp_file(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("mproxy-taps-{}-{name}", std::process::id()))
-}
+use mproxy_core::Batch;
+use mproxy_core::Offer;
+use mproxy_core::WriterSpec;
+use mproxy_core::{ListenSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::{Route, RouteSpec};
+use mproxy_core::{Take, TapChunk};
 
 /// Takes from `take` until `n` datagrams arrived (or fails after 10 s).
 fn take_n(take: impl Fn() -> Take, n: usize) -> Vec<(Vec<u8>, String)> {
@@ -55,7 +53,8 @@ fn take_n(take: impl Fn() -> Take, n: usize) -> Vec<(Vec<u8>, String)> {
 
 #[test]
 fn a_tap_sees_received_and_injected_datagrams_and_the_file_gets_both() {
-    let out = temp_file("out.txt");
+    let dir = TempDir::new("taps");
+    let out = dir.path("out.txt");
     let spec = RouteSpec {
         udp_listeners: vec![ListenSpec {
             addr: "127.0.0.1:0".parse().unwrap(),
@@ -120,5 +119,4 @@ fn a_tap_sees_received_and_injected_datagrams_and_the_file_gets_both() {
     let mut late = Batch::default();
     late.push(b"late");
     assert_eq!(injector.offer(late), Offer::Closed);
-    std::fs::remove_file(&out).unwrap();
 }

@@ -1,54 +1,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may fail loudly
 //! TCP sources and sinks in routes, over loopback with real sockets.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
+use common::{destination, packed, receive_datagrams, udp_sink};
 use mproxy_core::event::Reporter;
-use mproxy_core::framing::Framing;
-use mproxy_core::route::{Route, RouteSpec};
-use mproxy_core::sink::tcp_output::TcpOutputSpec;
-use mproxy_core::socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
-use mproxy_core::source::framed::FramingSpec;
-use mproxy_core::source::tcp_connect::TcpConnectSpec;
-use mproxy_core::source::tcp_listen::TcpListenSpec;
-
-fn framing(max: usize) -> FramingSpec {
-    FramingSpec {
-        framing: Framing::Packed,
-        max_datagram: max,
-        linger: Duration::from_millis(20),
-        rate: 0,
-    }
-}
-
-fn udp_sink() -> UdpSocket {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s
-}
-
-fn destination(s: &UdpSocket) -> DestinationSpec {
-    DestinationSpec {
-        addr: s.local_addr().unwrap(),
-        interface: None,
-        ttl: 1,
-        multicast_loop: true,
-    }
-}
-
-fn receive_until(sink: &UdpSocket, bytes: usize) -> Vec<Vec<u8>> {
-    let mut got = Vec::new();
-    let mut total = 0;
-    let mut buf = vec![0u8; 65536];
-    while total < bytes {
-        let n = sink.recv(&mut buf).expect("datagram within 5 s");
-        total += n;
-        got.push(buf[..n].to_vec());
-    }
-    got
-}
+use mproxy_core::TcpConnectSpec;
+use mproxy_core::TcpListenSpec;
+use mproxy_core::TcpOutputSpec;
+use mproxy_core::{ListenSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::{Route, RouteSpec};
 
 #[test]
 fn tcp_clients_are_framed_each_on_their_own() {
@@ -56,7 +21,7 @@ fn tcp_clients_are_framed_each_on_their_own() {
     let spec = RouteSpec {
         tcp_listeners: vec![TcpListenSpec {
             addr: "127.0.0.1:0".parse().unwrap(),
-            framing: framing(64),
+            framing: packed(64),
             max_clients: 8,
             access: Default::default(),
             idle_timeout: None,
@@ -78,7 +43,7 @@ fn tcp_clients_are_framed_each_on_their_own() {
     }
     drop(a);
     drop(b);
-    let got = receive_until(&sink, 2 * 50 * 10);
+    let got = receive_datagrams(&sink, 2 * 50 * 10);
     route.stop();
     let (mut text_a, mut text_b) = (Vec::new(), Vec::new());
     for d in &got {
@@ -168,7 +133,7 @@ fn a_lost_tcp_connection_is_made_again() {
             port: addr.port(),
             addr,
             tls: None,
-            framing: framing(1472),
+            framing: packed(1472),
             backoff_min: Duration::from_millis(20),
             backoff_max: Duration::from_millis(200),
         }],
@@ -180,7 +145,7 @@ fn a_lost_tcp_connection_is_made_again() {
         let (mut conn, _) = server.accept().unwrap();
         conn.write_all(format!("round {round}\n").as_bytes())
             .unwrap();
-        let got = receive_until(&sink, 8);
+        let got = receive_datagrams(&sink, 8);
         assert_eq!(got.concat(), format!("round {round}\n").into_bytes());
         drop(conn);
     }

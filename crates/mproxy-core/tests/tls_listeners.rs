@@ -3,23 +3,23 @@
 //! input requiring client certificates (a rustls client with and without one), and mproxy's
 //! own TLS client reading mproxy's TLS output. The same on every OS (no openssl, no namespace).
 
+mod common;
+
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::{counters, destination, packed, receive_bytes, wait_until};
 use mproxy_core::event::Reporter;
-use mproxy_core::framing::Framing;
-use mproxy_core::route::{Route, RouteSpec};
-use mproxy_core::sink::tcp_output::TcpOutputSpec;
-use mproxy_core::socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
-use mproxy_core::source::framed::FramingSpec;
-use mproxy_core::source::tcp_connect::TcpConnectSpec;
-use mproxy_core::source::tcp_listen::TcpListenSpec;
-use mproxy_core::stats::CounterSnapshot;
-use mproxy_core::tls::TlsSpec;
-use mproxy_core::tls_server::TlsServerSpec;
+use mproxy_core::TcpConnectSpec;
+use mproxy_core::TcpListenSpec;
+use mproxy_core::TcpOutputSpec;
+use mproxy_core::TlsServerSpec;
+use mproxy_core::TlsSpec;
+use mproxy_core::{ListenSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::{Route, RouteSpec};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair,
@@ -77,53 +77,6 @@ fn files(name: &str) -> Files {
     }
 }
 
-fn framing() -> FramingSpec {
-    FramingSpec {
-        framing: Framing::Packed,
-        max_datagram: 1472,
-        linger: Duration::from_millis(20),
-        rate: 0,
-    }
-}
-
-fn destination(s: &UdpSocket) -> DestinationSpec {
-    DestinationSpec {
-        addr: s.local_addr().unwrap(),
-        interface: None,
-        ttl: 1,
-        multicast_loop: true,
-    }
-}
-
-fn receive(sink: &UdpSocket, bytes: usize) -> Vec<u8> {
-    sink.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut got = Vec::new();
-    let mut buf = vec![0u8; 65536];
-    while got.len() < bytes {
-        let n = sink.recv(&mut buf).expect("a datagram within 10 s");
-        got.extend_from_slice(&buf[..n]);
-    }
-    got
-}
-
-fn counters(route: &Route, kind: &str) -> CounterSnapshot {
-    route
-        .stats()
-        .into_iter()
-        .find(|e| e.kind == kind)
-        .unwrap()
-        .counters
-}
-
-fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check() {
-        assert!(Instant::now() < deadline, "{what} within 10 s");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// A blocking rustls client to `addr`, trusting the test CA, with a client certificate or not.
 fn client(
     f: &Files,
@@ -158,7 +111,7 @@ fn a_tls_input_with_client_certificates_lets_in_only_certified_clients() {
     let spec = RouteSpec {
         tcp_listeners: vec![TcpListenSpec {
             addr: "127.0.0.1:0".parse().unwrap(),
-            framing: framing(),
+            framing: packed(1472),
             max_clients: 8,
             access: Default::default(),
             idle_timeout: None,
@@ -178,7 +131,7 @@ fn a_tls_input_with_client_certificates_lets_in_only_certified_clients() {
     let mut good = client(&f, addr, true);
     good.write_all(payload).unwrap();
     good.flush().unwrap();
-    assert_eq!(receive(&sink, payload.len()), payload);
+    assert_eq!(receive_bytes(&sink, payload.len()), payload);
 
     // Without a certificate the handshake fails at the listener; nothing it sends arrives.
     let mut bare = client(&f, addr, false);
@@ -242,7 +195,7 @@ fn mproxys_tls_client_reads_mproxys_tls_output() {
                 ca_file: Some(f.ca.clone()),
                 ..Default::default()
             }),
-            framing: framing(),
+            framing: packed(1472),
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_millis(200),
         }],
@@ -263,7 +216,7 @@ fn mproxys_tls_client_reads_mproxys_tls_output() {
             .unwrap();
         expected.extend_from_slice(line.as_bytes());
     }
-    assert_eq!(receive(&sink, expected.len()), expected);
+    assert_eq!(receive_bytes(&sink, expected.len()), expected);
     reader.stop();
     output.stop();
     let c = counters(&output, "tcp-output");
@@ -282,7 +235,7 @@ fn megabytes_pass_a_tls_input_and_a_tls_output_with_a_reader_that_pauses() {
     let spec = RouteSpec {
         tcp_listeners: vec![TcpListenSpec {
             addr: "127.0.0.1:0".parse().unwrap(),
-            framing: framing(),
+            framing: packed(1472),
             max_clients: 4,
             access: Default::default(),
             idle_timeout: None,

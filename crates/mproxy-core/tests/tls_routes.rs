@@ -2,18 +2,21 @@
 //! A kept TLS connection in a route, against a real rustls server on loopback, with
 //! certificates made here: the same on every OS (no openssl, no namespace).
 
+mod common;
+
 use std::io::Write;
 use std::net::{TcpListener, UdpSocket};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
+use common::TempDir;
 use mproxy_core::event::{Event, Reporter};
-use mproxy_core::framing::Framing;
-use mproxy_core::route::{Route, RouteSpec};
-use mproxy_core::socket::DestinationSpec;
-use mproxy_core::source::framed::FramingSpec;
-use mproxy_core::source::tcp_connect::TcpConnectSpec;
-use mproxy_core::tls::TlsSpec;
+use mproxy_core::DestinationSpec;
+use mproxy_core::Framing;
+use mproxy_core::FramingSpec;
+use mproxy_core::TcpConnectSpec;
+use mproxy_core::TlsSpec;
+use mproxy_core::{Route, RouteSpec};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
@@ -40,12 +43,6 @@ fn pki(ca_name: &str) -> Pki {
         cert: cert.der().clone(),
         key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
     }
-}
-
-fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("mproxy-core-tls-{}-{name}", std::process::id()));
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 /// Accepts one client, sends `payload` over TLS, closes. The handshake's outcome is sent back.
@@ -119,7 +116,9 @@ fn route_to(
 #[test]
 fn a_tls_stream_verified_by_a_private_ca_arrives_as_datagrams() {
     let pki = pki("mproxy test CA");
-    let ca = temp_file("ca.pem", &pki.ca_pem);
+    let dir = TempDir::new("private-ca");
+    let ca = dir.path("ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
     let payload: &'static [u8] = b"!AIVDM,1,1,,A,first,0*00\n!AIVDM,1,1,,B,second,0*00\n";
     let (addr, served) = tls_server(&pki, payload);
     let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -144,14 +143,15 @@ fn a_tls_stream_verified_by_a_private_ca_arrives_as_datagrams() {
         .counters;
     assert_eq!(c.connects, 1);
     assert_eq!(c.bytes_in, payload.len() as u64);
-    std::fs::remove_file(ca).unwrap();
 }
 
 #[test]
 fn a_server_signed_by_another_ca_is_refused_with_a_sentence() {
     let pki = pki("mproxy test CA");
     // Another CA, named differently: the server's certificate has no issuer here.
-    let ca = temp_file("other-ca.pem", &self::pki("another CA").ca_pem);
+    let dir = TempDir::new("other-ca");
+    let ca = dir.path("other-ca.pem");
+    std::fs::write(&ca, self::pki("another CA").ca_pem).unwrap();
     let (addr, _served) = tls_server(&pki, b"never\n");
     let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
     let (tx, events) = mpsc::channel();
@@ -170,5 +170,4 @@ fn a_server_signed_by_another_ca_is_refused_with_a_sentence() {
         message.starts_with(&format!("cannot connect to tls://127.0.0.1:{}: TLS handshake failed: certificate is not signed by a trusted CA", addr.port())),
         "{message}"
     );
-    std::fs::remove_file(ca).unwrap();
 }

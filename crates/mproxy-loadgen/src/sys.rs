@@ -14,12 +14,12 @@ use socket2::Socket;
 
 /// Socket buffers beyond the sysctl limit where we may, and the kernel's drop count: the
 /// core's OS layer has both.
-pub use mproxy_core::sys::{grow_recv_buffer, grow_send_buffer};
+pub use mproxy_core::os::{grow_recv_buffer, grow_send_buffer};
 
 /// Datagrams the kernel dropped on this socket because its receive buffer was full. `None`
 /// if the kernel does not say. This is how the sink proves it was not itself the bottleneck.
 pub fn socket_drops(socket: &Socket) -> Option<u64> {
-    mproxy_core::sys::udp_drop_totals(&[socket2::SockRef::from(socket)])
+    mproxy_core::os::udp_drop_totals(&[socket2::SockRef::from(socket)])
         .into_iter()
         .next()
         .flatten()

@@ -2,13 +2,13 @@
 //! called once per batch and must not block on anything slower than the network (slow
 //! consumers sit behind a bounded queue on a thread of their own).
 
-pub mod rotate;
-pub mod rules;
-pub mod seal;
-pub mod tap;
-pub mod tcp_output;
-pub mod udp;
-pub mod writer;
+pub(crate) mod rotate;
+pub(crate) mod rules;
+pub(crate) mod seal;
+pub(crate) mod tap;
+pub(crate) mod tcp_output;
+pub(crate) mod udp;
+pub(crate) mod writer;
 
 use std::sync::Arc;
 

@@ -309,7 +309,7 @@ struct Rotation {
 }
 
 /// The file a writer writes to: stdout, or a path that may be rotated and reopened.
-pub struct Output {
+pub(crate) struct Output {
     pub file: File,
     /// `None` for stdout.
     path: Option<PathBuf>,
@@ -324,7 +324,7 @@ pub struct Output {
 impl Output {
     /// Opens the output (so a bad path fails the start). Rotation and retention need a
     /// path to a regular file (or to none yet).
-    pub fn open(
+    pub(crate) fn open(
         path: &str,
         rotate: Option<Rotate>,
         keep: Option<Keep>,
@@ -400,14 +400,14 @@ impl Output {
         })
     }
 
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
     /// Closes the path and opens it again (logrotate moved it away): the next write goes
     /// to the file now at the path. Stdout stays as it is. On failure the old file is
     /// kept (nothing is lost) and the reopen is tried again at a later chunk.
-    pub fn reopen(&mut self) {
+    pub(crate) fn reopen(&mut self) {
         let Some(path) = &self.path else { return };
         match sys::open_output(&path.to_string_lossy()) {
             Ok(file) => {
@@ -438,7 +438,7 @@ impl Output {
 
     /// Before a chunk of `len` bytes: a reopen that failed is tried again, and the file is
     /// rotated if the chunk would cross a boundary.
-    pub fn before_write(&mut self, len: usize) {
+    pub(crate) fn before_write(&mut self, len: usize) {
         if self.reopen_at.is_some_and(|at| Instant::now() >= at) {
             self.reopen();
         }
@@ -455,7 +455,7 @@ impl Output {
     }
 
     /// After `written` bytes went to the file.
-    pub fn after_write(&mut self, written: usize) {
+    pub(crate) fn after_write(&mut self, written: usize) {
         if let Some(r) = &mut self.rotation {
             if written > 0 {
                 r.size += written as u64;
@@ -467,7 +467,7 @@ impl Output {
     }
 
     /// While no data comes: a time boundary passed, retention by age is due.
-    pub fn tick(&mut self) {
+    pub(crate) fn tick(&mut self) {
         let Some(r) = &self.rotation else { return };
         let now = r.clock.now();
         if r.rotate.period().is_some() && r.size > 0 && crossed(r, now) && retry_due(r, now) {
@@ -478,7 +478,7 @@ impl Output {
 
     /// How long a writer with nothing to write may sleep before [`Output::tick`] has work:
     /// `None` when only a chunk can bring any.
-    pub fn next_tick(&self) -> Option<Duration> {
+    pub(crate) fn next_tick(&self) -> Option<Duration> {
         let r = self.rotation.as_ref()?;
         let mut nap = match (r.rotate.period(), r.began) {
             (Some(period), Some(began)) if r.size > 0 => {

@@ -26,70 +26,13 @@ use regex::bytes::{Regex, RegexBuilder};
 
 use super::Sink;
 use crate::batch::Batch;
+pub(crate) use crate::cidr::Cidr;
 use crate::error::{Error, Result};
 use crate::event::Reporter;
 use crate::stats::{Counters, Endpoint, Registry};
 
 /// Compiled program and lazy DFA limits for a `match` pattern, each.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
-
-/// An address block: `192.0.2.0/24`, `2001:db8::/32`, or one address (a full-length block).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    addr: IpAddr,
-    bits: u8,
-}
-
-impl Cidr {
-    /// Parses `IP` or `IP/BITS`; the message says what is wrong with it.
-    pub fn parse(text: &str) -> std::result::Result<Cidr, String> {
-        let (ip, bits) = match text.split_once('/') {
-            Some((ip, bits)) => (ip, Some(bits)),
-            None => (text, None),
-        };
-        let addr: IpAddr = ip
-            .parse()
-            .map_err(|_| format!("{text} is not an IP address or CIDR block (192.0.2.0/24)"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let bits = match bits {
-            None => max,
-            Some(b) => match b.parse::<u8>() {
-                Ok(n) if n <= max => n,
-                _ => return Err(format!("{text}: the prefix length must be 0 to {max}")),
-            },
-        };
-        Ok(Cidr {
-            addr: addr.to_canonical(),
-            bits: if addr.to_canonical().is_ipv4() && !addr.is_ipv4() {
-                bits.saturating_sub(96)
-            } else {
-                bits
-            },
-        })
-    }
-
-    /// Whether `ip` lies in the block; an IPv4 sender seen on a dual-stack socket
-    /// (`::ffff:192.0.2.1`) counts as the IPv4 address it is.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - self.bits as u32).unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - self.bits as u32).unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
-impl std::fmt::Display for Cidr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.addr, self.bits)
-    }
-}
 
 /// How a balance group spreads datagrams over its members.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,7 +187,7 @@ impl Balancer {
 /// FNV-1a over the address's octets: fixed (the same member for the same exporter across
 /// restarts of mproxy, unlike a randomly seeded hasher) and spreads neighbouring
 /// addresses.
-pub fn source_hash(ip: IpAddr) -> u64 {
+pub(crate) fn source_hash(ip: IpAddr) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
         for b in bytes {
@@ -267,7 +210,7 @@ struct Scratch {
 }
 
 /// An output (or a balance group of outputs) behind its rules.
-pub struct RuledSink {
+pub(crate) struct RuledSink {
     rules: Vec<Rule>,
     balancer: Option<Balancer>,
     /// One target, or one per balance member.
@@ -286,7 +229,7 @@ impl RuledSink {
     /// `name` names the output or group in the rule endpoints ("127.0.0.1:9000 prefix
     /// !AIVDM"); `outputs` are the endpoints the target sinks registered. A bad pattern or
     /// a sample of 0 is an invalid-argument error.
-    pub fn new(
+    pub(crate) fn new(
         spec: &RuleSpec,
         balance: Option<Balance>,
         name: &str,

@@ -12,7 +12,7 @@ use crate::bus_key::{Keyring, Sealer};
 use crate::error::Result;
 use crate::event::Reporter;
 
-pub struct SealingSink<S: Sink> {
+pub(crate) struct SealingSink<S: Sink> {
     inner: S,
     sealer: Sealer,
     spare: Mutex<Vec<Batch>>,
@@ -22,7 +22,7 @@ pub struct SealingSink<S: Sink> {
 }
 
 impl<S: Sink> SealingSink<S> {
-    pub fn new(inner: S, keys: Arc<Keyring>, reporter: Reporter) -> Result<Self> {
+    pub(crate) fn new(inner: S, keys: Arc<Keyring>, reporter: Reporter) -> Result<Self> {
         Ok(SealingSink {
             inner,
             sealer: Sealer::new(keys)?,

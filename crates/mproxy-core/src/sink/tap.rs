@@ -22,14 +22,12 @@ use crate::batch::Batch;
 use crate::event::Reporter;
 use crate::stats::{Counters, Endpoint, Registry};
 
-/// Datagrams a tap holds for its consumer by default.
-pub const DEFAULT_HIGH_WATER_MARK: usize = 16 * 1024;
 /// Bytes a tap holds at most, whatever its high-water mark: large datagrams cannot make a
 /// tap hold gigabytes.
-pub const MAX_TAP_BYTES: usize = 64 * 1024 * 1024;
+pub(crate) const MAX_TAP_BYTES: usize = 64 * 1024 * 1024;
 
 /// Tells the consumer that a tap it found empty has something to take, or has ended.
-pub type WakeFn = Box<dyn Fn() + Send + Sync>;
+pub(crate) type WakeFn = Box<dyn Fn() + Send + Sync>;
 
 /// Who sent a datagram, as a tap reports it.
 #[derive(Clone, PartialEq, Eq, Hash)]

@@ -24,16 +24,15 @@ use std::time::{Duration, Instant};
 use mio::{Interest, Token};
 
 use super::Sink;
-use crate::access::AccessSpec;
 use crate::batch::Batch;
 use crate::error::{describe_os_error, Error, Result};
 use crate::event::{ClientAction, Notice, Reporter};
 use crate::poller::{Poller, Wait, Wakeup};
-use crate::source::tcp_listen::HANDSHAKE_LIMIT;
 use crate::stats::{Counters, Endpoint, Registry};
 use crate::stop::StopToken;
-use crate::tcp_accept::{self, Acceptor, LogOnce};
-use crate::tls_server::{ClientStream, TlsServer, TlsServerSpec};
+use crate::tcp::accept::{self, Acceptor, LogOnce, HANDSHAKE_LIMIT};
+use crate::tcp::access::AccessSpec;
+use crate::tls::{ClientStream, TlsServer, TlsServerSpec};
 
 #[derive(Debug, Clone)]
 pub struct TcpOutputSpec {
@@ -68,7 +67,7 @@ struct Handoff {
 /// How long a stopping output keeps writing what its clients still have queued.
 const FINAL_WRITE_LIMIT: Duration = Duration::from_secs(2);
 
-pub struct TcpOutputSink {
+pub(crate) struct TcpOutputSink {
     handoff: Arc<Handoff>,
     endpoint: Arc<Endpoint>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -76,9 +75,13 @@ pub struct TcpOutputSink {
 }
 
 impl TcpOutputSink {
-    pub fn new(spec: &TcpOutputSpec, registry: &Registry, reporter: Reporter) -> Result<Self> {
+    pub(crate) fn new(
+        spec: &TcpOutputSpec,
+        registry: &Registry,
+        reporter: Reporter,
+    ) -> Result<Self> {
         let tls = spec.tls.as_ref().map(TlsServer::new).transpose()?;
-        let mut listener = tcp_accept::bind(spec.addr)?;
+        let mut listener = accept::bind(spec.addr)?;
         let local_addr = listener.local_addr().unwrap_or(spec.addr);
         let endpoint = registry.register("tcp-output", local_addr.to_string());
         // Its own stop token, never stopped: this thread ends when the sink is finished,

@@ -22,9 +22,9 @@ use super::Sink;
 use crate::batch::Batch;
 use crate::error::{describe_os_error, Result};
 use crate::event::{Notice, Reporter};
-use crate::socket::{self, DestinationSpec, SenderKey};
 use crate::stats::{Counters, Endpoint, Registry};
 use crate::sys::{self, SendOutcome, SendState};
+use crate::udp_socket::{self, DestinationSpec, SenderKey};
 
 /// How long a destination must go without errors before it is reported as working again.
 const QUIET_PERIOD: Duration = Duration::from_secs(1);
@@ -55,7 +55,7 @@ struct SenderGroup {
     spare: Mutex<Vec<Scratch>>,
 }
 
-pub struct UdpSink {
+pub(crate) struct UdpSink {
     groups: Vec<SenderGroup>,
     reporter: Reporter,
     started: Instant,
@@ -63,7 +63,7 @@ pub struct UdpSink {
 
 impl UdpSink {
     /// Resolves and route-checks every destination now, so a bad one fails the start.
-    pub fn new(
+    pub(crate) fn new(
         specs: &[DestinationSpec],
         send_buffer: usize,
         registry: &Registry,
@@ -72,11 +72,11 @@ impl UdpSink {
         let mut by_key: HashMap<SenderKey, usize> = HashMap::new();
         let mut groups: Vec<SenderGroup> = Vec::new();
         for spec in specs {
-            let resolved = socket::resolve_destination(spec)?;
+            let resolved = udp_socket::resolve_destination(spec)?;
             let index = match by_key.get(&resolved.key) {
                 Some(i) => *i,
                 None => {
-                    let sock = socket::sender_socket(&resolved.key, send_buffer)?;
+                    let sock = udp_socket::sender_socket(&resolved.key, send_buffer)?;
                     // A send never blocks a route for long, even if the kernel has no room.
                     let _ = sock.set_write_timeout(Some(Duration::from_secs(1)));
                     groups.push(SenderGroup {

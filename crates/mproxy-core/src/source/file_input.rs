@@ -25,7 +25,7 @@ const BLOCKING_CHUNKS: usize = 4;
 /// How long a blocking reader rests when a descriptor it cannot wait on has nothing.
 const BLOCKING_RETRY: Duration = Duration::from_millis(10);
 
-pub struct FileInput {
+pub(crate) struct FileInput {
     source: Source,
 }
 
@@ -47,7 +47,12 @@ enum Source {
 
 impl FileInput {
     /// `regular`: a regular file (read back to back). `name` is for the reader thread.
-    pub fn new(file: File, regular: bool, stop: &StopToken, name: &str) -> Result<FileInput> {
+    pub(crate) fn new(
+        file: File,
+        regular: bool,
+        stop: &StopToken,
+        name: &str,
+    ) -> Result<FileInput> {
         if regular {
             return Ok(FileInput {
                 source: Source::Regular(file),
@@ -80,14 +85,6 @@ impl FileInput {
                 poller,
             },
         })
-    }
-
-    /// The file, where this input reads it directly (for raw mode on a terminal).
-    pub fn file(&self) -> Option<&File> {
-        match &self.source {
-            Source::Regular(file) | Source::Polled { file, .. } => Some(file),
-            Source::Blocking { .. } => None,
-        }
     }
 }
 

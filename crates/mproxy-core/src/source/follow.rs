@@ -19,18 +19,18 @@ use crate::stop::StopToken;
 use crate::sys;
 
 /// How often the end of a followed file is looked at.
-pub const POLL: Duration = Duration::from_millis(200);
+pub(crate) const POLL: Duration = Duration::from_millis(200);
 
 /// What happened to the followed file, found at its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
+pub(crate) enum Change {
     /// The path names a new file; it is open now, read from its start.
     Replaced,
     /// The file got shorter than what was read; it is read again from its start.
     Truncated,
 }
 
-pub struct FollowInput {
+pub(crate) struct FollowInput {
     path: String,
     file: File,
     identity: Option<(u64, u64)>,
@@ -42,7 +42,7 @@ pub struct FollowInput {
 }
 
 impl FollowInput {
-    pub fn new(path: &str, file: File, stop: &StopToken) -> FollowInput {
+    pub(crate) fn new(path: &str, file: File, stop: &StopToken) -> FollowInput {
         let identity = file.metadata().ok().and_then(|m| sys::file_identity(&m));
         FollowInput {
             path: path.to_string(),
@@ -56,7 +56,7 @@ impl FollowInput {
 
     /// The change that made the last read say `End` (the framing is flushed there, so a
     /// line never joins the end of one file to the start of the next).
-    pub fn take_change(&mut self) -> Option<Change> {
+    pub(crate) fn take_change(&mut self) -> Option<Change> {
         self.change.take()
     }
 

@@ -17,7 +17,7 @@ use crate::stop::StopToken;
 
 /// What one read brought.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Read {
+pub(crate) enum Read {
     Data(usize),
     /// The input ended (EOF, peer closed).
     End,
@@ -27,7 +27,7 @@ pub enum Read {
 
 /// How a stream ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
+pub(crate) enum End {
     /// The input ended (EOF, peer closed).
     Input,
     /// The route is stopping.
@@ -36,7 +36,7 @@ pub enum End {
 
 /// A byte stream read without blocking, which can wait for more together with the route's
 /// stop signal.
-pub trait ByteInput {
+pub(crate) trait ByteInput {
     /// Reads what is there into `buf` without waiting.
     fn read_now(&mut self, buf: &mut [u8]) -> io::Result<Read>;
     /// Waits until more may be readable, `timeout` passes (`None`: no limit) or the route
@@ -53,9 +53,9 @@ pub struct FramingSpec {
     pub rate: u64,
 }
 
-pub const READ_SIZE: usize = 128 * 1024;
+pub(crate) const READ_SIZE: usize = 128 * 1024;
 
-pub struct Framed {
+pub(crate) struct Framed {
     framer: Framer,
     out: Batch,
     pacer: Pacer,
@@ -68,7 +68,7 @@ pub struct Framed {
 }
 
 impl Framed {
-    pub fn new(
+    pub(crate) fn new(
         spec: &FramingSpec,
         fanout: Fanout,
         endpoint: Arc<Endpoint>,
@@ -90,30 +90,30 @@ impl Framed {
     }
 
     /// Datagrams framed from now on come from `peer`.
-    pub fn set_peer(&mut self, peer: Option<SocketAddr>) {
+    pub(crate) fn set_peer(&mut self, peer: Option<SocketAddr>) {
         self.peer = peer;
     }
 
     /// How long the next read may wait before the partial line must go out.
-    pub fn linger_timeout(&self) -> Option<Duration> {
+    pub(crate) fn linger_timeout(&self) -> Option<Duration> {
         (self.framer.pending_len() > 0).then_some(self.linger)
     }
 
     /// Frames freshly read bytes.
-    pub fn take(&mut self, bytes: &[u8]) {
+    pub(crate) fn take(&mut self, bytes: &[u8]) {
         self.endpoint.counters.add_in(0, bytes.len() as u64);
         self.framer.push(bytes, &mut self.out);
         self.deliver();
     }
 
     /// The input paused: complete lines go out now instead of waiting to be packed.
-    pub fn pause(&mut self) {
+    pub(crate) fn pause(&mut self) {
         self.framer.flush_lines(&mut self.out);
         self.deliver();
     }
 
     /// The linger expired or the input ended: everything held goes out.
-    pub fn flush(&mut self) {
+    pub(crate) fn flush(&mut self) {
         self.framer.flush_all(&mut self.out);
         self.deliver();
     }
@@ -139,7 +139,7 @@ impl Framed {
     /// Reads `input` until it ends or the route stops, framing as it goes: complete lines
     /// go out when the input pauses, a partial line after the linger. What is held when it
     /// returns has been flushed.
-    pub fn pump(&mut self, input: &mut dyn ByteInput, buf: &mut [u8]) -> io::Result<End> {
+    pub(crate) fn pump(&mut self, input: &mut dyn ByteInput, buf: &mut [u8]) -> io::Result<End> {
         // When what is held goes out if no more bytes come. Kept across wake-ups that bring
         // no data (a writable event, a poller that reports readiness again, as Wine's does):
         // the linger runs from the last bytes, not from the last wake-up.

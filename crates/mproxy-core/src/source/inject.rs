@@ -16,14 +16,14 @@ use crate::sink::Fanout;
 use crate::stats::{Endpoint, Registry};
 
 /// Datagrams queued for delivery before `offer` says the queue is full.
-pub const DEFAULT_INJECT_DATAGRAMS: usize = 16 * 1024;
+pub(crate) const DEFAULT_INJECT_DATAGRAMS: usize = 16 * 1024;
 /// Bytes queued before `offer` says the queue is full.
-pub const DEFAULT_INJECT_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const DEFAULT_INJECT_BYTES: usize = 16 * 1024 * 1024;
 /// What injected datagrams name as their sender.
-pub const INJECTED_ORIGIN: &str = "js";
+pub(crate) const INJECTED_ORIGIN: &str = "js";
 
 /// Tells the owner that a queue it found full has room again (or has closed).
-pub type RoomFn = Box<dyn Fn() + Send + Sync>;
+pub(crate) type RoomFn = Box<dyn Fn() + Send + Sync>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Offer {

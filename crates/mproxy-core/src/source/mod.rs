@@ -1,14 +1,14 @@
 //! Where datagrams come from. Each source owns one thread that waits on its descriptor and
 //! the route's stop signal, turns what it reads into batches and hands them to the fan-out.
 
-pub mod file_input;
-pub mod follow;
-pub mod framed;
-pub mod inject;
-pub mod stream;
-pub mod tcp_connect;
-pub mod tcp_listen;
-pub mod udp;
+pub(crate) mod file_input;
+pub(crate) mod follow;
+pub(crate) mod framed;
+pub(crate) mod inject;
+pub(crate) mod stream;
+pub(crate) mod tcp_connect;
+pub(crate) mod tcp_listen;
+pub(crate) mod udp;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,14 +18,14 @@ use crate::event::{Outcome, Reporter};
 /// Counts the finite sources (files, stdin) still running; the last one to end tells the
 /// owner that the route's input is complete.
 #[derive(Clone)]
-pub struct FiniteSources {
+pub(crate) struct FiniteSources {
     remaining: Arc<AtomicUsize>,
     worst: Arc<Mutex<Outcome>>,
     reporter: Reporter,
 }
 
 impl FiniteSources {
-    pub fn new(count: usize, reporter: Reporter) -> Self {
+    pub(crate) fn new(count: usize, reporter: Reporter) -> Self {
         FiniteSources {
             remaining: Arc::new(AtomicUsize::new(count)),
             worst: Arc::new(Mutex::new(Outcome::Complete)),
@@ -33,7 +33,7 @@ impl FiniteSources {
         }
     }
 
-    pub fn one_ended(&self, outcome: Outcome) {
+    pub(crate) fn one_ended(&self, outcome: Outcome) {
         let worst = match self.worst.lock() {
             Ok(mut w) => {
                 *w = (*w).max(outcome);

@@ -65,9 +65,9 @@ impl StreamSpec {
 pub const DEFAULT_LINGER: Duration = Duration::from_millis(20);
 
 /// How often a device that hung up is looked for again.
-pub const REOPEN_INTERVAL: Duration = Duration::from_millis(500);
+pub(crate) const REOPEN_INTERVAL: Duration = Duration::from_millis(500);
 
-pub struct StreamSource {
+pub(crate) struct StreamSource {
     pub thread: JoinHandle<()>,
 }
 
@@ -81,7 +81,7 @@ enum Kind {
     Other,
 }
 
-pub fn start(
+pub(crate) fn start(
     spec: &StreamSpec,
     fanout: Fanout,
     registry: &Registry,

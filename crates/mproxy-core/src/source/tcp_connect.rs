@@ -35,15 +35,15 @@ pub struct TcpConnectSpec {
     pub backoff_max: Duration,
 }
 
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A connection that ends sooner than this after it was made counts as a failed attempt:
 /// the reconnect delay keeps growing instead of starting again from the minimum.
-pub const SHORT_LIVED: Duration = Duration::from_secs(10);
+pub(crate) const SHORT_LIVED: Duration = Duration::from_secs(10);
 
 const CONNECTION: Token = Token(0);
 
-pub fn start(
+pub(crate) fn start(
     spec: &TcpConnectSpec,
     fanout: Fanout,
     registry: &Registry,

@@ -4,7 +4,7 @@
 //! interleave.
 //!
 //! The listener may speak TLS (each client's handshake driven by readiness like its reads),
-//! admit only some addresses (see [`crate::access`]), and close clients that send nothing
+//! admit only some addresses (see [`crate::tcp::access`]), and close clients that send nothing
 //! for its idle timeout, so idle connections cannot hold its places forever.
 
 use std::collections::HashMap;
@@ -17,15 +17,15 @@ use std::time::{Duration, Instant};
 use mio::{Interest, Token};
 
 use super::framed::{Framed, FramingSpec, READ_SIZE};
-use crate::access::AccessSpec;
 use crate::error::{describe_os_error, Error, Result};
 use crate::event::{ClientAction, Notice, Reporter};
 use crate::poller::{Poller, Wait};
 use crate::sink::Fanout;
 use crate::stats::{Counters, Endpoint, Registry};
 use crate::stop::StopToken;
-use crate::tcp_accept::{self, Acceptor, LogOnce};
-use crate::tls_server::{ClientStream, TlsServer, TlsServerSpec};
+use crate::tcp::accept::{self, Acceptor, LogOnce, HANDSHAKE_LIMIT};
+use crate::tcp::access::AccessSpec;
+use crate::tls::{ClientStream, TlsServer, TlsServerSpec};
 
 #[derive(Debug, Clone)]
 pub struct TcpListenSpec {
@@ -38,11 +38,7 @@ pub struct TcpListenSpec {
     pub tls: Option<TlsServerSpec>,
 }
 
-/// How long a TLS client may take to finish its handshake before it is closed (counted as a
-/// TLS failure), so connections that never handshake do not hold places.
-pub const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
-
-pub struct TcpListenSource {
+pub(crate) struct TcpListenSource {
     pub local_addr: SocketAddr,
     pub thread: JoinHandle<()>,
 }
@@ -52,7 +48,7 @@ const LISTENER: Token = Token(0);
 /// the others.
 const READS_PER_TURN: usize = 16;
 
-pub fn start(
+pub(crate) fn start(
     spec: &TcpListenSpec,
     fanout: Fanout,
     registry: &Registry,
@@ -60,7 +56,7 @@ pub fn start(
     stop: StopToken,
 ) -> Result<TcpListenSource> {
     let tls = spec.tls.as_ref().map(TlsServer::new).transpose()?;
-    let mut listener = tcp_accept::bind(spec.addr)?;
+    let mut listener = accept::bind(spec.addr)?;
     let local_addr = listener.local_addr().unwrap_or(spec.addr);
     let endpoint = registry.register("tcp-listener", local_addr.to_string());
     let poller = Poller::new(&stop)?;

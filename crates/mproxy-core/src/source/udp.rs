@@ -21,10 +21,10 @@ use crate::error::{describe_os_error, Error, Result};
 use crate::event::Reporter;
 use crate::poller::{Poller, Wait};
 use crate::sink::Fanout;
-use crate::socket::{self, ListenSpec};
 use crate::stats::{Counters, Endpoint, Registry};
 use crate::stop::StopToken;
 use crate::sys::{self, Receiver, RecvOutcome, RECV_BATCH};
+use crate::udp_socket::{self, ListenSpec};
 
 /// At most this many receive threads per route, however many listeners: enough to use the
 /// cores of an ordinary host, few enough that listeners stay cheap.
@@ -36,7 +36,7 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 /// drops at the end of a burst reach no later datagram, so nothing else would count them.
 const DROP_REFRESH: Duration = Duration::from_secs(1);
 
-pub struct UdpListeners {
+pub(crate) struct UdpListeners {
     /// Bound addresses, in the order given (port 0 replaced by the real port).
     pub local_addrs: Vec<SocketAddr>,
     pub threads: Vec<JoinHandle<()>>,
@@ -54,7 +54,7 @@ struct Listener {
 
 /// Binds every listener (any failure fails the start, with nothing left running), then
 /// spreads them over the receive threads.
-pub fn start(
+pub(crate) fn start(
     specs: &[ListenSpec],
     bus_key: Option<Arc<Keyring>>,
     fanout: Fanout,
@@ -64,7 +64,7 @@ pub fn start(
 ) -> Result<UdpListeners> {
     let mut bound = Vec::with_capacity(specs.len());
     for spec in specs {
-        let listener = socket::bind_listener(spec)?;
+        let listener = udp_socket::bind_listener(spec)?;
         let endpoint = registry.register("udp-listener", listener.local_addr.to_string());
         endpoint.set_buffer_bytes(listener.recv_buffer as u64);
         if listener.recv_buffer < spec.recv_buffer {

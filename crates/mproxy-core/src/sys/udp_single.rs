@@ -1,24 +1,25 @@
 //! One datagram per syscall, for systems without `recvmmsg`/`sendmmsg` (macOS, Windows):
-//! the same surface as Linux's batched module, so everything above is the same.
+//! the same surface as Linux's batched module, so everything above is the same. The socket
+//! options only Linux has are no-ops here, reported as not granted (or unknown).
 
 use std::io;
 use std::net::SocketAddr;
 
 use socket2::{SockAddr, Socket};
 
+use super::udp_common::{send_each, RecvOutcome, SendOutcome, RECV_BATCH};
 use crate::batch::{Batch, Entry, SLOT_SIZE};
-use crate::sys::{RecvOutcome, SendOutcome, RECV_BATCH};
 
 #[derive(Default)]
-pub struct Receiver;
+pub(crate) struct Receiver;
 
 impl Receiver {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Receiver
     }
 
     /// Up to one batch of what is queued, without waiting; `WouldBlock` when nothing is.
-    pub fn recv(
+    pub(crate) fn recv(
         &mut self,
         socket: &mio::net::UdpSocket,
         batch: &mut Batch,
@@ -54,47 +55,38 @@ impl Receiver {
     }
 }
 
-/// No error queue here: a connected socket reports an ICMP error on its next send
-/// ([`is_reported_icmp`]), an unconnected one not at all.
-pub fn is_reported_icmp(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::HostUnreachable
-    )
-}
+/// Windows' codes for an ICMP refusal reported on a later receive; none elsewhere.
+#[cfg(windows)]
+const RESETS: &[i32] = &[10054, 10052]; // WSAECONNRESET, WSAENETRESET
+#[cfg(not(windows))]
+const RESETS: &[i32] = &[];
 
 fn is_reset(err: &io::Error) -> bool {
-    #[cfg(windows)]
-    const RESETS: &[i32] = &[10054, 10052]; // WSAECONNRESET, WSAENETRESET
-    #[cfg(not(windows))]
-    const RESETS: &[i32] = &[];
     err.raw_os_error()
         .is_some_and(|code| RESETS.contains(&code))
 }
 
-pub fn drain_errors(_socket: &Socket, _each: impl FnMut(SocketAddr, io::Error)) {}
+pub(crate) fn drain_errors(_socket: &Socket, _each: impl FnMut(SocketAddr, io::Error)) {}
 
 /// No GSO on this path.
-pub fn gso_supported(_socket: &Socket) -> bool {
+pub(crate) fn gso_supported(_socket: &Socket) -> bool {
     false
 }
 
 /// Per-socket send state; nothing to keep without GSO.
-pub struct SendState;
+pub(crate) struct SendState;
 
 impl SendState {
-    pub fn new(_gso: bool) -> Self {
+    pub(crate) fn new(_gso: bool) -> Self {
         SendState
     }
 
-    pub fn gso(&self) -> bool {
+    pub(crate) fn gso(&self) -> bool {
         false
     }
 
     /// One `send` per datagram and destination.
-    pub fn send(
+    pub(crate) fn send(
         &mut self,
         socket: &Socket,
         batch: &Batch,
@@ -103,16 +95,48 @@ impl SendState {
         outcomes: &mut [SendOutcome],
     ) {
         for (addr, outcome) in dests.iter().zip(outcomes.iter_mut()) {
-            crate::sys::send_each(socket, batch.datagrams(), addr, connected, outcome);
+            send_each(socket, batch.datagrams(), addr, connected, outcome);
         }
     }
 }
 
-/// "Message too long": larger than the path (or the protocol) takes.
-pub fn is_message_too_long(err: &io::Error) -> bool {
-    #[cfg(windows)]
-    const EMSGSIZE: i32 = 10040; // WSAEMSGSIZE
-    #[cfg(not(windows))]
-    const EMSGSIZE: i32 = libc::EMSGSIZE;
-    err.raw_os_error() == Some(EMSGSIZE)
+/// No drop counter here: the kernel's drops are unknown, not zero.
+pub(crate) const HAS_DROP_COUNTER: bool = false;
+
+/// Asks for `bytes` of receive buffer (within the system limit) and returns what the
+/// kernel really granted.
+pub fn grow_recv_buffer(socket: &Socket, bytes: usize) -> usize {
+    let _ = socket.set_recv_buffer_size(bytes);
+    socket.recv_buffer_size().unwrap_or(0)
+}
+
+/// Same for the send side.
+pub fn grow_send_buffer(socket: &Socket, bytes: usize) -> usize {
+    let _ = socket.set_send_buffer_size(bytes);
+    socket.send_buffer_size().unwrap_or(0)
+}
+
+/// No per-batch drop counter to turn on.
+pub(crate) fn enable_drop_counter(_socket: &Socket) -> bool {
+    false
+}
+
+/// No error queue to turn on.
+pub(crate) fn enable_error_queue(_socket: &Socket, _ipv6: bool) -> bool {
+    false
+}
+
+/// A group listener already receives only the groups it joined.
+pub(crate) fn deliver_joined_groups_only(_socket: &Socket, _ipv6: bool) -> io::Result<()> {
+    Ok(())
+}
+
+/// The OS does not say how many datagrams it dropped: unknown for every socket.
+pub fn udp_drop_totals(sockets: &[socket2::SockRef<'_>]) -> Vec<Option<u64>> {
+    vec![None; sockets.len()]
+}
+
+/// The kernel chooses the IPv6 multicast interface at send time; nothing to read before.
+pub(crate) fn default_ipv6_multicast_device() -> Option<String> {
+    None
 }

@@ -18,7 +18,7 @@ use nix::sys::termios::{self, BaudRate, SetArg, SpecialCharacterIndices, Termios
 /// terminal (a service started without one would get SIGHUP when the device is unplugged).
 /// Non-blocking, a FIFO opens at once even with no writer yet (the reader then waits for
 /// readiness, where a stop reaches it), and a serial port does not wait for carrier.
-pub fn open_input(path: &str) -> io::Result<File> {
+pub(crate) fn open_input(path: &str) -> io::Result<File> {
     OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
@@ -27,7 +27,7 @@ pub fn open_input(path: &str) -> io::Result<File> {
 
 /// Creates or appends to an output file; a device as output does not become our
 /// controlling terminal either.
-pub fn open_output(path: &str) -> io::Result<File> {
+pub(crate) fn open_output(path: &str) -> io::Result<File> {
     OpenOptions::new()
         .create(true)
         .append(true)
@@ -36,12 +36,12 @@ pub fn open_output(path: &str) -> io::Result<File> {
 }
 
 /// Our own descriptor for stdin (a duplicate: closing it leaves the process's stdin open).
-pub fn stdin() -> io::Result<File> {
+pub(crate) fn stdin() -> io::Result<File> {
     Ok(File::from(io::stdin().as_fd().try_clone_to_owned()?))
 }
 
 /// Our own descriptor for stdout, written directly (no buffering in between).
-pub fn stdout() -> io::Result<File> {
+pub(crate) fn stdout() -> io::Result<File> {
     Ok(File::from(io::stdout().as_fd().try_clone_to_owned()?))
 }
 
@@ -58,29 +58,33 @@ fn poll_one(file: &File, events: PollFlags, timeout: Duration) -> io::Result<boo
 }
 
 /// Whether a read would return at once (data, or the end of the input).
-pub fn readable_now(file: &File) -> bool {
+pub(crate) fn readable_now(file: &File) -> bool {
     poll_one(file, PollFlags::POLLIN, Duration::ZERO).unwrap_or(true)
 }
 
 /// Waits up to `timeout` for room to write; false if there was none.
-pub fn wait_writable(file: &File, timeout: Duration) -> io::Result<bool> {
+pub(crate) fn wait_writable(file: &File, timeout: Duration) -> io::Result<bool> {
     poll_one(file, PollFlags::POLLOUT, timeout)
 }
 
 /// Whether the descriptor is in non-blocking mode (Node puts its own stdio pipes in it, and
 /// shares them with us).
-pub fn is_nonblocking(file: &File) -> bool {
+pub(crate) fn is_nonblocking(file: &File) -> bool {
     nix::fcntl::fcntl(file, nix::fcntl::FcntlArg::F_GETFL)
         .is_ok_and(|flags| flags & libc::O_NONBLOCK != 0)
 }
 
 /// What a pipe with room always takes whole in one write.
-pub const PIPE_ATOMIC_WRITE: usize = libc::PIPE_BUF;
+pub(crate) const PIPE_ATOMIC_WRITE: usize = libc::PIPE_BUF;
 
 /// Registers a file, pipe, terminal or device for read readiness. `Ok(false)`: this kind
 /// of descriptor cannot be polled here (a regular file under epoll, a terminal under
 /// macOS's kqueue); the caller reads it another way.
-pub fn register_readable(registry: &Registry, file: &File, token: Token) -> io::Result<bool> {
+pub(crate) fn register_readable(
+    registry: &Registry,
+    file: &File,
+    token: Token,
+) -> io::Result<bool> {
     match registry.register(&mut SourceFd(&file.as_raw_fd()), token, Interest::READABLE) {
         Ok(()) => Ok(true),
         Err(e)
@@ -95,7 +99,7 @@ pub fn register_readable(registry: &Registry, file: &File, token: Token) -> io::
     }
 }
 
-pub fn deregister(registry: &Registry, file: &File) {
+pub(crate) fn deregister(registry: &Registry, file: &File) {
     let _ = registry.deregister(&mut SourceFd(&file.as_raw_fd()));
 }
 
@@ -104,7 +108,7 @@ pub fn deregister(registry: &Registry, file: &File) {
 /// back to the device. The port's speed is kept unless one is asked for; the old settings
 /// come back on drop (through a duplicate descriptor, so they are restored even after the
 /// reader closed its own).
-pub struct RawTerminal {
+pub(crate) struct RawTerminal {
     device: File,
     saved: Termios,
 }
@@ -114,7 +118,7 @@ impl RawTerminal {
     /// for (raw mode is then best effort, as it always was). With `speed` (bits per second,
     /// input and output alike) the speed must be one [`baud_supported`] knows and the device
     /// must take it, read back to be sure: otherwise an error.
-    pub fn enter(file: &File, speed: Option<u32>) -> io::Result<Option<RawTerminal>> {
+    pub(crate) fn enter(file: &File, speed: Option<u32>) -> io::Result<Option<RawTerminal>> {
         let Ok(saved) = termios::tcgetattr(file) else {
             return match speed {
                 Some(_) => Err(io::Error::from_raw_os_error(libc::ENOTTY)),
@@ -159,7 +163,7 @@ impl RawTerminal {
 
 impl RawTerminal {
     /// Puts the device's settings back now (dropping the guard does the same).
-    pub fn restore(self) {
+    pub(crate) fn restore(self) {
         drop(self);
     }
 }
@@ -261,18 +265,18 @@ fn speed_from_code(code: libc::speed_t) -> Option<u32> {
 
 /// A character device: a serial port, a USB receiver, as opposed to a regular file, a FIFO
 /// or a socket.
-pub fn is_char_device(meta: &Metadata) -> bool {
+pub(crate) fn is_char_device(meta: &Metadata) -> bool {
     meta.file_type().is_char_device()
 }
 
 /// What tells one file from another that took its path: device and inode.
-pub fn file_identity(meta: &Metadata) -> Option<(u64, u64)> {
+pub(crate) fn file_identity(meta: &Metadata) -> Option<(u64, u64)> {
     Some((meta.dev(), meta.ino()))
 }
 
 /// A read error that means the device went away: a serial line hung up, a USB receiver was
 /// unplugged, the other end of a pseudo-terminal closed.
-pub fn is_hangup(err: &io::Error) -> bool {
+pub(crate) fn is_hangup(err: &io::Error) -> bool {
     matches!(
         err.raw_os_error(),
         Some(libc::EIO | libc::ENXIO | libc::ENODEV)
@@ -281,32 +285,32 @@ pub fn is_hangup(err: &io::Error) -> bool {
 
 /// An open error that means the device is not there (yet): no such file, no device behind
 /// the node, or one that is still going away.
-pub fn is_absent(err: &io::Error) -> bool {
+pub(crate) fn is_absent(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::NotFound || is_hangup(err)
 }
 
 /// Several sockets may bind one multicast group and port, each receiving every datagram.
-pub fn share_port(socket: &socket2::Socket) -> io::Result<()> {
+pub(crate) fn share_port(socket: &socket2::Socket) -> io::Result<()> {
     socket.set_reuse_port(true)
 }
 
 /// The index of an interface by name, for interfaces that have no address to list.
-pub fn interface_index(name: &str) -> Option<u32> {
+pub(crate) fn interface_index(name: &str) -> Option<u32> {
     nix::net::if_::if_nametoindex(name).ok().filter(|i| *i != 0)
 }
 
 /// "No such device": an interface that went away or cannot take the request.
-pub fn is_no_such_device(err: &io::Error) -> bool {
+pub(crate) fn is_no_such_device(err: &io::Error) -> bool {
     err.raw_os_error() == Some(libc::ENODEV)
 }
 
 /// A restarted listener can bind its port while old connections linger in TIME_WAIT.
-pub fn rebind_after_restart(socket: &socket2::Socket) -> io::Result<()> {
+pub(crate) fn rebind_after_restart(socket: &socket2::Socket) -> io::Result<()> {
     socket.set_reuse_address(true)
 }
 
 /// What a path that is not a regular file is, in words.
-pub fn not_a_regular_file(meta: &std::fs::Metadata) -> &'static str {
+pub(crate) fn not_a_regular_file(meta: &std::fs::Metadata) -> &'static str {
     use std::os::unix::fs::FileTypeExt as _;
     let kind = meta.file_type();
     if meta.is_dir() {
@@ -326,7 +330,7 @@ pub fn not_a_regular_file(meta: &std::fs::Metadata) -> &'static str {
 
 /// Why a secret file (a bus key) is not private enough: readable or writable by the group
 /// or by others. `None` when only its owner can use it.
-pub fn shared_file_problem(meta: &std::fs::Metadata) -> Option<&'static str> {
+pub(crate) fn shared_file_problem(meta: &std::fs::Metadata) -> Option<&'static str> {
     use std::os::unix::fs::PermissionsExt as _;
     (meta.permissions().mode() & 0o077 != 0)
         .then_some("it is readable or writable by group or others; make it private (chmod 600)")
@@ -369,6 +373,25 @@ pub fn monotonic_usec() -> io::Result<u64> {
 
 /// Unix reports ICMP errors on an unconnected UDP socket only where asked (the error queue):
 /// nothing to turn off. See the Windows version.
-pub fn ignore_udp_resets(_socket: &socket2::Socket) -> io::Result<()> {
+pub(crate) fn ignore_udp_resets(_socket: &socket2::Socket) -> io::Result<()> {
     Ok(())
+}
+
+/// TCP keep-alive: the first probe after `time` idle, then every `interval`, giving up
+/// after `retries` unanswered probes.
+pub(crate) fn tcp_keepalive(
+    time: std::time::Duration,
+    interval: std::time::Duration,
+    retries: u32,
+) -> socket2::TcpKeepalive {
+    socket2::TcpKeepalive::new()
+        .with_time(time)
+        .with_interval(interval)
+        .with_retries(retries)
+}
+
+/// The address a group listener binds: the group itself, which filters out unicast to the
+/// same port.
+pub(crate) fn group_bind_addr(group: std::net::SocketAddr) -> std::net::SocketAddr {
+    group
 }

@@ -9,58 +9,62 @@ use std::time::Duration;
 
 use mio::{Registry, Token};
 
-pub fn open_input(path: &str) -> io::Result<File> {
+pub(crate) fn open_input(path: &str) -> io::Result<File> {
     OpenOptions::new().read(true).open(path)
 }
 
-pub fn open_output(path: &str) -> io::Result<File> {
+pub(crate) fn open_output(path: &str) -> io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
 }
 
-pub fn stdin() -> io::Result<File> {
+pub(crate) fn stdin() -> io::Result<File> {
     Ok(File::from(io::stdin().as_handle().try_clone_to_owned()?))
 }
 
-pub fn stdout() -> io::Result<File> {
+pub(crate) fn stdout() -> io::Result<File> {
     Ok(File::from(io::stdout().as_handle().try_clone_to_owned()?))
 }
 
 /// Only asked of inputs registered for readiness, which never happens here.
-pub fn readable_now(_file: &File) -> bool {
+pub(crate) fn readable_now(_file: &File) -> bool {
     true
 }
 
 /// Writes to a handle block until done; there is nothing to wait for first.
-pub fn wait_writable(_file: &File, _timeout: Duration) -> io::Result<bool> {
+pub(crate) fn wait_writable(_file: &File, _timeout: Duration) -> io::Result<bool> {
     Ok(true)
 }
 
-pub fn is_nonblocking(_file: &File) -> bool {
+pub(crate) fn is_nonblocking(_file: &File) -> bool {
     false
 }
 
-pub const PIPE_ATOMIC_WRITE: usize = 4096;
+pub(crate) const PIPE_ATOMIC_WRITE: usize = 4096;
 
-pub fn register_readable(_registry: &Registry, _file: &File, _token: Token) -> io::Result<bool> {
+pub(crate) fn register_readable(
+    _registry: &Registry,
+    _file: &File,
+    _token: Token,
+) -> io::Result<bool> {
     Ok(false)
 }
 
-pub fn deregister(_registry: &Registry, _file: &File) {}
+pub(crate) fn deregister(_registry: &Registry, _file: &File) {}
 
 /// Never made: Windows has no raw mode to hold.
-pub enum RawTerminal {}
+pub(crate) enum RawTerminal {}
 
 impl RawTerminal {
     /// No raw mode or line speed is set here: a speed is refused before this is reached
     /// ([`baud_supported`] is false).
-    pub fn enter(_file: &File, speed: Option<u32>) -> io::Result<Option<RawTerminal>> {
+    pub(crate) fn enter(_file: &File, speed: Option<u32>) -> io::Result<Option<RawTerminal>> {
         match speed {
             Some(_) => Err(io::Error::from(io::ErrorKind::Unsupported)),
             None => Ok(None),
         }
     }
 
-    pub fn restore(self) {
+    pub(crate) fn restore(self) {
         match self {}
     }
 }
@@ -74,44 +78,44 @@ pub fn terminal_speed(_file: &File) -> io::Result<Option<u32>> {
 }
 
 /// COM ports are not reopened after a hang-up here.
-pub fn is_char_device(_meta: &Metadata) -> bool {
+pub(crate) fn is_char_device(_meta: &Metadata) -> bool {
     false
 }
 
 /// Replacement of a followed file is not detected here (truncation is).
-pub fn file_identity(_meta: &Metadata) -> Option<(u64, u64)> {
+pub(crate) fn file_identity(_meta: &Metadata) -> Option<(u64, u64)> {
     None
 }
 
-pub fn is_hangup(_err: &io::Error) -> bool {
+pub(crate) fn is_hangup(_err: &io::Error) -> bool {
     false
 }
 
-pub fn is_absent(err: &io::Error) -> bool {
+pub(crate) fn is_absent(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::NotFound
 }
 
 /// Windows shares a bound port through SO_REUSEADDR alone.
-pub fn share_port(_socket: &socket2::Socket) -> io::Result<()> {
+pub(crate) fn share_port(_socket: &socket2::Socket) -> io::Result<()> {
     Ok(())
 }
 
-pub fn interface_index(_name: &str) -> Option<u32> {
+pub(crate) fn interface_index(_name: &str) -> Option<u32> {
     None
 }
 
-pub fn is_no_such_device(_err: &io::Error) -> bool {
+pub(crate) fn is_no_such_device(_err: &io::Error) -> bool {
     false
 }
 
 /// Windows binds a port with connections in TIME_WAIT anyway; its SO_REUSEADDR would let
 /// another process take the port over, so it is left off.
-pub fn rebind_after_restart(_socket: &socket2::Socket) -> io::Result<()> {
+pub(crate) fn rebind_after_restart(_socket: &socket2::Socket) -> io::Result<()> {
     Ok(())
 }
 
 /// What a path that is not a regular file is, in words.
-pub fn not_a_regular_file(meta: &std::fs::Metadata) -> &'static str {
+pub(crate) fn not_a_regular_file(meta: &std::fs::Metadata) -> &'static str {
     if meta.is_dir() {
         "it is a directory"
     } else {
@@ -121,7 +125,7 @@ pub fn not_a_regular_file(meta: &std::fs::Metadata) -> &'static str {
 
 /// Windows guards files with ACLs, not mode bits: a bus key's file is protected by its
 /// folder's ACL (the README says so), and nothing is refused here.
-pub fn shared_file_problem(_meta: &std::fs::Metadata) -> Option<&'static str> {
+pub(crate) fn shared_file_problem(_meta: &std::fs::Metadata) -> Option<&'static str> {
     None
 }
 
@@ -140,7 +144,7 @@ pub fn monotonic_usec() -> io::Result<u64> {
 /// would stop for something a destination did. Both reports are turned off on every socket
 /// that receives, as quinn-udp and others do; sending sockets keep them (a later send shows
 /// the refusal, which is counted). Where the control is refused as unknown, this is a no-op.
-pub fn ignore_udp_resets(socket: &socket2::Socket) -> io::Result<()> {
+pub(crate) fn ignore_udp_resets(socket: &socket2::Socket) -> io::Result<()> {
     use std::os::windows::io::AsRawSocket;
     use windows_sys::Win32::Networking::WinSock::{
         WSAIoctl, SIO_UDP_CONNRESET, SIO_UDP_NETRESET, SOCKET, SOCKET_ERROR, WSAEINVAL,
@@ -177,4 +181,27 @@ pub fn ignore_udp_resets(socket: &socket2::Socket) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// TCP keep-alive: the first probe after `time` idle, then every `interval`; Windows does
+/// not let the number of probes be set (it gives up after its own count).
+pub(crate) fn tcp_keepalive(
+    time: std::time::Duration,
+    interval: std::time::Duration,
+    _retries: u32,
+) -> socket2::TcpKeepalive {
+    socket2::TcpKeepalive::new()
+        .with_time(time)
+        .with_interval(interval)
+}
+
+/// The address a group listener binds: Windows only accepts the unspecified address of the
+/// group's family there.
+pub(crate) fn group_bind_addr(group: std::net::SocketAddr) -> std::net::SocketAddr {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let ip = match group {
+        std::net::SocketAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        std::net::SocketAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    std::net::SocketAddr::new(ip, group.port())
 }

@@ -8,17 +8,17 @@ use std::io;
 /// A control buffer with room for one small message, aligned for `cmsghdr`.
 #[repr(C, align(8))]
 #[derive(Clone, Copy)]
-pub struct ControlBuffer(pub [u8; 32]);
+pub(super) struct ControlBuffer(pub [u8; 32]);
 
 impl ControlBuffer {
-    pub const fn new() -> Self {
+    pub(super) const fn new() -> Self {
         ControlBuffer([0; 32])
     }
 }
 
 /// What we send alongside a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outgoing {
+pub(super) enum Outgoing {
     /// UDP GSO: the message's payload is cut into datagrams of this size (the last may be
     /// shorter) below the socket layer.
     UdpSegment(u16),
@@ -26,7 +26,7 @@ pub enum Outgoing {
 
 /// Writes `message` into `buf` and returns the number of bytes the header's
 /// `msg_controllen` must say.
-pub fn encode(buf: &mut ControlBuffer, message: Outgoing) -> usize {
+pub(super) fn encode(buf: &mut ControlBuffer, message: Outgoing) -> usize {
     let Outgoing::UdpSegment(size) = message;
     // SAFETY: the buffer is aligned for cmsghdr and larger than CMSG_SPACE(2); the header
     // and its data are written inside it through the libc CMSG helpers, which compute
@@ -46,7 +46,7 @@ pub fn encode(buf: &mut ControlBuffer, message: Outgoing) -> usize {
 
 /// What the kernel told us alongside a received message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Incoming {
+pub(super) enum Incoming {
     /// `SO_RXQ_OVFL`: the running total of datagrams dropped on this socket.
     DropCounter(u32),
     /// `IP_RECVERR`/`IPV6_RECVERR`: an error for a datagram we sent earlier; `icmp` is true
@@ -57,7 +57,7 @@ pub enum Incoming {
 }
 
 /// Reads every control message of a received header.
-pub fn decode(hdr: &libc::msghdr, mut each: impl FnMut(Incoming)) {
+pub(super) fn decode(hdr: &libc::msghdr, mut each: impl FnMut(Incoming)) {
     // SAFETY: walks the control messages the kernel wrote into this header's buffer with the
     // libc CMSG helpers, which bound every access by msg_controllen; data is read unaligned
     // and only when the message is long enough for it.
@@ -91,7 +91,7 @@ pub fn decode(hdr: &libc::msghdr, mut each: impl FnMut(Incoming)) {
 }
 
 /// The OS error an [`Incoming::ExtendedError`] stands for.
-pub fn errno_error(errno: i32) -> io::Error {
+pub(super) fn errno_error(errno: i32) -> io::Error {
     io::Error::from_raw_os_error(errno)
 }
 

@@ -1,29 +1,43 @@
 //! Linux: batched UDP (`udp`, `cmsg`), socket options beyond the portable set, and the
 //! routing table's choice of interface for IPv6 multicast.
 
-pub mod cmsg;
-pub mod udp;
+mod cmsg;
+mod udp;
+
+pub(crate) use self::udp::*;
 
 use nix::sys::socket::{setsockopt, sockopt};
 use socket2::Socket;
 
-/// Receive buffer beyond `net.core.rmem_max` where we may (root, CAP_NET_ADMIN).
-pub fn force_recv_buffer(socket: &Socket, bytes: usize) -> bool {
-    setsockopt(socket, sockopt::RcvBufForce, &bytes).is_ok()
+/// The kernel counts the datagrams it drops on a full receive buffer
+/// ([`enable_drop_counter`], [`udp_drop_totals`]).
+pub(crate) const HAS_DROP_COUNTER: bool = true;
+
+/// Asks for `bytes` of receive buffer, beyond `net.core.rmem_max` where we may (root,
+/// CAP_NET_ADMIN), and returns what the kernel really granted.
+pub fn grow_recv_buffer(socket: &Socket, bytes: usize) -> usize {
+    if setsockopt(socket, sockopt::RcvBufForce, &bytes).is_err() {
+        let _ = socket.set_recv_buffer_size(bytes);
+    }
+    socket.recv_buffer_size().unwrap_or(0)
 }
 
-pub fn force_send_buffer(socket: &Socket, bytes: usize) -> bool {
-    setsockopt(socket, sockopt::SndBufForce, &bytes).is_ok()
+/// Same for the send side.
+pub fn grow_send_buffer(socket: &Socket, bytes: usize) -> usize {
+    if setsockopt(socket, sockopt::SndBufForce, &bytes).is_err() {
+        let _ = socket.set_send_buffer_size(bytes);
+    }
+    socket.send_buffer_size().unwrap_or(0)
 }
 
 /// With every received batch the kernel then says how many datagrams it dropped so far.
-pub fn enable_drop_counter(socket: &Socket) -> bool {
+pub(crate) fn enable_drop_counter(socket: &Socket) -> bool {
     setsockopt(socket, sockopt::RxqOvfl, &1).is_ok()
 }
 
 /// ICMP errors about datagrams we sent are queued on the socket with the destination they
 /// were about, for connected and unconnected sockets alike.
-pub fn enable_error_queue(socket: &Socket, ipv6: bool) -> bool {
+pub(crate) fn enable_error_queue(socket: &Socket, ipv6: bool) -> bool {
     if ipv6 {
         setsockopt(socket, sockopt::Ipv6RecvErr, &true).is_ok()
     } else {
@@ -33,7 +47,7 @@ pub fn enable_error_queue(socket: &Socket, ipv6: bool) -> bool {
 
 /// Only the groups this socket joined are delivered to it, not every group any socket on the
 /// host joined for the same port.
-pub fn deliver_joined_groups_only(socket: &Socket, ipv6: bool) -> std::io::Result<()> {
+pub(crate) fn deliver_joined_groups_only(socket: &Socket, ipv6: bool) -> std::io::Result<()> {
     if ipv6 {
         socket.set_multicast_all_v6(false)
     } else {
@@ -43,9 +57,32 @@ pub fn deliver_joined_groups_only(socket: &Socket, ipv6: bool) -> std::io::Resul
 
 /// The interface the system would use for IPv6 multicast when none is named: the device of
 /// the best `ff00::/8` route.
-pub fn default_ipv6_multicast_device() -> Option<String> {
+pub(crate) fn default_ipv6_multicast_device() -> Option<String> {
     let table = std::fs::read_to_string("/proc/net/ipv6_route").ok()?;
-    crate::interface::best_multicast_route_device(&table)
+    best_multicast_route_device(&table)
+}
+
+/// Picks the lowest-metric `ff00::/8` route from `/proc/net/ipv6_route` text, skipping
+/// loopback (which the kernel never uses to leave the host).
+fn best_multicast_route_device(table: &str) -> Option<String> {
+    let mut best: Option<(u32, String)> = None;
+    for line in table.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() < 10 {
+            continue;
+        }
+        let (dest, prefix, metric, device) = (fields[0], fields[1], fields[5], fields[9]);
+        if !dest.starts_with("ff00") || prefix != "08" || device == "lo" {
+            continue;
+        }
+        let Ok(metric) = u32::from_str_radix(metric, 16) else {
+            continue;
+        };
+        if best.as_ref().is_none_or(|(m, _)| metric < *m) {
+            best = Some((metric, device.to_string()));
+        }
+    }
+    best.map(|(_, d)| d)
 }
 
 /// The kernel's count of datagrams dropped on each socket (`sk_drops`, the same total the
@@ -82,4 +119,21 @@ pub fn udp_drop_totals(sockets: &[socket2::SockRef<'_>]) -> Vec<Option<u64>> {
         .into_iter()
         .map(|inode| inode.and_then(|i| drops.get(&i).copied()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multicast_route_choice_prefers_lowest_metric_and_skips_loopback() {
+        let table = "\
+ff000000000000000000000000000000 08 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     lo
+ff000000000000000000000000000000 08 00000000000000000000000000000000 00 00000000000000000000000000000000 00000400 00000001 00000000 00000001   eth1
+ff000000000000000000000000000000 08 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001   eth0
+fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001   eth0
+";
+        assert_eq!(best_multicast_route_device(table).as_deref(), Some("eth0"));
+        assert_eq!(best_multicast_route_device(""), None);
+    }
 }

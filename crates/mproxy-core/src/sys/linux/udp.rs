@@ -16,7 +16,8 @@ use socket2::{SockAddr, Socket};
 
 use super::cmsg::{self, ControlBuffer, Incoming, Outgoing};
 use crate::batch::{Batch, Entry, SLOT_SIZE};
-use crate::sys::{RecvOutcome, SendOutcome, MAX_ICMP_RETRIES, RECV_BATCH};
+use crate::sys::send_errors::{is_message_too_long, is_reported_icmp};
+use crate::sys::udp_common::{send_each, RecvOutcome, SendOutcome, MAX_ICMP_RETRIES, RECV_BATCH};
 
 /// Room per received message for the drop counter (and a GRO segment size, were GRO on).
 const CONTROL_SIZE: usize = 64;
@@ -28,7 +29,7 @@ const MAX_GSO_SEGMENTS: usize = 64;
 const MAX_GSO_BYTES: usize = 65_000;
 
 /// Receive state reused across calls: headers, vectors and control space for one batch.
-pub struct Receiver {
+pub(crate) struct Receiver {
     hdrs: Vec<libc::mmsghdr>,
     iovs: Vec<libc::iovec>,
     control: Vec<u8>,
@@ -47,7 +48,7 @@ impl Default for Receiver {
 }
 
 impl Receiver {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         // SAFETY: mmsghdr is a plain C struct for which all-zero is a valid value.
         let hdrs = (0..RECV_BATCH)
             .map(|_| unsafe { std::mem::zeroed::<libc::mmsghdr>() })
@@ -70,7 +71,11 @@ impl Receiver {
 
     /// Fills `batch` with whatever is queued on `socket`, up to one batch, without waiting.
     /// Returns `WouldBlock` when nothing is queued.
-    pub fn recv(&mut self, socket: &impl AsFd, batch: &mut Batch) -> io::Result<RecvOutcome> {
+    pub(crate) fn recv(
+        &mut self,
+        socket: &impl AsFd,
+        batch: &mut Batch,
+    ) -> io::Result<RecvOutcome> {
         let need = RECV_BATCH * SLOT_SIZE;
         if batch.buf.len() < need {
             batch.buf.resize(need, 0);
@@ -78,8 +83,8 @@ impl Receiver {
         batch.entries.clear();
         let base = batch.buf.as_mut_ptr();
         for (i, iov) in self.iovs.iter_mut().enumerate() {
-            // SAFETY: slot i lies inside batch.buf, which holds RECV_BATCH slots.
             *iov = libc::iovec {
+                // SAFETY: slot i lies inside batch.buf, which holds RECV_BATCH slots.
                 iov_base: unsafe { base.add(i * SLOT_SIZE) }.cast(),
                 iov_len: SLOT_SIZE,
             };
@@ -133,8 +138,8 @@ impl Receiver {
             }
             // One datagram per entry: UDP GRO stays off, because the kernel counts a dropped
             // coalesced packet as one drop, and drops must be counted per datagram.
-            // SAFETY: the kernel wrote a socket address of msg_namelen bytes into names[i].
             let name = std::mem::replace(&mut self.names[i], socket2::SockAddrStorage::zeroed());
+            // SAFETY: the kernel wrote a socket address of msg_namelen bytes into names[i].
             let from = unsafe { SockAddr::new(name, hdr.msg_hdr.msg_namelen) }.as_socket();
             batch.entries.push(Entry {
                 offset: i * SLOT_SIZE,
@@ -209,32 +214,9 @@ fn gso_unsupported(err: &io::Error) -> bool {
     )
 }
 
-/// Errors a send returns for an earlier datagram: an ICMP error that arrived since the last
-/// send (the socket's pending error). The message that met it was not sent; with the error
-/// queue on, the error itself is read from there and charged to the destination it names.
-pub fn is_reported_icmp(err: &io::Error) -> bool {
-    matches!(
-        err.raw_os_error(),
-        Some(
-            libc::ECONNREFUSED
-                | libc::EHOSTUNREACH
-                | libc::ENETUNREACH
-                | libc::EHOSTDOWN
-                | libc::ENONET
-                | libc::EPROTO
-        )
-    )
-}
-
-/// "Message too long": larger than the path (or the protocol) takes. With the error queue
-/// on, a path-MTU report about an earlier datagram also fails the next send this way.
-pub fn is_message_too_long(err: &io::Error) -> bool {
-    err.raw_os_error() == Some(libc::EMSGSIZE)
-}
-
 /// Whether this kernel takes UDP GSO at all (Linux 4.18+): setting a socket-wide segment
 /// size succeeds only where UDP_SEGMENT is understood. Reset to 0 (per-send only) after.
-pub fn gso_supported(socket: &Socket) -> bool {
+pub(crate) fn gso_supported(socket: &Socket) -> bool {
     use nix::sys::socket::{setsockopt, sockopt::UdpGsoSegment};
     setsockopt(socket, UdpGsoSegment, &1400).is_ok()
         && setsockopt(socket, UdpGsoSegment, &0).is_ok()
@@ -242,7 +224,7 @@ pub fn gso_supported(socket: &Socket) -> bool {
 
 /// Per-socket send state: whether GSO works on its path, and the scratch space one batch
 /// needs (vectors, headers, runs), reused so the hot path allocates nothing.
-pub struct SendState {
+pub(crate) struct SendState {
     gso: bool,
     lens: Vec<usize>,
     runs: Vec<Run>,
@@ -257,7 +239,7 @@ unsafe impl Send for SendState {}
 
 impl SendState {
     /// `gso`: whether the socket's path takes GSO (see [`gso_supported`]).
-    pub fn new(gso: bool) -> Self {
+    pub(crate) fn new(gso: bool) -> Self {
         SendState {
             gso,
             lens: Vec::new(),
@@ -269,7 +251,7 @@ impl SendState {
     }
 
     /// False once a path refused GSO.
-    pub fn gso(&self) -> bool {
+    pub(crate) fn gso(&self) -> bool {
         self.gso
     }
 
@@ -281,7 +263,7 @@ impl SendState {
     /// ICMP error reported for an earlier datagram is sent again once.
     /// `connected`: the socket is connected to the only destination, so messages carry no
     /// address and the kernel reuses its cached route.
-    pub fn send(
+    pub(crate) fn send(
         &mut self,
         socket: &Socket,
         batch: &Batch,
@@ -398,7 +380,7 @@ impl SendState {
                     self.gso = false;
                 }
                 let datagrams = batch.datagrams().skip(run.first).take(run.end - run.first);
-                crate::sys::send_each(
+                send_each(
                     socket,
                     datagrams,
                     &dests[dest],
@@ -420,7 +402,7 @@ impl SendState {
 
 /// Reads every error queued on `socket` (`IP_RECVERR`), without waiting, handing each ICMP
 /// error to `each` with the destination of the datagram it was about.
-pub fn drain_errors(socket: &Socket, mut each: impl FnMut(SocketAddr, io::Error)) {
+pub(crate) fn drain_errors(socket: &Socket, mut each: impl FnMut(SocketAddr, io::Error)) {
     let fd = socket.as_raw_fd();
     // Room for the piece of the original datagram the error carries; only the header and
     // the address matter.

@@ -39,7 +39,7 @@ pub struct DestinationSpec {
 }
 
 /// A bound listener and what the kernel granted it.
-pub struct Listener {
+pub(crate) struct Listener {
     pub socket: Socket,
     pub local_addr: SocketAddr,
     pub recv_buffer: usize,
@@ -92,7 +92,7 @@ fn no_interface_for(group: &SocketAddr) -> String {
 
 /// Binds a listener. A multicast group is joined on the named interface and shares its port
 /// with other listeners (in this process or others), each of which gets every datagram.
-pub fn bind_listener(spec: &ListenSpec) -> Result<Listener> {
+pub(crate) fn bind_listener(spec: &ListenSpec) -> Result<Listener> {
     let addr = spec.addr;
     let context = format!("cannot listen on {addr}");
     let socket = new_udp(&addr).map_err(|e| Error::os(&context, &e))?;
@@ -237,7 +237,7 @@ fn join_group(socket: &Socket, group: &SocketAddr, iface_spec: &Option<String>) 
 /// Outgoing sockets are shared by all destinations of one family and outgoing interface,
 /// so one `sendmmsg` can carry a batch to several of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SenderKey {
+pub(crate) struct SenderKey {
     pub ipv6: bool,
     pub interface_index: u32,
     pub ttl: u32,
@@ -246,14 +246,14 @@ pub struct SenderKey {
 
 /// A destination after its interface was resolved and its route checked.
 #[derive(Debug, Clone)]
-pub struct ResolvedDestination {
+pub(crate) struct ResolvedDestination {
     pub addr: SocketAddr,
     pub key: SenderKey,
 }
 
 /// Resolves a destination's interface and proves a route to it exists, with a socket that
 /// is connected (which sends nothing) and thrown away.
-pub fn resolve_destination(spec: &DestinationSpec) -> Result<ResolvedDestination> {
+pub(crate) fn resolve_destination(spec: &DestinationSpec) -> Result<ResolvedDestination> {
     let group = spec.addr.ip().is_multicast();
     let mut iface = resolve_interface(&spec.interface)?;
     if iface.is_none() && group && spec.addr.is_ipv6() {
@@ -298,7 +298,7 @@ pub fn resolve_destination(spec: &DestinationSpec) -> Result<ResolvedDestination
 }
 
 /// Creates the shared outgoing socket for one [`SenderKey`].
-pub fn sender_socket(key: &SenderKey, send_buffer: usize) -> Result<Socket> {
+pub(crate) fn sender_socket(key: &SenderKey, send_buffer: usize) -> Result<Socket> {
     let family = if key.ipv6 { Domain::IPV6 } else { Domain::IPV4 };
     let context = "cannot create a sending socket";
     let socket = udp_socket(family, false).map_err(|e| Error::os(context, &e))?;

@@ -11,16 +11,21 @@ use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 
-use crate::access::{AccessSpec, OncePerAddress, PerAddress};
 use crate::error::{describe_os_error, Error, Result};
 use crate::event::{ClientAction, Notice, Reporter};
 use crate::stats::{Counters, Endpoint};
-use crate::tls_server::{ClientStream, TlsServer};
+use crate::tcp::access::{AccessSpec, OncePerAddress, PerAddress};
+use crate::tls::{ClientStream, TlsServer};
 
 const ACCEPT_PAUSE: Duration = Duration::from_millis(200);
 
+/// How long a TLS client may take to finish its handshake before it is closed (counted as a
+/// TLS failure), so connections that never handshake do not hold places: the same for the
+/// TCP inputs' and the TCP outputs' listeners.
+pub(crate) const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
+
 /// Binds a non-blocking TCP listener, with the address reusable after a restart.
-pub fn bind(addr: SocketAddr) -> Result<TcpListener> {
+pub(crate) fn bind(addr: SocketAddr) -> Result<TcpListener> {
     let context = format!("cannot listen on TCP {addr}");
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(addr),
@@ -46,13 +51,13 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener> {
 
 /// Lines about one client address that are said at most once a minute, each kind on its own.
 #[derive(Debug, Clone, Copy)]
-pub enum LogOnce {
+pub(crate) enum LogOnce {
     Refused = 0,
     TlsFailure = 1,
     IdleTimeout = 2,
 }
 
-pub struct Acceptor {
+pub(crate) struct Acceptor {
     pub listener: TcpListener,
     /// The token the next client is registered under (0 is the listener's).
     next_token: usize,
@@ -67,7 +72,7 @@ pub struct Acceptor {
 }
 
 impl Acceptor {
-    pub fn new(
+    pub(crate) fn new(
         listener: TcpListener,
         max_clients: usize,
         access: AccessSpec,
@@ -89,13 +94,13 @@ impl Acceptor {
 
     /// A client admitted by this acceptor left (or was closed): its address may have
     /// another.
-    pub fn release(&mut self, peer: SocketAddr) {
+    pub(crate) fn release(&mut self, peer: SocketAddr) {
         self.per_address.remove(peer.ip());
     }
 
     /// Reports `message` as a warning unless a line of this kind was said about `ip` less
     /// than a minute ago.
-    pub fn warn_once_a_minute(
+    pub(crate) fn warn_once_a_minute(
         &mut self,
         kind: LogOnce,
         ip: IpAddr,
@@ -109,13 +114,13 @@ impl Acceptor {
 
     /// How long a wait may last before the listener is back from a rest (and must be
     /// tried again: the clients that waited meanwhile raise no new readiness edge).
-    pub fn timeout(&self) -> Option<Duration> {
+    pub(crate) fn timeout(&self) -> Option<Duration> {
         self.paused_until
             .map(|t| t.saturating_duration_since(Instant::now()))
     }
 
     /// Whether the listener rested and is due to be tried again.
-    pub fn due(&mut self) -> bool {
+    pub(crate) fn due(&mut self) -> bool {
         if self.paused_until.is_some_and(|t| t <= Instant::now()) {
             self.paused_until = None;
             return true;
@@ -126,7 +131,7 @@ impl Acceptor {
     /// Accepts every pending client while fewer than the limit are `connected`, handing each
     /// (non-blocking) to `admit`; clients beyond the limit are closed and counted. Reads the
     /// listener until `WouldBlock` (or a rest), as its readiness is reported by edges.
-    pub fn accept_all(
+    pub(crate) fn accept_all(
         &mut self,
         mut connected: usize,
         endpoint: &Endpoint,
@@ -236,7 +241,7 @@ impl Acceptor {
     /// the listener has TLS, and registers each with `registry` for `interest` (TLS clients
     /// also for writing: their handshake sends) under a token of its own; returns (token,
     /// stream, peer). A client that cannot be registered is reported and closed.
-    pub fn accept_registered(
+    pub(crate) fn accept_registered(
         &mut self,
         connected: usize,
         registry: &mio::Registry,

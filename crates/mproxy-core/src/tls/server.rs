@@ -16,8 +16,9 @@ use rustls::crypto::ring;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{CertificateError, RootCertStore, ServerConfig, ServerConnection};
 
+use super::client::{describe, words};
+use super::pem::{read_certs, read_key};
 use crate::error::{Error, ErrorKind, Result};
-use crate::tls::{read_certs, read_key, words};
 
 /// The files of a TLS listener.
 #[derive(Debug, Clone, Default)]
@@ -33,20 +34,17 @@ pub struct TlsServerSpec {
 
 /// A checked server configuration, shared by every connection of a listener.
 #[derive(Clone)]
-pub struct TlsServer {
+pub(crate) struct TlsServer {
     config: Arc<ServerConfig>,
 }
 
 fn setup_failed(e: &rustls::Error) -> Error {
-    Error::new(
-        ErrorKind::Io,
-        format!("TLS setup failed: {}", crate::tls::describe(e)),
-    )
+    Error::new(ErrorKind::Io, format!("TLS setup failed: {}", describe(e)))
 }
 
 impl TlsServer {
     /// Loads every file now, so a missing or malformed one fails the start.
-    pub fn new(spec: &TlsServerSpec) -> Result<Self> {
+    pub(crate) fn new(spec: &TlsServerSpec) -> Result<Self> {
         let provider = Arc::new(ring::default_provider());
         let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
@@ -65,7 +63,7 @@ impl TlsServer {
                             format!(
                                 "TLS client CA file {ca}: certificate {} cannot be used: {}",
                                 n + 1,
-                                crate::tls::describe(&e)
+                                describe(&e)
                             ),
                         )
                     })?;
@@ -94,7 +92,7 @@ impl TlsServer {
                 }
                 other => format!(
                     "TLS certificate {cert} cannot be used with key {key}: {}",
-                    crate::tls::describe(&other)
+                    describe(&other)
                 ),
             };
             Error::new(ErrorKind::File, why)
@@ -105,7 +103,7 @@ impl TlsServer {
     }
 
     /// A new connection's TLS state, with nothing received yet.
-    pub fn accept(&self, socket: TcpStream) -> Result<ClientStream> {
+    pub(crate) fn accept(&self, socket: TcpStream) -> Result<ClientStream> {
         let conn = ServerConnection::new(self.config.clone()).map_err(|e| setup_failed(&e))?;
         Ok(ClientStream::Tls(Box::new(TlsConn {
             socket,
@@ -117,12 +115,12 @@ impl TlsServer {
 }
 
 /// A client of a listener: a plain socket, or one with a TLS session on it.
-pub enum ClientStream {
+pub(crate) enum ClientStream {
     Plain(TcpStream),
     Tls(Box<TlsConn>),
 }
 
-pub struct TlsConn {
+pub(crate) struct TlsConn {
     socket: TcpStream,
     conn: ServerConnection,
     /// Why the handshake failed, once it has.
@@ -133,19 +131,19 @@ pub struct TlsConn {
 
 impl ClientStream {
     /// The socket itself (to register, deregister, shut down, set options).
-    pub fn socket(&mut self) -> &mut TcpStream {
+    pub(crate) fn socket(&mut self) -> &mut TcpStream {
         match self {
             ClientStream::Plain(s) => s,
             ClientStream::Tls(t) => &mut t.socket,
         }
     }
 
-    pub fn is_tls(&self) -> bool {
+    pub(crate) fn is_tls(&self) -> bool {
         matches!(self, ClientStream::Tls(_))
     }
 
     /// Whether a TLS client has not finished its handshake yet.
-    pub fn handshaking(&self) -> bool {
+    pub(crate) fn handshaking(&self) -> bool {
         match self {
             ClientStream::Plain(_) => false,
             ClientStream::Tls(t) => t.conn.is_handshaking(),
@@ -153,7 +151,7 @@ impl ClientStream {
     }
 
     /// True once, the first time it is asked after a TLS handshake finished.
-    pub fn newly_established(&mut self) -> bool {
+    pub(crate) fn newly_established(&mut self) -> bool {
         match self {
             ClientStream::Tls(t) if !t.announced && !t.conn.is_handshaking() => {
                 t.announced = true;
@@ -165,7 +163,7 @@ impl ClientStream {
 
     /// Why a TLS handshake failed; for a connection that ended before its handshake
     /// finished, that it did. `None` for plain clients and finished handshakes.
-    pub fn handshake_failure(&self) -> Option<String> {
+    pub(crate) fn handshake_failure(&self) -> Option<String> {
         match self {
             ClientStream::Tls(t) if t.failure.is_some() => t.failure.clone(),
             ClientStream::Tls(t) if t.conn.is_handshaking() => {
@@ -177,7 +175,7 @@ impl ClientStream {
 
     /// Gives up on a handshake that took longer than `limit`: the client is to be closed,
     /// and [`ClientStream::handshake_failure`] says why.
-    pub fn handshake_timed_out(&mut self, limit: std::time::Duration) {
+    pub(crate) fn handshake_timed_out(&mut self, limit: std::time::Duration) {
         if let ClientStream::Tls(t) = self {
             t.failure = Some(format!(
                 "it did not finish the TLS handshake within {} seconds",
@@ -187,7 +185,7 @@ impl ClientStream {
     }
 
     /// Whether TLS records wait to be sent (sent by [`ClientStream::flush`]).
-    pub fn wants_write(&self) -> bool {
+    pub(crate) fn wants_write(&self) -> bool {
         match self {
             ClientStream::Plain(_) => false,
             ClientStream::Tls(t) => t.conn.wants_write(),
@@ -195,7 +193,7 @@ impl ClientStream {
     }
 
     /// Sends waiting TLS records until the socket would block.
-    pub fn flush(&mut self) -> io::Result<()> {
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
         match self {
             ClientStream::Plain(_) => Ok(()),
             ClientStream::Tls(t) => t.flush(),
@@ -203,7 +201,7 @@ impl ClientStream {
     }
 
     /// Ends a TLS session in order (close_notify), as far as the socket takes it now.
-    pub fn close_notify(&mut self) {
+    pub(crate) fn close_notify(&mut self) {
         if let ClientStream::Tls(t) = self {
             t.conn.send_close_notify();
             let _ = t.flush();
@@ -212,7 +210,7 @@ impl ClientStream {
 
     /// Reads what the client sent (decrypted). `Ok(0)`: it left; `WouldBlock`: nothing more
     /// now. A TLS client's handshake advances as a side effect.
-    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             ClientStream::Plain(s) => s.read(buf),
             ClientStream::Tls(t) => t.read(buf),
@@ -221,7 +219,7 @@ impl ClientStream {
 
     /// Writes to the client (through TLS: into the session, sent as far as the socket takes
     /// it). `WouldBlock` when nothing could be taken.
-    pub fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+    pub(crate) fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             ClientStream::Plain(s) => s.write(buf),
             ClientStream::Tls(t) => t.write(buf),
@@ -284,7 +282,7 @@ impl TlsConn {
 }
 
 /// A failed handshake from the listener's side, as a sentence about the client.
-pub fn describe_client_failure(err: &rustls::Error) -> String {
+pub(crate) fn describe_client_failure(err: &rustls::Error) -> String {
     match err {
         rustls::Error::NoCertificatesPresented => {
             "the client presented no certificate (one is required: {tlsClientCa})".into()
