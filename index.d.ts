@@ -91,6 +91,13 @@ export declare function checkBusKey(path: string): void
  */
 export declare function checkRoute(options: RouteOptions): void
 
+/**
+ * What is wrong with a network written for an allow list or a rule by source (`10.0.0.0/8`,
+ * `::ffff:127.0.0.1`), or nothing: the core's one CIDR parser, so the schema and the core
+ * cannot disagree on what a block is.
+ */
+export declare function cidrProblem(text: string): string | null
+
 /** What happened to a client of a TCP listener. */
 export type ClientAction = 'joined' | 'left' | 'evicted' | 'refused'
 

@@ -840,6 +840,7 @@ module.exports.NativeTap = nativeBinding.NativeTap
 module.exports.Balance = nativeBinding.Balance
 module.exports.checkBusKey = nativeBinding.checkBusKey
 module.exports.checkRoute = nativeBinding.checkRoute
+module.exports.cidrProblem = nativeBinding.cidrProblem
 module.exports.ClientAction = nativeBinding.ClientAction
 module.exports.counters = nativeBinding.counters
 module.exports.EndpointKind = nativeBinding.EndpointKind

@@ -99,7 +99,12 @@ test.serial('client events: a TCP output client joins, one beyond the limit is r
   t.deepEqual(events, [
     { listener, peer: firstPeer, action: 'joined' },
     { listener, peer: secondPeer, action: 'refused', reason: 'the limit of 1 clients' },
-    { listener, peer: firstPeer, action: 'left' },
+    {
+      listener,
+      peer: firstPeer,
+      action: 'left',
+      reason: 'it closed its side of the connection; a reader that only listens keeps it open, as nc -d and ncat --recv-only do',
+    },
   ])
 })
 

@@ -768,3 +768,25 @@ test('access settings per listener in a config file: bad values name their path'
   t.is(r.code, 2)
   t.regex(r.stderr, /^mproxy: routes\[0\]\.tcpListenAddrs\[0\]\.allow(\[0\])?: .*10\.0\.0\.0\/33.*\n$/)
 })
+
+test('--allow ::ffff:127.0.0.1 (an IPv4 address written as IPv6) lets the 127.0.0.1 client in, and refuses 127.0.0.2', async (t) => {
+  const out = await sink('allow-mapped.txt')
+  const rp = await createReverseProxy({ ...group(), tcpListenAddrs: ['127.0.0.1:0'], udpOutputAddrs: [out.addr], allow: ['::ffff:127.0.0.1'] })
+  t.teardown(() => rp.close())
+  const [inAddr] = rp.addresses.tcpListen
+  const intruder = tcpClient(t, portOf(inAddr), '127.0.0.2')
+  await intruder.closed
+  await waitFor(() => endpoint(rp, 'tcp-listener', inAddr).refusedNotAllowed === 1, 10_000, 'the refusal of 127.0.0.2')
+  const writer = tcpClient(t, portOf(inAddr), '127.0.0.1')
+  await writer.connected
+  const line = 'from 127.0.0.1, allowed as ::ffff:127.0.0.1\n'
+  writer.socket.write(line)
+  await waitForSize(out.out, line.length)
+  writer.socket.end()
+  await writer.closed
+  const stats = await rp.close()
+  await out.server.close()
+  t.is(readFile(out.out).toString(), line)
+  const input = stats.endpoints.find((e) => e.kind === 'tcp-listener')
+  t.deepEqual([input.connects, input.refusedNotAllowed], [1, 1])
+})

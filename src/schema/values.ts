@@ -4,9 +4,9 @@
  * path) is put in front of it by `schema/issues.ts`. Values from the command line arrive as
  * text, so numbers and booleans also accept their text form.
  */
-import { isIP } from 'node:net'
 import { z } from 'zod'
 import { addressProblem } from '../address'
+import { native } from '../native'
 import type { Retention, Rotation } from '../rotation'
 
 /** Metadata key: the JSON Schema of what a preprocessed value accepts (see configJsonSchema). */
@@ -243,19 +243,13 @@ export const MAX_DATAGRAM = 65507
 
 /**
  * A network in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`) or one address (that host), for
- * allow lists and rules by source; the messages are the core's (`sink/rules.rs`). No %scope:
- * a peer's address carries none to compare with.
+ * allow lists and rules by source. Checked by the core's own parser (`cidr.rs`, through the
+ * binding), the one allow lists and rules use, so what passes here is what runs, messages
+ * included (`::ffff:a.b.c.d` forms are the IPv4 block they name).
  */
 export const cidr = z.string({ error: (iss) => `must be an IP address or CIDR block, not ${show(iss.input)}` }).check((ctx) => {
-  const [ip, bits, extra] = ctx.value.split('/')
-  const family = isIP(ip)
-  const fail = (message: string) => ctx.issues.push({ code: 'custom', input: ctx.value, message })
-  if (family === 0 || extra !== undefined || ip.includes('%')) {
-    fail(`${ctx.value} is not an IP address or CIDR block (192.0.2.0/24)`)
-    return
-  }
-  const max = family === 4 ? 32 : 128
-  if (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= max)) fail(`${ctx.value}: the prefix length must be 0 to ${max}`)
+  const problem = native().cidrProblem(ctx.value)
+  if (problem) ctx.issues.push({ code: 'custom', input: ctx.value, message: problem })
 })
 
 /** A duration in seconds from `min` to `max`, fractions allowed; its text (`"2.5"`) is taken too. */

@@ -45,6 +45,14 @@ pub fn rule_pattern_problem(env: &Env, pattern: String) -> napi::Result<Option<S
     guarded(env, || Ok(mproxy_core::compile_pattern(&pattern).err()))
 }
 
+/// What is wrong with a network written for an allow list or a rule by source (`10.0.0.0/8`,
+/// `::ffff:127.0.0.1`), or nothing: the core's one CIDR parser, so the schema and the core
+/// cannot disagree on what a block is.
+#[napi]
+pub fn cidr_problem(env: &Env, text: String) -> napi::Result<Option<String>> {
+    guarded(env, || Ok(mproxy_core::Cidr::parse(&text).err()))
+}
+
 /// Tells the service manager (systemd, `Type=notify`) the service's state: `READY=1`,
 /// `RELOADING=1` (sent with the `MONOTONIC_USEC=` line systemd 253 and newer want),
 /// `STOPPING=1`, or other `KEY=VALUE` lines. `socket` is `NOTIFY_SOCKET`: a path, or `@name`

@@ -443,6 +443,10 @@ impl Output {
     }
 }
 
+/// Why a client that ended its stream left (its event's reason, and the log line's).
+const CLOSED_BY_CLIENT: &str =
+    "it closed its side of the connection; a reader that only listens keeps it open, as nc -d and ncat --recv-only do";
+
 /// Clients are not expected to send; what they do send is read and dropped. The end of
 /// their stream means they left: a peer that closed and one that only shut down its sending
 /// side look the same here, and cleaning up at once matters more (a listener that must not
@@ -453,7 +457,9 @@ fn drain_input(client: &mut Client) -> Flow {
     // read again next turn (its readiness is not used up).
     for _ in 0..16 {
         match client.stream.read(&mut scratch) {
-            Ok(0) => return Flow::Closed(None),
+            // Said in the log: a reader whose own input ended (`nc -N`, `ncat` without
+            // `--recv-only`) closes its side, and is gone by its own doing, not ours.
+            Ok(0) => return Flow::Closed(Some(CLOSED_BY_CLIENT.to_string())),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Flow::Open,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
