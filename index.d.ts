@@ -208,6 +208,8 @@ export interface InputOptions {
   framing: FramingOptions
   /** Bytes per second to pace sending to; 0: unpaced. */
   rate: number
+  /** Datagrams per second to pace sending to; 0: unpaced. */
+  datagramRate: number
   /**
    * Line speed of a serial device in bits per second (e.g. 38400 for AIS), set with raw
    * mode. A speed the system does not support, stdin, or a path that is not a terminal

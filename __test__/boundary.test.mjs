@@ -70,6 +70,7 @@ const programs = {
       ...rotation,
       serverAddrs: downstreams,
       rate: maybe(fc.oneof(fc.constantFrom(0, 1, 100e9), fc.integer({ min: 1, max: 1e9 }))),
+      datagramRate: maybe(fc.constantFrom(0, 1, 100_000_000)),
     })
     .map((o) => {
       const opts = defined({ ...o, path: input, copyPath: o.rotate === undefined ? undefined : path.join(dir, 'copy.log') })
@@ -190,7 +191,9 @@ const routeOptions = fc
     ),
     inputs: maybe(
       fc.array(
-        fc.record({ framing: framingOptions, rate: double, baud: maybe(u32), follow: fc.boolean() }).map((o) => defined({ ...o, path: input })),
+        fc
+          .record({ framing: framingOptions, rate: double, datagramRate: u32, baud: maybe(u32), follow: fc.boolean() })
+          .map((o) => defined({ ...o, path: input })),
         { maxLength: 1 },
       ),
     ),

@@ -2,7 +2,7 @@
 import { newHandle, ready, startRoute, type Handle } from '../handle'
 import { labelOf, type Labels } from '../options'
 import { parseWith } from '../schema/issues'
-import { apiSchema } from '../schema/programs'
+import { apiSchema, LINE_DATAGRAM_RATE } from '../schema/programs'
 import { resolveEndpoints } from '../resolve'
 import { refuseDuplicates } from './checks'
 import type { UdpOutput } from './rules'
@@ -33,6 +33,11 @@ export interface ClientOptions extends CommonOptions {
    * proxy and a server on an ordinary host take without loss.
    */
   rate?: number | string
+  /**
+   * Most datagrams per second to send; 0 = no limit. By default 100,000 in line framing (one
+   * datagram per line: short datagrams cost a receiver per datagram), no limit otherwise.
+   */
+  datagramRate?: number
   /** Serial device speed to set (e.g. 38400 for AIS receivers); kept as it is when not given. */
   baud?: number
   /**
@@ -65,7 +70,16 @@ export async function startClient(input: ClientOptions, labels?: Labels): Promis
   startRoute(
     handle,
     {
-      inputs: [{ path, framing: { framing, maxDatagram, lingerMs }, rate, baud: o.baud, follow: o.follow }],
+      inputs: [
+        {
+          path,
+          framing: { framing, maxDatagram, lingerMs },
+          rate,
+          datagramRate: o.datagramRate ?? (framing === 'line' ? LINE_DATAGRAM_RATE : 0),
+          baud: o.baud,
+          follow: o.follow,
+        },
+      ],
       ...udpOutputs(o.serverAddrs, destinations, (d) => destinationOptions(d, common)),
       // The input can be paced by stdout (or the disk), so tee and the copy wait rather than drop.
       tee: tee ? { path: '-', waitWhenFull: true } : undefined,

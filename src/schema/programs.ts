@@ -37,6 +37,12 @@ export const DEFAULT_SOCKET_BUFFER = 8 * 1024 * 1024
 export const DEFAULT_MULTICAST_ADDR = '[ff02::1]:9918'
 /** Default pacing of the client, in bytes per second. */
 export const DEFAULT_RATE = 80_000_000
+/**
+ * The client's datagrams per second in line framing when `datagramRate` is not given: one
+ * datagram per line makes the byte rate about 800,000 short datagrams a second, more than a
+ * Node or Python receiver takes. Packed and raw framing are paced by their bytes only.
+ */
+export const LINE_DATAGRAM_RATE = 100_000
 const DATAGRAM_DEFAULT = '1472 IPv4, 1452 IPv6, 30 less with --bus-key'
 
 /** Options every program has. */
@@ -124,6 +130,13 @@ export const clientShape = {
     help: 'Most bytes per second to send, e.g. 20M; 0 = unlimited',
     default: DEFAULT_RATE,
     defaultText: '80M',
+  }),
+  /** Most datagrams per second to send; 0 = no limit. By default 100,000 in line framing, no limit otherwise. */
+  datagramRate: option(wholeNumber(0, 100_000_000), {
+    flag: 'datagram-rate',
+    value: 'N',
+    help: 'Most datagrams per second to send; 0 = unlimited',
+    defaultText: `${LINE_DATAGRAM_RATE} with --framing line, else unlimited`,
   }),
   /** Serial device speed to set (e.g. 38400 for AIS receivers); kept as it is when not given. */
   baud: option(wholeNumber(1, 4_000_000), { flag: 'baud', value: 'N', help: 'Serial device speed to set, e.g. 38400', defaultText: 'as the device is' }),

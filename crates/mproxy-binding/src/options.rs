@@ -81,6 +81,8 @@ pub struct InputOptions {
     pub framing: FramingOptions,
     /// Bytes per second to pace sending to; 0: unpaced.
     pub rate: f64,
+    /// Datagrams per second to pace sending to; 0: unpaced.
+    pub datagram_rate: u32,
     /// Line speed of a serial device in bits per second (e.g. 38400 for AIS), set with raw
     /// mode. A speed the system does not support, stdin, or a path that is not a terminal
     /// is an error at start. Absent: the port's speed is kept.
@@ -250,6 +252,7 @@ fn framing_spec(f: &FramingOptions) -> Result<FramingSpec> {
         max_datagram: f.max_datagram.max(1) as usize,
         linger: Duration::from_millis(u64::from(f.linger_ms)),
         rate: 0,
+        datagram_rate: 0,
     })
 }
 
@@ -400,6 +403,7 @@ pub(crate) fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
     for i in o.inputs.iter().flatten() {
         let mut framing = framing_spec(&i.framing)?;
         framing.rate = i.rate.max(0.0) as u64;
+        framing.datagram_rate = u64::from(i.datagram_rate);
         spec.stream_inputs.push(StreamSpec {
             path: i.path.clone(),
             framing,

@@ -1,39 +1,69 @@
-//! Pacing a sender to a byte rate. UDP has no flow control: a client reading a file can
-//! outrun every receiver, and what a receiver cannot take the kernel drops. Spreading the
-//! batches over time keeps a file transfer within what relays and servers can absorb.
+//! Pacing a sender to a byte rate and a datagram rate. UDP has no flow control: a client
+//! reading a file can outrun every receiver, and what a receiver cannot take the kernel
+//! drops. Spreading the batches over time keeps a file transfer within what relays and
+//! servers can absorb. Bytes alone are not enough for short datagrams (one AIS line each):
+//! a receiver's cost is per datagram, so the datagrams are paced too.
 
 use std::time::{Duration, Instant};
 
 use crate::stop::StopToken;
 
-pub(crate) struct Pacer {
-    bytes_per_second: u64,
-    started: Option<Instant>,
+/// One schedule: so many units (bytes or datagrams) per second, counted from its start.
+#[derive(Default)]
+struct Schedule {
+    per_second: u64,
     sent: u64,
 }
 
+impl Schedule {
+    /// When the units sent so far are due, from the start (`None`: unpaced). Durations
+    /// only, no `Instant + Duration` (which panics past the platform's range); a schedule
+    /// too long for a Duration is as long as one can be.
+    fn add(&mut self, units: u64) -> Option<Duration> {
+        if self.per_second == 0 {
+            return None;
+        }
+        self.sent = self.sent.saturating_add(units);
+        Some(
+            Duration::try_from_secs_f64(self.sent as f64 / self.per_second as f64)
+                .unwrap_or(Duration::MAX),
+        )
+    }
+}
+
+pub(crate) struct Pacer {
+    bytes: Schedule,
+    datagrams: Schedule,
+    started: Option<Instant>,
+}
+
 impl Pacer {
-    /// `bytes_per_second == 0` means unpaced.
-    pub(crate) fn new(bytes_per_second: u64) -> Self {
+    /// A rate of 0 means that one is unpaced.
+    pub(crate) fn new(bytes_per_second: u64, datagrams_per_second: u64) -> Self {
         Pacer {
-            bytes_per_second,
+            bytes: Schedule {
+                per_second: bytes_per_second,
+                sent: 0,
+            },
+            datagrams: Schedule {
+                per_second: datagrams_per_second,
+                sent: 0,
+            },
             started: None,
-            sent: 0,
         }
     }
 
-    /// How long to wait before the batch after `bytes` more may go.
-    pub(crate) fn delay_after(&mut self, bytes: u64, now: Instant) -> Duration {
-        if self.bytes_per_second == 0 || bytes == 0 {
+    /// How long to wait before the batch after `bytes` in `datagrams` more may go: the
+    /// later of the two schedules.
+    pub(crate) fn delay_after(&mut self, bytes: u64, datagrams: u64, now: Instant) -> Duration {
+        if bytes == 0 && datagrams == 0 {
             return Duration::ZERO;
         }
+        let due = match (self.bytes.add(bytes), self.datagrams.add(datagrams)) {
+            (None, None) => return Duration::ZERO,
+            (a, b) => a.max(b).unwrap_or_default(),
+        };
         let started = *self.started.get_or_insert(now);
-        self.sent = self.sent.saturating_add(bytes);
-        // When the bytes sent are due, counted from the start: durations only, no
-        // `Instant + Duration` (which panics past the platform's range), and a schedule too
-        // long for a Duration is as long as one can be.
-        let due = Duration::try_from_secs_f64(self.sent as f64 / self.bytes_per_second as f64)
-            .unwrap_or(Duration::MAX);
         let elapsed = now.saturating_duration_since(started);
         if due > elapsed {
             due - elapsed
@@ -42,15 +72,16 @@ impl Pacer {
             // followed by an unpaced burst to catch up.
             if elapsed - due > Duration::from_millis(100) {
                 self.started = Some(now);
-                self.sent = 0;
+                self.bytes.sent = 0;
+                self.datagrams.sent = 0;
             }
             Duration::ZERO
         }
     }
 
     /// Sleeps for the pacing delay; returns false if the route stopped meanwhile.
-    pub(crate) fn pace(&mut self, bytes: u64, stop: &StopToken) -> bool {
-        let delay = self.delay_after(bytes, Instant::now());
+    pub(crate) fn pace(&mut self, bytes: u64, datagrams: u64, stop: &StopToken) -> bool {
+        let delay = self.delay_after(bytes, datagrams, Instant::now());
         if delay.is_zero() {
             return !stop.is_stopped();
         }
@@ -64,35 +95,52 @@ mod tests {
 
     #[test]
     fn batches_are_spread_to_the_rate() {
-        let mut p = Pacer::new(1_000_000);
+        let mut p = Pacer::new(1_000_000, 0);
         let t0 = Instant::now();
-        assert_eq!(p.delay_after(100_000, t0), Duration::from_millis(100));
+        assert_eq!(p.delay_after(100_000, 1, t0), Duration::from_millis(100));
         // 50 ms later the next 100 kB is due at 200 ms.
         assert_eq!(
-            p.delay_after(100_000, t0 + Duration::from_millis(50)),
+            p.delay_after(100_000, 1, t0 + Duration::from_millis(50)),
             Duration::from_millis(150)
         );
     }
 
     #[test]
     fn a_schedule_past_any_duration_does_not_panic() {
-        let mut p = Pacer::new(1);
+        let mut p = Pacer::new(1, 0);
         let t0 = Instant::now();
-        assert_eq!(p.delay_after(u64::MAX, t0), Duration::MAX);
+        assert_eq!(p.delay_after(u64::MAX, 1, t0), Duration::MAX);
         // The count saturates instead of wrapping around to a small delay.
-        assert_eq!(p.delay_after(u64::MAX, t0), Duration::MAX);
+        assert_eq!(p.delay_after(u64::MAX, 1, t0), Duration::MAX);
     }
 
     #[test]
     fn unpaced_never_waits_and_pauses_do_not_cause_bursts() {
-        let mut free = Pacer::new(0);
-        assert_eq!(free.delay_after(10_000_000, Instant::now()), Duration::ZERO);
-        let mut p = Pacer::new(1_000_000);
+        let mut free = Pacer::new(0, 0);
+        assert_eq!(
+            free.delay_after(10_000_000, 1, Instant::now()),
+            Duration::ZERO
+        );
+        let mut p = Pacer::new(1_000_000, 0);
         let t0 = Instant::now();
-        p.delay_after(1000, t0);
+        p.delay_after(1000, 1, t0);
         // After a 10 s pause the schedule restarts: the next batch is paced from now.
         let later = t0 + Duration::from_secs(10);
-        assert_eq!(p.delay_after(100_000, later), Duration::ZERO);
-        assert_eq!(p.delay_after(100_000, later), Duration::from_millis(100));
+        assert_eq!(p.delay_after(100_000, 1, later), Duration::ZERO);
+        assert_eq!(p.delay_after(100_000, 1, later), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn datagrams_are_paced_too_and_the_later_schedule_wins() {
+        // 1000 datagrams a second, bytes unpaced: 100 datagrams are due at 100 ms.
+        let mut p = Pacer::new(0, 1000);
+        let t0 = Instant::now();
+        assert_eq!(p.delay_after(6000, 100, t0), Duration::from_millis(100));
+        // Both paced: 100 datagrams of 60 bytes at 10 kB/s are due at 600 ms, the bytes decide;
+        // at 1 MB/s they are due at 6 ms, and the datagrams decide (100 ms).
+        let mut both = Pacer::new(10_000, 1000);
+        assert_eq!(both.delay_after(6000, 100, t0), Duration::from_millis(600));
+        let mut short = Pacer::new(1_000_000, 1000);
+        assert_eq!(short.delay_after(6000, 100, t0), Duration::from_millis(100));
     }
 }

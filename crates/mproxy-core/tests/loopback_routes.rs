@@ -85,6 +85,7 @@ fn client(
                 max_datagram: max,
                 linger: DEFAULT_LINGER,
                 rate: client_rate(),
+                datagram_rate: 0,
             },
             baud: None,
             follow: false,

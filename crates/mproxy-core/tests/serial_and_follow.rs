@@ -45,6 +45,7 @@ fn input(path: &Path) -> StreamSpec {
             max_datagram: 1472,
             linger: DEFAULT_LINGER,
             rate: 0,
+            datagram_rate: 0,
         },
     )
 }

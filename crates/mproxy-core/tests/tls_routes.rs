@@ -95,6 +95,7 @@ fn route_to(
                 max_datagram: 1472,
                 linger: Duration::from_millis(20),
                 rate: 0,
+                datagram_rate: 0,
             },
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_millis(200),

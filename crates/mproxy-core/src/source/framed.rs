@@ -51,9 +51,17 @@ pub struct FramingSpec {
     pub linger: Duration,
     /// Bytes per second; 0 = unpaced.
     pub rate: u64,
+    /// Datagrams per second; 0 = unpaced. Paced per batch, as the bytes are: a batch is
+    /// what one read of at most 128 KiB made.
+    pub datagram_rate: u64,
 }
 
 pub(crate) const READ_SIZE: usize = 128 * 1024;
+
+/// With a datagram rate, what is read is framed and sent this much at a time: a whole read
+/// (128 KiB, some 2,000 AIS lines) sent at once would be a burst no receiver's buffer takes,
+/// however well the bursts are spaced.
+const PACED_SLICE: usize = 4096;
 
 pub(crate) struct Framed {
     framer: Framer,
@@ -65,6 +73,8 @@ pub(crate) struct Framed {
     stop: StopToken,
     /// The TCP peer, stamped on every datagram (taps and rules by source see it).
     peer: Option<SocketAddr>,
+    /// How much of a read is framed and sent at once (all of it, unless datagrams are paced).
+    slice: usize,
 }
 
 impl Framed {
@@ -80,12 +90,17 @@ impl Framed {
         Framed {
             framer: Framer::new(spec.framing, spec.max_datagram),
             out,
-            pacer: Pacer::new(spec.rate),
+            pacer: Pacer::new(spec.rate, spec.datagram_rate),
             linger: spec.linger,
             fanout,
             endpoint,
             stop,
             peer: None,
+            slice: if spec.datagram_rate > 0 {
+                PACED_SLICE
+            } else {
+                usize::MAX
+            },
         }
     }
 
@@ -102,8 +117,10 @@ impl Framed {
     /// Frames freshly read bytes.
     pub(crate) fn take(&mut self, bytes: &[u8]) {
         self.endpoint.counters.add_in(0, bytes.len() as u64);
-        self.framer.push(bytes, &mut self.out);
-        self.deliver();
+        for part in bytes.chunks(self.slice) {
+            self.framer.push(part, &mut self.out);
+            self.deliver();
+        }
     }
 
     /// The input paused: complete lines go out now instead of waiting to be packed.
@@ -132,7 +149,11 @@ impl Framed {
             self.out.byte_count() as u64,
         );
         self.fanout.deliver(&self.out);
-        self.pacer.pace(self.out.byte_count() as u64, &self.stop);
+        self.pacer.pace(
+            self.out.byte_count() as u64,
+            self.out.datagram_count() as u64,
+            &self.stop,
+        );
         self.out.clear();
     }
 

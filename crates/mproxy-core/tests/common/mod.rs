@@ -146,6 +146,7 @@ pub fn packed(max_datagram: usize) -> FramingSpec {
         max_datagram,
         linger: Duration::from_millis(20),
         rate: 0,
+        datagram_rate: 0,
     }
 }
 
