@@ -109,6 +109,7 @@ const create = { server: mproxy.createServer, client: mproxy.createClient, proxy
 for (const [program, options] of Object.entries(programs)) {
   test(`${program}: random schema-valid options start and close, or fail with an MproxyError`, async (t) => {
     const failures = new Map()
+    let startedRuns = 0
     await fc.assert(
       fc.asyncProperty(options, async (o) => {
         let handle
@@ -120,13 +121,15 @@ for (const [program, options] of Object.entries(programs)) {
           failures.set(err.code, (failures.get(err.code) ?? 0) + 1)
           return
         }
+        startedRuns++
         const stats = await within(handle.close(), 10_000, `${program} did not close: ${JSON.stringify(o)}`)
         if (!Array.isArray(stats.endpoints) || stats.endpoints.length === 0) throw new Error(`no endpoints: ${JSON.stringify(o)}`)
       }),
       { numRuns: 200, seed: Number(process.env.MPROXY_FC_SEED ?? 15), endOnFailure: true, includeErrorInReport: true },
     )
     t.log(failures.size ? `system refusals: ${JSON.stringify(Object.fromEntries(failures))}` : 'every run started')
-    t.pass()
+    // Refusals are fine one by one, but a property of which no run started tested nothing.
+    t.true(startedRuns >= 100, `only ${startedRuns} of 200 runs started (${JSON.stringify(Object.fromEntries(failures))})`)
   })
 }
 

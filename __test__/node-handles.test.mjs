@@ -103,7 +103,7 @@ test.serial('client events: a TCP output client joins, one beyond the limit is r
       listener,
       peer: firstPeer,
       action: 'left',
-      reason: 'it closed its side of the connection; a reader that only listens keeps it open, as nc -d and ncat --recv-only do',
+      reason: 'the client closed the connection (or its sending side: a reader that only listens keeps that open, as nc -d and ncat --recv-only do)',
     },
   ])
 })

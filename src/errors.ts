@@ -105,6 +105,36 @@ interface NativeErrorFields {
 }
 
 /**
+ * Node-API's own statuses, the `code` of an error napi-rs raised before our code ran (an
+ * option object of the wrong shape): a defect of this package, not the user's doing.
+ */
+const NAPI_STATUSES = new Set([
+  'InvalidArg',
+  'ObjectExpected',
+  'StringExpected',
+  'NameExpected',
+  'FunctionExpected',
+  'NumberExpected',
+  'BooleanExpected',
+  'ArrayExpected',
+  'GenericFailure',
+  'PendingException',
+  'Cancelled',
+  'EscapeCalledTwice',
+  'HandleScopeMismatch',
+  'CallbackScopeMismatch',
+  'QueueFull',
+  'Closing',
+  'BigintExpected',
+  'DateExpected',
+  'ArrayBufferExpected',
+  'DetachableArraybufferExpected',
+  'WouldDeadlock',
+  'NoExternalBuffersAllowed',
+  'Unknown',
+])
+
+/**
  * @internal The binding throws Errors whose `code` is an `EMPROXY_*` code, with `option`,
  * `errno`, `syscall` and `address` where known; this makes one an MproxyError. `context`, the
  * option the error is about as the caller names it, is put in front of the message (and is
@@ -114,7 +144,7 @@ interface NativeErrorFields {
 export function fromNative(err: unknown, context?: string, name: (option: string) => string = (o) => o): MproxyError {
   if (err instanceof MproxyError) return context ? new MproxyError(err.code, `${context}: ${err.message}`, err) : err
   const fields: NativeErrorFields = typeof err === 'object' && err !== null ? (err as NativeErrorFields) : {}
-  const code: MproxyErrorCode = isCode(fields.code) ? fields.code : 'EMPROXY_IO'
+  const code: MproxyErrorCode = isCode(fields.code) ? fields.code : NAPI_STATUSES.has(String(fields.code)) ? 'EMPROXY_INTERNAL' : 'EMPROXY_IO'
   const message = err instanceof Error ? err.message : String(err)
   const text = (value: unknown) => (typeof value === 'string' ? value : undefined)
   const option = text(fields.option)

@@ -43,10 +43,17 @@ function labelsOf(route: string, e: EndpointStats) {
  * and go) in `registry`, and returns it.
  */
 export function registerMetrics(sources: () => readonly MetricsSource[], registry: Registry = new Registry()): Registry {
+  // One snapshot per scrape, not one per metric: a scrape collects every metric in the same
+  // turn of the event loop, and the snapshot is dropped at the next.
+  let snapshot: Array<[string, EndpointStats]> | undefined
   const each = (visit: (route: string, e: EndpointStats) => void) => {
-    for (const { route, handle } of sources()) {
-      for (const e of handle.stats().endpoints) visit(route, e)
+    if (!snapshot) {
+      snapshot = sources().flatMap(({ route, handle }) => handle.stats().endpoints.map((e): [string, EndpointStats] => [route, e]))
+      setImmediate(() => {
+        snapshot = undefined
+      })
     }
+    for (const [route, e] of snapshot) visit(route, e)
   }
   for (const { field, metric, help } of counterTable()) {
     new Counter({

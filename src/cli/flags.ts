@@ -59,11 +59,8 @@ export const configRunShape = {
   help: processShape.help,
 }
 
-/** The flags of `mproxy check`. */
-export const checkShape = {
-  config: configRunShape.config,
-  help: processShape.help,
-}
+/** The flags of `mproxy check`: those of the run it checks (so a unit's command line checks as it runs). */
+export const checkShape = configRunShape
 
 /** The flags of `mproxy keygen`. */
 export const keygenShape = {

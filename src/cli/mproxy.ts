@@ -133,7 +133,7 @@ if (sub === '-h' || sub === '--help') {
       process.exit(EXIT_RUNTIME)
     }
     process.stderr.write(
-      `mproxy: keygen: wrote a new bus key to ${file} (64 hex digits, mode ${(statSync(file).mode & 0o777).toString(8)}); give it with --bus-key ${file}\n`,
+      `mproxy: keygen: wrote a new bus key to ${file} (64 hex digits${process.platform === 'win32' ? '' : `, mode ${(statSync(file).mode & 0o777).toString(8)}`}); give it with --bus-key ${file}\n`,
     )
   }
 } else if (sub === 'check') {

@@ -30,7 +30,7 @@ impl NativeError {
         let message = message.into();
         NativeError {
             code,
-            option: first_option(&message),
+            option: subject_option(&message),
             message,
             errno: None,
             syscall: None,
@@ -99,22 +99,16 @@ impl From<napi::Error> for NativeError {
     }
 }
 
-/// The first option a message names: the core writes option names as `{optionName}` (it
-/// cannot know whether a flag or an API option was used), so the first such name is the
-/// option the message is about.
-fn first_option(message: &str) -> Option<String> {
-    let mut rest = message;
-    while let Some(open) = rest.find('{') {
-        rest = &rest[open + 1..];
-        let end = rest.find('}')?;
-        let name = &rest[..end];
-        let is_name = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-            && name.chars().all(|c| c.is_ascii_alphanumeric());
-        if is_name {
-            return Some(name.to_string());
-        }
-    }
-    None
+/// The option a message is about: the core writes option names as `{optionName}` (it cannot
+/// know whether a flag or an API option was used), and a message about an option starts with
+/// it (`{baud}: 7 is not a speed`). A name further on is advice (`name one with
+/// {multicastInterface}`), not the option at fault, and braces in a path are no option.
+fn subject_option(message: &str) -> Option<String> {
+    let rest = message.strip_prefix('{')?;
+    let (name, after) = rest.split_once('}')?;
+    let is_name = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_alphanumeric());
+    (is_name && after.starts_with(':')).then(|| name.to_string())
 }
 
 #[cfg(test)]
@@ -122,17 +116,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_option_is_the_first_name_in_braces() {
+    fn the_option_is_the_name_a_message_starts_with() {
         assert_eq!(
-            first_option("{baud}: 7 is not a speed"),
+            subject_option("{baud}: 7 is not a speed"),
             Some("baud".into())
         );
+        // Advice further on names no option at fault; nor do braces in a path.
         assert_eq!(
-            first_option("cannot open x: {not a name} then {keep}"),
-            Some("keep".into())
+            subject_option("no interface reaches 239.1.1.1; name one with {multicastInterface}"),
+            None
         );
-        assert_eq!(first_option("no option here {"), None);
-        assert_eq!(first_option("{Upper} {}"), None);
+        assert_eq!(
+            subject_option("cannot open /srv/{site}/x.log: denied"),
+            None
+        );
+        assert_eq!(subject_option("{keep} without a colon"), None);
+        assert_eq!(subject_option("{Upper}: x"), None);
+        assert_eq!(subject_option("{"), None);
     }
 
     #[test]

@@ -209,17 +209,10 @@ fn join_group(socket: &Socket, group: &SocketAddr, iface_spec: &Option<String>) 
     };
     match group.ip() {
         IpAddr::V4(g) => {
-            let index = iface.as_ref().map_or(0, |i| i.index);
-            // Windows reads an index in ip_mreq's address field (0.0.0.INDEX); Wine passes
-            // that on to Linux as an address, which refuses it. The interface's own address,
-            // as set_multicast_if_v4_index sends from, is understood by both.
-            #[cfg(windows)]
-            let which = match iface.as_ref().and_then(|i| i.ipv4) {
-                Some(local) => socket2::InterfaceIndexOrAddress::Address(local),
-                None => socket2::InterfaceIndexOrAddress::Index(index),
-            };
-            #[cfg(not(windows))]
-            let which = socket2::InterfaceIndexOrAddress::Index(index);
+            let which = sys::ipv4_membership_interface(
+                iface.as_ref().map_or(0, |i| i.index),
+                iface.as_ref().and_then(|i| i.ipv4),
+            );
             socket.join_multicast_v4_n(&g, &which).map_err(fail)?;
         }
         IpAddr::V6(g) => {

@@ -445,7 +445,7 @@ impl Output {
 
 /// Why a client that ended its stream left (its event's reason, and the log line's).
 const CLOSED_BY_CLIENT: &str =
-    "it closed its side of the connection; a reader that only listens keeps it open, as nc -d and ncat --recv-only do";
+    "the client closed the connection (or its sending side: a reader that only listens keeps that open, as nc -d and ncat --recv-only do)";
 
 /// Clients are not expected to send; what they do send is read and dropped. The end of
 /// their stream means they left: a peer that closed and one that only shut down its sending

@@ -22,7 +22,7 @@
 //!   `terminal_speed`, `is_char_device`, `file_identity`, `is_hangup`, `is_absent`,
 //!   `not_a_regular_file`, `shared_file_problem`), sockets (`share_port`,
 //!   `rebind_after_restart`, `ignore_udp_resets`, `interface_index`, `is_no_such_device`,
-//!   `tcp_keepalive`, `group_bind_addr`) and the service manager (`notify_service_manager`,
+//!   `tcp_keepalive`, `group_bind_addr`, `ipv4_membership_interface`) and the service manager (`notify_service_manager`,
 //!   `monotonic_usec`).
 //!
 //! Nothing here imports the engine: the only module of the crate used below this line is

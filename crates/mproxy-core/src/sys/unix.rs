@@ -395,3 +395,11 @@ pub(crate) fn tcp_keepalive(
 pub(crate) fn group_bind_addr(group: std::net::SocketAddr) -> std::net::SocketAddr {
     group
 }
+
+/// How an IPv4 group join names its interface: by index (`ip_mreqn`).
+pub(crate) fn ipv4_membership_interface(
+    index: u32,
+    _address: Option<std::net::Ipv4Addr>,
+) -> socket2::InterfaceIndexOrAddress {
+    socket2::InterfaceIndexOrAddress::Index(index)
+}

@@ -205,3 +205,17 @@ pub(crate) fn group_bind_addr(group: std::net::SocketAddr) -> std::net::SocketAd
     };
     std::net::SocketAddr::new(ip, group.port())
 }
+
+/// How an IPv4 group join names its interface: by its address where it has one. Windows
+/// reads an index in `ip_mreq`'s address field (0.0.0.INDEX); Wine passes that on to Linux
+/// as an address, which refuses it. The interface's own address, as
+/// `set_multicast_if_v4_index` sends from, is understood by both.
+pub(crate) fn ipv4_membership_interface(
+    index: u32,
+    address: Option<std::net::Ipv4Addr>,
+) -> socket2::InterfaceIndexOrAddress {
+    match address {
+        Some(local) => socket2::InterfaceIndexOrAddress::Address(local),
+        None => socket2::InterfaceIndexOrAddress::Index(index),
+    }
+}

@@ -18,10 +18,11 @@ fn file_problem(what: &str, path: &str, why: impl std::fmt::Display) -> Error {
 }
 
 /// A file the system would not let us read (with the OS's error number, for `error.errno`).
-fn os_file_problem(what: &str, path: &str, err: &std::io::Error) -> Error {
+/// `syscall`: the call that failed, as Node names its own (`stat`, `open`).
+fn os_file_problem(what: &str, path: &str, syscall: &'static str, err: &std::io::Error) -> Error {
     Error {
         errno: err.raw_os_error(),
-        ..file_problem(what, path, describe_os_error(err)).at("open", path)
+        ..file_problem(what, path, describe_os_error(err)).at(syscall, path)
     }
 }
 
@@ -42,7 +43,7 @@ fn too_large(what: &str, path: &str, size: u64) -> Error {
 /// and the read itself is bounded too: files such as those in /proc report a size of 0.
 pub(crate) fn read_pem(path: &str, what: &str) -> Result<Vec<u8>> {
     // Checked before opening as well: opening some devices has effects of its own.
-    let meta = std::fs::metadata(path).map_err(|e| os_file_problem(what, path, &e))?;
+    let meta = std::fs::metadata(path).map_err(|e| os_file_problem(what, path, "stat", &e))?;
     if !meta.is_file() {
         return Err(file_problem(
             what,
@@ -50,7 +51,7 @@ pub(crate) fn read_pem(path: &str, what: &str) -> Result<Vec<u8>> {
             crate::sys::not_a_regular_file(&meta),
         ));
     }
-    let file = crate::sys::open_input(path).map_err(|e| os_file_problem(what, path, &e))?;
+    let file = crate::sys::open_input(path).map_err(|e| os_file_problem(what, path, "open", &e))?;
     let meta = file
         .metadata()
         .map_err(|e| file_problem(what, path, describe_os_error(&e)))?;
