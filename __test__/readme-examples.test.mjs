@@ -6,11 +6,12 @@
 // resolves through /etc/hosts. The fixed ports of the examples are fine there.
 import test from 'ava'
 import path from 'node:path'
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { execFile, execFileSync, spawn } from 'node:child_process'
 import { fileSize, makeText, readFile, root, sleep, tempDir, waitFor, waitForSize, within } from './helpers.mjs'
 import { createHosts } from './netns.mjs'
 import { WHY, unixOnly } from './platform.mjs'
+import { descendants } from './processes.mjs'
 
 const hostTest = unixOnly(`${WHY.namespaces}, sh`)
 
@@ -113,27 +114,6 @@ async function setup(t, prefix) {
     t.is(r.code, 0, r.stderr)
   }
   return { topo, work, sh, helper, file, put, send }
-}
-
-/** The processes a process started, and theirs (Linux: /proc/PID/task/TID/children). */
-function descendants(pid) {
-  const found = []
-  let tasks = []
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`)
-  } catch {
-    return found
-  }
-  for (const tid of tasks) {
-    let children = ''
-    try {
-      children = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8')
-    } catch {
-      continue
-    }
-    for (const child of children.trim().split(/\s+/).filter(Boolean).map(Number)) found.push(child, ...descendants(child))
-  }
-  return found
 }
 
 /**

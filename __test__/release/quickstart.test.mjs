@@ -18,11 +18,12 @@
 // and what the prose says a program prints (`listening on ...`) must be in its log.
 import test from 'ava'
 import { spawn, spawnSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { descendants } from '../processes.mjs'
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const require = createRequire(import.meta.url)
@@ -186,27 +187,6 @@ test.before(async () => {
 
 // ---------------------------------------------------------------------------------------
 // Processes.
-
-/** The processes a process started, and theirs (/proc/PID/task/TID/children). */
-function descendants(pid) {
-  const found = []
-  let tasks = []
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`)
-  } catch {
-    return found
-  }
-  for (const tid of tasks) {
-    let children = ''
-    try {
-      children = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8')
-    } catch {
-      continue
-    }
-    for (const child of children.trim().split(/\s+/).filter(Boolean).map(Number)) found.push(child, ...descendants(child))
-  }
-  return found
-}
 
 async function waitFor(check, ms, what) {
   const until = Date.now() + deadline(ms)
