@@ -61,12 +61,20 @@ export const flag = z.boolean({ error: (iss) => `must be true or false, not ${sh
  * values are text. A message shows the value as it was given.
  */
 export function wholeNumber(min: number, max: number) {
-  const message = (input: unknown) => `${show(input)} is not a whole number from ${min} to ${max}`
+  return numberOrText(min, max, { what: 'a whole number', text: /^\d+$/, json: 'integer', valid: Number.isInteger })
+}
+
+/**
+ * A number from `min` to `max`, or its text matching `text` (command-line values are text);
+ * `valid` says which numbers the kind takes. A message shows the value as it was given.
+ */
+function numberOrText(min: number, max: number, kind: { what: string; text: RegExp; json: 'integer' | 'number'; valid: (n: number) => boolean }) {
+  const message = (input: unknown) => `${show(input)} is not ${kind.what} from ${min} to ${max}`
   return z
     .union([z.number(), z.string()], { error: (iss) => message(iss.input) })
     .transform((value, ctx) => {
-      const n = typeof value === 'string' ? (/^\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN) : value
-      if (!Number.isInteger(n) || n < min || n > max) {
+      const n = typeof value === 'string' ? (kind.text.test(value.trim()) ? Number(value.trim()) : Number.NaN) : value
+      if (!kind.valid(n) || n < min || n > max) {
         ctx.issues.push({ code: 'custom', input: value, message: message(value) })
         return z.NEVER
       }
@@ -75,8 +83,8 @@ export function wholeNumber(min: number, max: number) {
     .meta({
       [JSON_INPUT]: {
         anyOf: [
-          { type: 'integer', minimum: min, maximum: max },
-          { type: 'string', pattern: '^\\d+$' },
+          { type: kind.json, minimum: min, maximum: max },
+          { type: 'string', pattern: kind.text.source },
         ],
       },
     })
@@ -254,23 +262,5 @@ export const cidr = z.string({ error: (iss) => `must be an IP address or CIDR bl
 
 /** A duration in seconds from `min` to `max`, fractions allowed; its text (`"2.5"`) is taken too. */
 export function seconds(min: number, max: number) {
-  const message = (input: unknown) => `${show(input)} is not a number of seconds from ${min} to ${max}`
-  return z
-    .union([z.number(), z.string()], { error: (iss) => message(iss.input) })
-    .transform((value, ctx) => {
-      const n = typeof value === 'string' ? (/^\d+(\.\d+)?$/.test(value.trim()) ? Number(value.trim()) : Number.NaN) : value
-      if (!Number.isFinite(n) || n < min || n > max) {
-        ctx.issues.push({ code: 'custom', input: value, message: message(value) })
-        return z.NEVER
-      }
-      return n
-    })
-    .meta({
-      [JSON_INPUT]: {
-        anyOf: [
-          { type: 'number', minimum: min, maximum: max },
-          { type: 'string', pattern: '^\\d+(\\.\\d+)?$' },
-        ],
-      },
-    })
+  return numberOrText(min, max, { what: 'a number of seconds', text: /^\d+(\.\d+)?$/, json: 'number', valid: Number.isFinite })
 }
