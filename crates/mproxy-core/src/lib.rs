@@ -21,6 +21,7 @@
 //! - `interface` / `udp_socket`: interface lookup, UDP socket creation, multicast setup.
 //! - `batch`: the unit of work; `cidr`: IP networks, for allow lists and rules alike.
 //! - `framing`: stream bytes to datagrams; `pacing`: spreading a fast input over time.
+//! - `nmea`: NMEA 0183 sentences and TAG blocks, for the sensor-feed stages.
 //! - `source` / `sink` / `route`: the engine.
 //! - `bus_key`: authenticated encryption of the datagrams mproxies send each other.
 //! - `tcp`: accepting TCP clients under a listener's rules (allow list, per-address cap,
@@ -38,6 +39,7 @@ pub mod error;
 pub mod event;
 mod framing;
 mod interface;
+mod nmea;
 mod pacing;
 mod poller;
 mod route;
