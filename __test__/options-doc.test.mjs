@@ -61,3 +61,8 @@ test('the config JSON Schema is written from the option schemas: descriptions, d
   )
   t.is(kinds[1].properties.listenAddrs.anyOf[1].minItems, 1)
 })
+
+test('the published option types are as the option schemas write them (src/api/option-types.ts)', (t) => {
+  const { optionTypes, OUT: TYPES } = require(path.join(root, 'scripts', 'write-option-types.js'))
+  t.is(readFileSync(TYPES, 'utf8'), optionTypes(), 'stale: run npm run write:generated')
+})

@@ -2,13 +2,27 @@
  * mproxy: move files and raw socket data over the network with UDP (unicast and multicast),
  * with a Rust data plane. Each program is also a function here.
  */
-export { createClient, type ClientOptions } from './api/client'
-export { createServer, type ServerOptions } from './api/server'
-export { createProxy, type ProxyOptions } from './api/proxy'
-export { createReverseProxy, type ReverseProxyOptions } from './api/reverseproxy'
-export type { CommonOptions, Framing } from './api/common'
-export type { TlsOptions } from './api/tcp'
-export type { OutputRules, RuledOutput, BalanceGroup, UdpOutput, TcpOutput, TcpListener, ListenerAccess } from './api/rules'
+export { createClient } from './api/client'
+export { createServer } from './api/server'
+export { createProxy } from './api/proxy'
+export { createReverseProxy } from './api/reverseproxy'
+// Written from the option schemas (scripts/write-option-types.js).
+export type {
+  ClientOptions,
+  ServerOptions,
+  ProxyOptions,
+  ReverseProxyOptions,
+  CommonOptions,
+  Framing,
+  TlsOptions,
+  OutputRules,
+  RuledOutput,
+  BalanceGroup,
+  UdpOutput,
+  TcpOutput,
+  TcpListener,
+  ListenerAccess,
+} from './api/option-types'
 export {
   Handle,
   type Addresses,

@@ -1,7 +1,8 @@
-// The public option types (src/api/*.ts, with their doc comments) checked against the option
-// schemas they describe: the same option names, the same required ones, and every value a type
-// allows accepted by the schema. A type and its schema cannot drift apart: this file stops
-// compiling (`npm run lint`, __test__/types.test.mjs) until both say the same.
+// The published option types (src/api/option-types.ts, written from the option schemas'
+// JSON Schema by scripts/write-option-types.js) checked against zod's own input types of the
+// same schemas: the same option names, the same required ones, and every value a type allows
+// accepted by the schema. A check on the generator: this file stops compiling (`npm run
+// lint`, __test__/types.test.mjs) if it ever writes a type its schema would not take.
 import type { z } from 'zod'
 import type { apiSchema, ProgramKind } from '../../src/schema/programs'
 import type { ClientOptions, ProxyOptions, ReverseProxyOptions, ServerOptions } from '../../src/index'

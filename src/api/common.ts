@@ -3,11 +3,12 @@ import { native } from '../native'
 import { fromNative } from '../errors'
 import type { BusKeyOptions, DestinationOptions, ListenOptions, OutputOptions } from '../native'
 import type { Retention, Rotation } from '../rotation'
-import type { LogEntry } from '../handle'
 import { labelOf, type Labels } from '../options'
 import type { Endpoint } from '../resolve'
 
-export type Framing = 'packed' | 'line' | 'raw'
+import type { Framing } from './option-types'
+
+export type { Framing }
 export const FRAMINGS: readonly Framing[] = ['packed', 'line', 'raw']
 
 /** Largest UDP payload over IPv4; also the largest `maxDatagram` accepted. */
@@ -16,33 +17,6 @@ export const MAX_DATAGRAM = 65507
 export const SAFE_DATAGRAM_V4 = 1472
 /** 1500 - 40 (IPv6) - 8 (UDP). */
 export const SAFE_DATAGRAM_V6 = 1452
-
-export interface CommonOptions {
-  /** Interface for multicast groups that carry no `%scope`: name, IPv4 address or index. */
-  multicastInterface?: string
-  /** TTL / hop limit of multicast sent; default 1 (this link only). */
-  multicastTtl?: number
-  /** Whether multicast we send is looped back to listeners on this host; default true. */
-  multicastLoop?: boolean
-  /** Receive buffer to ask for per listening socket, in bytes (default 8 MiB). */
-  recvBuffer?: number
-  /** Send buffer to ask for per sending socket, in bytes (default 8 MiB). */
-  sendBuffer?: number
-  /**
-   * Bus key file (64 hex digits, e.g. from `openssl rand -hex 32`; not readable by group or
-   * others): every UDP datagram sent is sealed (authenticated and encrypted, 30 bytes more),
-   * and UDP listeners deliver only datagrams sealed with `busKey` or `busKeyNext`, once.
-   */
-  busKey?: string
-  /** A second key file UDP listeners also accept, for a rotation; needs `busKey`. */
-  busKeyNext?: string
-  /** Called for every state change and survived fault (also emitted as 'log'). */
-  onLog?: (entry: LogEntry) => void
-  /** Aborting it closes the handle (as `close()` does); aborted while starting, create…() rejects. */
-  signal?: AbortSignal
-  /** Emit `'stats'` with the counters every this many seconds. */
-  statsInterval?: number
-}
 
 /** The common options as the schema returns them (with its defaults filled in). */
 export interface CheckedOptions {

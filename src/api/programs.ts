@@ -2,10 +2,11 @@
 import type { Handle } from '../handle'
 import type { Naming } from '../schema/issues'
 import type { ProgramKind } from '../schema/programs'
-import { startClient, type ClientOptions } from './client'
-import { startProxy, type ProxyOptions } from './proxy'
-import { startReverseProxy, type ReverseProxyOptions } from './reverseproxy'
-import { startServer, type ServerOptions } from './server'
+import type { ClientOptions, ProxyOptions, ReverseProxyOptions, ServerOptions } from './option-types'
+import { startClient } from './client'
+import { startProxy } from './proxy'
+import { startReverseProxy } from './reverseproxy'
+import { startServer } from './server'
 
 /**
  * Starts a program of `kind` with options of any shape: each program checks them against its

@@ -1,36 +1,15 @@
 /** `createProxy()`: forward UDP listeners and TCP/TLS connections to every UDP downstream. */
+import type { ProxyOptions } from './option-types'
 import { abort, logTo, newHandle, ready, startRoute, type Handle } from '../handle'
 import { labelOf, type Labels } from '../options'
 import { parseWith } from '../schema/issues'
 import { apiSchema } from '../schema/programs'
 import { resolveEndpoints } from '../resolve'
-import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions, type CommonOptions, type Framing } from './common'
+import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions } from './common'
 import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './checks'
-import { tcpConnects, type TlsOptions } from './tcp'
-import type { UdpOutput } from './rules'
+import { tcpConnects } from './tcp'
 import { udpOutputs } from './outputs'
 import { outputAddrs } from '../schema/rules'
-
-export interface ProxyOptions extends CommonOptions, TlsOptions {
-  /** UDP addresses to listen on (port 0 picks one); a multicast group is joined. */
-  udpListenAddrs?: string | readonly string[]
-  /** TCP hosts to connect to and keep connected: `HOST:PORT`, or `tls://HOST:PORT` for TLS. */
-  tcpConnectAddrs?: string | readonly string[]
-  /**
-   * Every datagram goes, unchanged, to each of these. An object gives one output routing
-   * rules (`{ addr, prefix: '!AIVDM' }`) or spreads datagrams over a balance group
-   * (`{ balance: 'round-robin', addrs: [...] }`).
-   */
-  udpDownstreamAddrs: UdpOutput | readonly UdpOutput[]
-  /** Copy what the sources bring to stdout. */
-  tee?: boolean
-  /** Framing of TCP streams into datagrams (as the client's): `packed` (default), `line` or `raw`. */
-  framing?: Framing
-  /** Largest datagram made from a TCP stream; default 1472 (IPv4 destinations) or 1452 (any IPv6). */
-  maxDatagram?: number
-  /** How long a partial line from a TCP stream waits for its end before it is sent anyway; default 20 ms. */
-  lingerMs?: number
-}
 
 /** @internal The function behind createProxy(), with the CLI's flag names for messages. */
 export async function startProxy(input: ProxyOptions, labels?: Labels): Promise<Handle> {

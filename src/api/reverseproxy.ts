@@ -4,6 +4,7 @@
  * the only link between the two halves, so outputs can run in other processes and on other
  * hosts: each half is its own route, and a process may run either or both.
  */
+import type { ReverseProxyOptions } from './option-types'
 import { usageError } from '../errors'
 import { abort, logTo, newHandle, ready, setGroup, startRoute, type Handle } from '../handle'
 import { labelOf, type Labels } from '../options'
@@ -11,72 +12,9 @@ import { parseWith } from '../schema/issues'
 import { apiSchema, reverseProxyCliSchema } from '../schema/programs'
 import { resolveEndpoint, resolveEndpoints, type Endpoint } from '../resolve'
 import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './checks'
-import type { TcpListener, TcpOutput, UdpOutput } from './rules'
 import { ruleOptions, udpOutputs } from './outputs'
 import { outputAddrs } from '../schema/rules'
-import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions, type CommonOptions, type Framing } from './common'
-
-export interface ReverseProxyOptions extends CommonOptions {
-  /** UDP inputs: each datagram is published unchanged. */
-  udpListenAddrs?: string | readonly string[]
-  /**
-   * TCP inputs: any number of clients; each client's stream is framed on its own.
-   * `tls://HOST:PORT` listens with TLS (needs `tlsCert` and `tlsKey`); plain and TLS may be mixed.
-   */
-  tcpListenAddrs?: string | TcpListener | readonly (string | TcpListener)[]
-  /** The group inputs publish to and outputs subscribe to; default `[ff02::1]:9918`. */
-  multicastAddr?: string
-  /**
-   * TCP outputs: addresses to LISTEN on; every client receives the group's stream (an object:
-   * only what its routing rules keep). `tls://HOST:PORT` listens with TLS (needs `tlsCert` and
-   * `tlsKey`); plain and TLS may be mixed.
-   */
-  tcpOutputAddrs?: TcpOutput | readonly TcpOutput[]
-  /** UDP outputs: every group datagram is sent to each (objects: routing rules, balance groups). */
-  udpOutputAddrs?: UdpOutput | readonly UdpOutput[]
-  /** Print what the inputs publish to stdout. */
-  tee?: boolean
-  /**
-   * JavaScript publishes into the group: `handle.send()` works even with no socket input
-   * (it works whenever there are inputs).
-   */
-  publish?: boolean
-  /**
-   * JavaScript receives the group: `handle.messages()` works even with no socket output
-   * (it works whenever there are outputs).
-   */
-  subscribe?: boolean
-  /** Most TCP clients per TCP listener (inputs and outputs); default 1024. */
-  maxTcpClients?: number
-  /** Bytes a TCP output client may fall behind before it is disconnected; default 64 MiB. */
-  tcpClientQueue?: number
-  /** Framing of TCP input streams (as the client's): `packed` (default), `line` or `raw`. */
-  framing?: Framing
-  /** Largest datagram made from a TCP input stream; default 1472 (IPv4 group) or 1452 (IPv6 group). */
-  maxDatagram?: number
-  /** How long a partial line from a TCP input waits for its end before it is sent anyway; default 20 ms. */
-  lingerMs?: number
-  /** PEM certificate (chain) the `tls://` listeners present; needs `tlsKey`. At most 1 MiB, a regular file. */
-  tlsCert?: string
-  /** PEM private key of `tlsCert`. */
-  tlsKey?: string
-  /**
-   * PEM CA certificates: the `tls://` listeners then require every client to present a
-   * certificate signed by one of them (mutual TLS); others fail the handshake (counted in
-   * `tlsFailures`).
-   */
-  tlsClientCa?: string
-  /**
-   * Networks TCP clients may connect from, e.g. `10.0.0.0/8`, `2001:db8::/32` or one address;
-   * applies to every TCP listener of this reverse proxy (inputs and outputs). Others are
-   * refused (counted in `refusedNotAllowed`). Default: any address.
-   */
-  allow?: string | readonly string[]
-  /** Most clients at once from one address, per TCP listener; more are refused (counted in `refusedPerAddress`). */
-  maxClientsPerAddress?: number
-  /** Close a TCP input client that sent nothing for this many seconds (counted in `idleTimeouts`). Default: never. */
-  idleTimeout?: number
-}
+import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions } from './common'
 
 const TLS_PREFIX = 'tls://'
 

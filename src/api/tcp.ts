@@ -1,23 +1,9 @@
 /** TCP/TLS options shared by the forward proxy's sources: `HOST:PORT` or `tls://HOST:PORT`. */
 import type { FramingOptions, TcpConnectOptions } from '../native'
+import type { TlsOptions } from './option-types'
 import { labelOf, type Labels } from '../options'
 import { resolveEndpoint, type Endpoint } from '../resolve'
 import { refuseDuplicates } from './checks'
-
-export interface TlsOptions {
-  /**
-   * PEM file of extra CA certificates to trust (besides the system's roots). A certificate
-   * in it that a server presents as its own (a self-signed one) is pinned: accepted within
-   * its validity dates. At most 1 MiB, a regular file.
-   */
-  tlsCa?: string
-  /** PEM client certificate (chain), for servers that require one; needs `tlsKey`. */
-  tlsCert?: string
-  /** PEM private key of `tlsCert`. */
-  tlsKey?: string
-  /** Accept any server certificate. Says so on the log. */
-  tlsInsecure?: boolean
-}
 
 const TLS_PREFIX = 'tls://'
 

@@ -7,7 +7,7 @@ import { z } from 'zod'
 import { SHAPES, crossChecks, type ProgramKind } from './programs'
 import { parseWith } from './issues'
 import { option, optionRegistry } from './option'
-import { address, JSON_INPUT, LIST, text, wholeNumber, type ListMeta } from './values'
+import { address, JSON_INPUT, LIST, text, TYPE_NAME, wholeNumber, type ListMeta, type TypeName } from './values'
 
 const KINDS = ['client', 'server', 'proxy', 'reverseproxy'] as const satisfies readonly ProgramKind[]
 
@@ -107,13 +107,16 @@ export function parseConfig(input: unknown): LoadedConfig {
 
 type Json = Record<string, unknown>
 
+/** Where `inputJsonSchema(…, { typeNames: true })` puts a schema's name and doc in the published types (a TypeName). */
+export const TYPE_KEY = 'x-mproxy-type'
+
 /**
  * The JSON Schema of `schema` as a file gives it (`io: 'input'`). zod writes it; what zod cannot
  * see through is filled in from the schemas' metadata: the value a text-or-number option takes
  * (`JSON_INPUT`), the items of a one-or-a-list option (`LIST`, written from the items' own
  * schemas), and each option's help as its description.
  */
-function inputJsonSchema(schema: z.ZodType): Json {
+export function inputJsonSchema(schema: z.ZodType, { typeNames = false } = {}): Json {
   const { $schema: _, ...json } = z.toJSONSchema(schema, {
     io: 'input',
     unrepresentable: 'any',
@@ -122,9 +125,10 @@ function inputJsonSchema(schema: z.ZodType): Json {
       const list = meta?.[LIST] as ListMeta | undefined
       let replacement = meta?.[JSON_INPUT] as Json | undefined
       if (list) {
-        const forms = list.items.map(inputJsonSchema)
+        const forms = list.items.map((f) => inputJsonSchema(f, { typeNames }))
         const item = forms.length === 1 ? forms[0] : { anyOf: forms }
         if (item.type === 'string' && item.description === undefined) item.description = list.what
+        if (typeNames && list.typeName) item[TYPE_KEY] = list.typeName
         replacement = { anyOf: [item, { type: 'array', items: item, minItems: list.min }] }
       }
       const target = ctx.jsonSchema as Json
@@ -142,6 +146,10 @@ function inputJsonSchema(schema: z.ZodType): Json {
         target.default = own.defaultValue
       const option = optionRegistry.get(ctx.zodSchema)
       if (option && target.description === undefined) target.description = option.help
+      const name = meta?.[TYPE_NAME] as TypeName | undefined
+      // zod writes a schema's metadata into its JSON Schema: the name is for the types only.
+      delete target[TYPE_NAME]
+      if (typeNames && name) target[TYPE_KEY] = name
     },
   }) as Json
   return json

@@ -21,6 +21,11 @@ export interface OptionMeta {
   value?: string
   /** One line for `--help`, the JSON Schema and the option reference. */
   help: string
+  /**
+   * The doc comment of the option in the published types (`ClientOptions`, …), when it says
+   * more than `help`; written by scripts/write-option-types.js.
+   */
+  doc?: string
   /** A default the program works out (say, from the destinations' family), as the help says it. */
   defaultText?: string
 }

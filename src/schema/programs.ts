@@ -17,6 +17,7 @@ import {
   filePath,
   isObject,
   itemList,
+  named,
   flag,
   framing,
   listOf,
@@ -47,45 +48,72 @@ const DATAGRAM_DEFAULT = '1472 IPv4, 1452 IPv6, 30 less with --bus-key'
 
 /** Options every program has. */
 export const commonShape = {
-  /** Interface for multicast groups that carry no `%scope`: name, IPv4 address or index. */
   multicastInterface: option(text('an interface name, address or index'), {
     flag: 'multicast-interface',
     value: 'NAME|ADDRESS|INDEX',
     help: 'Interface for multicast groups without a %scope (join and send)',
+    doc: 'Interface for multicast groups that carry no `%scope`: name, IPv4 address or index.',
   }),
-  /** TTL / hop limit of multicast sent (1: this link only). */
-  multicastTtl: option(wholeNumber(0, 255), { flag: 'multicast-ttl', value: 'N', help: 'TTL / hop limit of multicast sent', default: 1 }),
-  /** Whether multicast we send is looped back to listeners on this host. */
-  multicastLoop: option(flag, { flag: false, help: 'Whether multicast sent is looped back to listeners on this host', default: true }),
-  /** Receive buffer to ask for per listening socket, in bytes. */
-  recvBuffer: option(BUFFER, { flag: 'recv-buffer', value: 'BYTES', help: 'Receive buffer per listening socket', default: DEFAULT_SOCKET_BUFFER }),
-  /** Send buffer to ask for per sending socket, in bytes. */
-  sendBuffer: option(BUFFER, { flag: 'send-buffer', value: 'BYTES', help: 'Send buffer per sending socket', default: DEFAULT_SOCKET_BUFFER }),
-  /** Bus key file: seal every UDP datagram sent, and accept only sealed ones on UDP listeners. */
-  busKey: option(filePath, { flag: 'bus-key', value: 'FILE', help: 'Seal every UDP datagram sent and accept only sealed ones (key: 64 hex digits, mode 600)' }),
-  /** A second key file also accepted on UDP listeners (key rotation); needs `busKey`. */
-  busKeyNext: option(filePath, { flag: 'bus-key-next', value: 'FILE', help: 'Also accept datagrams sealed with this key (rotation); needs --bus-key' }),
+  multicastTtl: option(wholeNumber(0, 255), {
+    flag: 'multicast-ttl',
+    value: 'N',
+    help: 'TTL / hop limit of multicast sent',
+    default: 1,
+    doc: 'TTL / hop limit of multicast sent; default 1 (this link only).',
+  }),
+  multicastLoop: option(flag, {
+    flag: false,
+    help: 'Whether multicast sent is looped back to listeners on this host',
+    default: true,
+    doc: 'Whether multicast we send is looped back to listeners on this host; default true.',
+  }),
+  recvBuffer: option(BUFFER, {
+    flag: 'recv-buffer',
+    value: 'BYTES',
+    help: 'Receive buffer per listening socket',
+    default: DEFAULT_SOCKET_BUFFER,
+    doc: 'Receive buffer to ask for per listening socket, in bytes (default 8 MiB).',
+  }),
+  sendBuffer: option(BUFFER, {
+    flag: 'send-buffer',
+    value: 'BYTES',
+    help: 'Send buffer per sending socket',
+    default: DEFAULT_SOCKET_BUFFER,
+    doc: 'Send buffer to ask for per sending socket, in bytes (default 8 MiB).',
+  }),
+  busKey: option(filePath, {
+    flag: 'bus-key',
+    value: 'FILE',
+    help: 'Seal every UDP datagram sent and accept only sealed ones (key: 64 hex digits, mode 600)',
+    doc: 'Bus key file (64 hex digits, e.g. from `openssl rand -hex 32`; not readable by group or others): every UDP datagram sent is sealed (authenticated and encrypted, 30 bytes more), and UDP listeners deliver only datagrams sealed with `busKey` or `busKeyNext`, once.',
+  }),
+  busKeyNext: option(filePath, {
+    flag: 'bus-key-next',
+    value: 'FILE',
+    help: 'Also accept datagrams sealed with this key (rotation); needs --bus-key',
+    doc: 'A second key file UDP listeners also accept, for a rotation; needs `busKey`.',
+  }),
 }
 
 /** How byte streams become datagrams: the client's input, or (`of`) the TCP streams of a proxy. */
 function framingShape(of?: string) {
   return {
-    /** `packed`: whole lines packed per datagram; `line`: one line each; `raw`: fixed chunks. */
     framing: option(framing, {
+      doc: `${of ? `How ${of} become datagrams: ` : ''}\`packed\`: whole lines packed per datagram; \`line\`: one line each; \`raw\`: fixed chunks.`,
       flag: 'framing',
       value: 'packed|line|raw',
       help: `${of ? `How ${of} become datagrams: ` : ''}packed: whole lines per datagram, line: one line each, raw: fixed chunks`,
       default: 'packed',
     }),
-    /** Largest datagram payload; by default the safe size for the destinations' family. */
     maxDatagram: option(wholeNumber(1, MAX_DATAGRAM), {
+      doc: `Largest datagram payload${of ? ` made from ${of}` : ''}; by default the safe size for the destinations' family.`,
       flag: 'max-datagram',
       value: 'BYTES',
       help: of ? `Largest datagram made from ${of}` : 'Largest datagram',
       defaultText: DATAGRAM_DEFAULT,
     }),
-    /** How long a partial line waits for its end before it is sent anyway, in milliseconds. */
     lingerMs: option(wholeNumber(0, 60_000), {
+      doc: `How long a partial line${of ? ` from ${of}` : ''} waits for its end before it is sent anyway, in milliseconds.`,
       flag: 'linger-ms',
       value: 'MS',
       help: of ? `How long a partial line from ${of} waits before it is sent anyway` : 'How long a partial line waits before it is sent anyway',
@@ -95,77 +123,104 @@ function framingShape(of?: string) {
 }
 
 /** Rotation and retention of a file output (the server's file, the client's copy). */
-function rotationShape(file: string) {
+function rotationShape(file: string, docFile = file) {
   return {
-    /** Start a new file at each UTC `hourly` or `daily` boundary, or before it grows past a size (`100M`). */
     rotate: option(rotation, {
+      doc: `Rotate ${docFile}: \`'hourly'\`, \`'daily'\` (UTC) or before it grows past a size (\`'100M'\`, or a number of bytes). The active file stays at its path (\`path\`, \`copyPath\`); rotated ones get the UTC time their data begins: \`path.2026-11-27T17\`, \`path.2026-11-27\`, \`path.2026-11-27T17-42-10\`.`,
       flag: 'rotate',
       value: 'hourly|daily|SIZE',
       help: `Rotate ${file} each UTC hour or day, or before it passes SIZE (e.g. 100M); old ones get dated names`,
     }),
-    /** Keep the newest N rotated files (`30`), or remove those older than an age (`7d`, `12h`). Needs `rotate`. */
-    keep: option(retention, { flag: 'keep', value: 'N|AGE', help: 'Keep the newest N rotated files, or remove those older than AGE (e.g. 7d, 12h)' }),
+    keep: option(retention, {
+      doc: "Rotated files to keep: the newest N (`30`) or those younger than an age (`'7d'`, `'12h'`). Needs `rotate`.",
+      flag: 'keep',
+      value: 'N|AGE',
+      help: 'Keep the newest N rotated files, or remove those older than AGE (e.g. 7d, 12h)',
+    }),
   }
 }
 
-const tee = (help: string) => option(flag, { flag: 'tee', aliases: ['-t'], help, default: false })
+const tee = (help: string, doc: string) => option(flag, { flag: 'tee', aliases: ['-t'], help, doc, default: false })
 
 export const clientShape = {
-  /** File, FIFO, device (e.g. `/dev/ttyACM0`), or `-` for stdin. Read until its end. */
-  path: required(filePath, { flag: 'path', value: 'FILE|DEVICE|-', help: 'Filepath, device, or "-" for stdin; read until its end' }),
-  /** Where every datagram goes: `HOST:PORT`, `[IPv6]:PORT`, `[IPv6%iface]:PORT`; unicast or group (objects: with routing rules, or a balance group). */
+  path: required(filePath, {
+    flag: 'path',
+    value: 'FILE|DEVICE|-',
+    help: 'Filepath, device, or "-" for stdin; read until its end',
+    doc: 'File, FIFO, device (e.g. `/dev/ttyACM0`), or `-` for stdin. Read until its end.',
+  }),
   serverAddrs: required(outputList(false, true, 1), {
     flag: 'server-addr',
     aliases: ['--server_addr'],
     value: 'HOST:PORT',
     help: 'Downstream UDP server address (unicast or multicast). May be repeated',
+    doc: "Where every datagram goes: `HOST:PORT`, `[IPv6]:PORT`, `[IPv6%iface]:PORT`; unicast or group. An object gives a server routing rules (`{ addr, prefix: '!AIVDM' }`) or spreads datagrams over a balance group (`{ balance: 'round-robin', addrs: [...] }`).",
   }),
-  /** Copy the input to stdout, exactly. */
-  tee: tee('Copy input to stdout'),
+  tee: tee('Copy input to stdout', 'Copy the input to stdout, exactly.'),
   ...framingShape(),
-  /** Most bytes per second to send (a number, or text like `50M`); 0 = as fast as the input is read. */
   rate: option(rate, {
     flag: 'rate',
     value: 'BYTES/S',
     help: 'Most bytes per second to send, e.g. 20M; 0 = unlimited',
     default: DEFAULT_RATE,
     defaultText: '80M',
+    doc: 'Most bytes per second to send (a number, or text like `50M`); 0 = as fast as the input is read. UDP has no flow control, so the default keeps a file transfer within what a proxy and a server on an ordinary host take without loss.',
   }),
-  /** Most datagrams per second to send; 0 = no limit. By default 100,000 in line framing, no limit otherwise. */
   datagramRate: option(wholeNumber(0, 100_000_000), {
     flag: 'datagram-rate',
     value: 'N',
     help: 'Most datagrams per second to send; 0 = unlimited',
     defaultText: `${LINE_DATAGRAM_RATE} with --framing line, else unlimited`,
+    doc: 'Most datagrams per second to send; 0 = no limit. By default 100,000 in line framing (one datagram per line: short datagrams cost a receiver per datagram), no limit otherwise.',
   }),
-  /** Serial device speed to set (e.g. 38400 for AIS receivers); kept as it is when not given. */
-  baud: option(wholeNumber(1, 4_000_000), { flag: 'baud', value: 'N', help: 'Serial device speed to set, e.g. 38400', defaultText: 'as the device is' }),
-  /** Keep reading a file as it grows, and across its rotation, like `tail -F`. */
-  follow: option(flag, { flag: 'follow', aliases: ['-F'], help: 'Keep reading the file as it grows and across rotation, like tail -F', default: false }),
-  /** Also write what is sent to this local file (rotated and pruned with `rotate` and `keep`). */
-  copyPath: option(filePath, { flag: 'copy-path', value: 'FILE', help: 'Also write what is sent to this local file (see --rotate, --keep)' }),
-  ...rotationShape('the --copy-path file'),
+  baud: option(wholeNumber(1, 4_000_000), {
+    flag: 'baud',
+    value: 'N',
+    help: 'Serial device speed to set, e.g. 38400',
+    defaultText: 'as the device is',
+    doc: 'Serial device speed to set (e.g. 38400 for AIS receivers); kept as it is when not given.',
+  }),
+  follow: option(flag, {
+    flag: 'follow',
+    aliases: ['-F'],
+    help: 'Keep reading the file as it grows and across rotation, like tail -F',
+    default: false,
+    doc: 'Keep reading a file as it grows, and across its rotation (renamed or truncated), like `tail -F`; the client then runs until closed.',
+  }),
+  copyPath: option(filePath, {
+    flag: 'copy-path',
+    value: 'FILE',
+    help: 'Also write what is sent to this local file (see --rotate, --keep)',
+    doc: 'Also write what is sent to this local file, exactly (rotated and pruned with `rotate`, `keep`).',
+  }),
+  ...rotationShape('the --copy-path file', 'the copy (`copyPath`)'),
   ...commonShape,
 }
 
 export const serverShape = {
-  /** File to append every datagram's bytes to, unchanged; `-` for stdout. */
-  path: required(filePath, { flag: 'path', value: 'FILE|-', help: 'File to append every datagram to, unchanged; "-" for stdout' }),
-  /** `HOST:PORT` to listen on (port 0 picks one); a multicast group is joined. */
+  path: required(filePath, {
+    flag: 'path',
+    value: 'FILE|-',
+    help: 'File to append every datagram to, unchanged; "-" for stdout',
+    doc: "File to append every datagram's bytes to, unchanged; `-` for stdout.",
+  }),
   listenAddrs: required(addressList(true, 1), {
     flag: 'listen-addr',
     aliases: ['--listen_addr'],
     value: 'HOST:PORT',
     help: 'Upstream UDP listening address (unicast or multicast group). May be repeated',
+    doc: '`HOST:PORT` to listen on (port 0 picks one); a multicast group is joined.',
   }),
-  /** Also copy what arrives to stdout (ignored when `path` is already `-`). */
-  tee: tee('Copy input to stdout'),
+  tee: tee('Copy input to stdout', 'Also copy what arrives to stdout (ignored when `path` is already `-`).'),
   ...rotationShape('the file'),
-  /** Routing rules of the `path` output: it gets only the datagrams they keep. */
-  rules: option(z.strictObject(ruleShape), {
-    flag: false,
-    help: 'Routing rules of the path output: it gets only the datagrams they keep (the --filter-* flags)',
-  }),
+  rules: option(
+    named(z.strictObject(ruleShape), 'OutputRules', 'Which datagrams an output gets. Every rule given must keep a datagram; absent ones keep all.'),
+    {
+      flag: false,
+      help: 'Routing rules of the path output: it gets only the datagrams they keep (the --filter-* flags)',
+      doc: "Routing rules of `path`: it gets only the datagrams they keep (`{ prefix: '!AIVDM', sample: 10 }`). The tee copy gets everything.",
+    },
+  ),
   ...commonShape,
 }
 const TLS_PREFIX = 'tls://'
@@ -195,48 +250,66 @@ const listenAddress = z.string({ error: (iss) => `must be [tls://]HOST:PORT, not
 })
 
 export const proxyShape = {
-  /** UDP addresses to listen on (port 0 picks one); a multicast group is joined. */
   udpListenAddrs: option(addressList(true), {
     flag: 'udp-listen-addr',
     aliases: ['--udp_listen_addr'],
     value: 'HOST:PORT',
     help: 'UDP listening socket address (unicast or group). May be repeated',
+    doc: 'UDP addresses to listen on (port 0 picks one); a multicast group is joined.',
   }),
-  /** Every datagram goes, unchanged, to each of these (objects: with routing rules, or a balance group). */
   udpDownstreamAddrs: required(outputList(false, true, 1), {
     flag: 'udp-downstream-addr',
     aliases: ['--udp_downstream_addr', '--downstream_addr'],
     value: 'HOST:PORT',
     help: 'UDP downstream socket address. May be repeated',
+    doc: "Every datagram goes, unchanged, to each of these. An object gives one output routing rules (`{ addr, prefix: '!AIVDM' }`) or spreads datagrams over a balance group (`{ balance: 'round-robin', addrs: [...] }`).",
   }),
-  /** TCP hosts to connect to and keep connected: `HOST:PORT`, or `tls://HOST:PORT` for TLS. */
   tcpConnectAddrs: option(listOf(connectAddress, '[tls://]HOST:PORT'), {
     flag: 'tcp-connect-addr',
     aliases: ['--tcp_connect_addr'],
     value: '[tls://]HOST:PORT',
     help: 'Connect to TCP (or TLS) host, forwarding stream; reconnects. May be repeated',
+    doc: 'TCP hosts to connect to and keep connected: `HOST:PORT`, or `tls://HOST:PORT` for TLS.',
   }),
-  /** PEM file of extra CA certificates to trust (besides the system's roots), or a certificate to pin. */
-  tlsCa: option(filePath, { flag: 'tls-ca', value: 'FILE', help: 'Also trust the CA certificates in this PEM file' }),
-  /** PEM client certificate (chain), for servers that require one; needs `tlsKey`. */
-  tlsCert: option(filePath, { flag: 'tls-cert', value: 'FILE', help: 'Client certificate (PEM) for servers that require one' }),
-  /** PEM key of `tlsCert`. */
-  tlsKey: option(filePath, { flag: 'tls-key', value: 'FILE', help: 'Key (PEM) of --tls-cert' }),
-  /** Accept any server certificate. Says so on the log. */
-  tlsInsecure: option(flag, { flag: 'tls-insecure', help: 'Do not verify server certificates (says so on stderr)', default: false }),
+  tlsCa: option(filePath, {
+    flag: 'tls-ca',
+    value: 'FILE',
+    help: 'Also trust the CA certificates in this PEM file',
+    doc: "PEM file of extra CA certificates to trust (besides the system's roots). A certificate in it that a server presents as its own (a self-signed one) is pinned: accepted within its validity dates. At most 1 MiB, a regular file.",
+  }),
+  tlsCert: option(filePath, {
+    flag: 'tls-cert',
+    value: 'FILE',
+    help: 'Client certificate (PEM) for servers that require one',
+    doc: 'PEM client certificate (chain), for servers that require one; needs `tlsKey`.',
+  }),
+  tlsKey: option(filePath, { flag: 'tls-key', value: 'FILE', help: 'Key (PEM) of --tls-cert', doc: 'PEM private key of `tlsCert`.' }),
+  tlsInsecure: option(flag, {
+    flag: 'tls-insecure',
+    help: 'Do not verify server certificates (says so on stderr)',
+    default: false,
+    doc: 'Accept any server certificate. Says so on the log.',
+  }),
   ...framingShape('TCP streams'),
-  /** Copy what the sources bring to stdout. */
-  tee: tee('Copy input to stdout'),
+  tee: tee('Copy input to stdout', 'Copy what the sources bring to stdout.'),
   ...commonShape,
 }
 
 /** Access settings a single TCP listener may have (they replace the route's for it). */
-const listenerAccessShape = {
-  allow: listOf(cidr, 'CIDR').optional().describe('Networks its clients may connect from'),
-  maxClientsPerAddress: wholeNumber(1, 1_000_000).optional().describe('Most clients at once from one address'),
+export const listenerAccessShape = {
+  allow: listOf(cidr, 'CIDR').optional().describe('Networks its clients may connect from, e.g. `10.0.0.0/8`; others are refused.'),
+  maxClientsPerAddress: wholeNumber(1, 1_000_000).optional().describe('Most clients at once from one address on it.'),
 }
 /** TCP input listeners: `[tls://]HOST:PORT`, or `{ addr, allow, maxClientsPerAddress, idleTimeout }`. */
-const tcpInputObject = z.strictObject({ addr: listenAddress, ...listenerAccessShape, idleTimeout: seconds(0.001, 86_400).optional() })
+const tcpInputObject = named(
+  z.strictObject({
+    addr: listenAddress.describe('`[tls://]HOST:PORT`, as a plain listener.'),
+    ...listenerAccessShape,
+    idleTimeout: seconds(0.001, 86_400).optional().describe('Close a client that sent nothing for this many seconds.'),
+  }),
+  'TcpListener',
+  'A TCP input listener with settings of its own.',
+)
 const tcpInputList = itemList<string | { addr: string; allow?: string[]; maxClientsPerAddress?: number; idleTimeout?: number }>(
   (value) => (isObject(value) ? tcpInputObject : listenAddress),
   '[tls://]HOST:PORT, { addr, allow, maxClientsPerAddress, idleTimeout }',
@@ -244,89 +317,92 @@ const tcpInputList = itemList<string | { addr: string; allow?: string[]; maxClie
 )
 
 export const reverseProxyShape = {
-  /** UDP inputs: each datagram is published unchanged. */
   udpListenAddrs: option(addressList(true), {
     flag: 'udp-listen-addr',
     aliases: ['--udp_listen_addr'],
     value: 'HOST:PORT',
     help: 'Input: a UDP listener whose datagrams go to --multicast-addr. May be repeated',
+    doc: 'UDP inputs: each datagram is published unchanged.',
   }),
-  /** TCP inputs: any number of clients; each client's stream is framed on its own. `tls://HOST:PORT` for TLS. */
   tcpListenAddrs: option(tcpInputList, {
     flag: 'tcp-listen-addr',
     aliases: ['--tcp_listen_addr'],
     value: '[tls://]HOST:PORT',
     help: 'Input: accept TCP (or TLS) clients; their streams go to --multicast-addr. May be repeated',
+    doc: "TCP inputs: any number of clients; each client's stream is framed on its own. `tls://HOST:PORT` listens with TLS (needs `tlsCert` and `tlsKey`); plain and TLS may be mixed.",
   }),
-  /** The group inputs publish to and outputs subscribe to. */
   multicastAddr: option(address(false), {
     flag: 'multicast-addr',
     aliases: ['--multicast_addr'],
     value: 'MULTICAST_IP:PORT',
     help: 'The group inputs publish to and outputs read',
     default: DEFAULT_MULTICAST_ADDR,
+    doc: 'The group inputs publish to and outputs subscribe to; default `[ff02::1]:9918`.',
   }),
-  /**
-   * TCP outputs: addresses to LISTEN on; every client receives the group's stream (an object:
-   * only what its routing rules keep). `tls://HOST:PORT` for TLS.
-   */
   tcpOutputAddrs: option(outputList(true, false, 0, listenAddress, listenerAccessShape), {
     flag: 'tcp-output-addr',
     aliases: ['--tcp_output_addr'],
     value: '[tls://]HOST:PORT',
     help: 'Output: LISTEN here (TCP or TLS); every client that connects receives the group stream. May be repeated',
+    doc: "TCP outputs: addresses to LISTEN on; every client receives the group's stream (an object: only what its routing rules keep). `tls://HOST:PORT` listens with TLS (needs `tlsCert` and `tlsKey`); plain and TLS may be mixed.",
   }),
-  /** UDP outputs: every group datagram is sent to each. */
   udpOutputAddrs: option(outputList(false, true), {
     flag: 'udp-output-addr',
     aliases: ['--udp_output_addr'],
     value: 'HOST:PORT',
     help: 'Output: send every group datagram to this UDP address. May be repeated',
+    doc: 'UDP outputs: every group datagram is sent to each (objects: routing rules, balance groups).',
   }),
-  /** Most TCP clients per TCP listener (inputs and outputs). */
   maxTcpClients: option(wholeNumber(1, 1_000_000), {
     flag: 'max-tcp-clients',
     value: 'N',
     help: 'Most clients per TCP listener; more are refused',
     default: 1024,
+    doc: 'Most TCP clients per TCP listener (inputs and outputs); default 1024.',
   }),
-  /** Bytes a TCP output client may fall behind before it is disconnected. */
   tcpClientQueue: option(wholeNumber(1_048_576, 2 ** 32 - 1), {
     flag: 'tcp-client-queue',
     value: 'BYTES',
     help: 'How far a TCP output client may fall behind before it is disconnected',
     default: 64 * 1024 * 1024,
+    doc: 'Bytes a TCP output client may fall behind before it is disconnected; default 64 MiB.',
   }),
-  /** PEM certificate (chain) the `tls://` listeners present; needs `tlsKey`. */
-  tlsCert: option(filePath, { flag: 'tls-cert', value: 'FILE', help: 'Certificate (PEM) the tls:// listeners present' }),
-  /** PEM private key of `tlsCert`. */
-  tlsKey: option(filePath, { flag: 'tls-key', value: 'FILE', help: 'Key (PEM) of --tls-cert' }),
-  /** PEM CA certificates: `tls://` listeners then require a client certificate signed by one of them (mutual TLS). */
-  tlsClientCa: option(filePath, { flag: 'tls-client-ca', value: 'FILE', help: 'Require client certificates signed by a CA in this PEM file (mutual TLS)' }),
-  /** Networks TCP clients may connect from (every TCP listener of the route), e.g. `10.0.0.0/8`; others are refused. Default: any. */
+  tlsCert: option(filePath, {
+    flag: 'tls-cert',
+    value: 'FILE',
+    help: 'Certificate (PEM) the tls:// listeners present',
+    doc: 'PEM certificate (chain) the `tls://` listeners present; needs `tlsKey`. At most 1 MiB, a regular file.',
+  }),
+  tlsKey: option(filePath, { flag: 'tls-key', value: 'FILE', help: 'Key (PEM) of --tls-cert', doc: 'PEM private key of `tlsCert`.' }),
+  tlsClientCa: option(filePath, {
+    flag: 'tls-client-ca',
+    value: 'FILE',
+    help: 'Require client certificates signed by a CA in this PEM file (mutual TLS)',
+    doc: 'PEM CA certificates: the `tls://` listeners then require every client to present a certificate signed by one of them (mutual TLS); others fail the handshake (counted in `tlsFailures`).',
+  }),
   allow: option(listOf(cidr, 'CIDR'), {
     flag: 'allow',
     value: 'CIDR',
     help: 'Let TCP clients in only from this network (e.g. 10.0.0.0/8) or address. May be repeated',
     defaultText: 'any address',
+    doc: 'Networks TCP clients may connect from, e.g. `10.0.0.0/8`, `2001:db8::/32` or one address; applies to every TCP listener of this reverse proxy (inputs and outputs). Others are refused (counted in `refusedNotAllowed`). Default: any address.',
   }),
-  /** Most clients at once from one address, per TCP listener; more are refused. Default: no cap but `maxTcpClients`. */
   maxClientsPerAddress: option(wholeNumber(1, 1_000_000), {
     flag: 'max-clients-per-address',
     value: 'N',
     help: 'Most clients at once from one address, per TCP listener',
     defaultText: 'no cap but --max-tcp-clients',
+    doc: 'Most clients at once from one address, per TCP listener; more are refused (counted in `refusedPerAddress`).',
   }),
-  /** Close a TCP input client that sent nothing for this many seconds. Default: never. */
   idleTimeout: option(seconds(0.001, 86_400), {
     flag: 'idle-timeout',
     value: 'SECONDS',
     help: 'Close TCP input clients that send nothing for this long',
     defaultText: 'never',
+    doc: 'Close a TCP input client that sent nothing for this many seconds (counted in `idleTimeouts`). Default: never.',
   }),
   ...framingShape('TCP streams'),
-  /** Print what the inputs publish to stdout. */
-  tee: tee('Print what the inputs publish to stdout'),
+  tee: tee('Print what the inputs publish to stdout', 'Print what the inputs publish to stdout.'),
   ...commonShape,
 }
 
@@ -446,26 +522,41 @@ export const SHAPES = {
 
 /** API-only options, beside a program's own. */
 export const apiShape = {
-  /** Called for every state change and survived fault (also emitted as 'log'). */
   onLog: option(
     z.custom<(entry: LogEntry) => void>((v) => typeof v === 'function', { error: 'must be a function' }),
-    { flag: false, help: 'Called for every state change and survived fault (also emitted as log)' },
+    {
+      flag: false,
+      help: 'Called for every state change and survived fault (also emitted as log)',
+      doc: "Called for every state change and survived fault (also emitted as 'log').",
+    },
   ),
-  /** Aborting it closes the handle. */
   signal: option(
     z.custom<AbortSignal>((v) => v instanceof AbortSignal, { error: 'must be an AbortSignal' }),
-    { flag: false, help: 'Aborting it closes the handle' },
+    {
+      flag: false,
+      help: 'Aborting it closes the handle',
+      doc: 'Aborting it closes the handle (as `close()` does); aborted while starting, create…() rejects.',
+    },
   ),
-  /** Emit 'stats' with the counters every this many seconds. */
-  statsInterval: option(wholeNumber(1, 86_400), { flag: false, help: "Emit 'stats' with the counters every this many seconds" }),
+  statsInterval: option(wholeNumber(1, 86_400), {
+    flag: false,
+    help: "Emit 'stats' with the counters every this many seconds",
+    doc: "Emit `'stats'` with the counters every this many seconds.",
+  }),
 }
 
 /** API-only options of the reverse proxy: JavaScript as an input or an output. */
 export const reverseProxyApiShape = {
-  /** JavaScript publishes into the group with `handle.send()` (no socket input needed). */
-  publish: option(flag, { flag: false, help: 'JavaScript publishes into the group with handle.send() (no socket input needed)' }),
-  /** JavaScript receives the group with `handle.messages()` (no socket output needed). */
-  subscribe: option(flag, { flag: false, help: 'JavaScript receives the group with handle.messages() (no socket output needed)' }),
+  publish: option(flag, {
+    flag: false,
+    help: 'JavaScript publishes into the group with handle.send() (no socket input needed)',
+    doc: 'JavaScript publishes into the group: `handle.send()` works even with no socket input (it works whenever there are inputs).',
+  }),
+  subscribe: option(flag, {
+    flag: false,
+    help: 'JavaScript receives the group with handle.messages() (no socket output needed)',
+    doc: 'JavaScript receives the group: `handle.messages()` works even with no socket output (it works whenever there are outputs).',
+  }),
 }
 
 const API = {

@@ -14,7 +14,7 @@
  */
 import { z } from 'zod'
 import { native } from '../native'
-import { address, addressList, cidr, isObject, itemList, listOf, text, wholeNumber } from './values'
+import { address, addressList, cidr, isObject, itemList, listOf, named, text, wholeNumber } from './values'
 
 export const BALANCES = ['round-robin', 'source-hash'] as const
 export type BalanceMode = (typeof BALANCES)[number]
@@ -27,24 +27,41 @@ export const pattern = text('a regular expression').check((ctx) => {
 
 export const ruleShape = {
   /** Keep only datagrams sent from these addresses or CIDR blocks (IPv4 or IPv6). */
-  from: listOf(cidr, 'an IP address or CIDR block', 1).optional().describe('Keep only datagrams from these addresses or CIDR blocks'),
+  from: listOf(cidr, 'an IP address or CIDR block', 1)
+    .optional()
+    .describe(
+      'Keep only datagrams sent from these addresses or CIDR blocks (`192.0.2.0/24`, `2001:db8::/32`). Files and stdin have no sender and never match.',
+    ),
   /** Keep only datagrams that start with this text (its UTF-8 bytes), e.g. `!AIVDM`. */
-  prefix: text('text').optional().describe('Keep only datagrams starting with this text'),
+  prefix: text('text').optional().describe('Keep only datagrams that start with this text (its UTF-8 bytes), e.g. `!AIVDM`.'),
   /** Keep only datagrams this regular expression matches (Rust regex syntax, over the bytes). */
-  match: pattern.optional().describe('Keep only datagrams this regular expression (Rust regex syntax) matches'),
+  match: pattern
+    .optional()
+    .describe('Keep only datagrams this regular expression (Rust `regex` syntax, over the bytes) matches, e.g. `^!AIVDM,1,1,,[AB],[1-3]`.'),
   /** Keep 1 datagram in this many (the 1st, the N+1th, ...); 1 keeps all. */
   sample: wholeNumber(1, 2 ** 32 - 1)
     .optional()
-    .describe('Keep 1 datagram in this many'),
+    .describe('Keep 1 datagram in this many (the 1st, the N+1th, ...); 1 keeps all.'),
 }
 
-const balance = z.enum(BALANCES, { error: (iss) => `${JSON.stringify(iss.input)} is not one of ${BALANCES.join(', ')}` })
+const balance = z
+  .enum(BALANCES, { error: (iss) => `${JSON.stringify(iss.input)} is not one of ${BALANCES.join(', ')}` })
+  .describe("`round-robin`: in turn (an exact share each); `source-hash`: by the sender's IP address, so one sender always reaches the same output.")
 
-function forms(portZero: boolean, addr: z.ZodType<string> = address(portZero), extra: z.ZodRawShape = {}) {
+function forms(portZero: boolean, plainAddr: z.ZodType<string> = address(portZero), extra: z.ZodRawShape = {}) {
+  const addr = plainAddr.describe('`HOST:PORT`, as a plain output.')
   return {
     addr,
-    one: z.strictObject({ addr, ...ruleShape, ...extra }),
-    group: z.strictObject({ balance, addrs: addressList(portZero, 1), ...ruleShape }),
+    // A TCP output's object form has its listener's settings too: no name of its own.
+    one:
+      Object.keys(extra).length === 0
+        ? named(z.strictObject({ addr, ...ruleShape }), 'RuledOutput', 'One output that gets only what its rules keep.')
+        : z.strictObject({ addr, ...ruleShape, ...extra }),
+    group: named(
+      z.strictObject({ balance, addrs: addressList(portZero, 1).describe('The members.'), ...ruleShape }),
+      'BalanceGroup',
+      'UDP outputs that share the datagrams the rules keep: each goes to exactly one of them.',
+    ),
   }
 }
 
@@ -69,7 +86,10 @@ export function outputList(portZero: boolean, withBalance: boolean, min = 0, add
   const f = forms(portZero, addr, extra)
   const what = withBalance ? 'HOST:PORT, { addr, ...rules } or { balance, addrs, ...rules }' : 'HOST:PORT or { addr, ...rules }'
   const pick = (value: unknown) => (!isObject(value) ? f.addr : withBalance && 'balance' in value ? f.group : f.one)
-  return itemList<OutputItem>(pick, what, withBalance ? [f.addr, f.one, f.group] : [f.addr, f.one], min)
+  const typeName = withBalance
+    ? { name: 'UdpOutput', doc: 'A UDP output: `HOST:PORT`, one with rules, or a balance group.' }
+    : { name: 'TcpOutput', doc: 'A TCP output listener: `[tls://]HOST:PORT`, or one with rules and access settings of its own.' }
+  return itemList<OutputItem>(pick, what, withBalance ? [f.addr, f.one, f.group] : [f.addr, f.one], min, typeName)
 }
 
 /** The addresses of an output list, in order (each member of a balance group). */

@@ -19,6 +19,25 @@ export interface ListMeta {
   items: readonly z.ZodType[]
   min: number
   what: string
+  /** The name of an item's type in the published types (`UdpOutput`), if it has one. */
+  typeName?: TypeName
+}
+
+/**
+ * Metadata key: the name of a schema's type in the published types (`Framing`, `RuledOutput`);
+ * scripts/write-option-types.js declares it once and refers to it by name.
+ */
+export const TYPE_NAME = 'mproxyTypeName'
+
+/** A named type: its name, and its doc comment. */
+export interface TypeName {
+  name: string
+  doc: string
+}
+
+/** `schema`, known in the published types as `name`. */
+export function named<T extends z.ZodType>(schema: T, name: string, doc: string): T {
+  return schema.meta({ [TYPE_NAME]: { name, doc } satisfies TypeName }) as T
 }
 
 /**
@@ -217,7 +236,7 @@ export const isObject = (v: unknown): v is object => v !== null && typeof v === 
  * checked with, out of `forms` (for the JSON Schema). The result is always a list; a problem is
  * named by the item's index.
  */
-export function itemList<T>(pick: (value: unknown) => z.ZodType, what: string, forms: readonly z.ZodType[], min = 0) {
+export function itemList<T>(pick: (value: unknown) => z.ZodType, what: string, forms: readonly z.ZodType[], min = 0, typeName?: TypeName) {
   const item = z.unknown().transform((value, ctx): T => {
     const result = pick(value).safeParse(value)
     if (result.success) return result.data as T
@@ -233,7 +252,7 @@ export function itemList<T>(pick: (value: unknown) => z.ZodType, what: string, f
           if (ctx.value.length < min) ctx.issues.push({ code: 'custom', input: ctx.value, message: 'is required' })
         }),
     )
-    .meta({ [LIST]: { items: forms, min, what } satisfies ListMeta })
+    .meta({ [LIST]: { items: forms, min, what, typeName } satisfies ListMeta })
 }
 
 /** One address or a list of them. */
@@ -244,7 +263,11 @@ export function addressList(portZero: boolean, min = 0) {
 export const FRAMINGS = ['packed', 'line', 'raw'] as const
 export type Framing = (typeof FRAMINGS)[number]
 
-export const framing = z.enum(FRAMINGS, { error: (iss) => `${show(iss.input)} is not one of ${FRAMINGS.join(', ')}` })
+export const framing = named(
+  z.enum(FRAMINGS, { error: (iss) => `${show(iss.input)} is not one of ${FRAMINGS.join(', ')}` }),
+  'Framing',
+  'How a byte stream becomes datagrams: `packed` (whole lines packed per datagram), `line` (one line each) or `raw` (fixed chunks).',
+)
 
 /** Largest UDP payload over IPv4; also the largest `maxDatagram` accepted. */
 export const MAX_DATAGRAM = 65507
