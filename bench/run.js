@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict'
 /**
- * `npm run bench [-- --only relay|transfer|taps|buskey|filter] [-- --baseline REV]`
+ * `npm run bench [-- --only relay|transfer|taps|buskey|filter|instructions] [-- --baseline REV]`
  *
  * Three sections, all on 127.0.0.1 inside a private network namespace when we can make one
  * (the bench re-executes itself under `unshare`), so no datagram can leave the machine:
@@ -19,6 +19,9 @@
  *            on every program (bench/lib/buskey.js).
  *  filter    the forward proxy with and without a routing rule (a prefix filter that checks
  *            and keeps every datagram), same load, same run: what a rule costs.
+ *  instructions  (only with --only) instruction counts of the hot paths under Callgrind
+ *            (crates/mproxy-bench): framing, seal/open, rules, fan-out and the relay, and
+ *            with --baseline the change since REV (bench/lib/instructions.js).
  *
  * This file is the entry point and the orchestration; the pieces are in bench/lib:
  *   settings.js   sizes, durations, quick mode      namespace.js  unshare re-exec, loopback
@@ -44,8 +47,11 @@ const { printReport, printTransferReport } = require('./lib/report')
 const { benchTaps, printTapsReport, TAPS_BUDGET_MS } = require('./lib/taps')
 const { benchBusKey, printBusKeyReport, BUSKEY_BUDGET_MS } = require('./lib/buskey')
 const { benchFilter, printFilterReport } = require('./lib/filter')
+const { benchInstructions } = require('./lib/instructions')
 
 const SECTIONS = ['relay', 'transfer', 'taps', 'buskey', 'filter']
+/** Sections run only when asked for by name: not part of the default run. */
+const ON_REQUEST = ['instructions']
 /**
  * Hard stop for the inner run, whatever happens: this much per relay measured (all sizes),
  * plus the transfer section's own bound. Every wait inside is bounded too; this is the net.
@@ -54,12 +60,14 @@ const WATCHDOG_PER_RELAY_MS = 80_000
 /** The outer process hands the inner one its plan (JSON) in this variable. */
 const PLAN_ENV = 'MPROXY_BENCH_PLAN'
 
-const USAGE = `usage: npm run bench -- [--only relay|transfer|taps|buskey|filter] [--baseline REV]
+const USAGE = `usage: npm run bench -- [--only relay|transfer|taps|buskey|filter|instructions] [--baseline REV]
   --only relay      only the relay comparison (mproxy's forward proxy, socat, a Node dgram relay)
   --only transfer   only the file transfer at the programs' default settings
   --only taps       only datagrams into and out of JavaScript (messages(), send()) next to Node dgram
   --only buskey     only the bus key's cost: the transfer paths unpaced, without and with --bus-key
   --only filter     only the forward proxy with and without a prefix filter
+  --only instructions  instruction counts of the hot paths under Callgrind (needs valgrind and
+                    iai-callgrind-runner 0.16.1); with --baseline, the change since REV
   --baseline REV    also measure the forward proxy of git revision REV (a branch, tag or commit),
                     built once into .bench/baseline-<sha>/ and reused by later runs
 environment: MPROXY_BENCH_QUICK=1 runs a short smoke version (numbers not comparable)
@@ -84,7 +92,8 @@ function parseArgs(argv) {
       process.exit(0)
     } else if (flag === '--only') {
       const section = value()
-      if (!SECTIONS.includes(section)) usageError(`--only takes ${SECTIONS.join(' or ')}, not ${JSON.stringify(section)}`)
+      if (![...SECTIONS, ...ON_REQUEST].includes(section))
+        usageError(`--only takes ${[...SECTIONS, ...ON_REQUEST].join(' or ')}, not ${JSON.stringify(section)}`)
       options.sections = [section]
     } else if (flag === '--baseline') {
       options.baseline = value()
@@ -101,6 +110,7 @@ function parseArgs(argv) {
 // ---------------------------------------------------------------------------------------
 
 async function outer(options) {
+  if (options.sections[0] === 'instructions') process.exit(benchInstructions(options) ? 0 : 1)
   const needed = options.sections.includes('transfer') || options.sections.includes('buskey') ? ['proxy', 'client', 'server', 'reverseproxy'] : ['proxy']
   for (const cli of needed.map((name) => path.join(REPO, 'dist', 'cli', `${name}.js`))) {
     if (!fs.existsSync(cli)) {

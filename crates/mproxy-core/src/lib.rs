@@ -94,3 +94,38 @@ pub mod os {
         terminal_speed, udp_drop_totals,
     };
 }
+
+/// What the hot-path benchmarks (`crates/mproxy-bench`, instruction counts under Callgrind)
+/// drive directly, below a route: a rule set and a fan-out over sinks of the caller's. Not an
+/// API: hidden, and free to change with the engine.
+#[doc(hidden)]
+pub mod bench_support {
+    use std::sync::Arc;
+
+    use crate::batch::Batch;
+    use crate::error::Result;
+    use crate::event::Reporter;
+    use crate::sink::rules::{RuleSpec, RuledSink};
+    use crate::sink::{Fanout, Sink};
+    use crate::stats::Registry;
+
+    /// `rules` in front of `target`, as a route puts them in front of one output.
+    pub fn ruled(rules: &RuleSpec, target: Arc<dyn Sink>) -> Result<Arc<dyn Sink>> {
+        let registry = Registry::default();
+        let ruled = RuledSink::new(
+            rules,
+            None,
+            "bench",
+            vec![target],
+            Vec::new(),
+            &registry,
+            Reporter::silent(),
+        )?;
+        Ok(Arc::new(ruled))
+    }
+
+    /// Delivers `batch` to every one of `sinks`, as a route's sources do.
+    pub fn fan_out(sinks: Vec<Arc<dyn Sink>>, batch: &Batch) {
+        Fanout::new(sinks).deliver(batch);
+    }
+}
