@@ -191,6 +191,8 @@ export interface EndpointStats {
   passed: number
   /** Destinations: datagrams sent there were refused or lost recently (no quiet second since). */
   unreachable: boolean
+  /** UDP listeners: the wire form it accepts, `sealed` (with the bus key) or `plain` (null elsewhere). */
+  wire: Wire | null
 }
 
 /** How a byte stream is cut into datagrams. */
@@ -236,6 +238,8 @@ export interface ListenOptions {
   /** Interface to join a group on: name, IPv4 address or index. */
   interface?: string
   recvBuffer: number
+  /** The wire form it accepts; absent: sealed (plain without a bus key). */
+  wire?: Wire
 }
 
 /** How serious a log entry is. */
@@ -467,3 +471,6 @@ export interface UdpOutputGroupOptions {
  * endpoint's stats and in the totals there.
  */
 export declare function unknownCounters(): Array<string>
+
+/** The wire form a UDP listener accepts (`mproxy_core::Wire`). */
+export type Wire = 'sealed' | 'plain'

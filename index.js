@@ -853,3 +853,4 @@ module.exports.rulePatternProblem = nativeBinding.rulePatternProblem
 module.exports.startRoute = nativeBinding.startRoute
 module.exports.totals = nativeBinding.totals
 module.exports.unknownCounters = nativeBinding.unknownCounters
+module.exports.Wire = nativeBinding.Wire

@@ -9,6 +9,7 @@ export { createReverseProxy, type ReverseProxyOptions } from './api/reverseproxy
 export type { CommonOptions, Framing } from './api/common'
 export type { TlsOptions } from './api/tcp'
 export type { OutputRules, RuledOutput, BalanceGroup, UdpOutput, TcpOutput, TcpListener, ListenerAccess } from './api/rules'
+export type { Wire, UdpListener, UdpListenerItem } from './api/wire'
 export {
   Handle,
   type Addresses,

@@ -10,10 +10,15 @@ import { tcpConnects, type TlsOptions } from './tcp'
 import type { UdpOutput } from './rules'
 import { udpOutputs } from './outputs'
 import { outputAddrs } from '../schema/rules'
+import { udpListenerAddrs, udpListenerWires } from '../schema/wire'
+import { withWires, type UdpListenerItem } from './wire'
 
 export interface ProxyOptions extends CommonOptions, TlsOptions {
-  /** UDP addresses to listen on (port 0 picks one); a multicast group is joined. */
-  udpListenAddrs?: string | readonly string[]
+  /**
+   * UDP addresses to listen on (port 0 picks one); a multicast group is joined. With
+   * `busKey`, `{ addr, wire: 'plain' }` is a sensor input: it takes unsealed datagrams.
+   */
+  udpListenAddrs?: UdpListenerItem | readonly UdpListenerItem[]
   /** TCP hosts to connect to and keep connected: `HOST:PORT`, or `tls://HOST:PORT` for TLS. */
   tcpConnectAddrs?: string | readonly string[]
   /**
@@ -35,7 +40,8 @@ export interface ProxyOptions extends CommonOptions, TlsOptions {
 /** @internal The function behind createProxy(), with the CLI's flag names for messages. */
 export async function startProxy(input: ProxyOptions, labels?: Labels): Promise<Handle> {
   const o = parseWith(apiSchema('proxy'), input, labels)
-  const listen = o.udpListenAddrs ?? []
+  const listen = udpListenerAddrs(o.udpListenAddrs ?? [])
+  const wires = udpListenerWires(o.udpListenAddrs ?? [])
   const tcp = o.tcpConnectAddrs ?? []
   const downstream = outputAddrs(o.udpDownstreamAddrs)
   const { tee, framing, lingerMs } = o
@@ -56,7 +62,10 @@ export async function startProxy(input: ProxyOptions, labels?: Labels): Promise<
   startRoute(
     handle,
     {
-      udpListeners: listeners.map((l) => listenOptions(l, common)),
+      udpListeners: withWires(
+        listeners.map((l) => listenOptions(l, common)),
+        wires,
+      ),
       tcpConnects: connects,
       ...udpOutputs(o.udpDownstreamAddrs, destinations, (d) => destinationOptions(d, common)),
       tee: tee ? { path: '-' } : undefined,

@@ -14,11 +14,16 @@ import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './che
 import type { TcpListener, TcpOutput, UdpOutput } from './rules'
 import { ruleOptions, udpOutputs } from './outputs'
 import { outputAddrs } from '../schema/rules'
+import { udpListenerAddrs, udpListenerWires } from '../schema/wire'
+import { withWires, type UdpListenerItem } from './wire'
 import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions, type CommonOptions, type Framing } from './common'
 
 export interface ReverseProxyOptions extends CommonOptions {
-  /** UDP inputs: each datagram is published unchanged. */
-  udpListenAddrs?: string | readonly string[]
+  /**
+   * UDP inputs: each datagram is published unchanged. With `busKey`, `{ addr, wire: 'plain' }`
+   * is a sensor input: it takes unsealed datagrams (what it publishes is sealed still).
+   */
+  udpListenAddrs?: UdpListenerItem | readonly UdpListenerItem[]
   /**
    * TCP inputs: any number of clients; each client's stream is framed on its own.
    * `tls://HOST:PORT` listens with TLS (needs `tlsCert` and `tlsKey`); plain and TLS may be mixed.
@@ -109,7 +114,8 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   const L = (field: string) => labelOf(labels, field)
   if (labels?.flags) parseWith(reverseProxyCliSchema, input, labels)
   const o = parseWith(apiSchema('reverseproxy'), input, labels)
-  const udpIn = o.udpListenAddrs ?? []
+  const udpIn = udpListenerAddrs(o.udpListenAddrs ?? [])
+  const udpInWires = udpListenerWires(o.udpListenAddrs ?? [])
   const tcpInItems = o.tcpListenAddrs ?? []
   const tcpIn = outputAddrs(tcpInItems)
   const tcpOut = outputAddrs(o.tcpOutputAddrs ?? [])
@@ -182,7 +188,10 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
       startRoute(
         handle,
         {
-          udpListeners: udpListeners.map((l) => listenOptions(l, common)),
+          udpListeners: withWires(
+            udpListeners.map((l) => listenOptions(l, common)),
+            udpInWires,
+          ),
           tcpListeners: tcpListeners.map((t, i) => {
             const item = tcpInItems[i]
             const idle = typeof item === 'object' && item.idleTimeout !== undefined ? Math.max(1, Math.round(item.idleTimeout * 1000)) : idleTimeoutMs

@@ -10,6 +10,7 @@ import { z } from 'zod'
 import type { LogEntry } from '../handle'
 import { outputAddrs, outputList, ruleShape, type OutputItem } from './rules'
 import { option, required } from './option'
+import { udpListenerList, wireChecks } from './wire'
 import {
   address,
   addressList,
@@ -195,8 +196,8 @@ const listenAddress = z.string({ error: (iss) => `must be [tls://]HOST:PORT, not
 })
 
 export const proxyShape = {
-  /** UDP addresses to listen on (port 0 picks one); a multicast group is joined. */
-  udpListenAddrs: option(addressList(true), {
+  /** UDP addresses to listen on (port 0 picks one); a multicast group is joined. `{ addr, wire: 'plain' }`: takes unsealed datagrams (sensors) with `busKey`. */
+  udpListenAddrs: option(udpListenerList(), {
     flag: 'udp-listen-addr',
     aliases: ['--udp_listen_addr'],
     value: 'HOST:PORT',
@@ -244,8 +245,8 @@ const tcpInputList = itemList<string | { addr: string; allow?: string[]; maxClie
 )
 
 export const reverseProxyShape = {
-  /** UDP inputs: each datagram is published unchanged. */
-  udpListenAddrs: option(addressList(true), {
+  /** UDP inputs: each datagram is published unchanged. `{ addr, wire: 'plain' }`: takes unsealed datagrams (sensors) with `busKey`. */
+  udpListenAddrs: option(udpListenerList(), {
     flag: 'udp-listen-addr',
     aliases: ['--udp_listen_addr'],
     value: 'HOST:PORT',
@@ -346,6 +347,7 @@ function crossChecks(kind: ProgramKind, api = false) {
       const tlsOption = ['tlsCa', 'tlsCert', 'tlsInsecure'].find((k) => o[k] !== undefined && o[k] !== false)
       if (tlsOption && !tls) ctx.addIssue({ code: 'custom', path: [tlsOption], message: 'needs a {tcpConnectAddrs} of the form tls://HOST:PORT' })
     }
+    if (kind === 'proxy' || kind === 'reverseproxy') wireChecks(o, 'udpListenAddrs', ctx)
     if (o.busKeyNext !== undefined && o.busKey === undefined) {
       ctx.addIssue({ code: 'custom', path: ['busKeyNext'], message: 'needs {busKey} (the key to send with)' })
     }

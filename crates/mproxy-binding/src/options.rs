@@ -11,6 +11,7 @@ use std::time::Duration;
 use mproxy_core::Framing as CoreFraming;
 use mproxy_core::FramingSpec;
 use mproxy_core::Keyring;
+use mproxy_core::Wire as CoreWire;
 use mproxy_core::StreamSpec;
 use mproxy_core::{Balance as CoreBalance, Cidr, RuleSpec};
 use mproxy_core::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
@@ -32,6 +33,36 @@ pub struct ListenOptions {
     /// Interface to join a group on: name, IPv4 address or index.
     pub interface: Option<String>,
     pub recv_buffer: u32,
+    /// The wire form it accepts; absent: sealed (plain without a bus key).
+    pub wire: Option<Wire>,
+}
+
+/// The wire form a UDP listener accepts (`mproxy_core::Wire`).
+#[napi(string_enum = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// Only datagrams sealed with the bus key.
+    Sealed,
+    /// Datagrams as they come (sensors), even with a bus key.
+    Plain,
+}
+
+impl From<Wire> for CoreWire {
+    fn from(w: Wire) -> CoreWire {
+        match w {
+            Wire::Sealed => CoreWire::Sealed,
+            Wire::Plain => CoreWire::Plain,
+        }
+    }
+}
+
+impl From<CoreWire> for Wire {
+    fn from(w: CoreWire) -> Wire {
+        match w {
+            CoreWire::Sealed => Wire::Sealed,
+            CoreWire::Plain => Wire::Plain,
+        }
+    }
 }
 
 #[napi(object)]
@@ -399,6 +430,8 @@ pub(crate) fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
             interface: l.interface.clone(),
             recv_buffer: l.recv_buffer as usize,
         });
+        spec.udp_listener_wires
+            .push(l.wire.map_or(CoreWire::Sealed, CoreWire::from));
     }
     for i in o.inputs.iter().flatten() {
         let mut framing = framing_spec(&i.framing)?;

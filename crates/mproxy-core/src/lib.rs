@@ -23,7 +23,8 @@
 //! - `framing`: stream bytes to datagrams; `pacing`: spreading a fast input over time.
 //! - `nmea`: NMEA 0183 sentences and TAG blocks, for the sensor-feed stages.
 //! - `source` / `sink` / `route`: the engine.
-//! - `bus_key`: authenticated encryption of the datagrams mproxies send each other.
+//! - `bus_key`: authenticated encryption of the datagrams mproxies send each other;
+//!   `wire`: the form a UDP listener accepts (sealed with the key, or plain from sensors).
 //! - `tcp`: accepting TCP clients under a listener's rules (allow list, per-address cap,
 //!   client limit); `tls`: TLS on listeners (server) and on connections (client).
 
@@ -52,6 +53,7 @@ mod sys;
 mod tcp;
 mod tls;
 mod udp_socket;
+mod wire;
 
 pub use crate::error::{Error, ErrorKind, Result};
 
@@ -66,6 +68,7 @@ pub use crate::source::stream::{StreamSpec, DEFAULT_LINGER};
 pub use crate::source::tcp_connect::TcpConnectSpec;
 pub use crate::source::tcp_listen::TcpListenSpec;
 pub use crate::udp_socket::{with_scope, DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
+pub use crate::wire::Wire;
 // Outputs and what goes between.
 pub use crate::batch::{Batch, Entry};
 pub use crate::cidr::Cidr;
