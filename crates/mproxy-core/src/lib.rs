@@ -20,7 +20,8 @@
 //!   with it, so stopping never waits on a timer.
 //! - `interface` / `udp_socket`: interface lookup, UDP socket creation, multicast setup.
 //! - `batch`: the unit of work; `cidr`: IP networks, for allow lists and rules alike.
-//! - `framing`: stream bytes to datagrams; `pacing`: spreading a fast input over time.
+//! - `framing`: stream bytes to datagrams; `pacing`: spreading a fast input over time;
+//!   `replay`: the recorded time of a log line, and when it is due in a replay.
 //! - `nmea`: NMEA 0183 sentences and TAG blocks, for the sensor-feed stages.
 //! - `source` / `sink` / `route`: the engine.
 //! - `bus_key`: authenticated encryption of the datagrams mproxies send each other;
@@ -43,6 +44,7 @@ mod interface;
 mod nmea;
 mod pacing;
 mod poller;
+mod replay;
 mod route;
 mod sink;
 mod source;

@@ -47,6 +47,9 @@ mod tests {
         assert_eq!(Wire::Sealed.effective(true), Wire::Sealed);
         assert_eq!(Wire::Plain.effective(true), Wire::Plain);
         assert_eq!(Wire::default(), Wire::Sealed);
-        assert_eq!([Wire::Sealed.as_str(), Wire::Plain.as_str()], ["sealed", "plain"]);
+        assert_eq!(
+            [Wire::Sealed.as_str(), Wire::Plain.as_str()],
+            ["sealed", "plain"]
+        );
     }
 }

@@ -90,7 +90,12 @@ pub(crate) fn start(
             ));
         }
         let std_socket: std::net::UdpSocket = listener.socket.into();
-        bound.push((listener.local_addr, std_socket, endpoint, wire == Wire::Sealed));
+        bound.push((
+            listener.local_addr,
+            std_socket,
+            endpoint,
+            wire == Wire::Sealed,
+        ));
     }
     let local_addrs = bound.iter().map(|(addr, _, _, _)| *addr).collect();
     let thread_count = bound.len().min(MAX_RECEIVE_THREADS);
