@@ -224,6 +224,8 @@ export interface InputOptions {
    * on FIFOs, devices or stdin.
    */
   follow: boolean
+  /** Send each line at its recorded time; absent: as fast as read (and paced). */
+  replay?: ReplayOptions
 }
 
 /**
@@ -271,6 +273,15 @@ export interface OutputOptions {
   /** Routing rules: the file gets only what they keep (outputs only, not tee or copy). */
   rules?: RuleOptions
 }
+
+export interface ReplayOptions {
+  times: ReplayTimes
+  /** 1: as recorded; 2: twice as fast. */
+  speed: number
+}
+
+/** Where a replayed line's time is. */
+export type ReplayTimes = 'tag' | 'iso' | 'unix'
 
 /** Resolves an interface name, address or index; used to validate options early. */
 export declare function resolveInterface(spec: string): number

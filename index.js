@@ -848,6 +848,7 @@ module.exports.Framing = nativeBinding.Framing
 module.exports.InputOutcome = nativeBinding.InputOutcome
 module.exports.LogLevel = nativeBinding.LogLevel
 module.exports.notifyServiceManager = nativeBinding.notifyServiceManager
+module.exports.ReplayTimes = nativeBinding.ReplayTimes
 module.exports.resolveInterface = nativeBinding.resolveInterface
 module.exports.rulePatternProblem = nativeBinding.rulePatternProblem
 module.exports.startRoute = nativeBinding.startRoute

@@ -38,6 +38,19 @@ export interface ClientOptions extends CommonOptions {
    * datagram per line: short datagrams cost a receiver per datagram), no limit otherwise.
    */
   datagramRate?: number
+  /**
+   * Replay a recorded log at its recorded timing: each line is sent at its time, taken from
+   * its TAG block's `c:` field (`'tag'`: UNIX seconds, or milliseconds), or from a leading
+   * field ended by a space, tab or `;` (`'iso'`: ISO 8601 such as `2024-05-01T12:00:00.250Z`;
+   * `'unix'`: UNIX seconds such as `1714564800.25`), which is removed before sending. The first
+   * line goes at once, each later one no earlier than its offset over `replaySpeed`, never
+   * before the line ahead of it; a line without a time goes right after the line before it.
+   * `rate` and `datagramRate` still cap it. Needs `framing` line or packed (packed: lines due
+   * together share datagrams). A bad time field ends the input with one line naming `replay`.
+   */
+  replay?: 'tag' | 'iso' | 'unix'
+  /** How many times faster than recorded to replay (`10`, `0.5`); default 1. Needs `replay`. */
+  replaySpeed?: number
   /** Serial device speed to set (e.g. 38400 for AIS receivers); kept as it is when not given. */
   baud?: number
   /**
@@ -78,6 +91,7 @@ export async function startClient(input: ClientOptions, labels?: Labels): Promis
           datagramRate: o.datagramRate ?? (framing === 'line' ? LINE_DATAGRAM_RATE : 0),
           baud: o.baud,
           follow: o.follow,
+          replay: o.replay === undefined ? undefined : { times: o.replay, speed: o.replaySpeed ?? 1 },
         },
       ],
       ...udpOutputs(o.serverAddrs, destinations, (d) => destinationOptions(d, common)),

@@ -15,6 +15,7 @@ import {
   address,
   addressList,
   cidr,
+  factor,
   filePath,
   isObject,
   itemList,
@@ -45,6 +46,9 @@ export const DEFAULT_RATE = 80_000_000
  */
 export const LINE_DATAGRAM_RATE = 100_000
 const DATAGRAM_DEFAULT = '1472 IPv4, 1452 IPv6, 30 less with --bus-key'
+
+/** Where a replayed line's time is (the client's `replay`). */
+export const REPLAY_TIMES = ['tag', 'iso', 'unix'] as const
 
 /** Options every program has. */
 export const commonShape = {
@@ -138,6 +142,24 @@ export const clientShape = {
     value: 'N',
     help: 'Most datagrams per second to send; 0 = unlimited',
     defaultText: `${LINE_DATAGRAM_RATE} with --framing line, else unlimited`,
+  }),
+  /**
+   * Send each line at its recorded time (a log replay, as gpsfake does): the time is the TAG
+   * block's `c:` field (`tag`), or a leading ISO 8601 (`iso`) or UNIX-seconds (`unix`) field
+   * ended by a space, tab or `;`, removed before sending. Lines without a time go right after
+   * the line before them.
+   */
+  replay: option(z.enum(REPLAY_TIMES, { error: (iss) => `${show(iss.input)} is not one of ${REPLAY_TIMES.join(', ')}` }), {
+    flag: 'replay',
+    value: 'tag|iso|unix',
+    help: 'Send each line at its recorded time: its TAG block c: field, or a leading ISO 8601 or UNIX-seconds field (removed)',
+  }),
+  /** How many times faster than recorded a replay goes (`0.5`: half speed). Needs `replay`. */
+  replaySpeed: option(factor(0.001, 1_000_000), {
+    flag: 'replay-speed',
+    value: 'FACTOR',
+    help: 'How many times faster than recorded to replay, e.g. 10; needs --replay',
+    defaultText: '1 (as recorded)',
   }),
   /** Serial device speed to set (e.g. 38400 for AIS receivers); kept as it is when not given. */
   baud: option(wholeNumber(1, 4_000_000), { flag: 'baud', value: 'N', help: 'Serial device speed to set, e.g. 38400', defaultText: 'as the device is' }),
@@ -371,6 +393,10 @@ function crossChecks(kind: ProgramKind, api = false) {
       if (o.path === '-' && o.baud !== undefined) ctx.addIssue({ code: 'custom', path: ['baud'], message: 'needs a serial device {path}, not - (stdin)' })
       if (o.path === '-' && o.follow === true) ctx.addIssue({ code: 'custom', path: ['follow'], message: 'needs a file {path}, not - (stdin)' })
       if (o.copyPath === '-') ctx.addIssue({ code: 'custom', path: ['copyPath'], message: 'must be a file; use {tee} to copy to stdout' })
+      if (o.replaySpeed !== undefined && o.replay === undefined)
+        ctx.addIssue({ code: 'custom', path: ['replaySpeed'], message: 'needs {replay} (where the recorded times are)' })
+      if (o.replay !== undefined && o.framing === 'raw')
+        ctx.addIssue({ code: 'custom', path: ['replay'], message: 'needs {framing} line or packed: raw has no lines to time' })
     }
     if (kind === 'reverseproxy' && ['udpListenAddrs', 'tcpListenAddrs', 'tcpOutputAddrs', 'udpOutputAddrs'].every(empty)) {
       // The API may have JavaScript as the only input or output; the CLI and config cannot.

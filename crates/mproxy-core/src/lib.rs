@@ -64,7 +64,8 @@ pub use crate::route::{Route, RouteSpec, RuledUdpOutput};
 pub use crate::stop::StopToken;
 // Inputs.
 pub use crate::framing::{Framer, Framing};
-pub use crate::source::framed::FramingSpec;
+pub use crate::replay::TimeSource;
+pub use crate::source::framed::{FramingSpec, ReplaySpec};
 pub use crate::source::inject::{Injector, Offer};
 pub use crate::source::stream::{StreamSpec, DEFAULT_LINGER};
 pub use crate::source::tcp_connect::TcpConnectSpec;

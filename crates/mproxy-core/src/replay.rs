@@ -2,7 +2,9 @@
 //! time of each line, and when it is due. Times come from the line's TAG block `c:` field
 //! (UNIX seconds, or milliseconds when the number is too large for seconds), or from a leading
 //! field the user names: ISO 8601 (`2024-05-01T12:00:00.250Z`) or UNIX seconds
-//! (`1714564800.25`), ended by one space, tab or `;`, and removed before the line is sent.
+//! (`1714564800.25`), ended by one space, tab or `;`, and removed before the line is sent. A
+//! line that starts as NMEA lines do (`$`, `!`, a TAG block's `\`) or is blank has no such
+//! field; any other start must be a time.
 //!
 //! The first timed line is due at once; each later one at its offset from the first divided by
 //! the speed, and never before the line ahead of it (times that go backwards do not reorder or
@@ -13,8 +15,7 @@
 //! one form recorders write, with `Z` or a `±HH:MM` offset, is all it takes, and a date crate
 //! would bring time zones and locales for nothing.
 //!
-//! Not yet wired into the client's framed source (`source/framed.rs`): see the helper's report.
-#![allow(dead_code)]
+//! The framed source (`source/framed.rs`) reads the lines and waits for each to be due.
 
 use std::time::Duration;
 
@@ -22,13 +23,24 @@ use crate::nmea::tag_block;
 
 /// Where a line's recorded time is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TimeSource {
+pub enum TimeSource {
     /// The TAG block's `c:` field; the line is sent as it is.
     Tag,
     /// A leading ISO 8601 field, removed with its separator.
     Iso,
     /// A leading UNIX-seconds field, removed with its separator.
     Unix,
+}
+
+impl TimeSource {
+    /// Its name in options and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeSource::Tag => "tag",
+            TimeSource::Iso => "iso",
+            TimeSource::Unix => "unix",
+        }
+    }
 }
 
 /// A line's time (seconds since 1970, UTC) and what is to be sent of it.
@@ -54,15 +66,18 @@ pub(crate) fn time_of(line: &[u8], source: TimeSource) -> Result<Timed<'_>, BadT
             Ok(Timed { time, send: line })
         }
         TimeSource::Iso | TimeSource::Unix => {
+            // A line that starts as NMEA lines do (a sentence, a TAG block) or is blank has
+            // no time field: it goes right after the line before it.
+            if matches!(line.first(), Some(b'$' | b'!' | b'\\'))
+                || line.iter().all(u8::is_ascii_whitespace)
+            {
+                return Ok(Timed {
+                    time: None,
+                    send: line,
+                });
+            }
             let end = line.iter().position(|&b| matches!(b, b' ' | b'\t' | b';'));
             let Some(end) = end else {
-                // A line with no field at all (an empty line) has no time.
-                if line.iter().all(|b| b.is_ascii_whitespace()) {
-                    return Ok(Timed {
-                        time: None,
-                        send: line,
-                    });
-                }
                 return Err(BadTime(format!(
                     "{} has no time field ended by a space, tab or ;",
                     shown(line)
@@ -283,7 +298,27 @@ mod tests {
                     .into()
             ))
         );
-        assert!(time_of(b"!AIVDM,no,field\n", TimeSource::Iso).is_err());
+        assert_eq!(
+            time_of(b"GPGGA-without-a-field\n", TimeSource::Iso),
+            Err(BadTime(
+                "\"GPGGA-without-a-field\" has no time field ended by a space, tab or ;".into()
+            ))
+        );
+        // Lines as NMEA starts them have no time field: sent whole, after the line before.
+        for line in [
+            &b"!AIVDM,1,1,,A,x,0*00\n"[..],
+            b"$GPGGA,1*00\n",
+            b"\\c:1*00\\$X\n",
+            b"\r\n",
+        ] {
+            assert_eq!(
+                time_of(line, TimeSource::Unix),
+                Ok(Timed {
+                    time: None,
+                    send: line
+                })
+            );
+        }
     }
 
     #[test]
