@@ -191,6 +191,8 @@ export interface EndpointStats {
   passed: number
   /** Destinations: datagrams sent there were refused or lost recently (no quiet second since). */
   unreachable: boolean
+  /** UDP listeners: the wire form it accepts, `sealed` (with the bus key) or `plain` (null elsewhere). */
+  wire: Wire | null
 }
 
 /** How a byte stream is cut into datagrams. */
@@ -222,6 +224,8 @@ export interface InputOptions {
    * on FIFOs, devices or stdin.
    */
   follow: boolean
+  /** Send each line at its recorded time; absent: as fast as read (and paced). */
+  replay?: ReplayOptions
 }
 
 /**
@@ -236,6 +240,8 @@ export interface ListenOptions {
   /** Interface to join a group on: name, IPv4 address or index. */
   interface?: string
   recvBuffer: number
+  /** The wire form it accepts; absent: sealed (plain without a bus key). */
+  wire?: Wire
 }
 
 /** How serious a log entry is. */
@@ -267,6 +273,15 @@ export interface OutputOptions {
   /** Routing rules: the file gets only what they keep (outputs only, not tee or copy). */
   rules?: RuleOptions
 }
+
+export interface ReplayOptions {
+  times: ReplayTimes
+  /** 1: as recorded; 2: twice as fast. */
+  speed: number
+}
+
+/** Where a replayed line's time is. */
+export type ReplayTimes = 'tag' | 'iso' | 'unix'
 
 /** Resolves an interface name, address or index; used to validate options early. */
 export declare function resolveInterface(spec: string): number
@@ -467,3 +482,6 @@ export interface UdpOutputGroupOptions {
  * endpoint's stats and in the totals there.
  */
 export declare function unknownCounters(): Array<string>
+
+/** The wire form a UDP listener accepts (`mproxy_core::Wire`). */
+export type Wire = 'sealed' | 'plain'

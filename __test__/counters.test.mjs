@@ -73,7 +73,7 @@ test('every counter is declared once, in the core: endpoints, totals, metrics an
   const stats = server.stats()
   const [listener] = stats.endpoints
   // Each endpoint has exactly the table's counters, besides what names it and its states.
-  t.deepEqual(Object.keys(listener).sort(), [...table.map((c) => c.field), 'kind', 'name', 'bufferBytes', 'unreachable'].sort())
+  t.deepEqual(Object.keys(listener).sort(), [...table.map((c) => c.field), 'kind', 'name', 'bufferBytes', 'unreachable', 'wire'].sort())
   // The totals are a part of them, each a number (or null where unknown).
   for (const key of Object.keys(stats.totals))
     t.true(

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict'
 /**
- * `npm run bench [-- --only relay|transfer|taps|buskey|filter|instructions] [-- --baseline REV]`
+ * `npm run bench [-- --only relay|transfer|taps|buskey|filter|replay|instructions] [-- --baseline REV]`
  *
  * Three sections, all on 127.0.0.1 inside a private network namespace when we can make one
  * (the bench re-executes itself under `unshare`), so no datagram can leave the machine:
@@ -22,6 +22,8 @@
  *  instructions  (only with --only) instruction counts of the hot paths under Callgrind
  *            (crates/mproxy-bench): framing, seal/open, rules, fan-out and the relay, and
  *            with --baseline the change since REV (bench/lib/instructions.js).
+ *  replay    how late the client's replay sends lines, from their recorded offsets
+ *            (bench/lib/replay.js).
  *
  * This file is the entry point and the orchestration; the pieces are in bench/lib:
  *   settings.js   sizes, durations, quick mode      namespace.js  unshare re-exec, loopback
@@ -48,8 +50,9 @@ const { benchTaps, printTapsReport, TAPS_BUDGET_MS } = require('./lib/taps')
 const { benchBusKey, printBusKeyReport, BUSKEY_BUDGET_MS } = require('./lib/buskey')
 const { benchFilter, printFilterReport } = require('./lib/filter')
 const { benchInstructions } = require('./lib/instructions')
+const { benchReplay, printReplayReport, REPLAY_BUDGET_MS } = require('./lib/replay')
 
-const SECTIONS = ['relay', 'transfer', 'taps', 'buskey', 'filter']
+const SECTIONS = ['relay', 'transfer', 'taps', 'buskey', 'filter', 'replay']
 /** Sections run only when asked for by name: not part of the default run. */
 const ON_REQUEST = ['instructions']
 /**
@@ -60,12 +63,13 @@ const WATCHDOG_PER_RELAY_MS = 80_000
 /** The outer process hands the inner one its plan (JSON) in this variable. */
 const PLAN_ENV = 'MPROXY_BENCH_PLAN'
 
-const USAGE = `usage: npm run bench -- [--only relay|transfer|taps|buskey|filter|instructions] [--baseline REV]
+const USAGE = `usage: npm run bench -- [--only relay|transfer|taps|buskey|filter|replay|instructions] [--baseline REV]
   --only relay      only the relay comparison (mproxy's forward proxy, socat, a Node dgram relay)
   --only transfer   only the file transfer at the programs' default settings
   --only taps       only datagrams into and out of JavaScript (messages(), send()) next to Node dgram
   --only buskey     only the bus key's cost: the transfer paths unpaced, without and with --bus-key
   --only filter     only the forward proxy with and without a prefix filter
+  --only replay     only how late the client's replay sends lines (mean, p99, max)
   --only instructions  instruction counts of the hot paths under Callgrind (needs valgrind and
                     iai-callgrind-runner 0.16.1); with --baseline, the change since REV
   --baseline REV    also measure the forward proxy of git revision REV (a branch, tag or commit),
@@ -206,7 +210,8 @@ async function inner(plan) {
     (plan.sections.includes('transfer') ? TRANSFER_BUDGET_MS : 0) +
     (plan.sections.includes('taps') ? TAPS_BUDGET_MS : 0) +
     (plan.sections.includes('buskey') ? BUSKEY_BUDGET_MS : 0) +
-    (plan.sections.includes('filter') ? 2 * WATCHDOG_PER_RELAY_MS : 0)
+    (plan.sections.includes('filter') ? 2 * WATCHDOG_PER_RELAY_MS : 0) +
+    (plan.sections.includes('replay') ? REPLAY_BUDGET_MS : 0)
   const watchdog = setTimeout(() => {
     note(`the bench took longer than ${budgetMs / 1000} s; stopping`)
     killChildren()
@@ -228,6 +233,11 @@ async function inner(plan) {
   if (plan.sections.includes('buskey')) {
     const result = await benchBusKey({ netns })
     printBusKeyReport(result)
+    ran = result.runs.length > 0 && ran
+  }
+  if (plan.sections.includes('replay')) {
+    const result = await benchReplay()
+    printReplayReport(result)
     ran = result.runs.length > 0 && ran
   }
   clearTimeout(watchdog)

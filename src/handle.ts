@@ -86,7 +86,7 @@ export interface Stats {
 
 /** A counter some OS cannot tell: the counters that may be `null`. */
 export type UnknownCounter = {
-  [K in keyof EndpointStats]-?: null extends EndpointStats[K] ? (K extends 'bufferBytes' ? never : K) : never
+  [K in keyof EndpointStats]-?: null extends EndpointStats[K] ? (K extends 'bufferBytes' | 'wire' ? never : K) : never
 }[keyof EndpointStats]
 
 /** Where a handle listens, with port 0 replaced by the port the system picked. */

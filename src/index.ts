@@ -22,6 +22,9 @@ export type {
   TcpOutput,
   TcpListener,
   ListenerAccess,
+  Wire,
+  UdpListener,
+  UdpListenerItem,
 } from './api/option-types'
 export {
   Handle,

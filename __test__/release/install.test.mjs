@@ -296,8 +296,11 @@ import {
   type RuledOutput,
   type TcpListener,
   type TcpOutput,
+  type UdpListener,
+  type UdpListenerItem,
   type UdpOutput,
   type UnreachableEvent,
+  type Wire,
   type CommonOptions,
   type EndpointKind,
   type EndpointStats,
@@ -335,6 +338,10 @@ const udpOuts: UdpOutput[] = ['127.0.0.1:9', ruled, balanced]
 const access: ListenerAccess = { allow: ['10.0.0.0/8'], maxClientsPerAddress: 2 }
 const tcpIn: TcpListener = { ...access, addr: 'tls://127.0.0.1:0', idleTimeout: 300 }
 const tcpOuts: TcpOutput[] = ['127.0.0.1:0', { ...access, addr: '127.0.0.1:0', prefix: '!AIVDM' }]
+const plain: Wire = 'plain'
+const sensor: UdpListener = { addr: '127.0.0.1:0', wire: plain }
+const udpIns: UdpListenerItem[] = ['127.0.0.1:0', sensor]
+const sensorProxy: ProxyOptions = { udpListenAddrs: udpIns, udpDownstreamAddrs: '127.0.0.1:9', busKey: 'bus.key' }
 const busOptions: ReverseProxyOptions = { udpOutputAddrs: udpOuts, tcpListenAddrs: [tcpIn], tcpOutputAddrs: tcpOuts, publish: true, subscribe: true, signal: new AbortController().signal, statsInterval: 10 }
 
 async function tapAndSend(handle: Handle): Promise<number> {
@@ -351,7 +358,7 @@ async function tapAndSend(handle: Handle): Promise<number> {
   })
   handle.on('unreachable', (e: UnreachableEvent) => console.error(e.reason))
   handle.on('reachable', (e: ReachableEvent) => console.error(e.address))
-  return (one?.data.length ?? 0) + (one?.from.length ?? 0) + Object.keys(busOptions).length
+  return (one?.data.length ?? 0) + (one?.from.length ?? 0) + Object.keys(busOptions).length + Object.keys(sensorProxy).length
 }
 
 function describe(err: unknown): string {
@@ -500,8 +507,11 @@ test('the types compile for a consumer under tsc --strict, without skipLibCheck'
     'TcpOutput',
     'TlsOptions',
     'Totals',
+    'UdpListener',
+    'UdpListenerItem',
     'UdpOutput',
     'UnreachableEvent',
+    'Wire',
   ])
   for (const name of used) t.regex(CONSUMER_TS, new RegExp(`\\b${name}\\b`), `consumer.ts uses ${name}`)
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')

@@ -35,6 +35,7 @@ export async function startClient(input: ClientOptions, labels?: Labels): Promis
           datagramRate: o.datagramRate ?? (framing === 'line' ? LINE_DATAGRAM_RATE : 0),
           baud: o.baud,
           follow: o.follow,
+          replay: o.replay === undefined ? undefined : { times: o.replay, speed: o.replaySpeed ?? 1 },
         },
       ],
       ...udpOutputs(o.serverAddrs, destinations, (d) => destinationOptions(d, common)),

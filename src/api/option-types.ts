@@ -84,6 +84,19 @@ export interface ClientOptions extends CommonOptions {
    */
   datagramRate?: number | string
   /**
+   * Replay a recorded log at its recorded timing: each line is sent at its time, taken from its TAG
+   * block's `c:` field (`'tag'`: UNIX seconds, or milliseconds), or from a leading field ended by a
+   * space, tab or `;` (`'iso'`: ISO 8601 such as `2024-05-01T12:00:00.250Z`; `'unix'`: UNIX seconds
+   * such as `1714564800.25`), which is removed before sending. The first line goes at once, each
+   * later one no earlier than its offset over `replaySpeed`, never before the line ahead of it; a
+   * line without a time goes right after the line before it. `rate` and `datagramRate` still cap
+   * it. Needs `framing` line or packed (packed: lines due together share datagrams). A bad time
+   * field ends the input with one line naming `replay`.
+   */
+  replay?: 'tag' | 'iso' | 'unix'
+  /** How many times faster than recorded to replay (`10`, `0.5`); default 1. Needs `replay`. */
+  replaySpeed?: number | string
+  /**
    * Serial device speed to set (e.g. 38400 for AIS receivers); kept as it is when not given.
    * Default: as the device is.
    */
@@ -140,8 +153,11 @@ export interface ServerOptions extends CommonOptions {
 
 /** Options of `createProxy()` and `mproxy-proxy`. */
 export interface ProxyOptions extends CommonOptions, TlsOptions {
-  /** UDP addresses to listen on (port 0 picks one); a multicast group is joined. */
-  udpListenAddrs?: string | readonly string[]
+  /**
+   * UDP addresses to listen on (port 0 picks one); a multicast group is joined. With `busKey`,
+   * `{ addr, wire: 'plain' }` is a sensor input: it takes unsealed datagrams.
+   */
+  udpListenAddrs?: UdpListenerItem | readonly UdpListenerItem[]
   /**
    * Every datagram goes, unchanged, to each of these. An object gives one output routing rules
    * (`{ addr, prefix: '!AIVDM' }`) or spreads datagrams over a balance group
@@ -171,8 +187,11 @@ export interface ProxyOptions extends CommonOptions, TlsOptions {
 
 /** Options of `createReverseProxy()` and `mproxy-reverseproxy`. */
 export interface ReverseProxyOptions extends CommonOptions {
-  /** UDP inputs: each datagram is published unchanged. */
-  udpListenAddrs?: string | readonly string[]
+  /**
+   * UDP inputs: each datagram is published unchanged. With `busKey`, `{ addr, wire: 'plain' }` is a
+   * sensor input: it takes unsealed datagrams (what it publishes is sealed still).
+   */
+  udpListenAddrs?: UdpListenerItem | readonly UdpListenerItem[]
   /**
    * TCP inputs: any number of clients; each client's stream is framed on its own. `tls://HOST:PORT`
    * listens with TLS (needs `tlsCert` and `tlsKey`); plain and TLS may be mixed.
@@ -364,5 +383,23 @@ export type TcpOutput =
       maxClientsPerAddress?: number | string
     }
 
+/** A UDP listener with settings of its own. */
+export interface UdpListener {
+  /** `HOST:PORT` to listen on (port 0 picks one); a multicast group is joined. */
+  addr: string
+  /** Its wire form; default `'sealed'` with `busKey` (plain without one). */
+  wire?: Wire
+}
+
+/** A UDP listener option's item: `HOST:PORT`, or one with a wire form of its own. */
+export type UdpListenerItem = string | UdpListener
+
 /** A UDP output: `HOST:PORT`, one with rules, or a balance group. */
 export type UdpOutput = string | RuledOutput | BalanceGroup
+
+/**
+ * The wire form a UDP listener accepts: `'sealed'` (only datagrams sealed with `busKey`; the
+ * default with a key, and refused without one) or `'plain'` (as received, e.g. from an AIS receiver
+ * or gps2udp; anyone who can reach the port can send into the route).
+ */
+export type Wire = 'sealed' | 'plain'

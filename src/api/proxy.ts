@@ -10,11 +10,14 @@ import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './che
 import { tcpConnects } from './tcp'
 import { udpOutputs } from './outputs'
 import { outputAddrs } from '../schema/rules'
+import { udpListenerAddrs, udpListenerWires } from '../schema/wire'
+import { withWires } from './wire'
 
 /** @internal The function behind createProxy(), with the CLI's flag names for messages. */
 export async function startProxy(input: ProxyOptions, labels?: Labels): Promise<Handle> {
   const o = parseWith(apiSchema('proxy'), input, labels)
-  const listen = o.udpListenAddrs ?? []
+  const listen = udpListenerAddrs(o.udpListenAddrs ?? [])
+  const wires = udpListenerWires(o.udpListenAddrs ?? [])
   const tcp = o.tcpConnectAddrs ?? []
   const downstream = outputAddrs(o.udpDownstreamAddrs)
   const { tee, framing, lingerMs } = o
@@ -35,7 +38,10 @@ export async function startProxy(input: ProxyOptions, labels?: Labels): Promise<
   startRoute(
     handle,
     {
-      udpListeners: listeners.map((l) => listenOptions(l, common)),
+      udpListeners: withWires(
+        listeners.map((l) => listenOptions(l, common)),
+        wires,
+      ),
       tcpConnects: connects,
       ...udpOutputs(o.udpDownstreamAddrs, destinations, (d) => destinationOptions(d, common)),
       tee: tee ? { path: '-' } : undefined,

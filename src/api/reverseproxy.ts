@@ -14,6 +14,8 @@ import { resolveEndpoint, resolveEndpoints, type Endpoint } from '../resolve'
 import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './checks'
 import { ruleOptions, udpOutputs } from './outputs'
 import { outputAddrs } from '../schema/rules'
+import { udpListenerAddrs, udpListenerWires } from '../schema/wire'
+import { withWires } from './wire'
 import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions } from './common'
 
 const TLS_PREFIX = 'tls://'
@@ -47,7 +49,8 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   const L = (field: string) => labelOf(labels, field)
   if (labels?.flags) parseWith(reverseProxyCliSchema, input, labels)
   const o = parseWith(apiSchema('reverseproxy'), input, labels)
-  const udpIn = o.udpListenAddrs ?? []
+  const udpIn = udpListenerAddrs(o.udpListenAddrs ?? [])
+  const udpInWires = udpListenerWires(o.udpListenAddrs ?? [])
   const tcpInItems = o.tcpListenAddrs ?? []
   const tcpIn = outputAddrs(tcpInItems)
   const tcpOut = outputAddrs(o.tcpOutputAddrs ?? [])
@@ -120,7 +123,10 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
       startRoute(
         handle,
         {
-          udpListeners: udpListeners.map((l) => listenOptions(l, common)),
+          udpListeners: withWires(
+            udpListeners.map((l) => listenOptions(l, common)),
+            udpInWires,
+          ),
           tcpListeners: tcpListeners.map((t, i) => {
             const item = tcpInItems[i]
             const idle = typeof item === 'object' && item.idleTimeout !== undefined ? Math.max(1, Math.round(item.idleTimeout * 1000)) : idleTimeoutMs

@@ -7,7 +7,7 @@
 import { processSettingsShape } from '../schema/config'
 import { option } from '../schema/option'
 import { ruleShape } from '../schema/rules'
-import { cidr, flag, listOf, text } from '../schema/values'
+import { addressList, cidr, flag, listOf, text } from '../schema/values'
 
 /** Every flag about the process, in the order `--help` lists them. */
 export const processShape = {
@@ -44,6 +44,18 @@ export const filterShape = {
     help: 'Outputs get only datagrams REGEX matches (Rust regex syntax), e.g. ^!AIVDM,1,1,,[AB],[1-3]',
   }),
   sample: option(ruleShape.sample, { flag: 'sample', value: 'N', help: 'Outputs get only 1 datagram in N' }),
+}
+
+/**
+ * Sensor inputs on the command line: UDP listeners of wire form `plain` (config and API:
+ * `udpListenAddrs: [{ addr, wire: 'plain' }]`). They follow the `--udp-listen-addr` ones.
+ */
+export const wireShape = {
+  plainUdpListenAddrs: option(addressList(true), {
+    flag: 'plain-udp-listen-addr',
+    value: 'HOST:PORT',
+    help: 'A UDP listener that takes plain (unsealed) datagrams even with --bus-key: a sensor input. May be repeated',
+  }),
 }
 
 /** The rule each filter flag sets. */

@@ -3,12 +3,13 @@ import { startProgram } from '../api/programs'
 import { usageError } from '../errors'
 import { flagsOf, type FlagSpec, type ParsedValues } from './args'
 import type { LogEntry } from '../handle'
+import type { Labels } from '../options'
 import type { Program } from './run'
 import { z } from 'zod'
 import { parseWith } from '../schema/issues'
 import { ruleShape } from '../schema/rules'
 import { clientShape, commonShape, proxyShape, reverseProxyShape, serverShape } from '../schema/programs'
-import { FILTER_RULES, filterShape, PROCESS_FIELDS, processShape } from './flags'
+import { FILTER_RULES, filterShape, PROCESS_FIELDS, processShape, wireShape } from './flags'
 
 /** Turns parsed flags into the API's option object (flag fields are option fields). */
 function options(values: ParsedValues, onLog: (entry: LogEntry) => void): Record<string, unknown> {
@@ -52,6 +53,16 @@ function withFilters(values: ParsedValues, fields: string[], rulesField?: string
   return out as ParsedValues
 }
 
+/** `--plain-udp-listen-addr` values become `udpListenAddrs` items of wire form plain, after the others. */
+function withPlainListeners(values: ParsedValues, labels: Labels): ParsedValues {
+  const { plainUdpListenAddrs, ...rest } = values
+  if (!Array.isArray(plainUdpListenAddrs) || plainUdpListenAddrs.length === 0) return rest
+  // Checked as given, so that a bad one is named by its own flag.
+  parseWith(z.strictObject(wireShape), { plainUdpListenAddrs }, labels)
+  const sealed = Array.isArray(rest.udpListenAddrs) ? rest.udpListenAddrs : []
+  return { ...rest, udpListenAddrs: [...sealed, ...plainUdpListenAddrs.map((addr) => ({ addr, wire: 'plain' }))] } as ParsedValues
+}
+
 export const client: Program = {
   finite: true,
   spec: {
@@ -93,14 +104,14 @@ export const proxy: Program = {
     name: 'mproxy-proxy',
     summary: 'MPROXY: Proxy\nForward TCP, UDP, or Multicast endpoints to a downstream UDP socket address.',
     usage: 'mproxy-proxy [--udp-listen-addr HOST:PORT ...] [--tcp-connect-addr [tls://]HOST:PORT ...] --udp-downstream-addr HOST:PORT [...] [OPTIONS]',
-    flags: ownFlags(proxyShape, ['filterFrom', 'filterPrefix', 'filterMatch', 'sample']),
+    flags: [...ownFlags(proxyShape, ['filterFrom', 'filterPrefix', 'filterMatch', 'sample']), ...flagsOf(wireShape)],
     common: COMMON_FLAGS,
     examples: [
       "mproxy-proxy --udp-listen-addr '0.0.0.0:9920' --udp-downstream-addr '[::1]:9921' --udp-downstream-addr 'localhost:9922' --tcp-connect-addr 'localhost:9925' --tee",
       "mproxy-proxy --tcp-connect-addr 'tls://ais.example.net:443' --tls-ca private-ca.pem --udp-downstream-addr '239.1.2.3:9920' --multicast-interface eth0",
     ],
   },
-  start: (values, labels, onLog) => startProgram('proxy', options(withFilters(values, ['udpDownstreamAddrs']), onLog), labels),
+  start: (values, labels, onLog) => startProgram('proxy', options(withFilters(withPlainListeners(values, labels), ['udpDownstreamAddrs']), onLog), labels),
 }
 
 export const reverseproxy: Program = {
@@ -112,7 +123,7 @@ export const reverseproxy: Program = {
     usage:
       'mproxy-reverseproxy [--udp-listen-addr HOST:PORT ...] [--tcp-listen-addr [tls://]HOST:PORT ...] [--multicast-addr GROUP:PORT] [--tcp-output-addr [tls://]HOST:PORT ...] [--udp-output-addr HOST:PORT ...] [OPTIONS]',
     // Not --filter-from: the outputs read the group, where every datagram comes from its publisher.
-    flags: ownFlags(reverseProxyShape, ['filterPrefix', 'filterMatch', 'sample']),
+    flags: [...ownFlags(reverseProxyShape, ['filterPrefix', 'filterMatch', 'sample']), ...flagsOf(wireShape)],
     common: COMMON_FLAGS,
     notes: [
       'A process may run only inputs, only outputs, or both. --tcp-output-addr is a listening address:',
@@ -126,7 +137,8 @@ export const reverseproxy: Program = {
       "mproxy-reverseproxy --multicast-addr '[ff02::4d50%eth0]:9918' --tcp-output-addr 'tls://0.0.0.0:9932' --tls-cert cert.pem --tls-key key.pem --tls-client-ca clients-ca.pem --allow 10.0.0.0/8",
     ],
   },
-  start: (values, labels, onLog) => startProgram('reverseproxy', options(withFilters(values, ['udpOutputAddrs', 'tcpOutputAddrs']), onLog), labels),
+  start: (values, labels, onLog) =>
+    startProgram('reverseproxy', options(withFilters(withPlainListeners(values, labels), ['udpOutputAddrs', 'tcpOutputAddrs']), onLog), labels),
 }
 
 export const programs: Record<string, Program> = { client, server, proxy, reverseproxy }

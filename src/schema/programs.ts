@@ -10,10 +10,12 @@ import { z } from 'zod'
 import type { LogEntry } from '../handle'
 import { outputAddrs, outputList, ruleShape, type OutputItem } from './rules'
 import { option, required } from './option'
+import { udpListenerList, wireChecks } from './wire'
 import {
   address,
   addressList,
   cidr,
+  factor,
   filePath,
   isObject,
   itemList,
@@ -45,6 +47,9 @@ export const DEFAULT_RATE = 80_000_000
  */
 export const LINE_DATAGRAM_RATE = 100_000
 const DATAGRAM_DEFAULT = '1472 IPv4, 1452 IPv6, 30 less with --bus-key'
+
+/** Where a replayed line's time is (the client's `replay`). */
+export const REPLAY_TIMES = ['tag', 'iso', 'unix'] as const
 
 /** Options every program has. */
 export const commonShape = {
@@ -173,6 +178,19 @@ export const clientShape = {
     defaultText: `${LINE_DATAGRAM_RATE} with --framing line, else unlimited`,
     doc: 'Most datagrams per second to send; 0 = no limit. By default 100,000 in line framing (one datagram per line: short datagrams cost a receiver per datagram), no limit otherwise.',
   }),
+  replay: option(z.enum(REPLAY_TIMES, { error: (iss) => `${show(iss.input)} is not one of ${REPLAY_TIMES.join(', ')}` }), {
+    flag: 'replay',
+    value: 'tag|iso|unix',
+    help: 'Send each line at its recorded time: its TAG block c: field, or a leading ISO 8601 or UNIX-seconds field (removed)',
+    doc: "Replay a recorded log at its recorded timing: each line is sent at its time, taken from its TAG block's `c:` field (`'tag'`: UNIX seconds, or milliseconds), or from a leading field ended by a space, tab or `;` (`'iso'`: ISO 8601 such as `2024-05-01T12:00:00.250Z`; `'unix'`: UNIX seconds such as `1714564800.25`), which is removed before sending. The first line goes at once, each later one no earlier than its offset over `replaySpeed`, never before the line ahead of it; a line without a time goes right after the line before it. `rate` and `datagramRate` still cap it. Needs `framing` line or packed (packed: lines due together share datagrams). A bad time field ends the input with one line naming `replay`.",
+  }),
+  replaySpeed: option(factor(0.001, 1_000_000), {
+    flag: 'replay-speed',
+    value: 'FACTOR',
+    help: 'How many times faster than recorded to replay, e.g. 10; needs --replay',
+    defaultText: '1 (as recorded)',
+    doc: 'How many times faster than recorded to replay (`10`, `0.5`); default 1. Needs `replay`.',
+  }),
   baud: option(wholeNumber(1, 4_000_000), {
     flag: 'baud',
     value: 'N',
@@ -250,12 +268,12 @@ const listenAddress = z.string({ error: (iss) => `must be [tls://]HOST:PORT, not
 })
 
 export const proxyShape = {
-  udpListenAddrs: option(addressList(true), {
+  udpListenAddrs: option(udpListenerList(), {
     flag: 'udp-listen-addr',
     aliases: ['--udp_listen_addr'],
     value: 'HOST:PORT',
     help: 'UDP listening socket address (unicast or group). May be repeated',
-    doc: 'UDP addresses to listen on (port 0 picks one); a multicast group is joined.',
+    doc: "UDP addresses to listen on (port 0 picks one); a multicast group is joined. With `busKey`, `{ addr, wire: 'plain' }` is a sensor input: it takes unsealed datagrams.",
   }),
   udpDownstreamAddrs: required(outputList(false, true, 1), {
     flag: 'udp-downstream-addr',
@@ -317,12 +335,12 @@ const tcpInputList = itemList<string | { addr: string; allow?: string[]; maxClie
 )
 
 export const reverseProxyShape = {
-  udpListenAddrs: option(addressList(true), {
+  udpListenAddrs: option(udpListenerList(), {
     flag: 'udp-listen-addr',
     aliases: ['--udp_listen_addr'],
     value: 'HOST:PORT',
     help: 'Input: a UDP listener whose datagrams go to --multicast-addr. May be repeated',
-    doc: 'UDP inputs: each datagram is published unchanged.',
+    doc: "UDP inputs: each datagram is published unchanged. With `busKey`, `{ addr, wire: 'plain' }` is a sensor input: it takes unsealed datagrams (what it publishes is sealed still).",
   }),
   tcpListenAddrs: option(tcpInputList, {
     flag: 'tcp-listen-addr',
@@ -422,6 +440,7 @@ function crossChecks(kind: ProgramKind, api = false) {
       const tlsOption = ['tlsCa', 'tlsCert', 'tlsInsecure'].find((k) => o[k] !== undefined && o[k] !== false)
       if (tlsOption && !tls) ctx.addIssue({ code: 'custom', path: [tlsOption], message: 'needs a {tcpConnectAddrs} of the form tls://HOST:PORT' })
     }
+    if (kind === 'proxy' || kind === 'reverseproxy') wireChecks(o, 'udpListenAddrs', ctx)
     if (o.busKeyNext !== undefined && o.busKey === undefined) {
       ctx.addIssue({ code: 'custom', path: ['busKeyNext'], message: 'needs {busKey} (the key to send with)' })
     }
@@ -445,6 +464,10 @@ function crossChecks(kind: ProgramKind, api = false) {
       if (o.path === '-' && o.baud !== undefined) ctx.addIssue({ code: 'custom', path: ['baud'], message: 'needs a serial device {path}, not - (stdin)' })
       if (o.path === '-' && o.follow === true) ctx.addIssue({ code: 'custom', path: ['follow'], message: 'needs a file {path}, not - (stdin)' })
       if (o.copyPath === '-') ctx.addIssue({ code: 'custom', path: ['copyPath'], message: 'must be a file; use {tee} to copy to stdout' })
+      if (o.replaySpeed !== undefined && o.replay === undefined)
+        ctx.addIssue({ code: 'custom', path: ['replaySpeed'], message: 'needs {replay} (where the recorded times are)' })
+      if (o.replay !== undefined && o.framing === 'raw')
+        ctx.addIssue({ code: 'custom', path: ['replay'], message: 'needs {framing} line or packed: raw has no lines to time' })
     }
     if (kind === 'reverseproxy' && ['udpListenAddrs', 'tcpListenAddrs', 'tcpOutputAddrs', 'udpOutputAddrs'].every(empty)) {
       // The API may have JavaScript as the only input or output; the CLI and config cannot.

@@ -283,6 +283,11 @@ export const cidr = z.string({ error: (iss) => `must be an IP address or CIDR bl
   if (problem) ctx.issues.push({ code: 'custom', input: ctx.value, message: problem })
 })
 
+/** A factor from `min` to `max`, fractions allowed (`0.5`, `10`); its text is taken too. */
+export function factor(min: number, max: number) {
+  return numberOrText(min, max, { what: 'a number', text: /^\d+(\.\d+)?$/, json: 'number', valid: Number.isFinite })
+}
+
 /** A duration in seconds from `min` to `max`, fractions allowed; its text (`"2.5"`) is taken too. */
 export function seconds(min: number, max: number) {
   return numberOrText(min, max, { what: 'a number of seconds', text: /^\d+(\.\d+)?$/, json: 'number', valid: Number.isFinite })

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use mproxy_core::Framing as CoreFraming;
 use mproxy_core::FramingSpec;
+use mproxy_core::{ReplaySpec, TimeSource};
 use mproxy_core::Keyring;
+use mproxy_core::Wire as CoreWire;
 use mproxy_core::StreamSpec;
 use mproxy_core::{Balance as CoreBalance, Cidr, RuleSpec};
 use mproxy_core::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
@@ -32,6 +34,36 @@ pub struct ListenOptions {
     /// Interface to join a group on: name, IPv4 address or index.
     pub interface: Option<String>,
     pub recv_buffer: u32,
+    /// The wire form it accepts; absent: sealed (plain without a bus key).
+    pub wire: Option<Wire>,
+}
+
+/// The wire form a UDP listener accepts (`mproxy_core::Wire`).
+#[napi(string_enum = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// Only datagrams sealed with the bus key.
+    Sealed,
+    /// Datagrams as they come (sensors), even with a bus key.
+    Plain,
+}
+
+impl From<Wire> for CoreWire {
+    fn from(w: Wire) -> CoreWire {
+        match w {
+            Wire::Sealed => CoreWire::Sealed,
+            Wire::Plain => CoreWire::Plain,
+        }
+    }
+}
+
+impl From<CoreWire> for Wire {
+    fn from(w: CoreWire) -> Wire {
+        match w {
+            CoreWire::Sealed => Wire::Sealed,
+            CoreWire::Plain => Wire::Plain,
+        }
+    }
 }
 
 #[napi(object)]
@@ -91,6 +123,27 @@ pub struct InputOptions {
     /// from the start when it is replaced (renamed and created anew) or truncated. No effect
     /// on FIFOs, devices or stdin.
     pub follow: bool,
+    /// Send each line at its recorded time; absent: as fast as read (and paced).
+    pub replay: Option<ReplayOptions>,
+}
+
+/// Where a replayed line's time is.
+#[napi(string_enum = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayTimes {
+    /// The TAG block's `c:` field.
+    Tag,
+    /// A leading ISO 8601 field (removed).
+    Iso,
+    /// A leading UNIX-seconds field (removed).
+    Unix,
+}
+
+#[napi(object)]
+pub struct ReplayOptions {
+    pub times: ReplayTimes,
+    /// 1: as recorded; 2: twice as fast.
+    pub speed: f64,
 }
 
 #[napi(object)]
@@ -253,6 +306,7 @@ fn framing_spec(f: &FramingOptions) -> Result<FramingSpec> {
         linger: Duration::from_millis(u64::from(f.linger_ms)),
         rate: 0,
         datagram_rate: 0,
+        replay: None,
     })
 }
 
@@ -399,11 +453,21 @@ pub(crate) fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
             interface: l.interface.clone(),
             recv_buffer: l.recv_buffer as usize,
         });
+        spec.udp_listener_wires
+            .push(l.wire.map_or(CoreWire::Sealed, CoreWire::from));
     }
     for i in o.inputs.iter().flatten() {
         let mut framing = framing_spec(&i.framing)?;
         framing.rate = i.rate.max(0.0) as u64;
         framing.datagram_rate = u64::from(i.datagram_rate);
+        framing.replay = i.replay.as_ref().map(|r| ReplaySpec {
+            times: match r.times {
+                ReplayTimes::Tag => TimeSource::Tag,
+                ReplayTimes::Iso => TimeSource::Iso,
+                ReplayTimes::Unix => TimeSource::Unix,
+            },
+            speed: r.speed,
+        });
         spec.stream_inputs.push(StreamSpec {
             path: i.path.clone(),
             framing,

@@ -9,6 +9,7 @@ use napi_derive::napi;
 
 use crate::errors::{NativeError, Result};
 use crate::guard::guarded;
+use crate::options::Wire;
 
 /// What an endpoint is: a UDP listening socket, a UDP destination, an input read from a
 /// file, device or stdin, the output file (or stdout), the `--tee` copy, a client's local
@@ -117,6 +118,8 @@ macro_rules! endpoint_stats {
             $( $(#[doc = $pdoc])* pub $pfield: f64, )*
             /// Destinations: datagrams sent there were refused or lost recently (no quiet second since).
             pub unreachable: bool,
+            /// UDP listeners: the wire form it accepts, `sealed` (with the bus key) or `plain` (null elsewhere).
+            pub wire: Option<Wire>,
         }
 
         /// The sum of every endpoint's counters, the way a person reads a transfer: datagrams
@@ -137,6 +140,7 @@ macro_rules! endpoint_stats {
                 $( $ufield: c.$ufield.map(|n| n as f64), )*
                 $( $pfield: c.$pfield as f64, )*
                 unreachable: e.unreachable,
+                wire: e.wire.map(Wire::from),
             })
         }
 
@@ -153,6 +157,7 @@ macro_rules! endpoint_stats {
                     $( $pfield: count(e.$pfield), )*
                 },
                 unreachable: e.unreachable,
+                wire: e.wire.map(Into::into),
             }
         }
 

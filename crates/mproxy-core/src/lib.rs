@@ -20,10 +20,12 @@
 //!   with it, so stopping never waits on a timer.
 //! - `interface` / `udp_socket`: interface lookup, UDP socket creation, multicast setup.
 //! - `batch`: the unit of work; `cidr`: IP networks, for allow lists and rules alike.
-//! - `framing`: stream bytes to datagrams; `pacing`: spreading a fast input over time.
+//! - `framing`: stream bytes to datagrams; `pacing`: spreading a fast input over time;
+//!   `replay`: the recorded time of a log line, and when it is due in a replay.
 //! - `nmea`: NMEA 0183 sentences and TAG blocks, for the sensor-feed stages.
 //! - `source` / `sink` / `route`: the engine.
-//! - `bus_key`: authenticated encryption of the datagrams mproxies send each other.
+//! - `bus_key`: authenticated encryption of the datagrams mproxies send each other;
+//!   `wire`: the form a UDP listener accepts (sealed with the key, or plain from sensors).
 //! - `tcp`: accepting TCP clients under a listener's rules (allow list, per-address cap,
 //!   client limit); `tls`: TLS on listeners (server) and on connections (client).
 
@@ -42,6 +44,7 @@ mod interface;
 mod nmea;
 mod pacing;
 mod poller;
+mod replay;
 mod route;
 mod sink;
 mod source;
@@ -52,6 +55,7 @@ mod sys;
 mod tcp;
 mod tls;
 mod udp_socket;
+mod wire;
 
 pub use crate::error::{Error, ErrorKind, Result};
 
@@ -60,12 +64,14 @@ pub use crate::route::{Route, RouteSpec, RuledUdpOutput};
 pub use crate::stop::StopToken;
 // Inputs.
 pub use crate::framing::{Framer, Framing};
-pub use crate::source::framed::FramingSpec;
+pub use crate::replay::TimeSource;
+pub use crate::source::framed::{FramingSpec, ReplaySpec};
 pub use crate::source::inject::{Injector, Offer};
 pub use crate::source::stream::{StreamSpec, DEFAULT_LINGER};
 pub use crate::source::tcp_connect::TcpConnectSpec;
 pub use crate::source::tcp_listen::TcpListenSpec;
 pub use crate::udp_socket::{with_scope, DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
+pub use crate::wire::Wire;
 // Outputs and what goes between.
 pub use crate::batch::{Batch, Entry};
 pub use crate::cidr::Cidr;

@@ -24,6 +24,7 @@ use crate::source::{udp, FiniteSources};
 use crate::stats::{EndpointSnapshot, Registry};
 use crate::stop::StopToken;
 use crate::udp_socket::{DestinationSpec, ListenSpec};
+use crate::wire::Wire;
 
 #[derive(Debug, Clone, Default)]
 pub struct RouteSpec {
@@ -53,6 +54,9 @@ pub struct RouteSpec {
     /// Routing rules of `writers`, by index (missing or `None`: the writer gets everything).
     /// Kept beside them so that `WriterSpec`, built in many places, stays as it is.
     pub writer_rules: Vec<Option<RuleSpec>>,
+    /// The wire form of `udp_listeners`, by index (missing: [`Wire::Sealed`], which without a
+    /// bus key is plain). Kept beside them, as `writer_rules` are, so that `ListenSpec` stays.
+    pub udp_listener_wires: Vec<Wire>,
 }
 
 /// Destinations that get only what `rules` keep: each all of it, or with `balance` each
@@ -251,6 +255,7 @@ impl Route {
             if !spec.udp_listeners.is_empty() {
                 let listeners = udp::start(
                     &spec.udp_listeners,
+                    &spec.udp_listener_wires,
                     spec.bus_key.clone(),
                     route.fanout.clone(),
                     &registry,

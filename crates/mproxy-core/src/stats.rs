@@ -2,7 +2,9 @@
 //! Every counter is a relaxed atomic: threads add, a snapshot reads, nobody locks.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::wire::Wire;
 
 /// Every counter of an endpoint, declared once: this table makes [`Counters`] (the atomics),
 /// [`CounterSnapshot`] (a reading), [`Totals`] (the sums), [`COUNTERS`] (names, metric names
@@ -330,6 +332,8 @@ pub struct Endpoint {
     /// For destinations: the last datagrams sent there were refused or lost, and there has
     /// not been a quiet period since.
     pub unreachable: AtomicBool,
+    /// For UDP listeners: the wire form it accepts (set once, at bind).
+    pub wire: OnceLock<Wire>,
 }
 
 impl Endpoint {
@@ -340,6 +344,7 @@ impl Endpoint {
             buffer_bytes: Mutex::new(None),
             counters: Counters::default(),
             unreachable: AtomicBool::new(false),
+            wire: OnceLock::new(),
         })
     }
 
@@ -356,6 +361,7 @@ impl Endpoint {
             buffer_bytes: self.buffer_bytes.lock().ok().and_then(|b| *b),
             counters: self.counters.snapshot(),
             unreachable: self.unreachable.load(Ordering::Relaxed),
+            wire: self.wire.get().copied(),
         }
     }
 }
@@ -367,6 +373,8 @@ pub struct EndpointSnapshot {
     pub buffer_bytes: Option<u64>,
     pub counters: CounterSnapshot,
     pub unreachable: bool,
+    /// UDP listeners: the wire form it accepts.
+    pub wire: Option<Wire>,
 }
 
 /// The endpoints of one route, in the order they were created.

@@ -86,6 +86,7 @@ fn client(
                 linger: DEFAULT_LINGER,
                 rate: client_rate(),
                 datagram_rate: 0,
+                replay: None,
             },
             baud: None,
             follow: false,

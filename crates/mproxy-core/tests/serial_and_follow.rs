@@ -46,6 +46,7 @@ fn input(path: &Path) -> StreamSpec {
             linger: DEFAULT_LINGER,
             rate: 0,
             datagram_rate: 0,
+            replay: None,
         },
     )
 }

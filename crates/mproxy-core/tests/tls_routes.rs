@@ -96,6 +96,7 @@ fn route_to(
                 linger: Duration::from_millis(20),
                 rate: 0,
                 datagram_rate: 0,
+                replay: None,
             },
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_millis(200),

@@ -11,6 +11,7 @@ use crate::batch::Batch;
 use crate::framing::{Framer, Framing};
 use crate::pacing::Pacer;
 use crate::poller::Wait;
+use crate::replay::{time_of, BadTime, ReplayClock, TimeSource, Timed};
 use crate::sink::Fanout;
 use crate::stats::Endpoint;
 use crate::stop::StopToken;
@@ -54,6 +55,34 @@ pub struct FramingSpec {
     /// Datagrams per second; 0 = unpaced. Paced per batch, as the bytes are: a batch is
     /// what one read of at most 128 KiB made.
     pub datagram_rate: u64,
+    /// Send each line at its recorded time (the client's `replay`); `None`: as read.
+    pub replay: Option<ReplaySpec>,
+}
+
+/// Replaying a recorded log: where each line's time is, and how much faster than recorded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReplaySpec {
+    pub times: TimeSource,
+    /// 1: the recorded timing; 2: twice as fast. Positive and finite (checked by the schema).
+    pub speed: f64,
+}
+
+/// Longest line replay holds while it waits for the line's end; a longer one is replayed in
+/// parts of this size (the later parts with the first part's time), so memory stays bounded.
+const REPLAY_LINE_LIMIT: usize = 64 * 1024;
+
+/// A replay in progress: the line being read, and the clock that says when lines are due.
+struct Replaying {
+    spec: ReplaySpec,
+    clock: ReplayClock,
+    /// The start of the line being read (up to [`REPLAY_LINE_LIMIT`]).
+    line: Vec<u8>,
+    /// `line` continues a line already replayed in part: it has no time of its own.
+    continuing: bool,
+    /// Lines replayed so far (for messages: the line a bad time is on).
+    lines: u64,
+    /// When the first line went.
+    started: Option<Instant>,
 }
 
 pub(crate) const READ_SIZE: usize = 128 * 1024;
@@ -75,6 +104,7 @@ pub(crate) struct Framed {
     peer: Option<SocketAddr>,
     /// How much of a read is framed and sent at once (all of it, unless datagrams are paced).
     slice: usize,
+    replay: Option<Replaying>,
 }
 
 impl Framed {
@@ -101,6 +131,14 @@ impl Framed {
             } else {
                 usize::MAX
             },
+            replay: spec.replay.map(|spec| Replaying {
+                spec,
+                clock: ReplayClock::new(spec.speed),
+                line: Vec::new(),
+                continuing: false,
+                lines: 0,
+                started: None,
+            }),
         }
     }
 
@@ -120,6 +158,84 @@ impl Framed {
         for part in bytes.chunks(self.slice) {
             self.framer.push(part, &mut self.out);
             self.deliver();
+        }
+    }
+
+    /// Frames freshly read bytes of a replay: each line when it is due. Returns false if
+    /// the route stopped while a line waited.
+    fn take_replayed(&mut self, bytes: &[u8]) -> io::Result<bool> {
+        self.endpoint.counters.add_in(0, bytes.len() as u64);
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let Some(replay) = self.replay.as_mut() else {
+                break;
+            };
+            let room = REPLAY_LINE_LIMIT - replay.line.len();
+            let (part, ended) = match rest.iter().take(room).position(|&b| b == b'\n') {
+                Some(i) => (&rest[..=i], true),
+                None if rest.len() >= room => (&rest[..room], false),
+                None => (rest, false),
+            };
+            replay.line.extend_from_slice(part);
+            rest = &rest[part.len()..];
+            let whole = ended || replay.line.len() >= REPLAY_LINE_LIMIT;
+            if whole && !self.send_replayed_line(ended)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Sends the line held (whole when `ended`, else its first part) at its time.
+    fn send_replayed_line(&mut self, ended: bool) -> io::Result<bool> {
+        let Some(replay) = self.replay.as_mut() else {
+            return Ok(true);
+        };
+        let line = std::mem::take(&mut replay.line);
+        let (time, send): (Option<f64>, &[u8]) = if replay.continuing {
+            (None, &line)
+        } else {
+            replay.lines += 1;
+            match time_of(&line, replay.spec.times) {
+                Ok(Timed { time, send }) => (time, send),
+                Err(BadTime(why)) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "replay {}: line {}: {why}",
+                            replay.spec.times.as_str(),
+                            replay.lines
+                        ),
+                    ))
+                }
+            }
+        };
+        replay.continuing = !ended;
+        let due = replay.clock.due(time);
+        let started = *replay.started.get_or_insert_with(Instant::now);
+        let wait = due.saturating_sub(started.elapsed());
+        if !wait.is_zero() {
+            // What is due before this line goes now, then the wait.
+            self.pause();
+            if !self.stop.sleep(wait) {
+                return Ok(false);
+            }
+        }
+        self.framer.push(send, &mut self.out);
+        self.deliver();
+        if let Some(replay) = self.replay.as_mut() {
+            let mut line = line;
+            line.clear();
+            replay.line = line;
+        }
+        Ok(true)
+    }
+
+    /// The input ended: a last line without its end is replayed too.
+    fn finish_replay(&mut self) -> io::Result<bool> {
+        match &self.replay {
+            Some(r) if !r.line.is_empty() => self.send_replayed_line(true),
+            _ => Ok(true),
         }
     }
 
@@ -170,11 +286,20 @@ impl Framed {
                 break Ok(End::Stopped);
             }
             match input.read_now(buf) {
+                Ok(Read::Data(n)) if self.replay.is_some() => match self.take_replayed(&buf[..n]) {
+                    Ok(true) => {}
+                    Ok(false) => break Ok(End::Stopped),
+                    Err(e) => break Err(e),
+                },
                 Ok(Read::Data(n)) => {
                     self.take(&buf[..n]);
                     linger_deadline = None;
                 }
-                Ok(Read::End) => break Ok(End::Input),
+                Ok(Read::End) => match self.finish_replay() {
+                    Ok(true) => break Ok(End::Input),
+                    Ok(false) => break Ok(End::Stopped),
+                    Err(e) => break Err(e),
+                },
                 Ok(Read::Pending) => {
                     self.pause();
                     let now = Instant::now();

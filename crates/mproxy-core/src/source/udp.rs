@@ -25,6 +25,7 @@ use crate::stats::{Counters, Endpoint, Registry};
 use crate::stop::StopToken;
 use crate::sys::{self, Receiver, RecvOutcome, RECV_BATCH};
 use crate::udp_socket::{self, ListenSpec};
+use crate::wire::Wire;
 
 /// At most this many receive threads per route, however many listeners: enough to use the
 /// cores of an ordinary host, few enough that listeners stay cheap.
@@ -50,12 +51,15 @@ struct Listener {
     /// Received since the kernel's drop totals were last read.
     received: bool,
     warned_drops: bool,
+    /// Opened with the bus key before delivery: a sealed listener of a keyed route.
+    sealed: bool,
 }
 
 /// Binds every listener (any failure fails the start, with nothing left running), then
 /// spreads them over the receive threads.
 pub(crate) fn start(
     specs: &[ListenSpec],
+    wires: &[Wire],
     bus_key: Option<Arc<Keyring>>,
     fanout: Fanout,
     registry: &Registry,
@@ -63,10 +67,22 @@ pub(crate) fn start(
     stop: StopToken,
 ) -> Result<UdpListeners> {
     let mut bound = Vec::with_capacity(specs.len());
-    for spec in specs {
+    for (i, spec) in specs.iter().enumerate() {
         let listener = udp_socket::bind_listener(spec)?;
         let endpoint = registry.register("udp-listener", listener.local_addr.to_string());
         endpoint.set_buffer_bytes(listener.recv_buffer as u64);
+        let wire = wires
+            .get(i)
+            .copied()
+            .unwrap_or_default()
+            .effective(bus_key.is_some());
+        let _ = endpoint.wire.set(wire);
+        if bus_key.is_some() && wire == Wire::Plain {
+            reporter.info(format!(
+                "{}: takes plain UDP (wire plain): anyone who can reach it can send into this route; what it sends on stays sealed",
+                listener.local_addr
+            ));
+        }
         if listener.recv_buffer < spec.recv_buffer {
             reporter.info(format!(
                 "{}: receive buffer {} bytes (asked for {})",
@@ -74,18 +90,24 @@ pub(crate) fn start(
             ));
         }
         let std_socket: std::net::UdpSocket = listener.socket.into();
-        bound.push((listener.local_addr, std_socket, endpoint));
+        bound.push((
+            listener.local_addr,
+            std_socket,
+            endpoint,
+            wire == Wire::Sealed,
+        ));
     }
-    let local_addrs = bound.iter().map(|(addr, _, _)| *addr).collect();
+    let local_addrs = bound.iter().map(|(addr, _, _, _)| *addr).collect();
     let thread_count = bound.len().min(MAX_RECEIVE_THREADS);
     let mut shares: Vec<Vec<Listener>> = (0..thread_count).map(|_| Vec::new()).collect();
-    for (i, (_, socket, endpoint)) in bound.into_iter().enumerate() {
+    for (i, (_, socket, endpoint, sealed)) in bound.into_iter().enumerate() {
         shares[i % thread_count].push(Listener {
             socket: mio::net::UdpSocket::from_std(socket),
             endpoint,
             queued: false,
             received: false,
             warned_drops: false,
+            sealed,
         });
     }
     let mut threads = Vec::with_capacity(thread_count);
@@ -277,7 +299,8 @@ impl ReceiveThread {
     }
 }
 
-/// Hands a received batch on, opened first if there is a bus key.
+/// Hands a received batch on, opened first if the listener is sealed (a keyed route's,
+/// not marked plain).
 fn deliver(
     fanout: &Fanout,
     opener: &mut Option<Opener>,
@@ -287,8 +310,10 @@ fn deliver(
     reporter: &Reporter,
 ) {
     match opener {
-        Some(opener) => fanout.deliver(opener.open(i, batch, &listener.endpoint, reporter)),
-        None => fanout.deliver(batch),
+        Some(opener) if listener.sealed => {
+            fanout.deliver(opener.open(i, batch, &listener.endpoint, reporter))
+        }
+        _ => fanout.deliver(batch),
     }
 }
 

@@ -147,6 +147,7 @@ pub fn packed(max_datagram: usize) -> FramingSpec {
         linger: Duration::from_millis(20),
         rate: 0,
         datagram_rate: 0,
+        replay: None,
     }
 }
 
