@@ -85,6 +85,8 @@ fn every_tcp_output_client_gets_the_stream() {
             access: Default::default(),
             tls: None,
             rules: None,
+            preamble: None,
+            keep_alive: None,
         }],
         ..Default::default()
     };
@@ -136,6 +138,8 @@ fn a_lost_tcp_connection_is_made_again() {
             framing: packed(1472),
             backoff_min: Duration::from_millis(20),
             backoff_max: Duration::from_millis(200),
+            preamble: None,
+            keep_alive: None,
         }],
         udp_destinations: vec![destination(&sink)],
         ..Default::default()
