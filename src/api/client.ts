@@ -5,12 +5,12 @@ import { parseWith } from '../schema/issues'
 import { apiSchema, LINE_DATAGRAM_RATE } from '../schema/programs'
 import { resolveEndpoints } from '../resolve'
 import { refuseDuplicates } from './checks'
-import type { UdpOutput } from './rules'
+import type { KeepAlive, UdpOutput } from './rules'
 import { udpOutputs } from './outputs'
 import { outputAddrs } from '../schema/rules'
 import { checkCommon, defaultMaxDatagram, destinationOptions, fileOutput, type CommonOptions, type Framing, type KeepOption, type RotateOption } from './common'
 
-export interface ClientOptions extends CommonOptions {
+export interface ClientOptions extends CommonOptions, KeepAlive {
   /** File, FIFO, device (e.g. `/dev/ttyACM0`), or `-` for stdin. Read until its end. */
   path: string
   /**
@@ -80,7 +80,7 @@ export async function startClient(input: ClientOptions, labels?: Labels): Promis
           follow: o.follow,
         },
       ],
-      ...udpOutputs(o.serverAddrs, destinations, (d) => destinationOptions(d, common)),
+      ...udpOutputs(o.serverAddrs, destinations, (d) => destinationOptions(d, common), o),
       // The input can be paced by stdout (or the disk), so tee and the copy wait rather than drop.
       tee: tee ? { path: '-', waitWhenFull: true } : undefined,
       copy: o.copyPath === undefined ? undefined : fileOutput(o.copyPath, o.rotate, o.keep, { waitWhenFull: true }),

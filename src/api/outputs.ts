@@ -6,7 +6,8 @@
  */
 import type { Endpoint } from '../resolve'
 import type { OutputItem, Rules } from '../schema/rules'
-import type { DestinationOptions, RuleOptions, UdpOutputGroupOptions } from '../native'
+import type { DestinationOptions, KeepAliveOptions, RuleOptions, UdpOutputGroupOptions } from '../native'
+import { keepAliveOf } from '../schema/link'
 
 /** The native rule options of an item, or undefined for a plain one. */
 export function ruleOptions(item: OutputItem | Rules): RuleOptions | undefined {
@@ -15,15 +16,23 @@ export function ruleOptions(item: OutputItem | Rules): RuleOptions | undefined {
   return { from, prefix, match, sample }
 }
 
+/** The program's keep-alive options, which outputs without their own get. */
+export interface ProgramKeepAlive {
+  keepAliveLine?: string
+  keepAliveAfter?: number
+}
+
 /**
  * Splits checked UDP outputs, whose addresses were resolved in order (`outputAddrs`), into
- * plain destinations and groups with rules.
+ * plain destinations and groups with rules (each with its keep-alive; the plain ones share
+ * the program's, `udpKeepAlive`).
  */
 export function udpOutputs(
   items: readonly OutputItem[],
   resolved: readonly Endpoint[],
   destination: (e: Endpoint) => DestinationOptions,
-): { udpDestinations: DestinationOptions[]; udpOutputGroups: UdpOutputGroupOptions[] } {
+  program: ProgramKeepAlive = {},
+): { udpDestinations: DestinationOptions[]; udpOutputGroups: UdpOutputGroupOptions[]; udpKeepAlive?: KeepAliveOptions } {
   const udpDestinations: DestinationOptions[] = []
   const udpOutputGroups: UdpOutputGroupOptions[] = []
   let next = 0
@@ -31,12 +40,12 @@ export function udpOutputs(
     if (typeof item === 'string') {
       udpDestinations.push(destination(resolved[next++]))
     } else if ('addr' in item) {
-      udpOutputGroups.push({ destinations: [destination(resolved[next++])], rules: ruleOptions(item) })
+      udpOutputGroups.push({ destinations: [destination(resolved[next++])], rules: ruleOptions(item), keepAlive: keepAliveOf(item, program) })
     } else {
       const members = resolved.slice(next, next + item.addrs.length)
       next += item.addrs.length
-      udpOutputGroups.push({ destinations: members.map(destination), rules: ruleOptions(item), balance: item.balance })
+      udpOutputGroups.push({ destinations: members.map(destination), rules: ruleOptions(item), balance: item.balance, keepAlive: keepAliveOf(item, program) })
     }
   }
-  return { udpDestinations, udpOutputGroups }
+  return { udpDestinations, udpOutputGroups, udpKeepAlive: udpDestinations.length > 0 ? keepAliveOf(undefined, program) : undefined }
 }

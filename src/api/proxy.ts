@@ -7,11 +7,11 @@ import { resolveEndpoints } from '../resolve'
 import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions, type CommonOptions, type Framing } from './common'
 import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './checks'
 import { tcpConnects, type TlsOptions } from './tcp'
-import type { UdpOutput } from './rules'
+import type { KeepAlive, UdpOutput } from './rules'
 import { udpOutputs } from './outputs'
 import { outputAddrs } from '../schema/rules'
 
-export interface ProxyOptions extends CommonOptions, TlsOptions {
+export interface ProxyOptions extends CommonOptions, TlsOptions, KeepAlive {
   /** UDP addresses to listen on (port 0 picks one); a multicast group is joined. */
   udpListenAddrs?: string | readonly string[]
   /** TCP hosts to connect to and keep connected: `HOST:PORT`, or `tls://HOST:PORT` for TLS. */
@@ -30,6 +30,12 @@ export interface ProxyOptions extends CommonOptions, TlsOptions {
   maxDatagram?: number
   /** How long a partial line from a TCP stream waits for its end before it is sent anyway; default 20 ms. */
   lingerMs?: number
+  /**
+   * A line written to each `tcpConnectAddrs` server at every (re)connect, before anything
+   * else (a login, a station key); as `keepAliveLine` (the keep-alive, sent on the UDP
+   * downstreams and written to the servers). Counted in `preambles`.
+   */
+  preamble?: string
 }
 
 /** @internal The function behind createProxy(), with the CLI's flag names for messages. */
@@ -58,7 +64,7 @@ export async function startProxy(input: ProxyOptions, labels?: Labels): Promise<
     {
       udpListeners: listeners.map((l) => listenOptions(l, common)),
       tcpConnects: connects,
-      ...udpOutputs(o.udpDownstreamAddrs, destinations, (d) => destinationOptions(d, common)),
+      ...udpOutputs(o.udpDownstreamAddrs, destinations, (d) => destinationOptions(d, common), o),
       tee: tee ? { path: '-' } : undefined,
       sendBuffer: common.sendBuffer,
       busKey: common.busKey,

@@ -11,12 +11,14 @@ import { parseWith } from '../schema/issues'
 import { apiSchema, reverseProxyCliSchema } from '../schema/programs'
 import { resolveEndpoint, resolveEndpoints, type Endpoint } from '../resolve'
 import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './checks'
-import type { TcpListener, TcpOutput, UdpOutput } from './rules'
+import type { KeepAlive, Preamble, TcpConnectOutput, TcpListener, TcpOutput, UdpOutput } from './rules'
+import { connectTargets } from './tcp'
+import { keepAliveOf, preambleOf } from '../schema/link'
 import { ruleOptions, udpOutputs } from './outputs'
 import { outputAddrs } from '../schema/rules'
 import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions, type CommonOptions, type Framing } from './common'
 
-export interface ReverseProxyOptions extends CommonOptions {
+export interface ReverseProxyOptions extends CommonOptions, KeepAlive, Preamble {
   /** UDP inputs: each datagram is published unchanged. */
   udpListenAddrs?: string | readonly string[]
   /**
@@ -32,6 +34,24 @@ export interface ReverseProxyOptions extends CommonOptions {
    * `tlsKey`); plain and TLS may be mixed.
    */
   tcpOutputAddrs?: TcpOutput | readonly TcpOutput[]
+  /**
+   * TCP outputs that CONNECT to an aggregator that listens, and stay connected: every one
+   * gets the group's stream (an object: only what its routing rules keep), reconnecting with
+   * backoff (0.5 s doubling to 30 s, with jitter) when the aggregator goes away.
+   * `tls://HOST:PORT` for TLS, verified against the system's roots and `tlsCa` (or not, with
+   * `tlsInsecure`). While the aggregator is down or slow, up to `tcpConnectOutputQueue` bytes
+   * wait; what does not fit is dropped (counted in `queueDrops`). Stats kind `tcp-connect-output`.
+   */
+  tcpConnectOutputAddrs?: TcpConnectOutput | readonly TcpConnectOutput[]
+  /** Bytes a connect-out output queues while its aggregator is down or slow (at least 64 KiB); default 64 MiB. */
+  tcpConnectOutputQueue?: number
+  /**
+   * PEM file of extra CA certificates to trust for `tls://` connect-out outputs (besides the
+   * system's roots); a certificate in it that an aggregator presents as its own is pinned.
+   */
+  tlsCa?: string
+  /** Accept any certificate from `tls://` connect-out outputs' aggregators. Says so on the log. */
+  tlsInsecure?: boolean
   /** UDP outputs: every group datagram is sent to each (objects: routing rules, balance groups). */
   udpOutputAddrs?: UdpOutput | readonly UdpOutput[]
   /** Print what the inputs publish to stdout. */
@@ -113,6 +133,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   const tcpInItems = o.tcpListenAddrs ?? []
   const tcpIn = outputAddrs(tcpInItems)
   const tcpOut = outputAddrs(o.tcpOutputAddrs ?? [])
+  const connectOutItems = o.tcpConnectOutputAddrs ?? []
   const udpOut = outputAddrs(o.udpOutputAddrs ?? [])
   const { tee, framing, lingerMs, maxTcpClients: maxClients, tcpClientQueue: clientQueueBytes } = o
   const common = checkCommon(o, labels)
@@ -136,7 +157,8 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   // Inputs publish to the group and outputs read it: an input listening on the group, or an
   // output sending to the group or to an input, would feed itself forever.
   const inputs = udpListeners.map((l) => ownListener(l, L('udpListenAddrs')))
-  const hasOutputs = tcpOut.length + udpOut.length > 0 || o.subscribe === true
+  const hasOutputs = tcpOut.length + udpOut.length + connectOutItems.length > 0 || o.subscribe === true
+  const connectOut = await connectTargets(outputAddrs(connectOutItems), o, L('tcpConnectOutputAddrs'), false)
   const hasInputs = udpIn.length + tcpIn.length > 0 || o.publish === true
   const groupListener = hasOutputs ? [ownListener(group, L('multicastAddr'))] : []
   if (hasInputs) refuseLoops([group], L('multicastAddr'), inputs, common.multicastLoop)
@@ -154,6 +176,8 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
 
   const handle = newHandle(o.onLog, labels)
   setGroup(handle, group.text)
+  if (connectOut.insecure)
+    logTo(handle, 'warn', `TLS certificate verification is off (${L('tlsInsecure')}): the aggregators' identity is not checked`)
   try {
     // Outputs first, so that the group already has its subscribers when inputs start.
     if (hasOutputs) {
@@ -161,7 +185,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
         handle,
         {
           udpListeners: [listenOptions(group, common)],
-          ...udpOutputs(o.udpOutputAddrs ?? [], udpOutputEndpoints, (d) => destinationOptions(d, common)),
+          ...udpOutputs(o.udpOutputAddrs ?? [], udpOutputEndpoints, (d) => destinationOptions(d, common), o),
           tcpOutputs: tcpOutputs.map((t, i) => ({
             address: t.address,
             interface: t.interface,
@@ -170,6 +194,15 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
             tls: t.tls ? tlsFiles : undefined,
             ...accessOf((o.tcpOutputAddrs ?? [])[i]),
             rules: ruleOptions((o.tcpOutputAddrs ?? [])[i]),
+            keepAlive: keepAliveOf((o.tcpOutputAddrs ?? [])[i], o),
+            preamble: preambleOf((o.tcpOutputAddrs ?? [])[i], o),
+          })),
+          tcpConnectOutputs: connectOut.targets.map((t, i) => ({
+            ...t,
+            queueBytes: o.tcpConnectOutputQueue,
+            rules: ruleOptions(connectOutItems[i]),
+            keepAlive: keepAliveOf(connectOutItems[i], o),
+            preamble: preambleOf(connectOutItems[i], o),
           })),
           sendBuffer: common.sendBuffer,
           busKey: common.busKey,

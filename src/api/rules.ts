@@ -16,14 +16,33 @@ export interface OutputRules {
   sample?: number
 }
 
+/**
+ * A keep-alive: a line (UTF-8, one line; `\r\n` is added unless it ends with `\n`; at most
+ * 1 KiB with it) sent on an output that sent nothing for `keepAliveAfter` seconds, for
+ * aggregators that mark a quiet feed offline or drop its connection. Given on a program, it
+ * applies to its outputs; given on an output (the object form), field by field it replaces
+ * the program's for that output. Counted in `keepAlives`.
+ */
+export interface KeepAlive {
+  /** The line; needs `keepAliveAfter` (its own or the program's). */
+  keepAliveLine?: string
+  /** The quiet time in seconds (more than 0, at most 86400); needs `keepAliveLine`. */
+  keepAliveAfter?: number
+}
+
+/** A line (as `keepAliveLine`) sent at every (re)connect, or to every new TCP output client, before any data: a station key, a login. Counted in `preambles`. */
+export interface Preamble {
+  preamble?: string
+}
+
 /** One output that gets only what its rules keep. */
-export interface RuledOutput extends OutputRules {
+export interface RuledOutput extends OutputRules, KeepAlive {
   /** `HOST:PORT`, as a plain output. */
   addr: string
 }
 
 /** UDP outputs that share the datagrams the rules keep: each goes to exactly one of them. */
-export interface BalanceGroup extends OutputRules {
+export interface BalanceGroup extends OutputRules, KeepAlive {
   /** `round-robin`: in turn (an exact share each); `source-hash`: by the sender's IP address, so one sender always reaches the same output. */
   balance: 'round-robin' | 'source-hash'
   /** The members. */
@@ -48,5 +67,8 @@ export interface TcpListener extends ListenerAccess {
   idleTimeout?: number
 }
 
-/** A TCP output listener: `[tls://]HOST:PORT`, or one with rules and access settings of its own. */
-export type TcpOutput = string | (RuledOutput & ListenerAccess)
+/** A TCP output listener: `[tls://]HOST:PORT`, or one with rules, access settings, keep-alive and preamble of its own. */
+export type TcpOutput = string | (RuledOutput & ListenerAccess & Preamble)
+
+/** A TCP output that connects out to an aggregator: `[tls://]HOST:PORT`, or one with rules, keep-alive and preamble of its own. */
+export type TcpConnectOutput = string | (RuledOutput & Preamble)

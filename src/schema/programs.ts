@@ -9,6 +9,7 @@
 import { z } from 'zod'
 import type { LogEntry } from '../handle'
 import { outputAddrs, outputList, ruleShape, type OutputItem } from './rules'
+import { keepAliveShape, linkChecks, linkFields, preambleShape } from './link'
 import { option, required } from './option'
 import {
   address,
@@ -114,7 +115,7 @@ export const clientShape = {
   /** File, FIFO, device (e.g. `/dev/ttyACM0`), or `-` for stdin. Read until its end. */
   path: required(filePath, { flag: 'path', value: 'FILE|DEVICE|-', help: 'Filepath, device, or "-" for stdin; read until its end' }),
   /** Where every datagram goes: `HOST:PORT`, `[IPv6]:PORT`, `[IPv6%iface]:PORT`; unicast or group (objects: with routing rules, or a balance group). */
-  serverAddrs: required(outputList(false, true, 1), {
+  serverAddrs: required(outputList(false, true, 1, undefined, linkFields(false)), {
     flag: 'server-addr',
     aliases: ['--server_addr'],
     value: 'HOST:PORT',
@@ -145,6 +146,7 @@ export const clientShape = {
   /** Also write what is sent to this local file (rotated and pruned with `rotate` and `keep`). */
   copyPath: option(filePath, { flag: 'copy-path', value: 'FILE', help: 'Also write what is sent to this local file (see --rotate, --keep)' }),
   ...rotationShape('the --copy-path file'),
+  ...keepAliveShape,
   ...commonShape,
 }
 
@@ -203,7 +205,7 @@ export const proxyShape = {
     help: 'UDP listening socket address (unicast or group). May be repeated',
   }),
   /** Every datagram goes, unchanged, to each of these (objects: with routing rules, or a balance group). */
-  udpDownstreamAddrs: required(outputList(false, true, 1), {
+  udpDownstreamAddrs: required(outputList(false, true, 1, undefined, linkFields(false)), {
     flag: 'udp-downstream-addr',
     aliases: ['--udp_downstream_addr', '--downstream_addr'],
     value: 'HOST:PORT',
@@ -227,6 +229,8 @@ export const proxyShape = {
   ...framingShape('TCP streams'),
   /** Copy what the sources bring to stdout. */
   tee: tee('Copy input to stdout'),
+  ...keepAliveShape,
+  ...preambleShape('to each --tcp-connect-addr server at every (re)connect'),
   ...commonShape,
 }
 
@@ -270,14 +274,23 @@ export const reverseProxyShape = {
    * TCP outputs: addresses to LISTEN on; every client receives the group's stream (an object:
    * only what its routing rules keep). `tls://HOST:PORT` for TLS.
    */
-  tcpOutputAddrs: option(outputList(true, false, 0, listenAddress, listenerAccessShape), {
+  tcpOutputAddrs: option(outputList(true, false, 0, listenAddress, { ...listenerAccessShape, ...linkFields(true) }), {
     flag: 'tcp-output-addr',
     aliases: ['--tcp_output_addr'],
     value: '[tls://]HOST:PORT',
     help: 'Output: LISTEN here (TCP or TLS); every client that connects receives the group stream. May be repeated',
   }),
+  /**
+   * TCP outputs that CONNECT to an aggregator that listens and stay connected (reconnecting
+   * with backoff); `tls://HOST:PORT` for TLS (trust: `tlsCa`, `tlsInsecure`).
+   */
+  tcpConnectOutputAddrs: option(outputList(false, false, 0, connectAddress, linkFields(true)), {
+    flag: 'tcp-connect-output-addr',
+    value: '[tls://]HOST:PORT',
+    help: 'Output: CONNECT to this aggregator (TCP or TLS) and send it the group stream; reconnects. May be repeated',
+  }),
   /** UDP outputs: every group datagram is sent to each. */
-  udpOutputAddrs: option(outputList(false, true), {
+  udpOutputAddrs: option(outputList(false, true, 0, undefined, linkFields(false)), {
     flag: 'udp-output-addr',
     aliases: ['--udp_output_addr'],
     value: 'HOST:PORT',
@@ -297,6 +310,17 @@ export const reverseProxyShape = {
     help: 'How far a TCP output client may fall behind before it is disconnected',
     default: 64 * 1024 * 1024,
   }),
+  /** Bytes a connect-out output queues while its aggregator is down or slow; what does not fit is dropped (counted). */
+  tcpConnectOutputQueue: option(wholeNumber(65_536, 2 ** 32 - 1), {
+    flag: 'tcp-connect-output-queue',
+    value: 'BYTES',
+    help: 'How much a --tcp-connect-output-addr queues while its aggregator is down or slow; more is dropped',
+    default: 64 * 1024 * 1024,
+  }),
+  /** PEM file of extra CA certificates to trust for `tls://` connect-out outputs (besides the system's roots), or a certificate to pin. */
+  tlsCa: option(filePath, { flag: 'tls-ca', value: 'FILE', help: 'Also trust the CA certificates in this PEM file (tls:// connect-out outputs)' }),
+  /** Accept any aggregator's certificate (`tls://` connect-out outputs). Says so on the log. */
+  tlsInsecure: option(flag, { flag: 'tls-insecure', help: 'Do not verify the certificates of tls:// connect-out outputs (says so on stderr)', default: false }),
   /** PEM certificate (chain) the `tls://` listeners present; needs `tlsKey`. */
   tlsCert: option(filePath, { flag: 'tls-cert', value: 'FILE', help: 'Certificate (PEM) the tls:// listeners present' }),
   /** PEM private key of `tlsCert`. */
@@ -327,6 +351,8 @@ export const reverseProxyShape = {
   ...framingShape('TCP streams'),
   /** Print what the inputs publish to stdout. */
   tee: tee('Print what the inputs publish to stdout'),
+  ...keepAliveShape,
+  ...preambleShape('at every (re)connect of a --tcp-connect-output-addr and to every new --tcp-output-addr client'),
   ...commonShape,
 }
 
@@ -345,6 +371,12 @@ function crossChecks(kind: ProgramKind, api = false) {
       const tls = Array.isArray(o.tcpConnectAddrs) && (o.tcpConnectAddrs as string[]).some((t) => t.startsWith(TLS_PREFIX))
       const tlsOption = ['tlsCa', 'tlsCert', 'tlsInsecure'].find((k) => o[k] !== undefined && o[k] !== false)
       if (tlsOption && !tls) ctx.addIssue({ code: 'custom', path: [tlsOption], message: 'needs a {tcpConnectAddrs} of the form tls://HOST:PORT' })
+      if (o.preamble !== undefined && empty('tcpConnectAddrs'))
+        ctx.addIssue({ code: 'custom', path: ['preamble'], message: 'needs a {tcpConnectAddrs}: the preamble is sent to its server at every connect' })
+    }
+    if (kind !== 'server') {
+      const outputs = { client: ['serverAddrs'], proxy: ['udpDownstreamAddrs'], reverseproxy: ['udpOutputAddrs', 'tcpOutputAddrs', 'tcpConnectOutputAddrs'] }[kind]
+      linkChecks(o, ctx, outputs)
     }
     if (o.busKeyNext !== undefined && o.busKey === undefined) {
       ctx.addIssue({ code: 'custom', path: ['busKeyNext'], message: 'needs {busKey} (the key to send with)' })
@@ -370,7 +402,7 @@ function crossChecks(kind: ProgramKind, api = false) {
       if (o.path === '-' && o.follow === true) ctx.addIssue({ code: 'custom', path: ['follow'], message: 'needs a file {path}, not - (stdin)' })
       if (o.copyPath === '-') ctx.addIssue({ code: 'custom', path: ['copyPath'], message: 'must be a file; use {tee} to copy to stdout' })
     }
-    if (kind === 'reverseproxy' && ['udpListenAddrs', 'tcpListenAddrs', 'tcpOutputAddrs', 'udpOutputAddrs'].every(empty)) {
+    if (kind === 'reverseproxy' && ['udpListenAddrs', 'tcpListenAddrs', 'tcpOutputAddrs', 'tcpConnectOutputAddrs', 'udpOutputAddrs'].every(empty)) {
       // The API may have JavaScript as the only input or output; the CLI and config cannot.
       if (api) {
         if (o.publish !== true && o.subscribe !== true) {
@@ -393,7 +425,7 @@ function crossChecks(kind: ProgramKind, api = false) {
       listenerChecks(o, ctx, empty)
       // The outputs read the group: every datagram there comes from the host that published
       // it, so a rule by source would keep all or nothing and a source hash one member.
-      for (const field of ['udpOutputAddrs', 'tcpOutputAddrs']) {
+      for (const field of ['udpOutputAddrs', 'tcpOutputAddrs', 'tcpConnectOutputAddrs']) {
         const list = Array.isArray(o[field]) ? (o[field] as OutputItem[]) : []
         list.forEach((item, i) => {
           if (typeof item !== 'object') return
@@ -433,6 +465,12 @@ function listenerChecks(o: Record<string, unknown>, ctx: z.core.$RefinementCtx, 
   if (accessOption && listeners.length === 0) issue(accessOption, 'needs a TCP listener ({tcpListenAddrs} or {tcpOutputAddrs})')
   if (o.idleTimeout !== undefined && empty('tcpListenAddrs'))
     issue('idleTimeout', 'needs a TCP input ({tcpListenAddrs}); output clients are not expected to send')
+  // The connect-out outputs are TLS clients: their trust is tlsCa / tlsInsecure.
+  const connectTls = (Array.isArray(o.tcpConnectOutputAddrs) ? outputAddrs(o.tcpConnectOutputAddrs as OutputItem[]) : []).some((t) => t.startsWith(TLS_PREFIX))
+  const trustOption = ['tlsCa', 'tlsInsecure'].find((k) => o[k] !== undefined && o[k] !== false)
+  if (trustOption && !connectTls) issue(trustOption, 'needs a {tcpConnectOutputAddrs} of the form tls://HOST:PORT')
+  if (o.preamble !== undefined && empty('tcpOutputAddrs') && empty('tcpConnectOutputAddrs'))
+    issue('preamble', 'needs a TCP output ({tcpConnectOutputAddrs} or {tcpOutputAddrs}) to send it on')
 }
 
 export type ProgramKind = 'client' | 'server' | 'proxy' | 'reverseproxy'

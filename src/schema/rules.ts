@@ -44,15 +44,22 @@ function forms(portZero: boolean, addr: z.ZodType<string> = address(portZero), e
   return {
     addr,
     one: z.strictObject({ addr, ...ruleShape, ...extra }),
-    group: z.strictObject({ balance, addrs: addressList(portZero, 1), ...ruleShape }),
+    group: z.strictObject({ balance, addrs: addressList(portZero, 1), ...ruleShape, ...extra }),
   }
 }
 
 /** An output as checked: plain, with rules, or a balance group with rules. */
 export type OutputItem =
   | string
-  | ({ addr: string } & Rules & { allow?: string[]; maxClientsPerAddress?: number; idleTimeout?: number })
-  | ({ balance: BalanceMode; addrs: string[] } & Rules)
+  | ({ addr: string } & Rules & LinkFields & { allow?: string[]; maxClientsPerAddress?: number; idleTimeout?: number })
+  | ({ balance: BalanceMode; addrs: string[] } & Rules & LinkFields)
+
+/** An output's own keep-alive and preamble (schema/link.ts). */
+export interface LinkFields {
+  keepAliveLine?: string
+  keepAliveAfter?: number
+  preamble?: string
+}
 
 export interface Rules {
   from?: string[]
