@@ -90,7 +90,11 @@ test('a TCP output client gets the preamble first, keep-alives when quiet, then 
   reader.on('error', () => undefined)
   const text = () => Buffer.concat(chunks).toString()
   try {
-    await waitFor(() => text().startsWith(P + K), 20_000, () => `the preamble and a keep-alive (got ${JSON.stringify(text())})`)
+    await waitFor(
+      () => text().startsWith(P + K),
+      20_000,
+      () => `the preamble and a keep-alive (got ${JSON.stringify(text())})`,
+    )
     await sendUdp(rp.addresses.listen[0], ['!AIVDM,1,1,,A,data-1,0*00\r\n'])
     await waitFor(() => text().includes('data-1'), 20_000, 'the data')
     const stats = await rp.close()
@@ -123,7 +127,11 @@ test('a connect-out output: preamble, keep-alives and data; the aggregator drops
   const name = `127.0.0.1:${agg.port}`
   try {
     const first = () => agg.connections[0]?.text() ?? ''
-    await waitFor(() => first().startsWith(P + K), 20_000, () => `the preamble and a keep-alive (got ${JSON.stringify(first())})`)
+    await waitFor(
+      () => first().startsWith(P + K),
+      20_000,
+      () => `the preamble and a keep-alive (got ${JSON.stringify(first())})`,
+    )
     await sendUdp(rp.addresses.listen[0], ['one\n'])
     await waitFor(() => first().includes('one\n'), 20_000, 'the first datagram')
     agg.connections[0].socket.destroy()
@@ -189,14 +197,22 @@ test('a connect-out output whose aggregator is down drops what its queue cannot 
     t.is(out.bytesDropped, 100_000)
     t.is(out.bytesOut, 0)
     t.is(out.connects, 0)
-    t.true(logs.some((m) => m.startsWith(`warn cannot connect to ${name}: connection refused`)), logs.join('\n'))
+    t.true(
+      logs.some((m) => m.startsWith(`warn cannot connect to ${name}: connection refused`)),
+      logs.join('\n'),
+    )
     t.true(
       logs.includes(
         `warn ${name}: the aggregator does not take the stream (down or slow) and the queue of 65536 bytes is full: dropping what does not fit (counted in queueDrops)`,
       ),
       logs.join('\n'),
     )
-    t.true(logs.includes(`warn ${name}: stopped with ${100 - during.queueDrops} datagrams (${(100 - during.queueDrops) * 1000} bytes) the aggregator did not take: dropped (counted in queueDrops)`), logs.join('\n'))
+    t.true(
+      logs.includes(
+        `warn ${name}: stopped with ${100 - during.queueDrops} datagrams (${(100 - during.queueDrops) * 1000} bytes) the aggregator did not take: dropped (counted in queueDrops)`,
+      ),
+      logs.join('\n'),
+    )
   } finally {
     await rp.close()
   }
@@ -247,7 +263,11 @@ test('a kept connection writes the preamble to its server at every (re)connect, 
   })
   try {
     const text = (i) => server.connections[i]?.text() ?? ''
-    await waitFor(() => text(0).startsWith(P + K), 20_000, () => `the preamble and a keep-alive (got ${JSON.stringify(text(0))})`)
+    await waitFor(
+      () => text(0).startsWith(P + K),
+      20_000,
+      () => `the preamble and a keep-alive (got ${JSON.stringify(text(0))})`,
+    )
     server.connections[0].socket.write('line-1\n')
     await waitFor(() => down.got.includes('line-1\n'), 20_000, 'the server’s line downstream')
     server.connections[0].socket.destroy()

@@ -176,8 +176,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
 
   const handle = newHandle(o.onLog, labels)
   setGroup(handle, group.text)
-  if (connectOut.insecure)
-    logTo(handle, 'warn', `TLS certificate verification is off (${L('tlsInsecure')}): the aggregators' identity is not checked`)
+  if (connectOut.insecure) logTo(handle, 'warn', `TLS certificate verification is off (${L('tlsInsecure')}): the aggregators' identity is not checked`)
   try {
     // Outputs first, so that the group already has its subscribers when inputs start.
     if (hasOutputs) {

@@ -375,7 +375,9 @@ function crossChecks(kind: ProgramKind, api = false) {
         ctx.addIssue({ code: 'custom', path: ['preamble'], message: 'needs a {tcpConnectAddrs}: the preamble is sent to its server at every connect' })
     }
     if (kind !== 'server') {
-      const outputs = { client: ['serverAddrs'], proxy: ['udpDownstreamAddrs'], reverseproxy: ['udpOutputAddrs', 'tcpOutputAddrs', 'tcpConnectOutputAddrs'] }[kind]
+      const outputs = { client: ['serverAddrs'], proxy: ['udpDownstreamAddrs'], reverseproxy: ['udpOutputAddrs', 'tcpOutputAddrs', 'tcpConnectOutputAddrs'] }[
+        kind
+      ]
       linkChecks(o, ctx, outputs)
     }
     if (o.busKeyNext !== undefined && o.busKey === undefined) {

@@ -352,9 +352,9 @@ fn tls_client(t: &Option<TlsOptions>) -> Option<mproxy_core::TlsSpec> {
 }
 
 fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
+    use mproxy_core::TcpConnectOutputSpec;
     use mproxy_core::TcpConnectSpec;
     use mproxy_core::TcpListenSpec;
-    use mproxy_core::TcpConnectOutputSpec;
     use mproxy_core::TcpOutputSpec;
     for c in o.tcp_connects.iter().flatten() {
         spec.tcp_connects.push(TcpConnectSpec {

@@ -341,11 +341,7 @@ impl Writer {
                     continue;
                 }
                 // Not quiet while something waits for room: the next turn looks again.
-                timeout = Some(if idle {
-                    due - now
-                } else {
-                    k.after
-                });
+                timeout = Some(if idle { due - now } else { k.after });
             }
             match self.poller.wait(timeout) {
                 Wait::Stopped => return End::Finished,
@@ -401,11 +397,9 @@ impl Writer {
 
     /// The rest of what was being written when the connection was lost.
     fn drop_current(&mut self) {
-        if let Some((current, written)) = self.current.take() {
-            if let Current::Data(chunk) = current {
-                let left = chunk.bytes.len().saturating_sub(written);
-                Counters::add(&self.endpoint.counters.bytes_dropped, left as u64);
-            }
+        if let Some((Current::Data(chunk), written)) = self.current.take() {
+            let left = chunk.bytes.len().saturating_sub(written);
+            Counters::add(&self.endpoint.counters.bytes_dropped, left as u64);
         }
     }
 

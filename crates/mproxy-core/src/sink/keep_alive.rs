@@ -54,7 +54,9 @@ pub struct KeepAliveSpec {
 impl KeepAliveSpec {
     pub fn new(text: &str, after: Duration) -> Result<Self> {
         if after.is_zero() {
-            return Err(Error::invalid("a keep-alive's quiet time must be more than 0 s"));
+            return Err(Error::invalid(
+                "a keep-alive's quiet time must be more than 0 s",
+            ));
         }
         Ok(KeepAliveSpec {
             line: line_bytes(text)?,
@@ -105,7 +107,9 @@ impl KeepAliveSink {
         let thread = {
             let (inner, quiet, stop, spec) =
                 (inner.clone(), quiet.clone(), stop.clone(), spec.clone());
-            let name = endpoints.first().map_or_else(String::new, |e| e.name.clone());
+            let name = endpoints
+                .first()
+                .map_or_else(String::new, |e| e.name.clone());
             std::thread::Builder::new()
                 .name(format!("mproxy-keepalive {name}"))
                 .spawn(move || {
@@ -194,8 +198,13 @@ mod tests {
         let endpoint = Endpoint::new("udp-destination", "x");
         let stop = StopToken::new();
         let spec = KeepAliveSpec::new("$PING", Duration::from_millis(20)).unwrap();
-        let sink = KeepAliveSink::new(recorder.clone(), &spec, vec![endpoint.clone()], stop.clone())
-            .unwrap();
+        let sink = KeepAliveSink::new(
+            recorder.clone(),
+            &spec,
+            vec![endpoint.clone()],
+            stop.clone(),
+        )
+        .unwrap();
         let mut batch = Batch::with_capacity(16, 1);
         batch.push(b"data\n");
         sink.deliver(&batch);

@@ -268,7 +268,9 @@ impl Transport {
                 if conn.wants_write() {
                     return Err(io::ErrorKind::WouldBlock.into());
                 }
-                let n = conn.writer().write(&buf[..buf.len().min(TLS_WRITE_SLICE)])?;
+                let n = conn
+                    .writer()
+                    .write(&buf[..buf.len().min(TLS_WRITE_SLICE)])?;
                 // Sent as far as the socket takes it; the rest goes before the next write.
                 match write_tls_now(stream, conn) {
                     Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
@@ -323,9 +325,7 @@ impl Transport {
                             Ok(0) => return Ok(false),
                             Ok(_) => {}
                             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                                return Ok(false)
-                            }
+                            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(false),
                             Err(e) => return Err(e),
                         }
                     }

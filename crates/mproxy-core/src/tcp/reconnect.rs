@@ -199,8 +199,20 @@ mod tests {
         r.connected_at -= SHORT_LIVED;
         r.lost("reset".into());
         assert_eq!(r.backoff, min);
-        assert_eq!(endpoint.counters.connects.load(std::sync::atomic::Ordering::Relaxed), 1);
-        assert_eq!(endpoint.counters.disconnects.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(
+            endpoint
+                .counters
+                .connects
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        assert_eq!(
+            endpoint
+                .counters
+                .disconnects
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
         stop.stop();
         assert!(!r.pause(&stop));
     }
