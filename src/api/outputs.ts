@@ -6,6 +6,7 @@
  */
 import type { Endpoint } from '../resolve'
 import type { OutputItem, Rules } from '../schema/rules'
+import type { KeepAlive } from './rules'
 import type { DestinationOptions, KeepAliveOptions, RuleOptions, UdpOutputGroupOptions } from '../native'
 import { keepAliveOf } from '../schema/link'
 
@@ -16,11 +17,6 @@ export function ruleOptions(item: OutputItem | Rules): RuleOptions | undefined {
   return { from, prefix, match, sample }
 }
 
-/** The program's keep-alive options, which outputs without their own get. */
-export interface ProgramKeepAlive {
-  keepAliveLine?: string
-  keepAliveAfter?: number
-}
 
 /**
  * Splits checked UDP outputs, whose addresses were resolved in order (`outputAddrs`), into
@@ -31,7 +27,7 @@ export function udpOutputs(
   items: readonly OutputItem[],
   resolved: readonly Endpoint[],
   destination: (e: Endpoint) => DestinationOptions,
-  program: ProgramKeepAlive = {},
+  program: KeepAlive = {},
 ): { udpDestinations: DestinationOptions[]; udpOutputGroups: UdpOutputGroupOptions[]; udpKeepAlive?: KeepAliveOptions } {
   const udpDestinations: DestinationOptions[] = []
   const udpOutputGroups: UdpOutputGroupOptions[] = []

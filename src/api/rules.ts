@@ -30,8 +30,12 @@ export interface KeepAlive {
   keepAliveAfter?: number
 }
 
-/** A line (as `keepAliveLine`) sent at every (re)connect, or to every new TCP output client, before any data: a station key, a login. Counted in `preambles`. */
+/** A line sent first on every connection: a station key, a login. */
 export interface Preamble {
+  /**
+   * A line (as `keepAliveLine`) sent at every (re)connect of a connection or connect-out
+   * output, or to every new TCP output client, before any data. Counted in `preambles`.
+   */
   preamble?: string
 }
 

@@ -4,7 +4,7 @@ import { labelOf, type Labels } from '../options'
 import { resolveEndpoint, type Endpoint } from '../resolve'
 import { refuseDuplicates } from './checks'
 import { keepAliveOf } from '../schema/link'
-import type { ProgramKeepAlive } from './outputs'
+import type { KeepAlive, Preamble } from './rules'
 
 export interface TlsOptions {
   /**
@@ -70,7 +70,7 @@ export async function connectTargets(
 /** The forward proxy's kept connections: every TCP source, resolved, with its framing and lines. */
 export async function tcpConnects(
   texts: string[],
-  o: TlsOptions & ProgramKeepAlive & { preamble?: string },
+  o: TlsOptions & KeepAlive & Preamble,
   framing: FramingOptions,
   labels: Labels | undefined,
 ): Promise<{ connects: TcpConnectOptions[]; insecure: boolean }> {
