@@ -6,9 +6,10 @@
 import test from 'ava'
 import dgram from 'node:dgram'
 import net from 'node:net'
-import { mproxy, requireIsolation, runToEnd, waitFor } from './helpers.mjs'
+import { makeText, mproxy, requireIsolation, runToEnd, tempDir, waitFor, writeTemp } from './helpers.mjs'
+import { makePki, startTlsServer } from './tls-fixtures.mjs'
 
-const { createProxy, createReverseProxy } = mproxy
+const { createClient, createProxy, createReverseProxy } = mproxy
 
 let nextGroup = 1
 /** A group of its own per test, on loopback, with a port no other test uses. */
@@ -158,6 +159,36 @@ test('a connect-out output: preamble, keep-alives and data; the aggregator drops
     t.true(out.keepAlives >= a.before + a.after + b.before + b.after)
     t.is(logs.filter((m) => m === `connected to ${name}`).length, 2, logs.join('\n'))
     t.true(logs.includes(`connection to ${name} lost (closed by the peer); reconnecting`), logs.join('\n'))
+  } finally {
+    await rp.close()
+    await agg.close()
+  }
+})
+
+test('a tls:// connect-out output verifies the aggregator against tlsCa and sends the preamble, then the stream byte for byte', async (t) => {
+  const dir = tempDir()
+  const pki = await makePki(dir)
+  const agg = await startTlsServer({ cert: pki.serverCert, key: pki.serverKey })
+  const data = makeText(2_000_000, 71)
+  const rp = await createReverseProxy({
+    ...group(),
+    udpListenAddrs: ['127.0.0.1:0'],
+    tcpConnectOutputAddrs: [`tls://localhost:${agg.port}`],
+    tlsCa: pki.caCert,
+    preamble: PREAMBLE,
+  })
+  try {
+    await waitFor(() => agg.received().toString() === P, 20_000, 'the preamble over TLS')
+    const client = await createClient({ path: writeTemp(dir, 'in.txt', data), serverAddrs: rp.addresses.listen, rate: '20M' })
+    await client.finished
+    await client.close()
+    await waitFor(() => agg.received().length >= P.length + data.length, 60_000, () => `all bytes at the aggregator (${agg.received().length})`)
+    const stats = await rp.close()
+    t.true(agg.received().equals(Buffer.concat([Buffer.from(P), data])))
+    const out = endpoint(stats, 'tcp-connect-output')
+    t.is(out.name, `tls://localhost:${agg.port}`)
+    t.is(out.bytesOut, P.length + data.length)
+    t.is(out.queueDrops, 0)
   } finally {
     await rp.close()
     await agg.close()
