@@ -10,9 +10,10 @@
 //! what was queued goes out after the reconnect.
 //!
 //! At every connect a preamble line (a station key, a login) goes first; after the quiet time
-//! with nothing written, a keep-alive line. A connection lost in the middle of a batch drops
-//! the rest of that batch (counted in `bytesDropped`), so the next connection starts on a
-//! datagram's boundary, after the preamble.
+//! with nothing written, a keep-alive line. A connection lost in the middle of a chunk (a
+//! batch, or small batches together, up to 16 KiB) drops the rest of that chunk (counted in
+//! `bytesDropped`), so the next connection starts on a datagram's boundary, after the
+//! preamble.
 //!
 //! Like the TCP output listener, the thread ends when the sink is finished, after the
 //! sources delivered their last batch: connected, it writes what is queued for a bounded
@@ -61,6 +62,9 @@ pub struct TcpConnectOutputSpec {
     /// Routing rules: the aggregator gets only what they keep (see `sink::rules`).
     pub rules: Option<RuleSpec>,
 }
+
+/// Batches are appended to the last chunk queued while it stays within this size.
+const COALESCE_BYTES: usize = 16 * 1024;
 
 /// How long a finishing output keeps writing what is queued.
 const FINAL_WRITE_LIMIT: Duration = Duration::from_secs(2);
@@ -180,12 +184,22 @@ impl Sink for TcpConnectOutputSink {
             }
             return;
         }
-        let mut chunk = Vec::with_capacity(bytes);
-        batch.append_payload_to(&mut chunk);
-        queue.chunks.push_back(Chunk {
-            bytes: chunk,
-            datagrams,
-        });
+        // Small batches share a chunk, so the queue's bound is on its memory, not only on
+        // its bytes: a flood of tiny batches does not make a chunk each.
+        match queue.chunks.back_mut() {
+            Some(back) if back.bytes.len() + bytes <= COALESCE_BYTES => {
+                batch.append_payload_to(&mut back.bytes);
+                back.datagrams += datagrams;
+            }
+            _ => {
+                let mut chunk = Vec::with_capacity(bytes.max(COALESCE_BYTES.min(4 * bytes)));
+                batch.append_payload_to(&mut chunk);
+                queue.chunks.push_back(Chunk {
+                    bytes: chunk,
+                    datagrams,
+                });
+            }
+        }
         queue.bytes += bytes;
         drop(queue);
         if self.shared.dropping.swap(false, Ordering::Relaxed) {
