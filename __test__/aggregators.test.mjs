@@ -182,7 +182,11 @@ test('a tls:// connect-out output verifies the aggregator against tlsCa and send
     const client = await createClient({ path: writeTemp(dir, 'in.txt', data), serverAddrs: rp.addresses.listen, rate: '20M' })
     await client.finished
     await client.close()
-    await waitFor(() => agg.received().length >= P.length + data.length, 60_000, () => `all bytes at the aggregator (${agg.received().length})`)
+    await waitFor(
+      () => agg.received().length >= P.length + data.length,
+      60_000,
+      () => `all bytes at the aggregator (${agg.received().length})`,
+    )
     const stats = await rp.close()
     t.true(agg.received().equals(Buffer.concat([Buffer.from(P), data])))
     const out = endpoint(stats, 'tcp-connect-output')
@@ -286,9 +290,9 @@ test('a kept connection writes the preamble to its server at every (re)connect, 
   const server = await aggregator()
   const down = await udpReceiver()
   const proxy = await createProxy({
-    tcpConnectAddrs: [`127.0.0.1:${server.port}`],
+    // Its own preamble (the object form); the program's keep-alive.
+    tcpConnectAddrs: [{ addr: `127.0.0.1:${server.port}`, preamble: PREAMBLE }],
     udpDownstreamAddrs: [down.addr],
-    preamble: PREAMBLE,
     keepAliveLine: KEEP_ALIVE,
     keepAliveAfter: 0.2,
   })

@@ -17,7 +17,6 @@ export function ruleOptions(item: OutputItem | Rules): RuleOptions | undefined {
   return { from, prefix, match, sample }
 }
 
-
 /**
  * Splits checked UDP outputs, whose addresses were resolved in order (`outputAddrs`), into
  * plain destinations and groups with rules (each with its keep-alive; the plain ones share

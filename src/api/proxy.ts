@@ -7,15 +7,18 @@ import { resolveEndpoints } from '../resolve'
 import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions, type CommonOptions, type Framing } from './common'
 import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './checks'
 import { tcpConnects, type TlsOptions } from './tcp'
-import type { KeepAlive, UdpOutput } from './rules'
+import type { KeepAlive, TcpConnection, UdpOutput } from './rules'
 import { udpOutputs } from './outputs'
 import { outputAddrs } from '../schema/rules'
 
 export interface ProxyOptions extends CommonOptions, TlsOptions, KeepAlive {
   /** UDP addresses to listen on (port 0 picks one); a multicast group is joined. */
   udpListenAddrs?: string | readonly string[]
-  /** TCP hosts to connect to and keep connected: `HOST:PORT`, or `tls://HOST:PORT` for TLS. */
-  tcpConnectAddrs?: string | readonly string[]
+  /**
+   * TCP hosts to connect to and keep connected: `HOST:PORT`, or `tls://HOST:PORT` for TLS; an
+   * object (`{ addr, preamble, keepAliveLine, keepAliveAfter }`) gives one its own lines.
+   */
+  tcpConnectAddrs?: TcpConnection | readonly TcpConnection[]
   /**
    * Every datagram goes, unchanged, to each of these. An object gives one output routing
    * rules (`{ addr, prefix: '!AIVDM' }`) or spreads datagrams over a balance group

@@ -74,5 +74,8 @@ export interface TcpListener extends ListenerAccess {
 /** A TCP output listener: `[tls://]HOST:PORT`, or one with rules, access settings, keep-alive and preamble of its own. */
 export type TcpOutput = string | (RuledOutput & ListenerAccess & Preamble)
 
+/** A kept connection (the forward proxy's source): `[tls://]HOST:PORT`, or one with a preamble and keep-alive of its own. */
+export type TcpConnection = string | ({ addr: string } & KeepAlive & Preamble)
+
 /** A TCP output that connects out to an aggregator: `[tls://]HOST:PORT`, or one with rules, keep-alive and preamble of its own. */
 export type TcpConnectOutput = string | (RuledOutput & Preamble)

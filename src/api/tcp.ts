@@ -3,8 +3,8 @@ import type { FramingOptions, TcpConnectOptions } from '../native'
 import { labelOf, type Labels } from '../options'
 import { resolveEndpoint, type Endpoint } from '../resolve'
 import { refuseDuplicates } from './checks'
-import { keepAliveOf } from '../schema/link'
-import type { KeepAlive, Preamble } from './rules'
+import { keepAliveOf, preambleOf } from '../schema/link'
+import type { KeepAlive, Preamble, TcpConnection } from './rules'
 
 export interface TlsOptions {
   /**
@@ -69,12 +69,13 @@ export async function connectTargets(
 
 /** The forward proxy's kept connections: every TCP source, resolved, with its framing and lines. */
 export async function tcpConnects(
-  texts: string[],
+  items: readonly TcpConnection[],
   o: TlsOptions & KeepAlive & Preamble,
   framing: FramingOptions,
   labels: Labels | undefined,
 ): Promise<{ connects: TcpConnectOptions[]; insecure: boolean }> {
+  const texts = items.map((i) => (typeof i === 'string' ? i : i.addr))
   const { targets, insecure } = await connectTargets(texts, o, labelOf(labels, 'tcpConnectAddrs'), true)
-  const keepAlive = keepAliveOf(undefined, o)
-  return { connects: targets.map((t) => ({ ...t, framing, keepAlive, preamble: o.preamble })), insecure }
+  const connects = targets.map((t, i) => ({ ...t, framing, keepAlive: keepAliveOf(items[i], o), preamble: preambleOf(items[i], o) }))
+  return { connects, insecure }
 }

@@ -196,6 +196,14 @@ const listenAddress = z.string({ error: (iss) => `must be [tls://]HOST:PORT, not
   if (!problem.success) fail(problem.error.issues[0].message)
 })
 
+/** Kept connections: `[tls://]HOST:PORT`, or `{ addr, preamble, keepAliveLine, keepAliveAfter }`. */
+const tcpConnectObject = z.strictObject({ addr: connectAddress, ...linkFields(true) })
+const tcpConnectList = itemList<string | { addr: string; preamble?: string; keepAliveLine?: string; keepAliveAfter?: number }>(
+  (value) => (isObject(value) ? tcpConnectObject : connectAddress),
+  '[tls://]HOST:PORT, { addr, preamble, keepAliveLine, keepAliveAfter }',
+  [connectAddress, tcpConnectObject],
+)
+
 export const proxyShape = {
   /** UDP addresses to listen on (port 0 picks one); a multicast group is joined. */
   udpListenAddrs: option(addressList(true), {
@@ -212,7 +220,7 @@ export const proxyShape = {
     help: 'UDP downstream socket address. May be repeated',
   }),
   /** TCP hosts to connect to and keep connected: `HOST:PORT`, or `tls://HOST:PORT` for TLS. */
-  tcpConnectAddrs: option(listOf(connectAddress, '[tls://]HOST:PORT'), {
+  tcpConnectAddrs: option(tcpConnectList, {
     flag: 'tcp-connect-addr',
     aliases: ['--tcp_connect_addr'],
     value: '[tls://]HOST:PORT',
@@ -368,16 +376,18 @@ function crossChecks(kind: ProgramKind, api = false) {
         const [missing, given] = o.tlsCert === undefined ? ['tlsCert', 'tlsKey'] : ['tlsKey', 'tlsCert']
         ctx.addIssue({ code: 'custom', path: [missing], message: `is required with {${given}}` })
       }
-      const tls = Array.isArray(o.tcpConnectAddrs) && (o.tcpConnectAddrs as string[]).some((t) => t.startsWith(TLS_PREFIX))
+      const tls = Array.isArray(o.tcpConnectAddrs) && outputAddrs(o.tcpConnectAddrs as OutputItem[]).some((t) => t.startsWith(TLS_PREFIX))
       const tlsOption = ['tlsCa', 'tlsCert', 'tlsInsecure'].find((k) => o[k] !== undefined && o[k] !== false)
       if (tlsOption && !tls) ctx.addIssue({ code: 'custom', path: [tlsOption], message: 'needs a {tcpConnectAddrs} of the form tls://HOST:PORT' })
       if (o.preamble !== undefined && empty('tcpConnectAddrs'))
         ctx.addIssue({ code: 'custom', path: ['preamble'], message: 'needs a {tcpConnectAddrs}: the preamble is sent to its server at every connect' })
     }
     if (kind !== 'server') {
-      const outputs = { client: ['serverAddrs'], proxy: ['udpDownstreamAddrs'], reverseproxy: ['udpOutputAddrs', 'tcpOutputAddrs', 'tcpConnectOutputAddrs'] }[
-        kind
-      ]
+      const outputs = {
+        client: ['serverAddrs'],
+        proxy: ['udpDownstreamAddrs', 'tcpConnectAddrs'],
+        reverseproxy: ['udpOutputAddrs', 'tcpOutputAddrs', 'tcpConnectOutputAddrs'],
+      }[kind]
       linkChecks(o, ctx, outputs)
     }
     if (o.busKeyNext !== undefined && o.busKey === undefined) {
