@@ -24,10 +24,7 @@ mod tests {
         let line = b"\\s:rcv1,c:1700000000*5A\\!AIVDM,1,1,,A,13u?etPv2;0n:dDPwUM1U1Cb069D,0*23\r\n";
         let (tag, rest) = split(line);
         assert_eq!(tag, Some(&b"s:rcv1,c:1700000000*5A"[..]));
-        assert_eq!(
-            rest,
-            &b"!AIVDM,1,1,,A,13u?etPv2;0n:dDPwUM1U1Cb069D,0*23\r\n"[..]
-        );
+        assert_eq!(rest, &b"!AIVDM,1,1,,A,13u?etPv2;0n:dDPwUM1U1Cb069D,0*23\r\n"[..]);
     }
 
     #[test]
