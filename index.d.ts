@@ -125,11 +125,11 @@ export interface DestinationOptions {
  * What an endpoint is: a UDP listening socket, a UDP destination, an input read from a
  * file, device or stdin, the output file (or stdout), the `--tee` copy, a client's local
  * copy of what it sent, a kept TCP/TLS connection, a TCP listener whose clients are inputs,
- * a TCP output listener, the taps of `messages()` (all of a route's together), what
+ * a TCP output listener, a TCP output that connects out, the taps of `messages()` (all of a route's together), what
  * `send()` was given, or one routing rule of an output (named `OUTPUT RULE`, e.g.
  * `127.0.0.1:9921 prefix !AIVDM`).
  */
-export type EndpointKind = 'udp-listener' | 'udp-destination' | 'input' | 'file' | 'tee' | 'copy' | 'tcp-connection' | 'tcp-listener' | 'tcp-output' | 'tap' | 'send' | 'rule'
+export type EndpointKind = 'udp-listener' | 'udp-destination' | 'input' | 'file' | 'tee' | 'copy' | 'tcp-connection' | 'tcp-listener' | 'tcp-output' | 'tcp-connect-output' | 'tap' | 'send' | 'rule'
 
 /** Counters of one endpoint. Numbers are doubles: exact up to 2^53, far beyond any count. */
 export interface EndpointStats {
@@ -189,6 +189,10 @@ export interface EndpointStats {
   matched: number
   /** Rules: datagrams that went on to the next rule or the output(s). */
   passed: number
+  /** Keep-alive lines sent because the output (a UDP destination, a TCP output client, a kept connection, a connect-out output) sent nothing for `keepAliveAfter` seconds. Outputs count their bytes in `bytesOut` (UDP: also in `datagramsOut`); kept connections do not (theirs are what they framed). */
+  keepAlives: number
+  /** Preamble lines sent: at each (re)connect of a kept connection or connect-out output, and to each new TCP output client. */
+  preambles: number
   /** Destinations: datagrams sent there were refused or lost recently (no quiet second since). */
   unreachable: boolean
   /** UDP listeners: the wire form it accepts, `sealed` (with the bus key) or `plain` (null elsewhere). */
@@ -233,6 +237,17 @@ export interface InputOptions {
  * or a read failed (the error was logged).
  */
 export type InputOutcome = 'complete' | 'stopped' | 'failed'
+
+/**
+ * A line (UTF-8; `\r
+` is added unless it ends with `
+`) sent after an output sent
+ * nothing for `afterMs`.
+ */
+export interface KeepAliveOptions {
+  line: string
+  afterMs: number
+}
 
 export interface ListenOptions {
   /** `IP:PORT` or `[IPv6]:PORT`, already resolved. */
@@ -327,6 +342,10 @@ export interface RouteOptions {
   sendBuffer?: number
   /** Seal what goes to `udpDestinations`, open what `udpListeners` receive. */
   busKey?: BusKeyOptions
+  /** TCP/TLS outputs that connect out (to aggregators that listen). */
+  tcpConnectOutputs?: Array<TcpConnectOutputOptions>
+  /** A keep-alive datagram for `udpDestinations` (groups have their own). */
+  udpKeepAlive?: KeepAliveOptions
 }
 
 /** Routing rules of one output or balance group; absent parts keep everything. */
@@ -377,6 +396,30 @@ export interface TcpConnectOptions {
   framing: FramingOptions
   backoffMinMs?: number
   backoffMaxMs?: number
+  /** A line written to the server at every (re)connect, before anything else. */
+  preamble?: string
+  /** A line written to the server after nothing was written for a while. */
+  keepAlive?: KeepAliveOptions
+}
+
+/** A TCP/TLS output that connects out to an aggregator and stays connected. */
+export interface TcpConnectOutputOptions {
+  /** Host as given, resolved again before each reconnect. */
+  host: string
+  port: number
+  /** The address resolved at start. */
+  address: string
+  /** The `%scope` of an IPv6 link-local address. */
+  interface?: string
+  tls?: TlsOptions
+  /** Bytes queued while the aggregator is down or slow; beyond, new data is dropped. */
+  queueBytes: number
+  backoffMinMs?: number
+  backoffMaxMs?: number
+  /** A line sent at every (re)connect, before any data. */
+  preamble?: string
+  keepAlive?: KeepAliveOptions
+  rules?: RuleOptions
 }
 
 export interface TcpListenOptions {
@@ -402,6 +445,10 @@ export interface TcpOutputOptions {
   allow?: Array<string>
   maxClientsPerAddress?: number
   rules?: RuleOptions
+  /** A line sent to every new client before any data. */
+  preamble?: string
+  /** A line sent to a client that was sent nothing for a while. */
+  keepAlive?: KeepAliveOptions
 }
 
 export interface TlsOptions {
@@ -475,6 +522,8 @@ export interface UdpOutputGroupOptions {
   destinations: Array<DestinationOptions>
   rules?: RuleOptions
   balance?: Balance
+  /** A keep-alive datagram for each member after it was sent nothing for a while. */
+  keepAlive?: KeepAliveOptions
 }
 
 /**

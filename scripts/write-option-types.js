@@ -25,7 +25,8 @@ function load() {
   const programs = require(path.join(dist, 'programs.js'))
   const { optionRegistry, defaultOf } = require(path.join(dist, 'option.js'))
   const { inputJsonSchema, TYPE_KEY } = require(path.join(dist, 'config.js'))
-  return { z, programs, optionRegistry, defaultOf, inputJsonSchema, TYPE_KEY }
+  const link = require(path.join(dist, 'link.js'))
+  return { z, programs, link, optionRegistry, defaultOf, inputJsonSchema, TYPE_KEY }
 }
 
 /** Options whose values JSON cannot describe (functions, objects of Node's). */
@@ -124,7 +125,7 @@ class Declarations {
 
 /** The option types as they should be now. */
 function optionTypes() {
-  const { z, programs, optionRegistry, defaultOf, inputJsonSchema, TYPE_KEY } = load()
+  const { z, programs, link, optionRegistry, defaultOf, inputJsonSchema, TYPE_KEY } = load()
   const decls = new Declarations(TYPE_KEY)
   const { SHAPES, commonShape, apiShape, reverseProxyApiShape, listenerAccessShape } = programs
   const shapes = {
@@ -170,10 +171,15 @@ function optionTypes() {
   // Shapes that are parts of objects, with names of their own.
   const parts = {
     ListenerAccess: ["Who may connect to one TCP listener; given on it, these replace the route's own.", listenerAccessShape],
+    KeepAlive: [
+      "An output's own keep-alive (the object form of an output): a line sent when it sent nothing for `keepAliveAfter` seconds; field by field it replaces the program's.",
+      link.linkFields(false),
+    ],
+    Preamble: ["An output's or connection's own preamble: a line sent first on every connection.", { preamble: link.linkFields(true).preamble }],
   }
   for (const [name, [doc, shape]] of Object.entries(parts)) {
     const js = inputJsonSchema(z.strictObject(shape), { typeNames: true })
-    blocks.push(`/** ${doc} */\nexport interface ${name} {\n${decls.members(js, '  ')}}\n`)
+    blocks.push(`${docComment(doc, '')}export interface ${name} {\n${decls.members(js, '  ')}}\n`)
   }
   const named = [...decls.byName.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, text]) => text)
   return formatted(

@@ -25,6 +25,10 @@ export type {
   Wire,
   UdpListener,
   UdpListenerItem,
+  TcpConnectOutput,
+  TcpConnection,
+  KeepAlive,
+  Preamble,
 } from './api/option-types'
 export {
   Handle,

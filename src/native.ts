@@ -31,6 +31,9 @@ export type BusKeyOptions = Binding.BusKeyOptions
 export type RuleOptions = Binding.RuleOptions
 export type UdpOutputGroupOptions = Binding.UdpOutputGroupOptions
 export type OutputOptions = Binding.OutputOptions
+export type KeepAliveOptions = Binding.KeepAliveOptions
+export type TcpConnectOutputOptions = Binding.TcpConnectOutputOptions
+export type TlsOptions = Binding.TlsOptions
 
 const packageRoot = path.join(__dirname, '..')
 let loaded: typeof Binding | undefined

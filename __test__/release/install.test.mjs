@@ -294,6 +294,10 @@ import {
   type OutputRules,
   type ReachableEvent,
   type RuledOutput,
+  type KeepAlive,
+  type Preamble,
+  type TcpConnection,
+  type TcpConnectOutput,
   type TcpListener,
   type TcpOutput,
   type UdpListener,
@@ -338,6 +342,12 @@ const udpOuts: UdpOutput[] = ['127.0.0.1:9', ruled, balanced]
 const access: ListenerAccess = { allow: ['10.0.0.0/8'], maxClientsPerAddress: 2 }
 const tcpIn: TcpListener = { ...access, addr: 'tls://127.0.0.1:0', idleTimeout: 300 }
 const tcpOuts: TcpOutput[] = ['127.0.0.1:0', { ...access, addr: '127.0.0.1:0', prefix: '!AIVDM' }]
+const quiet: KeepAlive = { keepAliveLine: '$PING', keepAliveAfter: 30 }
+const login: Preamble = { preamble: 'LOGIN station1' }
+const kept: TcpConnection[] = ['127.0.0.1:9', { addr: 'tls://localhost:443', ...quiet, ...login }]
+const aggregators: TcpConnectOutput[] = ['127.0.0.1:9', { addr: '127.0.0.1:10', ...login, prefix: '!AIVDM' }]
+const linked: ReverseProxyOptions = { tcpConnectOutputAddrs: aggregators, ...quiet }
+const keptProxy: ProxyOptions = { tcpConnectAddrs: kept, udpDownstreamAddrs: '127.0.0.1:9' }
 const plain: Wire = 'plain'
 const sensor: UdpListener = { addr: '127.0.0.1:0', wire: plain }
 const udpIns: UdpListenerItem[] = ['127.0.0.1:0', sensor]
@@ -358,7 +368,7 @@ async function tapAndSend(handle: Handle): Promise<number> {
   })
   handle.on('unreachable', (e: UnreachableEvent) => console.error(e.reason))
   handle.on('reachable', (e: ReachableEvent) => console.error(e.address))
-  return (one?.data.length ?? 0) + (one?.from.length ?? 0) + Object.keys(busOptions).length + Object.keys(sensorProxy).length
+  return (one?.data.length ?? 0) + (one?.from.length ?? 0) + Object.keys(busOptions).length + Object.keys(sensorProxy).length + Object.keys(linked).length + Object.keys(keptProxy).length
 }
 
 function describe(err: unknown): string {
@@ -483,6 +493,7 @@ test('the types compile for a consumer under tsc --strict, without skipLibCheck'
     'Handle',
     'HandleEvents',
     'InputOutcome',
+    'KeepAlive',
     'ListenerAccess',
     'LogEntry',
     'LogLevel',
@@ -493,6 +504,7 @@ test('the types compile for a consumer under tsc --strict, without skipLibCheck'
     'MproxyError',
     'MproxyErrorCode',
     'OutputRules',
+    'Preamble',
     'ProxyOptions',
     'ReachableEvent',
     'ReloadResult',
@@ -503,6 +515,8 @@ test('the types compile for a consumer under tsc --strict, without skipLibCheck'
     'ServiceEvents',
     'ServiceLogEntry',
     'Stats',
+    'TcpConnectOutput',
+    'TcpConnection',
     'TcpListener',
     'TcpOutput',
     'TlsOptions',

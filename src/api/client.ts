@@ -38,7 +38,7 @@ export async function startClient(input: ClientOptions, labels?: Labels): Promis
           replay: o.replay === undefined ? undefined : { times: o.replay, speed: o.replaySpeed ?? 1 },
         },
       ],
-      ...udpOutputs(o.serverAddrs, destinations, (d) => destinationOptions(d, common)),
+      ...udpOutputs(o.serverAddrs, destinations, (d) => destinationOptions(d, common), o),
       // The input can be paced by stdout (or the disk), so tee and the copy wait rather than drop.
       tee: tee ? { path: '-', waitWhenFull: true } : undefined,
       copy: o.copyPath === undefined ? undefined : fileOutput(o.copyPath, o.rotate, o.keep, { waitWhenFull: true }),

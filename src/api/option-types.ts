@@ -122,6 +122,19 @@ export interface ClientOptions extends CommonOptions {
    * Needs `rotate`.
    */
   keep?: number | string
+  /**
+   * A keep-alive: a line (UTF-8, one line; `\r\n` is added unless it ends with `\n`; at most 1 KiB
+   * with it) sent on an output that sent nothing for `keepAliveAfter` seconds, for aggregators that
+   * mark a quiet feed offline or drop its connection: UDP outputs, TCP output clients, kept
+   * connections and connect-out outputs. An output in the object form may have its own. Counted in
+   * `keepAlives`. Needs `keepAliveAfter`.
+   */
+  keepAliveLine?: string
+  /**
+   * The quiet time in seconds (more than 0, at most 86400) after which `keepAliveLine` is sent;
+   * needs `keepAliveLine`.
+   */
+  keepAliveAfter?: number | string
 }
 
 /** Options of `createServer()` and `mproxy-server`. */
@@ -165,7 +178,7 @@ export interface ProxyOptions extends CommonOptions, TlsOptions {
    */
   udpDownstreamAddrs: UdpOutput | readonly UdpOutput[]
   /** TCP hosts to connect to and keep connected: `HOST:PORT`, or `tls://HOST:PORT` for TLS. */
-  tcpConnectAddrs?: string | readonly string[]
+  tcpConnectAddrs?: TcpConnection | readonly TcpConnection[]
   /**
    * How TCP streams become datagrams: `packed`: whole lines packed per datagram; `line`: one line
    * each; `raw`: fixed chunks. Default: `'packed'`.
@@ -183,6 +196,25 @@ export interface ProxyOptions extends CommonOptions, TlsOptions {
   lingerMs?: number | string
   /** Copy what the sources bring to stdout. Default: `false`. */
   tee?: boolean
+  /**
+   * A keep-alive: a line (UTF-8, one line; `\r\n` is added unless it ends with `\n`; at most 1 KiB
+   * with it) sent on an output that sent nothing for `keepAliveAfter` seconds, for aggregators that
+   * mark a quiet feed offline or drop its connection: UDP outputs, TCP output clients, kept
+   * connections and connect-out outputs. An output in the object form may have its own. Counted in
+   * `keepAlives`. Needs `keepAliveAfter`.
+   */
+  keepAliveLine?: string
+  /**
+   * The quiet time in seconds (more than 0, at most 86400) after which `keepAliveLine` is sent;
+   * needs `keepAliveLine`.
+   */
+  keepAliveAfter?: number | string
+  /**
+   * A line (as `keepAliveLine`: a login, a station key) sent at every (re)connect of a kept
+   * connection or connect-out output, and to every new TCP output client, before any data. Counted
+   * in `preambles`.
+   */
+  preamble?: string
 }
 
 /** Options of `createReverseProxy()` and `mproxy-reverseproxy`. */
@@ -205,6 +237,11 @@ export interface ReverseProxyOptions extends CommonOptions {
    * `tlsKey`); plain and TLS may be mixed.
    */
   tcpOutputAddrs?: TcpOutput | readonly TcpOutput[]
+  /**
+   * TCP outputs that CONNECT to an aggregator that listens and stay connected (reconnecting with
+   * backoff); `tls://HOST:PORT` for TLS (trust: `tlsCa`, `tlsInsecure`).
+   */
+  tcpConnectOutputAddrs?: TcpConnectOutput | readonly TcpConnectOutput[]
   /** UDP outputs: every group datagram is sent to each (objects: routing rules, balance groups). */
   udpOutputAddrs?: UdpOutput | readonly UdpOutput[]
   /** Most TCP clients per TCP listener (inputs and outputs); default 1024. */
@@ -223,6 +260,21 @@ export interface ReverseProxyOptions extends CommonOptions {
    * signed by one of them (mutual TLS); others fail the handshake (counted in `tlsFailures`).
    */
   tlsClientCa?: string
+  /**
+   * Bytes a connect-out output queues while its aggregator is down or slow; what does not fit is
+   * dropped (counted in `queueDrops`). Default: `67108864`.
+   */
+  tcpConnectOutputQueue?: number | string
+  /**
+   * PEM file of extra CA certificates to trust for `tls://` connect-out outputs (besides the
+   * system's roots), or a certificate to pin.
+   */
+  tlsCa?: string
+  /**
+   * Accept any aggregator's certificate (`tls://` connect-out outputs). Says so on the log.
+   * Default: `false`.
+   */
+  tlsInsecure?: boolean
   /**
    * Networks TCP clients may connect from, e.g. `10.0.0.0/8`, `2001:db8::/32` or one address;
    * applies to every TCP listener of this reverse proxy (inputs and outputs). Others are refused
@@ -257,6 +309,25 @@ export interface ReverseProxyOptions extends CommonOptions {
   /** Print what the inputs publish to stdout. Default: `false`. */
   tee?: boolean
   /**
+   * A keep-alive: a line (UTF-8, one line; `\r\n` is added unless it ends with `\n`; at most 1 KiB
+   * with it) sent on an output that sent nothing for `keepAliveAfter` seconds, for aggregators that
+   * mark a quiet feed offline or drop its connection: UDP outputs, TCP output clients, kept
+   * connections and connect-out outputs. An output in the object form may have its own. Counted in
+   * `keepAlives`. Needs `keepAliveAfter`.
+   */
+  keepAliveLine?: string
+  /**
+   * The quiet time in seconds (more than 0, at most 86400) after which `keepAliveLine` is sent;
+   * needs `keepAliveLine`.
+   */
+  keepAliveAfter?: number | string
+  /**
+   * A line (as `keepAliveLine`: a login, a station key) sent at every (re)connect of a kept
+   * connection or connect-out output, and to every new TCP output client, before any data. Counted
+   * in `preambles`.
+   */
+  preamble?: string
+  /**
    * JavaScript publishes into the group: `handle.send()` works even with no socket input (it works
    * whenever there are inputs).
    */
@@ -274,6 +345,23 @@ export interface ListenerAccess {
   allow?: string | readonly string[]
   /** Most clients at once from one address on it. */
   maxClientsPerAddress?: number | string
+}
+
+/**
+ * An output's own keep-alive (the object form of an output): a line sent when it sent nothing for
+ * `keepAliveAfter` seconds; field by field it replaces the program's.
+ */
+export interface KeepAlive {
+  /** This output's keep-alive line (else the program's keepAliveLine) */
+  keepAliveLine?: string
+  /** This output's keep-alive quiet time in seconds (else the program's keepAliveAfter) */
+  keepAliveAfter?: number | string
+}
+
+/** An output's or connection's own preamble: a line sent first on every connection. */
+export interface Preamble {
+  /** This output's preamble (else the program's preamble) */
+  preamble?: string
 }
 
 /** UDP outputs that share the datagrams the rules keep: each goes to exactly one of them. */
@@ -299,6 +387,10 @@ export interface BalanceGroup {
   match?: string
   /** Keep 1 datagram in this many (the 1st, the N+1th, ...); 1 keeps all. */
   sample?: number | string
+  /** This output's keep-alive line (else the program's keepAliveLine) */
+  keepAliveLine?: string
+  /** This output's keep-alive quiet time in seconds (else the program's keepAliveAfter) */
+  keepAliveAfter?: number | string
 }
 
 /**
@@ -343,7 +435,58 @@ export interface RuledOutput {
   match?: string
   /** Keep 1 datagram in this many (the 1st, the N+1th, ...); 1 keeps all. */
   sample?: number | string
+  /** This output's keep-alive line (else the program's keepAliveLine) */
+  keepAliveLine?: string
+  /** This output's keep-alive quiet time in seconds (else the program's keepAliveAfter) */
+  keepAliveAfter?: number | string
 }
+
+/**
+ * A kept connection (the forward proxy's source): `[tls://]HOST:PORT`, or one with a preamble and
+ * keep-alive of its own.
+ */
+export type TcpConnection =
+  | string
+  | {
+      addr: string
+      /** This output's keep-alive line (else the program's keepAliveLine) */
+      keepAliveLine?: string
+      /** This output's keep-alive quiet time in seconds (else the program's keepAliveAfter) */
+      keepAliveAfter?: number | string
+      /** This output's preamble (else the program's preamble) */
+      preamble?: string
+    }
+
+/**
+ * A TCP output that connects out to an aggregator: `[tls://]HOST:PORT`, or one with rules,
+ * keep-alive and preamble of its own.
+ */
+export type TcpConnectOutput =
+  | string
+  | {
+      /** `HOST:PORT`, as a plain output. */
+      addr: string
+      /**
+       * Keep only datagrams sent from these addresses or CIDR blocks (`192.0.2.0/24`, `2001:db8::/32`).
+       * Files and stdin have no sender and never match.
+       */
+      from?: string | readonly string[]
+      /** Keep only datagrams that start with this text (its UTF-8 bytes), e.g. `!AIVDM`. */
+      prefix?: string
+      /**
+       * Keep only datagrams this regular expression (Rust `regex` syntax, over the bytes) matches, e.g.
+       * `^!AIVDM,1,1,,[AB],[1-3]`.
+       */
+      match?: string
+      /** Keep 1 datagram in this many (the 1st, the N+1th, ...); 1 keeps all. */
+      sample?: number | string
+      /** This output's keep-alive line (else the program's keepAliveLine) */
+      keepAliveLine?: string
+      /** This output's keep-alive quiet time in seconds (else the program's keepAliveAfter) */
+      keepAliveAfter?: number | string
+      /** This output's preamble (else the program's preamble) */
+      preamble?: string
+    }
 
 /** A TCP input listener with settings of its own. */
 export interface TcpListener {
@@ -381,6 +524,12 @@ export type TcpOutput =
       allow?: string | readonly string[]
       /** Most clients at once from one address on it. */
       maxClientsPerAddress?: number | string
+      /** This output's keep-alive line (else the program's keepAliveLine) */
+      keepAliveLine?: string
+      /** This output's keep-alive quiet time in seconds (else the program's keepAliveAfter) */
+      keepAliveAfter?: number | string
+      /** This output's preamble (else the program's preamble) */
+      preamble?: string
     }
 
 /** A UDP listener with settings of its own. */

@@ -6,7 +6,9 @@
  */
 import type { Endpoint } from '../resolve'
 import type { OutputItem, Rules } from '../schema/rules'
-import type { DestinationOptions, RuleOptions, UdpOutputGroupOptions } from '../native'
+import type { LinkFields } from '../schema/rules'
+import type { DestinationOptions, KeepAliveOptions, RuleOptions, UdpOutputGroupOptions } from '../native'
+import { keepAliveOf } from '../schema/link'
 
 /** The native rule options of an item, or undefined for a plain one. */
 export function ruleOptions(item: OutputItem | Rules): RuleOptions | undefined {
@@ -17,13 +19,15 @@ export function ruleOptions(item: OutputItem | Rules): RuleOptions | undefined {
 
 /**
  * Splits checked UDP outputs, whose addresses were resolved in order (`outputAddrs`), into
- * plain destinations and groups with rules.
+ * plain destinations and groups with rules (each with its keep-alive; the plain ones share
+ * the program's, `udpKeepAlive`).
  */
 export function udpOutputs(
   items: readonly OutputItem[],
   resolved: readonly Endpoint[],
   destination: (e: Endpoint) => DestinationOptions,
-): { udpDestinations: DestinationOptions[]; udpOutputGroups: UdpOutputGroupOptions[] } {
+  program: LinkFields = {},
+): { udpDestinations: DestinationOptions[]; udpOutputGroups: UdpOutputGroupOptions[]; udpKeepAlive?: KeepAliveOptions } {
   const udpDestinations: DestinationOptions[] = []
   const udpOutputGroups: UdpOutputGroupOptions[] = []
   let next = 0
@@ -31,12 +35,12 @@ export function udpOutputs(
     if (typeof item === 'string') {
       udpDestinations.push(destination(resolved[next++]))
     } else if ('addr' in item) {
-      udpOutputGroups.push({ destinations: [destination(resolved[next++])], rules: ruleOptions(item) })
+      udpOutputGroups.push({ destinations: [destination(resolved[next++])], rules: ruleOptions(item), keepAlive: keepAliveOf(item, program) })
     } else {
       const members = resolved.slice(next, next + item.addrs.length)
       next += item.addrs.length
-      udpOutputGroups.push({ destinations: members.map(destination), rules: ruleOptions(item), balance: item.balance })
+      udpOutputGroups.push({ destinations: members.map(destination), rules: ruleOptions(item), balance: item.balance, keepAlive: keepAliveOf(item, program) })
     }
   }
-  return { udpDestinations, udpOutputGroups }
+  return { udpDestinations, udpOutputGroups, udpKeepAlive: udpDestinations.length > 0 ? keepAliveOf(undefined, program) : undefined }
 }

@@ -43,7 +43,7 @@ export async function startProxy(input: ProxyOptions, labels?: Labels): Promise<
         wires,
       ),
       tcpConnects: connects,
-      ...udpOutputs(o.udpDownstreamAddrs, destinations, (d) => destinationOptions(d, common)),
+      ...udpOutputs(o.udpDownstreamAddrs, destinations, (d) => destinationOptions(d, common), o),
       tee: tee ? { path: '-' } : undefined,
       sendBuffer: common.sendBuffer,
       busKey: common.busKey,

@@ -16,6 +16,8 @@ import { ruleOptions, udpOutputs } from './outputs'
 import { outputAddrs } from '../schema/rules'
 import { udpListenerAddrs, udpListenerWires } from '../schema/wire'
 import { withWires } from './wire'
+import { connectTargets } from './tcp'
+import { keepAliveOf, preambleOf } from '../schema/link'
 import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions } from './common'
 
 const TLS_PREFIX = 'tls://'
@@ -54,6 +56,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   const tcpInItems = o.tcpListenAddrs ?? []
   const tcpIn = outputAddrs(tcpInItems)
   const tcpOut = outputAddrs(o.tcpOutputAddrs ?? [])
+  const connectOutItems = o.tcpConnectOutputAddrs ?? []
   const udpOut = outputAddrs(o.udpOutputAddrs ?? [])
   const { tee, framing, lingerMs, maxTcpClients: maxClients, tcpClientQueue: clientQueueBytes } = o
   const common = checkCommon(o, labels)
@@ -77,7 +80,8 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
   // Inputs publish to the group and outputs read it: an input listening on the group, or an
   // output sending to the group or to an input, would feed itself forever.
   const inputs = udpListeners.map((l) => ownListener(l, L('udpListenAddrs')))
-  const hasOutputs = tcpOut.length + udpOut.length > 0 || o.subscribe === true
+  const hasOutputs = tcpOut.length + udpOut.length + connectOutItems.length > 0 || o.subscribe === true
+  const connectOut = await connectTargets(outputAddrs(connectOutItems), o, L('tcpConnectOutputAddrs'), false)
   const hasInputs = udpIn.length + tcpIn.length > 0 || o.publish === true
   const groupListener = hasOutputs ? [ownListener(group, L('multicastAddr'))] : []
   if (hasInputs) refuseLoops([group], L('multicastAddr'), inputs, common.multicastLoop)
@@ -95,6 +99,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
 
   const handle = newHandle(o.onLog, labels)
   setGroup(handle, group.text)
+  if (connectOut.insecure) logTo(handle, 'warn', `TLS certificate verification is off (${L('tlsInsecure')}): the aggregators' identity is not checked`)
   try {
     // Outputs first, so that the group already has its subscribers when inputs start.
     if (hasOutputs) {
@@ -102,7 +107,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
         handle,
         {
           udpListeners: [listenOptions(group, common)],
-          ...udpOutputs(o.udpOutputAddrs ?? [], udpOutputEndpoints, (d) => destinationOptions(d, common)),
+          ...udpOutputs(o.udpOutputAddrs ?? [], udpOutputEndpoints, (d) => destinationOptions(d, common), o),
           tcpOutputs: tcpOutputs.map((t, i) => ({
             address: t.address,
             interface: t.interface,
@@ -111,6 +116,15 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
             tls: t.tls ? tlsFiles : undefined,
             ...accessOf((o.tcpOutputAddrs ?? [])[i]),
             rules: ruleOptions((o.tcpOutputAddrs ?? [])[i]),
+            keepAlive: keepAliveOf((o.tcpOutputAddrs ?? [])[i], o),
+            preamble: preambleOf((o.tcpOutputAddrs ?? [])[i], o),
+          })),
+          tcpConnectOutputs: connectOut.targets.map((t, i) => ({
+            ...t,
+            queueBytes: o.tcpConnectOutputQueue,
+            rules: ruleOptions(connectOutItems[i]),
+            keepAlive: keepAliveOf(connectOutItems[i], o),
+            preamble: preambleOf(connectOutItems[i], o),
           })),
           sendBuffer: common.sendBuffer,
           busKey: common.busKey,

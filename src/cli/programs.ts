@@ -129,16 +129,23 @@ export const reverseproxy: Program = {
       'A process may run only inputs, only outputs, or both. --tcp-output-addr is a listening address:',
       'clients connect to it (e.g. `ncat --recv-only HOST PORT`) and read the stream from the moment they connect;',
       'a client that closes its sending side is taken as gone.',
+      '--tcp-connect-output-addr connects out to an aggregator that listens and keeps the connection (reconnecting',
+      'with backoff); --preamble goes first at every connect, --keep-alive-line after --keep-alive-after quiet seconds.',
     ],
     examples: [
       "mproxy-reverseproxy --udp-listen-addr '127.0.0.1:9920' --tcp-output-addr '[::1]:9921' --multicast-addr '239.255.0.2:9922' --multicast-interface lo",
       "mproxy-reverseproxy --tcp-listen-addr '0.0.0.0:9930' --multicast-addr '[ff02::4d50%eth0]:9918'",
       "mproxy-reverseproxy --multicast-addr '[ff02::4d50%eth0]:9918' --tcp-output-addr '0.0.0.0:9931' --udp-output-addr 'logs.example.net:9920'",
       "mproxy-reverseproxy --multicast-addr '[ff02::4d50%eth0]:9918' --tcp-output-addr 'tls://0.0.0.0:9932' --tls-cert cert.pem --tls-key key.pem --tls-client-ca clients-ca.pem --allow 10.0.0.0/8",
+      "mproxy-reverseproxy --multicast-addr '[ff02::4d50%eth0]:9918' --tcp-connect-output-addr 'aggregator.example.net:5321' --preamble '$PSTN,key-42' --keep-alive-line '$PSTN,ALIVE' --keep-alive-after 60",
     ],
   },
   start: (values, labels, onLog) =>
-    startProgram('reverseproxy', options(withFilters(withPlainListeners(values, labels), ['udpOutputAddrs', 'tcpOutputAddrs']), onLog), labels),
+    startProgram(
+      'reverseproxy',
+      options(withFilters(withPlainListeners(values, labels), ['udpOutputAddrs', 'tcpOutputAddrs', 'tcpConnectOutputAddrs']), onLog),
+      labels,
+    ),
 }
 
 export const programs: Record<string, Program> = { client, server, proxy, reverseproxy }

@@ -65,6 +65,8 @@ function describeEndpoint(e: EndpointStats): string {
     case 'tcp-output':
       // It writes a byte stream to each of its clients.
       return `got ${count(e.datagramsIn)} datagram${e.datagramsIn === 1 ? '' : 's'}, wrote ${count(e.bytesOut)} bytes${e.bytesOut >= 1000 ? ` (${bytes(e.bytesOut)})` : ''} to its clients`
+    case 'tcp-connect-output':
+      return `got ${count(e.datagramsIn)} datagram${e.datagramsIn === 1 ? '' : 's'}, wrote ${count(e.bytesOut)} bytes${e.bytesOut >= 1000 ? ` (${bytes(e.bytesOut)})` : ''} to its aggregator`
     default:
       return `wrote ${amount(e.datagramsIn, e.bytesOut)}`
   }

@@ -9,6 +9,7 @@
 import { z } from 'zod'
 import type { LogEntry } from '../handle'
 import { outputAddrs, outputList, ruleShape, type OutputItem } from './rules'
+import { keepAliveShape, linkChecks, linkFields, preambleShape } from './link'
 import { option, required } from './option'
 import { udpListenerList, wireChecks } from './wire'
 import {
@@ -154,7 +155,7 @@ export const clientShape = {
     help: 'Filepath, device, or "-" for stdin; read until its end',
     doc: 'File, FIFO, device (e.g. `/dev/ttyACM0`), or `-` for stdin. Read until its end.',
   }),
-  serverAddrs: required(outputList(false, true, 1), {
+  serverAddrs: required(outputList(false, true, 1, undefined, linkFields(false)), {
     flag: 'server-addr',
     aliases: ['--server_addr'],
     value: 'HOST:PORT',
@@ -212,6 +213,7 @@ export const clientShape = {
     doc: 'Also write what is sent to this local file, exactly (rotated and pruned with `rotate`, `keep`).',
   }),
   ...rotationShape('the --copy-path file', 'the copy (`copyPath`)'),
+  ...keepAliveShape,
   ...commonShape,
 }
 
@@ -267,6 +269,16 @@ const listenAddress = z.string({ error: (iss) => `must be [tls://]HOST:PORT, not
   if (!problem.success) fail(problem.error.issues[0].message)
 })
 
+/** Kept connections: `[tls://]HOST:PORT`, or `{ addr, preamble, keepAliveLine, keepAliveAfter }`. */
+const tcpConnectObject = z.strictObject({ addr: connectAddress, ...linkFields(true) })
+const tcpConnectList = itemList<string | { addr: string; preamble?: string; keepAliveLine?: string; keepAliveAfter?: number }>(
+  (value) => (isObject(value) ? tcpConnectObject : connectAddress),
+  '[tls://]HOST:PORT, { addr, preamble, keepAliveLine, keepAliveAfter }',
+  [connectAddress, tcpConnectObject],
+  0,
+  { name: 'TcpConnection', doc: "A kept connection (the forward proxy's source): `[tls://]HOST:PORT`, or one with a preamble and keep-alive of its own." },
+)
+
 export const proxyShape = {
   udpListenAddrs: option(udpListenerList(), {
     flag: 'udp-listen-addr',
@@ -275,14 +287,14 @@ export const proxyShape = {
     help: 'UDP listening socket address (unicast or group). May be repeated',
     doc: "UDP addresses to listen on (port 0 picks one); a multicast group is joined. With `busKey`, `{ addr, wire: 'plain' }` is a sensor input: it takes unsealed datagrams.",
   }),
-  udpDownstreamAddrs: required(outputList(false, true, 1), {
+  udpDownstreamAddrs: required(outputList(false, true, 1, undefined, linkFields(false)), {
     flag: 'udp-downstream-addr',
     aliases: ['--udp_downstream_addr', '--downstream_addr'],
     value: 'HOST:PORT',
     help: 'UDP downstream socket address. May be repeated',
     doc: "Every datagram goes, unchanged, to each of these. An object gives one output routing rules (`{ addr, prefix: '!AIVDM' }`) or spreads datagrams over a balance group (`{ balance: 'round-robin', addrs: [...] }`).",
   }),
-  tcpConnectAddrs: option(listOf(connectAddress, '[tls://]HOST:PORT'), {
+  tcpConnectAddrs: option(tcpConnectList, {
     flag: 'tcp-connect-addr',
     aliases: ['--tcp_connect_addr'],
     value: '[tls://]HOST:PORT',
@@ -310,6 +322,8 @@ export const proxyShape = {
   }),
   ...framingShape('TCP streams'),
   tee: tee('Copy input to stdout', 'Copy what the sources bring to stdout.'),
+  ...keepAliveShape,
+  ...preambleShape('to each --tcp-connect-addr server at every (re)connect'),
   ...commonShape,
 }
 
@@ -357,14 +371,26 @@ export const reverseProxyShape = {
     default: DEFAULT_MULTICAST_ADDR,
     doc: 'The group inputs publish to and outputs subscribe to; default `[ff02::1]:9918`.',
   }),
-  tcpOutputAddrs: option(outputList(true, false, 0, listenAddress, listenerAccessShape), {
+  tcpOutputAddrs: option(outputList(true, false, 0, listenAddress, { ...listenerAccessShape, ...linkFields(true) }), {
     flag: 'tcp-output-addr',
     aliases: ['--tcp_output_addr'],
     value: '[tls://]HOST:PORT',
     help: 'Output: LISTEN here (TCP or TLS); every client that connects receives the group stream. May be repeated',
     doc: "TCP outputs: addresses to LISTEN on; every client receives the group's stream (an object: only what its routing rules keep). `tls://HOST:PORT` listens with TLS (needs `tlsCert` and `tlsKey`); plain and TLS may be mixed.",
   }),
-  udpOutputAddrs: option(outputList(false, true), {
+  tcpConnectOutputAddrs: option(
+    outputList(false, false, 0, connectAddress, linkFields(true), {
+      name: 'TcpConnectOutput',
+      doc: 'A TCP output that connects out to an aggregator: `[tls://]HOST:PORT`, or one with rules, keep-alive and preamble of its own.',
+    }),
+    {
+      flag: 'tcp-connect-output-addr',
+      value: '[tls://]HOST:PORT',
+      help: 'Output: CONNECT to this aggregator (TCP or TLS) and send it the group stream; reconnects. May be repeated',
+      doc: 'TCP outputs that CONNECT to an aggregator that listens and stay connected (reconnecting with backoff); `tls://HOST:PORT` for TLS (trust: `tlsCa`, `tlsInsecure`).',
+    },
+  ),
+  udpOutputAddrs: option(outputList(false, true, 0, undefined, linkFields(false)), {
     flag: 'udp-output-addr',
     aliases: ['--udp_output_addr'],
     value: 'HOST:PORT',
@@ -398,6 +424,25 @@ export const reverseProxyShape = {
     help: 'Require client certificates signed by a CA in this PEM file (mutual TLS)',
     doc: 'PEM CA certificates: the `tls://` listeners then require every client to present a certificate signed by one of them (mutual TLS); others fail the handshake (counted in `tlsFailures`).',
   }),
+  tcpConnectOutputQueue: option(wholeNumber(65_536, 2 ** 32 - 1), {
+    flag: 'tcp-connect-output-queue',
+    value: 'BYTES',
+    help: 'How much a --tcp-connect-output-addr queues while its aggregator is down or slow; more is dropped',
+    default: 64 * 1024 * 1024,
+    doc: 'Bytes a connect-out output queues while its aggregator is down or slow; what does not fit is dropped (counted in `queueDrops`).',
+  }),
+  tlsCa: option(filePath, {
+    flag: 'tls-ca',
+    value: 'FILE',
+    help: 'Also trust the CA certificates in this PEM file (tls:// connect-out outputs)',
+    doc: "PEM file of extra CA certificates to trust for `tls://` connect-out outputs (besides the system's roots), or a certificate to pin.",
+  }),
+  tlsInsecure: option(flag, {
+    flag: 'tls-insecure',
+    help: 'Do not verify the certificates of tls:// connect-out outputs (says so on stderr)',
+    default: false,
+    doc: "Accept any aggregator's certificate (`tls://` connect-out outputs). Says so on the log.",
+  }),
   allow: option(listOf(cidr, 'CIDR'), {
     flag: 'allow',
     value: 'CIDR',
@@ -421,6 +466,8 @@ export const reverseProxyShape = {
   }),
   ...framingShape('TCP streams'),
   tee: tee('Print what the inputs publish to stdout', 'Print what the inputs publish to stdout.'),
+  ...keepAliveShape,
+  ...preambleShape('at every (re)connect of a --tcp-connect-output-addr and to every new --tcp-output-addr client'),
   ...commonShape,
 }
 
@@ -436,9 +483,19 @@ function crossChecks(kind: ProgramKind, api = false) {
         const [missing, given] = o.tlsCert === undefined ? ['tlsCert', 'tlsKey'] : ['tlsKey', 'tlsCert']
         ctx.addIssue({ code: 'custom', path: [missing], message: `is required with {${given}}` })
       }
-      const tls = Array.isArray(o.tcpConnectAddrs) && (o.tcpConnectAddrs as string[]).some((t) => t.startsWith(TLS_PREFIX))
+      const tls = Array.isArray(o.tcpConnectAddrs) && outputAddrs(o.tcpConnectAddrs as OutputItem[]).some((t) => t.startsWith(TLS_PREFIX))
       const tlsOption = ['tlsCa', 'tlsCert', 'tlsInsecure'].find((k) => o[k] !== undefined && o[k] !== false)
       if (tlsOption && !tls) ctx.addIssue({ code: 'custom', path: [tlsOption], message: 'needs a {tcpConnectAddrs} of the form tls://HOST:PORT' })
+      if (o.preamble !== undefined && empty('tcpConnectAddrs'))
+        ctx.addIssue({ code: 'custom', path: ['preamble'], message: 'needs a {tcpConnectAddrs}: the preamble is sent to its server at every connect' })
+    }
+    if (kind !== 'server') {
+      const outputs = {
+        client: ['serverAddrs'],
+        proxy: ['udpDownstreamAddrs', 'tcpConnectAddrs'],
+        reverseproxy: ['udpOutputAddrs', 'tcpOutputAddrs', 'tcpConnectOutputAddrs'],
+      }[kind]
+      linkChecks(o, ctx, outputs)
     }
     if (kind === 'proxy' || kind === 'reverseproxy') wireChecks(o, 'udpListenAddrs', ctx)
     if (o.busKeyNext !== undefined && o.busKey === undefined) {
@@ -469,7 +526,7 @@ function crossChecks(kind: ProgramKind, api = false) {
       if (o.replay !== undefined && o.framing === 'raw')
         ctx.addIssue({ code: 'custom', path: ['replay'], message: 'needs {framing} line or packed: raw has no lines to time' })
     }
-    if (kind === 'reverseproxy' && ['udpListenAddrs', 'tcpListenAddrs', 'tcpOutputAddrs', 'udpOutputAddrs'].every(empty)) {
+    if (kind === 'reverseproxy' && ['udpListenAddrs', 'tcpListenAddrs', 'tcpOutputAddrs', 'tcpConnectOutputAddrs', 'udpOutputAddrs'].every(empty)) {
       // The API may have JavaScript as the only input or output; the CLI and config cannot.
       if (api) {
         if (o.publish !== true && o.subscribe !== true) {
@@ -492,7 +549,7 @@ function crossChecks(kind: ProgramKind, api = false) {
       listenerChecks(o, ctx, empty)
       // The outputs read the group: every datagram there comes from the host that published
       // it, so a rule by source would keep all or nothing and a source hash one member.
-      for (const field of ['udpOutputAddrs', 'tcpOutputAddrs']) {
+      for (const field of ['udpOutputAddrs', 'tcpOutputAddrs', 'tcpConnectOutputAddrs']) {
         const list = Array.isArray(o[field]) ? (o[field] as OutputItem[]) : []
         list.forEach((item, i) => {
           if (typeof item !== 'object') return
@@ -532,6 +589,12 @@ function listenerChecks(o: Record<string, unknown>, ctx: z.core.$RefinementCtx, 
   if (accessOption && listeners.length === 0) issue(accessOption, 'needs a TCP listener ({tcpListenAddrs} or {tcpOutputAddrs})')
   if (o.idleTimeout !== undefined && empty('tcpListenAddrs'))
     issue('idleTimeout', 'needs a TCP input ({tcpListenAddrs}); output clients are not expected to send')
+  // The connect-out outputs are TLS clients: their trust is tlsCa / tlsInsecure.
+  const connectTls = (Array.isArray(o.tcpConnectOutputAddrs) ? outputAddrs(o.tcpConnectOutputAddrs as OutputItem[]) : []).some((t) => t.startsWith(TLS_PREFIX))
+  const trustOption = ['tlsCa', 'tlsInsecure'].find((k) => o[k] !== undefined && o[k] !== false)
+  if (trustOption && !connectTls) issue(trustOption, 'needs a {tcpConnectOutputAddrs} of the form tls://HOST:PORT')
+  if (o.preamble !== undefined && empty('tcpOutputAddrs') && empty('tcpConnectOutputAddrs'))
+    issue('preamble', 'needs a TCP output ({tcpConnectOutputAddrs} or {tcpOutputAddrs}) to send it on')
 }
 
 export type ProgramKind = 'client' | 'server' | 'proxy' | 'reverseproxy'

@@ -14,7 +14,7 @@
  */
 import { z } from 'zod'
 import { native } from '../native'
-import { address, addressList, cidr, isObject, itemList, listOf, named, text, wholeNumber } from './values'
+import { address, addressList, cidr, isObject, itemList, listOf, named, text, wholeNumber, type TypeName } from './values'
 
 export const BALANCES = ['round-robin', 'source-hash'] as const
 export type BalanceMode = (typeof BALANCES)[number]
@@ -48,17 +48,16 @@ const balance = z
   .enum(BALANCES, { error: (iss) => `${JSON.stringify(iss.input)} is not one of ${BALANCES.join(', ')}` })
   .describe("`round-robin`: in turn (an exact share each); `source-hash`: by the sender's IP address, so one sender always reaches the same output.")
 
-function forms(portZero: boolean, plainAddr: z.ZodType<string> = address(portZero), extra: z.ZodRawShape = {}) {
+function forms(portZero: boolean, plainAddr: z.ZodType<string> = address(portZero), extra: z.ZodRawShape = {}, names?: { one: string }) {
   const addr = plainAddr.describe('`HOST:PORT`, as a plain output.')
   return {
     addr,
-    // A TCP output's object form has its listener's settings too: no name of its own.
-    one:
-      Object.keys(extra).length === 0
-        ? named(z.strictObject({ addr, ...ruleShape }), 'RuledOutput', 'One output that gets only what its rules keep.')
-        : z.strictObject({ addr, ...ruleShape, ...extra }),
+    // The UDP forms have names in the published types; a TCP output's carry listener settings too.
+    one: names
+      ? named(z.strictObject({ addr, ...ruleShape, ...extra }), names.one, 'One output that gets only what its rules keep.')
+      : z.strictObject({ addr, ...ruleShape, ...extra }),
     group: named(
-      z.strictObject({ balance, addrs: addressList(portZero, 1).describe('The members.'), ...ruleShape }),
+      z.strictObject({ balance, addrs: addressList(portZero, 1).describe('The members.'), ...ruleShape, ...extra }),
       'BalanceGroup',
       'UDP outputs that share the datagrams the rules keep: each goes to exactly one of them.',
     ),
@@ -68,8 +67,15 @@ function forms(portZero: boolean, plainAddr: z.ZodType<string> = address(portZer
 /** An output as checked: plain, with rules, or a balance group with rules. */
 export type OutputItem =
   | string
-  | ({ addr: string } & Rules & { allow?: string[]; maxClientsPerAddress?: number; idleTimeout?: number })
-  | ({ balance: BalanceMode; addrs: string[] } & Rules)
+  | ({ addr: string } & Rules & LinkFields & { allow?: string[]; maxClientsPerAddress?: number; idleTimeout?: number })
+  | ({ balance: BalanceMode; addrs: string[] } & Rules & LinkFields)
+
+/** An output's own keep-alive and preamble (schema/link.ts). */
+export interface LinkFields {
+  keepAliveLine?: string
+  keepAliveAfter?: number
+  preamble?: string
+}
 
 export interface Rules {
   from?: string[]
@@ -82,13 +88,15 @@ export interface Rules {
  * One output or a list of them, each `HOST:PORT` or an object with rules; `balance`: balance
  * groups are allowed (UDP outputs).
  */
-export function outputList(portZero: boolean, withBalance: boolean, min = 0, addr?: z.ZodType<string>, extra: z.ZodRawShape = {}) {
-  const f = forms(portZero, addr, extra)
+export function outputList(portZero: boolean, withBalance: boolean, min = 0, addr?: z.ZodType<string>, extra: z.ZodRawShape = {}, name?: TypeName) {
+  const f = forms(portZero, addr, extra, withBalance ? { one: 'RuledOutput' } : undefined)
   const what = withBalance ? 'HOST:PORT, { addr, ...rules } or { balance, addrs, ...rules }' : 'HOST:PORT or { addr, ...rules }'
   const pick = (value: unknown) => (!isObject(value) ? f.addr : withBalance && 'balance' in value ? f.group : f.one)
-  const typeName = withBalance
-    ? { name: 'UdpOutput', doc: 'A UDP output: `HOST:PORT`, one with rules, or a balance group.' }
-    : { name: 'TcpOutput', doc: 'A TCP output listener: `[tls://]HOST:PORT`, or one with rules and access settings of its own.' }
+  const typeName =
+    name ??
+    (withBalance
+      ? { name: 'UdpOutput', doc: 'A UDP output: `HOST:PORT`, one with rules, or a balance group.' }
+      : { name: 'TcpOutput', doc: 'A TCP output listener: `[tls://]HOST:PORT`, or one with rules and access settings of its own.' })
   return itemList<OutputItem>(pick, what, withBalance ? [f.addr, f.one, f.group] : [f.addr, f.one], min, typeName)
 }
 

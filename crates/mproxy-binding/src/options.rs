@@ -104,6 +104,16 @@ pub struct UdpOutputGroupOptions {
     pub destinations: Vec<DestinationOptions>,
     pub rules: Option<RuleOptions>,
     pub balance: Option<Balance>,
+    /// A keep-alive datagram for each member after it was sent nothing for a while.
+    pub keep_alive: Option<KeepAliveOptions>,
+}
+
+/// A line (UTF-8; `\r\n` is added unless it ends with `\n`) sent after an output sent
+/// nothing for `afterMs`.
+#[napi(object)]
+pub struct KeepAliveOptions {
+    pub line: String,
+    pub after_ms: u32,
 }
 
 #[napi(object)]
@@ -228,6 +238,31 @@ pub struct TcpConnectOptions {
     pub framing: FramingOptions,
     pub backoff_min_ms: Option<u32>,
     pub backoff_max_ms: Option<u32>,
+    /// A line written to the server at every (re)connect, before anything else.
+    pub preamble: Option<String>,
+    /// A line written to the server after nothing was written for a while.
+    pub keep_alive: Option<KeepAliveOptions>,
+}
+
+/// A TCP/TLS output that connects out to an aggregator and stays connected.
+#[napi(object)]
+pub struct TcpConnectOutputOptions {
+    /// Host as given, resolved again before each reconnect.
+    pub host: String,
+    pub port: u32,
+    /// The address resolved at start.
+    pub address: String,
+    /// The `%scope` of an IPv6 link-local address.
+    pub interface: Option<String>,
+    pub tls: Option<TlsOptions>,
+    /// Bytes queued while the aggregator is down or slow; beyond, new data is dropped.
+    pub queue_bytes: u32,
+    pub backoff_min_ms: Option<u32>,
+    pub backoff_max_ms: Option<u32>,
+    /// A line sent at every (re)connect, before any data.
+    pub preamble: Option<String>,
+    pub keep_alive: Option<KeepAliveOptions>,
+    pub rules: Option<RuleOptions>,
 }
 
 /// TLS on a listener: its certificate and key, and the CA client certificates must be
@@ -264,6 +299,10 @@ pub struct TcpOutputOptions {
     pub allow: Option<Vec<String>>,
     pub max_clients_per_address: Option<u32>,
     pub rules: Option<RuleOptions>,
+    /// A line sent to every new client before any data.
+    pub preamble: Option<String>,
+    /// A line sent to a client that was sent nothing for a while.
+    pub keep_alive: Option<KeepAliveOptions>,
 }
 
 #[napi(object)]
@@ -285,6 +324,10 @@ pub struct RouteOptions {
     pub send_buffer: Option<u32>,
     /// Seal what goes to `udpDestinations`, open what `udpListeners` receive.
     pub bus_key: Option<BusKeyOptions>,
+    /// TCP/TLS outputs that connect out (to aggregators that listen).
+    pub tcp_connect_outputs: Option<Vec<TcpConnectOutputOptions>>,
+    /// A keep-alive datagram for `udpDestinations` (groups have their own).
+    pub udp_keep_alive: Option<KeepAliveOptions>,
 }
 
 #[napi(object)]
@@ -333,27 +376,65 @@ fn access(
     })
 }
 
+fn keep_alive(k: &Option<KeepAliveOptions>) -> Result<Option<mproxy_core::KeepAliveSpec>> {
+    k.as_ref()
+        .map(|k| {
+            mproxy_core::KeepAliveSpec::new(&k.line, Duration::from_millis(u64::from(k.after_ms)))
+                .map_err(NativeError::from)
+        })
+        .transpose()
+}
+
+fn preamble(p: &Option<String>) -> Result<Option<Vec<u8>>> {
+    p.as_deref()
+        .map(|p| mproxy_core::line_bytes(p).map_err(NativeError::from))
+        .transpose()
+}
+
+fn port(p: u32) -> Result<u16> {
+    u16::try_from(p).map_err(|_| NativeError::usage(format!("port {p} is out of range")))
+}
+
+fn tls_client(t: &Option<TlsOptions>) -> Option<mproxy_core::TlsSpec> {
+    t.as_ref().map(|t| mproxy_core::TlsSpec {
+        server_name: t.server_name.clone(),
+        ca_file: t.ca_file.clone(),
+        cert_file: t.cert_file.clone(),
+        key_file: t.key_file.clone(),
+        insecure: t.insecure.unwrap_or(false),
+    })
+}
+
 fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
+    use mproxy_core::TcpConnectOutputSpec;
     use mproxy_core::TcpConnectSpec;
     use mproxy_core::TcpListenSpec;
     use mproxy_core::TcpOutputSpec;
-    use mproxy_core::TlsSpec;
     for c in o.tcp_connects.iter().flatten() {
         spec.tcp_connects.push(TcpConnectSpec {
             host: c.host.clone(),
-            port: u16::try_from(c.port)
-                .map_err(|_| NativeError::usage(format!("port {} is out of range", c.port)))?,
+            port: port(c.port)?,
             addr: scoped(&c.address, &c.interface, "TCP address")?,
-            tls: c.tls.as_ref().map(|t| TlsSpec {
-                server_name: t.server_name.clone(),
-                ca_file: t.ca_file.clone(),
-                cert_file: t.cert_file.clone(),
-                key_file: t.key_file.clone(),
-                insecure: t.insecure.unwrap_or(false),
-            }),
+            tls: tls_client(&c.tls),
             framing: framing_spec(&c.framing)?,
             backoff_min: Duration::from_millis(c.backoff_min_ms.unwrap_or(500) as u64),
             backoff_max: Duration::from_millis(c.backoff_max_ms.unwrap_or(30_000) as u64),
+            preamble: preamble(&c.preamble)?,
+            keep_alive: keep_alive(&c.keep_alive)?,
+        });
+    }
+    for c in o.tcp_connect_outputs.iter().flatten() {
+        spec.tcp_connect_outputs.push(TcpConnectOutputSpec {
+            host: c.host.clone(),
+            port: port(c.port)?,
+            addr: scoped(&c.address, &c.interface, "TCP address")?,
+            tls: tls_client(&c.tls),
+            queue_bytes: c.queue_bytes as usize,
+            backoff_min: Duration::from_millis(c.backoff_min_ms.unwrap_or(500) as u64),
+            backoff_max: Duration::from_millis(c.backoff_max_ms.unwrap_or(30_000) as u64),
+            preamble: preamble(&c.preamble)?,
+            keep_alive: keep_alive(&c.keep_alive)?,
+            rules: c.rules.as_ref().map(rule_spec).transpose()?,
         });
     }
     for l in o.tcp_listeners.iter().flatten() {
@@ -374,6 +455,8 @@ fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
             access: access(&t.allow, t.max_clients_per_address)?,
             tls: tls_server(&t.tls),
             rules: t.rules.as_ref().map(rule_spec).transpose()?,
+            preamble: preamble(&t.preamble)?,
+            keep_alive: keep_alive(&t.keep_alive)?,
         });
     }
     Ok(())
@@ -496,8 +579,10 @@ pub(crate) fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
                 .transpose()?
                 .unwrap_or_default(),
             balance,
+            keep_alive: keep_alive(&g.keep_alive)?,
         });
     }
+    spec.udp_keep_alive = keep_alive(&o.udp_keep_alive)?;
     add_tcp(&mut spec, o)?;
     spec.writers = o
         .outputs

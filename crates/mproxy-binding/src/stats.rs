@@ -14,7 +14,7 @@ use crate::options::Wire;
 /// What an endpoint is: a UDP listening socket, a UDP destination, an input read from a
 /// file, device or stdin, the output file (or stdout), the `--tee` copy, a client's local
 /// copy of what it sent, a kept TCP/TLS connection, a TCP listener whose clients are inputs,
-/// a TCP output listener, the taps of `messages()` (all of a route's together), what
+/// a TCP output listener, a TCP output that connects out, the taps of `messages()` (all of a route's together), what
 /// `send()` was given, or one routing rule of an output (named `OUTPUT RULE`, e.g.
 /// `127.0.0.1:9921 prefix !AIVDM`).
 #[napi(string_enum = "kebab-case")]
@@ -29,13 +29,15 @@ pub enum EndpointKind {
     TcpConnection,
     TcpListener,
     TcpOutput,
+    /// A TCP/TLS output that connects out to an aggregator and keeps the connection.
+    TcpConnectOutput,
     Tap,
     Send,
     Rule,
 }
 
 /// Every kind, in the order of `mproxy_core::stats::ENDPOINT_KINDS`.
-const KINDS: [(EndpointKind, &str); 12] = [
+const KINDS: [(EndpointKind, &str); 13] = [
     (EndpointKind::UdpListener, "udp-listener"),
     (EndpointKind::UdpDestination, "udp-destination"),
     (EndpointKind::Input, "input"),
@@ -45,6 +47,7 @@ const KINDS: [(EndpointKind, &str); 12] = [
     (EndpointKind::TcpConnection, "tcp-connection"),
     (EndpointKind::TcpListener, "tcp-listener"),
     (EndpointKind::TcpOutput, "tcp-output"),
+    (EndpointKind::TcpConnectOutput, "tcp-connect-output"),
     (EndpointKind::Tap, "tap"),
     (EndpointKind::Send, "send"),
     (EndpointKind::Rule, "rule"),

@@ -75,6 +75,8 @@ pub use crate::wire::Wire;
 // Outputs and what goes between.
 pub use crate::batch::{Batch, Entry};
 pub use crate::cidr::Cidr;
+pub use crate::sink::connect_out::TcpConnectOutputSpec;
+pub use crate::sink::keep_alive::{line_bytes, KeepAliveSpec, MAX_LINE_BYTES};
 pub use crate::sink::rotate::{parse_rotated, stamp as rotation_stamp};
 pub use crate::sink::rules::{compile_pattern, Balance, RuleSpec};
 pub use crate::sink::tap::{Take, Tap, TapChunk, Taps};

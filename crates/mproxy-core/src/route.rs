@@ -9,6 +9,8 @@ use std::thread::JoinHandle;
 use crate::bus_key::Keyring;
 use crate::error::Result;
 use crate::event::Reporter;
+use crate::sink::connect_out::{TcpConnectOutputSink, TcpConnectOutputSpec};
+use crate::sink::keep_alive::{KeepAliveSink, KeepAliveSpec};
 use crate::sink::rules::{Balance, RuleSpec, RuledSink};
 use crate::sink::seal::SealingSink;
 use crate::sink::tap::Taps;
@@ -57,6 +59,10 @@ pub struct RouteSpec {
     /// The wire form of `udp_listeners`, by index (missing: [`Wire::Sealed`], which without a
     /// bus key is plain). Kept beside them, as `writer_rules` are, so that `ListenSpec` stays.
     pub udp_listener_wires: Vec<Wire>,
+    /// TCP or TLS outputs that connect out to an aggregator and stay connected.
+    pub tcp_connect_outputs: Vec<TcpConnectOutputSpec>,
+    /// A keep-alive datagram for `udp_destinations` (ruled outputs have their own).
+    pub udp_keep_alive: Option<KeepAliveSpec>,
 }
 
 /// Destinations that get only what `rules` keep: each all of it, or with `balance` each
@@ -66,20 +72,35 @@ pub struct RuledUdpOutput {
     pub destinations: Vec<DestinationSpec>,
     pub rules: RuleSpec,
     pub balance: Option<Balance>,
+    /// A keep-alive datagram for each member (after the rules: a quiet output is one the
+    /// rules gave nothing).
+    pub keep_alive: Option<KeepAliveSpec>,
 }
 
-/// A UDP sink for `dests`, sealing what it sends when there is a bus key.
+/// A UDP sink for `dests`, sealing what it sends when there is a bus key, and sending a
+/// keep-alive datagram (sealed too) when it was quiet for the keep-alive's time.
 fn udp_sink(
     dests: &[DestinationSpec],
     send_buffer: usize,
     bus_key: Option<&Arc<Keyring>>,
+    keep_alive: Option<(&KeepAliveSpec, &StopToken)>,
     registry: &Registry,
     reporter: &Reporter,
 ) -> Result<Arc<dyn Sink>> {
+    let first = registry.len();
     let udp = UdpSink::new(dests, send_buffer, registry, reporter.clone())?;
-    Ok(match bus_key {
+    let sink: Arc<dyn Sink> = match bus_key {
         Some(keys) => Arc::new(SealingSink::new(udp, keys.clone(), reporter.clone())?),
         None => Arc::new(udp),
+    };
+    Ok(match keep_alive {
+        Some((spec, stop)) => Arc::new(KeepAliveSink::new(
+            sink,
+            spec,
+            registry.since(first),
+            stop.clone(),
+        )?),
+        None => sink,
     })
 }
 
@@ -118,12 +139,15 @@ fn ruled_udp_sink(
     group: &RuledUdpOutput,
     send_buffer: usize,
     bus_key: Option<&Arc<Keyring>>,
+    stop: &StopToken,
     registry: &Registry,
     reporter: &Reporter,
 ) -> Result<Arc<dyn Sink>> {
     let first = registry.len();
-    let sink =
-        |dests: &[DestinationSpec]| udp_sink(dests, send_buffer, bus_key, registry, reporter);
+    let keep_alive = group.keep_alive.as_ref().map(|k| (k, stop));
+    let sink = |dests: &[DestinationSpec]| {
+        udp_sink(dests, send_buffer, bus_key, keep_alive, registry, reporter)
+    };
     let targets: Vec<Arc<dyn Sink>> = if group.balance.is_some() {
         group
             .destinations
@@ -189,6 +213,7 @@ impl Route {
                     &spec.udp_destinations,
                     spec.send_buffer,
                     spec.bus_key.as_ref(),
+                    spec.udp_keep_alive.as_ref().map(|k| (k, &stop)),
                     &registry,
                     &reporter,
                 )?);
@@ -198,6 +223,7 @@ impl Route {
                     group,
                     spec.send_buffer,
                     spec.bus_key.as_ref(),
+                    &stop,
                     &registry,
                     &reporter,
                 )?);
@@ -226,6 +252,20 @@ impl Route {
                     &mut sinks,
                     Arc::new(sink),
                     rules,
+                    &name,
+                    first,
+                    &registry,
+                    &reporter,
+                )?;
+            }
+            for o in &spec.tcp_connect_outputs {
+                let first = registry.len();
+                let sink = TcpConnectOutputSink::new(o, &registry, reporter.clone())?;
+                let name = sink.name.clone();
+                push_ruled(
+                    &mut sinks,
+                    Arc::new(sink),
+                    o.rules.as_ref(),
                     &name,
                     first,
                     &registry,

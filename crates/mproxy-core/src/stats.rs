@@ -79,6 +79,10 @@ macro_rules! counter_table {
                 matched, "rule_matched", "Datagrams a routing rule's test held for";
                 #[doc = " Rules: datagrams that went on to the next rule or the output(s)."]
                 passed, "rule_passed", "Datagrams a routing rule passed on";
+                #[doc = " Keep-alive lines sent because the output (a UDP destination, a TCP output client, a kept connection, a connect-out output) sent nothing for `keepAliveAfter` seconds. Outputs count their bytes in `bytesOut` (UDP: also in `datagramsOut`); kept connections do not (theirs are what they framed)."]
+                keep_alives, "keep_alives", "Keep-alive lines sent after a quiet time";
+                #[doc = " Preamble lines sent: at each (re)connect of a kept connection or connect-out output, and to each new TCP output client."]
+                preambles, "preambles", "Preamble lines sent at a connect or to a new client";
             }
         }
     };
@@ -115,6 +119,7 @@ pub const ENDPOINT_KINDS: &[&str] = &[
     "tcp-connection",
     "tcp-listener",
     "tcp-output",
+    "tcp-connect-output",
     "tap",
     "send",
     "rule",
@@ -129,7 +134,13 @@ const SOURCE_KINDS: &[&str] = &[
     "send",
 ];
 /// Endpoints datagrams leave a route by (a tee or copy is a side copy, not the delivery).
-const SINK_KINDS: &[&str] = &["udp-destination", "file", "tcp-output", "tap"];
+const SINK_KINDS: &[&str] = &[
+    "udp-destination",
+    "file",
+    "tcp-output",
+    "tcp-connect-output",
+    "tap",
+];
 
 impl TotalRule {
     /// Which endpoints the rule sums over: every one, or the entering or leaving ones of
@@ -163,7 +174,7 @@ impl TotalRule {
             }
             TotalRule::Left if SINK_KINDS.contains(&kind) => value,
             TotalRule::LeftDatagrams if SINK_KINDS.contains(&kind) => {
-                if kind == "file" || kind == "tcp-output" {
+                if kind == "file" || kind == "tcp-output" || kind == "tcp-connect-output" {
                     c.datagrams_in
                 } else {
                     value

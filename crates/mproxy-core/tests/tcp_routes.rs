@@ -85,6 +85,8 @@ fn every_tcp_output_client_gets_the_stream() {
             access: Default::default(),
             tls: None,
             rules: None,
+            preamble: None,
+            keep_alive: None,
         }],
         ..Default::default()
     };
@@ -136,6 +138,8 @@ fn a_lost_tcp_connection_is_made_again() {
             framing: packed(1472),
             backoff_min: Duration::from_millis(20),
             backoff_max: Duration::from_millis(200),
+            preamble: None,
+            keep_alive: None,
         }],
         udp_destinations: vec![destination(&sink)],
         ..Default::default()
@@ -158,4 +162,65 @@ fn a_lost_tcp_connection_is_made_again() {
         .counters;
     assert_eq!(c.connects, 2);
     assert!(c.disconnects >= 1);
+}
+
+/// Reads from `stream` until `want` bytes came (or the peer closed).
+fn read_exactly(stream: &mut TcpStream, want: usize) -> Vec<u8> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut got = vec![0u8; want];
+    stream.read_exact(&mut got).unwrap();
+    got
+}
+
+#[test]
+fn a_connect_out_output_sends_its_preamble_at_every_connect_then_the_stream() {
+    use mproxy_core::{line_bytes, TcpConnectOutputSpec};
+    let aggregator = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = aggregator.local_addr().unwrap();
+    let spec = RouteSpec {
+        udp_listeners: vec![ListenSpec {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            interface: None,
+            recv_buffer: DEFAULT_SOCKET_BUFFER,
+        }],
+        tcp_connect_outputs: vec![TcpConnectOutputSpec {
+            host: "127.0.0.1".into(),
+            port: addr.port(),
+            addr,
+            tls: None,
+            queue_bytes: 1 << 20,
+            backoff_min: Duration::from_millis(10),
+            backoff_max: Duration::from_millis(50),
+            preamble: Some(line_bytes("KEY").unwrap()),
+            keep_alive: None,
+            rules: None,
+        }],
+        ..Default::default()
+    };
+    let mut route = Route::start(&spec, Reporter::silent()).unwrap();
+    let input = route.listen_addrs()[0];
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (mut first, _) = aggregator.accept().unwrap();
+    assert_eq!(read_exactly(&mut first, 5), b"KEY\r\n");
+    sender.send_to(b"one\n", input).unwrap();
+    assert_eq!(read_exactly(&mut first, 4), b"one\n");
+    drop(first);
+    let (mut second, _) = aggregator.accept().unwrap();
+    assert_eq!(read_exactly(&mut second, 5), b"KEY\r\n");
+    sender.send_to(b"two\n", input).unwrap();
+    assert_eq!(read_exactly(&mut second, 4), b"two\n");
+    route.stop();
+    let stats = route.stats();
+    let out = stats
+        .iter()
+        .find(|e| e.kind == "tcp-connect-output")
+        .unwrap();
+    assert_eq!(out.name, format!("{addr}"));
+    assert_eq!(out.counters.preambles, 2);
+    assert_eq!(out.counters.datagrams_in, 2);
+    assert_eq!(out.counters.bytes_out, 5 + 4 + 5 + 4);
+    assert_eq!(out.counters.connects, 2);
+    assert_eq!(out.counters.disconnects, 1);
 }

@@ -174,6 +174,8 @@ fn mproxys_tls_client_reads_mproxys_tls_output() {
             client_queue_bytes: 1 << 20,
             access: Default::default(),
             rules: None,
+            preamble: None,
+            keep_alive: None,
             tls: Some(TlsServerSpec {
                 cert_file: f.server_cert.clone(),
                 key_file: f.server_key.clone(),
@@ -198,6 +200,8 @@ fn mproxys_tls_client_reads_mproxys_tls_output() {
             framing: packed(1472),
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_millis(200),
+            preamble: None,
+            keep_alive: None,
         }],
         udp_destinations: vec![destination(&sink)],
         ..Default::default()
@@ -247,6 +251,8 @@ fn megabytes_pass_a_tls_input_and_a_tls_output_with_a_reader_that_pauses() {
             client_queue_bytes: 64 << 20,
             access: Default::default(),
             rules: None,
+            preamble: None,
+            keep_alive: None,
             tls,
         }],
         ..Default::default()

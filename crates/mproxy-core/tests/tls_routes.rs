@@ -100,6 +100,8 @@ fn route_to(
             },
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_millis(200),
+            preamble: None,
+            keep_alive: None,
         }],
         udp_destinations: vec![DestinationSpec {
             addr: sink.local_addr().unwrap(),

@@ -2,6 +2,8 @@
 //! called once per batch and must not block on anything slower than the network (slow
 //! consumers sit behind a bounded queue on a thread of their own).
 
+pub(crate) mod connect_out;
+pub(crate) mod keep_alive;
 pub(crate) mod rotate;
 pub(crate) mod rules;
 pub(crate) mod seal;

@@ -12,6 +12,10 @@
 //! queued, for a bounded time, and counts what it could not deliver.
 //!
 //! The listener may speak TLS and admit only some addresses, as the TCP inputs do.
+//!
+//! A preamble line goes to every new client before any data (after its TLS handshake), and
+//! a keep-alive line to a client that was sent nothing for the keep-alive's quiet time,
+//! timed by the poll loop's own timeout (`sink::keep_alive`).
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -44,6 +48,10 @@ pub struct TcpOutputSpec {
     pub tls: Option<TlsServerSpec>,
     /// Routing rules: clients get only what they keep (see `sink::rules`).
     pub rules: Option<super::rules::RuleSpec>,
+    /// Sent to every new client before any data (with its line end).
+    pub preamble: Option<Vec<u8>>,
+    /// Sent to a client that was sent nothing for this long.
+    pub keep_alive: Option<super::keep_alive::KeepAliveSpec>,
 }
 
 /// Chunks are shared between clients, so this bounds memory once, not once per client:
@@ -108,12 +116,17 @@ impl TcpOutputSink {
                             spec.access.clone(),
                             tls,
                         ),
-                        spec,
                         handoff,
                         endpoint,
                         reporter,
                         poller,
                         clients: HashMap::new(),
+                        preamble: spec.preamble.clone().map(Arc::new),
+                        keep_alive: spec
+                            .keep_alive
+                            .as_ref()
+                            .map(|k| (Arc::new(k.line.clone()), k.after)),
+                        spec,
                     }
                     .run()
                 })
@@ -173,6 +186,8 @@ struct Client {
     /// Readiness was reported for reading / writing and not yet used up (`WouldBlock`).
     readable: bool,
     writable: bool,
+    /// When the client was last given something to send (data, preamble, keep-alive).
+    last_sent: Instant,
 }
 
 struct Output {
@@ -183,6 +198,9 @@ struct Output {
     reporter: Reporter,
     poller: Poller,
     clients: HashMap<usize, Client>,
+    /// The preamble and keep-alive lines, shared by the clients' queues.
+    preamble: Option<Chunk>,
+    keep_alive: Option<(Chunk, Duration)>,
 }
 
 enum Flow {
@@ -239,6 +257,7 @@ impl Output {
                 self.accept();
             }
             accept_now = false;
+            let keep_alive = self.keep_alives();
             // A client read for its share of a turn may have more to say: come straight back.
             let timeout = if self.clients.values().any(|c| c.readable) {
                 Some(Duration::ZERO)
@@ -251,10 +270,10 @@ impl Output {
                         (c.accepted_at + HANDSHAKE_LIMIT).saturating_duration_since(Instant::now())
                     })
                     .min();
-                match (handshake, self.acceptor.timeout()) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                }
+                [handshake, self.acceptor.timeout(), keep_alive]
+                    .into_iter()
+                    .flatten()
+                    .min()
             };
             match self.poller.wait(timeout) {
                 Wait::Stopped | Wait::TimedOut => {}
@@ -287,20 +306,57 @@ impl Output {
             let _ = stream.socket().set_nodelay(true);
             // A TLS client speaks first (its hello): read at once in case it already did.
             let readable = stream.is_tls();
-            self.clients.insert(
-                token,
-                Client {
-                    stream,
-                    peer,
-                    accepted_at: Instant::now(),
-                    queue: VecDeque::new(),
-                    written: 0,
-                    queued: 0,
-                    readable,
-                    writable: true,
-                },
-            );
+            let mut client = Client {
+                stream,
+                peer,
+                accepted_at: Instant::now(),
+                queue: VecDeque::new(),
+                written: 0,
+                queued: 0,
+                readable,
+                writable: true,
+                last_sent: Instant::now(),
+            };
+            // First in its queue, so before any data (held there until a TLS handshake is done).
+            if let Some(line) = &self.preamble {
+                client.queued += line.len();
+                client.queue.push_back(line.clone());
+                Counters::add(&self.endpoint.counters.preambles, 1);
+            }
+            self.clients.insert(token, client);
         }
+    }
+
+    /// Gives a keep-alive to every client that was given nothing for the quiet time (and
+    /// has nothing left to write: one waiting for room is not quiet, only slow); returns
+    /// how long until the next one is due.
+    fn keep_alives(&mut self) -> Option<Duration> {
+        let (line, after) = self.keep_alive.clone()?;
+        let now = Instant::now();
+        let mut next: Option<Duration> = None;
+        for client in self.clients.values_mut() {
+            // Not before its handshake is done (its own limit bounds that wait).
+            if client.stream.handshaking() {
+                continue;
+            }
+            let mut due = client.last_sent + after;
+            if due <= now {
+                client.last_sent = now;
+                due = now + after;
+                if client.queue.is_empty() {
+                    client.queued += line.len();
+                    client.queue.push_back(line.clone());
+                    Counters::add(&self.endpoint.counters.keep_alives, 1);
+                    if client.writable {
+                        // A failed write shows again, and is handled, on the next turn.
+                        let _ = write_queue(client, &self.endpoint.counters);
+                    }
+                }
+            }
+            let left = due.saturating_duration_since(now);
+            next = Some(next.map_or(left, |n| n.min(left)));
+        }
+        next
     }
 
     fn left(&mut self, mut client: Client, why: Option<String>) {
@@ -404,7 +460,9 @@ impl Output {
         }
         let limit = self.spec.client_queue_bytes;
         let mut evicted: Vec<usize> = Vec::new();
+        let now = Instant::now();
         for (token, client) in self.clients.iter_mut() {
+            client.last_sent = now;
             for chunk in &chunks {
                 client.queued += chunk.len();
                 client.queue.push_back(chunk.clone());

@@ -1,26 +1,29 @@
 //! A TCP (or TLS) connection we open and keep: the stream is framed into datagrams like a
 //! file. On refusal, end, reset or a failed handshake it reconnects with exponential backoff
-//! and jitter, and reports each state change once, not once per attempt.
+//! and jitter, and reports each state change once, not once per attempt (`tcp::reconnect`).
+//!
+//! The stream goes one way, from the server; what we write is the user's lines only: a
+//! preamble (a login, a station key) at every connect before anything else, and a
+//! keep-alive line after `keep_alive.after` with nothing written, timed by the same wait
+//! that waits for the server's bytes.
 
-use std::io::{self, Read as _, Write as _};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::io::{self, Read as _};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
-use mio::{Interest, Token};
-use rustls::ClientConnection;
-use socket2::SockRef;
-
 use super::framed::{ByteInput, Framed, FramingSpec, Read, READ_SIZE};
 use crate::error::{describe_os_error, Error, Result};
-use crate::event::{Notice, Reporter};
+use crate::event::Reporter;
 use crate::poller::{Poller, Wait};
+use crate::sink::keep_alive::KeepAliveSpec;
 use crate::sink::Fanout;
 use crate::stats::{Counters, Endpoint, Registry};
 use crate::stop::StopToken;
-use crate::tls::{self, TlsClient, TlsSpec};
+use crate::tcp::dial::{flush_tls, tls_io_error, Dialer, Failure, Transport, CONNECT_TIMEOUT};
+use crate::tcp::reconnect::Reconnect;
+use crate::tls::{TlsClient, TlsSpec};
 
 #[derive(Debug, Clone)]
 pub struct TcpConnectSpec {
@@ -33,15 +36,11 @@ pub struct TcpConnectSpec {
     pub framing: FramingSpec,
     pub backoff_min: Duration,
     pub backoff_max: Duration,
+    /// Written to the server at every (re)connect, before anything else (with its line end).
+    pub preamble: Option<Vec<u8>>,
+    /// Written to the server after this long with nothing written.
+    pub keep_alive: Option<KeepAliveSpec>,
 }
-
-pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A connection that ends sooner than this after it was made counts as a failed attempt:
-/// the reconnect delay keeps growing instead of starting again from the minimum.
-pub(crate) const SHORT_LIVED: Duration = Duration::from_secs(10);
-
-const CONNECTION: Token = Token(0);
 
 pub(crate) fn start(
     spec: &TcpConnectSpec,
@@ -50,78 +49,52 @@ pub(crate) fn start(
     reporter: Reporter,
     stop: StopToken,
 ) -> Result<JoinHandle<()>> {
-    let tls = spec.tls.as_ref().map(TlsClient::new).transpose()?;
+    let dialer = Dialer {
+        host: spec.host.clone(),
+        port: spec.port,
+        addr: spec.addr,
+        tls: spec.tls.as_ref().map(TlsClient::new).transpose()?,
+    };
     let poller = Poller::new(&stop)?;
-    let scheme = if tls.is_some() { "tls://" } else { "" };
-    let name = format!("{scheme}{}", join_host_port(&spec.host, spec.port));
+    let name = dialer.name();
     let endpoint = registry.register("tcp-connection", name.clone());
     let spec = spec.clone();
     std::thread::Builder::new()
         .name(format!("mproxy-tcp {name}"))
         .spawn(move || {
             let mut conn = Connector {
+                reconnect: Reconnect::new(
+                    name,
+                    endpoint.clone(),
+                    reporter,
+                    spec.backoff_min,
+                    spec.backoff_max,
+                ),
                 spec,
-                tls,
+                dialer,
                 endpoint,
                 fanout,
-                reporter,
                 stop,
                 poller,
-                name,
-                failing: None,
-                rng: seed(),
             };
             conn.run();
         })
         .map_err(|e| Error::os("cannot start a TCP thread", &e))
 }
 
-fn join_host_port(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
-fn seed() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64);
-    nanos | 1
-}
-
-/// Why a connection attempt did not produce a stream.
-enum Failure {
-    /// The route is stopping: nothing to report.
-    Stopped,
-    Reason(String),
-}
-
-impl From<String> for Failure {
-    fn from(reason: String) -> Self {
-        Failure::Reason(reason)
-    }
-}
-
 struct Connector {
     spec: TcpConnectSpec,
-    tls: Option<TlsClient>,
+    dialer: Dialer,
     endpoint: Arc<Endpoint>,
     fanout: Fanout,
-    reporter: Reporter,
     stop: StopToken,
     /// Waits for the connection (one at a time) and the route's stop.
     poller: Poller,
-    name: String,
-    /// The reason of the current run of failures, so it is reported once.
-    failing: Option<String>,
-    rng: u64,
+    reconnect: Reconnect,
 }
 
 impl Connector {
     fn run(&mut self) {
-        let mut backoff = self.spec.backoff_min;
         let mut buf = vec![0u8; READ_SIZE];
         let mut framed = Framed::new(
             &self.spec.framing,
@@ -129,342 +102,130 @@ impl Connector {
             self.endpoint.clone(),
             self.stop.clone(),
         );
-        // Connections in a row that ended within SHORT_LIVED of being made, and why the last
-        // one ended. A peer that accepts and then fails (a TLS server wanting a client
-        // certificate, a reset right after accept) must not reset the backoff, or it would be
-        // retried every 0.5 s forever; and it is reported once, not per attempt.
-        let mut short_lived = 0u32;
-        let mut flapping: Option<String> = None;
         while !self.stop.is_stopped() {
-            // Why a connection failed within SHORT_LIVED, if it did.
-            let mut failed_soon = None;
-            match self.connect() {
+            match self.dialer.dial(&mut self.poller) {
                 Ok(transport) => {
-                    Counters::add(&self.endpoint.counters.connects, 1);
-                    self.reporter.notice(Notice::Connect {
-                        address: self.name.clone(),
-                        peer: transport.peer_addr().map(|a| a.to_string()),
-                    });
-                    // While connections keep failing at once, they are not announced again.
-                    if short_lived < 2 {
-                        self.reporter.info(format!("connected to {}", self.name));
-                    }
-                    self.failing = None;
-                    let connected_at = Instant::now();
+                    self.reconnect.connected(transport.peer_addr());
                     framed.set_peer(transport.peer_addr());
                     let mut connection = Connection {
                         transport,
                         poller: &mut self.poller,
+                        keep_alive: self.spec.keep_alive.clone(),
+                        endpoint: self.endpoint.clone(),
+                        unsent: Vec::new(),
+                        last_sent: Instant::now(),
+                        failed: None,
                     };
-                    let outcome = framed.pump(&mut connection, &mut buf);
-                    connection.close();
+                    let outcome = match &self.spec.preamble {
+                        Some(line) => connection.send_preamble(line),
+                        None => Ok(()),
+                    }
+                    .and_then(|()| framed.pump(&mut connection, &mut buf));
+                    connection.transport.close(connection.poller);
                     if self.stop.is_stopped() {
                         break;
                     }
-                    Counters::add(&self.endpoint.counters.disconnects, 1);
-                    let why = match outcome {
+                    self.reconnect.lost(match outcome {
                         Ok(_) => "closed by the peer".to_string(),
                         Err(e) => describe_os_error(&e),
-                    };
-                    self.reporter.notice(Notice::Disconnect {
-                        address: self.name.clone(),
-                        reason: why.clone(),
                     });
-                    let lasted = connected_at.elapsed();
-                    if lasted < SHORT_LIVED {
-                        failed_soon = Some(why);
-                    } else {
-                        if short_lived >= 2 {
-                            self.reporter.info(format!(
-                                "connection to {} stayed up for {} s before it was lost",
-                                self.name,
-                                lasted.as_secs()
-                            ));
-                        }
-                        short_lived = 0;
-                        flapping = None;
-                        backoff = self.spec.backoff_min;
-                        self.reporter.warn(format!(
-                            "connection to {} lost ({why}); reconnecting",
-                            self.name
-                        ));
-                    }
                 }
                 Err(Failure::Stopped) => break,
-                // The same failure seen while connecting (a reset that came before the
-                // connection was ready): the same run of failures.
-                Err(Failure::Reason(reason)) if flapping.as_deref() == Some(reason.as_str()) => {
-                    self.reporter.notice(Notice::Disconnect {
-                        address: self.name.clone(),
-                        reason: reason.clone(),
-                    });
-                    failed_soon = Some(reason);
-                }
-                Err(Failure::Reason(reason)) => {
-                    self.reporter.notice(Notice::Disconnect {
-                        address: self.name.clone(),
-                        reason: reason.clone(),
-                    });
-                    // A refusal is a new state: the next connection that works is announced.
-                    short_lived = 0;
-                    flapping = None;
-                    if self.failing.as_deref() != Some(reason.as_str()) {
-                        self.reporter.warn(format!(
-                            "cannot connect to {}: {reason}; retrying every {:.1} s to {} s",
-                            self.name,
-                            self.spec.backoff_min.as_secs_f64(),
-                            self.spec.backoff_max.as_secs()
-                        ));
-                        self.failing = Some(reason);
-                    }
-                }
+                Err(Failure::Reason(reason)) => self.reconnect.failed(reason),
             }
-            if let Some(why) = failed_soon {
-                short_lived = short_lived.saturating_add(1);
-                match short_lived {
-                    1 => self.reporter.warn(format!(
-                        "connection to {} lost ({why}); reconnecting",
-                        self.name
-                    )),
-                    2 => self.reporter.warn(format!(
-                        "connection to {} keeps failing within {} s of connecting ({why}); reconnecting with growing delays up to {} s, without reporting each attempt",
-                        self.name,
-                        SHORT_LIVED.as_secs(),
-                        self.spec.backoff_max.as_secs()
-                    )),
-                    _ => {}
-                }
-                flapping = Some(why);
-            }
-            let pause = self.jittered(backoff);
-            if !self.stop.sleep(pause) {
+            if !self.reconnect.pause(&self.stop) {
                 break;
             }
-            backoff = (backoff * 2).min(self.spec.backoff_max);
-        }
-    }
-
-    /// ±20% so that many proxies do not reconnect in lockstep after a server restart.
-    fn jittered(&mut self, d: Duration) -> Duration {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        let factor = 0.8 + (self.rng % 1000) as f64 / 2500.0;
-        d.mul_f64(factor)
-    }
-
-    /// Every address to try, in the resolver's order. An IP literal is used as given (with
-    /// its interface scope); a name is resolved again, falling back to the start's answer.
-    fn candidates(&self) -> Vec<SocketAddr> {
-        if self.spec.host.parse::<std::net::IpAddr>().is_ok() {
-            return vec![self.spec.addr];
-        }
-        match (self.spec.host.as_str(), self.spec.port).to_socket_addrs() {
-            Ok(addrs) => {
-                let all: Vec<SocketAddr> = addrs.collect();
-                if all.is_empty() {
-                    vec![self.spec.addr]
-                } else {
-                    all
-                }
-            }
-            Err(_) => vec![self.spec.addr],
-        }
-    }
-
-    fn connect(&mut self) -> std::result::Result<Transport, Failure> {
-        let mut last = String::from("no address to connect to");
-        for addr in self.candidates() {
-            match self.connect_to(addr) {
-                Ok(stream) => return self.secure(stream),
-                Err(Failure::Stopped) => return Err(Failure::Stopped),
-                Err(Failure::Reason(why)) => last = why,
-            }
-        }
-        Err(Failure::Reason(last))
-    }
-
-    /// Connects without blocking, registered with the poller (until the transport closes).
-    fn connect_to(&mut self, addr: SocketAddr) -> std::result::Result<TcpStream, Failure> {
-        let fail = |e: io::Error| Failure::Reason(describe_os_error(&e));
-        let mut stream = TcpStream::connect(addr).map_err(fail)?;
-        // A dead peer (host gone, cable pulled) is noticed within about a minute.
-        let socket = SockRef::from(&stream);
-        let _ = socket.set_tcp_keepalive(&crate::sys::tcp_keepalive(
-            Duration::from_secs(30),
-            Duration::from_secs(10),
-            3,
-        ));
-        let _ = socket.set_keepalive(true);
-        self.poller
-            .registry()
-            .register(
-                &mut stream,
-                CONNECTION,
-                Interest::READABLE | Interest::WRITABLE,
-            )
-            .map_err(fail)?;
-        let deadline = Instant::now() + CONNECT_TIMEOUT;
-        let result = loop {
-            // Connected once the socket has no error and a peer (mio's documented check).
-            match stream.take_error() {
-                Ok(Some(e)) | Err(e) => break Err(fail(e)),
-                Ok(None) => {}
-            }
-            match stream.peer_addr() {
-                Ok(_) => break Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
-                Err(e) => break Err(fail(e)),
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break Err(Failure::Reason("connection timed out".into()));
-            }
-            if self.poller.wait(Some(left)) == Wait::Stopped {
-                break Err(Failure::Stopped);
-            }
-        };
-        match result {
-            Ok(()) => Ok(stream),
-            Err(failure) => {
-                let _ = self.poller.registry().deregister(&mut stream);
-                Err(failure)
-            }
-        }
-    }
-
-    fn secure(&mut self, mut stream: TcpStream) -> std::result::Result<Transport, Failure> {
-        let Some(tls) = &self.tls else {
-            return Ok(Transport::Plain { stream });
-        };
-        let conn = match ClientConnection::new(tls.config.clone(), tls.server_name.clone()) {
-            Ok(conn) => conn,
-            Err(e) => {
-                let _ = self.poller.registry().deregister(&mut stream);
-                return Err(Failure::Reason(format!("TLS setup failed: {e}")));
-            }
-        };
-        let mut connection = Connection {
-            transport: Transport::Tls {
-                stream,
-                conn: Box::new(conn),
-            },
-            poller: &mut self.poller,
-        };
-        match connection.handshake() {
-            Ok(()) => Ok(connection.transport),
-            Err(failure) => {
-                connection.close();
-                Err(match failure {
-                    Failure::Stopped => Failure::Stopped,
-                    Failure::Reason(why) => Failure::Reason(format!("TLS handshake failed: {why}")),
-                })
-            }
         }
     }
 }
 
-/// A connected stream, plain or TLS, over a non-blocking socket registered with the poller.
-enum Transport {
-    Plain {
-        stream: TcpStream,
-    },
-    Tls {
-        stream: TcpStream,
-        conn: Box<ClientConnection>,
-    },
-}
-
-impl Transport {
-    fn peer_addr(&self) -> Option<SocketAddr> {
-        match self {
-            Transport::Plain { stream } | Transport::Tls { stream, .. } => stream.peer_addr().ok(),
-        }
-    }
-}
-
-/// A transport and the poller that waits for it.
+/// A transport, the poller that waits for it, and what we write to the server.
 struct Connection<'a> {
     transport: Transport,
     poller: &'a mut Poller,
-}
-
-fn tls_io_error(e: rustls::Error) -> io::Error {
-    io::Error::other(tls::describe(&e))
+    keep_alive: Option<KeepAliveSpec>,
+    endpoint: Arc<Endpoint>,
+    /// Bytes of a line the socket did not take yet (sent before the next line).
+    unsent: Vec<u8>,
+    /// When we last wrote a line.
+    last_sent: Instant,
+    /// A write that failed while waiting, for the next read to report.
+    failed: Option<io::Error>,
 }
 
 impl Connection<'_> {
-    fn close(&mut self) {
-        let stream = match &mut self.transport {
-            Transport::Plain { stream } | Transport::Tls { stream, .. } => stream,
-        };
-        let _ = self.poller.registry().deregister(stream);
+    /// Writes the preamble before anything else, waiting for room (a few bytes: the socket
+    /// takes them at once unless the server is gone).
+    fn send_preamble(&mut self, line: &[u8]) -> io::Result<()> {
+        self.unsent.extend_from_slice(line);
+        let deadline = Instant::now() + CONNECT_TIMEOUT;
+        while self.write_unsent()? {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the server took no preamble",
+                ));
+            }
+            if self.poller.wait(Some(left)) == Wait::Stopped {
+                return Ok(());
+            }
+        }
+        Counters::add(&self.endpoint.counters.preambles, 1);
+        Ok(())
     }
 
-    fn handshake(&mut self) -> std::result::Result<(), Failure> {
-        let Transport::Tls { stream, conn, .. } = &mut self.transport else {
+    /// Writes what is unsent as far as the socket takes it; true while some is left.
+    fn write_unsent(&mut self) -> io::Result<bool> {
+        while !self.unsent.is_empty() {
+            match self.transport.write_now(&self.unsent) {
+                // Not in `bytesOut`: a source's are the bytes it framed, and these are ours.
+                Ok(n) => {
+                    self.unsent.drain(..n);
+                    self.last_sent = Instant::now();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
+                Err(e) => return Err(e),
+            }
+        }
+        self.transport.flush_now()?;
+        Ok(self.transport.wants_write())
+    }
+
+    /// When the next keep-alive is due, if one is.
+    fn keep_alive_due(&self) -> Option<Instant> {
+        self.keep_alive.as_ref().map(|k| self.last_sent + k.after)
+    }
+
+    /// Sends the keep-alive if it is due and the last line went out; an error ends the
+    /// connection like a failed read would.
+    fn keep_alive_now(&mut self) -> io::Result<()> {
+        let (Some(due), Some(spec)) = (self.keep_alive_due(), &self.keep_alive) else {
             return Ok(());
         };
-        let deadline = Instant::now() + CONNECT_TIMEOUT;
-        let os = |e: io::Error| Failure::Reason(describe_os_error(&e));
-        while conn.is_handshaking() {
-            flush_tls(stream, conn, self.poller).map_err(os)?;
-            if !conn.is_handshaking() {
-                break;
-            }
-            match conn.read_tls(stream) {
-                Ok(0) => return Err(Failure::Reason("the server closed the connection".into())),
-                Ok(_) => {
-                    if let Err(e) = conn.process_new_packets() {
-                        // Tell the server why, then give up.
-                        let _ = flush_tls(stream, conn, self.poller);
-                        return Err(Failure::Reason(tls::describe(&e)));
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    match self.poller.wait(Some(left)) {
-                        Wait::Ready => {}
-                        Wait::TimedOut => return Err(Failure::Reason("timed out".into())),
-                        Wait::Stopped => return Err(Failure::Stopped),
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(os(e)),
-            }
+        if Instant::now() < due {
+            return Ok(());
         }
-        flush_tls(stream, conn, self.poller).map_err(os)
-    }
-}
-
-/// Writes what rustls has queued (handshake, alerts, key updates), waiting for room.
-fn flush_tls(
-    stream: &mut TcpStream,
-    conn: &mut ClientConnection,
-    poller: &mut Poller,
-) -> io::Result<()> {
-    let deadline = Instant::now() + CONNECT_TIMEOUT;
-    while conn.wants_write() {
-        match conn.write_tls(stream) {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() || poller.wait(Some(left)) != Wait::Ready {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "cannot write to the server",
-                    ));
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+        if self.unsent.is_empty() && !self.transport.wants_write() {
+            self.unsent.extend_from_slice(&spec.line);
+            Counters::add(&self.endpoint.counters.keep_alives, 1);
+        } else {
+            // The server has not taken the last line yet: no second one behind it.
+            self.last_sent = Instant::now();
         }
+        self.write_unsent().map(|_| ())
     }
-    stream.flush()
 }
 
 impl ByteInput for Connection<'_> {
     fn read_now(&mut self, buf: &mut [u8]) -> io::Result<Read> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        if !self.unsent.is_empty() || self.transport.wants_write() {
+            self.write_unsent()?;
+        }
         match &mut self.transport {
             Transport::Plain { stream } => loop {
                 return match stream.read(buf) {
@@ -498,7 +259,31 @@ impl ByteInput for Connection<'_> {
         }
     }
 
+    /// Waits for the server's bytes, or until a keep-alive is due: then it is sent and the
+    /// wait returns `Ready` (the next read finds nothing and waits again), so the linger of
+    /// a partial line is not cut short. A failed write is reported by the next read.
     fn wait(&mut self, timeout: Option<Duration>) -> Wait {
-        self.poller.wait(timeout)
+        let keep_alive = self
+            .keep_alive_due()
+            .map(|due| due.saturating_duration_since(Instant::now()));
+        let for_keep_alive = match (timeout, keep_alive) {
+            (Some(t), Some(k)) => k < t,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        let outcome = self
+            .poller
+            .wait(if for_keep_alive { keep_alive } else { timeout });
+        if outcome == Wait::Stopped {
+            return outcome;
+        }
+        if let Err(e) = self.keep_alive_now() {
+            self.failed = Some(e);
+            return Wait::Ready;
+        }
+        if outcome == Wait::TimedOut && for_keep_alive {
+            return Wait::Ready;
+        }
+        outcome
     }
 }
