@@ -44,11 +44,17 @@ function findRunner() {
 }
 
 /** Runs the benchmarks in `dir` (a workspace holding crates/mproxy-bench); their output. */
-function cargoBench(dir, runner, extra) {
+function cargoBench(dir, runner, extra, targetDir) {
   const r = spawnSync('cargo', ['bench', '-q', '-p', 'mproxy-bench', '--bench', 'hot_paths', '--', ...extra], {
     cwd: dir,
     encoding: 'utf8',
-    env: { ...process.env, IAI_CALLGRIND_RUNNER: runner, IAI_CALLGRIND_HOME: HOME, IAI_CALLGRIND_COLOR: 'never' },
+    env: {
+      ...process.env,
+      IAI_CALLGRIND_RUNNER: runner,
+      IAI_CALLGRIND_HOME: HOME,
+      IAI_CALLGRIND_COLOR: 'never',
+      ...(targetDir ? { CARGO_TARGET_DIR: targetDir } : {}),
+    },
     maxBuffer: 64 * 1024 * 1024,
   })
   if (r.status !== 0) throw new Error(`cargo bench in ${path.relative(REPO, dir) || '.'} failed: ${(r.stderr || '').trim().split('\n').slice(-3).join(' ')}`)
@@ -132,7 +138,8 @@ function benchInstructions({ baseline: rev }) {
     try {
       baseline = prepareBaseline(rev)
       note(`instructions: running the benchmarks on ${rev}'s core (${path.relative(REPO, baseline.dir)})`)
-      cargoBench(baseline.dir, runner, [`--save-baseline=${baseline.short}`])
+      // Built outside the extracted tree (which is made afresh), so later runs reuse it.
+      cargoBench(baseline.dir, runner, [`--save-baseline=${baseline.short}`], path.join(ROOT, 'instructions-target'))
     } catch (err) {
       note(`instructions: baseline ${rev} not measured: ${err.message}`)
       baseline = null
