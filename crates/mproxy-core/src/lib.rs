@@ -21,7 +21,8 @@
 //! - `interface` / `udp_socket`: interface lookup, UDP socket creation, multicast setup.
 //! - `batch`: the unit of work; `cidr`: IP networks, for allow lists and rules alike.
 //! - `framing`: stream bytes to datagrams; `pacing`: spreading a fast input over time.
-//! - `nmea`: NMEA 0183 sentences and TAG blocks, for the sensor-feed stages.
+//! - `nmea`: NMEA 0183 sentences and TAG blocks, for the sensor-feed stages; `feed`: those
+//!   input stages (checksum, tag add, dedup, throttle), in front of a route's fan-out.
 //! - `source` / `sink` / `route`: the engine.
 //! - `bus_key`: authenticated encryption of the datagrams mproxies send each other.
 //! - `tcp`: accepting TCP clients under a listener's rules (allow list, per-address cap,
@@ -37,6 +38,7 @@ mod bus_key;
 mod cidr;
 pub mod error;
 pub mod event;
+mod feed;
 mod framing;
 mod interface;
 mod nmea;
@@ -69,6 +71,10 @@ pub use crate::udp_socket::{with_scope, DestinationSpec, ListenSpec, DEFAULT_SOC
 // Outputs and what goes between.
 pub use crate::batch::{Batch, Entry};
 pub use crate::cidr::Cidr;
+pub use crate::feed::{
+    ChecksumMode, DedupSpec, InputStagesSpec, TagSpec, TagTime, ThrottleKeep, ThrottleKey,
+    ThrottleSpec,
+};
 pub use crate::sink::rotate::{parse_rotated, stamp as rotation_stamp};
 pub use crate::sink::rules::{compile_pattern, Balance, RuleSpec};
 pub use crate::sink::tap::{Take, Tap, TapChunk, Taps};

@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use crate::bus_key::Keyring;
 use crate::error::Result;
 use crate::event::Reporter;
+use crate::feed::{FeedSink, InputStagesSpec};
 use crate::sink::rules::{Balance, RuleSpec, RuledSink};
 use crate::sink::seal::SealingSink;
 use crate::sink::tap::Taps;
@@ -53,6 +54,9 @@ pub struct RouteSpec {
     /// Routing rules of `writers`, by index (missing or `None`: the writer gets everything).
     /// Kept beside them so that `WriterSpec`, built in many places, stays as it is.
     pub writer_rules: Vec<Option<RuleSpec>>,
+    /// Checksum, tag add, dedup, throttle: run on every input's batches before the fan-out
+    /// (none given: the fan-out is as without them).
+    pub input_stages: InputStagesSpec,
 }
 
 /// Destinations that get only what `rules` keep: each all of it, or with `balance` each
@@ -248,6 +252,17 @@ impl Route {
             }
             sinks.push(route.taps.clone());
             route.fanout = Fanout::new(std::mem::take(&mut sinks));
+            if !spec.input_stages.is_empty() {
+                let (feed, timer) = FeedSink::start(
+                    &spec.input_stages,
+                    route.fanout.clone(),
+                    &registry,
+                    reporter.clone(),
+                    stop.clone(),
+                )?;
+                route.threads.extend(timer);
+                route.fanout = Fanout::new(vec![Arc::new(feed)]);
+            }
             if !spec.udp_listeners.is_empty() {
                 let listeners = udp::start(
                     &spec.udp_listeners,
