@@ -7,6 +7,7 @@ export { createServer, type ServerOptions } from './api/server'
 export { createProxy, type ProxyOptions } from './api/proxy'
 export { createReverseProxy, type ReverseProxyOptions } from './api/reverseproxy'
 export type { CommonOptions, Framing } from './api/common'
+export type { FeedOptions, TagBlockOption, DedupOption, ThrottleOption } from './api/feed'
 export type { TlsOptions } from './api/tcp'
 export type { OutputRules, RuledOutput, BalanceGroup, UdpOutput, TcpOutput, TcpListener, ListenerAccess } from './api/rules'
 export {

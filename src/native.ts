@@ -31,6 +31,7 @@ export type BusKeyOptions = Binding.BusKeyOptions
 export type RuleOptions = Binding.RuleOptions
 export type UdpOutputGroupOptions = Binding.UdpOutputGroupOptions
 export type OutputOptions = Binding.OutputOptions
+export type InputStagesOptions = Binding.InputStagesOptions
 
 const packageRoot = path.join(__dirname, '..')
 let loaded: typeof Binding | undefined

@@ -9,6 +9,7 @@ import type { UdpOutput } from './rules'
 import { udpOutputs } from './outputs'
 import { outputAddrs } from '../schema/rules'
 import { checkCommon, defaultMaxDatagram, destinationOptions, fileOutput, type CommonOptions, type Framing, type KeepOption, type RotateOption } from './common'
+import { inputStages } from './feed'
 
 export interface ClientOptions extends CommonOptions {
   /** File, FIFO, device (e.g. `/dev/ttyACM0`), or `-` for stdin. Read until its end. */
@@ -86,6 +87,7 @@ export async function startClient(input: ClientOptions, labels?: Labels): Promis
       copy: o.copyPath === undefined ? undefined : fileOutput(o.copyPath, o.rotate, o.keep, { waitWhenFull: true }),
       sendBuffer: common.sendBuffer,
       busKey: common.busKey,
+      inputStages: inputStages(o),
     },
     // A followed file never ends: the client runs until closed.
     o.follow !== true,

@@ -6,6 +6,7 @@ import type { Retention, Rotation } from '../rotation'
 import type { LogEntry } from '../handle'
 import { labelOf, type Labels } from '../options'
 import type { Endpoint } from '../resolve'
+import type { FeedOptions } from './feed'
 
 export type Framing = 'packed' | 'line' | 'raw'
 export const FRAMINGS: readonly Framing[] = ['packed', 'line', 'raw']
@@ -17,7 +18,7 @@ export const SAFE_DATAGRAM_V4 = 1472
 /** 1500 - 40 (IPv6) - 8 (UDP). */
 export const SAFE_DATAGRAM_V6 = 1452
 
-export interface CommonOptions {
+export interface CommonOptions extends FeedOptions {
   /** Interface for multicast groups that carry no `%scope`: name, IPv4 address or index. */
   multicastInterface?: string
   /** TTL / hop limit of multicast sent; default 1 (this link only). */

@@ -5,6 +5,7 @@ import { parseWith } from '../schema/issues'
 import { apiSchema } from '../schema/programs'
 import { resolveEndpoints } from '../resolve'
 import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions, type CommonOptions, type Framing } from './common'
+import { inputStages } from './feed'
 import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './checks'
 import { tcpConnects, type TlsOptions } from './tcp'
 import type { UdpOutput } from './rules'
@@ -62,6 +63,7 @@ export async function startProxy(input: ProxyOptions, labels?: Labels): Promise<
       tee: tee ? { path: '-' } : undefined,
       sendBuffer: common.sendBuffer,
       busKey: common.busKey,
+      inputStages: inputStages(o),
     },
     false,
   )

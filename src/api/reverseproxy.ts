@@ -15,6 +15,7 @@ import type { TcpListener, TcpOutput, UdpOutput } from './rules'
 import { ruleOptions, udpOutputs } from './outputs'
 import { outputAddrs } from '../schema/rules'
 import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions, type CommonOptions, type Framing } from './common'
+import { inputStages } from './feed'
 
 export interface ReverseProxyOptions extends CommonOptions {
   /** UDP inputs: each datagram is published unchanged. */
@@ -200,6 +201,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
           tee: tee ? { path: '-' } : undefined,
           sendBuffer: common.sendBuffer,
           busKey: common.busKey,
+          inputStages: inputStages(o),
         },
         false,
         'inputs',

@@ -8,6 +8,7 @@ import { refuseDuplicates } from './checks'
 import type { OutputRules } from './rules'
 import { ruleOptions } from './outputs'
 import { checkCommon, fileOutput, listenOptions, type CommonOptions, type KeepOption, type RotateOption } from './common'
+import { inputStages } from './feed'
 
 export interface ServerOptions extends CommonOptions {
   /** File to append every datagram's bytes to, unchanged; `-` for stdout. */
@@ -48,6 +49,7 @@ export async function startServer(input: ServerOptions, labels?: Labels): Promis
       outputs: [{ ...fileOutput(path, o.rotate, o.keep), rules: o.rules && ruleOptions(o.rules) }],
       tee: tee && path !== '-' ? { path: '-' } : undefined,
       busKey: common.busKey,
+      inputStages: inputStages(o),
     },
     false,
   )

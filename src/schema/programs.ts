@@ -45,6 +45,75 @@ export const DEFAULT_RATE = 80_000_000
 export const LINE_DATAGRAM_RATE = 100_000
 const DATAGRAM_DEFAULT = '1472 IPv4, 1452 IPv6, 30 less with --bus-key'
 
+export const CHECKSUM_MODES = ['drop', 'count'] as const
+export const TAG_TIMES = ['s', 'ms'] as const
+export const THROTTLE_KEYS = ['mmsi', 'sentence', 'line'] as const
+export const THROTTLE_KEEPS = ['first', 'latest'] as const
+
+const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: (iss) => `${show(iss.input)} is not one of ${values.join(', ')}` })
+
+/**
+ * A TAG block's station name: printable ASCII without `,` `*` `\` (they end a field, the
+ * block's checksum, the block), 1 to 64 characters (core: `TagSpec::station_problem`).
+ */
+export const station = text('a station name').check((ctx) => {
+  const bad = [...ctx.value].find((c) => c < '!' || c > '~' || c === ',' || c === '*' || c === '\\')
+  if (ctx.value.length > 64) ctx.issues.push({ code: 'custom', input: ctx.value, message: `${JSON.stringify(ctx.value)} is longer than 64 characters` })
+  else if (bad !== undefined)
+    ctx.issues.push({ code: 'custom', input: ctx.value, message: `${JSON.stringify(ctx.value)} has ${JSON.stringify(bad)}; a station name is printable ASCII without , * \\ or spaces` })
+})
+
+/** The parts of the input stages' options, for the flags that set them (cli/flags.ts). */
+export const stageValues = {
+  checksum: oneOf(CHECKSUM_MODES),
+  station,
+  tagTime: oneOf(TAG_TIMES),
+  window: seconds(0.001, 86_400),
+  throttleKey: oneOf(THROTTLE_KEYS),
+  interval: seconds(0.001, 86_400),
+  keep: oneOf(THROTTLE_KEEPS),
+}
+
+const tagBlockObject = z
+  .strictObject({
+    station: stageValues.station.optional().describe("The station name, as the TAG block's s: field"),
+    time: stageValues.tagTime.optional().describe("The receive time as the TAG block's c: field: UNIX seconds (s) or milliseconds (ms)"),
+  })
+  .refine((t) => t.station !== undefined || t.time !== undefined, { error: 'needs station and/or time' })
+
+/**
+ * Input stages for NMEA 0183 / AIS feeds (docs/sensor-feeds.md): run on every input of the
+ * program, before its outputs, in this order.
+ */
+export const feedShape = {
+  /** Check NMEA checksums: `drop` (and count) lines whose checksum is wrong or missing, or `count` them only. */
+  checksum: option(stageValues.checksum, {
+    flag: 'checksum',
+    value: 'drop|count',
+    help: 'Check NMEA checksums (sentences, TAG blocks): drop and count lines with a wrong or missing one, or only count them',
+  }),
+  /** Add a TAG block with `s:` (this station) and/or `c:` (receive time) to every sentence. */
+  tagBlock: option(tagBlockObject, {
+    flag: false,
+    help: 'Add a TAG block with s: (station) and/or c: (receive time, s or ms) to every sentence (the --tag-* flags)',
+  }),
+  /** Drop a message seen within `window` seconds, across every input (AIS: channel A and B alike; multipart reassembled). */
+  dedup: option(z.strictObject({ window: stageValues.window.describe('Seconds a message is remembered for') }), {
+    flag: false,
+    help: 'Drop a message seen within window seconds, across every input (AIS multipart messages judged whole; the --dedup flag)',
+  }),
+  /** At most one line per key (`mmsi`, `sentence`, `line`) per `interval` seconds: the first, or the latest at the interval's end. */
+  throttle: option(
+    z.strictObject({
+      key: stageValues.throttleKey.describe('mmsi (AIS position reports), sentence (talker and type, e.g. GPGGA) or line'),
+      interval: stageValues.interval.describe('Seconds per key'),
+      keep: stageValues.keep.optional().describe('first (default): the first line of each interval; latest: the newest, sent at its end'),
+    }),
+    { flag: false, help: 'At most one line per key per interval: the first, or the latest at its end (the --throttle-* flags)' },
+  ),
+}
+
 /** Options every program has. */
 export const commonShape = {
   /** Interface for multicast groups that carry no `%scope`: name, IPv4 address or index. */
@@ -65,6 +134,7 @@ export const commonShape = {
   busKey: option(filePath, { flag: 'bus-key', value: 'FILE', help: 'Seal every UDP datagram sent and accept only sealed ones (key: 64 hex digits, mode 600)' }),
   /** A second key file also accepted on UDP listeners (key rotation); needs `busKey`. */
   busKeyNext: option(filePath, { flag: 'bus-key-next', value: 'FILE', help: 'Also accept datagrams sealed with this key (rotation); needs --bus-key' }),
+  ...feedShape,
 }
 
 /** How byte streams become datagrams: the client's input, or (`of`) the TCP streams of a proxy. */
