@@ -115,7 +115,14 @@ test('a proxy with every input stage: three receivers into one clean feed, exact
   await send(r3, `${own}\r\n\\s:rcvC*00\\${gga('123520')}\r\n$GPRMC,123519,A*00\r\nhello\r\n`, to)
   expected.push(`${own}\r\n`)
   // New positions of ten ships within the interval: throttled, so these datagrams go empty.
-  for (let b = 0; b < 2; b++) await send(r1, SHIPS.slice(b * 5, b * 5 + 5).map((m) => `${position(m, 1, 'A')}\r\n`).join(''), to)
+  for (let b = 0; b < 2; b++)
+    await send(
+      r1,
+      SHIPS.slice(b * 5, b * 5 + 5)
+        .map((m) => `${position(m, 1, 'A')}\r\n`)
+        .join(''),
+      to,
+    )
   const later = `${tag('s:rcvC,c:1700000001')}${gga('123520')}`
   await send(r3, `${later}\n`, to)
   expected.push(`${later}\n`)
@@ -200,7 +207,22 @@ test('the CLI flags set the stages; a throttle key without an interval is refuse
   closeAll(t, out.socket, r1)
   const proxy = runProgram(
     'proxy',
-    ['--udp-listen-addr', '127.0.0.1:0', '--udp-downstream-addr', out.addr, '--checksum', 'drop', '--tag-station', 'cli', '--dedup', '30', '--throttle-key', 'sentence', '--throttle-interval', '3600'],
+    [
+      '--udp-listen-addr',
+      '127.0.0.1:0',
+      '--udp-downstream-addr',
+      out.addr,
+      '--checksum',
+      'drop',
+      '--tag-station',
+      'cli',
+      '--dedup',
+      '30',
+      '--throttle-key',
+      'sentence',
+      '--throttle-interval',
+      '3600',
+    ],
     { listeners: 1 },
   )
   t.teardown(() => stop(proxy))
@@ -246,7 +268,10 @@ test('a config file route: tag blocks with the receive time, and check refusing 
   t.is((await stop(server)).code, 0)
 
   const wrong = path.join(dir, 'wrong.yaml')
-  writeFileSync(wrong, 'routes:\n  - name: ais\n    kind: proxy\n    udpListenAddrs: "127.0.0.1:0"\n    udpDownstreamAddrs: "127.0.0.1:9"\n    throttle: { key: mmsi, keep: latest }\n')
+  writeFileSync(
+    wrong,
+    'routes:\n  - name: ais\n    kind: proxy\n    udpListenAddrs: "127.0.0.1:0"\n    udpDownstreamAddrs: "127.0.0.1:9"\n    throttle: { key: mmsi, keep: latest }\n',
+  )
   const checked = await runToEnd('mproxy', ['check', wrong])
   const run = await runToEnd('mproxy', ['--config', wrong])
   t.is(checked.code, 2)

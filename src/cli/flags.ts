@@ -55,12 +55,28 @@ export const FILTER_RULES = { filterFrom: 'from', filterPrefix: 'prefix', filter
  * own): their values are checked by the same schemas (`stageValues`), named by these flags.
  */
 export const feedFlagShape = {
-  tagStation: option(stageValues.station, { flag: 'tag-station', value: 'NAME', help: "Add a TAG block with s:NAME (this station) to every sentence" }),
-  tagTime: option(stageValues.tagTime, { flag: 'tag-time', value: 's|ms', help: 'Add a TAG block with c: (the receive time, UNIX seconds or milliseconds) to every sentence' }),
-  dedupWindow: option(stageValues.window, { flag: 'dedup', value: 'SECONDS', help: 'Drop a message seen within SECONDS, across every input (AIS: channels A and B alike)' }),
-  throttleKey: option(stageValues.throttleKey, { flag: 'throttle-key', value: 'mmsi|sentence|line', help: 'Throttle: what a line is keyed by (needs --throttle-interval)' }),
+  tagStation: option(stageValues.station, { flag: 'tag-station', value: 'NAME', help: 'Add a TAG block with s:NAME (this station) to every sentence' }),
+  tagTime: option(stageValues.tagTime, {
+    flag: 'tag-time',
+    value: 's|ms',
+    help: 'Add a TAG block with c: (the receive time, UNIX seconds or milliseconds) to every sentence',
+  }),
+  dedupWindow: option(stageValues.window, {
+    flag: 'dedup',
+    value: 'SECONDS',
+    help: 'Drop a message seen within SECONDS, across every input (AIS: channels A and B alike)',
+  }),
+  throttleKey: option(stageValues.throttleKey, {
+    flag: 'throttle-key',
+    value: 'mmsi|sentence|line',
+    help: 'Throttle: what a line is keyed by (needs --throttle-interval)',
+  }),
   throttleInterval: option(stageValues.interval, { flag: 'throttle-interval', value: 'SECONDS', help: 'Throttle: at most one line per key per SECONDS' }),
-  throttleKeep: option(stageValues.keep, { flag: 'throttle-keep', value: 'first|latest', help: 'Throttle: keep the first line of each interval, or send the latest at its end; default first' }),
+  throttleKeep: option(stageValues.keep, {
+    flag: 'throttle-keep',
+    value: 'first|latest',
+    help: 'Throttle: keep the first line of each interval, or send the latest at its end; default first',
+  }),
 }
 
 /** The flags of `mproxy --config FILE` and `mproxy check FILE`. */

@@ -29,7 +29,10 @@ function withFeedFlags(values: ParsedValues): ParsedValues {
   if (Object.values(given).every((v) => v === undefined)) return rest
   const flagSchema = z.strictObject(feedFlagShape).superRefine((o, ctx) => {
     if ((o.throttleKey === undefined) !== (o.throttleInterval === undefined) || (o.throttleKeep !== undefined && o.throttleKey === undefined)) {
-      const [missing, given] = o.throttleKey === undefined ? ['throttleKey', o.throttleInterval !== undefined ? 'throttleInterval' : 'throttleKeep'] : ['throttleInterval', 'throttleKey']
+      const [missing, given] =
+        o.throttleKey === undefined
+          ? ['throttleKey', o.throttleInterval !== undefined ? 'throttleInterval' : 'throttleKeep']
+          : ['throttleInterval', 'throttleKey']
       ctx.addIssue({ code: 'custom', path: [missing], message: `is required with {${given}}` })
     }
   })

@@ -61,7 +61,11 @@ export const station = text('a station name').check((ctx) => {
   const bad = [...ctx.value].find((c) => c < '!' || c > '~' || c === ',' || c === '*' || c === '\\')
   if (ctx.value.length > 64) ctx.issues.push({ code: 'custom', input: ctx.value, message: `${JSON.stringify(ctx.value)} is longer than 64 characters` })
   else if (bad !== undefined)
-    ctx.issues.push({ code: 'custom', input: ctx.value, message: `${JSON.stringify(ctx.value)} has ${JSON.stringify(bad)}; a station name is printable ASCII without , * \\ or spaces` })
+    ctx.issues.push({
+      code: 'custom',
+      input: ctx.value,
+      message: `${JSON.stringify(ctx.value)} has ${JSON.stringify(bad)}; a station name is printable ASCII without , * \\ or spaces`,
+    })
 })
 
 /** The parts of the input stages' options, for the flags that set them (cli/flags.ts). */

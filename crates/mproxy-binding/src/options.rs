@@ -453,7 +453,9 @@ fn seconds(value: f64, what: &str) -> Result<Duration> {
     Duration::try_from_secs_f64(value)
         .ok()
         .filter(|d| !d.is_zero())
-        .ok_or_else(|| NativeError::invalid(what, format!("{value} is not a number of seconds above 0")))
+        .ok_or_else(|| {
+            NativeError::invalid(what, format!("{value} is not a number of seconds above 0"))
+        })
 }
 
 fn input_stages(o: &InputStagesOptions) -> Result<mproxy_core::InputStagesSpec> {

@@ -39,12 +39,22 @@ mod tests {
 
     #[test]
     fn sentences_and_tag_blocks_are_both_checked() {
-        assert!(is_right(b"!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C\r\n"));
-        assert!(!is_right(b"!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5D\r\n"));
+        assert!(is_right(
+            b"!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C\r\n"
+        ));
+        assert!(!is_right(
+            b"!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5D\r\n"
+        ));
         assert!(!is_right(b"!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0\n"));
-        assert!(is_right(b"\\s:kplex,c:1423133048*5F\\!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C\n"));
-        assert!(!is_right(b"\\s:kplex,c:1423133049*5F\\!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C\n"));
-        assert!(!is_right(b"\\s:kplex\\!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C\n"));
+        assert!(is_right(
+            b"\\s:kplex,c:1423133048*5F\\!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C\n"
+        ));
+        assert!(!is_right(
+            b"\\s:kplex,c:1423133049*5F\\!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C\n"
+        ));
+        assert!(!is_right(
+            b"\\s:kplex\\!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C\n"
+        ));
         assert!(!is_right(b"hello\n"));
         assert!(is_right(b"\r\n"));
     }

@@ -85,10 +85,18 @@ pub(crate) struct Dedup {
 
 impl Dedup {
     pub(crate) fn new(spec: &DedupSpec) -> Dedup {
-        Dedup::with_caps(spec, (SEEN_ENTRIES, SEEN_BYTES), (ASSEMBLY_ENTRIES, ASSEMBLY_BYTES))
+        Dedup::with_caps(
+            spec,
+            (SEEN_ENTRIES, SEEN_BYTES),
+            (ASSEMBLY_ENTRIES, ASSEMBLY_BYTES),
+        )
     }
 
-    pub(crate) fn with_caps(spec: &DedupSpec, seen: (usize, usize), assemblies: (usize, usize)) -> Dedup {
+    pub(crate) fn with_caps(
+        spec: &DedupSpec,
+        seen: (usize, usize),
+        assemblies: (usize, usize),
+    ) -> Dedup {
         Dedup {
             window: spec.window,
             timeout: spec.window.min(MULTIPART_TIMEOUT),
@@ -166,7 +174,13 @@ impl Dedup {
         }
     }
 
-    fn fragment(&mut self, line: &[u8], v: &Vdm<'_>, from: Option<SocketAddr>, now: Instant) -> Outcome {
+    fn fragment(
+        &mut self,
+        line: &[u8],
+        v: &Vdm<'_>,
+        from: Option<SocketAddr>,
+        now: Instant,
+    ) -> Outcome {
         let mut id = self.hashes.build_hasher();
         std::hash::Hash::hash(&from, &mut id);
         id.write(v.address);
@@ -291,7 +305,10 @@ mod tests {
             &mut d,
             &[
                 (b"!AIVDM,1,1,,A,13u?etPv2;0n:dDPwUM1U1Cb069D,0*23\r\n", 1),
-                (b"\\s:r2*00\\!AIVDM,1,1,,B,13u?etPv2;0n:dDPwUM1U1Cb069D,0*20\r\n", 2),
+                (
+                    b"\\s:r2*00\\!AIVDM,1,1,,B,13u?etPv2;0n:dDPwUM1U1Cb069D,0*20\r\n",
+                    2,
+                ),
                 (b"!AIVDM,1,1,,A,13u?etPv2;0n:dDPwUM1U1Cb069E,0*22\r\n", 1),
                 (b"$GPGGA,1*00\n", 1),
                 (b"$GPGGA,1*00\r\n", 2),
@@ -308,7 +325,11 @@ mod tests {
         );
         assert_eq!(d.tally.duplicates, 2);
         // After the window, the same message is new again.
-        let later = run(&mut d, &[(b"$GPGGA,1*00\n", 1)], now + Duration::from_secs(10));
+        let later = run(
+            &mut d,
+            &[(b"$GPGGA,1*00\n", 1)],
+            now + Duration::from_secs(10),
+        );
         assert_eq!(later.len(), 1);
     }
 
@@ -316,28 +337,42 @@ mod tests {
     fn multipart_messages_are_judged_whole() {
         let mut d = Dedup::new(&WINDOW);
         let now = Instant::now();
-        let a1: &[u8] = b"!AIVDM,2,1,1,A,55?MbV02;H;s<HtKR20EHE:0@T4@Dn2222222216L961O5Gf0NSQEp6ClRp8,0*1C\n";
+        let a1: &[u8] =
+            b"!AIVDM,2,1,1,A,55?MbV02;H;s<HtKR20EHE:0@T4@Dn2222222216L961O5Gf0NSQEp6ClRp8,0*1C\n";
         let a2: &[u8] = b"!AIVDM,2,2,1,A,88888888880,2*25\n";
-        let b1: &[u8] = b"!AIVDM,2,1,7,B,55?MbV02;H;s<HtKR20EHE:0@T4@Dn2222222216L961O5Gf0NSQEp6ClRp8,0*1C\n";
+        let b1: &[u8] =
+            b"!AIVDM,2,1,7,B,55?MbV02;H;s<HtKR20EHE:0@T4@Dn2222222216L961O5Gf0NSQEp6ClRp8,0*1C\n";
         let b2: &[u8] = b"!AIVDM,2,2,7,B,88888888880,2*25\n";
         // Receiver 1's copy, interleaved with receiver 2's (other id, other channel).
         let got = run(&mut d, &[(a1, 1), (b1, 2), (a2, 1), (b2, 2)], now);
-        assert_eq!(got, vec![String::from_utf8_lossy(a1), String::from_utf8_lossy(a2)]);
+        assert_eq!(
+            got,
+            vec![String::from_utf8_lossy(a1), String::from_utf8_lossy(a2)]
+        );
         assert_eq!((d.tally.duplicates, d.tally.incomplete), (2, 0));
         // A second fragment without its first, and a first never completed.
         let c2: &[u8] = b"!AIVDM,2,2,3,A,99999999990,2*25\n";
-        let c1: &[u8] = b"!AIVDM,2,1,4,A,55?MbV02;H;s<HtKR20EHE:0@T4@Dn2222222216L961O5Gf0NSQEp6ClRp9,0*1C\n";
+        let c1: &[u8] =
+            b"!AIVDM,2,1,4,A,55?MbV02;H;s<HtKR20EHE:0@T4@Dn2222222216L961O5Gf0NSQEp6ClRp9,0*1C\n";
         assert!(run(&mut d, &[(c2, 1), (c1, 1)], now).is_empty());
         assert_eq!(d.tally.incomplete, 1);
         assert_eq!(d.held(), 1);
         // It times out after the window (at most 5 s), counted.
-        run(&mut d, &[(b"$GPGGA,2*00\n", 1)], now + Duration::from_secs(6));
+        run(
+            &mut d,
+            &[(b"$GPGGA,2*00\n", 1)],
+            now + Duration::from_secs(6),
+        );
         assert_eq!((d.tally.incomplete, d.held()), (2, 0));
     }
 
     #[test]
     fn tables_stay_within_their_caps_under_a_flood() {
-        let mut d = Dedup::with_caps(&WINDOW, (100, 100 * ENTRY_OVERHEAD), (10, 10 * ENTRY_OVERHEAD + 1000));
+        let mut d = Dedup::with_caps(
+            &WINDOW,
+            (100, 100 * ENTRY_OVERHEAD),
+            (10, 10 * ENTRY_OVERHEAD + 1000),
+        );
         let now = Instant::now();
         for i in 0..10_000 {
             let line = format!("$GPXXX,{i}*00\n");

@@ -19,8 +19,8 @@
 
 pub(crate) mod checksum;
 pub(crate) mod dedup;
-pub(crate) mod tag;
 pub(crate) mod table;
+pub(crate) mod tag;
 pub(crate) mod throttle;
 
 use std::net::SocketAddr;
@@ -54,7 +54,10 @@ pub struct InputStagesSpec {
 
 impl InputStagesSpec {
     pub fn is_empty(&self) -> bool {
-        self.checksum.is_none() && self.tag.is_none() && self.dedup.is_none() && self.throttle.is_none()
+        self.checksum.is_none()
+            && self.tag.is_none()
+            && self.dedup.is_none()
+            && self.throttle.is_none()
     }
 
     /// What the schema checks too, as a last line of defence: one line, naming the option.
@@ -71,7 +74,9 @@ impl InputStagesSpec {
             return Err(Error::invalid("dedup.window: must be more than 0 seconds"));
         }
         if self.throttle.is_some_and(|t| t.interval.is_zero()) {
-            return Err(Error::invalid("throttle.interval: must be more than 0 seconds"));
+            return Err(Error::invalid(
+                "throttle.interval: must be more than 0 seconds",
+            ));
         }
         Ok(())
     }
@@ -213,14 +218,19 @@ impl Stages {
         if let Some(t) = &self.tag {
             if let Some(unit) = t.work.time {
                 self.time.clear();
-                self.time.extend_from_slice(tag::time_text(unit, wall).as_bytes());
+                self.time
+                    .extend_from_slice(tag::time_text(unit, wall).as_bytes());
             }
         }
         self.out.clear();
         let mut changed = false;
         for e in &batch.entries {
             let bytes = batch.entry_bytes(e);
-            let step = if e.segment == 0 { bytes.len().max(1) } else { e.segment };
+            let step = if e.segment == 0 {
+                bytes.len().max(1)
+            } else {
+                e.segment
+            };
             for datagram in bytes.chunks(step) {
                 let start = self.out.buf.len();
                 for line in datagram.split_inclusive(|&b| b == b'\n') {
@@ -357,9 +367,9 @@ impl FeedSink {
     ) -> Result<(FeedSink, Option<JoinHandle<()>>)> {
         spec.check()?;
         let stages = Stages {
-            checksum: spec.checksum.map(|mode| {
-                Stage::new(ChecksumWork { mode, bad: 0 }, "checksum", registry)
-            }),
+            checksum: spec
+                .checksum
+                .map(|mode| Stage::new(ChecksumWork { mode, bad: 0 }, "checksum", registry)),
             tag: spec.tag.as_ref().map(|t| {
                 let work = TagWork {
                     station: t.station.as_ref().map(|s| s.as_bytes().to_vec()),
@@ -367,7 +377,9 @@ impl FeedSink {
                 };
                 Stage::new(work, "tag", registry)
             }),
-            dedup: spec.dedup.map(|d| Stage::new(Dedup::new(&d), "dedup", registry)),
+            dedup: spec
+                .dedup
+                .map(|d| Stage::new(Dedup::new(&d), "dedup", registry)),
             throttle: spec
                 .throttle
                 .map(|t| Stage::new(Throttle::new(&t), "throttle", registry)),
@@ -494,7 +506,15 @@ mod tests {
             .map(|e| {
                 let c = e.counters;
                 let what = c.bad_checksum + c.duplicates + c.throttled;
-                (e.name, c.datagrams_in, c.datagrams_out, what, c.multipart_incomplete, c.evicted, c.bytes_in)
+                (
+                    e.name,
+                    c.datagrams_in,
+                    c.datagrams_out,
+                    what,
+                    c.multipart_incomplete,
+                    c.evicted,
+                    c.bytes_in,
+                )
             })
             .collect()
     }
@@ -524,7 +544,15 @@ mod tests {
         assert_eq!(
             counts(&registry),
             vec![
-                ("checksum".into(), 5, 2, 3, 0, 0, (3 * GOOD.len() + BAD.len() + 12) as u64),
+                (
+                    "checksum".into(),
+                    5,
+                    2,
+                    3,
+                    0,
+                    0,
+                    (3 * GOOD.len() + BAD.len() + 12) as u64
+                ),
                 ("dedup".into(), 2, 1, 1, 0, 0, (2 * GOOD.len()) as u64),
             ]
         );
@@ -560,7 +588,10 @@ mod tests {
             keep.texts(),
             vec![format!("\\s:rcv1*1F\\{GOOD}\\s:rcv1*1F\\$GPGGA,1*00\n")]
         );
-        let got: Vec<_> = counts(&registry).into_iter().map(|c| (c.0, c.1, c.2, c.3)).collect();
+        let got: Vec<_> = counts(&registry)
+            .into_iter()
+            .map(|c| (c.0, c.1, c.2, c.3))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -584,8 +615,14 @@ mod tests {
         let keep = Arc::new(Keep::default());
         let registry = Registry::default();
         let stop = StopToken::new();
-        let (sink, timer) = FeedSink::start(&spec, Fanout::new(vec![keep.clone()]), &registry, Reporter::silent(), stop.clone())
-            .unwrap_or_else(|e| unreachable!("{}", e.message));
+        let (sink, timer) = FeedSink::start(
+            &spec,
+            Fanout::new(vec![keep.clone()]),
+            &registry,
+            Reporter::silent(),
+            stop.clone(),
+        )
+        .unwrap_or_else(|e| unreachable!("{}", e.message));
         let mut batch = Batch::default();
         batch.push(format!("{GOOD}{GOOD_B}").as_bytes());
         sink.deliver(&batch);
@@ -657,14 +694,51 @@ mod cost {
             .collect();
         let interval = Duration::from_secs(3600);
         let cases: Vec<(&str, InputStagesSpec)> = vec![
-            ("checksum count", InputStagesSpec { checksum: Some(ChecksumMode::Count), ..Default::default() }),
-            ("tag station+time", InputStagesSpec { tag: Some(TagSpec { station: Some("rcv1".into()), time: Some(TagTime::Millis) }), ..Default::default() }),
-            ("dedup", InputStagesSpec { dedup: Some(DedupSpec { window: interval }), ..Default::default() }),
-            ("throttle line", InputStagesSpec { throttle: Some(ThrottleSpec { key: ThrottleKey::Line, interval, keep: ThrottleKeep::First }), ..Default::default() }),
+            (
+                "checksum count",
+                InputStagesSpec {
+                    checksum: Some(ChecksumMode::Count),
+                    ..Default::default()
+                },
+            ),
+            (
+                "tag station+time",
+                InputStagesSpec {
+                    tag: Some(TagSpec {
+                        station: Some("rcv1".into()),
+                        time: Some(TagTime::Millis),
+                    }),
+                    ..Default::default()
+                },
+            ),
+            (
+                "dedup",
+                InputStagesSpec {
+                    dedup: Some(DedupSpec { window: interval }),
+                    ..Default::default()
+                },
+            ),
+            (
+                "throttle line",
+                InputStagesSpec {
+                    throttle: Some(ThrottleSpec {
+                        key: ThrottleKey::Line,
+                        interval,
+                        keep: ThrottleKeep::First,
+                    }),
+                    ..Default::default()
+                },
+            ),
         ];
         for (what, spec) in cases {
             let registry = Registry::default();
-            let Ok((sink, _)) = FeedSink::start(&spec, Fanout::new(vec![Arc::new(Discard)]), &registry, Reporter::silent(), StopToken::new()) else {
+            let Ok((sink, _)) = FeedSink::start(
+                &spec,
+                Fanout::new(vec![Arc::new(Discard)]),
+                &registry,
+                Reporter::silent(),
+                StopToken::new(),
+            ) else {
                 continue;
             };
             let batches: Vec<Batch> = lines

@@ -107,7 +107,14 @@ impl<V> Table<V> {
             }
         }
         self.bytes += bytes;
-        self.map.insert(key, Slot { stamp, bytes, value });
+        self.map.insert(
+            key,
+            Slot {
+                stamp,
+                bytes,
+                value,
+            },
+        );
         self.order.push_back((key, stamp));
         self.compact();
     }

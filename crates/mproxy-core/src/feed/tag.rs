@@ -49,7 +49,12 @@ pub(crate) fn time_text(time: TagTime, at: SystemTime) -> String {
 
 /// Writes `line` with the fields it lacks into `out`; false (and `out` untouched) when it
 /// needs none or is not a sentence.
-pub(crate) fn add(line: &[u8], station: Option<&[u8]>, time: Option<&[u8]>, out: &mut Vec<u8>) -> bool {
+pub(crate) fn add(
+    line: &[u8],
+    station: Option<&[u8]>,
+    time: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) -> bool {
     let parts = Line::parse(line);
     if parts.sentence().is_none() {
         return false;
@@ -105,7 +110,12 @@ mod tests {
         let right = block.map(|(f, s)| crate::nmea::checksum::verdict(f, s));
         assert_eq!(right, Some(crate::nmea::checksum::Verdict::Right));
         // Nothing lacking, or not a sentence: unchanged.
-        assert!(!add(b"\\s:a,c:1*00\\$GPGGA*00\n", Some(b"r1"), Some(b"2"), &mut out));
+        assert!(!add(
+            b"\\s:a,c:1*00\\$GPGGA*00\n",
+            Some(b"r1"),
+            Some(b"2"),
+            &mut out
+        ));
         assert!(!add(b"hello\n", Some(b"r1"), None, &mut out));
         assert!(add(b"$GPGGA,1*00", None, Some(b"7"), &mut out));
         assert_eq!(out, b"\\c:7*6E\\$GPGGA,1*00");

@@ -139,9 +139,17 @@ impl Throttle {
                 tally.throttled += 1;
                 return Verdict::Taken;
             }
-            self.table.insert(key, Slot { at: now, held: None }, 0, &mut |_| {
-                tally.evicted += 1;
-            });
+            self.table.insert(
+                key,
+                Slot {
+                    at: now,
+                    held: None,
+                },
+                0,
+                &mut |_| {
+                    tally.evicted += 1;
+                },
+            );
             return Verdict::Pass;
         }
         self.arrivals += 1;
@@ -179,7 +187,9 @@ impl Throttle {
             .filter_map(|s| s.held)
             .collect();
         held.sort_unstable_by_key(|(arrival, _, _)| *arrival);
-        held.into_iter().map(|(_, line, from)| (line, from)).collect()
+        held.into_iter()
+            .map(|(_, line, from)| (line, from))
+            .collect()
     }
 }
 
@@ -212,17 +222,29 @@ mod tests {
         let mut t = Throttle::new(&spec(ThrottleKey::Mmsi, ThrottleKeep::First));
         let now = Instant::now();
         // A1 and A2 are the same ship; BASE (type 4) and GGA have no key.
-        assert_eq!(passed(&mut t, &[A1, A2, B, BASE, BASE, GGA, GGA], now), vec![0, 2, 3, 4, 5, 6]);
+        assert_eq!(
+            passed(&mut t, &[A1, A2, B, BASE, BASE, GGA, GGA], now),
+            vec![0, 2, 3, 4, 5, 6]
+        );
         assert_eq!(t.tally.throttled, 1);
-        assert_eq!(passed(&mut t, &[A2], now + Duration::from_secs(9)), Vec::<usize>::new());
-        assert_eq!(passed(&mut t, &[A2], now + Duration::from_secs(10)), vec![0]);
+        assert_eq!(
+            passed(&mut t, &[A2], now + Duration::from_secs(9)),
+            Vec::<usize>::new()
+        );
+        assert_eq!(
+            passed(&mut t, &[A2], now + Duration::from_secs(10)),
+            vec![0]
+        );
     }
 
     #[test]
     fn by_sentence_and_by_line() {
         let now = Instant::now();
         let mut t = Throttle::new(&spec(ThrottleKey::Sentence, ThrottleKeep::First));
-        assert_eq!(passed(&mut t, &[A1, B, GGA, b"$GPGGA,2*00\n", b"hi\n"], now), vec![0, 2, 4]);
+        assert_eq!(
+            passed(&mut t, &[A1, B, GGA, b"$GPGGA,2*00\n", b"hi\n"], now),
+            vec![0, 2, 4]
+        );
         let mut t = Throttle::new(&spec(ThrottleKey::Line, ThrottleKeep::First));
         let tagged: &[u8] = b"\\c:1*00\\$GPGGA,1*00\r\n";
         assert_eq!(passed(&mut t, &[GGA, tagged, A1, A1], now), vec![0, 2]);
@@ -244,7 +266,11 @@ mod tests {
 
     #[test]
     fn a_flood_of_keys_stays_within_the_caps() {
-        let mut t = Throttle::with_caps(&spec(ThrottleKey::Line, ThrottleKeep::Latest), 50, 50 * ENTRY_OVERHEAD + 500);
+        let mut t = Throttle::with_caps(
+            &spec(ThrottleKey::Line, ThrottleKeep::Latest),
+            50,
+            50 * ENTRY_OVERHEAD + 500,
+        );
         let now = Instant::now();
         for i in 0..5_000 {
             let line = format!("$GPXXX,{i}*00\n");

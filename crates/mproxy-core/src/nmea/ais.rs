@@ -123,7 +123,10 @@ mod tests {
         // Examples of gpsd's AIVDM/AIVDO protocol decoding page, with their decoded MMSIs.
         let class_a = b"!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C\r\n";
         let v = vdm(class_a);
-        assert_eq!(v.map(|v| (v.count, v.number, v.channel)), Some((1, 1, &b"B"[..])));
+        assert_eq!(
+            v.map(|v| (v.count, v.number, v.channel)),
+            Some((1, 1, &b"B"[..]))
+        );
         assert_eq!(v.and_then(|v| message_type(v.payload)), Some(1));
         assert_eq!(v.and_then(|v| position_report_mmsi(&v)), Some(477553000));
         let class_b = b"!AIVDM,1,1,,A,B52K>;h00Fc>jpUlNV@ikwpUoP06,0*4C";
@@ -141,11 +144,15 @@ mod tests {
     #[test]
     fn multipart_fields_are_read() {
         // gpsd's type 5 (static and voyage data) example, in two fragments.
-        let first = b"!AIVDM,2,1,1,A,55?MbV02;H;s<HtKR20EHE:0@T4@Dn2222222216L961O5Gf0NSQEp6ClRp8,0*1C";
+        let first =
+            b"!AIVDM,2,1,1,A,55?MbV02;H;s<HtKR20EHE:0@T4@Dn2222222216L961O5Gf0NSQEp6ClRp8,0*1C";
         let second = b"!AIVDM,2,2,1,A,88888888880,2*25";
         let a = vdm(first).unwrap_or_else(|| unreachable!());
         let b = vdm(second).unwrap_or_else(|| unreachable!());
-        assert_eq!((a.count, a.number, a.seq, a.channel), (2, 1, &b"1"[..], &b"A"[..]));
+        assert_eq!(
+            (a.count, a.number, a.seq, a.channel),
+            (2, 1, &b"1"[..], &b"A"[..])
+        );
         assert_eq!((b.count, b.number, b.fill), (2, 2, &b"2"[..]));
         assert!(a.is_multipart());
         assert_eq!(message_type(a.payload), Some(5));

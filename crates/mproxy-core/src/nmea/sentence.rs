@@ -99,7 +99,10 @@ mod tests {
         assert_eq!(s.map(|s| s.address()), Some(&b"AIVDM"[..]));
         assert_eq!(Line::parse(b"$GPGGA,1\n").ending, b"\n");
         assert_eq!(Line::parse(b"$GPGGA,1").ending, b"");
-        assert_eq!(Line::parse(b"$GPGGA").sentence().map(|s| s.address()), Some(&b"GPGGA"[..]));
+        assert_eq!(
+            Line::parse(b"$GPGGA").sentence().map(|s| s.address()),
+            Some(&b"GPGGA"[..])
+        );
         assert_eq!(Line::parse(b"hello\n").sentence(), None);
         assert!(Line::parse(b" \r\n").is_blank());
         assert!(!Line::parse(b"x\n").is_blank());
