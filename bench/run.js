@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict'
 /**
- * `npm run bench [-- --only relay|transfer|taps|buskey|filter] [-- --baseline REV]`
+ * `npm run bench [-- --only relay|transfer|taps|buskey|filter|stages] [-- --baseline REV]`
  *
  * Three sections, all on 127.0.0.1 inside a private network namespace when we can make one
  * (the bench re-executes itself under `unshare`), so no datagram can leave the machine:
@@ -19,6 +19,8 @@
  *            on every program (bench/lib/buskey.js).
  *  filter    the forward proxy with and without a routing rule (a prefix filter that checks
  *            and keeps every datagram), same load, same run: what a rule costs.
+ *  stages    the forward proxy with and without an input stage (checksum, tag), same load,
+ *            same run: what a stage costs per datagram (bench/lib/stages.js).
  *
  * This file is the entry point and the orchestration; the pieces are in bench/lib:
  *   settings.js   sizes, durations, quick mode      namespace.js  unshare re-exec, loopback
@@ -27,7 +29,7 @@
  *   transfer.js   the file transfer section         report.js     tables, ratios, bar, JSON
  *   procfs.js     CPU, memory, drops from /proc     processes.js  child tracking and cleanup
  *   taps.js       the taps section
- *   filter.js     the filter section
+ *   filter.js     the filter section             stages.js     the input stages section
  */
 const fs = require('node:fs')
 const path = require('node:path')
@@ -44,8 +46,9 @@ const { printReport, printTransferReport } = require('./lib/report')
 const { benchTaps, printTapsReport, TAPS_BUDGET_MS } = require('./lib/taps')
 const { benchBusKey, printBusKeyReport, BUSKEY_BUDGET_MS } = require('./lib/buskey')
 const { benchFilter, printFilterReport } = require('./lib/filter')
+const { benchStages, printStagesReport } = require('./lib/stages')
 
-const SECTIONS = ['relay', 'transfer', 'taps', 'buskey', 'filter']
+const SECTIONS = ['relay', 'transfer', 'taps', 'buskey', 'filter', 'stages']
 /**
  * Hard stop for the inner run, whatever happens: this much per relay measured (all sizes),
  * plus the transfer section's own bound. Every wait inside is bounded too; this is the net.
@@ -54,12 +57,13 @@ const WATCHDOG_PER_RELAY_MS = 80_000
 /** The outer process hands the inner one its plan (JSON) in this variable. */
 const PLAN_ENV = 'MPROXY_BENCH_PLAN'
 
-const USAGE = `usage: npm run bench -- [--only relay|transfer|taps|buskey|filter] [--baseline REV]
+const USAGE = `usage: npm run bench -- [--only relay|transfer|taps|buskey|filter|stages] [--baseline REV]
   --only relay      only the relay comparison (mproxy's forward proxy, socat, a Node dgram relay)
   --only transfer   only the file transfer at the programs' default settings
   --only taps       only datagrams into and out of JavaScript (messages(), send()) next to Node dgram
   --only buskey     only the bus key's cost: the transfer paths unpaced, without and with --bus-key
   --only filter     only the forward proxy with and without a prefix filter
+  --only stages     only the forward proxy with and without an input stage (checksum, tag)
   --baseline REV    also measure the forward proxy of git revision REV (a branch, tag or commit),
                     built once into .bench/baseline-<sha>/ and reused by later runs
 environment: MPROXY_BENCH_QUICK=1 runs a short smoke version (numbers not comparable)
@@ -109,7 +113,7 @@ async function outer(options) {
     }
   }
   const plan = { sections: options.sections, socat: null, baseline: null }
-  if ((options.sections.includes('taps') || options.sections.includes('filter')) && !options.sections.includes('relay')) ensureLoadgen()
+  if (['taps', 'filter', 'stages'].some((s) => options.sections.includes(s)) && !options.sections.includes('relay')) ensureLoadgen()
   if (options.sections.includes('relay')) {
     plan.socat = ensureSocat()
     ensureLoadgen()
@@ -181,6 +185,12 @@ async function filterSection() {
   return Object.keys(result.runs).length > 0
 }
 
+async function stagesSection() {
+  const result = await benchStages({ buffer: relayBuffer() })
+  printStagesReport(result)
+  return Object.keys(result.runs).length > 0
+}
+
 async function tapsSection() {
   const taps = await benchTaps()
   printTapsReport(taps)
@@ -196,7 +206,8 @@ async function inner(plan) {
     (plan.sections.includes('transfer') ? TRANSFER_BUDGET_MS : 0) +
     (plan.sections.includes('taps') ? TAPS_BUDGET_MS : 0) +
     (plan.sections.includes('buskey') ? BUSKEY_BUDGET_MS : 0) +
-    (plan.sections.includes('filter') ? 2 * WATCHDOG_PER_RELAY_MS : 0)
+    (plan.sections.includes('filter') ? 2 * WATCHDOG_PER_RELAY_MS : 0) +
+    (plan.sections.includes('stages') ? 3 * WATCHDOG_PER_RELAY_MS : 0)
   const watchdog = setTimeout(() => {
     note(`the bench took longer than ${budgetMs / 1000} s; stopping`)
     killChildren()
@@ -215,6 +226,7 @@ async function inner(plan) {
   if (plan.sections.includes('transfer')) ran = (await transferSection(netns)) && ran
   if (plan.sections.includes('taps')) ran = (await tapsSection()) && ran
   if (plan.sections.includes('filter')) ran = (await filterSection()) && ran
+  if (plan.sections.includes('stages')) ran = (await stagesSection()) && ran
   if (plan.sections.includes('buskey')) {
     const result = await benchBusKey({ netns })
     printBusKeyReport(result)
