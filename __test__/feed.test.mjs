@@ -208,6 +208,7 @@ test('the CLI flags set the stages; a throttle key without an interval is refuse
   const proxy = runProgram(
     'proxy',
     [
+      '--verbose',
       '--udp-listen-addr',
       '127.0.0.1:0',
       '--udp-downstream-addr',
@@ -233,6 +234,14 @@ test('the CLI flags set the stages; a throttle key without an interval is refuse
   t.deepEqual(out.got, [`${cli}${gga('1')}\r\n${cli}${position(SHIPS[0], 0, 'A')}\r\n`])
   const r = await stop(proxy)
   t.is(r.code, 0, r.stderr)
+  // --verbose: each stage's counters on exit, in lines.
+  for (const line of [
+    'stage checksum: 5 lines in, 4 passed on, badChecksum 1',
+    'stage tag: 4 lines in, 4 passed on',
+    'stage dedup: 4 lines in, 3 passed on, duplicates 1',
+    'stage throttle: 3 lines in, 2 passed on, throttled 1',
+  ])
+    t.true(r.stderr.includes(`  ${line}\n`), `${line} in ${r.stderr}`)
 
   const bad = await runToEnd('proxy', ['--udp-listen-addr', '127.0.0.1:0', '--udp-downstream-addr', '127.0.0.1:9', '--throttle-key', 'mmsi'])
   t.is(bad.code, 2)
@@ -278,4 +287,26 @@ test('a config file route: tag blocks with the receive time, and check refusing 
   t.is(run.code, 2)
   t.is(checked.stderr, 'mproxy: routes[0].throttle.interval is required\n')
   t.is(run.stderr, checked.stderr)
+})
+
+test("the client's file goes through the stages too (framed lines, before sending)", async (t) => {
+  const out = await receiver()
+  closeAll(t, out.socket)
+  const dir = tempDir(t)
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = path.join(dir, 'recorded.nmea')
+  const good = [position(SHIPS[0], 0, 'A'), position(SHIPS[1], 0, 'B'), gga('1')]
+  writeFileSync(file, `${good[0]}\r\n${position(SHIPS[0], 0, 'B')}\r\n$GPGGA,1*00\r\n${good[1]}\r\n${good[2]}\r\n`)
+  const client = await mproxy.createClient({ path: file, serverAddrs: out.addr, framing: 'line', checksum: 'drop', dedup: { window: 60 } })
+  await client.finished
+  await waitFor(() => out.got.length === 3, 20_000, 'the clean lines')
+  t.deepEqual(
+    out.got,
+    good.map((l) => `${l}\r\n`),
+  )
+  t.deepEqual(stages(client.stats()), [
+    ['checksum', 5, 4, 1, 0, 0, 0, 0],
+    ['dedup', 4, 3, 0, 1, 0, 0, 0],
+  ])
+  await client.close()
 })
