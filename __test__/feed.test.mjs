@@ -1,12 +1,14 @@
 // Input stages for NMEA/AIS feeds (checksum, tag add, dedup, throttle) over a feed built like
 // a real one: several receivers hearing the same ships (channel A and B), multipart messages
 // split across datagrams, bad checksums, tag blocks from one source, many MMSIs. Real
-// sockets; exact lines in order and exact counts per stage endpoint.
+// sockets; exact lines in order and exact counts per stage endpoint. The reverse proxy's test
+// joins a multicast group on lo: it runs in a network namespace (`npm test` makes one).
 import test from 'ava'
 import dgram from 'node:dgram'
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { mproxy, runProgram, runToEnd, stop, tempDir, waitFor } from './helpers.mjs'
+import net from 'node:net'
+import { mproxy, requireIsolation, runProgram, runToEnd, stop, tempDir, waitFor } from './helpers.mjs'
 
 const { createProxy } = mproxy
 
@@ -309,4 +311,45 @@ test("the client's file goes through the stages too (framed lines, before sendin
     ['dedup', 4, 3, 0, 1, 0, 0, 0],
   ])
   await client.close()
+})
+
+test('a reverse proxy: a TCP sensor and a UDP receiver into the group, deduplicated before it (needs a namespace)', async (t) => {
+  requireIsolation()
+  const udpIn = await sender()
+  closeAll(t, udpIn)
+  const rp = await mproxy.createReverseProxy({
+    udpListenAddrs: '127.0.0.1:0',
+    tcpListenAddrs: '127.0.0.1:0',
+    multicastAddr: '239.77.9.17:29817',
+    multicastInterface: 'lo',
+    tcpOutputAddrs: '127.0.0.1:0',
+    checksum: 'drop',
+    tagBlock: { station: 'rp' },
+    dedup: { window: 60 },
+  })
+  t.teardown(() => rp.close())
+  const reader = net.connect(Number(rp.addresses.tcpOutput[0].split(':')[1]), '127.0.0.1')
+  t.teardown(() => reader.destroy())
+  let received = ''
+  reader.on('data', (d) => {
+    received += d
+  })
+  await new Promise((r) => reader.once('connect', r))
+  await waitFor(() => rp.stats().endpoints.some((e) => e.kind === 'tcp-output' && e.connects === 1), 20_000, 'the reader connected')
+  const sensor = net.connect(Number(rp.addresses.tcpListen[0].split(':')[1]), '127.0.0.1')
+  t.teardown(() => sensor.destroy())
+  await new Promise((r) => sensor.once('connect', r))
+  sensor.write(`${position(SHIPS[0], 0, 'A')}\r\n${position(SHIPS[1], 0, 'A').slice(0, -2)}00\r\n`)
+  const checked = () => rp.stats().endpoints.find((e) => e.kind === 'stage' && e.name === 'checksum')?.datagramsIn
+  await waitFor(() => checked() === 2, 20_000, 'the TCP lines judged')
+  await send(udpIn, `${position(SHIPS[0], 0, 'B')}\n${position(SHIPS[2], 0, 'B')}\n`, rp.addresses.listen[0])
+  const rpTag = tag('s:rp')
+  const expected = `${rpTag}${position(SHIPS[0], 0, 'A')}\r\n${rpTag}${position(SHIPS[2], 0, 'B')}\n`
+  await waitFor(() => received.length >= expected.length, 20_000, 'the group stream at the reader')
+  t.is(received, expected)
+  t.deepEqual(stages(rp.stats()), [
+    ['checksum', 4, 3, 1, 0, 0, 0, 0],
+    ['tag', 3, 3, 0, 0, 0, 0, 0],
+    ['dedup', 3, 2, 0, 1, 0, 0, 0],
+  ])
 })
