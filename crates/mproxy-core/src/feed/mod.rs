@@ -655,7 +655,7 @@ mod tests {
         };
         assert_eq!(
             refused(tag("a,b")),
-            Some("tagBlock.station: \"a,b\" has ','; a station name is printable ASCII without , * \\ or spaces".into())
+            Some("tagBlock.station: \"a,b\" has \",\"; a station name is printable ASCII without , * \\ or spaces".into())
         );
         assert_eq!(refused(tag("ok")), None);
         assert_eq!(

@@ -34,7 +34,7 @@ impl TagSpec {
         station
             .chars()
             .find(|c| !c.is_ascii_graphic() || matches!(c, ',' | '*' | '\\'))
-            .map(|c| format!("{station:?} has {c:?}; a station name is printable ASCII without , * \\ or spaces"))
+            .map(|c| format!("{station:?} has \"{c}\"; a station name is printable ASCII without , * \\ or spaces"))
     }
 }
 
