@@ -91,6 +91,9 @@ export declare function checkBusKey(path: string): void
  */
 export declare function checkRoute(options: RouteOptions): void
 
+/** What the checksum stage does with a line whose NMEA checksum is wrong or missing. */
+export type ChecksumMode = 'drop' | 'count'
+
 /**
  * What is wrong with a network written for an allow list or a rule by source (`10.0.0.0/8`,
  * `::ffff:127.0.0.1`), or nothing: the core's one CIDR parser, so the schema and the core
@@ -114,6 +117,10 @@ export interface CounterName {
 /** Every counter, in the order metrics list them. */
 export declare function counters(): Array<CounterName>
 
+export interface DedupOptions {
+  windowSeconds: number
+}
+
 export interface DestinationOptions {
   address: string
   interface?: string
@@ -127,9 +134,10 @@ export interface DestinationOptions {
  * copy of what it sent, a kept TCP/TLS connection, a TCP listener whose clients are inputs,
  * a TCP output listener, a TCP output that connects out, the taps of `messages()` (all of a route's together), what
  * `send()` was given, or one routing rule of an output (named `OUTPUT RULE`, e.g.
- * `127.0.0.1:9921 prefix !AIVDM`).
+ * `127.0.0.1:9921 prefix !AIVDM`), or one input stage (`checksum`, `tag`, `dedup`,
+ * `throttle`: its `datagramsIn`/`datagramsOut` count lines).
  */
-export type EndpointKind = 'udp-listener' | 'udp-destination' | 'input' | 'file' | 'tee' | 'copy' | 'tcp-connection' | 'tcp-listener' | 'tcp-output' | 'tcp-connect-output' | 'tap' | 'send' | 'rule'
+export type EndpointKind = 'udp-listener' | 'udp-destination' | 'input' | 'file' | 'tee' | 'copy' | 'tcp-connection' | 'tcp-listener' | 'tcp-output' | 'tcp-connect-output' | 'tap' | 'send' | 'rule' | 'stage'
 
 /** Counters of one endpoint. Numbers are doubles: exact up to 2^53, far beyond any count. */
 export interface EndpointStats {
@@ -167,6 +175,14 @@ export interface EndpointStats {
   replays: number
   /** Outputs: datagrams their routing rules kept from them (not for balance-group members: see the group's rules). Rules: datagrams this rule dropped. In totals: what rules kept from outputs, chosen, not lost. */
   filtered: number
+  /** Input stage `checksum`: lines whose NMEA checksum (the sentence's or its TAG block's) was wrong or missing; dropped with `checksum: 'drop'`, passed with `'count'`. Chosen, not lost. */
+  badChecksum: number
+  /** Input stage `dedup`: lines dropped as copies of a message seen within the window. Chosen, not lost. */
+  duplicates: number
+  /** Input stage `throttle`: lines dropped past one per key per interval (or replaced by a newer one with `keep: 'latest'`). Chosen, not lost. */
+  throttled: number
+  /** Input stage `dedup`: fragments of AIS multipart messages that never completed (a fragment missing, out of order, timed out, or evicted), dropped. */
+  multipartIncomplete: number
   /** Datagrams the kernel dropped because a socket's receive buffer was full; `null` where the OS does not count them (macOS, Windows: see `Stats.unknownCounters`), never a made-up 0. */
   kernelDrops: number | null
   /** TCP connections made (kept connections) or accepted (listeners). */
@@ -175,7 +191,7 @@ export interface EndpointStats {
   disconnects: number
   /** TCP clients refused at the client limit. */
   refused: number
-  /** TCP clients disconnected for falling behind (their queue overflowed). */
+  /** TCP clients disconnected for falling behind (their queue overflowed); input stages `dedup` and `throttle`: entries evicted from their full tables (oldest first). */
   evicted: number
   /** TCP clients refused because their address is not in the listener's allow list (`allow`). */
   refusedNotAllowed: number
@@ -237,6 +253,13 @@ export interface InputOptions {
  * or a read failed (the error was logged).
  */
 export type InputOutcome = 'complete' | 'stopped' | 'failed'
+
+export interface InputStagesOptions {
+  checksum?: ChecksumMode
+  tagBlock?: TagBlockOptions
+  dedup?: DedupOptions
+  throttle?: ThrottleOptions
+}
 
 /**
  * A line (UTF-8; `\r
@@ -346,6 +369,8 @@ export interface RouteOptions {
   tcpConnectOutputs?: Array<TcpConnectOutputOptions>
   /** A keep-alive datagram for `udpDestinations` (groups have their own). */
   udpKeepAlive?: KeepAliveOptions
+  /** Checksum, tag add, dedup and throttle on every input, before the outputs. */
+  inputStages?: InputStagesOptions
 }
 
 /** Routing rules of one output or balance group; absent parts keep everything. */
@@ -371,6 +396,14 @@ export declare function rulePatternProblem(pattern: string): string | null
  * interface or file is bad; nothing is left running then.
  */
 export declare function startRoute(options: RouteOptions, onEvent: ((arg: RouteEvent) => void)): NativeRoute
+
+export interface TagBlockOptions {
+  station?: string
+  time?: TagTime
+}
+
+/** The unit of a TAG block's `c:` time. */
+export type TagTime = 's' | 'ms'
 
 /**
  * What a tap's consumer takes at once: the datagrams back to back, each one's length,
@@ -451,6 +484,18 @@ export interface TcpOutputOptions {
   keepAlive?: KeepAliveOptions
 }
 
+/** Which line per key and interval the throttle stage keeps. */
+export type ThrottleKeep = 'first' | 'latest'
+
+/** What the throttle stage keys lines by. */
+export type ThrottleKey = 'mmsi' | 'sentence' | 'line'
+
+export interface ThrottleOptions {
+  key: ThrottleKey
+  intervalSeconds: number
+  keep: ThrottleKeep
+}
+
 export interface TlsOptions {
   /** Name to verify and send as SNI (host name or IP literal). */
   serverName: string
@@ -510,6 +555,14 @@ export interface Totals {
   replays: number
   /** Outputs: datagrams their routing rules kept from them (not for balance-group members: see the group's rules). Rules: datagrams this rule dropped. In totals: what rules kept from outputs, chosen, not lost. */
   filtered: number
+  /** Input stage `checksum`: lines whose NMEA checksum (the sentence's or its TAG block's) was wrong or missing; dropped with `checksum: 'drop'`, passed with `'count'`. Chosen, not lost. */
+  badChecksum: number
+  /** Input stage `dedup`: lines dropped as copies of a message seen within the window. Chosen, not lost. */
+  duplicates: number
+  /** Input stage `throttle`: lines dropped past one per key per interval (or replaced by a newer one with `keep: 'latest'`). Chosen, not lost. */
+  throttled: number
+  /** Input stage `dedup`: fragments of AIS multipart messages that never completed (a fragment missing, out of order, timed out, or evicted), dropped. */
+  multipartIncomplete: number
   /** Datagrams the kernel dropped because a socket's receive buffer was full; `null` where the OS does not count them (macOS, Windows: see `Stats.unknownCounters`), never a made-up 0. */
   kernelDrops: number | null
 }

@@ -54,7 +54,16 @@ function entry() {
 test('every option of every create…() function has a doc comment', (t) => {
   const { checker, exports, find } = entry()
   const optionTypes = exports.map((s) => s.name).filter((n) => n.endsWith('Options'))
-  t.deepEqual(optionTypes.sort(), ['ClientOptions', 'CommonOptions', 'MessagesOptions', 'ProxyOptions', 'ReverseProxyOptions', 'ServerOptions', 'TlsOptions'])
+  t.deepEqual(optionTypes.sort(), [
+    'ClientOptions',
+    'CommonOptions',
+    'FeedOptions',
+    'MessagesOptions',
+    'ProxyOptions',
+    'ReverseProxyOptions',
+    'ServerOptions',
+    'TlsOptions',
+  ])
   let checked = 0
   for (const name of optionTypes) {
     const type = checker.getDeclaredTypeOfSymbol(find(name))

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict'
 /**
- * `npm run bench [-- --only relay|transfer|taps|buskey|filter|replay|instructions] [-- --baseline REV]`
+ * `npm run bench [-- --only relay|transfer|taps|buskey|filter|replay|stages|instructions] [-- --baseline REV]`
  *
  * Three sections, all on 127.0.0.1 inside a private network namespace when we can make one
  * (the bench re-executes itself under `unshare`), so no datagram can leave the machine:
@@ -24,6 +24,8 @@
  *            with --baseline the change since REV (bench/lib/instructions.js).
  *  replay    how late the client's replay sends lines, from their recorded offsets
  *            (bench/lib/replay.js).
+ *  stages    the forward proxy with and without an input stage (checksum, tag), same load,
+ *            same run: what a stage costs per datagram (bench/lib/stages.js).
  *
  * This file is the entry point and the orchestration; the pieces are in bench/lib:
  *   settings.js   sizes, durations, quick mode      namespace.js  unshare re-exec, loopback
@@ -32,7 +34,7 @@
  *   transfer.js   the file transfer section         report.js     tables, ratios, bar, JSON
  *   procfs.js     CPU, memory, drops from /proc     processes.js  child tracking and cleanup
  *   taps.js       the taps section
- *   filter.js     the filter section
+ *   filter.js     the filter section             stages.js     the input stages section
  */
 const fs = require('node:fs')
 const path = require('node:path')
@@ -51,8 +53,9 @@ const { benchBusKey, printBusKeyReport, BUSKEY_BUDGET_MS } = require('./lib/busk
 const { benchFilter, printFilterReport } = require('./lib/filter')
 const { benchInstructions } = require('./lib/instructions')
 const { benchReplay, printReplayReport, REPLAY_BUDGET_MS } = require('./lib/replay')
+const { benchStages, printStagesReport } = require('./lib/stages')
 
-const SECTIONS = ['relay', 'transfer', 'taps', 'buskey', 'filter', 'replay']
+const SECTIONS = ['relay', 'transfer', 'taps', 'buskey', 'filter', 'replay', 'stages']
 /** Sections run only when asked for by name: not part of the default run. */
 const ON_REQUEST = ['instructions']
 /**
@@ -63,12 +66,13 @@ const WATCHDOG_PER_RELAY_MS = 80_000
 /** The outer process hands the inner one its plan (JSON) in this variable. */
 const PLAN_ENV = 'MPROXY_BENCH_PLAN'
 
-const USAGE = `usage: npm run bench -- [--only relay|transfer|taps|buskey|filter|replay|instructions] [--baseline REV]
+const USAGE = `usage: npm run bench -- [--only relay|transfer|taps|buskey|filter|replay|stages|instructions] [--baseline REV]
   --only relay      only the relay comparison (mproxy's forward proxy, socat, a Node dgram relay)
   --only transfer   only the file transfer at the programs' default settings
   --only taps       only datagrams into and out of JavaScript (messages(), send()) next to Node dgram
   --only buskey     only the bus key's cost: the transfer paths unpaced, without and with --bus-key
   --only filter     only the forward proxy with and without a prefix filter
+  --only stages     only the forward proxy with and without an input stage (checksum, tag)
   --only replay     only how late the client's replay sends lines (mean, p99, max)
   --only instructions  instruction counts of the hot paths under Callgrind (needs valgrind and
                     iai-callgrind-runner 0.16.1); with --baseline, the change since REV
@@ -123,7 +127,7 @@ async function outer(options) {
     }
   }
   const plan = { sections: options.sections, socat: null, baseline: null }
-  if ((options.sections.includes('taps') || options.sections.includes('filter')) && !options.sections.includes('relay')) ensureLoadgen()
+  if (['taps', 'filter', 'stages'].some((s) => options.sections.includes(s)) && !options.sections.includes('relay')) ensureLoadgen()
   if (options.sections.includes('relay')) {
     plan.socat = ensureSocat()
     ensureLoadgen()
@@ -195,6 +199,12 @@ async function filterSection() {
   return Object.keys(result.runs).length > 0
 }
 
+async function stagesSection() {
+  const result = await benchStages({ buffer: relayBuffer() })
+  printStagesReport(result)
+  return Object.keys(result.runs).length > 0
+}
+
 async function tapsSection() {
   const taps = await benchTaps()
   printTapsReport(taps)
@@ -211,7 +221,8 @@ async function inner(plan) {
     (plan.sections.includes('taps') ? TAPS_BUDGET_MS : 0) +
     (plan.sections.includes('buskey') ? BUSKEY_BUDGET_MS : 0) +
     (plan.sections.includes('filter') ? 2 * WATCHDOG_PER_RELAY_MS : 0) +
-    (plan.sections.includes('replay') ? REPLAY_BUDGET_MS : 0)
+    (plan.sections.includes('replay') ? REPLAY_BUDGET_MS : 0) +
+    (plan.sections.includes('stages') ? 3 * WATCHDOG_PER_RELAY_MS : 0)
   const watchdog = setTimeout(() => {
     note(`the bench took longer than ${budgetMs / 1000} s; stopping`)
     killChildren()
@@ -230,6 +241,7 @@ async function inner(plan) {
   if (plan.sections.includes('transfer')) ran = (await transferSection(netns)) && ran
   if (plan.sections.includes('taps')) ran = (await tapsSection()) && ran
   if (plan.sections.includes('filter')) ran = (await filterSection()) && ran
+  if (plan.sections.includes('stages')) ran = (await stagesSection()) && ran
   if (plan.sections.includes('buskey')) {
     const result = await benchBusKey({ netns })
     printBusKeyReport(result)

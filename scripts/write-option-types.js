@@ -176,10 +176,11 @@ function optionTypes() {
       link.linkFields(false),
     ],
     Preamble: ["An output's or connection's own preamble: a line sent first on every connection.", { preamble: link.linkFields(true).preamble }],
+    FeedOptions: ['Input stages (every program has them), in the order they run; each left out is off.', programs.feedShape],
   }
   for (const [name, [doc, shape]] of Object.entries(parts)) {
     const js = inputJsonSchema(z.strictObject(shape), { typeNames: true })
-    blocks.push(`${docComment(doc, '')}export interface ${name} {\n${decls.members(js, '  ')}}\n`)
+    blocks.push(`${docComment(doc, '')}export interface ${name} {\n${decls.members(js, '  ', optionDoc(shape))}}\n`)
   }
   const named = [...decls.byName.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, text]) => text)
   return formatted(

@@ -29,6 +29,10 @@ export type {
   TcpConnection,
   KeepAlive,
   Preamble,
+  FeedOptions,
+  TagBlockOption,
+  DedupOption,
+  ThrottleOption,
 } from './api/option-types'
 export {
   Handle,

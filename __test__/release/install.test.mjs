@@ -294,8 +294,12 @@ import {
   type OutputRules,
   type ReachableEvent,
   type RuledOutput,
+  type DedupOption,
+  type FeedOptions,
   type KeepAlive,
   type Preamble,
+  type TagBlockOption,
+  type ThrottleOption,
   type TcpConnection,
   type TcpConnectOutput,
   type TcpListener,
@@ -342,6 +346,11 @@ const udpOuts: UdpOutput[] = ['127.0.0.1:9', ruled, balanced]
 const access: ListenerAccess = { allow: ['10.0.0.0/8'], maxClientsPerAddress: 2 }
 const tcpIn: TcpListener = { ...access, addr: 'tls://127.0.0.1:0', idleTimeout: 300 }
 const tcpOuts: TcpOutput[] = ['127.0.0.1:0', { ...access, addr: '127.0.0.1:0', prefix: '!AIVDM' }]
+const tagOption: TagBlockOption = { station: 'rcv1', time: 'ms' }
+const dedupOption: DedupOption = { window: 10 }
+const throttleOption: ThrottleOption = { key: 'mmsi', interval: 60, keep: 'latest' }
+const feed: FeedOptions = { checksum: 'drop', tagBlock: tagOption, dedup: dedupOption, throttle: throttleOption }
+const feedProxy: ProxyOptions = { ...feed, udpListenAddrs: '127.0.0.1:0', udpDownstreamAddrs: '127.0.0.1:9' }
 const quiet: KeepAlive = { keepAliveLine: '$PING', keepAliveAfter: 30 }
 const login: Preamble = { preamble: 'LOGIN station1' }
 const kept: TcpConnection[] = ['127.0.0.1:9', { addr: 'tls://localhost:443', ...quiet, ...login }]
@@ -368,7 +377,7 @@ async function tapAndSend(handle: Handle): Promise<number> {
   })
   handle.on('unreachable', (e: UnreachableEvent) => console.error(e.reason))
   handle.on('reachable', (e: ReachableEvent) => console.error(e.address))
-  return (one?.data.length ?? 0) + (one?.from.length ?? 0) + Object.keys(busOptions).length + Object.keys(sensorProxy).length + Object.keys(linked).length + Object.keys(keptProxy).length
+  return (one?.data.length ?? 0) + (one?.from.length ?? 0) + Object.keys(busOptions).length + Object.keys(sensorProxy).length + Object.keys(linked).length + Object.keys(keptProxy).length + Object.keys(feedProxy).length
 }
 
 function describe(err: unknown): string {
@@ -486,9 +495,11 @@ test('the types compile for a consumer under tsc --strict, without skipLibCheck'
     'CommonOptions',
     'ConnectEvent',
     'Datagrams',
+    'DedupOption',
     'DisconnectEvent',
     'EndpointKind',
     'EndpointStats',
+    'FeedOptions',
     'Framing',
     'Handle',
     'HandleEvents',
@@ -515,10 +526,12 @@ test('the types compile for a consumer under tsc --strict, without skipLibCheck'
     'ServiceEvents',
     'ServiceLogEntry',
     'Stats',
+    'TagBlockOption',
     'TcpConnectOutput',
     'TcpConnection',
     'TcpListener',
     'TcpOutput',
+    'ThrottleOption',
     'TlsOptions',
     'Totals',
     'UdpListener',

@@ -4,8 +4,8 @@
 // accepted by the schema. A check on the generator: this file stops compiling (`npm run
 // lint`, __test__/types.test.mjs) if it ever writes a type its schema would not take.
 import type { z } from 'zod'
-import type { apiSchema, ProgramKind } from '../../src/schema/programs'
-import type { ClientOptions, ProxyOptions, ReverseProxyOptions, ServerOptions } from '../../src/index'
+import type { apiSchema, feedShape, ProgramKind } from '../../src/schema/programs'
+import type { ClientOptions, FeedOptions, ProxyOptions, ReverseProxyOptions, ServerOptions } from '../../src/index'
 
 type SchemaInput<K extends ProgramKind> = z.input<ReturnType<typeof apiSchema<K>>>
 
@@ -26,7 +26,12 @@ type Accepted<Type, Schema> = [Type] extends [Schema]
 type Check<Type, K extends ProgramKind> = [SameKeys<Type, SchemaInput<K>>, SameRequired<Type, SchemaInput<K>>, Accepted<Type, SchemaInput<K>>]
 type Assert<T extends [true, true, true]> = T
 
+/** The input stages' options (in every program's options) against their own shape. */
+type FeedInput = z.input<z.ZodObject<typeof feedShape>>
+type FeedCheck = [SameKeys<FeedOptions, FeedInput>, SameRequired<FeedOptions, FeedInput>, Accepted<FeedOptions, FeedInput>]
+
 export type Checked = [
+  Assert<FeedCheck>,
   Assert<Check<ClientOptions, 'client'>>,
   Assert<Check<ServerOptions, 'server'>>,
   Assert<Check<ProxyOptions, 'proxy'>>,

@@ -9,6 +9,7 @@ import { refuseDuplicates } from './checks'
 import { udpOutputs } from './outputs'
 import { outputAddrs } from '../schema/rules'
 import { checkCommon, defaultMaxDatagram, destinationOptions, fileOutput } from './common'
+import { inputStages } from './feed'
 
 /** @internal The function behind createClient(), with the CLI's flag names for messages. */
 export async function startClient(input: ClientOptions, labels?: Labels): Promise<Handle> {
@@ -44,6 +45,7 @@ export async function startClient(input: ClientOptions, labels?: Labels): Promis
       copy: o.copyPath === undefined ? undefined : fileOutput(o.copyPath, o.rotate, o.keep, { waitWhenFull: true }),
       sendBuffer: common.sendBuffer,
       busKey: common.busKey,
+      inputStages: inputStages(o),
     },
     // A followed file never ends: the client runs until closed.
     o.follow !== true,

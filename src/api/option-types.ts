@@ -22,6 +22,23 @@ export interface CommonOptions {
   busKey?: string
   /** A second key file UDP listeners also accept, for a rotation; needs `busKey`. */
   busKeyNext?: string
+  /**
+   * Check NMEA checksums (sentences and TAG blocks): `drop` (and count, in `badChecksum`) lines
+   * with a wrong or missing one, or `count` them only.
+   */
+  checksum?: 'drop' | 'count'
+  /**
+   * Add a TAG block with `s:` and/or `c:` to every sentence (fields a line's TAG block has are
+   * kept).
+   */
+  tagBlock?: TagBlockOption
+  /**
+   * Drop a message seen within the window, across every input (AIS: channel A and B alike,
+   * multipart messages whole); counted in `duplicates`.
+   */
+  dedup?: DedupOption
+  /** At most one line per key per interval (counted in `throttled`). */
+  throttle?: ThrottleOption
   /** Called for every state change and survived fault (also emitted as 'log'). */
   onLog?: (entry: LogEntry) => void
   /**
@@ -364,6 +381,27 @@ export interface Preamble {
   preamble?: string
 }
 
+/** Input stages (every program has them), in the order they run; each left out is off. */
+export interface FeedOptions {
+  /**
+   * Check NMEA checksums (sentences and TAG blocks): `drop` (and count, in `badChecksum`) lines
+   * with a wrong or missing one, or `count` them only.
+   */
+  checksum?: 'drop' | 'count'
+  /**
+   * Add a TAG block with `s:` and/or `c:` to every sentence (fields a line's TAG block has are
+   * kept).
+   */
+  tagBlock?: TagBlockOption
+  /**
+   * Drop a message seen within the window, across every input (AIS: channel A and B alike,
+   * multipart messages whole); counted in `duplicates`.
+   */
+  dedup?: DedupOption
+  /** At most one line per key per interval (counted in `throttled`). */
+  throttle?: ThrottleOption
+}
+
 /** UDP outputs that share the datagrams the rules keep: each goes to exactly one of them. */
 export interface BalanceGroup {
   /**
@@ -391,6 +429,12 @@ export interface BalanceGroup {
   keepAliveLine?: string
   /** This output's keep-alive quiet time in seconds (else the program's keepAliveAfter) */
   keepAliveAfter?: number | string
+}
+
+/** The dedup stage: a message seen within `window` seconds is dropped. */
+export interface DedupOption {
+  /** Seconds a message is remembered for (from its first copy). */
+  window: number | string
 }
 
 /**
@@ -439,6 +483,16 @@ export interface RuledOutput {
   keepAliveLine?: string
   /** This output's keep-alive quiet time in seconds (else the program's keepAliveAfter) */
   keepAliveAfter?: number | string
+}
+
+/** The TAG block the tag stage adds to every sentence (fields a line already has are kept). */
+export interface TagBlockOption {
+  /**
+   * `s:` field: this station's name (printable ASCII without `,` `*` `\` or spaces, at most 64).
+   */
+  station?: string
+  /** `c:` field: the receive time in UNIX seconds (`'s'`) or milliseconds (`'ms'`). */
+  time?: 's' | 'ms'
 }
 
 /**
@@ -531,6 +585,22 @@ export type TcpOutput =
       /** This output's preamble (else the program's preamble) */
       preamble?: string
     }
+
+/** The throttle stage: at most one line per key per interval. */
+export interface ThrottleOption {
+  /**
+   * `mmsi` (AIS position reports: types 1, 2, 3, 18, 19, 27), `sentence` (talker and type,
+   * `GPGGA`), or `line`.
+   */
+  key: 'mmsi' | 'sentence' | 'line'
+  /** Seconds per key. */
+  interval: number | string
+  /**
+   * `first` (default): the first line of each interval; `latest`: the newest, sent at the
+   * interval's end.
+   */
+  keep?: 'first' | 'latest'
+}
 
 /** A UDP listener with settings of its own. */
 export interface UdpListener {

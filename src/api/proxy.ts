@@ -6,6 +6,7 @@ import { parseWith } from '../schema/issues'
 import { apiSchema } from '../schema/programs'
 import { resolveEndpoints } from '../resolve'
 import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions } from './common'
+import { inputStages } from './feed'
 import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './checks'
 import { tcpConnects } from './tcp'
 import { udpOutputs } from './outputs'
@@ -47,6 +48,7 @@ export async function startProxy(input: ProxyOptions, labels?: Labels): Promise<
       tee: tee ? { path: '-' } : undefined,
       sendBuffer: common.sendBuffer,
       busKey: common.busKey,
+      inputStages: inputStages(o),
     },
     false,
   )

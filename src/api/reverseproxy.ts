@@ -19,6 +19,7 @@ import { withWires } from './wire'
 import { connectTargets } from './tcp'
 import { keepAliveOf, preambleOf } from '../schema/link'
 import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions } from './common'
+import { inputStages } from './feed'
 
 const TLS_PREFIX = 'tls://'
 
@@ -158,6 +159,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
           tee: tee ? { path: '-' } : undefined,
           sendBuffer: common.sendBuffer,
           busKey: common.busKey,
+          inputStages: inputStages(o),
         },
         false,
         'inputs',

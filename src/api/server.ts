@@ -8,6 +8,7 @@ import { resolveEndpoints } from '../resolve'
 import { refuseDuplicates } from './checks'
 import { ruleOptions } from './outputs'
 import { checkCommon, fileOutput, listenOptions } from './common'
+import { inputStages } from './feed'
 
 /** @internal The function behind createServer(), with the CLI's flag names for messages. */
 export async function startServer(input: ServerOptions, labels?: Labels): Promise<Handle> {
@@ -29,6 +30,7 @@ export async function startServer(input: ServerOptions, labels?: Labels): Promis
       outputs: [{ ...fileOutput(path, o.rotate, o.keep), rules: o.rules && ruleOptions(o.rules) }],
       tee: tee && path !== '-' ? { path: '-' } : undefined,
       busKey: common.busKey,
+      inputStages: inputStages(o),
     },
     false,
   )

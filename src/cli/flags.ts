@@ -7,6 +7,7 @@
 import { processSettingsShape } from '../schema/config'
 import { option } from '../schema/option'
 import { ruleShape } from '../schema/rules'
+import { stageValues } from '../schema/programs'
 import { addressList, cidr, flag, listOf, text } from '../schema/values'
 
 /** Every flag about the process, in the order `--help` lists them. */
@@ -60,6 +61,35 @@ export const wireShape = {
 
 /** The rule each filter flag sets. */
 export const FILTER_RULES = { filterFrom: 'from', filterPrefix: 'prefix', filterMatch: 'match', sample: 'sample' } as const
+
+/**
+ * The input stages' object options on the command line (`--checksum` is an option of its
+ * own): their values are checked by the same schemas (`stageValues`), named by these flags.
+ */
+export const feedFlagShape = {
+  tagStation: option(stageValues.station, { flag: 'tag-station', value: 'NAME', help: 'Add a TAG block with s:NAME (this station) to every sentence' }),
+  tagTime: option(stageValues.tagTime, {
+    flag: 'tag-time',
+    value: 's|ms',
+    help: 'Add a TAG block with c: (the receive time, UNIX seconds or milliseconds) to every sentence',
+  }),
+  dedupWindow: option(stageValues.window, {
+    flag: 'dedup',
+    value: 'SECONDS',
+    help: 'Drop a message seen within SECONDS, across every input (AIS: channels A and B alike)',
+  }),
+  throttleKey: option(stageValues.throttleKey, {
+    flag: 'throttle-key',
+    value: 'mmsi|sentence|line',
+    help: 'Throttle: what a line is keyed by (needs --throttle-interval)',
+  }),
+  throttleInterval: option(stageValues.interval, { flag: 'throttle-interval', value: 'SECONDS', help: 'Throttle: at most one line per key per SECONDS' }),
+  throttleKeep: option(stageValues.keep, {
+    flag: 'throttle-keep',
+    value: 'first|latest',
+    help: 'Throttle: keep the first line of each interval, or send the latest at its end; default first',
+  }),
+}
 
 /** The flags of `mproxy --config FILE` and `mproxy check FILE`. */
 export const configRunShape = {

@@ -9,17 +9,42 @@ import { z } from 'zod'
 import { parseWith } from '../schema/issues'
 import { ruleShape } from '../schema/rules'
 import { clientShape, commonShape, proxyShape, reverseProxyShape, serverShape } from '../schema/programs'
-import { FILTER_RULES, filterShape, PROCESS_FIELDS, processShape, wireShape } from './flags'
+import { FILTER_RULES, feedFlagShape, filterShape, PROCESS_FIELDS, processShape, wireShape } from './flags'
 
 /** Turns parsed flags into the API's option object (flag fields are option fields). */
 function options(values: ParsedValues, onLog: (entry: LogEntry) => void): Record<string, unknown> {
-  const rest: Record<string, unknown> = { ...values }
+  const rest: Record<string, unknown> = { ...withFeedFlags(values) }
   for (const field of PROCESS_FIELDS) delete rest[field]
   return { ...rest, onLog }
 }
 
-/** Flags every program has: the common options, then the process's. */
-const COMMON_FLAGS: FlagSpec[] = [...flagsOf(commonShape), ...flagsOf(processShape)]
+/** Flags every program has: the common options (with `--checksum`), the input stages', then the process's. */
+const COMMON_FLAGS: FlagSpec[] = [...flagsOf(commonShape), ...flagsOf(feedFlagShape), ...flagsOf(processShape)]
+
+const FEED_FLAGS = Object.fromEntries(flagsOf(feedFlagShape).map((f) => [f.field, `--${f.name}`]))
+
+/** Turns the input-stage flags into the `tagBlock`, `dedup` and `throttle` options, checked as flags first. */
+function withFeedFlags(values: ParsedValues): ParsedValues {
+  const { tagStation, tagTime, dedupWindow, throttleKey, throttleInterval, throttleKeep, ...rest } = values
+  const given = { tagStation, tagTime, dedupWindow, throttleKey, throttleInterval, throttleKeep }
+  if (Object.values(given).every((v) => v === undefined)) return rest
+  const flagSchema = z.strictObject(feedFlagShape).superRefine((o, ctx) => {
+    if ((o.throttleKey === undefined) !== (o.throttleInterval === undefined) || (o.throttleKeep !== undefined && o.throttleKey === undefined)) {
+      const [missing, given] =
+        o.throttleKey === undefined
+          ? ['throttleKey', o.throttleInterval !== undefined ? 'throttleInterval' : 'throttleKeep']
+          : ['throttleInterval', 'throttleKey']
+      ctx.addIssue({ code: 'custom', path: [missing], message: `is required with {${given}}` })
+    }
+  })
+  parseWith(flagSchema, given, { flags: FEED_FLAGS })
+  const out: Record<string, unknown> = { ...rest }
+  const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined))
+  if (tagStation !== undefined || tagTime !== undefined) out.tagBlock = defined({ station: tagStation, time: tagTime })
+  if (dedupWindow !== undefined) out.dedup = { window: dedupWindow }
+  if (throttleKey !== undefined) out.throttle = defined({ key: throttleKey, interval: throttleInterval, keep: throttleKeep })
+  return out as ParsedValues
+}
 
 /** A program's own flags: its options but the common ones, then the filter flags it takes. */
 function ownFlags(shape: Readonly<Record<string, z.ZodType>>, filters: ReadonlyArray<keyof typeof filterShape>): FlagSpec[] {

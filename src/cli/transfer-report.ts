@@ -55,11 +55,14 @@ export function transferCounts(stats: Stats) {
     refused: sum(destinations, (e) => e.sendErrors + e.icmpErrors),
     lost: sum(stats.endpoints, (e) => (e.kernelDrops ?? 0) + e.queueDrops + e.truncated + e.writeErrors),
     filtered: stats.totals.filtered,
+    // Lines the input stages (checksum, dedup, throttle) took out before sending: chosen, not lost.
+    staged: sum(of(stats, 'stage'), (e) => e.datagramsIn - e.datagramsOut),
   }
 }
 
 function losses(c: ReturnType<typeof transferCounts>): string {
-  return `refused ${count(c.refused)}${c.lost ? `, lost ${count(c.lost)}` : ''}${c.filtered ? `, filtered ${count(c.filtered)}` : ''}`
+  const staged = c.staged ? `, ${count(c.staged)} line${c.staged === 1 ? '' : 's'} dropped by input stages` : ''
+  return `refused ${count(c.refused)}${c.lost ? `, lost ${count(c.lost)}` : ''}${c.filtered ? `, filtered ${count(c.filtered)}` : ''}${staged}`
 }
 
 /** The progress line (without the program's name). `size`: the input's size when known. */

@@ -51,6 +51,100 @@ const DATAGRAM_DEFAULT = '1472 IPv4, 1452 IPv6, 30 less with --bus-key'
 
 /** Where a replayed line's time is (the client's `replay`). */
 export const REPLAY_TIMES = ['tag', 'iso', 'unix'] as const
+export const CHECKSUM_MODES = ['drop', 'count'] as const
+export const TAG_TIMES = ['s', 'ms'] as const
+export const THROTTLE_KEYS = ['mmsi', 'sentence', 'line'] as const
+export const THROTTLE_KEEPS = ['first', 'latest'] as const
+
+const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: (iss) => `${show(iss.input)} is not one of ${values.join(', ')}` })
+
+/**
+ * A TAG block's station name: printable ASCII without `,` `*` `\` (they end a field, the
+ * block's checksum, the block), 1 to 64 characters (core: `TagSpec::station_problem`).
+ */
+export const station = text('a station name').check((ctx) => {
+  const bad = [...ctx.value].find((c) => c < '!' || c > '~' || c === ',' || c === '*' || c === '\\')
+  if (ctx.value.length > 64) ctx.issues.push({ code: 'custom', input: ctx.value, message: `${JSON.stringify(ctx.value)} is longer than 64 characters` })
+  else if (bad !== undefined)
+    ctx.issues.push({
+      code: 'custom',
+      input: ctx.value,
+      message: `${JSON.stringify(ctx.value)} has ${JSON.stringify(bad)}; a station name is printable ASCII without , * \\ or spaces`,
+    })
+})
+
+/** The parts of the input stages' options, for the flags that set them (cli/flags.ts). */
+export const stageValues = {
+  checksum: oneOf(CHECKSUM_MODES),
+  station,
+  tagTime: oneOf(TAG_TIMES),
+  window: seconds(0.001, 86_400),
+  throttleKey: oneOf(THROTTLE_KEYS),
+  interval: seconds(0.001, 86_400),
+  keep: oneOf(THROTTLE_KEEPS),
+}
+
+const tagBlockObject = named(
+  z
+    .strictObject({
+      station: stageValues.station.optional().describe("`s:` field: this station's name (printable ASCII without `,` `*` `\\` or spaces, at most 64)."),
+      time: stageValues.tagTime.optional().describe("`c:` field: the receive time in UNIX seconds (`'s'`) or milliseconds (`'ms'`)."),
+    })
+    .refine((t) => t.station !== undefined || t.time !== undefined, { error: 'needs station and/or time' }),
+  'TagBlockOption',
+  'The TAG block the tag stage adds to every sentence (fields a line already has are kept).',
+)
+
+/**
+ * Input stages for NMEA 0183 / AIS feeds (docs/sensor-feeds.md): run on every input of the
+ * program, before its outputs, in this order.
+ */
+export const feedShape = {
+  /** Check NMEA checksums: `drop` (and count) lines whose checksum is wrong or missing, or `count` them only. */
+  checksum: option(stageValues.checksum, {
+    flag: 'checksum',
+    value: 'drop|count',
+    help: 'Check NMEA checksums (sentences, TAG blocks): drop and count lines with a wrong or missing one, or only count them',
+    doc: 'Check NMEA checksums (sentences and TAG blocks): `drop` (and count, in `badChecksum`) lines with a wrong or missing one, or `count` them only.',
+  }),
+  /** Add a TAG block with `s:` (this station) and/or `c:` (receive time) to every sentence. */
+  tagBlock: option(tagBlockObject, {
+    flag: false,
+    help: 'Add a TAG block with s: (station) and/or c: (receive time, s or ms) to every sentence (the --tag-* flags)',
+    doc: "Add a TAG block with `s:` and/or `c:` to every sentence (fields a line's TAG block has are kept).",
+  }),
+  /** Drop a message seen within `window` seconds, across every input (AIS: channel A and B alike; multipart reassembled). */
+  dedup: option(
+    named(
+      z.strictObject({ window: stageValues.window.describe('Seconds a message is remembered for (from its first copy).') }),
+      'DedupOption',
+      'The dedup stage: a message seen within `window` seconds is dropped.',
+    ),
+    {
+      flag: false,
+      help: 'Drop a message seen within window seconds, across every input (AIS multipart messages judged whole; the --dedup flag)',
+      doc: 'Drop a message seen within the window, across every input (AIS: channel A and B alike, multipart messages whole); counted in `duplicates`.',
+    },
+  ),
+  /** At most one line per key (`mmsi`, `sentence`, `line`) per `interval` seconds: the first, or the latest at the interval's end. */
+  throttle: option(
+    named(
+      z.strictObject({
+        key: stageValues.throttleKey.describe('`mmsi` (AIS position reports: types 1, 2, 3, 18, 19, 27), `sentence` (talker and type, `GPGGA`), or `line`.'),
+        interval: stageValues.interval.describe('Seconds per key.'),
+        keep: stageValues.keep.optional().describe("`first` (default): the first line of each interval; `latest`: the newest, sent at the interval's end."),
+      }),
+      'ThrottleOption',
+      'The throttle stage: at most one line per key per interval.',
+    ),
+    {
+      flag: false,
+      help: 'At most one line per key per interval: the first, or the latest at its end (the --throttle-* flags)',
+      doc: 'At most one line per key per interval (counted in `throttled`).',
+    },
+  ),
+}
 
 /** Options every program has. */
 export const commonShape = {
@@ -99,6 +193,7 @@ export const commonShape = {
     help: 'Also accept datagrams sealed with this key (rotation); needs --bus-key',
     doc: 'A second key file UDP listeners also accept, for a rotation; needs `busKey`.',
   }),
+  ...feedShape,
 }
 
 /** How byte streams become datagrams: the client's input, or (`of`) the TCP streams of a proxy. */

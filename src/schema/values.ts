@@ -90,7 +90,7 @@ export function wholeNumber(min: number, max: number) {
 function numberOrText(min: number, max: number, kind: { what: string; text: RegExp; json: 'integer' | 'number'; valid: (n: number) => boolean }) {
   const message = (input: unknown) => `${show(input)} is not ${kind.what} from ${min} to ${max}`
   return z
-    .union([z.number(), z.string()], { error: (iss) => message(iss.input) })
+    .union([z.number(), z.string()], { error: (iss) => (iss.input === undefined ? 'is required' : message(iss.input)) })
     .transform((value, ctx) => {
       const n = typeof value === 'string' ? (kind.text.test(value.trim()) ? Number(value.trim()) : Number.NaN) : value
       if (!kind.valid(n) || n < min || n > max) {

@@ -16,7 +16,8 @@ use crate::options::Wire;
 /// copy of what it sent, a kept TCP/TLS connection, a TCP listener whose clients are inputs,
 /// a TCP output listener, a TCP output that connects out, the taps of `messages()` (all of a route's together), what
 /// `send()` was given, or one routing rule of an output (named `OUTPUT RULE`, e.g.
-/// `127.0.0.1:9921 prefix !AIVDM`).
+/// `127.0.0.1:9921 prefix !AIVDM`), or one input stage (`checksum`, `tag`, `dedup`,
+/// `throttle`: its `datagramsIn`/`datagramsOut` count lines).
 #[napi(string_enum = "kebab-case")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndpointKind {
@@ -34,10 +35,11 @@ pub enum EndpointKind {
     Tap,
     Send,
     Rule,
+    Stage,
 }
 
 /// Every kind, in the order of `mproxy_core::stats::ENDPOINT_KINDS`.
-const KINDS: [(EndpointKind, &str); 13] = [
+const KINDS: [(EndpointKind, &str); 14] = [
     (EndpointKind::UdpListener, "udp-listener"),
     (EndpointKind::UdpDestination, "udp-destination"),
     (EndpointKind::Input, "input"),
@@ -51,6 +53,7 @@ const KINDS: [(EndpointKind, &str); 13] = [
     (EndpointKind::Tap, "tap"),
     (EndpointKind::Send, "send"),
     (EndpointKind::Rule, "rule"),
+    (EndpointKind::Stage, "stage"),
 ];
 
 impl EndpointKind {

@@ -22,7 +22,8 @@
 //! - `batch`: the unit of work; `cidr`: IP networks, for allow lists and rules alike.
 //! - `framing`: stream bytes to datagrams; `pacing`: spreading a fast input over time;
 //!   `replay`: the recorded time of a log line, and when it is due in a replay.
-//! - `nmea`: NMEA 0183 sentences and TAG blocks, for the sensor-feed stages.
+//! - `nmea`: NMEA 0183 sentences and TAG blocks, for the sensor-feed stages; `feed`: those
+//!   input stages (checksum, tag add, dedup, throttle), in front of a route's fan-out.
 //! - `source` / `sink` / `route`: the engine.
 //! - `bus_key`: authenticated encryption of the datagrams mproxies send each other;
 //!   `wire`: the form a UDP listener accepts (sealed with the key, or plain from sensors).
@@ -39,6 +40,7 @@ mod bus_key;
 mod cidr;
 pub mod error;
 pub mod event;
+mod feed;
 mod framing;
 mod interface;
 mod nmea;
@@ -77,6 +79,10 @@ pub use crate::batch::{Batch, Entry};
 pub use crate::cidr::Cidr;
 pub use crate::sink::connect_out::TcpConnectOutputSpec;
 pub use crate::sink::keep_alive::{line_bytes, KeepAliveSpec, MAX_LINE_BYTES};
+pub use crate::feed::{
+    ChecksumMode, DedupSpec, InputStagesSpec, TagSpec, TagTime, ThrottleKeep, ThrottleKey,
+    ThrottleSpec,
+};
 pub use crate::sink::rotate::{parse_rotated, stamp as rotation_stamp};
 pub use crate::sink::rules::{compile_pattern, Balance, RuleSpec};
 pub use crate::sink::tap::{Take, Tap, TapChunk, Taps};

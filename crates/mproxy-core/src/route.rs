@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::event::Reporter;
 use crate::sink::connect_out::{TcpConnectOutputSink, TcpConnectOutputSpec};
 use crate::sink::keep_alive::{KeepAliveSink, KeepAliveSpec};
+use crate::feed::{FeedSink, InputStagesSpec};
 use crate::sink::rules::{Balance, RuleSpec, RuledSink};
 use crate::sink::seal::SealingSink;
 use crate::sink::tap::Taps;
@@ -63,6 +64,9 @@ pub struct RouteSpec {
     pub tcp_connect_outputs: Vec<TcpConnectOutputSpec>,
     /// A keep-alive datagram for `udp_destinations` (ruled outputs have their own).
     pub udp_keep_alive: Option<KeepAliveSpec>,
+    /// Checksum, tag add, dedup, throttle: run on every input's batches before the fan-out
+    /// (none given: the fan-out is as without them).
+    pub input_stages: InputStagesSpec,
 }
 
 /// Destinations that get only what `rules` keep: each all of it, or with `balance` each
@@ -292,6 +296,17 @@ impl Route {
             }
             sinks.push(route.taps.clone());
             route.fanout = Fanout::new(std::mem::take(&mut sinks));
+            if !spec.input_stages.is_empty() {
+                let (feed, timer) = FeedSink::start(
+                    &spec.input_stages,
+                    route.fanout.clone(),
+                    &registry,
+                    reporter.clone(),
+                    stop.clone(),
+                )?;
+                route.threads.extend(timer);
+                route.fanout = Fanout::new(vec![Arc::new(feed)]);
+            }
             if !spec.udp_listeners.is_empty() {
                 let listeners = udp::start(
                     &spec.udp_listeners,

@@ -53,6 +53,14 @@ macro_rules! counter_table {
                 replays: Summed, "replays", "Datagrams dropped as replays under the bus key";
                 #[doc = " Outputs: datagrams their routing rules kept from them (not for balance-group members: see the group's rules). Rules: datagrams this rule dropped. In totals: what rules kept from outputs, chosen, not lost."]
                 filtered: ChosenByRules, "filtered", "Datagrams routing rules kept from an output (outputs), or dropped (kind \"rule\")";
+                #[doc = " Input stage `checksum`: lines whose NMEA checksum (the sentence's or its TAG block's) was wrong or missing; dropped with `checksum: 'drop'`, passed with `'count'`. Chosen, not lost."]
+                bad_checksum: Summed, "bad_checksum", "Lines with a wrong or missing NMEA checksum (input stage checksum)";
+                #[doc = " Input stage `dedup`: lines dropped as copies of a message seen within the window. Chosen, not lost."]
+                duplicates: Summed, "duplicates", "Lines dropped as duplicates within the window (input stage dedup)";
+                #[doc = " Input stage `throttle`: lines dropped past one per key per interval (or replaced by a newer one with `keep: 'latest'`). Chosen, not lost."]
+                throttled: Summed, "throttled", "Lines dropped past one per key per interval (input stage throttle)";
+                #[doc = " Input stage `dedup`: fragments of AIS multipart messages that never completed (a fragment missing, out of order, timed out, or evicted), dropped."]
+                multipart_incomplete: Summed, "multipart_incomplete", "Fragments of AIS multipart messages dropped incomplete (input stage dedup)";
             }
             in_totals_unless_unknown {
                 #[doc = " Datagrams the kernel dropped because a socket's receive buffer was full; `null` where the OS does not count them (macOS, Windows: see `Stats.unknownCounters`), never a made-up 0."]
@@ -65,8 +73,8 @@ macro_rules! counter_table {
                 disconnects, "disconnects", "TCP connections lost or closed";
                 #[doc = " TCP clients refused at the client limit."]
                 refused, "refused", "TCP clients refused at the client limit";
-                #[doc = " TCP clients disconnected for falling behind (their queue overflowed)."]
-                evicted, "evicted", "TCP output clients disconnected for falling behind";
+                #[doc = " TCP clients disconnected for falling behind (their queue overflowed); input stages `dedup` and `throttle`: entries evicted from their full tables (oldest first)."]
+                evicted, "evicted", "TCP output clients disconnected for falling behind, or entries evicted from an input stage's full table";
                 #[doc = " TCP clients refused because their address is not in the listener's allow list (`allow`)."]
                 refused_not_allowed, "refused_not_allowed", "TCP clients refused because their address is not in the allow list";
                 #[doc = " TCP clients refused because their address already had `maxClientsPerAddress` clients."]
@@ -123,6 +131,7 @@ pub const ENDPOINT_KINDS: &[&str] = &[
     "tap",
     "send",
     "rule",
+    "stage",
 ];
 
 /// Endpoints datagrams enter a route by.
