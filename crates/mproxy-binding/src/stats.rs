@@ -15,7 +15,8 @@ use crate::guard::guarded;
 /// copy of what it sent, a kept TCP/TLS connection, a TCP listener whose clients are inputs,
 /// a TCP output listener, the taps of `messages()` (all of a route's together), what
 /// `send()` was given, or one routing rule of an output (named `OUTPUT RULE`, e.g.
-/// `127.0.0.1:9921 prefix !AIVDM`).
+/// `127.0.0.1:9921 prefix !AIVDM`), or one per-output stage (`OUTPUT STAGE`: a tag strip,
+/// the re-framing to one line per datagram, a rate cap).
 #[napi(string_enum = "kebab-case")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndpointKind {
@@ -31,10 +32,11 @@ pub enum EndpointKind {
     Tap,
     Send,
     Rule,
+    Stage,
 }
 
 /// Every kind, in the order of `mproxy_core::stats::ENDPOINT_KINDS`.
-const KINDS: [(EndpointKind, &str); 12] = [
+const KINDS: [(EndpointKind, &str); 13] = [
     (EndpointKind::UdpListener, "udp-listener"),
     (EndpointKind::UdpDestination, "udp-destination"),
     (EndpointKind::Input, "input"),
@@ -47,6 +49,7 @@ const KINDS: [(EndpointKind, &str); 12] = [
     (EndpointKind::Tap, "tap"),
     (EndpointKind::Send, "send"),
     (EndpointKind::Rule, "rule"),
+    (EndpointKind::Stage, "stage"),
 ];
 
 impl EndpointKind {

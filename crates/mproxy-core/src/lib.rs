@@ -22,7 +22,8 @@
 //! - `batch`: the unit of work; `cidr`: IP networks, for allow lists and rules alike.
 //! - `framing`: stream bytes to datagrams; `pacing`: spreading a fast input over time.
 //! - `nmea`: NMEA 0183 sentences and TAG blocks, for the sensor-feed stages.
-//! - `source` / `sink` / `route`: the engine.
+//! - `source` / `sink` / `route`: the engine; `output`: one description of every output
+//!   (where it goes, and its stages and rules), built one way.
 //! - `bus_key`: authenticated encryption of the datagrams mproxies send each other.
 //! - `tcp`: accepting TCP clients under a listener's rules (allow list, per-address cap,
 //!   client limit); `tls`: TLS on listeners (server) and on connections (client).
@@ -40,6 +41,7 @@ pub mod event;
 mod framing;
 mod interface;
 mod nmea;
+mod output;
 mod pacing;
 mod poller;
 mod route;
@@ -56,7 +58,8 @@ mod udp_socket;
 pub use crate::error::{Error, ErrorKind, Result};
 
 // Routes and what they are made of.
-pub use crate::route::{Route, RouteSpec, RuledUdpOutput};
+pub use crate::output::{OutputShaping, OutputSpec, OutputTarget};
+pub use crate::route::{Route, RouteSpec};
 pub use crate::stop::StopToken;
 // Inputs.
 pub use crate::framing::{Framer, Framing};
@@ -70,6 +73,7 @@ pub use crate::udp_socket::{with_scope, DestinationSpec, ListenSpec, DEFAULT_SOC
 pub use crate::batch::{Batch, Entry};
 pub use crate::cidr::Cidr;
 pub use crate::sink::rotate::{parse_rotated, stamp as rotation_stamp};
+pub use crate::sink::rate_cap::{RateCap, DEFAULT_RATE_BURST, DEFAULT_RATE_QUEUE_BYTES};
 pub use crate::sink::rules::{compile_pattern, Balance, RuleSpec};
 pub use crate::sink::tap::{Take, Tap, TapChunk, Taps};
 pub use crate::sink::tcp_output::{TcpOutputSpec, DEFAULT_CLIENT_QUEUE_BYTES, DEFAULT_MAX_CLIENTS};

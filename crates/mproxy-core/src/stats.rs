@@ -51,6 +51,8 @@ macro_rules! counter_table {
                 replays: Summed, "replays", "Datagrams dropped as replays under the bus key";
                 #[doc = " Outputs: datagrams their routing rules kept from them (not for balance-group members: see the group's rules). Rules: datagrams this rule dropped. In totals: what rules kept from outputs, chosen, not lost."]
                 filtered: ChosenByRules, "filtered", "Datagrams routing rules kept from an output (outputs), or dropped (kind \"rule\")";
+                #[doc = " Rate caps (kind \"stage\"): datagrams dropped because more arrived than the cap lets through and its queue was full (their bytes are in `bytesDropped`)."]
+                capped: Summed, "capped", "Datagrams an output's rate cap dropped because its queue was full";
             }
             in_totals_unless_unknown {
                 #[doc = " Datagrams the kernel dropped because a socket's receive buffer was full; `null` where the OS does not count them (macOS, Windows: see `Stats.unknownCounters`), never a made-up 0."]
@@ -77,6 +79,8 @@ macro_rules! counter_table {
                 matched, "rule_matched", "Datagrams a routing rule's test held for";
                 #[doc = " Rules: datagrams that went on to the next rule or the output(s)."]
                 passed, "rule_passed", "Datagrams a routing rule passed on";
+                #[doc = " Tag strip stages: NMEA 4.10 TAG blocks removed from lines."]
+                tag_blocks_stripped, "tag_blocks_stripped", "NMEA TAG blocks an output's strip stage removed";
             }
         }
     };
@@ -116,6 +120,7 @@ pub const ENDPOINT_KINDS: &[&str] = &[
     "tap",
     "send",
     "rule",
+    "stage",
 ];
 
 /// Endpoints datagrams enter a route by.

@@ -2,6 +2,8 @@
 //! called once per batch and must not block on anything slower than the network (slow
 //! consumers sit behind a bounded queue on a thread of their own).
 
+pub(crate) mod line_stages;
+pub(crate) mod rate_cap;
 pub(crate) mod rotate;
 pub(crate) mod rules;
 pub(crate) mod seal;

@@ -42,8 +42,6 @@ pub struct TcpOutputSpec {
     pub client_queue_bytes: usize,
     pub access: AccessSpec,
     pub tls: Option<TlsServerSpec>,
-    /// Routing rules: clients get only what they keep (see `sink::rules`).
-    pub rules: Option<super::rules::RuleSpec>,
 }
 
 /// Chunks are shared between clients, so this bounds memory once, not once per client:
