@@ -8,7 +8,7 @@ export { createProxy, type ProxyOptions } from './api/proxy'
 export { createReverseProxy, type ReverseProxyOptions } from './api/reverseproxy'
 export type { CommonOptions, Framing } from './api/common'
 export type { TlsOptions } from './api/tcp'
-export type { OutputRules, RuledOutput, BalanceGroup, UdpOutput, TcpOutput, TcpListener, ListenerAccess } from './api/rules'
+export type { OutputRules, OutputStages, UdpOutputStages, RuledOutput, BalanceGroup, UdpOutput, TcpOutput, TcpListener, ListenerAccess } from './api/rules'
 export {
   Handle,
   type Addresses,

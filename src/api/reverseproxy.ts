@@ -12,7 +12,7 @@ import { apiSchema, reverseProxyCliSchema } from '../schema/programs'
 import { resolveEndpoint, resolveEndpoints, type Endpoint } from '../resolve'
 import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './checks'
 import type { TcpListener, TcpOutput, UdpOutput } from './rules'
-import { ruleOptions, udpOutputs } from './outputs'
+import { shapingOptions, udpOutputs } from './outputs'
 import { outputAddrs } from '../schema/rules'
 import { checkCommon, defaultMaxDatagram, destinationOptions, listenOptions, type CommonOptions, type Framing } from './common'
 
@@ -169,7 +169,7 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
             clientQueueBytes,
             tls: t.tls ? tlsFiles : undefined,
             ...accessOf((o.tcpOutputAddrs ?? [])[i]),
-            rules: ruleOptions((o.tcpOutputAddrs ?? [])[i]),
+            shaping: shapingOptions((o.tcpOutputAddrs ?? [])[i]),
           })),
           sendBuffer: common.sendBuffer,
           busKey: common.busKey,

@@ -1,5 +1,5 @@
 /**
- * Routing rules per output, as the API takes them (the types only: they are part of the
+ * Routing rules and stages per output, as the API takes them (the types only: they are part of the
  * published options, so nothing here may reach zod's types; see outputs.ts for how they
  * become the route's options).
  */
@@ -16,14 +16,37 @@ export interface OutputRules {
   sample?: number
 }
 
-/** One output that gets only what its rules keep. */
-export interface RuledOutput extends OutputRules {
+/**
+ * What is done to the stream on its way to one output: TAG blocks stripped before its rules,
+ * a rate cap after them. (UDP outputs also have `oneLinePerDatagram`.)
+ */
+export interface OutputStages {
+  /** Remove NMEA 4.10 TAG blocks (`\s:rcv1,c:1700000000*5A\`) from every line, for consumers that drop tagged lines. */
+  stripTagBlocks?: boolean
+  /** Most bytes per second this output gets (`50000` or `'50k'`); more waits in a queue of `rateQueue` bytes, then is dropped and counted (`capped`). */
+  maxRate?: number | string
+  /** Most datagrams per second this output gets; more waits in the queue, then is dropped and counted (`capped`). */
+  maxDatagramRate?: number | string
+  /** After a quiet time, this many seconds' worth of the caps may go at once. Default 1. Needs a cap. */
+  rateBurst?: number | string
+  /** Bytes that may wait for the caps before datagrams are dropped. Default 1048576. Needs a cap. */
+  rateQueue?: number | string
+}
+
+/** Stages only UDP outputs have. */
+export interface UdpOutputStages extends OutputStages {
+  /** Send each line as a datagram of its own (Signal K, OpenCPN): a datagram of several lines becomes several. */
+  oneLinePerDatagram?: boolean
+}
+
+/** One output that gets only what its rules keep, shaped by its stages. */
+export interface RuledOutput extends OutputRules, UdpOutputStages {
   /** `HOST:PORT`, as a plain output. */
   addr: string
 }
 
 /** UDP outputs that share the datagrams the rules keep: each goes to exactly one of them. */
-export interface BalanceGroup extends OutputRules {
+export interface BalanceGroup extends OutputRules, UdpOutputStages {
   /** `round-robin`: in turn (an exact share each); `source-hash`: by the sender's IP address, so one sender always reaches the same output. */
   balance: 'round-robin' | 'source-hash'
   /** The members. */
@@ -48,5 +71,5 @@ export interface TcpListener extends ListenerAccess {
   idleTimeout?: number
 }
 
-/** A TCP output listener: `[tls://]HOST:PORT`, or one with rules and access settings of its own. */
-export type TcpOutput = string | (RuledOutput & ListenerAccess)
+/** A TCP output listener: `[tls://]HOST:PORT`, or one with rules, stages and access settings of its own. */
+export type TcpOutput = string | ({ addr: string } & OutputRules & OutputStages & ListenerAccess)

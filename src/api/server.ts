@@ -6,7 +6,7 @@ import { apiSchema } from '../schema/programs'
 import { resolveEndpoints } from '../resolve'
 import { refuseDuplicates } from './checks'
 import type { OutputRules } from './rules'
-import { ruleOptions } from './outputs'
+import { shapingOptions } from './outputs'
 import { checkCommon, fileOutput, listenOptions, type CommonOptions, type KeepOption, type RotateOption } from './common'
 
 export interface ServerOptions extends CommonOptions {
@@ -26,6 +26,8 @@ export interface ServerOptions extends CommonOptions {
   keep?: KeepOption
   /** Routing rules of `path`: it gets only the datagrams they keep (`{ prefix: '!AIVDM', sample: 10 }`). The tee copy gets everything. */
   rules?: OutputRules
+  /** Remove NMEA 4.10 TAG blocks from every line before it is written (the tee copy keeps them). */
+  stripTagBlocks?: boolean
 }
 
 /** @internal The function behind createServer(), with the CLI's flag names for messages. */
@@ -45,7 +47,7 @@ export async function startServer(input: ServerOptions, labels?: Labels): Promis
     handle,
     {
       udpListeners: listeners.map((l) => listenOptions(l, common)),
-      outputs: [{ ...fileOutput(path, o.rotate, o.keep), rules: o.rules && ruleOptions(o.rules) }],
+      outputs: [{ ...fileOutput(path, o.rotate, o.keep), shaping: shapingOptions({ ...o.rules, stripTagBlocks: o.stripTagBlocks }) }],
       tee: tee && path !== '-' ? { path: '-' } : undefined,
       busKey: common.busKey,
     },

@@ -166,6 +166,8 @@ export const serverShape = {
     flag: false,
     help: 'Routing rules of the path output: it gets only the datagrams they keep (the --filter-* flags)',
   }),
+  /** Remove NMEA 4.10 TAG blocks from every line before it is written (the tee copy keeps them). */
+  stripTagBlocks: option(flag, { flag: 'strip-tag-blocks', help: 'Remove NMEA 4.10 TAG blocks from every line before writing it', default: false }),
   ...commonShape,
 }
 const TLS_PREFIX = 'tls://'
