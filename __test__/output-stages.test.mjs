@@ -113,8 +113,14 @@ test('stages that cannot apply, or shape nothing, are refused with the option pa
     const error = await t.throwsAsync(() => createProxy({ udpListenAddrs: '127.0.0.1:0', ...options }))
     t.is(error.message, message)
   }
-  await refused({ udpDownstreamAddrs: [{ addr: '127.0.0.1:9', rateQueue: 100 }] }, 'udpDownstreamAddrs[0].rateQueue needs udpDownstreamAddrs[0].maxRate or udpDownstreamAddrs[0].maxDatagramRate: it shapes a rate cap')
-  await refused({ udpDownstreamAddrs: [{ addr: '127.0.0.1:9', maxDatagramRate: 0 }] }, 'udpDownstreamAddrs[0].maxDatagramRate: 0 is not a whole number from 1 to 100000000')
+  await refused(
+    { udpDownstreamAddrs: [{ addr: '127.0.0.1:9', rateQueue: 100 }] },
+    'udpDownstreamAddrs[0].rateQueue needs udpDownstreamAddrs[0].maxRate or udpDownstreamAddrs[0].maxDatagramRate: it shapes a rate cap',
+  )
+  await refused(
+    { udpDownstreamAddrs: [{ addr: '127.0.0.1:9', maxDatagramRate: 0 }] },
+    'udpDownstreamAddrs[0].maxDatagramRate: 0 is not a whole number from 1 to 100000000',
+  )
   const tcp = await t.throwsAsync(() =>
     mproxy.createReverseProxy({ multicastAddr: '239.255.0.9:9999', tcpOutputAddrs: [{ addr: '127.0.0.1:0', oneLinePerDatagram: true }] }),
   )
@@ -141,9 +147,13 @@ test('the command line: --strip-tag-blocks and --one-line-per-datagram apply to 
   t.teardown(() => {
     for (const s of [a.socket, b.socket, sender]) s.close()
   })
-  const proxy = runProgram('proxy', ['--udp-listen-addr', '127.0.0.1:0', '--udp-downstream-addr', a.addr, '--udp-downstream-addr', b.addr, '--strip-tag-blocks', '--one-line-per-datagram'], {
-    listeners: 1,
-  })
+  const proxy = runProgram(
+    'proxy',
+    ['--udp-listen-addr', '127.0.0.1:0', '--udp-downstream-addr', a.addr, '--udp-downstream-addr', b.addr, '--strip-tag-blocks', '--one-line-per-datagram'],
+    {
+      listeners: 1,
+    },
+  )
   const [listen] = await proxy.listening
   const [host, port] = listen.split(':')
   await new Promise((r, j) => sender.send(`${tagged(1)}${gga(2)}`, Number(port), host, (e) => (e ? j(e) : r())))

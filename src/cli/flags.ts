@@ -54,7 +54,11 @@ export const filterShape = {
 export const stageFlagShape = {
   stripTagBlocks: option(flag, { flag: 'strip-tag-blocks', help: 'Outputs get every line without its NMEA 4.10 TAG block' }),
   oneLinePerDatagram: option(flag, { flag: 'one-line-per-datagram', help: 'UDP outputs get each line as a datagram of its own (Signal K, OpenCPN)' }),
-  maxRate: option(rate, { flag: 'max-rate', value: 'BYTES/S', help: 'Each output gets at most this many bytes per second, e.g. 50k (queued up to 1 MiB, then dropped and counted)' }),
+  maxRate: option(rate, {
+    flag: 'max-rate',
+    value: 'BYTES/S',
+    help: 'Each output gets at most this many bytes per second, e.g. 50k (queued up to 1 MiB, then dropped and counted)',
+  }),
   maxDatagramRate: option(wholeNumber(1, 100_000_000), {
     flag: 'max-datagram-rate',
     value: 'N',

@@ -74,7 +74,9 @@ function withFilters(values: ParsedValues, fields: string[], rulesField?: string
     throw usageError(`${STAGE_FLAGS[flag]} shapes outputs, and this program has none (stages apply to every output given)`)
   }
   if (oneLinePerDatagram !== undefined && !udpApplied) {
-    throw usageError(`${STAGE_FLAGS.oneLinePerDatagram} applies to UDP outputs (--udp-output-addr), and none is given: a TCP stream is the same bytes either way`)
+    throw usageError(
+      `${STAGE_FLAGS.oneLinePerDatagram} applies to UDP outputs (--udp-output-addr), and none is given: a TCP stream is the same bytes either way`,
+    )
   }
   return out as ParsedValues
 }
@@ -120,7 +122,11 @@ export const proxy: Program = {
     name: 'mproxy-proxy',
     summary: 'MPROXY: Proxy\nForward TCP, UDP, or Multicast endpoints to a downstream UDP socket address.',
     usage: 'mproxy-proxy [--udp-listen-addr HOST:PORT ...] [--tcp-connect-addr [tls://]HOST:PORT ...] --udp-downstream-addr HOST:PORT [...] [OPTIONS]',
-    flags: ownFlags(proxyShape, ['filterFrom', 'filterPrefix', 'filterMatch', 'sample'], ['stripTagBlocks', 'oneLinePerDatagram', 'maxRate', 'maxDatagramRate']),
+    flags: ownFlags(
+      proxyShape,
+      ['filterFrom', 'filterPrefix', 'filterMatch', 'sample'],
+      ['stripTagBlocks', 'oneLinePerDatagram', 'maxRate', 'maxDatagramRate'],
+    ),
     common: COMMON_FLAGS,
     examples: [
       "mproxy-proxy --udp-listen-addr '0.0.0.0:9920' --udp-downstream-addr '[::1]:9921' --udp-downstream-addr 'localhost:9922' --tcp-connect-addr 'localhost:9925' --tee",

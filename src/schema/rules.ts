@@ -60,7 +60,9 @@ export const stageShape = {
   /** After a quiet time, this many seconds' worth of the caps may go at once (default 1). */
   rateBurst: seconds(0, 3600).optional().describe('Seconds of the rate caps that may go at once after a quiet time (default 1)'),
   /** Bytes that may wait for the caps before datagrams are dropped (default 1048576). */
-  rateQueue: wholeNumber(1, 2 ** 30).optional().describe('Bytes that may wait for the rate caps before datagrams are dropped (default 1048576)'),
+  rateQueue: wholeNumber(1, 2 ** 30)
+    .optional()
+    .describe('Bytes that may wait for the rate caps before datagrams are dropped (default 1048576)'),
 }
 
 /** Stages only UDP outputs have. */
@@ -74,7 +76,8 @@ function capChecks(ctx: z.core.ParsePayload<Record<string, unknown>>) {
   const o = ctx.value
   const capped = (typeof o.maxRate === 'number' && o.maxRate > 0) || o.maxDatagramRate !== undefined
   for (const key of ['rateBurst', 'rateQueue']) {
-    if (o[key] !== undefined && !capped) ctx.issues.push({ code: 'custom', input: o[key], path: [key], message: 'needs {maxRate} or {maxDatagramRate}: it shapes a rate cap' })
+    if (o[key] !== undefined && !capped)
+      ctx.issues.push({ code: 'custom', input: o[key], path: [key], message: 'needs {maxRate} or {maxDatagramRate}: it shapes a rate cap' })
   }
 }
 

@@ -477,8 +477,12 @@ pub(crate) fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
             .collect::<Result<_>>()?;
         let output = match g.balance {
             None => OutputSpec::udp(destinations),
-            Some(Balance::RoundRobin) => OutputSpec::balanced(destinations, CoreBalance::RoundRobin),
-            Some(Balance::SourceHash) => OutputSpec::balanced(destinations, CoreBalance::SourceHash),
+            Some(Balance::RoundRobin) => {
+                OutputSpec::balanced(destinations, CoreBalance::RoundRobin)
+            }
+            Some(Balance::SourceHash) => {
+                OutputSpec::balanced(destinations, CoreBalance::SourceHash)
+            }
         };
         spec.outputs
             .push(output.with_shaping(output_shaping(&g.shaping)?));

@@ -72,8 +72,8 @@ pub use crate::udp_socket::{with_scope, DestinationSpec, ListenSpec, DEFAULT_SOC
 // Outputs and what goes between.
 pub use crate::batch::{Batch, Entry};
 pub use crate::cidr::Cidr;
-pub use crate::sink::rotate::{parse_rotated, stamp as rotation_stamp};
 pub use crate::sink::rate_cap::{RateCap, DEFAULT_RATE_BURST, DEFAULT_RATE_QUEUE_BYTES};
+pub use crate::sink::rotate::{parse_rotated, stamp as rotation_stamp};
 pub use crate::sink::rules::{compile_pattern, Balance, RuleSpec};
 pub use crate::sink::tap::{Take, Tap, TapChunk, Taps};
 pub use crate::sink::tcp_output::{TcpOutputSpec, DEFAULT_CLIENT_QUEUE_BYTES, DEFAULT_MAX_CLIENTS};

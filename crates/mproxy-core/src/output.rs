@@ -240,7 +240,7 @@ fn wrap(
     cx: &OutputContext,
     target: Target,
     first: usize,
-    made: &mut Vec<Arc<dyn Sink>>,
+    made: &mut [Arc<dyn Sink>],
 ) -> Result<Arc<dyn Sink>> {
     // The target's own endpoints, charged with what the rules keep from it.
     let outputs = cx.registry.since(first);

@@ -11,8 +11,8 @@ use mproxy_core::event::Reporter;
 use mproxy_core::Framing;
 use mproxy_core::FramingSpec;
 use mproxy_core::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
-use mproxy_core::{Overflow, WriterSpec, DEFAULT_QUEUE_BYTES};
 use mproxy_core::{OutputSpec, Route, RouteSpec};
+use mproxy_core::{Overflow, WriterSpec, DEFAULT_QUEUE_BYTES};
 use mproxy_core::{StreamSpec, DEFAULT_LINGER};
 
 /// A file of this test process in the temporary directory (each test removes its own).

@@ -61,7 +61,9 @@ fn a_tap_sees_received_and_injected_datagrams_and_the_file_gets_both() {
             interface: None,
             recv_buffer: DEFAULT_SOCKET_BUFFER,
         }],
-        outputs: vec![OutputSpec::writer(WriterSpec::new(out.to_string_lossy().into_owned()))],
+        outputs: vec![OutputSpec::writer(WriterSpec::new(
+            out.to_string_lossy().into_owned(),
+        ))],
         ..Default::default()
     };
     let mut route = Route::start(&spec, Reporter::silent()).unwrap();

@@ -47,9 +47,8 @@ impl LineStages {
         if !strip_tag_blocks && !one_line_per_datagram {
             return None;
         }
-        let stage = |on: bool, what: &str| {
-            on.then(|| registry.register("stage", format!("{name} {what}")))
-        };
+        let stage =
+            |on: bool, what: &str| on.then(|| registry.register("stage", format!("{name} {what}")));
         Some(LineStages {
             strip: stage(strip_tag_blocks, "strip-tag-blocks"),
             split: stage(one_line_per_datagram, "one-line-per-datagram"),
@@ -64,7 +63,9 @@ impl LineStages {
         pieces(batch).all(|(d, _)| {
             (self.strip.is_none() || !d.contains(&b'\\'))
                 && (self.split.is_none()
-                    || d.iter().position(|&b| b == b'\n').is_none_or(|at| at + 1 == d.len()))
+                    || d.iter()
+                        .position(|&b| b == b'\n')
+                        .is_none_or(|at| at + 1 == d.len()))
         })
     }
 
@@ -206,7 +207,8 @@ mod tests {
         }
     }
 
-    const TAGGED: &str = "\\s:rcv1,c:1700000000*5A\\!AIVDM,1,1,,A,13u?etPv2;0n:dDPwUM1U1Cb069D,0*23\r\n";
+    const TAGGED: &str =
+        "\\s:rcv1,c:1700000000*5A\\!AIVDM,1,1,,A,13u?etPv2;0n:dDPwUM1U1Cb069D,0*23\r\n";
     const CLEAN: &str = "!AIVDM,1,1,,A,13u?etPv2;0n:dDPwUM1U1Cb069D,0*23\r\n";
     const GGA: &str = "$GPGGA,123519,4807.038,N*47\r\n";
 
@@ -255,12 +257,22 @@ mod tests {
     fn tag_blocks_are_stripped_from_every_line_keeping_the_datagrams() {
         let (sink, keep, registry) = stages(true, false);
         sink.deliver(&packed());
-        assert_eq!(keep.texts(), vec![format!("{CLEAN}{GGA}{CLEAN}"), GGA.to_string()]);
+        assert_eq!(
+            keep.texts(),
+            vec![format!("{CLEAN}{GGA}{CLEAN}"), GGA.to_string()]
+        );
         let tag = TAGGED.len() - CLEAN.len();
         let bytes_in = (2 * TAGGED.len() + 2 * GGA.len()) as u64;
         assert_eq!(
             counts(&registry),
-            vec![("out strip-tag-blocks".into(), 2, bytes_in, 2, bytes_in - 2 * tag as u64, 2)]
+            vec![(
+                "out strip-tag-blocks".into(),
+                2,
+                bytes_in,
+                2,
+                bytes_in - 2 * tag as u64,
+                2
+            )]
         );
     }
 
@@ -294,7 +306,10 @@ mod tests {
         sink.deliver(&batch);
         assert_eq!(keep.texts(), vec![CLEAN, GGA, CLEAN, GGA]);
         let names: Vec<String> = counts(&registry).into_iter().map(|c| c.0).collect();
-        assert_eq!(names, vec!["out strip-tag-blocks", "out one-line-per-datagram"]);
+        assert_eq!(
+            names,
+            vec!["out strip-tag-blocks", "out one-line-per-datagram"]
+        );
         let c = counts(&registry);
         // Datagrams: 3 in, 2 left with bytes (the bare block is not), 3 blocks removed;
         // the 2 became 4 lines.

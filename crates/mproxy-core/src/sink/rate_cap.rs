@@ -63,7 +63,8 @@ impl RateCap {
     fn buckets(&self) -> (Option<TokenBucket>, Option<TokenBucket>) {
         let burst = self.burst.as_secs_f64();
         let bucket = |rate: u64| {
-            (rate > 0).then(|| TokenBucket::new(rate, (rate as f64 * burst).min(u64::MAX as f64) as u64))
+            (rate > 0)
+                .then(|| TokenBucket::new(rate, (rate as f64 * burst).min(u64::MAX as f64) as u64))
         };
         (
             bucket(self.bytes_per_second),
@@ -155,10 +156,12 @@ impl Sink for RateCapSink {
             };
             for e in &batch.entries {
                 let bytes = batch.entry_bytes(e);
-                let step = if e.segment == 0 { bytes.len().max(1) } else { e.segment };
-                let pieces = bytes
-                    .chunks(step)
-                    .chain(bytes.is_empty().then_some(bytes));
+                let step = if e.segment == 0 {
+                    bytes.len().max(1)
+                } else {
+                    e.segment
+                };
+                let pieces = bytes.chunks(step).chain(bytes.is_empty().then_some(bytes));
                 for piece in pieces {
                     c.add_in(1, piece.len() as u64);
                     let cost = piece.len().max(1);
@@ -358,7 +361,10 @@ mod tests {
         let snapshot = registry.snapshot();
         assert_eq!(snapshot.len(), 1);
         let e = &snapshot[0];
-        assert_eq!((e.kind, e.name.as_str()), ("stage", "out max-datagram-rate 1000000/s"));
+        assert_eq!(
+            (e.kind, e.name.as_str()),
+            ("stage", "out max-datagram-rate 1000000/s")
+        );
         let c = e.counters;
         assert_eq!((c.datagrams_in, c.datagrams_out, c.capped), (100, 10, 90));
         assert_eq!((c.bytes_in, c.bytes_out, c.bytes_dropped), (900, 90, 810));
