@@ -62,6 +62,8 @@ function describeEndpoint(e: EndpointStats): string {
       return `took ${amount(e.datagramsIn, e.bytesIn)}`
     case 'rule':
       return `${count(e.datagramsIn)} reached it`
+    case 'stage':
+      return `${count(e.datagramsIn)} reached it, ${count(e.datagramsOut)} went on`
     case 'tcp-output':
       // It writes a byte stream to each of its clients.
       return `got ${count(e.datagramsIn)} datagram${e.datagramsIn === 1 ? '' : 's'}, wrote ${count(e.bytesOut)} bytes${e.bytesOut >= 1000 ? ` (${bytes(e.bytesOut)})` : ''} to its clients`

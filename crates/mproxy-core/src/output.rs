@@ -295,3 +295,67 @@ fn wrap(
     }
     Ok(sink)
 }
+
+/// What the per-output stages cost per datagram, apart from the sockets: `cargo test --release
+/// -p mproxy-core stage_cost -- --ignored --nocapture`. Prints; asserts nothing about time.
+#[cfg(test)]
+mod cost {
+    use super::*;
+    use crate::batch::Batch;
+    use std::time::{Duration, Instant};
+
+    struct Discard;
+    impl Sink for Discard {
+        fn deliver(&self, batch: &Batch) {
+            std::hint::black_box(batch.entries.len());
+        }
+        fn finish(&self) {}
+    }
+
+    fn batch(datagram: &[u8]) -> Batch {
+        let mut b = Batch::default();
+        for _ in 0..64 {
+            b.push(datagram);
+        }
+        b
+    }
+
+    fn time(what: &str, sink: &dyn Sink, batch: &Batch) {
+        let rounds = 100_000;
+        let started = Instant::now();
+        for _ in 0..rounds {
+            sink.deliver(batch);
+        }
+        let ns = started.elapsed().as_nanos() as f64 / (rounds as f64 * batch.entries.len() as f64);
+        println!("{what}: {ns:.1} ns per datagram");
+    }
+
+    #[test]
+    #[ignore]
+    fn stage_cost() {
+        let line = b"!AIVDM,1,1,,A,13u?etPv2;0n:dDPwUM1U1Cb069D,0*23\r\n";
+        let tagged = [&b"\\s:rcv1,c:1700000000*5A\\"[..], line].concat();
+        let packed = [&tagged[..], &tagged, &tagged, &tagged].concat();
+        let registry = Registry::default();
+        let stages = |strip, split| {
+            LineStages::new(strip, split, "x", Arc::new(Discard), &registry)
+                .unwrap_or_else(|| unreachable!("a stage was asked for"))
+        };
+        time("strip-tag-blocks, tagged lines", &stages(true, false), &batch(&tagged));
+        time("strip-tag-blocks, clean lines (passed as they are)", &stages(true, false), &batch(line));
+        time("one-line-per-datagram, 4 lines per datagram in", &stages(false, true), &batch(&packed));
+        time("both, 4 tagged lines per datagram", &stages(true, true), &batch(&packed));
+        let cap = RateCap {
+            bytes_per_second: 0,
+            datagrams_per_second: 1_000_000_000,
+            burst: Duration::from_secs(1),
+            queue_bytes: 64 << 20,
+        };
+        let Ok(capped) = RateCapSink::new(&cap, "x", Arc::new(Discard), &registry, Reporter::silent())
+        else {
+            return;
+        };
+        time("rate cap, under the cap (queued, handed on by its thread)", &capped, &batch(line));
+        capped.finish();
+    }
+}
