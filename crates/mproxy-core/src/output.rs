@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::bus_key::Keyring;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::event::Reporter;
 use crate::sink::line_stages::LineStages;
 use crate::sink::rate_cap::{RateCap, RateCapSink};
@@ -177,6 +177,11 @@ fn open_target(to: &OutputTarget, cx: &OutputContext) -> Result<Target> {
             destinations,
             balance,
         } => {
+            if destinations.is_empty() {
+                return Err(Error::invalid(
+                    "a UDP output needs at least one destination",
+                ));
+            }
             let sinks = if balance.is_some() {
                 destinations
                     .iter()
@@ -341,21 +346,42 @@ mod cost {
             LineStages::new(strip, split, "x", Arc::new(Discard), &registry)
                 .unwrap_or_else(|| unreachable!("a stage was asked for"))
         };
-        time("strip-tag-blocks, tagged lines", &stages(true, false), &batch(&tagged));
-        time("strip-tag-blocks, clean lines (passed as they are)", &stages(true, false), &batch(line));
-        time("one-line-per-datagram, 4 lines per datagram in", &stages(false, true), &batch(&packed));
-        time("both, 4 tagged lines per datagram", &stages(true, true), &batch(&packed));
+        time(
+            "strip-tag-blocks, tagged lines",
+            &stages(true, false),
+            &batch(&tagged),
+        );
+        time(
+            "strip-tag-blocks, clean lines (passed as they are)",
+            &stages(true, false),
+            &batch(line),
+        );
+        time(
+            "one-line-per-datagram, 4 lines per datagram in",
+            &stages(false, true),
+            &batch(&packed),
+        );
+        time(
+            "both, 4 tagged lines per datagram",
+            &stages(true, true),
+            &batch(&packed),
+        );
         let cap = RateCap {
             bytes_per_second: 0,
             datagrams_per_second: 1_000_000_000,
             burst: Duration::from_secs(1),
             queue_bytes: 64 << 20,
         };
-        let Ok(capped) = RateCapSink::new(&cap, "x", Arc::new(Discard), &registry, Reporter::silent())
+        let Ok(capped) =
+            RateCapSink::new(&cap, "x", Arc::new(Discard), &registry, Reporter::silent())
         else {
             return;
         };
-        time("rate cap, under the cap (queued, handed on by its thread)", &capped, &batch(line));
+        time(
+            "rate cap, under the cap (queued, handed on by its thread)",
+            &capped,
+            &batch(line),
+        );
         capped.finish();
     }
 }
