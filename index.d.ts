@@ -134,8 +134,9 @@ export interface DestinationOptions {
  * copy of what it sent, a kept TCP/TLS connection, a TCP listener whose clients are inputs,
  * a TCP output listener, a TCP output that connects out, the taps of `messages()` (all of a route's together), what
  * `send()` was given, or one routing rule of an output (named `OUTPUT RULE`, e.g.
- * `127.0.0.1:9921 prefix !AIVDM`), or one input stage (`checksum`, `tag`, `dedup`,
- * `throttle`: its `datagramsIn`/`datagramsOut` count lines).
+ * `127.0.0.1:9921 prefix !AIVDM`), one input stage (`checksum`, `tag`, `dedup`,
+ * `throttle`: its `datagramsIn`/`datagramsOut` count lines), or one per-output stage
+ * (`OUTPUT STAGE`: a tag strip, the re-framing to one line per datagram, a rate cap).
  */
 export type EndpointKind = 'udp-listener' | 'udp-destination' | 'input' | 'file' | 'tee' | 'copy' | 'tcp-connection' | 'tcp-listener' | 'tcp-output' | 'tcp-connect-output' | 'tap' | 'send' | 'rule' | 'stage'
 
@@ -183,6 +184,8 @@ export interface EndpointStats {
   throttled: number
   /** Input stage `dedup`: fragments of AIS multipart messages that never completed (a fragment missing, out of order, timed out, or evicted), dropped. */
   multipartIncomplete: number
+  /** Rate caps (kind "stage"): datagrams dropped because more arrived than the cap lets through and its queue was full (their bytes are in `bytesDropped`). */
+  capped: number
   /** Datagrams the kernel dropped because a socket's receive buffer was full; `null` where the OS does not count them (macOS, Windows: see `Stats.unknownCounters`), never a made-up 0. */
   kernelDrops: number | null
   /** TCP connections made (kept connections) or accepted (listeners). */
@@ -209,6 +212,8 @@ export interface EndpointStats {
   keepAlives: number
   /** Preamble lines sent: at each (re)connect of a kept connection or connect-out output, and to each new TCP output client. */
   preambles: number
+  /** Tag strip stages: NMEA 4.10 TAG blocks removed from lines. */
+  tagBlocksStripped: number
   /** Destinations: datagrams sent there were refused or lost recently (no quiet second since). */
   unreachable: boolean
   /** UDP listeners: the wire form it accepts, `sealed` (with the bus key) or `plain` (null elsewhere). */
@@ -308,8 +313,37 @@ export interface OutputOptions {
   rotate?: Rotation
   /** Which rotated files to keep (needs `rotate`). */
   keep?: Retention
-  /** Routing rules: the file gets only what they keep (outputs only, not tee or copy). */
+  /**
+   * Stages and routing rules: the file gets only what they let through (outputs only,
+   * not tee or copy).
+   */
+  shaping?: OutputShapingOptions
+}
+
+/**
+ * What is done to the stream on its way to one output: line stages, routing rules, a
+ * rate cap (in that order).
+ */
+export interface OutputShapingOptions {
   rules?: RuleOptions
+  /** Remove NMEA 4.10 TAG blocks from every line. */
+  stripTagBlocks?: boolean
+  /** Send each line as a datagram of its own (UDP outputs). */
+  oneLinePerDatagram?: boolean
+  rateCap?: RateCapOptions
+}
+
+/**
+ * A rate cap of one output: at most so many bytes and/or datagrams a second (0: that one
+ * uncapped), a burst after a quiet time, and a bounded queue before dropping.
+ */
+export interface RateCapOptions {
+  bytesPerSecond: number
+  datagramsPerSecond: number
+  /** How much may go at once after a quiet time, in seconds at the cap. */
+  burstSeconds: number
+  /** Bytes that may wait for the cap before datagrams are dropped (counted). */
+  queueBytes: number
 }
 
 export interface ReplayOptions {
@@ -352,7 +386,7 @@ export interface RouteOptions {
   udpListeners?: Array<ListenOptions>
   inputs?: Array<InputOptions>
   udpDestinations?: Array<DestinationOptions>
-  /** UDP destinations with routing rules or balancing. */
+  /** UDP destinations with shaping (stages, routing rules) or balancing. */
   udpOutputGroups?: Array<UdpOutputGroupOptions>
   outputs?: Array<OutputOptions>
   tee?: OutputOptions
@@ -452,7 +486,8 @@ export interface TcpConnectOutputOptions {
   /** A line sent at every (re)connect, before any data. */
   preamble?: string
   keepAlive?: KeepAliveOptions
-  rules?: RuleOptions
+  /** Routing rules, TAG block strip, rate cap: as every output's. */
+  shaping?: OutputShapingOptions
 }
 
 export interface TcpListenOptions {
@@ -477,7 +512,7 @@ export interface TcpOutputOptions {
   /** Networks (CIDR) clients may connect from; absent or empty: any. */
   allow?: Array<string>
   maxClientsPerAddress?: number
-  rules?: RuleOptions
+  shaping?: OutputShapingOptions
   /** A line sent to every new client before any data. */
   preamble?: string
   /** A line sent to a client that was sent nothing for a while. */
@@ -563,17 +598,19 @@ export interface Totals {
   throttled: number
   /** Input stage `dedup`: fragments of AIS multipart messages that never completed (a fragment missing, out of order, timed out, or evicted), dropped. */
   multipartIncomplete: number
+  /** Rate caps (kind "stage"): datagrams dropped because more arrived than the cap lets through and its queue was full (their bytes are in `bytesDropped`). */
+  capped: number
   /** Datagrams the kernel dropped because a socket's receive buffer was full; `null` where the OS does not count them (macOS, Windows: see `Stats.unknownCounters`), never a made-up 0. */
   kernelDrops: number | null
 }
 
 /**
- * UDP destinations behind rules: each gets what they keep, or with `balance` each datagram
- * goes to one of them.
+ * UDP destinations with shaping: each gets what it lets through, or with `balance` each
+ * datagram goes to one of them.
  */
 export interface UdpOutputGroupOptions {
   destinations: Array<DestinationOptions>
-  rules?: RuleOptions
+  shaping?: OutputShapingOptions
   balance?: Balance
   /** A keep-alive datagram for each member after it was sent nothing for a while. */
   keepAlive?: KeepAliveOptions

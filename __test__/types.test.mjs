@@ -109,9 +109,11 @@ test('error codes, endpoint kinds and log levels are closed unions', (t) => {
     const text = readFileSync(file, 'utf8')
     for (const m of text.matchAll(/register\("([a-z-]+)"/g)) registered.add(m[1])
   }
-  // A writer's kind is passed in by route.rs: "file", "tee", "copy".
-  const route = readFileSync(path.join(root, 'crates', 'mproxy-core', 'src', 'route.rs'), 'utf8')
-  for (const m of route.matchAll(/WriterSink::new\(\s*\w+,\s*"([a-z-]+)"/g)) registered.add(m[1])
+  // A writer's kind is passed in by route.rs ("tee", "copy") and output.rs ("file").
+  for (const name of ['route.rs', 'output.rs']) {
+    const text = readFileSync(path.join(root, 'crates', 'mproxy-core', 'src', name), 'utf8')
+    for (const m of text.matchAll(/WriterSink::new\(\s*\w+,\s*"([a-z-]+)"/g)) registered.add(m[1])
+  }
   t.true(registered.size >= 9, [...registered].join(', '))
   t.deepEqual(kinds, [...registered].sort())
   // The Rust core's codes are the union's first seven.

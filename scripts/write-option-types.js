@@ -26,7 +26,8 @@ function load() {
   const { optionRegistry, defaultOf } = require(path.join(dist, 'option.js'))
   const { inputJsonSchema, TYPE_KEY } = require(path.join(dist, 'config.js'))
   const link = require(path.join(dist, 'link.js'))
-  return { z, programs, link, optionRegistry, defaultOf, inputJsonSchema, TYPE_KEY }
+  const rules = require(path.join(dist, 'rules.js'))
+  return { z, programs, link, rules, optionRegistry, defaultOf, inputJsonSchema, TYPE_KEY }
 }
 
 /** Options whose values JSON cannot describe (functions, objects of Node's). */
@@ -125,7 +126,7 @@ class Declarations {
 
 /** The option types as they should be now. */
 function optionTypes() {
-  const { z, programs, link, optionRegistry, defaultOf, inputJsonSchema, TYPE_KEY } = load()
+  const { z, programs, link, rules, optionRegistry, defaultOf, inputJsonSchema, TYPE_KEY } = load()
   const decls = new Declarations(TYPE_KEY)
   const { SHAPES, commonShape, apiShape, reverseProxyApiShape, listenerAccessShape } = programs
   const shapes = {
@@ -176,6 +177,8 @@ function optionTypes() {
       link.linkFields(false),
     ],
     Preamble: ["An output's or connection's own preamble: a line sent first on every connection.", { preamble: link.linkFields(true).preamble }],
+    OutputStages: ["An output's stages (the object form of any output): TAG blocks stripped, a rate cap.", rules.stageShape],
+    UdpOutputStages: ["A UDP output's stages: an output's, and one line per datagram.", { ...rules.stageShape, ...rules.udpStageShape }],
     FeedOptions: ['Input stages (every program has them), in the order they run; each left out is off.', programs.feedShape],
   }
   for (const [name, [doc, shape]] of Object.entries(parts)) {

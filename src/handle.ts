@@ -43,8 +43,9 @@ export interface LogEntry {
  * file, device or stdin, the output file (or stdout), the `--tee` copy, a client's local copy
  * of what it sent, a kept TCP/TLS connection, a TCP listener whose clients are inputs, a
  * TCP output listener, the taps of `messages()` (all of a route's together), what `send()`
- * was given, or one routing rule of an output (named `OUTPUT RULE`, e.g.
- * `127.0.0.1:9921 prefix !AIVDM`).
+ * was given, one routing rule of an output (named `OUTPUT RULE`, e.g.
+ * `127.0.0.1:9921 prefix !AIVDM`), or one stage of an output (`OUTPUT STAGE`: a TAG block
+ * strip, one line per datagram, a rate cap; e.g. `127.0.0.1:9921 strip-tag-blocks`).
  */
 export type EndpointKind = NativeEndpointKind
 

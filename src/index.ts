@@ -33,6 +33,8 @@ export type {
   TagBlockOption,
   DedupOption,
   ThrottleOption,
+  OutputStages,
+  UdpOutputStages,
 } from './api/option-types'
 export {
   Handle,

@@ -29,6 +29,7 @@ export type TcpConnectOptions = Binding.TcpConnectOptions
 export type FramingOptions = Binding.FramingOptions
 export type BusKeyOptions = Binding.BusKeyOptions
 export type RuleOptions = Binding.RuleOptions
+export type OutputShapingOptions = Binding.OutputShapingOptions
 export type UdpOutputGroupOptions = Binding.UdpOutputGroupOptions
 export type OutputOptions = Binding.OutputOptions
 export type KeepAliveOptions = Binding.KeepAliveOptions

@@ -292,6 +292,8 @@ import {
   type Message,
   type MessagesOptions,
   type OutputRules,
+  type OutputStages,
+  type UdpOutputStages,
   type ReachableEvent,
   type RuledOutput,
   type DedupOption,
@@ -346,11 +348,14 @@ const udpOuts: UdpOutput[] = ['127.0.0.1:9', ruled, balanced]
 const access: ListenerAccess = { allow: ['10.0.0.0/8'], maxClientsPerAddress: 2 }
 const tcpIn: TcpListener = { ...access, addr: 'tls://127.0.0.1:0', idleTimeout: 300 }
 const tcpOuts: TcpOutput[] = ['127.0.0.1:0', { ...access, addr: '127.0.0.1:0', prefix: '!AIVDM' }]
+const capped: OutputStages = { stripTagBlocks: true, maxRate: '50k', rateQueue: 1 << 16 }
+const signalK: UdpOutputStages = { ...capped, oneLinePerDatagram: true }
+const shapedOut: UdpOutput = { addr: '127.0.0.1:9', ...signalK }
 const tagOption: TagBlockOption = { station: 'rcv1', time: 'ms' }
 const dedupOption: DedupOption = { window: 10 }
 const throttleOption: ThrottleOption = { key: 'mmsi', interval: 60, keep: 'latest' }
 const feed: FeedOptions = { checksum: 'drop', tagBlock: tagOption, dedup: dedupOption, throttle: throttleOption }
-const feedProxy: ProxyOptions = { ...feed, udpListenAddrs: '127.0.0.1:0', udpDownstreamAddrs: '127.0.0.1:9' }
+const feedProxy: ProxyOptions = { ...feed, udpListenAddrs: '127.0.0.1:0', udpDownstreamAddrs: ['127.0.0.1:9', shapedOut] }
 const quiet: KeepAlive = { keepAliveLine: '$PING', keepAliveAfter: 30 }
 const login: Preamble = { preamble: 'LOGIN station1' }
 const kept: TcpConnection[] = ['127.0.0.1:9', { addr: 'tls://localhost:443', ...quiet, ...login }]
@@ -515,6 +520,7 @@ test('the types compile for a consumer under tsc --strict, without skipLibCheck'
     'MproxyError',
     'MproxyErrorCode',
     'OutputRules',
+    'OutputStages',
     'Preamble',
     'ProxyOptions',
     'ReachableEvent',
@@ -537,6 +543,7 @@ test('the types compile for a consumer under tsc --strict, without skipLibCheck'
     'UdpListener',
     'UdpListenerItem',
     'UdpOutput',
+    'UdpOutputStages',
     'UnreachableEvent',
     'Wire',
   ])

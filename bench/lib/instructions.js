@@ -22,7 +22,6 @@ const { note } = require('./log')
 const RUNNER_VERSION = '0.16.1'
 const ROOT = path.join(REPO, '.bench')
 const HOME = path.join(ROOT, 'iai')
-const SUPPORT_START = '/// What the hot-path benchmarks'
 
 function which(command) {
   const r = spawnSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' })
@@ -84,8 +83,9 @@ function prepareBaseline(rev) {
   const lib = path.join(dir, 'crates', 'mproxy-core', 'src', 'lib.rs')
   const core = fs.readFileSync(lib, 'utf8')
   if (!core.includes('pub mod bench_support')) {
-    const ours = fs.readFileSync(path.join(REPO, 'crates', 'mproxy-core', 'src', 'lib.rs'), 'utf8')
-    fs.writeFileSync(lib, `${core}\n${ours.slice(ours.indexOf(SUPPORT_START))}`)
+    // Written for the API of the revisions before it (crates/mproxy-bench/baseline_support.rs).
+    const support = fs.readFileSync(path.join(REPO, 'crates', 'mproxy-bench', 'baseline_support.rs'), 'utf8')
+    fs.writeFileSync(lib, `${core}\n${support}`)
   }
   // The lockfile is ours: the bench crate's dependencies are in it.
   fs.copyFileSync(path.join(REPO, 'Cargo.lock'), path.join(dir, 'Cargo.lock'))

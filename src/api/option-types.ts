@@ -179,6 +179,11 @@ export interface ServerOptions extends CommonOptions {
    * (`{ prefix: '!AIVDM', sample: 10 }`). The tee copy gets everything.
    */
   rules?: OutputRules
+  /**
+   * Remove NMEA 4.10 TAG blocks from every line before it is written (the tee copy keeps them).
+   * Default: `false`.
+   */
+  stripTagBlocks?: boolean
 }
 
 /** Options of `createProxy()` and `mproxy-proxy`. */
@@ -381,6 +386,67 @@ export interface Preamble {
   preamble?: string
 }
 
+/** An output's stages (the object form of any output): TAG blocks stripped, a rate cap. */
+export interface OutputStages {
+  /**
+   * Remove NMEA 4.10 TAG blocks (`\s:rcv1,c:1700000000*5A\`) from every line, for consumers that
+   * drop tagged lines.
+   */
+  stripTagBlocks?: boolean
+  /**
+   * Most bytes per second this output gets (`50000` or `'50k'`); more waits in a queue of
+   * `rateQueue` bytes, then is dropped and counted (`capped`).
+   */
+  maxRate?: number | string
+  /**
+   * Most datagrams per second this output gets; more waits in the queue, then is dropped and
+   * counted (`capped`).
+   */
+  maxDatagramRate?: number | string
+  /**
+   * After a quiet time, this many seconds' worth of the caps may go at once. Default 1. Needs a
+   * cap.
+   */
+  rateBurst?: number | string
+  /**
+   * Bytes that may wait for the caps before datagrams are dropped. Default 1048576. Needs a cap.
+   */
+  rateQueue?: number | string
+}
+
+/** A UDP output's stages: an output's, and one line per datagram. */
+export interface UdpOutputStages {
+  /**
+   * Remove NMEA 4.10 TAG blocks (`\s:rcv1,c:1700000000*5A\`) from every line, for consumers that
+   * drop tagged lines.
+   */
+  stripTagBlocks?: boolean
+  /**
+   * Most bytes per second this output gets (`50000` or `'50k'`); more waits in a queue of
+   * `rateQueue` bytes, then is dropped and counted (`capped`).
+   */
+  maxRate?: number | string
+  /**
+   * Most datagrams per second this output gets; more waits in the queue, then is dropped and
+   * counted (`capped`).
+   */
+  maxDatagramRate?: number | string
+  /**
+   * After a quiet time, this many seconds' worth of the caps may go at once. Default 1. Needs a
+   * cap.
+   */
+  rateBurst?: number | string
+  /**
+   * Bytes that may wait for the caps before datagrams are dropped. Default 1048576. Needs a cap.
+   */
+  rateQueue?: number | string
+  /**
+   * Send each line as a datagram of its own (Signal K, OpenCPN): a datagram of several lines
+   * becomes several.
+   */
+  oneLinePerDatagram?: boolean
+}
+
 /** Input stages (every program has them), in the order they run; each left out is off. */
 export interface FeedOptions {
   /**
@@ -425,6 +491,35 @@ export interface BalanceGroup {
   match?: string
   /** Keep 1 datagram in this many (the 1st, the N+1th, ...); 1 keeps all. */
   sample?: number | string
+  /**
+   * Remove NMEA 4.10 TAG blocks (`\s:rcv1,c:1700000000*5A\`) from every line, for consumers that
+   * drop tagged lines.
+   */
+  stripTagBlocks?: boolean
+  /**
+   * Most bytes per second this output gets (`50000` or `'50k'`); more waits in a queue of
+   * `rateQueue` bytes, then is dropped and counted (`capped`).
+   */
+  maxRate?: number | string
+  /**
+   * Most datagrams per second this output gets; more waits in the queue, then is dropped and
+   * counted (`capped`).
+   */
+  maxDatagramRate?: number | string
+  /**
+   * After a quiet time, this many seconds' worth of the caps may go at once. Default 1. Needs a
+   * cap.
+   */
+  rateBurst?: number | string
+  /**
+   * Bytes that may wait for the caps before datagrams are dropped. Default 1048576. Needs a cap.
+   */
+  rateQueue?: number | string
+  /**
+   * Send each line as a datagram of its own (Signal K, OpenCPN): a datagram of several lines
+   * becomes several.
+   */
+  oneLinePerDatagram?: boolean
   /** This output's keep-alive line (else the program's keepAliveLine) */
   keepAliveLine?: string
   /** This output's keep-alive quiet time in seconds (else the program's keepAliveAfter) */
@@ -479,6 +574,35 @@ export interface RuledOutput {
   match?: string
   /** Keep 1 datagram in this many (the 1st, the N+1th, ...); 1 keeps all. */
   sample?: number | string
+  /**
+   * Remove NMEA 4.10 TAG blocks (`\s:rcv1,c:1700000000*5A\`) from every line, for consumers that
+   * drop tagged lines.
+   */
+  stripTagBlocks?: boolean
+  /**
+   * Most bytes per second this output gets (`50000` or `'50k'`); more waits in a queue of
+   * `rateQueue` bytes, then is dropped and counted (`capped`).
+   */
+  maxRate?: number | string
+  /**
+   * Most datagrams per second this output gets; more waits in the queue, then is dropped and
+   * counted (`capped`).
+   */
+  maxDatagramRate?: number | string
+  /**
+   * After a quiet time, this many seconds' worth of the caps may go at once. Default 1. Needs a
+   * cap.
+   */
+  rateBurst?: number | string
+  /**
+   * Bytes that may wait for the caps before datagrams are dropped. Default 1048576. Needs a cap.
+   */
+  rateQueue?: number | string
+  /**
+   * Send each line as a datagram of its own (Signal K, OpenCPN): a datagram of several lines
+   * becomes several.
+   */
+  oneLinePerDatagram?: boolean
   /** This output's keep-alive line (else the program's keepAliveLine) */
   keepAliveLine?: string
   /** This output's keep-alive quiet time in seconds (else the program's keepAliveAfter) */
@@ -534,6 +658,30 @@ export type TcpConnectOutput =
       match?: string
       /** Keep 1 datagram in this many (the 1st, the N+1th, ...); 1 keeps all. */
       sample?: number | string
+      /**
+       * Remove NMEA 4.10 TAG blocks (`\s:rcv1,c:1700000000*5A\`) from every line, for consumers that
+       * drop tagged lines.
+       */
+      stripTagBlocks?: boolean
+      /**
+       * Most bytes per second this output gets (`50000` or `'50k'`); more waits in a queue of
+       * `rateQueue` bytes, then is dropped and counted (`capped`).
+       */
+      maxRate?: number | string
+      /**
+       * Most datagrams per second this output gets; more waits in the queue, then is dropped and
+       * counted (`capped`).
+       */
+      maxDatagramRate?: number | string
+      /**
+       * After a quiet time, this many seconds' worth of the caps may go at once. Default 1. Needs a
+       * cap.
+       */
+      rateBurst?: number | string
+      /**
+       * Bytes that may wait for the caps before datagrams are dropped. Default 1048576. Needs a cap.
+       */
+      rateQueue?: number | string
       /** This output's keep-alive line (else the program's keepAliveLine) */
       keepAliveLine?: string
       /** This output's keep-alive quiet time in seconds (else the program's keepAliveAfter) */
@@ -574,6 +722,30 @@ export type TcpOutput =
       match?: string
       /** Keep 1 datagram in this many (the 1st, the N+1th, ...); 1 keeps all. */
       sample?: number | string
+      /**
+       * Remove NMEA 4.10 TAG blocks (`\s:rcv1,c:1700000000*5A\`) from every line, for consumers that
+       * drop tagged lines.
+       */
+      stripTagBlocks?: boolean
+      /**
+       * Most bytes per second this output gets (`50000` or `'50k'`); more waits in a queue of
+       * `rateQueue` bytes, then is dropped and counted (`capped`).
+       */
+      maxRate?: number | string
+      /**
+       * Most datagrams per second this output gets; more waits in the queue, then is dropped and
+       * counted (`capped`).
+       */
+      maxDatagramRate?: number | string
+      /**
+       * After a quiet time, this many seconds' worth of the caps may go at once. Default 1. Needs a
+       * cap.
+       */
+      rateBurst?: number | string
+      /**
+       * Bytes that may wait for the caps before datagrams are dropped. Default 1048576. Needs a cap.
+       */
+      rateQueue?: number | string
       /** Networks its clients may connect from, e.g. `10.0.0.0/8`; others are refused. */
       allow?: string | readonly string[]
       /** Most clients at once from one address on it. */

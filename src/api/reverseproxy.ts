@@ -12,7 +12,7 @@ import { parseWith } from '../schema/issues'
 import { apiSchema, reverseProxyCliSchema } from '../schema/programs'
 import { resolveEndpoint, resolveEndpoints, type Endpoint } from '../resolve'
 import { boundListener, ownListener, refuseDuplicates, refuseLoops } from './checks'
-import { ruleOptions, udpOutputs } from './outputs'
+import { shapingOptions, udpOutputs } from './outputs'
 import { outputAddrs } from '../schema/rules'
 import { udpListenerAddrs, udpListenerWires } from '../schema/wire'
 import { withWires } from './wire'
@@ -116,14 +116,14 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
             clientQueueBytes,
             tls: t.tls ? tlsFiles : undefined,
             ...accessOf((o.tcpOutputAddrs ?? [])[i]),
-            rules: ruleOptions((o.tcpOutputAddrs ?? [])[i]),
+            shaping: shapingOptions((o.tcpOutputAddrs ?? [])[i]),
             keepAlive: keepAliveOf((o.tcpOutputAddrs ?? [])[i], o),
             preamble: preambleOf((o.tcpOutputAddrs ?? [])[i], o),
           })),
           tcpConnectOutputs: connectOut.targets.map((t, i) => ({
             ...t,
             queueBytes: o.tcpConnectOutputQueue,
-            rules: ruleOptions(connectOutItems[i]),
+            shaping: shapingOptions(connectOutItems[i]),
             keepAlive: keepAliveOf(connectOutItems[i], o),
             preamble: preambleOf(connectOutItems[i], o),
           })),

@@ -6,7 +6,7 @@ import { parseWith } from '../schema/issues'
 import { apiSchema } from '../schema/programs'
 import { resolveEndpoints } from '../resolve'
 import { refuseDuplicates } from './checks'
-import { ruleOptions } from './outputs'
+import { shapingOptions } from './outputs'
 import { checkCommon, fileOutput, listenOptions } from './common'
 import { inputStages } from './feed'
 
@@ -27,7 +27,7 @@ export async function startServer(input: ServerOptions, labels?: Labels): Promis
     handle,
     {
       udpListeners: listeners.map((l) => listenOptions(l, common)),
-      outputs: [{ ...fileOutput(path, o.rotate, o.keep), rules: o.rules && ruleOptions(o.rules) }],
+      outputs: [{ ...fileOutput(path, o.rotate, o.keep), shaping: shapingOptions({ ...o.rules, stripTagBlocks: o.stripTagBlocks }) }],
       tee: tee && path !== '-' ? { path: '-' } : undefined,
       busKey: common.busKey,
       inputStages: inputStages(o),

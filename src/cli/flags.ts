@@ -8,7 +8,7 @@ import { processSettingsShape } from '../schema/config'
 import { option } from '../schema/option'
 import { ruleShape } from '../schema/rules'
 import { stageValues } from '../schema/programs'
-import { addressList, cidr, flag, listOf, text } from '../schema/values'
+import { addressList, cidr, flag, listOf, rate, text, wholeNumber } from '../schema/values'
 
 /** Every flag about the process, in the order `--help` lists them. */
 export const processShape = {
@@ -56,6 +56,26 @@ export const wireShape = {
     flag: 'plain-udp-listen-addr',
     value: 'HOST:PORT',
     help: 'A UDP listener that takes plain (unsealed) datagrams even with --bus-key: a sensor input. May be repeated',
+  }),
+}
+
+/**
+ * Per-output stages on the command line: the same for every output of the program (their
+ * values are checked by the outputs' own schema, `stageShape`, named by these flags). The
+ * server's one file output has `stripTagBlocks` as an option of its own.
+ */
+export const stageFlagShape = {
+  stripTagBlocks: option(flag, { flag: 'strip-tag-blocks', help: 'Outputs get every line without its NMEA 4.10 TAG block' }),
+  oneLinePerDatagram: option(flag, { flag: 'one-line-per-datagram', help: 'UDP outputs get each line as a datagram of its own (Signal K, OpenCPN)' }),
+  maxRate: option(rate, {
+    flag: 'max-rate',
+    value: 'BYTES/S',
+    help: 'Each output gets at most this many bytes per second, e.g. 50k (queued up to 1 MiB, then dropped and counted)',
+  }),
+  maxDatagramRate: option(wholeNumber(1, 100_000_000), {
+    flag: 'max-datagram-rate',
+    value: 'N',
+    help: 'Each output gets at most N datagrams per second (queued up to 1 MiB, then dropped and counted)',
   }),
 }
 

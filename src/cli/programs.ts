@@ -7,9 +7,9 @@ import type { Labels } from '../options'
 import type { Program } from './run'
 import { z } from 'zod'
 import { parseWith } from '../schema/issues'
-import { ruleShape } from '../schema/rules'
+import { ruleShape, stageShape, udpStageShape } from '../schema/rules'
 import { clientShape, commonShape, proxyShape, reverseProxyShape, serverShape } from '../schema/programs'
-import { FILTER_RULES, feedFlagShape, filterShape, PROCESS_FIELDS, processShape, wireShape } from './flags'
+import { FILTER_RULES, feedFlagShape, filterShape, PROCESS_FIELDS, processShape, stageFlagShape, wireShape } from './flags'
 
 /** Turns parsed flags into the API's option object (flag fields are option fields). */
 function options(values: ParsedValues, onLog: (entry: LogEntry) => void): Record<string, unknown> {
@@ -46,34 +46,63 @@ function withFeedFlags(values: ParsedValues): ParsedValues {
   return out as ParsedValues
 }
 
-/** A program's own flags: its options but the common ones, then the filter flags it takes. */
-function ownFlags(shape: Readonly<Record<string, z.ZodType>>, filters: ReadonlyArray<keyof typeof filterShape>): FlagSpec[] {
+type StageFlag = keyof typeof stageFlagShape
+
+/** A program's own flags: its options but the common ones, then the filter and stage flags it takes. */
+function ownFlags(shape: Readonly<Record<string, z.ZodType>>, filters: ReadonlyArray<keyof typeof filterShape>, stages: readonly StageFlag[] = []): FlagSpec[] {
   const only = Object.fromEntries(filters.map((k) => [k, filterShape[k]]))
-  return [...flagsOf(shape, commonShape), ...flagsOf(only)]
+  const staged = Object.fromEntries(stages.map((k) => [k, stageFlagShape[k]]))
+  return [...flagsOf(shape, commonShape), ...flagsOf(only), ...flagsOf(staged)]
 }
+
+const STAGE_FLAGS = Object.fromEntries(flagsOf(stageFlagShape).map((f) => [f.field, `--${f.name}`]))
 
 const FILTER_FLAGS = Object.fromEntries(flagsOf(filterShape).map((f) => [FILTER_RULES[f.field as keyof typeof FILTER_RULES], `--${f.name}`]))
 
-/** Checks the filter flags (named as flags) and gives each output in `fields` (or `rulesField`) those rules. */
+/** The outputs of a program that are UDP (they also take `--one-line-per-datagram`). */
+const UDP_OUTPUTS = new Set(['serverAddrs', 'udpDownstreamAddrs', 'udpOutputAddrs'])
+
+/**
+ * Checks the filter and stage flags (named as flags) and gives each output in `fields` (or
+ * `rulesField`) those rules and stages (`--one-line-per-datagram`: the UDP ones).
+ */
 function withFilters(values: ParsedValues, fields: string[], rulesField?: string): ParsedValues {
-  const { filterFrom, filterPrefix, filterMatch, sample, ...rest } = values
+  const { filterFrom, filterPrefix, filterMatch, sample, stripTagBlocks, oneLinePerDatagram, maxRate, maxDatagramRate, ...rest } = values
   const given = { from: filterFrom, prefix: filterPrefix, match: filterMatch, sample }
-  if (Object.values(given).every((v) => v === undefined)) return rest
-  parseWith(z.strictObject(ruleShape), given, { flags: FILTER_FLAGS })
+  const stages = { stripTagBlocks, oneLinePerDatagram, maxRate, maxDatagramRate }
+  const filtered = Object.values(given).some((v) => v !== undefined)
+  const staged = Object.values(stages).some((v) => v !== undefined)
+  if (!filtered && !staged) return rest
+  if (filtered) parseWith(z.strictObject(ruleShape), given, { flags: FILTER_FLAGS })
+  if (staged) parseWith(z.strictObject({ ...stageShape, ...udpStageShape }), stages, { flags: STAGE_FLAGS })
+  const defined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined))
   const out: Record<string, unknown> = { ...rest }
   // The server's one output takes its rules as an option of their own.
-  if (rulesField) out[rulesField] = given
+  if (rulesField && filtered) out[rulesField] = given
   let applied = rulesField !== undefined
+  let udpApplied = false
   for (const field of fields) {
     const list = rest[field]
     if (Array.isArray(list)) {
-      out[field] = list.map((addr) => ({ addr, ...given }))
+      const udp = UDP_OUTPUTS.has(field)
+      const own = defined(udp ? stages : { ...stages, oneLinePerDatagram: undefined })
+      out[field] = list.map((addr) => ({ addr, ...defined(given), ...own }))
       applied = true
+      udpApplied ||= udp
     }
   }
   if (!applied) {
-    const flag = (Object.keys(given) as Array<keyof typeof given>).find((k) => given[k] !== undefined) ?? 'prefix'
-    throw usageError(`${FILTER_FLAGS[flag]} filters outputs, and this program has none (filters apply to every output given)`)
+    if (filtered) {
+      const flag = (Object.keys(given) as Array<keyof typeof given>).find((k) => given[k] !== undefined) ?? 'prefix'
+      throw usageError(`${FILTER_FLAGS[flag]} filters outputs, and this program has none (filters apply to every output given)`)
+    }
+    const flag = (Object.keys(stages) as Array<keyof typeof stages>).find((k) => stages[k] !== undefined) ?? 'stripTagBlocks'
+    throw usageError(`${STAGE_FLAGS[flag]} shapes outputs, and this program has none (stages apply to every output given)`)
+  }
+  if (oneLinePerDatagram !== undefined && !udpApplied) {
+    throw usageError(
+      `${STAGE_FLAGS.oneLinePerDatagram} applies to UDP outputs (--udp-output-addr), and none is given: a TCP stream is the same bytes either way`,
+    )
   }
   return out as ParsedValues
 }
@@ -95,7 +124,7 @@ export const client: Program = {
     summary: 'MPROXY: UDP Client\nStream local data to logging servers via UDP',
     usage: 'mproxy-client --path FILE|DEVICE|- --server-addr HOST:PORT [--server-addr ...] [OPTIONS]',
     // (Not --filter-from: what the client reads has no sender.)
-    flags: ownFlags(clientShape, ['filterPrefix', 'filterMatch', 'sample']),
+    flags: ownFlags(clientShape, ['filterPrefix', 'filterMatch', 'sample'], ['stripTagBlocks', 'oneLinePerDatagram']),
     common: COMMON_FLAGS,
     examples: [
       "mproxy-client --path /dev/random --server-addr '127.0.0.1:9920' --server-addr '[::1]:9921'",
@@ -129,7 +158,10 @@ export const proxy: Program = {
     name: 'mproxy-proxy',
     summary: 'MPROXY: Proxy\nForward TCP, UDP, or Multicast endpoints to a downstream UDP socket address.',
     usage: 'mproxy-proxy [--udp-listen-addr HOST:PORT ...] [--tcp-connect-addr [tls://]HOST:PORT ...] --udp-downstream-addr HOST:PORT [...] [OPTIONS]',
-    flags: [...ownFlags(proxyShape, ['filterFrom', 'filterPrefix', 'filterMatch', 'sample']), ...flagsOf(wireShape)],
+    flags: [
+      ...ownFlags(proxyShape, ['filterFrom', 'filterPrefix', 'filterMatch', 'sample'], ['stripTagBlocks', 'oneLinePerDatagram', 'maxRate', 'maxDatagramRate']),
+      ...flagsOf(wireShape),
+    ],
     common: COMMON_FLAGS,
     examples: [
       "mproxy-proxy --udp-listen-addr '0.0.0.0:9920' --udp-downstream-addr '[::1]:9921' --udp-downstream-addr 'localhost:9922' --tcp-connect-addr 'localhost:9925' --tee",
@@ -148,7 +180,10 @@ export const reverseproxy: Program = {
     usage:
       'mproxy-reverseproxy [--udp-listen-addr HOST:PORT ...] [--tcp-listen-addr [tls://]HOST:PORT ...] [--multicast-addr GROUP:PORT] [--tcp-output-addr [tls://]HOST:PORT ...] [--udp-output-addr HOST:PORT ...] [OPTIONS]',
     // Not --filter-from: the outputs read the group, where every datagram comes from its publisher.
-    flags: [...ownFlags(reverseProxyShape, ['filterPrefix', 'filterMatch', 'sample']), ...flagsOf(wireShape)],
+    flags: [
+      ...ownFlags(reverseProxyShape, ['filterPrefix', 'filterMatch', 'sample'], ['stripTagBlocks', 'oneLinePerDatagram', 'maxRate', 'maxDatagramRate']),
+      ...flagsOf(wireShape),
+    ],
     common: COMMON_FLAGS,
     notes: [
       'A process may run only inputs, only outputs, or both. --tcp-output-addr is a listening address:',

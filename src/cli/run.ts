@@ -63,8 +63,10 @@ function describeEndpoint(e: EndpointStats): string {
     case 'rule':
       return `${count(e.datagramsIn)} reached it`
     case 'stage':
-      // An input stage counts lines, not datagrams.
-      return `${count(e.datagramsIn)} line${e.datagramsIn === 1 ? '' : 's'} in, ${count(e.datagramsOut)} passed on`
+      // An input stage (named checksum, tag, dedup, throttle) counts lines; an output's stage
+      // (named after its output: `ADDR strip-tag-blocks`) counts datagrams.
+      if (!e.name.includes(' ')) return `${count(e.datagramsIn)} line${e.datagramsIn === 1 ? '' : 's'} in, ${count(e.datagramsOut)} passed on`
+      return `${count(e.datagramsIn)} reached it, ${count(e.datagramsOut)} went on`
     case 'tcp-output':
       // It writes a byte stream to each of its clients.
       return `got ${count(e.datagramsIn)} datagram${e.datagramsIn === 1 ? '' : 's'}, wrote ${count(e.bytesOut)} bytes${e.bytesOut >= 1000 ? ` (${bytes(e.bytesOut)})` : ''} to its clients`

@@ -336,6 +336,12 @@ export const serverShape = {
       doc: "Routing rules of `path`: it gets only the datagrams they keep (`{ prefix: '!AIVDM', sample: 10 }`). The tee copy gets everything.",
     },
   ),
+  stripTagBlocks: option(flag, {
+    flag: 'strip-tag-blocks',
+    help: 'Remove NMEA 4.10 TAG blocks from every line before writing it',
+    default: false,
+    doc: 'Remove NMEA 4.10 TAG blocks from every line before it is written (the tee copy keeps them).',
+  }),
   ...commonShape,
 }
 const TLS_PREFIX = 'tls://'

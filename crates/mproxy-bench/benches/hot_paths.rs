@@ -29,11 +29,10 @@ mod benches {
         library_benchmark, library_benchmark_group, Callgrind, EntryPoint, LibraryBenchmarkConfig,
     };
     use mproxy_bench::{ais_text, mixed_batch};
-    use mproxy_core::bench_support::{fan_out as deliver_to_all, ruled};
+    use mproxy_core::bench_support::{fan_out as deliver_to_all, relay_spec, ruled};
     use mproxy_core::event::Reporter;
     use mproxy_core::{
-        open_bus_batch, Batch, DestinationSpec, Framer, Framing, Keyring, ListenSpec, ReplayGuard,
-        Route, RouteSpec, RuleSpec, Sealer, Sink, DEFAULT_SOCKET_BUFFER,
+        open_bus_batch, Batch, Framer, Framing, Keyring, ReplayGuard, Route, RuleSpec, Sealer, Sink,
     };
 
     /// A sink that only counts what it gets.
@@ -158,20 +157,10 @@ mod benches {
         receiver
             .set_read_timeout(Some(Duration::from_secs(60)))
             .expect("timeout");
-        let spec = RouteSpec {
-            udp_listeners: vec![ListenSpec {
-                addr: "127.0.0.1:0".parse().expect("setup"),
-                interface: None,
-                recv_buffer: DEFAULT_SOCKET_BUFFER,
-            }],
-            udp_destinations: vec![DestinationSpec {
-                addr: receiver.local_addr().expect("setup"),
-                interface: None,
-                ttl: 1,
-                multicast_loop: false,
-            }],
-            ..Default::default()
-        };
+        let spec = relay_spec(
+            "127.0.0.1:0".parse().expect("setup"),
+            receiver.local_addr().expect("setup"),
+        );
         let mut route = Route::start(&spec, Reporter::silent()).expect("route");
         let to = route.listen_addrs()[0];
         let sender = UdpSocket::bind("127.0.0.1:0").expect("bind");

@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use mproxy_core::Framing as CoreFraming;
 use mproxy_core::FramingSpec;
-use mproxy_core::{ReplaySpec, TimeSource};
 use mproxy_core::Keyring;
-use mproxy_core::Wire as CoreWire;
 use mproxy_core::StreamSpec;
+use mproxy_core::Wire as CoreWire;
 use mproxy_core::{Balance as CoreBalance, Cidr, RuleSpec};
 use mproxy_core::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
 use mproxy_core::{Keep, Overflow, Rotate, WriterSpec, DEFAULT_QUEUE_BYTES};
-use mproxy_core::{RouteSpec, RuledUdpOutput};
+use mproxy_core::{OutputShaping, OutputSpec, RateCap, RouteSpec};
+use mproxy_core::{ReplaySpec, TimeSource};
 use napi_derive::napi;
 
 use crate::errors::{NativeError, Result};
@@ -87,6 +87,30 @@ pub struct RuleOptions {
     pub sample: Option<u32>,
 }
 
+/// A rate cap of one output: at most so many bytes and/or datagrams a second (0: that one
+/// uncapped), a burst after a quiet time, and a bounded queue before dropping.
+#[napi(object)]
+pub struct RateCapOptions {
+    pub bytes_per_second: f64,
+    pub datagrams_per_second: u32,
+    /// How much may go at once after a quiet time, in seconds at the cap.
+    pub burst_seconds: f64,
+    /// Bytes that may wait for the cap before datagrams are dropped (counted).
+    pub queue_bytes: u32,
+}
+
+/// What is done to the stream on its way to one output: line stages, routing rules, a
+/// rate cap (in that order).
+#[napi(object)]
+pub struct OutputShapingOptions {
+    pub rules: Option<RuleOptions>,
+    /// Remove NMEA 4.10 TAG blocks from every line.
+    pub strip_tag_blocks: Option<bool>,
+    /// Send each line as a datagram of its own (UDP outputs).
+    pub one_line_per_datagram: Option<bool>,
+    pub rate_cap: Option<RateCapOptions>,
+}
+
 /// How a balance group spreads datagrams over its members.
 #[napi(string_enum = "kebab-case")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,12 +121,12 @@ pub enum Balance {
     SourceHash,
 }
 
-/// UDP destinations behind rules: each gets what they keep, or with `balance` each datagram
-/// goes to one of them.
+/// UDP destinations with shaping: each gets what it lets through, or with `balance` each
+/// datagram goes to one of them.
 #[napi(object)]
 pub struct UdpOutputGroupOptions {
     pub destinations: Vec<DestinationOptions>,
-    pub rules: Option<RuleOptions>,
+    pub shaping: Option<OutputShapingOptions>,
     pub balance: Option<Balance>,
     /// A keep-alive datagram for each member after it was sent nothing for a while.
     pub keep_alive: Option<KeepAliveOptions>,
@@ -170,8 +194,9 @@ pub struct OutputOptions {
     pub rotate: Option<Rotation>,
     /// Which rotated files to keep (needs `rotate`).
     pub keep: Option<Retention>,
-    /// Routing rules: the file gets only what they keep (outputs only, not tee or copy).
-    pub rules: Option<RuleOptions>,
+    /// Stages and routing rules: the file gets only what they let through (outputs only,
+    /// not tee or copy).
+    pub shaping: Option<OutputShapingOptions>,
 }
 
 /// How a byte stream is cut into datagrams.
@@ -262,7 +287,8 @@ pub struct TcpConnectOutputOptions {
     /// A line sent at every (re)connect, before any data.
     pub preamble: Option<String>,
     pub keep_alive: Option<KeepAliveOptions>,
-    pub rules: Option<RuleOptions>,
+    /// Routing rules, TAG block strip, rate cap: as every output's.
+    pub shaping: Option<OutputShapingOptions>,
 }
 
 /// TLS on a listener: its certificate and key, and the CA client certificates must be
@@ -298,7 +324,7 @@ pub struct TcpOutputOptions {
     /// Networks (CIDR) clients may connect from; absent or empty: any.
     pub allow: Option<Vec<String>>,
     pub max_clients_per_address: Option<u32>,
-    pub rules: Option<RuleOptions>,
+    pub shaping: Option<OutputShapingOptions>,
     /// A line sent to every new client before any data.
     pub preamble: Option<String>,
     /// A line sent to a client that was sent nothing for a while.
@@ -313,7 +339,7 @@ pub struct RouteOptions {
     pub udp_listeners: Option<Vec<ListenOptions>>,
     pub inputs: Option<Vec<InputOptions>>,
     pub udp_destinations: Option<Vec<DestinationOptions>>,
-    /// UDP destinations with routing rules or balancing.
+    /// UDP destinations with shaping (stages, routing rules) or balancing.
     pub udp_output_groups: Option<Vec<UdpOutputGroupOptions>>,
     pub outputs: Option<Vec<OutputOptions>>,
     pub tee: Option<OutputOptions>,
@@ -470,7 +496,6 @@ fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
     use mproxy_core::TcpConnectOutputSpec;
     use mproxy_core::TcpConnectSpec;
     use mproxy_core::TcpListenSpec;
-    use mproxy_core::TcpOutputSpec;
     for c in o.tcp_connects.iter().flatten() {
         spec.tcp_connects.push(TcpConnectSpec {
             host: c.host.clone(),
@@ -485,7 +510,7 @@ fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
         });
     }
     for c in o.tcp_connect_outputs.iter().flatten() {
-        spec.tcp_connect_outputs.push(TcpConnectOutputSpec {
+        let connect = TcpConnectOutputSpec {
             host: c.host.clone(),
             port: port(c.port)?,
             addr: scoped(&c.address, &c.interface, "TCP address")?,
@@ -495,8 +520,9 @@ fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
             backoff_max: Duration::from_millis(c.backoff_max_ms.unwrap_or(30_000) as u64),
             preamble: preamble(&c.preamble)?,
             keep_alive: keep_alive(&c.keep_alive)?,
-            rules: c.rules.as_ref().map(rule_spec).transpose()?,
-        });
+        };
+        spec.outputs
+            .push(OutputSpec::tcp_connect(connect).with_shaping(output_shaping(&c.shaping)?));
     }
     for l in o.tcp_listeners.iter().flatten() {
         spec.tcp_listeners.push(TcpListenSpec {
@@ -506,18 +532,6 @@ fn add_tcp(spec: &mut RouteSpec, o: &RouteOptions) -> Result<()> {
             access: access(&l.allow, l.max_clients_per_address)?,
             idle_timeout: l.idle_timeout_ms.map(|ms| Duration::from_millis(ms as u64)),
             tls: tls_server(&l.tls),
-        });
-    }
-    for t in o.tcp_outputs.iter().flatten() {
-        spec.tcp_outputs.push(TcpOutputSpec {
-            addr: scoped(&t.address, &t.interface, "TCP output address")?,
-            max_clients: t.max_clients as usize,
-            client_queue_bytes: t.client_queue_bytes as usize,
-            access: access(&t.allow, t.max_clients_per_address)?,
-            tls: tls_server(&t.tls),
-            rules: t.rules.as_ref().map(rule_spec).transpose()?,
-            preamble: preamble(&t.preamble)?,
-            keep_alive: keep_alive(&t.keep_alive)?,
         });
     }
     Ok(())
@@ -566,6 +580,41 @@ fn destination_spec(d: &DestinationOptions) -> Result<DestinationSpec> {
         interface: d.interface.clone(),
         ttl: d.ttl,
         multicast_loop: d.multicast_loop,
+    })
+}
+
+/// The shaping of one output, of whatever kind: the one conversion for all of them.
+fn output_shaping(o: &Option<OutputShapingOptions>) -> Result<OutputShaping> {
+    let Some(o) = o else {
+        return Ok(OutputShaping::default());
+    };
+    let rate_cap = match &o.rate_cap {
+        None => None,
+        Some(c) => Some(RateCap {
+            bytes_per_second: c.bytes_per_second.max(0.0) as u64,
+            datagrams_per_second: u64::from(c.datagrams_per_second),
+            // Not `from_secs_f64`, which panics on a time too long for a Duration.
+            burst: Duration::try_from_secs_f64(c.burst_seconds).map_err(|_| {
+                NativeError::invalid(
+                    "rateBurst",
+                    format!("{} seconds is not a burst time", c.burst_seconds),
+                )
+            })?,
+            queue_bytes: c.queue_bytes as usize,
+        }),
+    };
+    Ok(OutputShaping {
+        rules: o
+            .rules
+            .as_ref()
+            .map(rule_spec)
+            .transpose()?
+            .unwrap_or_default(),
+        strip_tag_blocks: o.strip_tag_blocks.unwrap_or(false),
+        one_line_per_datagram: o.one_line_per_datagram.unwrap_or(false),
+        rate_cap,
+        // UDP outputs' own, set beside (TCP targets carry theirs in their spec).
+        keep_alive: None,
     })
 }
 
@@ -669,44 +718,61 @@ pub(crate) fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
             follow: i.follow,
         });
     }
-    for d in o.udp_destinations.iter().flatten() {
-        spec.udp_destinations.push(destination_spec(d)?);
+    // In the order the outputs' endpoints have always had: plain UDP destinations, UDP
+    // groups, files, TCP outputs.
+    let plain: Vec<DestinationSpec> = o
+        .udp_destinations
+        .iter()
+        .flatten()
+        .map(destination_spec)
+        .collect::<Result<_>>()?;
+    if !plain.is_empty() {
+        // The program's keep-alive makes them shaped (each its own sink); without it they
+        // share the plain sink.
+        let shaping = OutputShaping {
+            keep_alive: keep_alive(&o.udp_keep_alive)?,
+            ..Default::default()
+        };
+        spec.outputs
+            .push(OutputSpec::udp(plain).with_shaping(shaping));
     }
     for g in o.udp_output_groups.iter().flatten() {
-        let balance = g.balance.map(|b| match b {
-            Balance::RoundRobin => CoreBalance::RoundRobin,
-            Balance::SourceHash => CoreBalance::SourceHash,
-        });
-        spec.ruled_udp_outputs.push(RuledUdpOutput {
-            destinations: g
-                .destinations
-                .iter()
-                .map(destination_spec)
-                .collect::<Result<_>>()?,
-            rules: g
-                .rules
-                .as_ref()
-                .map(rule_spec)
-                .transpose()?
-                .unwrap_or_default(),
-            balance,
-            keep_alive: keep_alive(&g.keep_alive)?,
-        });
+        let destinations = g
+            .destinations
+            .iter()
+            .map(destination_spec)
+            .collect::<Result<_>>()?;
+        let output = match g.balance {
+            None => OutputSpec::udp(destinations),
+            Some(Balance::RoundRobin) => {
+                OutputSpec::balanced(destinations, CoreBalance::RoundRobin)
+            }
+            Some(Balance::SourceHash) => {
+                OutputSpec::balanced(destinations, CoreBalance::SourceHash)
+            }
+        };
+        let mut shaping = output_shaping(&g.shaping)?;
+        shaping.keep_alive = keep_alive(&g.keep_alive)?;
+        spec.outputs.push(output.with_shaping(shaping));
     }
-    spec.udp_keep_alive = keep_alive(&o.udp_keep_alive)?;
+    for w in o.outputs.iter().flatten() {
+        spec.outputs
+            .push(OutputSpec::writer(writer_spec(w)?).with_shaping(output_shaping(&w.shaping)?));
+    }
+    for t in o.tcp_outputs.iter().flatten() {
+        let tcp = mproxy_core::TcpOutputSpec {
+            addr: scoped(&t.address, &t.interface, "TCP output address")?,
+            max_clients: t.max_clients as usize,
+            client_queue_bytes: t.client_queue_bytes as usize,
+            access: access(&t.allow, t.max_clients_per_address)?,
+            tls: tls_server(&t.tls),
+            preamble: preamble(&t.preamble)?,
+            keep_alive: keep_alive(&t.keep_alive)?,
+        };
+        spec.outputs
+            .push(OutputSpec::tcp_listen(tcp).with_shaping(output_shaping(&t.shaping)?));
+    }
     add_tcp(&mut spec, o)?;
-    spec.writers = o
-        .outputs
-        .iter()
-        .flatten()
-        .map(writer_spec)
-        .collect::<Result<_>>()?;
-    spec.writer_rules = o
-        .outputs
-        .iter()
-        .flatten()
-        .map(|w| w.rules.as_ref().map(rule_spec).transpose())
-        .collect::<Result<_>>()?;
     spec.tee = o.tee.as_ref().map(writer_spec).transpose()?;
     spec.copy = o.copy.as_ref().map(writer_spec).transpose()?;
     if let Some(stages) = &o.input_stages {

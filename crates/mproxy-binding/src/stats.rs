@@ -16,8 +16,9 @@ use crate::options::Wire;
 /// copy of what it sent, a kept TCP/TLS connection, a TCP listener whose clients are inputs,
 /// a TCP output listener, a TCP output that connects out, the taps of `messages()` (all of a route's together), what
 /// `send()` was given, or one routing rule of an output (named `OUTPUT RULE`, e.g.
-/// `127.0.0.1:9921 prefix !AIVDM`), or one input stage (`checksum`, `tag`, `dedup`,
-/// `throttle`: its `datagramsIn`/`datagramsOut` count lines).
+/// `127.0.0.1:9921 prefix !AIVDM`), one input stage (`checksum`, `tag`, `dedup`,
+/// `throttle`: its `datagramsIn`/`datagramsOut` count lines), or one per-output stage
+/// (`OUTPUT STAGE`: a tag strip, the re-framing to one line per datagram, a rate cap).
 #[napi(string_enum = "kebab-case")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndpointKind {

@@ -19,17 +19,6 @@ pub enum Framing {
     Raw,
 }
 
-impl Framing {
-    pub fn parse(name: &str) -> Option<Framing> {
-        match name {
-            "packed" | "lines" => Some(Framing::Packed),
-            "line" => Some(Framing::Line),
-            "raw" => Some(Framing::Raw),
-            _ => None,
-        }
-    }
-}
-
 #[derive(Debug)]
 pub struct Framer {
     mode: Framing,

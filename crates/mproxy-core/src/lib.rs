@@ -24,7 +24,8 @@
 //!   `replay`: the recorded time of a log line, and when it is due in a replay.
 //! - `nmea`: NMEA 0183 sentences and TAG blocks, for the sensor-feed stages; `feed`: those
 //!   input stages (checksum, tag add, dedup, throttle), in front of a route's fan-out.
-//! - `source` / `sink` / `route`: the engine.
+//! - `source` / `sink` / `route`: the engine; `output`: one description of every output
+//!   (where it goes, and its stages and rules), built one way.
 //! - `bus_key`: authenticated encryption of the datagrams mproxies send each other;
 //!   `wire`: the form a UDP listener accepts (sealed with the key, or plain from sensors).
 //! - `tcp`: accepting TCP clients under a listener's rules (allow list, per-address cap,
@@ -44,6 +45,7 @@ mod feed;
 mod framing;
 mod interface;
 mod nmea;
+mod output;
 mod pacing;
 mod poller;
 mod replay;
@@ -62,7 +64,8 @@ mod wire;
 pub use crate::error::{Error, ErrorKind, Result};
 
 // Routes and what they are made of.
-pub use crate::route::{Route, RouteSpec, RuledUdpOutput};
+pub use crate::output::{OutputShaping, OutputSpec, OutputTarget};
+pub use crate::route::{Route, RouteSpec};
 pub use crate::stop::StopToken;
 // Inputs.
 pub use crate::framing::{Framer, Framing};
@@ -77,12 +80,13 @@ pub use crate::wire::Wire;
 // Outputs and what goes between.
 pub use crate::batch::{Batch, Entry};
 pub use crate::cidr::Cidr;
-pub use crate::sink::connect_out::TcpConnectOutputSpec;
-pub use crate::sink::keep_alive::{line_bytes, KeepAliveSpec, MAX_LINE_BYTES};
 pub use crate::feed::{
     ChecksumMode, DedupSpec, InputStagesSpec, TagSpec, TagTime, ThrottleKeep, ThrottleKey,
     ThrottleSpec,
 };
+pub use crate::sink::connect_out::TcpConnectOutputSpec;
+pub use crate::sink::keep_alive::{line_bytes, KeepAliveSpec, MAX_LINE_BYTES};
+pub use crate::sink::rate_cap::{RateCap, DEFAULT_RATE_BURST, DEFAULT_RATE_QUEUE_BYTES};
 pub use crate::sink::rotate::{parse_rotated, stamp as rotation_stamp};
 pub use crate::sink::rules::{compile_pattern, Balance, RuleSpec};
 pub use crate::sink::tap::{Take, Tap, TapChunk, Taps};
@@ -110,18 +114,23 @@ pub mod os {
 }
 
 /// What the hot-path benchmarks (`crates/mproxy-bench`, instruction counts under Callgrind)
-/// drive directly, below a route: a rule set and a fan-out over sinks of the caller's. Not an
-/// API: hidden, and free to change with the engine.
+/// drive directly, below a route: a rule set and a fan-out over sinks of the caller's, and
+/// the relay's route. Not an API: hidden, and free to change with the engine (the bench
+/// carries a copy of this module for revisions that predate it: `baseline_support.rs`).
 #[doc(hidden)]
 pub mod bench_support {
+    use std::net::SocketAddr;
     use std::sync::Arc;
 
     use crate::batch::Batch;
     use crate::error::Result;
     use crate::event::Reporter;
+    use crate::output::OutputSpec;
+    use crate::route::RouteSpec;
     use crate::sink::rules::{RuleSpec, RuledSink};
     use crate::sink::{Fanout, Sink};
     use crate::stats::Registry;
+    use crate::udp_socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
 
     /// `rules` in front of `target`, as a route puts them in front of one output.
     pub fn ruled(rules: &RuleSpec, target: Arc<dyn Sink>) -> Result<Arc<dyn Sink>> {
@@ -141,5 +150,23 @@ pub mod bench_support {
     /// Delivers `batch` to every one of `sinks`, as a route's sources do.
     pub fn fan_out(sinks: Vec<Arc<dyn Sink>>, batch: &Batch) {
         Fanout::new(sinks).deliver(batch);
+    }
+
+    /// A relay: a UDP listener on `listen` to the UDP destination `to`, nothing between.
+    pub fn relay_spec(listen: SocketAddr, to: SocketAddr) -> RouteSpec {
+        RouteSpec {
+            udp_listeners: vec![ListenSpec {
+                addr: listen,
+                interface: None,
+                recv_buffer: DEFAULT_SOCKET_BUFFER,
+            }],
+            outputs: vec![OutputSpec::udp(vec![DestinationSpec {
+                addr: to,
+                interface: None,
+                ttl: 1,
+                multicast_loop: false,
+            }])],
+            ..Default::default()
+        }
     }
 }

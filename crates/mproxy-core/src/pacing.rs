@@ -3,6 +3,11 @@
 //! drops. Spreading the batches over time keeps a file transfer within what relays and
 //! servers can absorb. Bytes alone are not enough for short datagrams (one AIS line each):
 //! a receiver's cost is per datagram, so the datagrams are paced too.
+//!
+//! Two shapes of it: a [`Pacer`] spreads a sender that can wait (a file being read) over
+//! time from its start; a [`TokenBucket`] caps an output that cannot make its source wait
+//! (a rate cap: what does not fit waits in a bounded queue), and allows a burst after a
+//! quiet time, as consumers with a buffer of their own take one.
 
 use std::time::{Duration, Instant};
 
@@ -89,9 +94,91 @@ impl Pacer {
     }
 }
 
+/// Up to `per_second` units a second, and up to `capacity` at once after a quiet time.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenBucket {
+    per_second: f64,
+    capacity: f64,
+    tokens: f64,
+    last: Option<Instant>,
+}
+
+impl TokenBucket {
+    /// Full at the start: the first `capacity` units go at once. A capacity below one unit
+    /// is one unit.
+    pub(crate) fn new(per_second: u64, capacity: u64) -> Self {
+        let capacity = capacity.max(1) as f64;
+        TokenBucket {
+            per_second: per_second.max(1) as f64,
+            capacity,
+            tokens: capacity,
+            last: None,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let last = *self.last.get_or_insert(now);
+        let elapsed = now.saturating_duration_since(last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
+        self.last = Some(now);
+    }
+
+    /// How long until `units` may go (zero: now). A unit larger than the capacity goes
+    /// when the bucket is full, and leaves it in debt, repaid at the rate.
+    pub(crate) fn wait_for(&mut self, units: u64, now: Instant) -> Duration {
+        self.refill(now);
+        let need = (units as f64).min(self.capacity);
+        if self.tokens >= need {
+            return Duration::ZERO;
+        }
+        Duration::try_from_secs_f64((need - self.tokens) / self.per_second)
+            .unwrap_or(Duration::MAX)
+            .max(Duration::from_micros(1))
+    }
+
+    /// Takes `units` (after [`wait_for`](Self::wait_for) said they may go).
+    pub(crate) fn take(&mut self, units: u64) {
+        self.tokens -= units as f64;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bucket_lets_its_burst_go_then_the_rate() {
+        // 100 a second, 10 at once.
+        let mut b = TokenBucket::new(100, 10);
+        let t0 = Instant::now();
+        for _ in 0..10 {
+            assert_eq!(b.wait_for(1, t0), Duration::ZERO);
+            b.take(1);
+        }
+        assert_eq!(b.wait_for(1, t0), Duration::from_millis(10));
+        // 50 ms later five more may go, not more.
+        let later = t0 + Duration::from_millis(50);
+        for _ in 0..5 {
+            assert_eq!(b.wait_for(1, later), Duration::ZERO);
+            b.take(1);
+        }
+        assert_eq!(b.wait_for(1, later), Duration::from_millis(10));
+        // A long quiet time fills it to its capacity only.
+        let quiet = later + Duration::from_secs(60);
+        assert_eq!(b.wait_for(10, quiet), Duration::ZERO);
+        b.take(10);
+        assert_eq!(b.wait_for(1, quiet), Duration::from_millis(10));
+    }
+
+    #[test]
+    fn a_unit_larger_than_the_bucket_goes_when_it_is_full_and_leaves_a_debt() {
+        let mut b = TokenBucket::new(1000, 100);
+        let t0 = Instant::now();
+        assert_eq!(b.wait_for(1500, t0), Duration::ZERO);
+        b.take(1500);
+        // 1400 in debt, then 100 to refill: 1.5 s at 1000 a second.
+        assert_eq!(b.wait_for(1500, t0), Duration::from_millis(1500));
+    }
 
     #[test]
     fn batches_are_spread_to_the_rate() {

@@ -9,14 +9,9 @@ use std::thread::JoinHandle;
 use crate::bus_key::Keyring;
 use crate::error::Result;
 use crate::event::Reporter;
-use crate::sink::connect_out::{TcpConnectOutputSink, TcpConnectOutputSpec};
-use crate::sink::keep_alive::{KeepAliveSink, KeepAliveSpec};
 use crate::feed::{FeedSink, InputStagesSpec};
-use crate::sink::rules::{Balance, RuleSpec, RuledSink};
-use crate::sink::seal::SealingSink;
+use crate::output::{self, OutputContext, OutputSpec};
 use crate::sink::tap::Taps;
-use crate::sink::tcp_output::{TcpOutputSink, TcpOutputSpec};
-use crate::sink::udp::UdpSink;
 use crate::sink::writer::{WriterSink, WriterSpec};
 use crate::sink::{Fanout, Sink};
 use crate::source::inject::{Injector, RoomFn};
@@ -33,12 +28,16 @@ use crate::wire::Wire;
 pub struct RouteSpec {
     pub udp_listeners: Vec<ListenSpec>,
     pub stream_inputs: Vec<StreamSpec>,
-    pub udp_destinations: Vec<DestinationSpec>,
-    pub writers: Vec<WriterSpec>,
-    /// Copies of what the sources produce, written to stdout.
+    /// Every output (UDP destinations, balance groups, files, TCP outputs), each with what
+    /// is done to its stream on the way (see [`crate::output`]). Plain UDP destinations
+    /// share one sink, made where the first of them is listed.
+    pub outputs: Vec<OutputSpec>,
+    /// Copies of what the sources produce, written to stdout. Not an output: a side copy
+    /// of what came in (endpoint kind "tee", not in the totals of what left), never shaped.
     pub tee: Option<WriterSpec>,
     /// A local copy of what the sources produce, written to a file (usually rotated and
-    /// pruned: the client's dated copy of everything it sent). Its endpoint kind is "copy".
+    /// pruned: the client's dated copy of everything it sent). Its endpoint kind is "copy";
+    /// a side copy like `tee`.
     pub copy: Option<WriterSpec>,
     /// Send buffer to ask for on outgoing sockets.
     pub send_buffer: usize,
@@ -46,135 +45,15 @@ pub struct RouteSpec {
     pub tcp_connects: Vec<TcpConnectSpec>,
     /// TCP listeners whose clients' streams are sources (reverse proxy inputs).
     pub tcp_listeners: Vec<TcpListenSpec>,
-    /// TCP listeners whose clients receive the stream (reverse proxy outputs).
-    pub tcp_outputs: Vec<TcpOutputSpec>,
-    /// With a bus key, every datagram sent to `udp_destinations` is sealed and every one
+    /// With a bus key, every datagram sent to a UDP output is sealed and every one
     /// received on `udp_listeners` must open (see [`Keyring`]).
     pub bus_key: Option<Arc<Keyring>>,
-    /// UDP destinations behind routing rules, each group a sink of its own so that
-    /// `udp_destinations` (no rules) keep sharing one plain sink.
-    pub ruled_udp_outputs: Vec<RuledUdpOutput>,
-    /// Routing rules of `writers`, by index (missing or `None`: the writer gets everything).
-    /// Kept beside them so that `WriterSpec`, built in many places, stays as it is.
-    pub writer_rules: Vec<Option<RuleSpec>>,
     /// The wire form of `udp_listeners`, by index (missing: [`Wire::Sealed`], which without a
     /// bus key is plain). Kept beside them, as `writer_rules` are, so that `ListenSpec` stays.
     pub udp_listener_wires: Vec<Wire>,
-    /// TCP or TLS outputs that connect out to an aggregator and stay connected.
-    pub tcp_connect_outputs: Vec<TcpConnectOutputSpec>,
-    /// A keep-alive datagram for `udp_destinations` (ruled outputs have their own).
-    pub udp_keep_alive: Option<KeepAliveSpec>,
     /// Checksum, tag add, dedup, throttle: run on every input's batches before the fan-out
     /// (none given: the fan-out is as without them).
     pub input_stages: InputStagesSpec,
-}
-
-/// Destinations that get only what `rules` keep: each all of it, or with `balance` each
-/// datagram to one of them.
-#[derive(Debug, Clone, Default)]
-pub struct RuledUdpOutput {
-    pub destinations: Vec<DestinationSpec>,
-    pub rules: RuleSpec,
-    pub balance: Option<Balance>,
-    /// A keep-alive datagram for each member (after the rules: a quiet output is one the
-    /// rules gave nothing).
-    pub keep_alive: Option<KeepAliveSpec>,
-}
-
-/// A UDP sink for `dests`, sealing what it sends when there is a bus key, and sending a
-/// keep-alive datagram (sealed too) when it was quiet for the keep-alive's time.
-fn udp_sink(
-    dests: &[DestinationSpec],
-    send_buffer: usize,
-    bus_key: Option<&Arc<Keyring>>,
-    keep_alive: Option<(&KeepAliveSpec, &StopToken)>,
-    registry: &Registry,
-    reporter: &Reporter,
-) -> Result<Arc<dyn Sink>> {
-    let first = registry.len();
-    let udp = UdpSink::new(dests, send_buffer, registry, reporter.clone())?;
-    let sink: Arc<dyn Sink> = match bus_key {
-        Some(keys) => Arc::new(SealingSink::new(udp, keys.clone(), reporter.clone())?),
-        None => Arc::new(udp),
-    };
-    Ok(match keep_alive {
-        Some((spec, stop)) => Arc::new(KeepAliveSink::new(
-            sink,
-            spec,
-            registry.since(first),
-            stop.clone(),
-        )?),
-        None => sink,
-    })
-}
-
-/// Adds `sink` to `sinks`, behind `rules` when there are any. `first`: where the sink's
-/// endpoints begin in the registry. The sink is added before its rules are built, so that a
-/// bad rule still finishes the output it made.
-fn push_ruled(
-    sinks: &mut Vec<Arc<dyn Sink>>,
-    sink: Arc<dyn Sink>,
-    rules: Option<&RuleSpec>,
-    name: &str,
-    first: usize,
-    registry: &Registry,
-    reporter: &Reporter,
-) -> Result<()> {
-    sinks.push(sink.clone());
-    if let Some(rules) = rules.filter(|r| !r.is_empty()) {
-        let ruled = RuledSink::new(
-            rules,
-            None,
-            name,
-            vec![sink],
-            registry.since(first),
-            registry,
-            reporter.clone(),
-        )?;
-        sinks.pop();
-        sinks.push(Arc::new(ruled));
-    }
-    Ok(())
-}
-
-/// One UDP sink for the group (one per member when balanced), behind its rules; with a bus
-/// key each is sealed like the route's other UDP destinations (rules see the plain datagrams).
-fn ruled_udp_sink(
-    group: &RuledUdpOutput,
-    send_buffer: usize,
-    bus_key: Option<&Arc<Keyring>>,
-    stop: &StopToken,
-    registry: &Registry,
-    reporter: &Reporter,
-) -> Result<Arc<dyn Sink>> {
-    let first = registry.len();
-    let keep_alive = group.keep_alive.as_ref().map(|k| (k, stop));
-    let sink = |dests: &[DestinationSpec]| {
-        udp_sink(dests, send_buffer, bus_key, keep_alive, registry, reporter)
-    };
-    let targets: Vec<Arc<dyn Sink>> = if group.balance.is_some() {
-        group
-            .destinations
-            .iter()
-            .map(|d| sink(std::slice::from_ref(d)))
-            .collect::<Result<_>>()?
-    } else {
-        vec![sink(&group.destinations)?]
-    };
-    let names: Vec<String> = group
-        .destinations
-        .iter()
-        .map(|d| d.addr.to_string())
-        .collect();
-    Ok(Arc::new(RuledSink::new(
-        &group.rules,
-        group.balance,
-        &names.join(","),
-        targets,
-        registry.since(first),
-        registry,
-        reporter.clone(),
-    )?))
 }
 
 pub struct Route {
@@ -212,69 +91,33 @@ impl Route {
             injector: None,
         };
         let result = (|| -> Result<()> {
-            if !spec.udp_destinations.is_empty() {
-                sinks.push(udp_sink(
-                    &spec.udp_destinations,
-                    spec.send_buffer,
-                    spec.bus_key.as_ref(),
-                    spec.udp_keep_alive.as_ref().map(|k| (k, &stop)),
-                    &registry,
-                    &reporter,
-                )?);
-            }
-            for group in &spec.ruled_udp_outputs {
-                sinks.push(ruled_udp_sink(
-                    group,
-                    spec.send_buffer,
-                    spec.bus_key.as_ref(),
-                    &stop,
-                    &registry,
-                    &reporter,
-                )?);
-            }
-            for (i, w) in spec.writers.iter().enumerate() {
-                let first = registry.len();
-                let sink = Arc::new(WriterSink::new(
-                    w,
-                    "file",
-                    &registry,
-                    reporter.clone(),
-                    stop.clone(),
-                )?);
-                let rules = spec.writer_rules.get(i).and_then(Option::as_ref);
-                push_ruled(
-                    &mut sinks, sink, rules, &w.path, first, &registry, &reporter,
-                )?;
-            }
-            for o in &spec.tcp_outputs {
-                let first = registry.len();
-                let sink = TcpOutputSink::new(o, &registry, reporter.clone())?;
-                let name = sink.local_addr.to_string();
-                route.tcp_output_addrs.push(sink.local_addr);
-                let rules = o.rules.as_ref();
-                push_ruled(
-                    &mut sinks,
-                    Arc::new(sink),
-                    rules,
-                    &name,
-                    first,
-                    &registry,
-                    &reporter,
-                )?;
-            }
-            for o in &spec.tcp_connect_outputs {
-                let first = registry.len();
-                let sink = TcpConnectOutputSink::new(o, &registry, reporter.clone())?;
-                let name = sink.name.clone();
-                push_ruled(
-                    &mut sinks,
-                    Arc::new(sink),
-                    o.rules.as_ref(),
-                    &name,
-                    first,
-                    &registry,
-                    &reporter,
-                )?;
+            let cx = OutputContext {
+                send_buffer: spec.send_buffer,
+                bus_key: spec.bus_key.as_ref(),
+                registry: &registry,
+                reporter: &reporter,
+                stop: &stop,
+            };
+            // Every plain UDP destination, in order: one shared sink (the fast path).
+            let plain: Vec<DestinationSpec> = spec
+                .outputs
+                .iter()
+                .filter_map(OutputSpec::plain_destinations)
+                .flatten()
+                .cloned()
+                .collect();
+            let mut plain_made = false;
+            for o in &spec.outputs {
+                if o.plain_destinations().is_some() {
+                    if !plain_made && !plain.is_empty() {
+                        sinks.push(output::udp_sink(&plain, &cx)?);
+                    }
+                    plain_made = true;
+                    continue;
+                }
+                let opened = output::open(o, &cx)?;
+                route.tcp_output_addrs.extend(opened.listening);
+                sinks.push(opened.sink);
             }
             if let Some(tee) = &spec.tee {
                 sinks.push(Arc::new(WriterSink::new(

@@ -61,6 +61,8 @@ macro_rules! counter_table {
                 throttled: Summed, "throttled", "Lines dropped past one per key per interval (input stage throttle)";
                 #[doc = " Input stage `dedup`: fragments of AIS multipart messages that never completed (a fragment missing, out of order, timed out, or evicted), dropped."]
                 multipart_incomplete: Summed, "multipart_incomplete", "Fragments of AIS multipart messages dropped incomplete (input stage dedup)";
+                #[doc = " Rate caps (kind \"stage\"): datagrams dropped because more arrived than the cap lets through and its queue was full (their bytes are in `bytesDropped`)."]
+                capped: Summed, "capped", "Datagrams an output's rate cap dropped because its queue was full";
             }
             in_totals_unless_unknown {
                 #[doc = " Datagrams the kernel dropped because a socket's receive buffer was full; `null` where the OS does not count them (macOS, Windows: see `Stats.unknownCounters`), never a made-up 0."]
@@ -91,6 +93,8 @@ macro_rules! counter_table {
                 keep_alives, "keep_alives", "Keep-alive lines sent after a quiet time";
                 #[doc = " Preamble lines sent: at each (re)connect of a kept connection or connect-out output, and to each new TCP output client."]
                 preambles, "preambles", "Preamble lines sent at a connect or to a new client";
+                #[doc = " Tag strip stages: NMEA 4.10 TAG blocks removed from lines."]
+                tag_blocks_stripped, "tag_blocks_stripped", "NMEA TAG blocks an output's strip stage removed";
             }
         }
     };

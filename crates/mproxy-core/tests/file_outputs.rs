@@ -19,7 +19,7 @@ use mproxy_core::StopToken;
 use mproxy_core::{parse_rotated, rotation_stamp as stamp};
 use mproxy_core::{Clock, Keep, Overflow, Rotate, WriterSink, WriterSpec};
 use mproxy_core::{ListenSpec, DEFAULT_SOCKET_BUFFER};
-use mproxy_core::{Route, RouteSpec};
+use mproxy_core::{OutputSpec, Route, RouteSpec};
 
 /// A clock the test sets (seconds since the epoch, with milliseconds).
 #[derive(Clone)]
@@ -486,7 +486,7 @@ fn udp_to_file(out: &Path, copy: Option<&Path>) -> (Route, Events) {
             interface: None,
             recv_buffer: DEFAULT_SOCKET_BUFFER,
         }],
-        writers: vec![WriterSpec::new(out.to_string_lossy())],
+        outputs: vec![OutputSpec::writer(WriterSpec::new(out.to_string_lossy()))],
         copy: copy.map(|c| WriterSpec {
             rotate: Some(Rotate::Daily),
             keep: Some(Keep::Files(7)),

@@ -84,13 +84,6 @@ proptest! {
         prop_assert_eq!(joined, input);
     }
 
-    /// Framing names: only the three (and the original's alias) parse.
-    #[test]
-    fn framing_names_never_panic(name in ".{0,20}") {
-        let parsed = Framing::parse(&name);
-        prop_assert_eq!(parsed.is_some(), matches!(name.as_str(), "packed" | "lines" | "line" | "raw"));
-    }
-
     /// Interface specs of any shape resolve or fail with one line naming them.
     #[test]
     fn interface_specs_resolve_or_fail_with_one_line(spec in prop_oneof![

@@ -11,8 +11,8 @@ use mproxy_core::event::Reporter;
 use mproxy_core::Framing;
 use mproxy_core::FramingSpec;
 use mproxy_core::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::{OutputSpec, Route, RouteSpec};
 use mproxy_core::{Overflow, WriterSpec, DEFAULT_QUEUE_BYTES};
-use mproxy_core::{Route, RouteSpec};
 use mproxy_core::{StreamSpec, DEFAULT_LINGER};
 
 /// A file of this test process in the temporary directory (each test removes its own).
@@ -38,11 +38,11 @@ fn server(listen: &str, out: &std::path::Path) -> Route {
             interface: None,
             recv_buffer: DEFAULT_SOCKET_BUFFER,
         }],
-        writers: vec![WriterSpec {
+        outputs: vec![OutputSpec::writer(WriterSpec {
             overflow: Overflow::Drop,
             queue_bytes: DEFAULT_QUEUE_BYTES,
             ..WriterSpec::new(out.to_string_lossy())
-        }],
+        })],
         ..Default::default()
     };
     Route::start(&spec, Reporter::silent()).unwrap()
@@ -91,12 +91,12 @@ fn client(
             baud: None,
             follow: false,
         }],
-        udp_destinations: vec![DestinationSpec {
+        outputs: vec![OutputSpec::udp(vec![DestinationSpec {
             addr: dest,
             interface: None,
             ttl: 1,
             multicast_loop: true,
-        }],
+        }])],
         send_buffer: DEFAULT_SOCKET_BUFFER,
         ..Default::default()
     };
@@ -158,7 +158,7 @@ fn datagram_boundaries_survive_gso() {
             interface: None,
             recv_buffer: DEFAULT_SOCKET_BUFFER,
         }],
-        udp_destinations: vec![destination(&sink)],
+        outputs: vec![OutputSpec::udp(vec![destination(&sink)])],
         ..Default::default()
     };
     let mut relay = Route::start(&relay_spec, Reporter::silent()).unwrap();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::{destination, receive_bytes, receive_datagrams, reporter, udp_sink, TempDir};
 use mproxy_core::event::Outcome;
 use mproxy_core::{Framing, FramingSpec, ReplaySpec, TimeSource};
-use mproxy_core::{Route, RouteSpec, StreamSpec, DEFAULT_SOCKET_BUFFER};
+use mproxy_core::{OutputSpec, Route, RouteSpec, StreamSpec, DEFAULT_SOCKET_BUFFER};
 
 fn replaying(
     input: &std::path::Path,
@@ -33,7 +33,7 @@ fn replaying(
             baud: None,
             follow: false,
         }],
-        udp_destinations: vec![destination(sink)],
+        outputs: vec![OutputSpec::udp(vec![destination(sink)])],
         send_buffer: DEFAULT_SOCKET_BUFFER,
         ..Default::default()
     };

@@ -16,7 +16,7 @@ use mproxy_core::event::{Level, Outcome};
 use mproxy_core::Framing;
 use mproxy_core::FramingSpec;
 use mproxy_core::WriterSpec;
-use mproxy_core::{Route, RouteSpec};
+use mproxy_core::{OutputSpec, Route, RouteSpec};
 use mproxy_core::{StreamSpec, DEFAULT_LINGER};
 
 /// These tests count the route threads of the process, so they run one at a time.
@@ -55,7 +55,7 @@ fn start(input: StreamSpec, out: &Path) -> (Route, Events) {
     let (reporter, events) = reporter();
     let spec = RouteSpec {
         stream_inputs: vec![input],
-        writers: vec![WriterSpec::new(out.to_string_lossy())],
+        outputs: vec![OutputSpec::writer(WriterSpec::new(out.to_string_lossy()))],
         ..Default::default()
     };
     (Route::start(&spec, reporter).unwrap(), events)

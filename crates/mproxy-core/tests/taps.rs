@@ -14,7 +14,7 @@ use mproxy_core::Batch;
 use mproxy_core::Offer;
 use mproxy_core::WriterSpec;
 use mproxy_core::{ListenSpec, DEFAULT_SOCKET_BUFFER};
-use mproxy_core::{Route, RouteSpec};
+use mproxy_core::{OutputSpec, Route, RouteSpec};
 use mproxy_core::{Take, TapChunk};
 
 /// Takes from `take` until `n` datagrams arrived (or fails after 10 s).
@@ -61,7 +61,9 @@ fn a_tap_sees_received_and_injected_datagrams_and_the_file_gets_both() {
             interface: None,
             recv_buffer: DEFAULT_SOCKET_BUFFER,
         }],
-        writers: vec![WriterSpec::new(out.to_string_lossy().into_owned())],
+        outputs: vec![OutputSpec::writer(WriterSpec::new(
+            out.to_string_lossy().into_owned(),
+        ))],
         ..Default::default()
     };
     let mut route = Route::start(&spec, Reporter::silent()).unwrap();

@@ -13,7 +13,7 @@ use mproxy_core::TcpConnectSpec;
 use mproxy_core::TcpListenSpec;
 use mproxy_core::TcpOutputSpec;
 use mproxy_core::{ListenSpec, DEFAULT_SOCKET_BUFFER};
-use mproxy_core::{Route, RouteSpec};
+use mproxy_core::{OutputSpec, Route, RouteSpec};
 
 #[test]
 fn tcp_clients_are_framed_each_on_their_own() {
@@ -27,7 +27,7 @@ fn tcp_clients_are_framed_each_on_their_own() {
             idle_timeout: None,
             tls: None,
         }],
-        udp_destinations: vec![destination(&sink)],
+        outputs: vec![OutputSpec::udp(vec![destination(&sink)])],
         ..Default::default()
     };
     let mut route = Route::start(&spec, Reporter::silent()).unwrap();
@@ -78,16 +78,15 @@ fn every_tcp_output_client_gets_the_stream() {
             interface: None,
             recv_buffer: DEFAULT_SOCKET_BUFFER,
         }],
-        tcp_outputs: vec![TcpOutputSpec {
+        outputs: vec![OutputSpec::tcp_listen(TcpOutputSpec {
             addr: "127.0.0.1:0".parse().unwrap(),
             max_clients: 4,
             client_queue_bytes: 1 << 20,
             access: Default::default(),
             tls: None,
-            rules: None,
             preamble: None,
             keep_alive: None,
-        }],
+        })],
         ..Default::default()
     };
     let mut route = Route::start(&spec, Reporter::silent()).unwrap();
@@ -141,7 +140,7 @@ fn a_lost_tcp_connection_is_made_again() {
             preamble: None,
             keep_alive: None,
         }],
-        udp_destinations: vec![destination(&sink)],
+        outputs: vec![OutputSpec::udp(vec![destination(&sink)])],
         ..Default::default()
     };
     let mut route = Route::start(&spec, Reporter::silent()).unwrap();
@@ -185,7 +184,7 @@ fn a_connect_out_output_sends_its_preamble_at_every_connect_then_the_stream() {
             interface: None,
             recv_buffer: DEFAULT_SOCKET_BUFFER,
         }],
-        tcp_connect_outputs: vec![TcpConnectOutputSpec {
+        outputs: vec![OutputSpec::tcp_connect(TcpConnectOutputSpec {
             host: "127.0.0.1".into(),
             port: addr.port(),
             addr,
@@ -195,8 +194,7 @@ fn a_connect_out_output_sends_its_preamble_at_every_connect_then_the_stream() {
             backoff_max: Duration::from_millis(50),
             preamble: Some(line_bytes("KEY").unwrap()),
             keep_alive: None,
-            rules: None,
-        }],
+        })],
         ..Default::default()
     };
     let mut route = Route::start(&spec, Reporter::silent()).unwrap();

@@ -19,7 +19,7 @@ use mproxy_core::TcpOutputSpec;
 use mproxy_core::TlsServerSpec;
 use mproxy_core::TlsSpec;
 use mproxy_core::{ListenSpec, DEFAULT_SOCKET_BUFFER};
-use mproxy_core::{Route, RouteSpec};
+use mproxy_core::{OutputSpec, Route, RouteSpec};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair,
@@ -121,7 +121,7 @@ fn a_tls_input_with_client_certificates_lets_in_only_certified_clients() {
                 client_ca_file: Some(f.ca.clone()),
             }),
         }],
-        udp_destinations: vec![destination(&sink)],
+        outputs: vec![OutputSpec::udp(vec![destination(&sink)])],
         ..Default::default()
     };
     let mut route = Route::start(&spec, Reporter::silent()).unwrap();
@@ -168,12 +168,11 @@ fn mproxys_tls_client_reads_mproxys_tls_output() {
             interface: None,
             recv_buffer: DEFAULT_SOCKET_BUFFER,
         }],
-        tcp_outputs: vec![TcpOutputSpec {
+        outputs: vec![OutputSpec::tcp_listen(TcpOutputSpec {
             addr: "127.0.0.1:0".parse().unwrap(),
             max_clients: 4,
             client_queue_bytes: 1 << 20,
             access: Default::default(),
-            rules: None,
             preamble: None,
             keep_alive: None,
             tls: Some(TlsServerSpec {
@@ -181,7 +180,7 @@ fn mproxys_tls_client_reads_mproxys_tls_output() {
                 key_file: f.server_key.clone(),
                 client_ca_file: None,
             }),
-        }],
+        })],
         ..Default::default()
     };
     let mut output = Route::start(&output, Reporter::silent()).unwrap();
@@ -203,7 +202,7 @@ fn mproxys_tls_client_reads_mproxys_tls_output() {
             preamble: None,
             keep_alive: None,
         }],
-        udp_destinations: vec![destination(&sink)],
+        outputs: vec![OutputSpec::udp(vec![destination(&sink)])],
         ..Default::default()
     };
     let mut reader = Route::start(&reader, Reporter::silent()).unwrap();
@@ -245,16 +244,15 @@ fn megabytes_pass_a_tls_input_and_a_tls_output_with_a_reader_that_pauses() {
             idle_timeout: None,
             tls: tls.clone(),
         }],
-        tcp_outputs: vec![TcpOutputSpec {
+        outputs: vec![OutputSpec::tcp_listen(TcpOutputSpec {
             addr: "127.0.0.1:0".parse().unwrap(),
             max_clients: 4,
             client_queue_bytes: 64 << 20,
             access: Default::default(),
-            rules: None,
             preamble: None,
             keep_alive: None,
             tls,
-        }],
+        })],
         ..Default::default()
     };
     let mut route = Route::start(&spec, Reporter::silent()).unwrap();

@@ -16,7 +16,7 @@ use mproxy_core::Framing;
 use mproxy_core::FramingSpec;
 use mproxy_core::TcpConnectSpec;
 use mproxy_core::TlsSpec;
-use mproxy_core::{Route, RouteSpec};
+use mproxy_core::{OutputSpec, Route, RouteSpec};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
@@ -103,12 +103,12 @@ fn route_to(
             preamble: None,
             keep_alive: None,
         }],
-        udp_destinations: vec![DestinationSpec {
+        outputs: vec![OutputSpec::udp(vec![DestinationSpec {
             addr: sink.local_addr().unwrap(),
             interface: None,
             ttl: 1,
             multicast_loop: true,
-        }],
+        }])],
         ..Default::default()
     };
     let reporter = Reporter::new(Arc::new(move |e| {

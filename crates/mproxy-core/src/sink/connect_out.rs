@@ -30,7 +30,6 @@ use std::time::{Duration, Instant};
 use mio::Interest;
 
 use super::keep_alive::KeepAliveSpec;
-use super::rules::RuleSpec;
 use super::Sink;
 use crate::batch::Batch;
 use crate::error::{describe_os_error, Error, Result};
@@ -59,8 +58,6 @@ pub struct TcpConnectOutputSpec {
     pub preamble: Option<Vec<u8>>,
     /// Sent after this long with nothing written.
     pub keep_alive: Option<KeepAliveSpec>,
-    /// Routing rules: the aggregator gets only what they keep (see `sink::rules`).
-    pub rules: Option<RuleSpec>,
 }
 
 /// Batches are appended to the last chunk queued while it stays within this size.

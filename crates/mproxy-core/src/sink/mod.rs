@@ -4,6 +4,8 @@
 
 pub(crate) mod connect_out;
 pub(crate) mod keep_alive;
+pub(crate) mod line_stages;
+pub(crate) mod rate_cap;
 pub(crate) mod rotate;
 pub(crate) mod rules;
 pub(crate) mod seal;

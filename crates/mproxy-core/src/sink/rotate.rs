@@ -57,18 +57,6 @@ pub enum Rotate {
 }
 
 impl Rotate {
-    /// "hourly", "daily" or a byte count (digits).
-    pub fn parse(text: &str) -> Option<Rotate> {
-        match text {
-            "hourly" => Some(Rotate::Hourly),
-            "daily" => Some(Rotate::Daily),
-            _ if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
-                text.parse().ok().filter(|n| *n > 0).map(Rotate::Size)
-            }
-            _ => None,
-        }
-    }
-
     /// The length of a time period, for time-based rotation.
     fn period(self) -> Option<u64> {
         match self {
@@ -681,15 +669,5 @@ mod tests {
         ] {
             assert_eq!(parse_rotated(base, other), None, "{other}");
         }
-    }
-
-    #[test]
-    fn rotate_parses() {
-        assert_eq!(Rotate::parse("hourly"), Some(Rotate::Hourly));
-        assert_eq!(Rotate::parse("daily"), Some(Rotate::Daily));
-        assert_eq!(Rotate::parse("1048576"), Some(Rotate::Size(1_048_576)));
-        assert_eq!(Rotate::parse("0"), None);
-        assert_eq!(Rotate::parse("10M"), None);
-        assert_eq!(Rotate::parse(""), None);
     }
 }

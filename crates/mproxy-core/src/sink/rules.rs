@@ -45,14 +45,6 @@ pub enum Balance {
 }
 
 impl Balance {
-    pub fn parse(text: &str) -> Option<Balance> {
-        match text {
-            "round-robin" => Some(Balance::RoundRobin),
-            "source-hash" => Some(Balance::SourceHash),
-            _ => None,
-        }
-    }
-
     fn as_str(self) -> &'static str {
         match self {
             Balance::RoundRobin => "round-robin",

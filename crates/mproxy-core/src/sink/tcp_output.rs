@@ -46,8 +46,6 @@ pub struct TcpOutputSpec {
     pub client_queue_bytes: usize,
     pub access: AccessSpec,
     pub tls: Option<TlsServerSpec>,
-    /// Routing rules: clients get only what they keep (see `sink::rules`).
-    pub rules: Option<super::rules::RuleSpec>,
     /// Sent to every new client before any data (with its line end).
     pub preamble: Option<Vec<u8>>,
     /// Sent to a client that was sent nothing for this long.
