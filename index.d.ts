@@ -91,9 +91,6 @@ export declare function checkBusKey(path: string): void
  */
 export declare function checkRoute(options: RouteOptions): void
 
-/** What the checksum stage does with a line whose NMEA checksum is wrong or missing. */
-export type ChecksumMode = 'drop' | 'count'
-
 /**
  * What is wrong with a network written for an allow list or a rule by source (`10.0.0.0/8`,
  * `::ffff:127.0.0.1`), or nothing: the core's one CIDR parser, so the schema and the core
@@ -116,10 +113,6 @@ export interface CounterName {
 
 /** Every counter, in the order metrics list them. */
 export declare function counters(): Array<CounterName>
-
-export interface DedupOptions {
-  windowSeconds: number
-}
 
 export interface DestinationOptions {
   address: string
@@ -259,13 +252,6 @@ export interface InputOptions {
  */
 export type InputOutcome = 'complete' | 'stopped' | 'failed'
 
-export interface InputStagesOptions {
-  checksum?: ChecksumMode
-  tagBlock?: TagBlockOptions
-  dedup?: DedupOptions
-  throttle?: ThrottleOptions
-}
-
 /**
  * A line (UTF-8; `\r
 ` is added unless it ends with `
@@ -403,8 +389,13 @@ export interface RouteOptions {
   tcpConnectOutputs?: Array<TcpConnectOutputOptions>
   /** A keep-alive datagram for `udpDestinations` (groups have their own). */
   udpKeepAlive?: KeepAliveOptions
-  /** Checksum, tag add, dedup and throttle on every input, before the outputs. */
-  inputStages?: InputStagesOptions
+  /**
+   * Checksum, tag add, dedup and throttle on every input, before the outputs.
+   * The input stages as the schema returns them: `{ checksum, tagBlock, dedup,
+   * throttle }`, deserialized into the core's `InputStagesSpec` as they are (serde), so a
+   * new setting of a stage needs no field or conversion here.
+   */
+  inputStages?: any
 }
 
 /** Routing rules of one output or balance group; absent parts keep everything. */
@@ -430,14 +421,6 @@ export declare function rulePatternProblem(pattern: string): string | null
  * interface or file is bad; nothing is left running then.
  */
 export declare function startRoute(options: RouteOptions, onEvent: ((arg: RouteEvent) => void)): NativeRoute
-
-export interface TagBlockOptions {
-  station?: string
-  time?: TagTime
-}
-
-/** The unit of a TAG block's `c:` time. */
-export type TagTime = 's' | 'ms'
 
 /**
  * What a tap's consumer takes at once: the datagrams back to back, each one's length,
@@ -517,18 +500,6 @@ export interface TcpOutputOptions {
   preamble?: string
   /** A line sent to a client that was sent nothing for a while. */
   keepAlive?: KeepAliveOptions
-}
-
-/** Which line per key and interval the throttle stage keeps. */
-export type ThrottleKeep = 'first' | 'latest'
-
-/** What the throttle stage keys lines by. */
-export type ThrottleKey = 'mmsi' | 'sentence' | 'line'
-
-export interface ThrottleOptions {
-  key: ThrottleKey
-  intervalSeconds: number
-  keep: ThrottleKeep
 }
 
 export interface TlsOptions {

@@ -35,7 +35,6 @@ export type OutputOptions = Binding.OutputOptions
 export type KeepAliveOptions = Binding.KeepAliveOptions
 export type TcpConnectOutputOptions = Binding.TcpConnectOutputOptions
 export type TlsOptions = Binding.TlsOptions
-export type InputStagesOptions = Binding.InputStagesOptions
 
 const packageRoot = path.join(__dirname, '..')
 let loaded: typeof Binding | undefined

@@ -1,25 +1,16 @@
 /**
  * The input stages' options (docs/sensor-feeds.md): checksum, tag add, dedup, throttle, run
- * in the core on every input of a program before its outputs. The schema
- * (`feedShape` in schema/programs.ts) checks them; this turns them into the binding's form.
+ * in the core on every input of a program before its outputs. The schema (`feedShape` in
+ * schema/programs.ts) checks them, and they go to the core as the schema returns them: the
+ * core deserializes them into its `InputStagesSpec` (serde), field by field as written. So a
+ * new setting of a stage is its schema entry and its field in the core; nothing here.
  */
-import type { InputStagesOptions } from '../native'
+import { feedShape } from '../schema/programs'
 
-/** The stages as the schema returns them (seconds as numbers). */
-export interface CheckedFeed {
-  checksum?: 'drop' | 'count'
-  tagBlock?: { station?: string; time?: 's' | 'ms' }
-  dedup?: { window: number }
-  throttle?: { key: 'mmsi' | 'sentence' | 'line'; interval: number; keep?: 'first' | 'latest' }
-}
+const STAGES = Object.keys(feedShape)
 
-/** The binding's form of the stages; `undefined` when none is on (the route pays nothing). */
-export function inputStages(o: CheckedFeed): InputStagesOptions | undefined {
-  if (o.checksum === undefined && o.tagBlock === undefined && o.dedup === undefined && o.throttle === undefined) return undefined
-  return {
-    checksum: o.checksum,
-    tagBlock: o.tagBlock,
-    dedup: o.dedup && { windowSeconds: o.dedup.window },
-    throttle: o.throttle && { key: o.throttle.key, intervalSeconds: o.throttle.interval, keep: o.throttle.keep ?? 'first' },
-  }
+/** The stages given in `o` (checked options), for the binding; `undefined` when none is on (the route pays nothing). */
+export function inputStages(o: object): Record<string, unknown> | undefined {
+  const given = Object.entries(o).filter(([key, value]) => STAGES.includes(key) && value !== undefined)
+  return given.length === 0 ? undefined : Object.fromEntries(given)
 }

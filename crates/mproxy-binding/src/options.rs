@@ -355,66 +355,10 @@ pub struct RouteOptions {
     /// A keep-alive datagram for `udpDestinations` (groups have their own).
     pub udp_keep_alive: Option<KeepAliveOptions>,
     /// Checksum, tag add, dedup and throttle on every input, before the outputs.
-    pub input_stages: Option<InputStagesOptions>,
-}
-
-/// What the checksum stage does with a line whose NMEA checksum is wrong or missing.
-#[napi(string_enum = "lowercase")]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChecksumMode {
-    Drop,
-    Count,
-}
-
-/// The unit of a TAG block's `c:` time.
-#[napi(string_enum = "lowercase")]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TagTime {
-    S,
-    Ms,
-}
-
-#[napi(object)]
-pub struct TagBlockOptions {
-    pub station: Option<String>,
-    pub time: Option<TagTime>,
-}
-
-#[napi(object)]
-pub struct DedupOptions {
-    pub window_seconds: f64,
-}
-
-/// What the throttle stage keys lines by.
-#[napi(string_enum = "lowercase")]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ThrottleKey {
-    Mmsi,
-    Sentence,
-    Line,
-}
-
-/// Which line per key and interval the throttle stage keeps.
-#[napi(string_enum = "lowercase")]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ThrottleKeep {
-    First,
-    Latest,
-}
-
-#[napi(object)]
-pub struct ThrottleOptions {
-    pub key: ThrottleKey,
-    pub interval_seconds: f64,
-    pub keep: ThrottleKeep,
-}
-
-#[napi(object)]
-pub struct InputStagesOptions {
-    pub checksum: Option<ChecksumMode>,
-    pub tag_block: Option<TagBlockOptions>,
-    pub dedup: Option<DedupOptions>,
-    pub throttle: Option<ThrottleOptions>,
+    /// The input stages as the schema returns them: `{ checksum, tagBlock, dedup,
+    /// throttle }`, deserialized into the core's `InputStagesSpec` as they are (serde), so a
+    /// new setting of a stage needs no field or conversion here.
+    pub input_stages: Option<serde_json::Value>,
 }
 
 #[napi(object)]
@@ -634,54 +578,13 @@ fn rule_spec(r: &RuleOptions) -> Result<RuleSpec> {
     })
 }
 
-/// A time in seconds as a Duration (not `from_secs_f64`, which panics on one too long).
-fn seconds(value: f64, what: &str) -> Result<Duration> {
-    Duration::try_from_secs_f64(value)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| {
-            NativeError::invalid(what, format!("{value} is not a number of seconds above 0"))
-        })
-}
-
-fn input_stages(o: &InputStagesOptions) -> Result<mproxy_core::InputStagesSpec> {
-    use mproxy_core as core;
-    Ok(core::InputStagesSpec {
-        checksum: o.checksum.map(|c| match c {
-            ChecksumMode::Drop => core::ChecksumMode::Drop,
-            ChecksumMode::Count => core::ChecksumMode::Count,
-        }),
-        tag: o.tag_block.as_ref().map(|t| core::TagSpec {
-            station: t.station.clone(),
-            time: t.time.map(|u| match u {
-                TagTime::S => core::TagTime::Seconds,
-                TagTime::Ms => core::TagTime::Millis,
-            }),
-        }),
-        dedup: o
-            .dedup
-            .as_ref()
-            .map(|d| seconds(d.window_seconds, "dedup").map(|window| core::DedupSpec { window }))
-            .transpose()?,
-        throttle: o
-            .throttle
-            .as_ref()
-            .map(|t| {
-                Ok::<_, NativeError>(core::ThrottleSpec {
-                    key: match t.key {
-                        ThrottleKey::Mmsi => core::ThrottleKey::Mmsi,
-                        ThrottleKey::Sentence => core::ThrottleKey::Sentence,
-                        ThrottleKey::Line => core::ThrottleKey::Line,
-                    },
-                    interval: seconds(t.interval_seconds, "throttle")?,
-                    keep: match t.keep {
-                        ThrottleKeep::First => core::ThrottleKeep::First,
-                        ThrottleKeep::Latest => core::ThrottleKeep::Latest,
-                    },
-                })
-            })
-            .transpose()?,
-    })
+/// The input stages: the schema's values, deserialized as they are (see `RouteOptions`);
+/// what the schema cannot have let through is one line naming the option.
+fn input_stages(value: &serde_json::Value) -> Result<mproxy_core::InputStagesSpec> {
+    let spec: mproxy_core::InputStagesSpec = serde_json::from_value(value.clone())
+        .map_err(|e| NativeError::usage(format!("input stages: {e}")))?;
+    spec.check()?;
+    Ok(spec)
 }
 
 /// The core's description of the route `o` describes.

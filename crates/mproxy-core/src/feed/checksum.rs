@@ -7,7 +7,8 @@ use crate::nmea::checksum::{split_tag, verdict, Verdict};
 use crate::nmea::sentence::Line;
 
 /// What the stage does with a line whose checksum is wrong or missing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ChecksumMode {
     /// Drop it (and count it).
     Drop,

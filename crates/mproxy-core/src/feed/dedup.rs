@@ -43,8 +43,10 @@ pub(crate) const ASSEMBLY_BYTES: usize = 1 << 20;
 pub(crate) const MULTIPART_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Duplicate suppression over a window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DedupSpec {
+    #[serde(deserialize_with = "super::seconds")]
     pub window: Duration,
 }
 

@@ -12,6 +12,11 @@
 //! `evicted`; `throttled`, `evicted`. What a stage drops it has chosen to (like a rule's
 //! `filtered`): not a loss, and said once in the log.
 //!
+//! The binding hands the stages over as the option schema returns them (`InputStagesSpec`
+//! is deserialized with serde from the `checksum`, `tagBlock`, `dedup` and `throttle`
+//! options, field names and values as the user writes them), so a new setting of a stage
+//! is a schema entry and a field here, with no conversion code between.
+//!
 //! A route without stages has no [`FeedSink`]: its fan-out is as before, and pays nothing.
 //! With stages the sink takes one lock per batch for the stages' shared state (the tables
 //! are shared by every input, which is the point of deduplicating across them), and when
@@ -44,12 +49,28 @@ use dedup::{Dedup, Outcome};
 use throttle::{Throttle, Verdict};
 
 /// The input stages of a route; each absent one is off.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InputStagesSpec {
     pub checksum: Option<ChecksumMode>,
+    #[serde(rename = "tagBlock")]
     pub tag: Option<TagSpec>,
     pub dedup: Option<DedupSpec>,
     pub throttle: Option<ThrottleSpec>,
+}
+
+/// The longest window or interval a stage takes (the schema's bound: a day).
+const MAX_SECONDS: f64 = 86_400.0;
+
+/// A time in seconds as the schema gives it (a number; `0.5`), within a stage's bounds.
+fn seconds<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Duration, D::Error> {
+    let s = <f64 as serde::Deserialize>::deserialize(d)?;
+    if !(s > 0.0 && s <= MAX_SECONDS) {
+        return Err(serde::de::Error::custom(format!(
+            "{s} is not a number of seconds from more than 0 to {MAX_SECONDS}"
+        )));
+    }
+    Ok(Duration::from_secs_f64(s))
 }
 
 impl InputStagesSpec {

@@ -9,14 +9,17 @@ use crate::nmea::checksum::{append, split_tag, xor};
 use crate::nmea::sentence::Line;
 
 /// The unit of the `c:` receive time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 pub enum TagTime {
+    #[serde(rename = "s")]
     Seconds,
+    #[serde(rename = "ms")]
     Millis,
 }
 
 /// What the tag stage adds.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TagSpec {
     /// `s:` (one name for the route: every input's lines get it).
     pub station: Option<String>,

@@ -32,23 +32,29 @@ pub(crate) const THROTTLE_ENTRIES: usize = 65_536;
 /// Most bytes of keys and held lines.
 pub(crate) const THROTTLE_BYTES: usize = THROTTLE_ENTRIES * ENTRY_OVERHEAD + (4 << 20);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ThrottleKey {
     Mmsi,
     Sentence,
     Line,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ThrottleKeep {
+    #[default]
     First,
     Latest,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ThrottleSpec {
     pub key: ThrottleKey,
+    #[serde(deserialize_with = "super::seconds")]
     pub interval: Duration,
+    #[serde(default)]
     pub keep: ThrottleKeep,
 }
 
