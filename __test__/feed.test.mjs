@@ -173,6 +173,26 @@ test('throttle latest: the newest line per ship at the end of each interval, in 
   t.deepEqual(stages(proxy.stats()), [['throttle', 5, 3, 0, 0, 0, 2, 0]])
 })
 
+test("throttle others: 'drop' keeps only the position reports the key names", async (t) => {
+  const out = await receiver()
+  const r1 = await sender()
+  closeAll(t, out.socket, r1)
+  const proxy = await createProxy({
+    udpListenAddrs: '127.0.0.1:0',
+    udpDownstreamAddrs: out.addr,
+    throttle: { key: 'mmsi', interval: 3600, others: 'drop' },
+  })
+  t.teardown(() => proxy.close())
+  const [a, b] = SHIPS
+  const lines = [position(a, 0, 'A'), gga('1'), fragment(1, 3, 'A', STATIC_1, 0), position(b, 0, 'B'), 'not a sentence', position(a, 1, 'A')]
+  await send(r1, lines.map((l) => `${l}\n`).join(''), proxy.addresses.listen[0])
+  await waitFor(() => stages(proxy.stats())[0]?.[1] === 6, 20_000, 'the lines judged')
+  await waitFor(() => out.got.length === 1, 20_000, 'the datagram sent')
+  t.deepEqual(out.got, [`${position(a, 0, 'A')}\n${position(b, 0, 'B')}\n`])
+  // GGA, the fragment and the text dropped as others; a's second report within the interval.
+  t.deepEqual(stages(proxy.stats()), [['throttle', 6, 2, 0, 0, 0, 4, 0]])
+})
+
 test('a flood of distinct keys stays within the tables, evictions counted', async (t) => {
   const out = await receiver()
   const r1 = await sender()

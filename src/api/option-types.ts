@@ -772,6 +772,11 @@ export interface ThrottleOption {
    * interval's end.
    */
   keep?: 'first' | 'latest'
+  /**
+   * Lines the key does not apply to (other AIS types, other sentences, multipart fragments): `pass`
+   * (default) or `drop` (counted in `throttled`).
+   */
+  others?: 'pass' | 'drop'
 }
 
 /** A UDP listener with settings of its own. */

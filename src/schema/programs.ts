@@ -134,6 +134,12 @@ export const feedShape = {
         key: stageValues.throttleKey.describe('`mmsi` (AIS position reports: types 1, 2, 3, 18, 19, 27), `sentence` (talker and type, `GPGGA`), or `line`.'),
         interval: stageValues.interval.describe('Seconds per key.'),
         keep: stageValues.keep.optional().describe("`first` (default): the first line of each interval; `latest`: the newest, sent at the interval's end."),
+        others: z
+          .enum(['pass', 'drop'], { error: (iss) => `${show(iss.input)} is not one of pass, drop` })
+          .optional()
+          .describe(
+            'Lines the key does not apply to (other AIS types, other sentences, multipart fragments): `pass` (default) or `drop` (counted in `throttled`).',
+          ),
       }),
       'ThrottleOption',
       'The throttle stage: at most one line per key per interval.',

@@ -598,6 +598,7 @@ mod tests {
                 key: ThrottleKey::Sentence,
                 interval: Duration::from_secs(30),
                 keep: ThrottleKeep::First,
+                ..Default::default()
             }),
             ..Default::default()
         };
@@ -630,6 +631,7 @@ mod tests {
                 key: ThrottleKey::Mmsi,
                 interval: Duration::from_millis(50),
                 keep: ThrottleKeep::Latest,
+                ..Default::default()
             }),
             ..Default::default()
         };
@@ -746,6 +748,7 @@ mod cost {
                         key: ThrottleKey::Line,
                         interval,
                         keep: ThrottleKeep::First,
+                        ..Default::default()
                     }),
                     ..Default::default()
                 },

@@ -32,11 +32,12 @@ pub(crate) const THROTTLE_ENTRIES: usize = 65_536;
 /// Most bytes of keys and held lines.
 pub(crate) const THROTTLE_BYTES: usize = THROTTLE_ENTRIES * ENTRY_OVERHEAD + (4 << 20);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ThrottleKey {
     Mmsi,
     Sentence,
+    #[default]
     Line,
 }
 
@@ -48,7 +49,9 @@ pub enum ThrottleKeep {
     Latest,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+/// The default has no interval, which [`crate::InputStagesSpec::check`] refuses: it is there
+/// so that a spec can name only what it sets (`..Default::default()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ThrottleSpec {
     pub key: ThrottleKey,
@@ -56,6 +59,21 @@ pub struct ThrottleSpec {
     pub interval: Duration,
     #[serde(default)]
     pub keep: ThrottleKeep,
+    /// What is done with the lines the key does not apply to (other AIS types, sentences
+    /// that are not AIS with key `mmsi`, multipart fragments, lines that are not sentences):
+    /// passed on (the default), or dropped and counted in `throttled` for a feed of only
+    /// what the key names. Blank lines always pass.
+    #[serde(default)]
+    pub others: ThrottleOthers,
+}
+
+/// See [`ThrottleSpec::others`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThrottleOthers {
+    #[default]
+    Pass,
+    Drop,
 }
 
 struct Slot {
@@ -134,6 +152,10 @@ impl Throttle {
 
     pub(crate) fn judge(&mut self, line: &[u8], from: Option<SocketAddr>, now: Instant) -> Verdict {
         let Some(key) = self.key(line) else {
+            if self.spec.others == ThrottleOthers::Drop && !Line::parse(line).is_blank() {
+                self.tally.throttled += 1;
+                return Verdict::Taken;
+            }
             return Verdict::Pass;
         };
         let tally = &mut self.tally;
@@ -214,6 +236,7 @@ mod tests {
             key,
             interval: Duration::from_secs(10),
             keep,
+            ..Default::default()
         }
     }
 
@@ -241,6 +264,23 @@ mod tests {
             passed(&mut t, &[A2], now + Duration::from_secs(10)),
             vec![0]
         );
+    }
+
+    #[test]
+    fn others_drop_keeps_only_what_the_key_names() {
+        let mut t = Throttle::new(&ThrottleSpec {
+            others: ThrottleOthers::Drop,
+            ..spec(ThrottleKey::Mmsi, ThrottleKeep::First)
+        });
+        let now = Instant::now();
+        let frag: &[u8] = b"!AIVDM,2,2,1,A,88888888880,2*25\n";
+        // A1 and B are position reports; BASE (type 4), GGA, a fragment and text are not.
+        assert_eq!(
+            passed(&mut t, &[A1, BASE, GGA, frag, b"hi\n", b"\n", B, A2], now),
+            vec![0, 5, 6]
+        );
+        // BASE, GGA, the fragment and the text dropped as others, A2 as A1's ship again.
+        assert_eq!(t.tally.throttled, 5);
     }
 
     #[test]
