@@ -317,6 +317,11 @@ export interface OutputShapingOptions {
   /** Send each line as a datagram of its own (UDP outputs). */
   oneLinePerDatagram?: boolean
   rateCap?: RateCapOptions
+  /**
+   * This output's own dedup, `{ window }` as the schema returns it (deserialized into
+   * the core's `DedupSpec` as it is, like the input stages).
+   */
+  dedup?: any
 }
 
 /**

@@ -69,6 +69,33 @@ test('a Signal K-style output gets one clean line per datagram from packed, tagg
   t.is(stats.totals.capped, 0)
 })
 
+test("an output's own dedup: it gets each message once (channel A and B alike), the other output every copy", async (t) => {
+  const [all, once] = await Promise.all([receiver(), receiver()])
+  const proxy = await createProxy({
+    udpListenAddrs: '127.0.0.1:0',
+    udpDownstreamAddrs: [all.addr, { addr: once.addr, dedup: { window: 3600 } }],
+  })
+  const sender = dgram.createSocket('udp4')
+  t.teardown(async () => {
+    await proxy.close()
+    for (const s of [all.socket, once.socket, sender]) s.close()
+  })
+  // Three messages, each heard twice (the second time on channel B), one datagram each.
+  const heard = [0, 1, 2].flatMap((i) => [clean(i), clean(i).replace(',A,', ',B,')])
+  const [host, port] = proxy.addresses.listen[0].split(':')
+  for (const d of heard) await new Promise((r, j) => sender.send(d, Number(port), host, (e) => (e ? j(e) : r())))
+
+  await waitFor(() => all.got.length === 6, 20_000, 'every copy to the plain output')
+  await waitFor(() => stage(proxy.stats(), `${once.addr} dedup`)?.datagramsIn === 6, 20_000, 'every copy judged')
+  await waitFor(() => once.got.length === 3, 20_000, 'each message once')
+  t.deepEqual(all.got, heard)
+  t.deepEqual(once.got, [clean(0), clean(1), clean(2)])
+  const dedup = stage(proxy.stats(), `${once.addr} dedup`)
+  t.deepEqual([dedup.datagramsIn, dedup.datagramsOut, dedup.duplicates], [6, 3, 3])
+  // The route's own input stage is not there: only this output deduplicates.
+  t.is(stage(proxy.stats(), 'dedup'), undefined)
+})
+
 test('a rate cap queues a flood to its bound, then drops and counts exactly, and says so once; the other output gets everything', async (t) => {
   const dir = tempDir(t)
   const [plain, capped] = await Promise.all([receiver(), receiver()])

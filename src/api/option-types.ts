@@ -388,6 +388,7 @@ export interface Preamble {
 
 /** An output's stages (the object form of any output): TAG blocks stripped, a rate cap. */
 export interface OutputStages {
+  dedup?: DedupOption
   /**
    * Remove NMEA 4.10 TAG blocks (`\s:rcv1,c:1700000000*5A\`) from every line, for consumers that
    * drop tagged lines.
@@ -416,6 +417,7 @@ export interface OutputStages {
 
 /** A UDP output's stages: an output's, and one line per datagram. */
 export interface UdpOutputStages {
+  dedup?: DedupOption
   /**
    * Remove NMEA 4.10 TAG blocks (`\s:rcv1,c:1700000000*5A\`) from every line, for consumers that
    * drop tagged lines.
@@ -491,6 +493,7 @@ export interface BalanceGroup {
   match?: string
   /** Keep 1 datagram in this many (the 1st, the N+1th, ...); 1 keeps all. */
   sample?: number | string
+  dedup?: DedupOption
   /**
    * Remove NMEA 4.10 TAG blocks (`\s:rcv1,c:1700000000*5A\`) from every line, for consumers that
    * drop tagged lines.
@@ -526,7 +529,10 @@ export interface BalanceGroup {
   keepAliveAfter?: number | string
 }
 
-/** The dedup stage: a message seen within `window` seconds is dropped. */
+/**
+ * The dedup stage: a message seen within `window` seconds is dropped (AIS: channel A and B alike,
+ * multipart messages whole).
+ */
 export interface DedupOption {
   /** Seconds a message is remembered for (from its first copy). */
   window: number | string
@@ -574,6 +580,7 @@ export interface RuledOutput {
   match?: string
   /** Keep 1 datagram in this many (the 1st, the N+1th, ...); 1 keeps all. */
   sample?: number | string
+  dedup?: DedupOption
   /**
    * Remove NMEA 4.10 TAG blocks (`\s:rcv1,c:1700000000*5A\`) from every line, for consumers that
    * drop tagged lines.
@@ -658,6 +665,7 @@ export type TcpConnectOutput =
       match?: string
       /** Keep 1 datagram in this many (the 1st, the N+1th, ...); 1 keeps all. */
       sample?: number | string
+      dedup?: DedupOption
       /**
        * Remove NMEA 4.10 TAG blocks (`\s:rcv1,c:1700000000*5A\`) from every line, for consumers that
        * drop tagged lines.
@@ -722,6 +730,7 @@ export type TcpOutput =
       match?: string
       /** Keep 1 datagram in this many (the 1st, the N+1th, ...); 1 keeps all. */
       sample?: number | string
+      dedup?: DedupOption
       /**
        * Remove NMEA 4.10 TAG blocks (`\s:rcv1,c:1700000000*5A\`) from every line, for consumers that
        * drop tagged lines.

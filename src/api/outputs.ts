@@ -14,10 +14,11 @@ import { keepAliveOf } from '../schema/link'
 /** The native shaping of an item (rules, stages), or undefined for a plain one. */
 export function shapingOptions(item: OutputItem | Shaping | undefined): OutputShapingOptions | undefined {
   if (item === undefined || typeof item === 'string') return undefined
-  const { from, prefix, match, sample, stripTagBlocks, oneLinePerDatagram, maxRate, maxDatagramRate, rateBurst, rateQueue } = item
+  const { from, prefix, match, sample, dedup, stripTagBlocks, oneLinePerDatagram, maxRate, maxDatagramRate, rateBurst, rateQueue } = item
   const capped = (maxRate !== undefined && maxRate > 0) || maxDatagramRate !== undefined
   return {
     rules: { from, prefix, match, sample },
+    dedup,
     stripTagBlocks,
     oneLinePerDatagram,
     rateCap: capped

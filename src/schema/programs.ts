@@ -8,7 +8,7 @@
  */
 import { z } from 'zod'
 import type { LogEntry } from '../handle'
-import { outputAddrs, outputList, ruleShape, type OutputItem } from './rules'
+import { dedupOption, outputAddrs, outputList, ruleShape, type OutputItem } from './rules'
 import { keepAliveShape, linkChecks, linkFields, preambleShape } from './link'
 import { option, required } from './option'
 import { udpListenerList, wireChecks } from './wire'
@@ -115,18 +115,11 @@ export const feedShape = {
     doc: "Add a TAG block with `s:` and/or `c:` to every sentence (fields a line's TAG block has are kept).",
   }),
   /** Drop a message seen within `window` seconds, across every input (AIS: channel A and B alike; multipart reassembled). */
-  dedup: option(
-    named(
-      z.strictObject({ window: stageValues.window.describe('Seconds a message is remembered for (from its first copy).') }),
-      'DedupOption',
-      'The dedup stage: a message seen within `window` seconds is dropped.',
-    ),
-    {
-      flag: false,
-      help: 'Drop a message seen within window seconds, across every input (AIS multipart messages judged whole; the --dedup flag)',
-      doc: 'Drop a message seen within the window, across every input (AIS: channel A and B alike, multipart messages whole); counted in `duplicates`.',
-    },
-  ),
+  dedup: option(dedupOption, {
+    flag: false,
+    help: 'Drop a message seen within window seconds, across every input (AIS multipart messages judged whole; the --dedup flag)',
+    doc: 'Drop a message seen within the window, across every input (AIS: channel A and B alike, multipart messages whole); counted in `duplicates`.',
+  }),
   /** At most one line per key (`mmsi`, `sentence`, `line`) per `interval` seconds: the first, or the latest at the interval's end. */
   throttle: option(
     named(

@@ -55,8 +55,17 @@ export const DEFAULT_RATE_BURST = 1
 /** Bytes that may wait for an output's rate cap, unless `rateQueue` says. */
 export const DEFAULT_RATE_QUEUE = 1024 * 1024
 
+/** Dedup: the route's input stage (`dedup`), and an output's own (`{ addr, dedup }`). */
+export const dedupOption = named(
+  z.strictObject({ window: seconds(0.001, 86_400).describe('Seconds a message is remembered for (from its first copy).') }),
+  'DedupOption',
+  'The dedup stage: a message seen within `window` seconds is dropped (AIS: channel A and B alike, multipart messages whole).',
+)
+
 /** Stages of one output, before (tag strip, one line per datagram) and after (rate cap) its rules. */
 export const stageShape = {
+  /** This output's own dedup (a table of its own): a message it got within the window is not sent to it again. */
+  dedup: dedupOption.optional(),
   /** Remove NMEA 4.10 TAG blocks (`\s:rcv1,c:1700000000*5A\`) from every line, for consumers that drop tagged lines. */
   stripTagBlocks: flag.optional().describe('Remove NMEA 4.10 TAG blocks (`\\s:rcv1,c:1700000000*5A\\`) from every line, for consumers that drop tagged lines.'),
   /** Most bytes per second this output gets (a number, or text like `50k`); more waits in a queue of `rateQueue` bytes, then is dropped and counted (`capped`). */
@@ -136,6 +145,7 @@ export interface Rules {
 
 /** Rules and stages of one output, as checked. */
 export interface Shaping extends Rules {
+  dedup?: { window: number }
   stripTagBlocks?: boolean
   oneLinePerDatagram?: boolean
   maxRate?: number

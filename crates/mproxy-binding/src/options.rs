@@ -109,6 +109,9 @@ pub struct OutputShapingOptions {
     /// Send each line as a datagram of its own (UDP outputs).
     pub one_line_per_datagram: Option<bool>,
     pub rate_cap: Option<RateCapOptions>,
+    /// This output's own dedup, `{ window }` as the schema returns it (deserialized into
+    /// the core's `DedupSpec` as it is, like the input stages).
+    pub dedup: Option<serde_json::Value>,
 }
 
 /// How a balance group spreads datagrams over its members.
@@ -559,6 +562,14 @@ fn output_shaping(o: &Option<OutputShapingOptions>) -> Result<OutputShaping> {
         rate_cap,
         // UDP outputs' own, set beside (TCP targets carry theirs in their spec).
         keep_alive: None,
+        dedup: o
+            .dedup
+            .as_ref()
+            .map(|v| {
+                serde_json::from_value::<mproxy_core::DedupSpec>(v.clone())
+                    .map_err(|e| NativeError::usage(format!("dedup: {e}")))
+            })
+            .transpose()?,
     })
 }
 

@@ -14,6 +14,8 @@
 //!    (a balance group: each member; so each consumer gets at most its cap). After the rules
 //!    rather than before: what the rules drop is then never queued, and the cap measures
 //!    exactly what the consumer receives.
+//! 0. dedup (`dedup`: [`crate::feed`]'s stage, this output's own table), before all the
+//!    others: a message this output got within the window is not sent to it again.
 //! 4. a UDP target's keep-alive ([`crate::sink::keep_alive`]), right at each sink: "quiet"
 //!    is what the consumer got nothing of. TCP targets keep their own (per client, per
 //!    connection: they know when a connection is new).
@@ -28,6 +30,7 @@ use std::sync::Arc;
 use crate::bus_key::Keyring;
 use crate::error::{Error, Result};
 use crate::event::Reporter;
+use crate::feed::{DedupSpec, FeedSink};
 use crate::sink::connect_out::{TcpConnectOutputSink, TcpConnectOutputSpec};
 use crate::sink::keep_alive::{KeepAliveSink, KeepAliveSpec};
 use crate::sink::line_stages::LineStages;
@@ -80,6 +83,9 @@ pub struct OutputShaping {
     /// A line sent on a UDP target that sent nothing for its time (TCP targets have theirs
     /// in their own spec).
     pub keep_alive: Option<KeepAliveSpec>,
+    /// Messages this output got within the window are dropped (as the input stage does for
+    /// the whole route; here with a table of the output's own).
+    pub dedup: Option<DedupSpec>,
 }
 
 impl OutputShaping {
@@ -343,6 +349,16 @@ fn wrap(
         cx.registry,
     ) {
         sink = Arc::new(stages);
+    }
+    if let Some(dedup) = spec.shaping.dedup {
+        let feed = FeedSink::for_output(
+            dedup,
+            &target.name,
+            sink.clone(),
+            cx.registry,
+            cx.reporter.clone(),
+        )?;
+        sink = Arc::new(feed);
     }
     Ok(sink)
 }

@@ -386,24 +386,64 @@ impl FeedSink {
         reporter: Reporter,
         stop: StopToken,
     ) -> Result<(FeedSink, Option<JoinHandle<()>>)> {
+        FeedSink::build(spec, None, inner, registry, reporter, stop)
+    }
+
+    /// One output's own dedup stage (its shaping's `dedup`), in front of that output: its
+    /// endpoint is named after the output (`127.0.0.1:9000 dedup`).
+    pub(crate) fn for_output(
+        dedup: DedupSpec,
+        output: &str,
+        inner: Arc<dyn Sink>,
+        registry: &Registry,
+        reporter: Reporter,
+    ) -> Result<FeedSink> {
+        let spec = InputStagesSpec {
+            dedup: Some(dedup),
+            ..Default::default()
+        };
+        // Dedup alone has no timer: nothing to stop.
+        let (sink, _no_timer) = FeedSink::build(
+            &spec,
+            Some(output),
+            Fanout::new(vec![inner]),
+            registry,
+            reporter,
+            StopToken::new(),
+        )?;
+        Ok(sink)
+    }
+
+    fn build(
+        spec: &InputStagesSpec,
+        output: Option<&str>,
+        inner: Fanout,
+        registry: &Registry,
+        reporter: Reporter,
+        stop: StopToken,
+    ) -> Result<(FeedSink, Option<JoinHandle<()>>)> {
         spec.check()?;
+        let name = |stage: &str| match output {
+            Some(o) => format!("{o} {stage}"),
+            None => stage.to_string(),
+        };
         let stages = Stages {
             checksum: spec
                 .checksum
-                .map(|mode| Stage::new(ChecksumWork { mode, bad: 0 }, "checksum", registry)),
+                .map(|mode| Stage::new(ChecksumWork { mode, bad: 0 }, &name("checksum"), registry)),
             tag: spec.tag.as_ref().map(|t| {
                 let work = TagWork {
                     station: t.station.as_ref().map(|s| s.as_bytes().to_vec()),
                     time: t.time,
                 };
-                Stage::new(work, "tag", registry)
+                Stage::new(work, &name("tag"), registry)
             }),
             dedup: spec
                 .dedup
-                .map(|d| Stage::new(Dedup::new(&d), "dedup", registry)),
+                .map(|d| Stage::new(Dedup::new(&d), &name("dedup"), registry)),
             throttle: spec
                 .throttle
-                .map(|t| Stage::new(Throttle::new(&t), "throttle", registry)),
+                .map(|t| Stage::new(Throttle::new(&t), &name("throttle"), registry)),
             out: Batch::default(),
             tagged: Vec::new(),
             time: Vec::new(),
