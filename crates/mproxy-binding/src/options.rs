@@ -609,9 +609,8 @@ pub(crate) fn route_spec(o: &RouteOptions) -> Result<RouteSpec> {
             addr: parse_addr(&l.address, "listen address")?,
             interface: l.interface.clone(),
             recv_buffer: l.recv_buffer as usize,
+            wire: l.wire.map_or(CoreWire::Sealed, CoreWire::from),
         });
-        spec.udp_listener_wires
-            .push(l.wire.map_or(CoreWire::Sealed, CoreWire::from));
     }
     for i in o.inputs.iter().flatten() {
         let mut framing = framing_spec(&i.framing)?;

@@ -131,6 +131,7 @@ pub mod bench_support {
     use crate::sink::{Fanout, Sink};
     use crate::stats::Registry;
     use crate::udp_socket::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
+    use crate::wire::Wire;
 
     /// `rules` in front of `target`, as a route puts them in front of one output.
     pub fn ruled(rules: &RuleSpec, target: Arc<dyn Sink>) -> Result<Arc<dyn Sink>> {
@@ -159,6 +160,7 @@ pub mod bench_support {
                 addr: listen,
                 interface: None,
                 recv_buffer: DEFAULT_SOCKET_BUFFER,
+                wire: Wire::Sealed,
             }],
             outputs: vec![OutputSpec::udp(vec![DestinationSpec {
                 addr: to,

@@ -22,7 +22,6 @@ use crate::source::{udp, FiniteSources};
 use crate::stats::{EndpointSnapshot, Registry};
 use crate::stop::StopToken;
 use crate::udp_socket::{DestinationSpec, ListenSpec};
-use crate::wire::Wire;
 
 #[derive(Debug, Clone, Default)]
 pub struct RouteSpec {
@@ -48,9 +47,6 @@ pub struct RouteSpec {
     /// With a bus key, every datagram sent to a UDP output is sealed and every one
     /// received on `udp_listeners` must open (see [`Keyring`]).
     pub bus_key: Option<Arc<Keyring>>,
-    /// The wire form of `udp_listeners`, by index (missing: [`Wire::Sealed`], which without a
-    /// bus key is plain). Kept beside them, as `writer_rules` are, so that `ListenSpec` stays.
-    pub udp_listener_wires: Vec<Wire>,
     /// Checksum, tag add, dedup, throttle: run on every input's batches before the fan-out
     /// (none given: the fan-out is as without them).
     pub input_stages: InputStagesSpec,
@@ -153,7 +149,6 @@ impl Route {
             if !spec.udp_listeners.is_empty() {
                 let listeners = udp::start(
                     &spec.udp_listeners,
-                    &spec.udp_listener_wires,
                     spec.bus_key.clone(),
                     route.fanout.clone(),
                     &registry,

@@ -2,6 +2,7 @@
 //! (one per address family and outgoing interface), buffer sizes, and the route check a
 //! destination gets before the first datagram.
 
+use crate::wire::Wire;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -25,6 +26,9 @@ pub struct ListenSpec {
     /// For a group: the interface to join on (name, address or index). None: the system's choice.
     pub interface: Option<String>,
     pub recv_buffer: usize,
+    /// What it accepts with a bus key: sealed datagrams (the default), or plain ones from
+    /// sensors (see [`Wire`]). Without a key every listener is plain.
+    pub wire: Wire,
 }
 
 #[derive(Debug, Clone)]
@@ -354,6 +358,7 @@ mod tests {
             addr: addr.parse().unwrap(),
             interface: None,
             recv_buffer: DEFAULT_SOCKET_BUFFER,
+            wire: Wire::Sealed,
         }
     }
 

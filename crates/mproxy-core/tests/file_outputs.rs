@@ -16,6 +16,7 @@ use mproxy_core::stats::Registry;
 use mproxy_core::Batch;
 use mproxy_core::Sink;
 use mproxy_core::StopToken;
+use mproxy_core::Wire;
 use mproxy_core::{parse_rotated, rotation_stamp as stamp};
 use mproxy_core::{Clock, Keep, Overflow, Rotate, WriterSink, WriterSpec};
 use mproxy_core::{ListenSpec, DEFAULT_SOCKET_BUFFER};
@@ -485,6 +486,7 @@ fn udp_to_file(out: &Path, copy: Option<&Path>) -> (Route, Events) {
             addr: "127.0.0.1:0".parse().unwrap(),
             interface: None,
             recv_buffer: DEFAULT_SOCKET_BUFFER,
+            wire: Wire::Sealed,
         }],
         outputs: vec![OutputSpec::writer(WriterSpec::new(out.to_string_lossy()))],
         copy: copy.map(|c| WriterSpec {

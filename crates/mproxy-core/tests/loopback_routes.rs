@@ -10,6 +10,7 @@ use mproxy_core::event::Outcome;
 use mproxy_core::event::Reporter;
 use mproxy_core::Framing;
 use mproxy_core::FramingSpec;
+use mproxy_core::Wire;
 use mproxy_core::{DestinationSpec, ListenSpec, DEFAULT_SOCKET_BUFFER};
 use mproxy_core::{OutputSpec, Route, RouteSpec};
 use mproxy_core::{Overflow, WriterSpec, DEFAULT_QUEUE_BYTES};
@@ -37,6 +38,7 @@ fn server(listen: &str, out: &std::path::Path) -> Route {
             addr: listen.parse().unwrap(),
             interface: None,
             recv_buffer: DEFAULT_SOCKET_BUFFER,
+            wire: Wire::Sealed,
         }],
         outputs: vec![OutputSpec::writer(WriterSpec {
             overflow: Overflow::Drop,
@@ -157,6 +159,7 @@ fn datagram_boundaries_survive_gso() {
             addr: "127.0.0.1:0".parse().unwrap(),
             interface: None,
             recv_buffer: DEFAULT_SOCKET_BUFFER,
+            wire: Wire::Sealed,
         }],
         outputs: vec![OutputSpec::udp(vec![destination(&sink)])],
         ..Default::default()

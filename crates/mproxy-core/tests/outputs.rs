@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use common::{destination, receive_datagrams, udp_sink, wait_until, TempDir};
 use mproxy_core::event::Reporter;
+use mproxy_core::Wire;
 use mproxy_core::{Balance, OutputShaping, RateCap, RuleSpec, TcpOutputSpec, WriterSpec};
 use mproxy_core::{ListenSpec, DEFAULT_SOCKET_BUFFER};
 use mproxy_core::{OutputSpec, Route, RouteSpec};
@@ -33,6 +34,7 @@ fn listener() -> ListenSpec {
         addr: "127.0.0.1:0".parse().unwrap(),
         interface: None,
         recv_buffer: DEFAULT_SOCKET_BUFFER,
+        wire: Wire::Sealed,
     }
 }
 

@@ -12,6 +12,7 @@ use common::TempDir;
 use mproxy_core::event::Reporter;
 use mproxy_core::Batch;
 use mproxy_core::Offer;
+use mproxy_core::Wire;
 use mproxy_core::WriterSpec;
 use mproxy_core::{ListenSpec, DEFAULT_SOCKET_BUFFER};
 use mproxy_core::{OutputSpec, Route, RouteSpec};
@@ -60,6 +61,7 @@ fn a_tap_sees_received_and_injected_datagrams_and_the_file_gets_both() {
             addr: "127.0.0.1:0".parse().unwrap(),
             interface: None,
             recv_buffer: DEFAULT_SOCKET_BUFFER,
+            wire: Wire::Sealed,
         }],
         outputs: vec![OutputSpec::writer(WriterSpec::new(
             out.to_string_lossy().into_owned(),

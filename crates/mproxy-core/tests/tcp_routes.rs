@@ -12,6 +12,7 @@ use mproxy_core::event::Reporter;
 use mproxy_core::TcpConnectSpec;
 use mproxy_core::TcpListenSpec;
 use mproxy_core::TcpOutputSpec;
+use mproxy_core::Wire;
 use mproxy_core::{ListenSpec, DEFAULT_SOCKET_BUFFER};
 use mproxy_core::{OutputSpec, Route, RouteSpec};
 
@@ -77,6 +78,7 @@ fn every_tcp_output_client_gets_the_stream() {
             addr: "127.0.0.1:0".parse().unwrap(),
             interface: None,
             recv_buffer: DEFAULT_SOCKET_BUFFER,
+            wire: Wire::Sealed,
         }],
         outputs: vec![OutputSpec::tcp_listen(TcpOutputSpec {
             addr: "127.0.0.1:0".parse().unwrap(),
@@ -183,6 +185,7 @@ fn a_connect_out_output_sends_its_preamble_at_every_connect_then_the_stream() {
             addr: "127.0.0.1:0".parse().unwrap(),
             interface: None,
             recv_buffer: DEFAULT_SOCKET_BUFFER,
+            wire: Wire::Sealed,
         }],
         outputs: vec![OutputSpec::tcp_connect(TcpConnectOutputSpec {
             host: "127.0.0.1".into(),

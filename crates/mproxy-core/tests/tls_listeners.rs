@@ -18,6 +18,7 @@ use mproxy_core::TcpListenSpec;
 use mproxy_core::TcpOutputSpec;
 use mproxy_core::TlsServerSpec;
 use mproxy_core::TlsSpec;
+use mproxy_core::Wire;
 use mproxy_core::{ListenSpec, DEFAULT_SOCKET_BUFFER};
 use mproxy_core::{OutputSpec, Route, RouteSpec};
 use rcgen::{
@@ -167,6 +168,7 @@ fn mproxys_tls_client_reads_mproxys_tls_output() {
             addr: "127.0.0.1:0".parse().unwrap(),
             interface: None,
             recv_buffer: DEFAULT_SOCKET_BUFFER,
+            wire: Wire::Sealed,
         }],
         outputs: vec![OutputSpec::tcp_listen(TcpOutputSpec {
             addr: "127.0.0.1:0".parse().unwrap(),

@@ -59,7 +59,6 @@ struct Listener {
 /// spreads them over the receive threads.
 pub(crate) fn start(
     specs: &[ListenSpec],
-    wires: &[Wire],
     bus_key: Option<Arc<Keyring>>,
     fanout: Fanout,
     registry: &Registry,
@@ -67,15 +66,11 @@ pub(crate) fn start(
     stop: StopToken,
 ) -> Result<UdpListeners> {
     let mut bound = Vec::with_capacity(specs.len());
-    for (i, spec) in specs.iter().enumerate() {
+    for spec in specs {
         let listener = udp_socket::bind_listener(spec)?;
         let endpoint = registry.register("udp-listener", listener.local_addr.to_string());
         endpoint.set_buffer_bytes(listener.recv_buffer as u64);
-        let wire = wires
-            .get(i)
-            .copied()
-            .unwrap_or_default()
-            .effective(bus_key.is_some());
+        let wire = spec.wire.effective(bus_key.is_some());
         let _ = endpoint.wire.set(wire);
         if bus_key.is_some() && wire == Wire::Plain {
             reporter.info(format!(
