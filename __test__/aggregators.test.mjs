@@ -361,6 +361,21 @@ test('a kept connection writes the preamble to its server at every (re)connect, 
   }
 })
 
+test('a keep-alive needs both halves for every output, and an output to go on', async (t) => {
+  const { apiSchema } = await import('../dist/schema/programs.js').then((m) => m.default ?? m)
+  const issues = (kind, o) => {
+    const r = apiSchema(kind).safeParse(o)
+    return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)
+  }
+  const outs = ['127.0.0.1:9', { addr: '127.0.0.1:10', keepAliveAfter: 1 }]
+  t.deepEqual(issues('proxy', { udpListenAddrs: '127.0.0.1:0', udpDownstreamAddrs: outs, keepAliveLine: 'PING' }), [
+    'keepAliveLine: needs {keepAliveAfter}: only 1 of the 2 outputs give their own',
+  ])
+  t.deepEqual(issues('reverseproxy', { udpListenAddrs: '127.0.0.1:0', multicastAddr: '239.1.2.3:9', keepAliveLine: 'PING', keepAliveAfter: 1 }), [
+    'keepAliveLine: needs an output to send it on: {udpOutputAddrs}, {tcpOutputAddrs}, {tcpConnectOutputAddrs}',
+  ])
+})
+
 test('a keep-alive line without its quiet time: the same line from mproxy check and from the run, exit 2', async (t) => {
   const flags = ['--udp-listen-addr', '127.0.0.1:0', '--udp-downstream-addr', '127.0.0.1:9', '--keep-alive-line', 'PING']
   const run = await runToEnd('proxy', flags, { hangLimit: 15_000 })

@@ -147,6 +147,18 @@ test('without a terminal: nothing, and with --verbose the summary and the counte
   )
 })
 
+test("an output's own stages are not input stages in the summary", async (t) => {
+  const dir = tempDir()
+  // Three lines a datagram (packed), split into one datagram each by the output's stage.
+  const input = writeTemp(dir, 'lines.txt', 'one\ntwo\nthree\n')
+  const s = await sink(t)
+  const r = await runToEnd('client', ['--path', input, '--server-addr', s.addr, '--one-line-per-datagram', '--verbose', '--no-timestamps'])
+  t.is(r.code, 0, r.stderr)
+  const summary = r.stderr.trimEnd().split('\n').at(-1)
+  t.regex(summary, /^mproxy-client: sent 1 datagram, 14 B in \d+\.\d+ s \(.*\); refused 0$/)
+  t.false(r.stderr.includes('dropped by input stages'), r.stderr)
+})
+
 notUnderWine(WHY.wineIcmp)('every datagram refused by every destination: exit 1 with one error line', async (t) => {
   const dir = tempDir()
   const input = writeTemp(dir, 'in.txt', data(300_000))

@@ -373,3 +373,24 @@ test('a reverse proxy: a TCP sensor and a UDP receiver into the group, deduplica
     ['dedup', 3, 2, 0, 1, 0, 0, 0],
   ])
 })
+
+test('a reverse proxy with outputs only runs the stages on what it reads of the group (needs a namespace)', async (t) => {
+  requireIsolation()
+  const out = await receiver()
+  const udpIn = await sender()
+  closeAll(t, out.socket, udpIn)
+  const group = { multicastAddr: '239.77.9.18:29818', multicastInterface: 'lo' }
+  const outputs = await mproxy.createReverseProxy({ ...group, udpOutputAddrs: out.addr, dedup: { window: 60 } })
+  t.teardown(() => outputs.close())
+  // The input host has no stages: it publishes both copies of each message into the group.
+  const inputs = await mproxy.createReverseProxy({ ...group, udpListenAddrs: '127.0.0.1:0' })
+  t.teardown(() => inputs.close())
+  const copies = [position(SHIPS[0], 0, 'A'), position(SHIPS[0], 0, 'B'), position(SHIPS[1], 0, 'B'), position(SHIPS[1], 0, 'A')]
+  for (const line of copies) await send(udpIn, `${line}\n`, inputs.addresses.listen[0])
+  const judged = () => outputs.stats().endpoints.find((e) => e.kind === 'stage' && e.name === 'dedup')?.datagramsIn
+  await waitFor(() => judged() === 4, 20_000, 'the group datagrams judged')
+  await waitFor(() => out.got.length === 2, 20_000, 'each message once')
+  t.deepEqual(out.got, [`${copies[0]}\n`, `${copies[2]}\n`])
+  t.deepEqual(stages(outputs.stats()), [['dedup', 4, 2, 0, 2, 0, 0, 0]])
+  t.deepEqual(stages(inputs.stats()), [])
+})

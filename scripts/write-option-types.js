@@ -2,7 +2,7 @@
 // Writes src/api/option-types.ts, the published option types (ClientOptions, …, UdpOutput),
 // from the option schemas, so that no option is written twice: what a schema accepts as
 // input is what its type says, and each option's doc comment is its `doc` (or `help`) with
-// its default. Run after `npm run build:ts` (it reads dist/); __test__/option-types.test.mjs
+// its default. Run after `npm run build:ts` (it reads dist/); __test__/options-doc.test.mjs
 // fails while the file and the schemas differ.
 //
 // The types come from the schemas' input JSON Schema (the one config files are checked

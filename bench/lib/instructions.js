@@ -116,10 +116,10 @@ function printInstructions(results, baseline) {
   out.push(baseline ? '|---|---|---|---|' : '|---|---|')
   for (const name of names) {
     const { instructions, baseline: before } = results[name]
-    const row = [name, instructions.toLocaleString('en-US')]
+    const row = [name, instructions === null ? 'n/a' : instructions.toLocaleString('en-US')]
     if (baseline) {
       row.push(before === null ? 'n/a' : before.toLocaleString('en-US'))
-      row.push(before === null ? 'n/a' : `${(((instructions - before) / before) * 100).toFixed(2)}%`)
+      row.push(before === null || instructions === null ? 'n/a' : `${(((instructions - before) / before) * 100).toFixed(2)}%`)
     }
     out.push(`| ${row.join(' | ')} |`)
   }

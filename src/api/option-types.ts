@@ -564,7 +564,10 @@ export interface OutputRules {
 
 /** One output that gets only what its rules keep. */
 export interface RuledOutput {
-  /** `HOST:PORT`, as a plain output. */
+  /**
+   * Its address, as a plain output of the list gives it (`HOST:PORT`, or `tls://HOST:PORT` where
+   * the list takes TLS).
+   */
   addr: string
   /**
    * Keep only datagrams sent from these addresses or CIDR blocks (`192.0.2.0/24`, `2001:db8::/32`).
@@ -649,7 +652,10 @@ export type TcpConnection =
 export type TcpConnectOutput =
   | string
   | {
-      /** `HOST:PORT`, as a plain output. */
+      /**
+       * Its address, as a plain output of the list gives it (`HOST:PORT`, or `tls://HOST:PORT` where
+       * the list takes TLS).
+       */
       addr: string
       /**
        * Keep only datagrams sent from these addresses or CIDR blocks (`192.0.2.0/24`, `2001:db8::/32`).
@@ -714,7 +720,10 @@ export interface TcpListener {
 export type TcpOutput =
   | string
   | {
-      /** `HOST:PORT`, as a plain output. */
+      /**
+       * Its address, as a plain output of the list gives it (`HOST:PORT`, or `tls://HOST:PORT` where
+       * the list takes TLS).
+       */
       addr: string
       /**
        * Keep only datagrams sent from these addresses or CIDR blocks (`192.0.2.0/24`, `2001:db8::/32`).

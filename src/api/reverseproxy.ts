@@ -129,6 +129,10 @@ export async function startReverseProxy(input: ReverseProxyOptions, labels?: Lab
           })),
           sendBuffer: common.sendBuffer,
           busKey: common.busKey,
+          // The stages run where datagrams enter: on the inputs when this process has them,
+          // else on what the outputs read of the group (copies that several input hosts
+          // published are deduplicated here, then).
+          inputStages: hasInputs ? undefined : inputStages(o),
         },
         false,
         'outputs',

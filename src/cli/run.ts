@@ -15,7 +15,7 @@ import { releaseSignals, takeSignals } from './early'
 import { lossLine, StatsLine } from './stats-line'
 import { notifySystemd } from './systemd'
 import { withFix } from './hints'
-import { bytes, count, everythingRefused, progressLine, seconds, summaryLine } from './transfer-report'
+import { bytes, count, everythingRefused, INPUT_STAGES, progressLine, seconds, summaryLine } from './transfer-report'
 import { fstatSync, statSync } from 'node:fs'
 
 type ProcessSettings = ReturnType<typeof processSchema.parse>
@@ -63,9 +63,10 @@ function describeEndpoint(e: EndpointStats): string {
     case 'rule':
       return `${count(e.datagramsIn)} reached it`
     case 'stage':
-      // An input stage (named checksum, tag, dedup, throttle) counts lines; an output's stage
-      // (named after its output: `ADDR strip-tag-blocks`) counts datagrams.
-      if (!e.name.includes(' ')) return `${count(e.datagramsIn)} line${e.datagramsIn === 1 ? '' : 's'} in, ${count(e.datagramsOut)} passed on`
+      // An input stage (named checksum, tag, dedup, throttle) and an output's own dedup
+      // (`ADDR dedup`) count lines; an output's other stages (`ADDR strip-tag-blocks`) datagrams.
+      if (INPUT_STAGES.includes(e.name) || e.name.endsWith(' dedup'))
+        return `${count(e.datagramsIn)} line${e.datagramsIn === 1 ? '' : 's'} in, ${count(e.datagramsOut)} passed on`
       return `${count(e.datagramsIn)} reached it, ${count(e.datagramsOut)} went on`
     case 'tcp-output':
       // It writes a byte stream to each of its clients.

@@ -7,6 +7,9 @@
  */
 import type { EndpointStats, Stats } from '../handle'
 
+/** The input stages' endpoint names (the core's `feed` module); an output's stages carry its name too. */
+export const INPUT_STAGES = ['checksum', 'tag', 'dedup', 'throttle']
+
 /** `1,234,567`. */
 export function count(n: number): string {
   return Math.round(n).toLocaleString('en-US')
@@ -55,14 +58,21 @@ export function transferCounts(stats: Stats) {
     refused: sum(destinations, (e) => e.sendErrors + e.icmpErrors),
     lost: sum(stats.endpoints, (e) => (e.kernelDrops ?? 0) + e.queueDrops + e.truncated + e.writeErrors),
     filtered: stats.totals.filtered,
-    // Lines the input stages (checksum, dedup, throttle) took out before sending: chosen, not lost.
-    staged: sum(of(stats, 'stage'), (e) => e.datagramsIn - e.datagramsOut),
+    // Lines the input stages took out before sending: chosen, not lost. An output's own stages
+    // (named after it: `ADDR one-line-per-datagram`) change datagrams, not lines, and are not
+    // counted here; what a rate cap drops is `capped`.
+    staged: sum(
+      of(stats, 'stage').filter((e) => INPUT_STAGES.includes(e.name)),
+      (e) => e.datagramsIn - e.datagramsOut,
+    ),
+    capped: stats.totals.capped,
   }
 }
 
 function losses(c: ReturnType<typeof transferCounts>): string {
   const staged = c.staged ? `, ${count(c.staged)} line${c.staged === 1 ? '' : 's'} dropped by input stages` : ''
-  return `refused ${count(c.refused)}${c.lost ? `, lost ${count(c.lost)}` : ''}${c.filtered ? `, filtered ${count(c.filtered)}` : ''}${staged}`
+  const capped = c.capped ? `, ${count(c.capped)} dropped by rate caps` : ''
+  return `refused ${count(c.refused)}${c.lost ? `, lost ${count(c.lost)}` : ''}${c.filtered ? `, filtered ${count(c.filtered)}` : ''}${staged}${capped}`
 }
 
 /** The progress line (without the program's name). `size`: the input's size when known. */

@@ -98,10 +98,15 @@ export function preambleOf(item: unknown, program: { preamble?: string }): strin
  */
 export function linkChecks(o: Record<string, unknown>, ctx: z.core.$RefinementCtx, outputs: readonly string[]) {
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message })
+  const items = outputs.flatMap((f) => (Array.isArray(o[f]) ? (o[f] as unknown[]) : []))
   if ((o.keepAliveLine === undefined) !== (o.keepAliveAfter === undefined)) {
+    // Half a keep-alive on the program is whole only on the outputs that give the other half.
     const [missing, given] = o.keepAliveLine === undefined ? ['keepAliveLine', 'keepAliveAfter'] : ['keepAliveAfter', 'keepAliveLine']
-    const anyOwn = outputs.some((f) => Array.isArray(o[f]) && (o[f] as unknown[]).some((i) => typeof i === 'object' && i !== null && missing in i))
-    if (!anyOwn) issue([given], `needs {${missing}}`)
+    const own = items.filter((i) => typeof i === 'object' && i !== null && (i as Record<string, unknown>)[missing] !== undefined).length
+    if (own === 0) issue([given], `needs {${missing}}`)
+    else if (own < items.length) issue([given], `needs {${missing}}: only ${own} of the ${items.length} outputs give their own`)
+  } else if (o.keepAliveLine !== undefined && items.length === 0) {
+    issue(['keepAliveLine'], `needs an output to send it on: {${outputs.join('}, {')}}`)
   }
   for (const field of outputs) {
     const list = Array.isArray(o[field]) ? (o[field] as unknown[]) : []

@@ -107,7 +107,7 @@ const balance = z
   .describe("`round-robin`: in turn (an exact share each); `source-hash`: by the sender's IP address, so one sender always reaches the same output.")
 
 function forms(portZero: boolean, udp: boolean, plainAddr: z.ZodType<string> = address(portZero), extra: z.ZodRawShape = {}) {
-  const addr = plainAddr.describe('`HOST:PORT`, as a plain output.')
+  const addr = plainAddr.describe('Its address, as a plain output of the list gives it (`HOST:PORT`, or `tls://HOST:PORT` where the list takes TLS).')
   const stages = udp ? { ...stageShape, ...udpStageShape } : stageShape
   return {
     addr,

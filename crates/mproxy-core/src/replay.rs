@@ -132,6 +132,11 @@ fn unix_seconds(field: &[u8]) -> Option<f64> {
 /// `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`, `T` or a space between date and time.
 fn iso8601(field: &[u8]) -> Option<f64> {
     let text = std::str::from_utf8(field).ok()?;
+    // Every index below is a byte's: in ASCII it is a character's too (no slice can split a
+    // character and panic).
+    if !text.is_ascii() {
+        return None;
+    }
     let num = |s: &str| -> Option<i64> {
         (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
             .then(|| s.parse().ok())
@@ -298,6 +303,13 @@ mod tests {
                     .into()
             ))
         );
+        // A character of several bytes where the format has one: refused, not a panic.
+        for line in ["2024-05-01é2:00:00Z $X\n", "2024-05-01T12:00:00é0:00 $X\n"] {
+            assert!(matches!(
+                time_of(line.as_bytes(), TimeSource::Iso),
+                Err(BadTime(_))
+            ));
+        }
         assert_eq!(
             time_of(b"GPGGA-without-a-field\n", TimeSource::Iso),
             Err(BadTime(
