@@ -213,8 +213,12 @@ impl Stages {
                     for f in &fragments {
                         d.flow.give(f.len());
                         if let Some(t) = &mut self.throttle {
-                            // A multipart message passes the throttle whole (see throttle.rs).
+                            // A multipart message passes the throttle whole (see throttle.rs),
+                            // unless it drops what its key does not apply to.
                             t.flow.take(f.len());
+                            if t.work.drop_other() {
+                                continue;
+                            }
                             t.flow.give(f.len());
                         }
                         self.out.buf.extend_from_slice(f);
@@ -517,6 +521,7 @@ impl Sink for FeedSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::feed::throttle::ThrottleOthers;
 
     /// A sink that keeps every datagram it is given, and whether it was the batch itself.
     #[derive(Default)]
@@ -622,6 +627,36 @@ mod tests {
         plain.push(b"$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47\n");
         sink.deliver(&plain);
         assert_eq!(keep.texts().len(), 3);
+    }
+
+    #[test]
+    fn a_multipart_message_released_by_dedup_is_dropped_by_throttle_others() {
+        let spec = InputStagesSpec {
+            dedup: Some(DedupSpec {
+                window: Duration::from_secs(30),
+            }),
+            throttle: Some(ThrottleSpec {
+                key: ThrottleKey::Mmsi,
+                interval: Duration::from_secs(30),
+                others: ThrottleOthers::Drop,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let (sink, keep, registry, _) = feed(spec);
+        let mut batch = Batch::default();
+        batch.push(
+            b"!AIVDM,2,1,1,A,55?MbV02;H;s<HtKR20EHE:0@T4@Dn2222222216L961O5Gf0NSQEp6ClRp8,0*1C\n",
+        );
+        batch.push(b"!AIVDM,2,2,1,A,88888888880,2*25\n");
+        batch.push(GOOD.as_bytes());
+        sink.deliver(&batch);
+        assert_eq!(keep.texts(), vec![GOOD.to_string()]);
+        let throttle = registry
+            .snapshot()
+            .into_iter()
+            .find(|e| e.name == "throttle");
+        assert_eq!(throttle.map(|e| e.counters.throttled), Some(2));
     }
 
     #[test]

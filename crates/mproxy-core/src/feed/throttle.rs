@@ -150,6 +150,16 @@ impl Throttle {
         Some(h.finish())
     }
 
+    /// For a line the key does not apply to that reached it another way (a multipart
+    /// message the dedup stage released whole): true, and counted, when `others` drops it.
+    pub(crate) fn drop_other(&mut self) -> bool {
+        let drop = self.spec.others == ThrottleOthers::Drop;
+        if drop {
+            self.tally.throttled += 1;
+        }
+        drop
+    }
+
     pub(crate) fn judge(&mut self, line: &[u8], from: Option<SocketAddr>, now: Instant) -> Verdict {
         let Some(key) = self.key(line) else {
             if self.spec.others == ThrottleOthers::Drop && !Line::parse(line).is_blank() {
