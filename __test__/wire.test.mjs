@@ -16,7 +16,7 @@ import { chmodSync, rmSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { mproxy, readFile, root, runProgram, runToEnd, stop, tempDir, untimed, waitFor, waitForSize } from './helpers.mjs'
 import { createHosts } from './netns.mjs'
-import { WHY, unixOnly } from './platform.mjs'
+import { stoppedCleanly, WHY, unixOnly } from './platform.mjs'
 
 const cli = (name) => path.join(root, 'dist/cli', `${name}.js`)
 const GROUP_IP = '239.77.4.1'
@@ -244,8 +244,7 @@ test('loopback: the CLI flag --plain-udp-listen-addr makes a plain listener afte
   await send('refused: not sealed\n', sealedAddr)
   for (const line of lines) await send(line, plainAddr)
   await waitForSize(output, lines.join('').length)
-  const r = await stop(proxy)
-  t.is(r.code, 0, r.stderr)
+  stoppedCleanly(t, await stop(proxy))
   t.is(readFile(output).toString(), lines.join(''))
 })
 
