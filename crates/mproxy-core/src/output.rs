@@ -371,13 +371,7 @@ mod cost {
     use crate::batch::Batch;
     use std::time::{Duration, Instant};
 
-    struct Discard;
-    impl Sink for Discard {
-        fn deliver(&self, batch: &Batch) {
-            std::hint::black_box(batch.entries.len());
-        }
-        fn finish(&self) {}
-    }
+    use crate::sink::test_sinks::Discard;
 
     fn batch(datagram: &[u8]) -> Batch {
         let mut b = Batch::default();

@@ -523,29 +523,7 @@ mod tests {
     use super::*;
     use crate::feed::throttle::ThrottleOthers;
 
-    /// A sink that keeps every datagram it is given, and whether it was the batch itself.
-    #[derive(Default)]
-    struct Keep {
-        got: Mutex<Vec<(String, Option<SocketAddr>)>>,
-    }
-
-    impl Sink for Keep {
-        fn deliver(&self, batch: &Batch) {
-            let mut got = self.got.lock().unwrap_or_else(|e| e.into_inner());
-            for d in &batch.entries {
-                let text = String::from_utf8_lossy(batch.entry_bytes(d)).into_owned();
-                got.push((text, d.from));
-            }
-        }
-        fn finish(&self) {}
-    }
-
-    impl Keep {
-        fn texts(&self) -> Vec<String> {
-            let got = self.got.lock().unwrap_or_else(|e| e.into_inner());
-            got.iter().map(|(t, _)| t.clone()).collect()
-        }
-    }
+    use crate::sink::test_sinks::Keep;
 
     fn feed(spec: InputStagesSpec) -> (FeedSink, Arc<Keep>, Registry, StopToken) {
         let keep = Arc::new(Keep::default());
@@ -772,13 +750,7 @@ mod tests {
 mod cost {
     use super::*;
 
-    struct Discard;
-    impl Sink for Discard {
-        fn deliver(&self, batch: &Batch) {
-            std::hint::black_box(batch.entries.len());
-        }
-        fn finish(&self) {}
-    }
+    use crate::sink::test_sinks::Discard;
 
     #[test]
     #[ignore]

@@ -182,30 +182,7 @@ impl Sink for LineStages {
 mod tests {
     use super::*;
 
-    #[derive(Default)]
-    struct Keep {
-        got: Mutex<Vec<(String, Option<SocketAddr>)>>,
-    }
-
-    impl Sink for Keep {
-        fn deliver(&self, batch: &Batch) {
-            let mut got = self.got.lock().unwrap_or_else(|e| e.into_inner());
-            for e in &batch.entries {
-                got.push((
-                    String::from_utf8_lossy(batch.entry_bytes(e)).into_owned(),
-                    e.from,
-                ));
-            }
-        }
-        fn finish(&self) {}
-    }
-
-    impl Keep {
-        fn texts(&self) -> Vec<String> {
-            let got = self.got.lock().unwrap_or_else(|e| e.into_inner());
-            got.iter().map(|(t, _)| t.clone()).collect()
-        }
-    }
+    use crate::sink::test_sinks::Keep;
 
     const TAGGED: &str =
         "\\s:rcv1,c:1700000000*5A\\!AIVDM,1,1,,A,13u?etPv2;0n:dDPwUM1U1Cb069D,0*23\r\n";
@@ -286,11 +263,10 @@ mod tests {
             keep.texts(),
             vec![TAGGED, GGA, TAGGED, GGA, "no newline at the end"]
         );
-        let got = keep.got.lock().unwrap_or_else(|e| e.into_inner());
+        let senders = keep.senders();
         let from = "192.0.2.7:1000".parse().ok();
-        assert!(got[..4].iter().all(|(_, f)| *f == from));
-        assert_eq!(got[4].1, None);
-        drop(got);
+        assert!(senders[..4].iter().all(|f| *f == from));
+        assert_eq!(senders[4], None);
         let bytes = (2 * TAGGED.len() + 2 * GGA.len() + 21) as u64;
         assert_eq!(
             counts(&registry),

@@ -11,6 +11,8 @@ pub(crate) mod rules;
 pub(crate) mod seal;
 pub(crate) mod tap;
 pub(crate) mod tcp_output;
+#[cfg(test)]
+pub(crate) mod test_sinks;
 pub(crate) mod udp;
 pub(crate) mod writer;
 

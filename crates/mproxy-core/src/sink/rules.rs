@@ -402,30 +402,7 @@ mod tests {
     use super::*;
     use std::net::SocketAddr;
 
-    /// A sink that keeps what it is given.
-    #[derive(Default)]
-    struct Keep {
-        got: Mutex<Vec<(Vec<u8>, Option<SocketAddr>)>>,
-    }
-
-    impl Sink for Keep {
-        fn deliver(&self, batch: &Batch) {
-            let mut got = self.got.lock().unwrap_or_else(|e| e.into_inner());
-            for e in &batch.entries {
-                got.push((batch.entry_bytes(e).to_vec(), e.from));
-            }
-        }
-        fn finish(&self) {}
-    }
-
-    impl Keep {
-        fn texts(&self) -> Vec<String> {
-            let got = self.got.lock().unwrap_or_else(|e| e.into_inner());
-            got.iter()
-                .map(|(b, _)| String::from_utf8_lossy(b).into_owned())
-                .collect()
-        }
-    }
+    use crate::sink::test_sinks::Keep;
 
     fn addr(text: &str) -> SocketAddr {
         text.parse()
@@ -597,10 +574,8 @@ mod tests {
         }
         let mut seen: Vec<(usize, SocketAddr)> = Vec::new();
         for (i, k) in keeps.iter().enumerate() {
-            for (_, from) in k.got.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-                if let Some(f) = from {
-                    seen.push((i, *f));
-                }
+            for f in k.senders().into_iter().flatten() {
+                seen.push((i, f));
             }
         }
         assert_eq!(seen.len(), 60);
@@ -675,13 +650,7 @@ mod cost {
     use super::*;
     use std::time::Instant;
 
-    struct Discard;
-    impl Sink for Discard {
-        fn deliver(&self, batch: &Batch) {
-            std::hint::black_box(batch.entries.len());
-        }
-        fn finish(&self) {}
-    }
+    use crate::sink::test_sinks::Discard;
 
     #[test]
     #[ignore]
