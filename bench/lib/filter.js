@@ -7,9 +7,8 @@
  * measured is the rule's work, and the sink counts the same datagrams for both.
  */
 const { REPO } = require('./settings')
-const { note } = require('./log')
 const { mproxyRelay } = require('./relays')
-const { benchRelay } = require('./measure')
+const { benchVariants, cpuPerDatagram } = require('./measure')
 const { fmt, pad, padEnd } = require('./format')
 
 const PREFIX = 'mproxy-loadgen'
@@ -19,15 +18,7 @@ async function benchFilter({ buffer }) {
     plain: mproxyRelay({ label: 'mproxy', repoDir: REPO, buffer }),
     prefix: mproxyRelay({ label: `mproxy --filter-prefix ${PREFIX}`, repoDir: REPO, buffer, extraArgs: ['--filter-prefix', PREFIX] }),
   }
-  const runs = {}
-  for (const [key, spec] of Object.entries(specs)) {
-    try {
-      runs[key] = await benchRelay(key, spec)
-    } catch (err) {
-      note(`${spec.label} failed: ${err.message}`)
-    }
-  }
-  return { specs, runs }
+  return benchVariants(specs)
 }
 
 function printFilterReport({ specs, runs }) {
@@ -37,7 +28,7 @@ function printFilterReport({ specs, runs }) {
   for (const [key, spec] of Object.entries(specs)) out.push(`  ${key}: ${spec.describe()}`)
   // CPU per datagram tells the rule's cost even on a busy machine, where rates mostly tell
   // what else was running.
-  const cpu = (o) => (o.relayCpuPercent === null || !(o.deliveredPerSecond > 0) ? null : (o.relayCpuPercent / 100 / o.deliveredPerSecond) * 1e6)
+  const cpu = cpuPerDatagram
   const us = (v) => (v === null ? 'n/a' : v.toFixed(2))
   out.push(`  ${padEnd('size', 6)} ${padEnd('relay', 8)} ${pad('overload/s', 12)} ${pad('lossless/s', 12)} ${pad('CPU µs/dgram', 13)}`)
   const sizes = [...new Set(Object.values(runs).flatMap((r) => r.results.map((x) => x.size)))]

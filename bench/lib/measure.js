@@ -156,4 +156,25 @@ async function benchRelay(key, spec) {
   return { results, summary: relay.summary }
 }
 
-module.exports = { benchRelay }
+/**
+ * Each relay of `specs` measured in turn, in one run (the same machine and load for all); a
+ * relay that fails is said and left out. `{ specs, runs }`, runs keyed as specs.
+ */
+async function benchVariants(specs) {
+  const runs = {}
+  for (const [key, spec] of Object.entries(specs)) {
+    try {
+      runs[key] = await benchRelay(key, spec)
+    } catch (err) {
+      note(`${spec.label} failed: ${err.message}`)
+    }
+  }
+  return { specs, runs }
+}
+
+/** A relay's CPU microseconds per delivered datagram over an overload run, or null. */
+function cpuPerDatagram(o) {
+  return o.relayCpuPercent === null || !(o.deliveredPerSecond > 0) ? null : (o.relayCpuPercent / 100 / o.deliveredPerSecond) * 1e6
+}
+
+module.exports = { benchRelay, benchVariants, cpuPerDatagram }

@@ -11,9 +11,8 @@
  * --nocapture`) measures all four on AIS lines.
  */
 const { REPO } = require('./settings')
-const { note } = require('./log')
 const { mproxyRelay } = require('./relays')
-const { benchRelay } = require('./measure')
+const { benchVariants, cpuPerDatagram } = require('./measure')
 const { fmt, pad, padEnd } = require('./format')
 
 const STAGES = {
@@ -27,21 +26,13 @@ async function benchStages({ buffer }) {
   for (const [key, args] of Object.entries(STAGES)) {
     specs[key] = mproxyRelay({ label: `mproxy ${args.join(' ')}`.trim(), repoDir: REPO, buffer, extraArgs: args })
   }
-  const runs = {}
-  for (const [key, spec] of Object.entries(specs)) {
-    try {
-      runs[key] = await benchRelay(key, spec)
-    } catch (err) {
-      note(`${spec.label} failed: ${err.message}`)
-    }
-  }
-  return { specs, runs }
+  return benchVariants(specs)
 }
 
 function printStagesReport({ specs, runs }) {
   const out = ['', '== forward proxy with and without an input stage, same run ==']
   for (const [key, spec] of Object.entries(specs)) out.push(`  ${key}: ${spec.describe()}`)
-  const cpu = (o) => (o.relayCpuPercent === null || !(o.deliveredPerSecond > 0) ? null : (o.relayCpuPercent / 100 / o.deliveredPerSecond) * 1e6)
+  const cpu = cpuPerDatagram
   const us = (v) => (v === null ? 'n/a' : v.toFixed(2))
   const ratio = (x, y) => (x !== null && y !== null && y > 0 ? (x / y).toFixed(2) : 'n/a')
   out.push(`  ${padEnd('size', 6)} ${padEnd('relay', 9)} ${pad('overload/s', 12)} ${pad('lossless/s', 12)} ${pad('CPU µs/dgram', 13)}`)
